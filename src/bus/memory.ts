@@ -1,0 +1,41 @@
+import type { Bus, BusMessage } from './types.js';
+
+/** The in-process bus: one server, no network. */
+export function createMemoryBus(): Bus {
+  const listeners = new Set<(message: BusMessage) => void>();
+  const sessions = new Map<string, Set<string>>();
+
+  return {
+    async publish(message) {
+      for (const listener of listeners) listener(message);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async connect(username, sessionId) {
+      let set = sessions.get(username);
+      const wasOffline = !set || set.size === 0;
+      if (!set) sessions.set(username, (set = new Set()));
+      set.add(sessionId);
+      return wasOffline;
+    },
+    async disconnect(username, sessionId) {
+      const set = sessions.get(username);
+      if (!set?.delete(sessionId)) return false;
+      if (set.size > 0) return false;
+      sessions.delete(username);
+      return true;
+    },
+    async isOnline(username) {
+      return (sessions.get(username)?.size ?? 0) > 0;
+    },
+    async onlineUsers() {
+      return [...sessions.keys()].sort();
+    },
+    async close() {
+      listeners.clear();
+      sessions.clear();
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * The fan-out and presence port. One process uses the in-memory adapter; several instances share
+ * a Redis adapter, where `publish` reaches every instance and the session registry expires keys.
+ */
+export interface Bus {
+  /** Delivers to every instance's subscribers (this one included). */
+  publish(message: BusMessage): Promise<void>;
+  subscribe(listener: (message: BusMessage) => void): () => void;
+
+  /** Marks one session connected; true when its user was offline until now. */
+  connect(username: string, sessionId: string): Promise<boolean>;
+  /** Marks one session gone; true when its user has no connected session left. */
+  disconnect(username: string, sessionId: string): Promise<boolean>;
+  isOnline(username: string): Promise<boolean>;
+  /** Sorted usernames. */
+  onlineUsers(): Promise<string[]>;
+
+  close(): Promise<void>;
+}
+
+export type BusMessage =
+  /** An event for the streams of `to` (or of everyone connected); `id` only on stored events. */
+  | { kind: 'event'; type: string; data: string; id?: number; to: string[] | 'everyone' }
+  /** Close the streams of one session (logout, expiry) wherever they are held. */
+  | { kind: 'close-session'; sessionId: string; username: string };

@@ -1,0 +1,92 @@
+import path from 'node:path';
+
+/** Everything the server reads from its environment, validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  keysDir: string;
+  demoUsers: boolean;
+  bcryptCost: number;
+  /** Token lifetime in seconds. */
+  tokenTtl: number;
+  presenceGraceMs: number;
+  heartbeatMs: number;
+  /** Stored events older than this many seconds are pruned; a client behind them gets `resync`. */
+  eventRetentionSeconds: number;
+  logLevel: string;
+  /** 32+ bytes; when absent a secret is created in the data folder. */
+  jwtSecret?: string;
+  /** Largest request body in bytes. */
+  bodyLimit: number;
+  /** Bytes an SSE connection may have queued before it is cut (the client resumes with Last-Event-ID). */
+  streamBufferBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses `3600`, `3600s`, `60m`, `1h`, `7d` into seconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[match[2] ?? 's'] ?? 1;
+  const seconds = Number(match[1]) * unit;
+  return seconds > 0 && Number.isSafeInteger(seconds) ? seconds : undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const read = <T>(name: string, fallback: T, parse: (raw: string) => T | undefined, expected: string): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = parse(raw);
+    if (value === undefined) {
+      problems.push(`${name}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+      return fallback;
+    }
+    return value;
+  };
+  const int = (min: number, max: number) => (raw: string) => {
+    const n = Number(raw);
+    return /^\d+$/.test(raw) && n >= min && n <= max ? n : undefined;
+  };
+  const bool = (raw: string) => ({ true: true, '1': true, false: false, '0': false })[raw.toLowerCase()];
+
+  const config: Config = {
+    port: read('PORT', 8080, int(0, 65535), 'a port number 0-65535'),
+    host: read('HOST', '127.0.0.1', (raw) => raw, 'a host name or address'),
+    dataDir: path.resolve(cwd, read('SECURECHAT_DATA_DIR', './data', (raw) => raw, 'a folder')),
+    keysDir: path.resolve(cwd, read('SECURECHAT_KEYS_DIR', './keys', (raw) => raw, 'a folder')),
+    demoUsers: read('SECURECHAT_DEMO_USERS', true, bool, 'true or false'),
+    bcryptCost: read('BCRYPT_COST', 12, int(4, 31), 'an integer 4-31'),
+    tokenTtl: read('TOKEN_TTL', 3600, parseDuration, 'a duration such as 3600, 90s, 30m, 1h or 1d'),
+    presenceGraceMs: read('PRESENCE_GRACE_MS', 30_000, int(0, 86_400_000), 'milliseconds 0-86400000'),
+    heartbeatMs: read('SECURECHAT_HEARTBEAT_MS', 15_000, int(10, 15_000), 'milliseconds 10-15000'),
+    eventRetentionSeconds: read(
+      'SECURECHAT_EVENT_RETENTION',
+      7 * 86400,
+      parseDuration,
+      'a duration such as 7d or 3600',
+    ),
+    logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), LOG_LEVELS.join('|')),
+    jwtSecret: read<string | undefined>(
+      'SECURECHAT_JWT_SECRET',
+      undefined,
+      (raw) => (Buffer.byteLength(raw) >= 32 ? raw : undefined),
+      'at least 32 bytes',
+    ),
+    bodyLimit: 1024 * 1024,
+    streamBufferBytes: read('SECURECHAT_STREAM_BUFFER', 1024 * 1024, int(1024, 1 << 30), 'bytes 1024-1073741824'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

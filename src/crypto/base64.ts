@@ -1,0 +1,18 @@
+/** Standard base64 with padding (RFC 4648 §4), the only binary encoding on the wire. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function isBase64(text: string): boolean {
+  return BASE64.test(text);
+}
+
+/** Decodes strictly: anything but canonical padded base64 is refused, not silently skipped. */
+export function fromBase64(text: string): Buffer | undefined {
+  if (!isBase64(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  // Non-zero trailing bits (e.g. "AB==" vs "AA==") decode the same; refuse the non-canonical form.
+  return bytes.toString('base64') === text ? bytes : undefined;
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}

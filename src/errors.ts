@@ -1,0 +1,31 @@
+import createError from '@fastify/error';
+
+/**
+ * Every domain error, created once: a stable code and a status. One error handler turns them into
+ * RFC 9457 problem+json (src/plugins/problems.ts). @see https://www.rfc-editor.org/rfc/rfc9457
+ */
+export const Errors = {
+  INVALID_BODY: createError('INVALID_BODY', '%s', 400),
+  INVALID_QUERY: createError('INVALID_QUERY', '%s', 400),
+  INVALID_INVITEE: createError('INVALID_INVITEE', '%s', 400),
+  CLOCK_SKEW: createError('CLOCK_SKEW', '%s', 400),
+  BAD_SIGNATURE: createError('BAD_SIGNATURE', '%s', 400),
+  INVALID_CREDENTIALS: createError('INVALID_CREDENTIALS', 'Unknown user or wrong password.', 401),
+  UNAUTHENTICATED: createError('UNAUTHENTICATED', '%s', 401),
+  INVALID_TOKEN: createError('INVALID_TOKEN', '%s', 401),
+  TOKEN_EXPIRED: createError('TOKEN_EXPIRED', 'The token has expired; log in again.', 401),
+  TOKEN_REVOKED: createError('TOKEN_REVOKED', 'The token was revoked by logout; log in again.', 401),
+  NOT_JOINED: createError('NOT_JOINED', '%s', 403),
+  NOT_FOUND: createError('NOT_FOUND', '%s', 404),
+  USER_NOT_FOUND: createError('USER_NOT_FOUND', 'No user %s.', 404),
+  CHAT_NOT_FOUND: createError('CHAT_NOT_FOUND', 'No chat %s among your chats.', 404),
+  STALE_EPOCH: createError('STALE_EPOCH', '%s', 409),
+  DUPLICATE_MESSAGE: createError('DUPLICATE_MESSAGE', '%s', 409),
+  ALREADY_MEMBER: createError('ALREADY_MEMBER', '%s', 409),
+  PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', '%s', 413),
+  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
+  RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
+  UNAVAILABLE: createError('UNAVAILABLE', '%s', 503),
+} as const;
+
+export type ErrorCode = keyof typeof Errors;

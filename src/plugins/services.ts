@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createMemoryBus } from '../bus/memory.js';
+import type { Bus } from '../bus/types.js';
+import type { Config } from '../config.js';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { fingerprint } from '../crypto/keys.js';
+import { type Accounts, createAccounts } from '../services/accounts.js';
+import { type Chats, createChats } from '../services/chats.js';
+import { createEnvelopeIssuer } from '../services/envelopes.js';
+import { createMessages, type Messages } from '../services/messages.js';
+import { createPresence, type Presence } from '../services/presence.js';
+import { createHub, type Hub } from '../sse/hub.js';
+import type { Store } from '../store/types.js';
+
+export interface Services {
+  config: Config;
+  store: Store;
+  bus: Bus;
+  accounts: Accounts;
+  presence: Presence;
+  chats: Chats;
+  messages: Messages;
+  hub: Hub;
+  serverKey: { algorithm: 'rsa-pss-sha256'; publicKey: string; fingerprint: string };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export interface ServicesOptions {
+  config: Config;
+  store: Store;
+  serverKey: KeyObject;
+}
+
+/** Wires the domain together and closes it with the app: streams first, then the store. */
+export default fp(
+  async function services(app: FastifyInstance, { config, store, serverKey }: ServicesOptions) {
+    const bus = createMemoryBus();
+    const onError = (error: unknown) => app.log.error({ err: error }, 'presence update failed');
+    const presence = createPresence({ bus, store, graceMs: config.presenceGraceMs, onError });
+    const accounts = createAccounts({
+      store,
+      bcryptCost: config.bcryptCost,
+      tokenTtlSeconds: config.tokenTtl,
+      signToken: app.signToken,
+    });
+    const chats = createChats({
+      store,
+      bus,
+      presence,
+      accounts,
+      issueEnvelopes: createEnvelopeIssuer(serverKey, accounts.encryptionKey),
+    });
+    const messages = createMessages({ store, bus, accounts, chats });
+    const hub = createHub({
+      replay: { bounds: () => store.eventBounds(), after: (u, id, limit) => store.eventsAfter(u, id, limit) },
+      heartbeatMs: config.heartbeatMs,
+      bufferBytes: config.streamBufferBytes,
+      log: app.log,
+    });
+    bus.subscribe(hub.deliver);
+
+    const publicKey = createPublicKey(serverKey);
+    app.decorate('services', {
+      config,
+      store,
+      bus,
+      accounts,
+      presence,
+      chats,
+      messages,
+      hub,
+      serverKey: {
+        algorithm: 'rsa-pss-sha256',
+        publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+        fingerprint: fingerprint(publicKey),
+      },
+    } satisfies Services);
+
+    const prune = setInterval(
+      () => {
+        const before = new Date(Date.now() - config.eventRetentionSeconds * 1000).toISOString();
+        store.prune(before, Date.now()).catch((err) => app.log.error({ err }, 'pruning failed'));
+      },
+      Math.min(3_600_000, config.eventRetentionSeconds * 1000),
+    );
+    prune.unref();
+
+    // Streams end before the server waits for open connections, so close() never hangs.
+    app.addHook('preClose', async () => {
+      hub.closeAll();
+    });
+    app.addHook('onClose', async () => {
+      clearInterval(prune);
+      presence.close();
+      await bus.close();
+      await store.close();
+    });
+  },
+  { name: 'services', dependencies: ['auth'] },
+);

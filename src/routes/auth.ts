@@ -1,0 +1,22 @@
+import type { Services } from '../plugins/services.js';
+import { timestamp } from '../crypto/time.js';
+import type { Handlers } from './types.js';
+
+export const authRoutes = ({ accounts, presence, bus }: Services): Handlers => ({
+  async login(request) {
+    const { username, password } = request.body;
+    const session = await accounts.login(username, password);
+    request.log.info({ username }, 'login');
+    await presence.loggedIn(session.sessionId, username, session.expiresAt, () => void presence.ended(session.sessionId));
+    return { token: session.token, expiresAt: timestamp(new Date(session.expiresAt)), username };
+  },
+
+  async logout(request, reply) {
+    const { username, sessionId, expiresAt } = request.session;
+    await accounts.revoke(sessionId, expiresAt);
+    await bus.publish({ kind: 'close-session', sessionId, username });
+    await presence.ended(sessionId);
+    request.log.info({ username }, 'logout');
+    return reply.status(204).send();
+  },
+});

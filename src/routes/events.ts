@@ -1,0 +1,24 @@
+import type { Services } from '../plugins/services.js';
+import type { Handlers } from './types.js';
+
+export const eventRoutes = ({ hub, presence }: Services): Handlers => ({
+  async streamEvents(request, reply) {
+    const { username, sessionId, expiresAt } = request.session;
+    const lastEventId = request.headers['last-event-id'];
+    // From here on the stream is ours: errors end the stream (the client resumes), never a reply.
+    reply.hijack();
+    try {
+      await presence.streamOpened(sessionId, username, expiresAt, () => void presence.ended(sessionId));
+      await hub.open(
+        request.raw,
+        reply.raw,
+        { username, sessionId },
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+        () => presence.streamClosed(sessionId),
+      );
+    } catch (err) {
+      request.log.error({ err }, 'event stream failed');
+      reply.raw.destroy();
+    }
+  },
+});

@@ -1,0 +1,12 @@
+import type { Services } from '../plugins/services.js';
+import type { Handlers } from './types.js';
+
+export const messageRoutes = ({ messages }: Services): Handlers => ({
+  async postMessage(request, reply) {
+    const result = await messages.post(request.session.username, request.params.chatId, request.body);
+    return reply.status(201).send(result);
+  },
+
+  listMessages: (request) =>
+    messages.list(request.session.username, request.params.chatId, request.query.after ?? 0, request.query.limit ?? 100),
+});

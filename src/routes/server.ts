@@ -1,0 +1,16 @@
+import type { Services } from '../plugins/services.js';
+import { Errors } from '../errors.js';
+import type { Handlers } from './types.js';
+
+export const serverRoutes = ({ store, serverKey }: Services): Handlers => ({
+  getServerKey: () => serverKey,
+
+  async getHealth() {
+    try {
+      await store.ping();
+    } catch {
+      throw new Errors.UNAVAILABLE('The database does not answer.');
+    }
+    return { status: 'ok' };
+  },
+});

@@ -1,0 +1,101 @@
+import type { Bus } from '../bus/types.js';
+import { fromBase64 } from '../crypto/base64.js';
+import { messageSigningInput } from '../crypto/canonical.js';
+import { verifyAsync } from '../crypto/signatures.js';
+import { parseTimestamp, timestamp } from '../crypto/time.js';
+import { Errors } from '../errors.js';
+import type { MessageBody, MessageRecord, Store } from '../store/types.js';
+import type { Accounts } from './accounts.js';
+import type { Chats } from './chats.js';
+
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+export interface MessagesDeps {
+  store: Store;
+  bus: Bus;
+  accounts: Accounts;
+  chats: Chats;
+  now?: () => number;
+}
+
+/** The event data (and history item) of a message: sender and seq come from the server. */
+export function messageEventData(record: MessageRecord): string {
+  const m = record.message;
+  return JSON.stringify({
+    chatId: record.chatId,
+    seq: record.seq,
+    sender: record.sender,
+    receivedAt: record.receivedAt,
+    message: {
+      id: m.id,
+      epoch: m.epoch,
+      sentAt: m.sentAt,
+      iv: m.iv,
+      ciphertext: m.ciphertext,
+      tag: m.tag,
+      signatureAlgorithm: m.signatureAlgorithm,
+      signature: m.signature,
+    },
+  });
+}
+
+export function createMessages({ store, bus, accounts, chats, now = Date.now }: MessagesDeps) {
+  return {
+    /** The protocol's checks in its order; the first failure answers. */
+    async post(sender: string, chatId: string, body: MessageBody) {
+      // 1. schema: what JSON Schema cannot say (real dates, canonical base64).
+      const sentAt = parseTimestamp(body.sentAt);
+      if (sentAt === undefined) throw new Errors.INVALID_BODY('sentAt is not a real RFC 3339 UTC time');
+      const signature = fromBase64(body.signature);
+      for (const field of ['iv', 'ciphertext', 'tag'] as const) {
+        if (!fromBase64(body[field])) throw new Errors.INVALID_BODY(`${field} is not canonical base64`);
+      }
+      if (!signature) throw new Errors.INVALID_BODY('signature is not canonical base64');
+
+      // 2. membership, 3. epoch.
+      const { chat, member } = await chats.memberChat(chatId, sender);
+      if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
+      if (body.epoch !== chat.epoch) {
+        throw new Errors.STALE_EPOCH(`The chat is at epoch ${chat.epoch}; re-encrypt under its current key.`);
+      }
+
+      // 4. clock.
+      if (Math.abs(now() - sentAt) > MAX_CLOCK_SKEW_MS) {
+        throw new Errors.CLOCK_SKEW(`sentAt is more than 5 minutes from the server clock (${timestamp(new Date(now()))})`);
+      }
+
+      // 5. signature, on the thread pool.
+      const key = await accounts.signingKey(sender, body.signatureAlgorithm);
+      const header = { chatId: chat.id, epoch: body.epoch, sender, id: body.id, sentAt: body.sentAt };
+      const valid = key !== undefined && (await verifyAsync(body.signatureAlgorithm, key, messageSigningInput(header, body), signature));
+      if (!valid) {
+        throw new Errors.BAD_SIGNATURE(`The ${body.signatureAlgorithm} signature does not verify under ${sender}'s registered key.`);
+      }
+
+      // 6. duplicate id, and the membership and epoch again, atomically with the seq.
+      const receivedAt = timestamp(new Date(now()));
+      const message: MessageBody = {
+        id: body.id,
+        epoch: body.epoch,
+        sentAt: body.sentAt,
+        iv: body.iv,
+        ciphertext: body.ciphertext,
+        tag: body.tag,
+        signatureAlgorithm: body.signatureAlgorithm,
+        signature: body.signature,
+      };
+      const { seq, event } = await store.appendMessage({ chatId: chat.id, sender, receivedAt, message }, (seq) =>
+        messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
+      );
+      await bus.publish({ kind: 'event', type: event.type, data: event.data, id: event.id, to: event.recipients });
+      return { seq, receivedAt };
+    },
+
+    async list(username: string, chatId: string, after: number, limit: number) {
+      const { chat, member } = await chats.memberChat(chatId, username);
+      return { messages: await store.listMessages(chat.id, after, limit, member.sinceEpoch) };
+    },
+  };
+}
+
+export type Messages = ReturnType<typeof createMessages>;

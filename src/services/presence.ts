@@ -1,0 +1,128 @@
+import type { Bus } from '../bus/types.js';
+import { timestamp } from '../crypto/time.js';
+import type { Store } from '../store/types.js';
+
+interface Session {
+  username: string;
+  streams: number;
+  connected: boolean;
+  grace?: NodeJS.Timeout;
+  expiry?: NodeJS.Timeout;
+}
+
+export interface PresenceDeps {
+  bus: Bus;
+  store: Store;
+  graceMs: number;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Presence as the protocol defines it: a session is connected from login for a grace period and
+ * while it holds an /events stream; a user is online while any of their sessions is connected.
+ * Every change of a user's online state goes to everyone connected as a `presence` event.
+ */
+export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
+  const sessions = new Map<string, Session>();
+  // Changes of one user's state are applied in order even when the bus is remote.
+  const chains = new Map<string, Promise<void>>();
+
+  function serialize(username: string, step: () => Promise<void>): Promise<void> {
+    const next = (chains.get(username) ?? Promise.resolve()).then(step).catch(onError);
+    chains.set(username, next);
+    void next.then(() => {
+      if (chains.get(username) === next) chains.delete(username);
+    });
+    return next;
+  }
+
+  async function announce(username: string, online: boolean): Promise<void> {
+    await store.setLastSeen(username, timestamp());
+    await bus.publish({ kind: 'event', type: 'presence', data: JSON.stringify({ username, online }), to: 'everyone' });
+  }
+
+  function connect(id: string, session: Session): Promise<void> {
+    if (session.connected) return Promise.resolve();
+    session.connected = true;
+    return serialize(session.username, async () => {
+      if (await bus.connect(session.username, id)) await announce(session.username, true);
+    });
+  }
+
+  function disconnect(id: string, session: Session): Promise<void> {
+    clearTimeout(session.grace);
+    session.grace = undefined;
+    if (session.streams === 0) {
+      clearTimeout(session.expiry);
+      sessions.delete(id);
+    }
+    if (!session.connected) return Promise.resolve();
+    session.connected = false;
+    return serialize(session.username, async () => {
+      if (await bus.disconnect(session.username, id)) await announce(session.username, false);
+    });
+  }
+
+  function startGrace(id: string, session: Session): void {
+    clearTimeout(session.grace);
+    session.grace = setTimeout(() => void disconnect(id, session), graceMs);
+    session.grace.unref();
+  }
+
+  function track(id: string, username: string, expiresAt: number, onExpire: () => void): Session {
+    let session = sessions.get(id);
+    if (!session) {
+      session = { username, streams: 0, connected: false };
+      session.expiry = setTimeout(onExpire, Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
+      session.expiry.unref();
+      sessions.set(id, session);
+    }
+    return session;
+  }
+
+  const presence = {
+    /** Login: connected for the grace period. `onExpire` runs when the token expires. */
+    loggedIn(id: string, username: string, expiresAt: number, onExpire: () => void): Promise<void> {
+      const session = track(id, username, expiresAt, onExpire);
+      if (session.streams === 0) startGrace(id, session);
+      return connect(id, session);
+    },
+    streamOpened(id: string, username: string, expiresAt: number, onExpire: () => void): Promise<void> {
+      const session = track(id, username, expiresAt, onExpire);
+      session.streams += 1;
+      clearTimeout(session.grace);
+      session.grace = undefined;
+      return connect(id, session);
+    },
+    streamClosed(id: string): void {
+      const session = sessions.get(id);
+      if (!session || session.streams === 0) return;
+      session.streams -= 1;
+      if (session.streams === 0 && session.connected) startGrace(id, session);
+      else if (session.streams === 0) disconnect(id, session);
+    },
+    /** Logout or expiry: the session is gone at once, streams or not. */
+    ended(id: string): Promise<void> {
+      const session = sessions.get(id);
+      if (!session) return Promise.resolve();
+      session.streams = 0;
+      return disconnect(id, session);
+    },
+    isOnline: (username: string) => bus.isOnline(username),
+    onlineUsers: () => bus.onlineUsers(),
+    /** Waits for queued presence changes (tests, shutdown). */
+    async settled(): Promise<void> {
+      await Promise.all(chains.values());
+    },
+    close(): void {
+      for (const session of sessions.values()) {
+        clearTimeout(session.grace);
+        clearTimeout(session.expiry);
+      }
+      sessions.clear();
+    },
+  };
+  return presence;
+}
+
+export type Presence = ReturnType<typeof createPresence>;

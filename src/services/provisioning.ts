@@ -1,0 +1,81 @@
+import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { generateKeyPairSet, generatePemKeyPair, type KeySizes, PRODUCTION_KEY_SIZES, publicKeysOf } from '../crypto/keys.js';
+import { readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
+import type { Accounts } from './accounts.js';
+
+export const DEMO_USERS = [1, 2, 3, 4, 5].map((n) => ({ username: `user${n}`, password: `password${n}` }));
+
+type Log = { info: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The server's RSA-PSS envelope-signing key, made once in `keys/server/`. */
+export async function ensureServerKey(keysDir: string, log: Log, rsaBits = PRODUCTION_KEY_SIZES.rsaBits): Promise<KeyObject> {
+  const dir = path.join(keysDir, 'server');
+  const privateFile = path.join(dir, 'signing.key.pem');
+  if (!(await exists(privateFile))) {
+    log.info({ dir, rsaBits }, 'creating the server signing key');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const pair = await generatePemKeyPair('rsa', { modulusLength: rsaBits });
+    await writeFile(path.join(dir, 'signing.pub.pem'), pair.publicKey, { mode: 0o644 });
+    await writeFile(privateFile, pair.privateKey, { mode: 0o600, flag: 'wx' });
+  }
+  return createPrivateKey(await readFile(privateFile, 'utf8'));
+}
+
+/** A 256-bit HS256 secret kept in the data folder (mode 0600) unless one is configured. */
+export async function ensureJwtSecret(dataDir: string, configured?: string): Promise<string> {
+  if (configured) return configured;
+  const file = path.join(dataDir, 'jwt.secret');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (!(await exists(file))) {
+    await writeFile(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch((error) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+  await chmod(file, 0o600);
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/**
+ * Registers user1..user5 (password1..password5) when they are missing, writing each one's key store
+ * to `keys/users/<name>/`; a key store already there is reused (only its public keys are read).
+ */
+export async function provisionDemoUsers(
+  accounts: Accounts,
+  keysDir: string,
+  log: Log,
+  sizes: KeySizes = PRODUCTION_KEY_SIZES,
+): Promise<void> {
+  const missing = [];
+  for (const user of DEMO_USERS) if (!(await accounts.exists(user.username))) missing.push(user);
+  if (missing.length === 0) return;
+  const started = Date.now();
+  log.info(
+    { users: missing.map((u) => u.username), keysDir },
+    `registering demo users; generating key stores (RSA-${sizes.rsaBits}, DSA-2048/256, Ed25519) in parallel, once`,
+  );
+  await Promise.all(
+    missing.map(async ({ username, password }) => {
+      const dir = userKeyStoreDir(keysDir, username);
+      let keys: Awaited<ReturnType<typeof readPublicKeys>>;
+      if (await exists(path.join(dir, 'encryption.pub.pem'))) {
+        keys = await readPublicKeys(dir);
+        log.warn({ username, dir }, 'reusing the demo key store already on disk');
+      } else {
+        const pairs = await generateKeyPairSet(sizes);
+        await writeKeyStore(dir, pairs);
+        keys = publicKeysOf(pairs);
+      }
+      await accounts.register(username, password, keys);
+    }),
+  );
+  log.info({ ms: Date.now() - started }, 'demo users ready: user1..user5, passwords password1..password5');
+}

@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BusMessage } from '../bus/types.js';
+import type { StoredEvent } from '../store/types.js';
+import { SseConnection, type StreamOwner } from './connection.js';
+
+export interface ReplaySource {
+  bounds(): Promise<{ prunedThrough: number; latest: number }>;
+  after(username: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+}
+
+export interface HubOptions {
+  replay: ReplaySource;
+  heartbeatMs: number;
+  bufferBytes: number;
+  log: { info: (obj: object, msg: string) => void };
+}
+
+const REPLAY_PAGE = 500;
+
+/** Holds this instance's open streams and writes bus messages to the ones they are for. */
+export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions) {
+  const byUser = new Map<string, Set<SseConnection>>();
+  const all = new Set<SseConnection>();
+
+  // One timer for every stream; a stream gets a ping only when it has been quiet.
+  const idle = Math.max(5, Math.floor(heartbeatMs / 2));
+  const heartbeat = setInterval(() => {
+    const quietSince = Date.now() - idle;
+    for (const connection of all) if (connection.lastWrite <= quietSince) connection.comment('ping');
+  }, idle);
+  heartbeat.unref();
+
+  const onSlow = (connection: SseConnection) =>
+    log.info({ username: connection.owner.username, bufferBytes }, 'stream cut: client reads too slowly');
+
+  function remove(connection: SseConnection): void {
+    all.delete(connection);
+    const set = byUser.get(connection.owner.username);
+    set?.delete(connection);
+    if (set?.size === 0) byUser.delete(connection.owner.username);
+  }
+
+  async function replayInto(connection: SseConnection, lastEventId: string): Promise<void> {
+    const resync = (reason: string) => connection.send({ type: 'resync', data: JSON.stringify({ reason }) });
+    if (!/^\d{1,15}$/.test(lastEventId)) return resync('unknown-event-id');
+    const from = Number(lastEventId);
+    const { prunedThrough, latest } = await replay.bounds();
+    if (from > latest) return resync('unknown-event-id');
+    if (from < prunedThrough) return resync('history-pruned');
+    let cursor = from;
+    connection.lastId = from;
+    for (;;) {
+      const page = await replay.after(connection.owner.username, cursor, REPLAY_PAGE);
+      for (const event of page) connection.send(event);
+      if (page.length < REPLAY_PAGE || connection.closed) return;
+      cursor = page[page.length - 1].id;
+    }
+  }
+
+  return {
+    /** Takes over the response: headers out at once, replay after Last-Event-ID, then live events. */
+    async open(
+      req: IncomingMessage,
+      res: ServerResponse,
+      owner: StreamOwner,
+      lastEventId: string | undefined,
+      onClose: () => void,
+    ): Promise<void> {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-accel-buffering': 'no',
+        connection: 'keep-alive',
+      });
+      res.flushHeaders();
+      req.socket.setNoDelay(true);
+      const connection = new SseConnection(owner, res, bufferBytes, onSlow);
+      all.add(connection);
+      let set = byUser.get(owner.username);
+      if (!set) byUser.set(owner.username, (set = new Set()));
+      set.add(connection);
+      res.on('close', () => {
+        connection.closed = true;
+        remove(connection);
+        onClose();
+      });
+      connection.comment('connected');
+      if (lastEventId !== undefined) {
+        try {
+          await replayInto(connection, lastEventId);
+        } catch (error) {
+          connection.close();
+          throw error;
+        }
+      }
+      connection.goLive();
+    },
+
+    deliver(message: BusMessage): void {
+      if (message.kind === 'close-session') {
+        for (const connection of byUser.get(message.username) ?? []) {
+          if (connection.owner.sessionId === message.sessionId) connection.close();
+        }
+        return;
+      }
+      const event = { type: message.type, data: message.data, id: message.id };
+      if (message.to === 'everyone') {
+        for (const connection of all) connection.deliver(event);
+        return;
+      }
+      for (const username of message.to) {
+        for (const connection of byUser.get(username) ?? []) connection.deliver(event);
+      }
+    },
+
+    get size(): number {
+      return all.size;
+    },
+
+    /** Ends every stream (shutdown); clients reconnect with Last-Event-ID. */
+    closeAll(): void {
+      clearInterval(heartbeat);
+      for (const connection of [...all]) connection.close();
+    },
+  };
+}
+
+export type Hub = ReturnType<typeof createHub>;

@@ -1,0 +1,310 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { KeyEnvelope } from '../crypto/envelope.js';
+import { Errors } from '../errors.js';
+import { MIGRATIONS } from './migrations.js';
+import {
+  type ChatRecord,
+  EpochConflictError,
+  type MemberRecord,
+  type MembershipChange,
+  type MessageRecord,
+  type NewEvent,
+  type NewMessage,
+  type StoredEvent,
+  type Store,
+  UserExistsError,
+  type UserRecord,
+} from './types.js';
+
+type Row = Record<string, unknown>;
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema v${current} is newer than this server (v${MIGRATIONS.length})`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+/** Opens (creating and migrating) `securechat.db` in `dataDir`: WAL, foreign keys, a busy timeout. */
+export function openSqliteStore(dataDir: string): Store {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // The database holds password hashes: keep the folder to its owner.
+  chmodSync(dataDir, 0o700);
+  const db = new Database(path.join(dataDir, 'securechat.db'));
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a commit survives a crash of the process (kill -9); fsync at checkpoints.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+const toUser = (r: Row): UserRecord => ({
+  username: r.username as string,
+  passwordHash: r.password_hash as string,
+  keys: JSON.parse(r.keys as string),
+  createdAt: r.created_at as string,
+  lastSeen: (r.last_seen as string | null) ?? null,
+});
+
+const toEnvelope = (r: Row): KeyEnvelope => ({
+  chatId: r.chat_id as string,
+  epoch: r.epoch as number,
+  recipient: r.recipient as string,
+  algorithm: 'RSA-OAEP-SHA256',
+  wrappedKey: r.wrapped_key as string,
+  issuedAt: r.issued_at as string,
+  serverSignature: r.server_signature as string,
+});
+
+const toMessage = (r: Row): MessageRecord => ({
+  chatId: r.chat_id as string,
+  seq: r.seq as number,
+  sender: r.sender as string,
+  receivedAt: r.received_at as string,
+  message: {
+    id: r.id as string,
+    epoch: r.epoch as number,
+    sentAt: r.sent_at as string,
+    iv: r.iv as string,
+    ciphertext: r.ciphertext as string,
+    tag: r.tag as string,
+    signatureAlgorithm: r.sig_alg as MessageRecord['message']['signatureAlgorithm'],
+    signature: r.signature as string,
+  },
+});
+
+class SqliteStore implements Store {
+  private readonly q;
+
+  constructor(private readonly db: Database.Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.q = {
+      ping: p('SELECT 1'),
+      insertUser: p(
+        'INSERT INTO users (username, password_hash, keys, created_at, last_seen) VALUES (?, ?, ?, ?, ?)',
+      ),
+      getUser: p('SELECT * FROM users WHERE username = ?'),
+      listUsers: p('SELECT username, last_seen FROM users ORDER BY username'),
+      setLastSeen: p('UPDATE users SET last_seen = ? WHERE username = ?'),
+      revoke: p('INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)'),
+      isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
+      insertChat: p('INSERT INTO chats (id, epoch, created_by, created_at) VALUES (?, ?, ?, ?)'),
+      getChat: p('SELECT * FROM chats WHERE id = ?'),
+      chatEpoch: p('SELECT epoch, next_seq FROM chats WHERE id = ?'),
+      setEpoch: p('UPDATE chats SET epoch = ? WHERE id = ? AND epoch = ?'),
+      members: p('SELECT username, state, since_epoch FROM members WHERE chat_id = ? ORDER BY since_epoch, username'),
+      member: p('SELECT state FROM members WHERE chat_id = ? AND username = ?'),
+      chatsOf: p(
+        `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
+         WHERE m.username = ? ORDER BY c.created_at DESC, c.id`,
+      ),
+      upsertMember: p(
+        `INSERT INTO members (chat_id, username, state, since_epoch) VALUES (?, ?, ?, ?)
+         ON CONFLICT (chat_id, username) DO UPDATE SET state = excluded.state`,
+      ),
+      removeMember: p('DELETE FROM members WHERE chat_id = ? AND username = ?'),
+      insertEnvelope: p(
+        `INSERT INTO envelopes (chat_id, epoch, recipient, wrapped_key, issued_at, server_signature)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      getEnvelope: p('SELECT * FROM envelopes WHERE chat_id = ? AND epoch = ? AND recipient = ?'),
+      messageIdUsed: p('SELECT 1 FROM messages WHERE chat_id = ? AND id_lower = ?'),
+      insertMessage: p(
+        `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
+           sig_alg, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      bumpSeq: p('UPDATE chats SET next_seq = next_seq + 1 WHERE id = ?'),
+      listMessages: p(
+        `SELECT * FROM messages WHERE chat_id = ? AND seq > ? AND epoch >= ? ORDER BY seq LIMIT ?`,
+      ),
+      insertEvent: p('INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)'),
+      insertRecipient: p('INSERT INTO event_recipients (username, event_id) VALUES (?, ?)'),
+      eventsAfter: p(
+        `SELECT e.id, e.type, e.data FROM event_recipients r JOIN events e ON e.id = r.event_id
+         WHERE r.username = ? AND r.event_id > ? ORDER BY r.event_id LIMIT ?`,
+      ),
+      latestEvent: p("SELECT seq AS latest FROM sqlite_sequence WHERE name = 'events'"),
+      prunedThrough: p("SELECT value FROM meta WHERE key = 'events_pruned_through'"),
+      lastEventBefore: p('SELECT max(id) AS id FROM events WHERE created_at < ?'),
+      pruneRecipients: p('DELETE FROM event_recipients WHERE event_id <= ?'),
+      pruneEvents: p('DELETE FROM events WHERE id <= ?'),
+      setPrunedThrough: p("UPDATE meta SET value = ? WHERE key = 'events_pruned_through'"),
+      pruneRevoked: p('DELETE FROM revoked_tokens WHERE expires_at < ?'),
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.q.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    try {
+      this.q.insertUser.run(user.username, user.passwordHash, JSON.stringify(user.keys), user.createdAt, user.lastSeen);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new UserExistsError(`user ${user.username} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async getUser(username: string): Promise<UserRecord | undefined> {
+    const row = this.q.getUser.get(username) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async listUsers() {
+    return (this.q.listUsers.all() as Row[]).map((r) => ({
+      username: r.username as string,
+      lastSeen: (r.last_seen as string | null) ?? null,
+    }));
+  }
+
+  async setLastSeen(username: string, at: string): Promise<void> {
+    this.q.setLastSeen.run(at, username);
+  }
+
+  async revokeToken(jti: string, expiresAt: number): Promise<void> {
+    this.q.revoke.run(jti, expiresAt);
+  }
+
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return this.q.isRevoked.get(jti) !== undefined;
+  }
+
+  private chatFromRow(row: Row): ChatRecord {
+    const members = (this.q.members.all(row.id) as Row[]).map(
+      (m): MemberRecord => ({
+        username: m.username as string,
+        state: m.state as MemberRecord['state'],
+        sinceEpoch: m.since_epoch as number,
+      }),
+    );
+    return {
+      id: row.id as string,
+      epoch: row.epoch as number,
+      createdBy: row.created_by as string,
+      createdAt: row.created_at as string,
+      members,
+    };
+  }
+
+  private insertEnvelopes(envelopes: KeyEnvelope[]): void {
+    for (const e of envelopes) {
+      this.q.insertEnvelope.run(e.chatId, e.epoch, e.recipient, e.wrappedKey, e.issuedAt, e.serverSignature);
+    }
+  }
+
+  private insertEvents(events: NewEvent[]): StoredEvent[] {
+    const now = new Date().toISOString();
+    return events.map((event) => {
+      const id = Number(this.q.insertEvent.run(event.type, event.data, now).lastInsertRowid);
+      for (const username of event.recipients) this.q.insertRecipient.run(username, id);
+      return { ...event, id };
+    });
+  }
+
+  async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
+    return this.db.transaction(() => {
+      this.q.insertChat.run(chat.id, chat.epoch, chat.createdBy, chat.createdAt);
+      for (const m of chat.members) this.q.upsertMember.run(chat.id, m.username, m.state, m.sinceEpoch);
+      this.insertEnvelopes(envelopes);
+      return this.insertEvents(events);
+    })();
+  }
+
+  async getChat(chatId: string): Promise<ChatRecord | undefined> {
+    const row = this.q.getChat.get(chatId) as Row | undefined;
+    return row && this.chatFromRow(row);
+  }
+
+  async listChats(username: string): Promise<ChatRecord[]> {
+    return (this.q.chatsOf.all(username) as Row[]).map((row) => this.chatFromRow(row));
+  }
+
+  async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
+    return this.db.transaction(() => {
+      const { changes } = this.q.setEpoch.run(change.epoch, change.chatId, change.expectedEpoch);
+      if (changes !== 1) throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
+      for (const username of change.remove) this.q.removeMember.run(change.chatId, username);
+      for (const m of change.upsert) this.q.upsertMember.run(change.chatId, m.username, m.state, m.sinceEpoch);
+      this.insertEnvelopes(change.envelopes);
+      return this.insertEvents(change.events);
+    })();
+  }
+
+  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<KeyEnvelope | undefined> {
+    const row = this.q.getEnvelope.get(chatId, epoch, recipient) as Row | undefined;
+    return row && toEnvelope(row);
+  }
+
+  async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
+    return this.db.transaction(() => {
+      const { chatId, sender, message: m } = input;
+      const chat = this.q.chatEpoch.get(chatId) as Row | undefined;
+      const member = chat && (this.q.member.get(chatId, sender) as Row | undefined);
+      if (!chat || !member) throw new Errors.CHAT_NOT_FOUND(chatId);
+      if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
+      if (chat.epoch !== m.epoch) {
+        throw new Errors.STALE_EPOCH(`The chat is at epoch ${chat.epoch}; re-encrypt under its current key.`);
+      }
+      if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase())) {
+        throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
+      }
+      const seq = chat.next_seq as number;
+      this.q.insertMessage.run(
+        chatId, seq, m.id, m.id.toLowerCase(), sender, m.epoch, m.sentAt, m.iv, m.ciphertext, m.tag,
+        m.signatureAlgorithm, m.signature, input.receivedAt,
+      );
+      this.q.bumpSeq.run(chatId);
+      const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
+      const [event] = this.insertEvents([{ type: 'message', data: eventData(seq), recipients }]);
+      return { seq, event };
+    })();
+  }
+
+  async listMessages(chatId: string, after: number, limit: number, minEpoch: number): Promise<MessageRecord[]> {
+    return (this.q.listMessages.all(chatId, after, minEpoch, limit) as Row[]).map(toMessage);
+  }
+
+  async eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]> {
+    return (this.q.eventsAfter.all(username, afterId, limit) as Row[]).map((r) => ({
+      id: r.id as number,
+      type: r.type as string,
+      data: r.data as string,
+      recipients: [username],
+    }));
+  }
+
+  async eventBounds() {
+    const latest = (this.q.latestEvent.get() as Row | undefined)?.latest ?? 0;
+    const prunedThrough = Number((this.q.prunedThrough.get() as Row).value);
+    return { prunedThrough, latest: latest as number };
+  }
+
+  async prune(before: string, now: number): Promise<number> {
+    return this.db.transaction(() => {
+      this.q.pruneRevoked.run(now);
+      const last = (this.q.lastEventBefore.get(before) as Row).id as number | null;
+      if (last === null) return 0;
+      this.q.pruneRecipients.run(last);
+      const { changes } = this.q.pruneEvents.run(last);
+      this.q.setPrunedThrough.run(String(last));
+      return changes;
+    })();
+  }
+}

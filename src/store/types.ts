@@ -1,0 +1,129 @@
+import type { KeyEnvelope } from '../crypto/envelope.js';
+import type { PublicKeySet, SignatureAlgorithm } from '../crypto/keys.js';
+
+/**
+ * The storage port. Every method is one atomic step of the domain, so that an adapter over a
+ * networked database (PostgreSQL) can run each in one transaction; the SQLite adapter is first.
+ */
+export interface Store {
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createUser(user: UserRecord): Promise<void>;
+  getUser(username: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<{ username: string; lastSeen: string | null }[]>;
+  setLastSeen(username: string, at: string): Promise<void>;
+
+  revokeToken(jti: string, expiresAt: number): Promise<void>;
+  isTokenRevoked(jti: string): Promise<boolean>;
+
+  /** Stores a new chat at its first epoch with its envelopes, and its events. */
+  createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]>;
+  getChat(chatId: string): Promise<ChatRecord | undefined>;
+  /** The chats `username` is a member of, newest first. */
+  listChats(username: string): Promise<ChatRecord[]>;
+  /**
+   * Applies a membership change if the chat is still at `expectedEpoch` (else throws
+   * {@link EpochConflictError}, and the caller recomputes): members added, updated or removed, the
+   * epoch set, the new envelopes and the events stored together.
+   */
+  changeMembership(change: MembershipChange): Promise<StoredEvent[]>;
+  getEnvelope(chatId: string, epoch: number, recipient: string): Promise<KeyEnvelope | undefined>;
+
+  /**
+   * Gives the message the chat's next seq and stores it with its event, atomically, after
+   * re-checking that the sender is a joined member and the epoch is current. Throws the domain
+   * errors CHAT_NOT_FOUND, NOT_JOINED, STALE_EPOCH and DUPLICATE_MESSAGE.
+   */
+  appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
+  /** Messages with seq > after and epoch >= minEpoch, oldest first. */
+  listMessages(chatId: string, after: number, limit: number, minEpoch: number): Promise<MessageRecord[]>;
+
+  /** Stored events for `username` with id > afterId, oldest first. */
+  eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+  /** Ids at or below `prunedThrough` are gone; `latest` is the largest id issued. */
+  eventBounds(): Promise<{ prunedThrough: number; latest: number }>;
+  /** Deletes events created before `before` and revocations expired before `now` (ms); returns events deleted. */
+  prune(before: string, now: number): Promise<number>;
+}
+
+export interface UserRecord {
+  username: string;
+  passwordHash: string;
+  keys: PublicKeySet;
+  createdAt: string;
+  lastSeen: string | null;
+}
+
+export type MemberState = 'invited' | 'joined';
+
+export interface MemberRecord {
+  username: string;
+  state: MemberState;
+  /** The first epoch whose key this member received; earlier messages are not theirs to read. */
+  sinceEpoch: number;
+}
+
+export interface ChatRecord {
+  id: string;
+  epoch: number;
+  createdBy: string;
+  createdAt: string;
+  members: MemberRecord[];
+}
+
+export interface MembershipChange {
+  chatId: string;
+  expectedEpoch: number;
+  epoch: number;
+  upsert: MemberRecord[];
+  remove: string[];
+  envelopes: KeyEnvelope[];
+  events: NewEvent[];
+}
+
+/** An event to store; `data` is its JSON text, exactly as it goes on the wire. */
+export interface NewEvent {
+  type: string;
+  data: string;
+  recipients: string[];
+}
+
+export interface StoredEvent extends NewEvent {
+  id: number;
+}
+
+export interface MessageBody {
+  id: string;
+  epoch: number;
+  sentAt: string;
+  iv: string;
+  ciphertext: string;
+  tag: string;
+  signatureAlgorithm: SignatureAlgorithm;
+  signature: string;
+}
+
+export interface MessageRecord {
+  chatId: string;
+  seq: number;
+  sender: string;
+  receivedAt: string;
+  message: MessageBody;
+}
+
+export interface NewMessage {
+  chatId: string;
+  sender: string;
+  receivedAt: string;
+  message: MessageBody;
+}
+
+export interface AppendedMessage {
+  seq: number;
+  event: StoredEvent;
+}
+
+export class UserExistsError extends Error {}
+/** The chat moved on while a change was being prepared; recompute and try again. */
+export class EpochConflictError extends Error {}
