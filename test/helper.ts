@@ -1,0 +1,78 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { readPublicKeys } from '../src/crypto/keystore.js';
+import { FIXTURE_USERS } from './global-setup.js';
+
+export { FIXTURE_USERS };
+export const PASSWORD = 'correct horse battery';
+
+export interface TestServer {
+  app: FastifyInstance;
+  url: string;
+  dataDir: string;
+  keysDir: string;
+  env: Record<string, string>;
+  close(): Promise<void>;
+  /** Closes this server and starts a new one on the same folders (and returns it). */
+  restart(): Promise<TestServer>;
+}
+
+export async function tempDir(prefix = 'securechat-test-'): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+async function start(
+  env: Record<string, string>,
+  dataDir: string,
+  keysDir: string,
+  cleanup: () => Promise<void>,
+): Promise<TestServer> {
+  const config = loadConfig({
+    SECURECHAT_DATA_DIR: dataDir,
+    SECURECHAT_KEYS_DIR: keysDir,
+    SECURECHAT_DEMO_USERS: 'false',
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const server: TestServer = {
+    app,
+    url: address,
+    dataDir,
+    keysDir,
+    env,
+    async close() {
+      await app.close();
+      await cleanup();
+    },
+    async restart() {
+      await app.close();
+      return start(env, dataDir, keysDir, cleanup);
+    },
+  };
+  return server;
+}
+
+/**
+ * A real server on port 0 with temp data and key folders, the fixture users registered
+ * (password {@link PASSWORD}) and their key stores copied into its keys folder.
+ */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const root = await tempDir();
+  const dataDir = path.join(root, 'data');
+  const keysDir = path.join(root, 'keys');
+  await cp(path.join(inject('fixtureKeys'), 'users'), path.join(keysDir, 'users'), { recursive: true });
+  const server = await start(env, dataDir, keysDir, () => rm(root, { recursive: true, force: true }));
+  for (const username of FIXTURE_USERS) {
+    const keys = await readPublicKeys(path.join(keysDir, 'users', username));
+    await server.app.services.accounts.register(username, PASSWORD, keys);
+  }
+  return server;
+}
