@@ -77,6 +77,12 @@ export default fp(
       if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
       parseJson(request, body as string, done);
     });
+    // Bodies are JSON. Any other media type is 415, except an empty body, which is no body at all.
+    app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+      if (body === '') return done(null, undefined);
+      done(new Errors.UNSUPPORTED_MEDIA_TYPE('Send bodies as application/json.'), undefined);
+    });
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const mapped = toProblem(error, (request.params ?? {}) as Record<string, string>);

@@ -2,20 +2,19 @@ import type { Services } from '../plugins/services.js';
 import { timestamp } from '../crypto/time.js';
 import type { Handlers } from './types.js';
 
-export const authRoutes = ({ accounts, presence, bus }: Services): Handlers => ({
+export const authRoutes = ({ accounts, presence }: Services): Handlers => ({
   async login(request) {
     const { username, password } = request.body;
     const session = await accounts.login(username, password);
     request.log.info({ username }, 'login');
-    await presence.loggedIn(session.sessionId, username, session.expiresAt, () => void presence.ended(session.sessionId));
+    await presence.loggedIn(session.sessionId, username, session.expiresAt);
     return { token: session.token, expiresAt: timestamp(new Date(session.expiresAt)), username };
   },
 
   async logout(request, reply) {
     const { username, sessionId, expiresAt } = request.session;
     await accounts.revoke(sessionId, expiresAt);
-    await bus.publish({ kind: 'close-session', sessionId, username });
-    await presence.ended(sessionId);
+    await presence.ended(sessionId, username);
     request.log.info({ username }, 'logout');
     return reply.status(204).send();
   },

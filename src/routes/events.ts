@@ -8,7 +8,7 @@ export const eventRoutes = ({ hub, presence }: Services): Handlers => ({
     // From here on the stream is ours: errors end the stream (the client resumes), never a reply.
     reply.hijack();
     try {
-      await presence.streamOpened(sessionId, username, expiresAt, () => void presence.ended(sessionId));
+      await presence.streamOpened(sessionId, username, expiresAt);
       await hub.open(
         request.raw,
         reply.raw,

@@ -69,10 +69,20 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
     session.grace.unref();
   }
 
-  function track(id: string, username: string, expiresAt: number, onExpire: () => void): Session {
+  /** Logout or expiry: the session is gone at once, and its streams are closed wherever they are. */
+  async function end(id: string, username: string): Promise<void> {
+    await bus.publish({ kind: 'close-session', sessionId: id, username });
+    const session = sessions.get(id);
+    if (!session) return;
+    session.streams = 0;
+    await disconnect(id, session);
+  }
+
+  function track(id: string, username: string, expiresAt: number): Session {
     let session = sessions.get(id);
     if (!session) {
       session = { username, streams: 0, connected: false };
+      const onExpire = () => void end(id, username).catch(onError);
       session.expiry = setTimeout(onExpire, Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
       session.expiry.unref();
       sessions.set(id, session);
@@ -81,14 +91,14 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
   }
 
   const presence = {
-    /** Login: connected for the grace period. `onExpire` runs when the token expires. */
-    loggedIn(id: string, username: string, expiresAt: number, onExpire: () => void): Promise<void> {
-      const session = track(id, username, expiresAt, onExpire);
+    /** Login: connected for the grace period; the session ends when its token expires. */
+    loggedIn(id: string, username: string, expiresAt: number): Promise<void> {
+      const session = track(id, username, expiresAt);
       if (session.streams === 0) startGrace(id, session);
       return connect(id, session);
     },
-    streamOpened(id: string, username: string, expiresAt: number, onExpire: () => void): Promise<void> {
-      const session = track(id, username, expiresAt, onExpire);
+    streamOpened(id: string, username: string, expiresAt: number): Promise<void> {
+      const session = track(id, username, expiresAt);
       session.streams += 1;
       clearTimeout(session.grace);
       session.grace = undefined;
@@ -101,13 +111,7 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
       if (session.streams === 0 && session.connected) startGrace(id, session);
       else if (session.streams === 0) disconnect(id, session);
     },
-    /** Logout or expiry: the session is gone at once, streams or not. */
-    ended(id: string): Promise<void> {
-      const session = sessions.get(id);
-      if (!session) return Promise.resolve();
-      session.streams = 0;
-      return disconnect(id, session);
-    },
+    ended: end,
     isOnline: (username: string) => bus.isOnline(username),
     onlineUsers: () => bus.onlineUsers(),
     /** Waits for queued presence changes (tests, shutdown). */
