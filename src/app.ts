@@ -48,6 +48,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
+    // Streams are closed in preClose; sockets still open after it are dropped rather than waited for.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
   });
   app.setValidatorCompiler(validatorCompiler());

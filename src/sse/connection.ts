@@ -69,7 +69,10 @@ export class SseConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // End the chunked body cleanly, then drop the socket: once ended, the response lets go of it and
+    // it would linger as an idle keep-alive connection, holding up the server's close.
+    const socket = this.res.socket;
     this.res.end();
-    this.res.destroy();
+    socket?.destroy();
   }
 }
