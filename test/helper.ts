@@ -31,6 +31,7 @@ async function start(
   dataDir: string,
   keysDir: string,
   cleanup: () => Promise<void>,
+  port = 0,
 ): Promise<TestServer> {
   const config = loadConfig({
     SECURECHAT_DATA_DIR: dataDir,
@@ -41,7 +42,7 @@ async function start(
     ...env,
   });
   const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = await app.listen({ port, host: '127.0.0.1' });
   const server: TestServer = {
     app,
     url: address,
@@ -52,9 +53,10 @@ async function start(
       await app.close();
       await cleanup();
     },
+    /** Same folders and the same port, so clients carry on as after a real restart. */
     async restart() {
       await app.close();
-      return start(env, dataDir, keysDir, cleanup);
+      return start(env, dataDir, keysDir, cleanup, Number(new URL(address).port));
     },
   };
   return server;
