@@ -34,7 +34,13 @@ export const REDACT = [
  */
 function validatorCompiler() {
   const strict = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, strict: false });
-  const coercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv({
+    allErrors: false,
+    coerceTypes: true,
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+  });
   // ajv-formats is CommonJS: its default export is the module object under NodeNext.
   const addFormats = (formats as unknown as { default: typeof formats.default }).default;
   addFormats(strict);
@@ -55,6 +61,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setValidatorCompiler(validatorCompiler());
 
   const spec = loadSpec();
+  app.decorate('routeList', [] as { method: string; url: string }[]);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) app.routeList.push({ method, url: route.url });
+  });
   const store = openSqliteStore(config.dataDir);
   try {
     const serverKey = await ensureServerKey(config.keysDir, app.log, options.keySizes?.rsaBits);
@@ -65,7 +75,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(docs, { spec });
     await app.register(routes, { spec });
     await app.ready();
-    if (config.demoUsers) await provisionDemoUsers(app.services.accounts, config.keysDir, app.log, options.keySizes);
+    if (config.demoUsers)
+      await provisionDemoUsers(app.services.accounts, config.keysDir, app.log, options.keySizes);
   } catch (error) {
     await app.close().catch(() => {});
     await store.close();

@@ -64,8 +64,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const config: Config = {
     port: read('PORT', 8080, int(0, 65535), 'a port number 0-65535'),
     host: read('HOST', '127.0.0.1', (raw) => raw, 'a host name or address'),
-    dataDir: path.resolve(cwd, read('SECURECHAT_DATA_DIR', './data', (raw) => raw, 'a folder')),
-    keysDir: path.resolve(cwd, read('SECURECHAT_KEYS_DIR', './keys', (raw) => raw, 'a folder')),
+    dataDir: path.resolve(
+      cwd,
+      read('SECURECHAT_DATA_DIR', './data', (raw) => raw, 'a folder'),
+    ),
+    keysDir: path.resolve(
+      cwd,
+      read('SECURECHAT_KEYS_DIR', './keys', (raw) => raw, 'a folder'),
+    ),
     demoUsers: read('SECURECHAT_DEMO_USERS', true, bool, 'true or false'),
     bcryptCost: read('BCRYPT_COST', 12, int(4, 31), 'an integer 4-31'),
     tokenTtl: read('TOKEN_TTL', 3600, parseDuration, 'a duration such as 3600, 90s, 30m, 1h or 1d'),
@@ -77,7 +83,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       parseDuration,
       'a duration such as 7d or 3600',
     ),
-    logLevel: read('LOG_LEVEL', 'info', (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined), LOG_LEVELS.join('|')),
+    logLevel: read(
+      'LOG_LEVEL',
+      'info',
+      (raw) => (LOG_LEVELS.includes(raw) ? raw : undefined),
+      LOG_LEVELS.join('|'),
+    ),
     jwtSecret: read<string | undefined>(
       'SECURECHAT_JWT_SECRET',
       undefined,
@@ -85,7 +96,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'at least 32 bytes',
     ),
     bodyLimit: 1024 * 1024,
-    streamBufferBytes: read('SECURECHAT_STREAM_BUFFER', 1024 * 1024, int(1024, 1 << 30), 'bytes 1024-1073741824'),
+    streamBufferBytes: read(
+      'SECURECHAT_STREAM_BUFFER',
+      1024 * 1024,
+      int(1024, 1 << 30),
+      'bytes 1024-1073741824',
+    ),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

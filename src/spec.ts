@@ -43,7 +43,10 @@ function resolver(document: Record<string, unknown>) {
     return ref
       .slice(2)
       .split('/')
-      .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], document);
+      .reduce<unknown>(
+        (node, key) => (node as Record<string, unknown>)?.[key.replace(/~1/g, '/').replace(/~0/g, '~')],
+        document,
+      );
   };
   const resolve = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(resolve);
@@ -88,7 +91,8 @@ export function loadSpec(file = SPEC_PATH): Spec {
         const r = resolve(raw) as { content?: Record<string, { schema?: JsonSchema }> };
         const [contentType, media] = Object.entries(r.content ?? {})[0] ?? [];
         responses[status] = { contentType, schema: media?.schema };
-        if (status.startsWith('2') && contentType === 'application/json' && media?.schema) response[status] = media.schema;
+        if (status.startsWith('2') && contentType === 'application/json' && media?.schema)
+          response[status] = media.schema;
       }
       const security = op.security as unknown[] | undefined;
       operations.push({

@@ -51,19 +51,34 @@ describe('login', () => {
   it('refuses a password over 72 bytes even when its first 72 bytes match', async () => {
     const keys = await readPublicKeys(path.join(server.keysDir, 'users', 'alice'));
     await server.app.services.accounts.register('longpw', 'x'.repeat(72), keys);
-    await expect(server.app.services.accounts.register('longerpw', 'x'.repeat(73), keys)).rejects.toThrow(/72/);
-    expect((await api.call('login', { body: { username: 'longpw', password: 'x'.repeat(72) } })).status).toBe(200);
+    await expect(server.app.services.accounts.register('longerpw', 'x'.repeat(73), keys)).rejects.toThrow(
+      /72/,
+    );
+    expect((await api.call('login', { body: { username: 'longpw', password: 'x'.repeat(72) } })).status).toBe(
+      200,
+    );
     const res = await api.call('login', { body: { username: 'longpw', password: 'x'.repeat(73) } });
     expect(res.status).toBe(401);
   });
 
   it('refuses malformed bodies with INVALID_BODY, other media with 415, huge bodies with 413', async () => {
-    for (const rawBody of ['{"username":', '[1,2]', '{"username":"alice"}', '{"username":"alice","password":"x","admin":true}', '{"username":"ALICE","password":"x"}', '{"username":"alice","password":""}', '{"__proto__":{"x":1},"username":"alice","password":"p"}']) {
+    for (const rawBody of [
+      '{"username":',
+      '[1,2]',
+      '{"username":"alice"}',
+      '{"username":"alice","password":"x","admin":true}',
+      '{"username":"ALICE","password":"x"}',
+      '{"username":"alice","password":""}',
+      '{"__proto__":{"x":1},"username":"alice","password":"p"}',
+    ]) {
       const res = await api.call('login', { rawBody, headers: { 'content-type': 'application/json' } });
       expect(res.status, rawBody).toBe(400);
       expect(res.body.code).toBe('INVALID_BODY');
     }
-    const text = await api.call('login', { rawBody: 'username=alice', headers: { 'content-type': 'text/plain' } });
+    const text = await api.call('login', {
+      rawBody: 'username=alice',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(text.status).toBe(415);
     expect(text.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const huge = await api.call('login', {
@@ -86,7 +101,14 @@ describe('bearer tokens', () => {
   it('INVALID_TOKEN for garbage, alg none, a wrong key, issuer or audience, or a missing jti', async () => {
     const key = await secret();
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: 'alice', jti: 'j1', iss: 'securechat', aud: 'securechat-api', iat: now, exp: now + 600 };
+    const claims = {
+      sub: 'alice',
+      jti: 'j1',
+      iss: 'securechat',
+      aud: 'securechat-api',
+      iat: now,
+      exp: now + 600,
+    };
     const { jti: _, ...noJti } = claims;
     const tokens = [
       'garbage',
@@ -105,7 +127,9 @@ describe('bearer tokens', () => {
       expect(res.body.code).toBe('INVALID_TOKEN');
     }
     // the same claims, properly signed, pass: the refusals above are for what was wrong
-    expect((await api.call('listUsers', { token: forge({ alg: 'HS256', typ: 'JWT' }, claims, key) })).status).toBe(200);
+    expect(
+      (await api.call('listUsers', { token: forge({ alg: 'HS256', typ: 'JWT' }, claims, key) })).status,
+    ).toBe(200);
   });
 
   it('TOKEN_EXPIRED for an expired token', async () => {
@@ -120,7 +144,7 @@ describe('bearer tokens', () => {
     expect(res.body.code).toBe('TOKEN_EXPIRED');
   });
 
-  it('logout revokes the token (TOKEN_REVOKED) but not the user\'s other sessions', async () => {
+  it("logout revokes the token (TOKEN_REVOKED) but not the user's other sessions", async () => {
     const one = (await api.call('login', { body: { username: 'bob', password: PASSWORD } })).body.token;
     const two = (await api.call('login', { body: { username: 'bob', password: PASSWORD } })).body.token;
     expect((await api.call('logout', { token: one })).status).toBe(204);

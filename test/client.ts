@@ -18,15 +18,18 @@ const ajv = new Ajv({ strict: false, allErrors: true });
 const validators = new Map<string, ValidateFunction>();
 
 function validatorFor(key: string, schema: object): ValidateFunction {
-  let v = validators.get(key);
-  if (!v) validators.set(key, (v = ajv.compile(schema)));
+  const v = validators.get(key) ?? ajv.compile(schema);
+  validators.set(key, v);
   return v;
 }
 
 /** Checks a body against a named schema of openapi.yaml; throws with ajv's errors when it fails. */
 export function assertSchema(name: string, value: unknown): void {
   const validate = validatorFor(`#${name}`, spec.component(name));
-  if (!validate(value)) throw new Error(`${name} does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`);
+  if (!validate(value))
+    throw new Error(
+      `${name} does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`,
+    );
 }
 
 export interface ApiResponse {
@@ -59,7 +62,8 @@ export class Api {
     const op = spec.operations.find((o) => o.operationId === operationId);
     if (!op) throw new Error(`no operation ${operationId} in openapi.yaml`);
     let url = op.path.replace(/\{(\w+)\}/g, (_, name) => encodeURIComponent(options.params?.[name] ?? ''));
-    if (options.query) url += `?${new URLSearchParams(Object.entries(options.query).map(([k, v]) => [k, String(v)]))}`;
+    if (options.query)
+      url += `?${new URLSearchParams(Object.entries(options.query).map(([k, v]) => [k, String(v)]))}`;
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? this.token : options.token;
     if (token) headers.authorization = `Bearer ${token}`;
@@ -75,7 +79,9 @@ export class Api {
     const parsed = text && /json/.test(type) ? JSON.parse(text) : text;
     const documented = op.responses[String(res.statusCode)];
     if (!documented) {
-      throw new Error(`${operationId} answered ${res.statusCode}, which openapi.yaml does not document: ${text}`);
+      throw new Error(
+        `${operationId} answered ${res.statusCode}, which openapi.yaml does not document: ${text}`,
+      );
     }
     if (documented.contentType && !type.startsWith(documented.contentType)) {
       throw new Error(`${operationId} ${res.statusCode} came as ${type}, not ${documented.contentType}`);
@@ -83,7 +89,9 @@ export class Api {
     if (documented.schema) {
       const validate = validatorFor(`${operationId}/${res.statusCode}`, documented.schema);
       if (!validate(parsed)) {
-        throw new Error(`${operationId} ${res.statusCode} body does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${text}`);
+        throw new Error(
+          `${operationId} ${res.statusCode} body does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${text}`,
+        );
       }
     }
     return { status: res.statusCode, body: parsed, headers: res.headers };
@@ -125,11 +133,15 @@ export class EventStream {
   static async open(base: string, token: string, lastEventId?: string): Promise<EventStream> {
     const abort = new AbortController();
     const res = await request(`${base}/events`, {
-      headers: { authorization: `Bearer ${token}`, ...(lastEventId !== undefined && { 'last-event-id': lastEventId }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(lastEventId !== undefined && { 'last-event-id': lastEventId }),
+      },
       bodyTimeout: 0,
       signal: abort.signal,
     });
-    if (res.statusCode !== 200) throw new Error(`GET /events answered ${res.statusCode}: ${await res.body.text()}`);
+    if (res.statusCode !== 200)
+      throw new Error(`GET /events answered ${res.statusCode}: ${await res.body.text()}`);
     const stream = new EventStream(res.body);
     stream.abort = abort;
     stream.headers = res.headers;
@@ -192,10 +204,12 @@ export class EventStream {
         this.taken.add(found);
         return found;
       }
-      if (this.ended) throw new Error(`stream ended before a matching event; got ${JSON.stringify(this.events)}`);
+      if (this.ended)
+        throw new Error(`stream ended before a matching event; got ${JSON.stringify(this.events)}`);
       const wait = new Promise<void>((resolve) => this.waiters.push(resolve));
       const timeout = deadline - Date.now();
-      if (timeout <= 0) throw new Error(`no matching event within ${ms} ms; got ${JSON.stringify(this.events)}`);
+      if (timeout <= 0)
+        throw new Error(`no matching event within ${ms} ms; got ${JSON.stringify(this.events)}`);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([wait, new Promise((resolve) => (timer = setTimeout(resolve, timeout)))]);
       clearTimeout(timer);
@@ -228,7 +242,12 @@ export class Participant {
     this.api = new Api(base);
   }
 
-  static async login(base: string, keysDir: string, username: string, password: string): Promise<Participant> {
+  static async login(
+    base: string,
+    keysDir: string,
+    username: string,
+    password: string,
+  ): Promise<Participant> {
     const p = new Participant(base, username);
     p.keys = await readKeyStore(path.join(keysDir, 'users', username));
     const res = await p.api.call('login', { body: { username, password } });
@@ -299,13 +318,30 @@ export class Participant {
   async read(data: {
     chatId: string;
     sender: string;
-    message: { id: string; epoch: number; sentAt: string; iv: string; ciphertext: string; tag: string; signatureAlgorithm: SignatureAlgorithm; signature: string };
+    message: {
+      id: string;
+      epoch: number;
+      sentAt: string;
+      iv: string;
+      ciphertext: string;
+      tag: string;
+      signatureAlgorithm: SignatureAlgorithm;
+      signature: string;
+    };
   }): Promise<string> {
     const m = data.message;
     const header = { chatId: data.chatId, epoch: m.epoch, sender: data.sender, id: m.id, sentAt: m.sentAt };
     const keys = await this.signingKeysOf(data.sender);
     const signature = fromBase64(m.signature);
-    if (!signature || !(await verifyAsync(m.signatureAlgorithm, keys[m.signatureAlgorithm], messageSigningInput(header, m), signature))) {
+    if (
+      !signature ||
+      !(await verifyAsync(
+        m.signatureAlgorithm,
+        keys[m.signatureAlgorithm],
+        messageSigningInput(header, m),
+        signature,
+      ))
+    ) {
       throw new Error('signature does not verify');
     }
     const key = this.chatKeys.get(`${data.chatId}/${m.epoch}`);

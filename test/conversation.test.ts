@@ -58,7 +58,9 @@ describe('a whole conversation', () => {
   it('joins, and everyone hears of it', async () => {
     const res = await bob.api.call('joinChat', { params: { chatId } });
     expect(res.status).toBe(200);
-    expect(res.body.chat.members.find((m: { username: string }) => m.username === 'bob').state).toBe('joined');
+    expect(res.body.chat.members.find((m: { username: string }) => m.username === 'bob').state).toBe(
+      'joined',
+    );
     expect((await bob.acceptEnvelope(res.body.keyEnvelope)).length).toBe(32);
     await aliceEvents.nextOf('member.joined', (d) => d.chatId === chatId && d.username === 'bob');
     // joining again changes nothing
@@ -153,7 +155,9 @@ describe('a whole conversation', () => {
     // bob's stream carries nothing of the chat after he left
     const current = await alice.api.call('getChatKey', { params: { chatId } });
     expect(current.body.epoch).toBe(3);
-    expect(bobEvents.events.some((e) => e.event === 'message' && e.json.message.id === after.body.id)).toBe(false);
+    expect(bobEvents.events.some((e) => e.event === 'message' && e.json.message.id === after.body.id)).toBe(
+      false,
+    );
   });
 
   it('lists and shows the chat to its members only', async () => {

@@ -1,7 +1,6 @@
 import { constants, createPrivateKey, createPublicKey, randomBytes, sign, webcrypto } from 'node:crypto';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { open, seal } from '../src/crypto/aead.js';
 import { fromBase64, isBase64 } from '../src/crypto/base64.js';
 import { envelopeSigningInput, messageAad, messageSigningInput } from '../src/crypto/canonical.js';
@@ -14,7 +13,7 @@ import { parseTimestamp } from '../src/crypto/time.js';
 const store = () => readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'));
 
 describe('canonical strings', () => {
-  it('are the protocol\'s lines, joined by one LF, with no trailing newline', () => {
+  it("are the protocol's lines, joined by one LF, with no trailing newline", () => {
     const h = { chatId: 'c', epoch: 3, sender: 'user2', id: 'i', sentAt: '2026-11-25T21:04:05.123Z' };
     expect(messageAad(h)).toBe('securechat/v1/msg\nc\n3\nuser2\ni\n2026-11-25T21:04:05.123Z');
     expect(messageSigningInput(h, { iv: 'IV', ciphertext: 'CT', tag: 'TG' }).toString()).toBe(
@@ -36,7 +35,12 @@ describe('base64 and time', () => {
 
   it('parses only real RFC 3339 UTC millisecond times', () => {
     expect(parseTimestamp('2026-11-25T21:04:05.123Z')).toBe(Date.UTC(2026, 10, 25, 21, 4, 5, 123));
-    for (const bad of ['2026-11-25T21:04:05Z', '2026-11-25T21:04:05.123+00:00', '2026-02-30T00:00:00.000Z', '2026-11-25 21:04:05.123Z']) {
+    for (const bad of [
+      '2026-11-25T21:04:05Z',
+      '2026-11-25T21:04:05.123+00:00',
+      '2026-02-30T00:00:00.000Z',
+      '2026-11-25 21:04:05.123Z',
+    ]) {
       expect(parseTimestamp(bad), bad).toBeUndefined();
     }
   });
@@ -49,7 +53,9 @@ describe('key envelopes', () => {
     const wrapped = wrapKey(createPublicKey(keys.encryption.publicKey), chatKey);
     // WebCrypto's RSA-OAEP with SHA-256 is OAEP-SHA256 with MGF1-SHA256 and an empty label.
     const der = createPrivateKey(keys.encryption.privateKey).export({ type: 'pkcs8', format: 'der' });
-    const key = await webcrypto.subtle.importKey('pkcs8', der, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
+    const key = await webcrypto.subtle.importKey('pkcs8', der, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, [
+      'decrypt',
+    ]);
     const raw = await webcrypto.subtle.decrypt({ name: 'RSA-OAEP' }, key, Buffer.from(wrapped, 'base64'));
     expect(Buffer.from(raw)).toEqual(chatKey);
     expect(unwrapKey(keys.encryption.privateKey, wrapped)).toEqual(chatKey);
@@ -81,11 +87,18 @@ describe('key envelopes', () => {
     );
     expect(ok).toBe(true);
     expect(await openEnvelope(server.publicKey, keys.encryption.privateKey, envelope)).toEqual(chatKey);
-    for (const altered of [{ epoch: 3 }, { recipient: 'bob' }, { chatId: 'c2' }, { issuedAt: '2026-11-25T21:04:05.124Z' }]) {
+    for (const altered of [
+      { epoch: 3 },
+      { recipient: 'bob' },
+      { chatId: 'c2' },
+      { issuedAt: '2026-11-25T21:04:05.124Z' },
+    ]) {
       expect(await verifyEnvelope(server.publicKey, { ...envelope, ...altered })).toBe(false);
     }
     const other = await generatePemKeyPair('rsa', { modulusLength: 2048 });
-    await expect(openEnvelope(other.publicKey, keys.encryption.privateKey, envelope)).rejects.toThrow(/signature/);
+    await expect(openEnvelope(other.publicKey, keys.encryption.privateKey, envelope)).rejects.toThrow(
+      /signature/,
+    );
   });
 });
 
@@ -96,12 +109,12 @@ describe('signatures', () => {
     for (const alg of SIGNATURE_ALGORITHMS) {
       const signature = await signAsync(alg, keys.signing[alg].privateKey, data);
       expect(await verifyAsync(alg, keys.signing[alg].publicKey, data, signature), alg).toBe(true);
-      expect(await verifyAsync(alg, keys.signing[alg].publicKey, Buffer.from('other'), signature)).toBe(false);
+      expect(await verifyAsync(alg, keys.signing[alg].publicKey, Buffer.from('other'), signature)).toBe(
+        false,
+      );
       expect(await verifyAsync(alg, keys.signing[alg].publicKey, data, Buffer.from('junk'))).toBe(false);
     }
-    expect(
-      (await signAsync('ed25519', keys.signing.ed25519.privateKey, data)).length,
-    ).toBe(64);
+    expect((await signAsync('ed25519', keys.signing.ed25519.privateKey, data)).length).toBe(64);
   });
 
   it('pins RSA-PSS to salt length 32: another salt length does not verify', async () => {
@@ -112,18 +125,27 @@ describe('signatures', () => {
       padding: constants.RSA_PKCS1_PSS_PADDING,
       saltLength: 20,
     });
-    expect(await verifyAsync('rsa-pss-sha256', keys.signing['rsa-pss-sha256'].publicKey, data, other)).toBe(false);
+    expect(await verifyAsync('rsa-pss-sha256', keys.signing['rsa-pss-sha256'].publicKey, data, other)).toBe(
+      false,
+    );
     // and PKCS#1 v1.5 is not PSS
     const v15 = sign('sha256', data, keys.signing['rsa-pss-sha256'].privateKey);
-    expect(await verifyAsync('rsa-pss-sha256', keys.signing['rsa-pss-sha256'].publicKey, data, v15)).toBe(false);
+    expect(await verifyAsync('rsa-pss-sha256', keys.signing['rsa-pss-sha256'].publicKey, data, v15)).toBe(
+      false,
+    );
   });
 
   it('DSA signatures are DER Dss-Sig-Value', async () => {
     const keys = await store();
     const signature = await signAsync('dsa-sha256', keys.signing['dsa-sha256'].privateKey, Buffer.from('x'));
     expect(signature[0]).toBe(0x30); // SEQUENCE
-    const p1363 = sign('sha256', Buffer.from('x'), { key: keys.signing['dsa-sha256'].privateKey, dsaEncoding: 'ieee-p1363' });
-    expect(await verifyAsync('dsa-sha256', keys.signing['dsa-sha256'].publicKey, Buffer.from('x'), p1363)).toBe(false);
+    const p1363 = sign('sha256', Buffer.from('x'), {
+      key: keys.signing['dsa-sha256'].privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
+    expect(
+      await verifyAsync('dsa-sha256', keys.signing['dsa-sha256'].publicKey, Buffer.from('x'), p1363),
+    ).toBe(false);
   });
 });
 

@@ -43,7 +43,8 @@ describe('GET /events', () => {
 
     // while bob is away
     const missed = [];
-    for (const text of ['two', 'three', 'four']) missed.push((await alice.send(chatId, 1, text, 'dsa-sha256')).res.body.seq);
+    for (const text of ['two', 'three', 'four'])
+      missed.push((await alice.send(chatId, 1, text, 'dsa-sha256')).res.body.seq);
 
     const resumed = await bob.events(seen.id);
     for (const seq of missed) {
@@ -59,7 +60,7 @@ describe('GET /events', () => {
     resumed.close();
   });
 
-  it('replays only the caller\'s own events', async () => {
+  it("replays only the caller's own events", async () => {
     const carol = await Participant.login(server.url, server.keysDir, 'carol', PASSWORD);
     const stream = await carol.events('0');
     // a live event after the replay: everything replayed is in by then

@@ -31,7 +31,8 @@ async function post(body: unknown, who = alice, id = chatId) {
 }
 
 async function historyLength(): Promise<number> {
-  return (await alice.api.call('listMessages', { params: { chatId }, query: { limit: 1000 } })).body.messages.length;
+  return (await alice.api.call('listMessages', { params: { chatId }, query: { limit: 1000 } })).body.messages
+    .length;
 }
 
 describe('POST /chats/{id}/messages refuses, with the first failing check, and stores nothing', () => {
@@ -96,13 +97,16 @@ describe('POST /chats/{id}/messages refuses, with the first failing check, and s
     const res = await post(skewed);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('CLOCK_SKEW');
-    const future = alice.compose(chatId, 1, 'x', 'rsa-pss-sha256', { sentAt: new Date(Date.now() + 6 * 60_000).toISOString() });
-    expect((await post({ ...future, signature: future.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) })).body.code).toBe(
-      'CLOCK_SKEW',
-    );
+    const future = alice.compose(chatId, 1, 'x', 'rsa-pss-sha256', {
+      sentAt: new Date(Date.now() + 6 * 60_000).toISOString(),
+    });
+    expect(
+      (await post({ ...future, signature: future.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }))
+        .body.code,
+    ).toBe('CLOCK_SKEW');
   });
 
-  it('signature: tampering with any signed field, or a key not the sender\'s, is BAD_SIGNATURE', async () => {
+  it("signature: tampering with any signed field, or a key not the sender's, is BAD_SIGNATURE", async () => {
     const good = alice.compose(chatId, 1, 'pay bob 10', 'dsa-sha256');
     const flip = (b64: string) => {
       const bytes = Buffer.from(b64, 'base64');
@@ -144,14 +148,18 @@ describe('POST /chats/{id}/messages refuses, with the first failing check, and s
     await bobEvents.nextOf('message', (d) => d.message.id === body.id);
     const marker = await post(alice.compose(chatId, 1, 'marker', 'ed25519'));
     await bobEvents.nextOf('message', (d) => d.seq === marker.body.seq);
-    expect(bobEvents.events.filter((e) => e.event === 'message' && e.json.message.id === body.id)).toHaveLength(1);
+    expect(
+      bobEvents.events.filter((e) => e.event === 'message' && e.json.message.id === body.id),
+    ).toHaveLength(1);
     expect(await historyLength()).toBe(2);
   });
 
   it('concurrent posts get distinct, gapless seq numbers', async () => {
     const before = await historyLength();
     const results = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => post(alice.compose(chatId, 1, `burst ${i}`, i % 2 ? 'ed25519' : 'rsa-pss-sha256'))),
+      Array.from({ length: 30 }, (_, i) =>
+        post(alice.compose(chatId, 1, `burst ${i}`, i % 2 ? 'ed25519' : 'rsa-pss-sha256')),
+      ),
     );
     const seqs = results.map((r) => r.body.seq).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => before + i + 1));
@@ -161,7 +169,10 @@ describe('POST /chats/{id}/messages refuses, with the first failing check, and s
 describe('GET /chats/{id}/messages', () => {
   it('refuses bad paging with INVALID_QUERY', async () => {
     for (const query of [{ limit: 0 }, { limit: 1001 }, { after: -1 }, { after: 'x' }]) {
-      const res = await alice.api.call('listMessages', { params: { chatId }, query: query as unknown as Record<string, string> });
+      const res = await alice.api.call('listMessages', {
+        params: { chatId },
+        query: query as unknown as Record<string, string>,
+      });
       expect(res.status, JSON.stringify(query)).toBe(400);
       expect(res.body.code).toBe('INVALID_QUERY');
     }
@@ -175,11 +186,19 @@ describe('GET /chats/{id}/messages', () => {
 
 describe('chat membership errors', () => {
   it('INVALID_INVITEE for oneself, ALREADY_MEMBER for members, INVALID_BODY for bad lists', async () => {
-    expect((await alice.api.call('createChat', { body: { invitees: ['alice'] } })).body.code).toBe('INVALID_INVITEE');
-    expect((await alice.api.call('inviteToChat', { params: { chatId }, body: { invitees: ['bob'] } })).body.code).toBe(
-      'ALREADY_MEMBER',
+    expect((await alice.api.call('createChat', { body: { invitees: ['alice'] } })).body.code).toBe(
+      'INVALID_INVITEE',
     );
-    for (const body of [{ invitees: [] }, { invitees: ['bob', 'bob'] }, { invitees: ['Bob!'] }, {}, { invitees: 'bob' }]) {
+    expect(
+      (await alice.api.call('inviteToChat', { params: { chatId }, body: { invitees: ['bob'] } })).body.code,
+    ).toBe('ALREADY_MEMBER');
+    for (const body of [
+      { invitees: [] },
+      { invitees: ['bob', 'bob'] },
+      { invitees: ['Bob!'] },
+      {},
+      { invitees: 'bob' },
+    ]) {
       const res = await alice.api.call('createChat', { body });
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.code).toBe('INVALID_BODY');
@@ -189,7 +208,10 @@ describe('chat membership errors', () => {
   });
 
   it('an invitation where nobody could be added changes nothing', async () => {
-    const res = await alice.api.call('inviteToChat', { params: { chatId }, body: { invitees: ['erin', 'ghost'] } });
+    const res = await alice.api.call('inviteToChat', {
+      params: { chatId },
+      body: { invitees: ['erin', 'ghost'] },
+    });
     expect(res.status).toBe(200);
     expect(res.body.chat.epoch).toBe(1);
     expect(res.body.unavailable).toEqual([

@@ -45,12 +45,14 @@ describe('presence', () => {
     await presence('carol', true);
     await presence('carol', false);
     expect((await status('bob')).online).toBe(true);
-    expect(watch.events.some((e) => e.event === 'presence' && e.json.username === 'bob' && !e.json.online)).toBe(false);
+    expect(
+      watch.events.some((e) => e.event === 'presence' && e.json.username === 'bob' && !e.json.online),
+    ).toBe(false);
     stream.close();
     await presence('bob', false);
   });
 
-  it('logout makes the user offline at once and ends that session\'s streams', async () => {
+  it("logout makes the user offline at once and ends that session's streams", async () => {
     const dave = await Participant.login(server.url, server.keysDir, 'dave', PASSWORD);
     const stream = await dave.events();
     await presence('dave', true);
@@ -76,7 +78,13 @@ describe('presence', () => {
 
   it('lists every user with presence, sorted', async () => {
     const res = await watcher.api.call('listUsers');
-    expect(res.body.map((u: { username: string }) => u.username)).toEqual(['alice', 'bob', 'carol', 'dave', 'erin']);
+    expect(res.body.map((u: { username: string }) => u.username)).toEqual([
+      'alice',
+      'bob',
+      'carol',
+      'dave',
+      'erin',
+    ]);
     expect(res.body.find((u: { username: string }) => u.username === 'erin').online).toBe(true);
   });
 

@@ -29,7 +29,7 @@ describe('a restart on the same data folder', () => {
     server = await server.restart();
 
     // the same tokens work (the secret was kept) and the revoked one stays revoked
-    expect((await alice.api.call('getChat', { params: { chatId } }).then((r) => r.body.epoch))).toBe(1);
+    expect(await alice.api.call('getChat', { params: { chatId } }).then((r) => r.body.epoch)).toBe(1);
     expect((await revoked.api.call('listUsers')).body.code).toBe('TOKEN_REVOKED');
     // the server key was kept, so old envelopes still verify
     const key = await alice.api.call('getChatKey', { params: { chatId } });

@@ -63,7 +63,12 @@ async function main(): Promise<void> {
     const dir = values['public-keys'] ?? userKeyStoreDir(config.keysDir, username);
     if (values['public-keys']) keys = await readPublicKeys(dir);
     else {
-      if (await stat(dir).then(() => true, () => false)) {
+      if (
+        await stat(dir).then(
+          () => true,
+          () => false,
+        )
+      ) {
         throw new Error(`${dir} already exists; register it with --public-keys ${dir}`);
       }
       console.error('generating keys (RSA-3072, DSA-2048/256, Ed25519)…');

@@ -14,10 +14,10 @@ export function createMemoryBus(): Bus {
       return () => listeners.delete(listener);
     },
     async connect(username, sessionId) {
-      let set = sessions.get(username);
-      const wasOffline = !set || set.size === 0;
-      if (!set) sessions.set(username, (set = new Set()));
+      const set = sessions.get(username) ?? new Set<string>();
+      const wasOffline = set.size === 0;
       set.add(sessionId);
+      sessions.set(username, set);
       return wasOffline;
     },
     async disconnect(username, sessionId) {

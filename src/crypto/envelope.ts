@@ -29,7 +29,8 @@ export function unwrapKey(privateKey: KeyInput, wrappedKey: string): Buffer {
   const bytes = fromBase64(wrappedKey);
   if (!bytes) throw new Error('wrappedKey is not base64');
   const key = privateDecrypt({ key: privateKey, ...OAEP }, bytes);
-  if (key.length !== CHAT_KEY_BYTES) throw new Error(`unwrapped key is ${key.length} bytes, not ${CHAT_KEY_BYTES}`);
+  if (key.length !== CHAT_KEY_BYTES)
+    throw new Error(`unwrapped key is ${key.length} bytes, not ${CHAT_KEY_BYTES}`);
   return key;
 }
 
@@ -49,6 +50,7 @@ export async function verifyEnvelope(serverPublicKey: KeyInput, envelope: KeyEnv
 
 /** Verify-then-unwrap, the only order a client should use. */
 export async function openEnvelope(serverPublicKey: KeyInput, privateKey: KeyInput, envelope: KeyEnvelope) {
-  if (!(await verifyEnvelope(serverPublicKey, envelope))) throw new Error('key envelope signature is invalid');
+  if (!(await verifyEnvelope(serverPublicKey, envelope)))
+    throw new Error('key envelope signature is invalid');
   return unwrapKey(privateKey, envelope.wrappedKey);
 }

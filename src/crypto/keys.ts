@@ -23,7 +23,10 @@ export interface KeySizes {
 export const PRODUCTION_KEY_SIZES: KeySizes = { rsaBits: 3072 };
 export const MIN_RSA_BITS = 2048;
 
-const PEM = { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } } as const;
+const PEM = {
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+} as const;
 
 type PemPair = { privateKey: string; publicKey: string };
 
@@ -33,9 +36,12 @@ export function generatePemKeyPair(
   options: { modulusLength?: number; divisorLength?: number } = {},
 ): Promise<PemPair> {
   return new Promise((resolve, reject) => {
-    // biome-ignore lint/suspicious/noExplicitAny: node's overloads cannot take the union of key types
-    generateKeyPair(type as any, { ...options, ...PEM }, (error: Error | null, publicKey: string, privateKey: string) =>
-      error ? reject(error) : resolve({ publicKey, privateKey }),
+    generateKeyPair(
+      // biome-ignore lint/suspicious/noExplicitAny: node's overloads cannot take the union of key types
+      type as any,
+      { ...options, ...PEM },
+      (error: Error | null, publicKey: string, privateKey: string) =>
+        error ? reject(error) : resolve({ publicKey, privateKey }),
     );
   });
 }
@@ -65,7 +71,9 @@ export function publicKeysOf(pairs: KeyPairSet): PublicKeySet {
 /** SHA-256 of the key's SPKI DER, lowercase hex. */
 export function fingerprint(key: KeyObject | string): string {
   const object = typeof key === 'string' ? createPublicKey(key) : key;
-  return createHash('sha256').update(object.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(object.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 export class KeyCheckError extends Error {}
@@ -89,10 +97,12 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
       if (type !== 'rsa' || bits < MIN_RSA_BITS) fail(`RSA of at least ${MIN_RSA_BITS} bits`);
       break;
     case 'rsa-pss-sha256':
-      if ((type !== 'rsa' && type !== 'rsa-pss') || bits < MIN_RSA_BITS) fail(`RSA of at least ${MIN_RSA_BITS} bits`);
+      if ((type !== 'rsa' && type !== 'rsa-pss') || bits < MIN_RSA_BITS)
+        fail(`RSA of at least ${MIN_RSA_BITS} bits`);
       break;
     case 'dsa-sha256':
-      if (type !== 'dsa' || bits < 2048 || (details.divisorLength ?? 0) < 224) fail('DSA with L >= 2048, N >= 224');
+      if (type !== 'dsa' || bits < 2048 || (details.divisorLength ?? 0) < 224)
+        fail('DSA with L >= 2048, N >= 224');
       break;
     case 'ed25519':
       if (type !== 'ed25519') fail('Ed25519');

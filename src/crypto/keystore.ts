@@ -24,7 +24,9 @@ export async function writeKeyStore(dir: string, pairs: KeyPairSet): Promise<voi
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files: [string, { privateKey: string; publicKey: string }][] = [
     ['encryption', pairs.encryption],
-    ...SIGNATURE_ALGORITHMS.map((alg) => [SIGNING_FILE[alg], pairs.signing[alg]] as [string, KeyPairSet['encryption']]),
+    ...SIGNATURE_ALGORITHMS.map(
+      (alg) => [SIGNING_FILE[alg], pairs.signing[alg]] as [string, KeyPairSet['encryption']],
+    ),
   ];
   for (const [name, pair] of files) {
     await writeAtomic(path.join(dir, `${name}.key.pem`), pair.privateKey, 0o600);

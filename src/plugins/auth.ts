@@ -1,8 +1,8 @@
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { USERNAME } from '../services/accounts.js';
 import { Errors } from '../errors.js';
+import { USERNAME } from '../services/accounts.js';
 
 export const TOKEN_ISSUER = 'securechat';
 export const TOKEN_AUDIENCE = 'securechat-api';
@@ -31,7 +31,10 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
  * A revoked jti (logout) is refused even before it expires.
  */
 export default fp(
-  async function auth(app: FastifyInstance, opts: { secret: string; isRevoked: (jti: string) => Promise<boolean> }) {
+  async function auth(
+    app: FastifyInstance,
+    opts: { secret: string; isRevoked: (jti: string) => Promise<boolean> },
+  ) {
     await app.register(fastifyJwt, {
       secret: opts.secret,
       sign: { algorithm: 'HS256', iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE },
@@ -47,7 +50,8 @@ export default fp(
 
     app.decorate('authenticate', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
-      if (!header) throw new Errors.UNAUTHENTICATED('Send Authorization: Bearer <token>; POST /auth/login gives one.');
+      if (!header)
+        throw new Errors.UNAUTHENTICATED('Send Authorization: Bearer <token>; POST /auth/login gives one.');
       const token = BEARER.exec(header)?.[1];
       if (!token) throw new Errors.INVALID_TOKEN('Authorization must be "Bearer <JWT>".');
       let claims: Record<string, unknown>;
@@ -55,11 +59,17 @@ export default fp(
         claims = app.jwt.verify(token);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === 'FAST_JWT_EXPIRED' || code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') throw new Errors.TOKEN_EXPIRED();
+        if (code === 'FAST_JWT_EXPIRED' || code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED')
+          throw new Errors.TOKEN_EXPIRED();
         throw new Errors.INVALID_TOKEN('The token is not valid.');
       }
       const { sub, jti, exp } = claims;
-      if (typeof sub !== 'string' || !USERNAME.test(sub) || typeof jti !== 'string' || typeof exp !== 'number') {
+      if (
+        typeof sub !== 'string' ||
+        !USERNAME.test(sub) ||
+        typeof jti !== 'string' ||
+        typeof exp !== 'number'
+      ) {
         throw new Errors.INVALID_TOKEN('The token is not valid.');
       }
       if (await opts.isRevoked(jti)) throw new Errors.TOKEN_REVOKED();

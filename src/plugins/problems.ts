@@ -91,11 +91,17 @@ export default fp(
         return sendProblem(reply, mapped);
       }
       request.log.error({ err: error }, 'unhandled error');
-      return sendProblem(reply, problem(500, 'INTERNAL_ERROR', 'The server failed; the error is in its log.'));
+      return sendProblem(
+        reply,
+        problem(500, 'INTERNAL_ERROR', 'The server failed; the error is in its log.'),
+      );
     });
 
     app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, problem(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)),
+      sendProblem(
+        reply,
+        problem(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
+      ),
     );
   },
   { name: 'problems' },

@@ -13,6 +13,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     operationId?: string;
   }
+  interface FastifyInstance {
+    /** Every route added, for the test that checks the spec and the routes agree. */
+    routeList: { method: string; url: string }[];
+  }
 }
 
 /** Routes every operation of openapi.yaml to the handler named by its operationId, with its schemas. */
@@ -28,9 +32,13 @@ export default fp(
       ...serverRoutes(s),
     };
     const unrouted = spec.operations.filter((op) => !handlers[op.operationId]).map((op) => op.operationId);
-    const unspecified = Object.keys(handlers).filter((id) => !spec.operations.some((op) => op.operationId === id));
+    const unspecified = Object.keys(handlers).filter(
+      (id) => !spec.operations.some((op) => op.operationId === id),
+    );
     if (unrouted.length || unspecified.length) {
-      throw new Error(`openapi.yaml and the handlers disagree: unrouted ${unrouted}; not in the spec ${unspecified}`);
+      throw new Error(
+        `openapi.yaml and the handlers disagree: unrouted ${unrouted}; not in the spec ${unspecified}`,
+      );
     }
     for (const op of spec.operations) {
       app.route({

@@ -1,9 +1,9 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createMemoryBus } from '../bus/memory.js';
 import type { Bus } from '../bus/types.js';
 import type { Config } from '../config.js';
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { fingerprint } from '../crypto/keys.js';
 import { type Accounts, createAccounts } from '../services/accounts.js';
 import { type Chats, createChats } from '../services/chats.js';

@@ -1,5 +1,5 @@
-import type { Services } from '../plugins/services.js';
 import { timestamp } from '../crypto/time.js';
+import type { Services } from '../plugins/services.js';
 import type { Handlers } from './types.js';
 
 export const authRoutes = ({ accounts, presence }: Services): Handlers => ({

@@ -14,7 +14,10 @@ export const chatRoutes = ({ chats }: Services): Handlers => ({
 
   async inviteToChat(request) {
     const result = await chats.invite(request.params.chatId, request.session.username, request.body.invitees);
-    request.log.info({ chatId: result.chat.id, by: request.session.username, epoch: result.chat.epoch }, 'members invited');
+    request.log.info(
+      { chatId: result.chat.id, by: request.session.username, epoch: result.chat.epoch },
+      'members invited',
+    );
     return result;
   },
 

@@ -8,5 +8,10 @@ export const messageRoutes = ({ messages }: Services): Handlers => ({
   },
 
   listMessages: (request) =>
-    messages.list(request.session.username, request.params.chatId, request.query.after ?? 0, request.query.limit ?? 100),
+    messages.list(
+      request.session.username,
+      request.params.chatId,
+      request.query.after ?? 0,
+      request.query.limit ?? 100,
+    ),
 });

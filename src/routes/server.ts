@@ -1,5 +1,5 @@
-import type { Services } from '../plugins/services.js';
 import { Errors } from '../errors.js';
+import type { Services } from '../plugins/services.js';
 import type { Handlers } from './types.js';
 
 export const serverRoutes = ({ store, serverKey }: Services): Handlers => ({

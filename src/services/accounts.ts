@@ -20,7 +20,9 @@ export class RegistrationError extends Error {}
 
 export function checkNewPassword(password: string): void {
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-    throw new RegistrationError(`password is over ${MAX_PASSWORD_BYTES} UTF-8 bytes (bcrypt would truncate it)`);
+    throw new RegistrationError(
+      `password is over ${MAX_PASSWORD_BYTES} UTF-8 bytes (bcrypt would truncate it)`,
+    );
   }
   if ([...password].length < MIN_PASSWORD_LENGTH) {
     throw new RegistrationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);

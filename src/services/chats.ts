@@ -8,8 +8,8 @@ import {
   EpochConflictError,
   type MemberRecord,
   type NewEvent,
-  type StoredEvent,
   type Store,
+  type StoredEvent,
 } from '../store/types.js';
 import type { Accounts } from './accounts.js';
 import type { EnvelopeIssuer } from './envelopes.js';
@@ -43,7 +43,11 @@ const MAX_ATTEMPTS = 5;
 export function createChats({ store, bus, presence, accounts, issueEnvelopes }: ChatsDeps) {
   async function view(chat: ChatRecord): Promise<ChatView> {
     const members = await Promise.all(
-      chat.members.map(async (m) => ({ username: m.username, state: m.state, online: await presence.isOnline(m.username) })),
+      chat.members.map(async (m) => ({
+        username: m.username,
+        state: m.state,
+        online: await presence.isOnline(m.username),
+      })),
     );
     return { id: chat.id, epoch: chat.epoch, createdBy: chat.createdBy, createdAt: chat.createdAt, members };
   }
@@ -68,7 +72,8 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
   }
 
   async function publish(events: StoredEvent[]): Promise<void> {
-    for (const e of events) await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
+    for (const e of events)
+      await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
   }
 
   const event = (type: string, data: unknown, recipients: string[]): NewEvent => ({
@@ -105,7 +110,11 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
           ...available.map((username): MemberRecord => ({ username, state: 'invited', sinceEpoch: 1 })),
         ],
       };
-      const envelopes = await issueEnvelopes(chat.id, 1, chat.members.map((m) => m.username));
+      const envelopes = await issueEnvelopes(
+        chat.id,
+        1,
+        chat.members.map((m) => m.username),
+      );
       const chatView = await view(chat);
       const events = available.map((u) =>
         event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [u]),
@@ -132,9 +141,15 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
         if (available.length === 0) return { chat: await view(chat), unavailable };
 
         const epoch = chat.epoch + 1;
-        const added = available.map((username): MemberRecord => ({ username, state: 'invited', sinceEpoch: epoch }));
+        const added = available.map(
+          (username): MemberRecord => ({ username, state: 'invited', sinceEpoch: epoch }),
+        );
         const next: ChatRecord = { ...chat, epoch, members: [...chat.members, ...added] };
-        const envelopes = await issueEnvelopes(chat.id, epoch, next.members.map((m) => m.username));
+        const envelopes = await issueEnvelopes(
+          chat.id,
+          epoch,
+          next.members.map((m) => m.username),
+        );
         const chatView = await view(next);
         const events = [
           ...chat.members.map((m) =>
@@ -162,7 +177,8 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
       return withRetry(async () => {
         const { chat, member } = await memberChat(chatId, username);
         const keyEnvelope = await store.getEnvelope(chat.id, chat.epoch, username);
-        if (!keyEnvelope) throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
+        if (!keyEnvelope)
+          throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
         if (member.state === 'joined') return { chat: await view(chat), keyEnvelope };
         const next: ChatRecord = {
           ...chat,
@@ -209,7 +225,8 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
     async key(chatId: string, username: string): Promise<KeyEnvelope> {
       const { chat } = await memberChat(chatId, username);
       const envelope = await store.getEnvelope(chat.id, chat.epoch, username);
-      if (!envelope) throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
+      if (!envelope)
+        throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
       return envelope;
     },
 

@@ -6,8 +6,15 @@ import { timestamp } from '../crypto/time.js';
  * Makes a new epoch's key and hands it out: 32 random bytes wrapped for each member with their
  * RSA-OAEP key and signed by the server; then the raw key is wiped. Only wrapped keys are kept.
  */
-export function createEnvelopeIssuer(serverKey: KeyObject, encryptionKey: (u: string) => Promise<KeyObject | undefined>) {
-  return async function issue(chatId: string, epoch: number, recipients: string[]): Promise<Map<string, KeyEnvelope>> {
+export function createEnvelopeIssuer(
+  serverKey: KeyObject,
+  encryptionKey: (u: string) => Promise<KeyObject | undefined>,
+) {
+  return async function issue(
+    chatId: string,
+    epoch: number,
+    recipients: string[],
+  ): Promise<Map<string, KeyEnvelope>> {
     const chatKey = randomBytes(CHAT_KEY_BYTES);
     try {
       const issuedAt = timestamp();

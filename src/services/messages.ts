@@ -61,15 +61,21 @@ export function createMessages({ store, bus, accounts, chats, now = Date.now }: 
 
       // 4. clock.
       if (Math.abs(now() - sentAt) > MAX_CLOCK_SKEW_MS) {
-        throw new Errors.CLOCK_SKEW(`sentAt is more than 5 minutes from the server clock (${timestamp(new Date(now()))})`);
+        throw new Errors.CLOCK_SKEW(
+          `sentAt is more than 5 minutes from the server clock (${timestamp(new Date(now()))})`,
+        );
       }
 
       // 5. signature, on the thread pool.
       const key = await accounts.signingKey(sender, body.signatureAlgorithm);
       const header = { chatId: chat.id, epoch: body.epoch, sender, id: body.id, sentAt: body.sentAt };
-      const valid = key !== undefined && (await verifyAsync(body.signatureAlgorithm, key, messageSigningInput(header, body), signature));
+      const valid =
+        key !== undefined &&
+        (await verifyAsync(body.signatureAlgorithm, key, messageSigningInput(header, body), signature));
       if (!valid) {
-        throw new Errors.BAD_SIGNATURE(`The ${body.signatureAlgorithm} signature does not verify under ${sender}'s registered key.`);
+        throw new Errors.BAD_SIGNATURE(
+          `The ${body.signatureAlgorithm} signature does not verify under ${sender}'s registered key.`,
+        );
       }
 
       // 6. duplicate id, and the membership and epoch again, atomically with the seq.
@@ -84,10 +90,17 @@ export function createMessages({ store, bus, accounts, chats, now = Date.now }: 
         signatureAlgorithm: body.signatureAlgorithm,
         signature: body.signature,
       };
-      const { seq, event } = await store.appendMessage({ chatId: chat.id, sender, receivedAt, message }, (seq) =>
-        messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
+      const { seq, event } = await store.appendMessage(
+        { chatId: chat.id, sender, receivedAt, message },
+        (seq) => messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
       );
-      await bus.publish({ kind: 'event', type: event.type, data: event.data, id: event.id, to: event.recipients });
+      await bus.publish({
+        kind: 'event',
+        type: event.type,
+        data: event.data,
+        id: event.id,
+        to: event.recipients,
+      });
       return { seq, receivedAt };
     },
 

@@ -38,7 +38,12 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
 
   async function announce(username: string, online: boolean): Promise<void> {
     await store.setLastSeen(username, timestamp());
-    await bus.publish({ kind: 'event', type: 'presence', data: JSON.stringify({ username, online }), to: 'everyone' });
+    await bus.publish({
+      kind: 'event',
+      type: 'presence',
+      data: JSON.stringify({ username, online }),
+      to: 'everyone',
+    });
   }
 
   function connect(id: string, session: Session): Promise<void> {

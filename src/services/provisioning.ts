@@ -1,7 +1,13 @@
 import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generateKeyPairSet, generatePemKeyPair, type KeySizes, PRODUCTION_KEY_SIZES, publicKeysOf } from '../crypto/keys.js';
+import {
+  generateKeyPairSet,
+  generatePemKeyPair,
+  type KeySizes,
+  PRODUCTION_KEY_SIZES,
+  publicKeysOf,
+} from '../crypto/keys.js';
 import { readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
 import type { Accounts } from './accounts.js';
 
@@ -17,7 +23,11 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** The server's RSA-PSS envelope-signing key, made once in `keys/server/`. */
-export async function ensureServerKey(keysDir: string, log: Log, rsaBits = PRODUCTION_KEY_SIZES.rsaBits): Promise<KeyObject> {
+export async function ensureServerKey(
+  keysDir: string,
+  log: Log,
+  rsaBits = PRODUCTION_KEY_SIZES.rsaBits,
+): Promise<KeyObject> {
   const dir = path.join(keysDir, 'server');
   const privateFile = path.join(dir, 'signing.key.pem');
   if (!(await exists(privateFile))) {
@@ -36,9 +46,11 @@ export async function ensureJwtSecret(dataDir: string, configured?: string): Pro
   const file = path.join(dataDir, 'jwt.secret');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (!(await exists(file))) {
-    await writeFile(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch((error) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
+    await writeFile(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch(
+      (error) => {
+        if (error.code !== 'EEXIST') throw error;
+      },
+    );
   }
   await chmod(file, 0o600);
   return (await readFile(file, 'utf8')).trim();

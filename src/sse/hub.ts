@@ -76,9 +76,9 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
       req.socket.setNoDelay(true);
       const connection = new SseConnection(owner, res, bufferBytes, onSlow);
       all.add(connection);
-      let set = byUser.get(owner.username);
-      if (!set) byUser.set(owner.username, (set = new Set()));
+      const set = byUser.get(owner.username) ?? new Set<SseConnection>();
       set.add(connection);
+      byUser.set(owner.username, set);
       res.on('close', () => {
         connection.closed = true;
         remove(connection);

@@ -12,8 +12,8 @@ import {
   type MessageRecord,
   type NewEvent,
   type NewMessage,
-  type StoredEvent,
   type Store,
+  type StoredEvent,
   UserExistsError,
   type UserRecord,
 } from './types.js';
@@ -102,7 +102,9 @@ class SqliteStore implements Store {
       getChat: p('SELECT * FROM chats WHERE id = ?'),
       chatEpoch: p('SELECT epoch, next_seq FROM chats WHERE id = ?'),
       setEpoch: p('UPDATE chats SET epoch = ? WHERE id = ? AND epoch = ?'),
-      members: p('SELECT username, state, since_epoch FROM members WHERE chat_id = ? ORDER BY since_epoch, username'),
+      members: p(
+        'SELECT username, state, since_epoch FROM members WHERE chat_id = ? ORDER BY since_epoch, username',
+      ),
       member: p('SELECT state FROM members WHERE chat_id = ? AND username = ?'),
       chatsOf: p(
         `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
@@ -153,7 +155,13 @@ class SqliteStore implements Store {
 
   async createUser(user: UserRecord): Promise<void> {
     try {
-      this.q.insertUser.run(user.username, user.passwordHash, JSON.stringify(user.keys), user.createdAt, user.lastSeen);
+      this.q.insertUser.run(
+        user.username,
+        user.passwordHash,
+        JSON.stringify(user.keys),
+        user.createdAt,
+        user.lastSeen,
+      );
     } catch (error) {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new UserExistsError(`user ${user.username} already exists`);
@@ -239,9 +247,11 @@ class SqliteStore implements Store {
   async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
     return this.db.transaction(() => {
       const { changes } = this.q.setEpoch.run(change.epoch, change.chatId, change.expectedEpoch);
-      if (changes !== 1) throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
+      if (changes !== 1)
+        throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
       for (const username of change.remove) this.q.removeMember.run(change.chatId, username);
-      for (const m of change.upsert) this.q.upsertMember.run(change.chatId, m.username, m.state, m.sinceEpoch);
+      for (const m of change.upsert)
+        this.q.upsertMember.run(change.chatId, m.username, m.state, m.sinceEpoch);
       this.insertEnvelopes(change.envelopes);
       return this.insertEvents(change.events);
     })();
@@ -267,8 +277,19 @@ class SqliteStore implements Store {
       }
       const seq = chat.next_seq as number;
       this.q.insertMessage.run(
-        chatId, seq, m.id, m.id.toLowerCase(), sender, m.epoch, m.sentAt, m.iv, m.ciphertext, m.tag,
-        m.signatureAlgorithm, m.signature, input.receivedAt,
+        chatId,
+        seq,
+        m.id,
+        m.id.toLowerCase(),
+        sender,
+        m.epoch,
+        m.sentAt,
+        m.iv,
+        m.ciphertext,
+        m.tag,
+        m.signatureAlgorithm,
+        m.signature,
+        input.receivedAt,
       );
       this.q.bumpSeq.run(chatId);
       const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
@@ -277,7 +298,12 @@ class SqliteStore implements Store {
     })();
   }
 
-  async listMessages(chatId: string, after: number, limit: number, minEpoch: number): Promise<MessageRecord[]> {
+  async listMessages(
+    chatId: string,
+    after: number,
+    limit: number,
+    minEpoch: number,
+  ): Promise<MessageRecord[]> {
     return (this.q.listMessages.all(chatId, after, minEpoch, limit) as Row[]).map(toMessage);
   }
 

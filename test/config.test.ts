@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({}, '/srv');
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: path.resolve('/srv/data'),
+      keysDir: path.resolve('/srv/keys'),
+      demoUsers: true,
+      bcryptCost: 12,
+      tokenTtl: 3600,
+      presenceGraceMs: 30_000,
+      heartbeatMs: 15_000,
+      logLevel: 'info',
+    });
+    expect(c.jwtSecret).toBeUndefined();
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      SECURECHAT_DEMO_USERS: 'false',
+      BCRYPT_COST: '10',
+      TOKEN_TTL: '30m',
+      PRESENCE_GRACE_MS: '500',
+      LOG_LEVEL: 'warn',
+      SECURECHAT_JWT_SECRET: 'x'.repeat(32),
+    });
+    expect(c).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      demoUsers: false,
+      bcryptCost: 10,
+      tokenTtl: 1800,
+      presenceGraceMs: 500,
+      logLevel: 'warn',
+    });
+  });
+
+  it('names every bad variable, one line each', () => {
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        BCRYPT_COST: '3',
+        TOKEN_TTL: '1 hour',
+        LOG_LEVEL: 'loud',
+        SECURECHAT_JWT_SECRET: 'short',
+        SECURECHAT_DEMO_USERS: 'maybe',
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const lines = (error as ConfigError).problems;
+      expect(lines).toHaveLength(6);
+      for (const name of [
+        'PORT',
+        'BCRYPT_COST',
+        'TOKEN_TTL',
+        'LOG_LEVEL',
+        'SECURECHAT_JWT_SECRET',
+        'SECURECHAT_DEMO_USERS',
+      ]) {
+        expect(lines.some((l) => l.startsWith(`${name}=`))).toBe(true);
+      }
+    }
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('90')).toBe(90);
+    expect(parseDuration('90s')).toBe(90);
+    expect(parseDuration('2m')).toBe(120);
+    expect(parseDuration('1h')).toBe(3600);
+    expect(parseDuration('7d')).toBe(604800);
+    for (const bad of ['0', '-1', '1w', 'h', '']) expect(parseDuration(bad), bad).toBeUndefined();
+  });
+});

@@ -1,0 +1,156 @@
+import { execFile } from 'node:child_process';
+import { readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { fingerprint } from '../src/crypto/keys.js';
+import { readPublicKeys } from '../src/crypto/keystore.js';
+import { Api, Participant } from './client.js';
+import { tempDir } from './helper.js';
+
+const roots: string[] = [];
+afterAll(async () => {
+  for (const root of roots) await rm(root, { recursive: true, force: true });
+});
+
+async function demoServer(root: string) {
+  const config = loadConfig({
+    SECURECHAT_DATA_DIR: path.join(root, 'data'),
+    SECURECHAT_KEYS_DIR: path.join(root, 'keys'),
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'silent',
+  });
+  const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
+  return { app, url: await app.listen({ port: 0, host: '127.0.0.1' }) };
+}
+
+describe('first start', () => {
+  it('registers user1..user5 with key stores on disk, once', async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const { app, url } = await demoServer(root);
+    try {
+      const keysDir = path.join(root, 'keys');
+      expect((await readdir(path.join(keysDir, 'users'))).sort()).toEqual([
+        'user1',
+        'user2',
+        'user3',
+        'user4',
+        'user5',
+      ]);
+      const dir = path.join(keysDir, 'users', 'user3');
+      expect((await readdir(dir)).sort()).toEqual([
+        'encryption.key.pem',
+        'encryption.pub.pem',
+        'signing-dsa.key.pem',
+        'signing-dsa.pub.pem',
+        'signing-ed25519.key.pem',
+        'signing-ed25519.pub.pem',
+        'signing-rsa.key.pem',
+        'signing-rsa.pub.pem',
+      ]);
+      expect((await stat(path.join(dir, 'signing-dsa.key.pem'))).mode & 0o777).toBe(0o600);
+      expect((await stat(path.join(keysDir, 'server', 'signing.key.pem'))).mode & 0o777).toBe(0o600);
+
+      // the registered keys are the ones in the key store, and the demo users can chat
+      const user3 = await Participant.login(url, keysDir, 'user3', 'password3');
+      const keys = await user3.api.call('getUserKeys', { params: { username: 'user3' } });
+      const onDisk = await readPublicKeys(dir);
+      expect(keys.body.fingerprints.encryption).toBe(fingerprint(onDisk.encryption));
+      expect(keys.body.fingerprints['dsa-sha256']).toBe(fingerprint(onDisk.signing['dsa-sha256']));
+      const created = await user3.api.call('createChat', { body: { invitees: ['user1'] } });
+      expect((await user3.acceptEnvelope(created.body.keyEnvelope)).length).toBe(32);
+      const server = await user3.api.call('getServerKey');
+      expect(server.body.fingerprint).toBe(fingerprint(server.body.publicKey));
+    } finally {
+      await app.close();
+    }
+
+    // a second start keeps everything: same server key, same users, nothing regenerated
+    const before = (await stat(path.join(root, 'keys', 'users', 'user1', 'encryption.key.pem'))).mtimeMs;
+    const again = await demoServer(root);
+    try {
+      const api = new Api(again.url);
+      const login = await api.call('login', { body: { username: 'user1', password: 'password1' } });
+      expect(login.status).toBe(200);
+      expect((await stat(path.join(root, 'keys', 'users', 'user1', 'encryption.key.pem'))).mtimeMs).toBe(
+        before,
+      );
+    } finally {
+      await again.app.close();
+    }
+  });
+});
+
+describe('npm run user:add', () => {
+  const tsx = path.resolve('node_modules/.bin/tsx');
+  const script = path.resolve('src/admin/user-add.ts');
+
+  async function userAdd(root: string, args: string[], password: string) {
+    const child = execFile(tsx, [script, ...args], {
+      env: {
+        ...process.env,
+        SECURECHAT_DATA_DIR: path.join(root, 'data'),
+        SECURECHAT_KEYS_DIR: path.join(root, 'keys'),
+        BCRYPT_COST: '4',
+      },
+    });
+    child.stdin?.end(`${password}\n`);
+    return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (d) => (stdout += d));
+      child.stderr?.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  it('registers a user from an existing key store, refuses bad passwords and duplicates', async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const fixture = path.join(inject('fixtureKeys'), 'users', 'alice');
+    const ok = await userAdd(
+      root,
+      ['alice', '--password-stdin', '--public-keys', fixture],
+      'a long enough secret',
+    );
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const again = await userAdd(
+      root,
+      ['alice', '--password-stdin', '--public-keys', fixture],
+      'a long enough secret',
+    );
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists/);
+    const long = await userAdd(root, ['bob', '--password-stdin', '--public-keys', fixture], 'é'.repeat(37));
+    expect(long.code).toBe(1);
+    expect(long.stderr).toMatch(/72/);
+    const noTty = await userAdd(root, ['carol', '--public-keys', fixture], 'whatever1');
+    expect(noTty.code).toBe(1);
+    expect(noTty.stderr).toMatch(/password-stdin/);
+
+    // the server sees the new user
+    const config = loadConfig({
+      SECURECHAT_DATA_DIR: path.join(root, 'data'),
+      SECURECHAT_KEYS_DIR: path.join(root, 'keys'),
+      SECURECHAT_DEMO_USERS: 'false',
+      LOG_LEVEL: 'silent',
+      BCRYPT_COST: '4',
+    });
+    const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
+    try {
+      const url = await app.listen({ port: 0, host: '127.0.0.1' });
+      const api = new Api(url);
+      expect(
+        (await api.call('login', { body: { username: 'alice', password: 'a long enough secret' } })).status,
+      ).toBe(200);
+      expect((await api.call('login', { body: { username: 'bob', password: 'é'.repeat(37) } })).status).toBe(
+        401,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
