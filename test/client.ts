@@ -11,6 +11,7 @@ import type { KeyPairSet, SignatureAlgorithm } from '../src/crypto/keys.js';
 import { readKeyStore } from '../src/crypto/keystore.js';
 import { signSync, verifyAsync } from '../src/crypto/signatures.js';
 import { loadSpec } from '../src/spec.js';
+import type { MessageRecord } from '../src/store/types.js';
 
 export const spec = loadSpec();
 const ajv = new Ajv({ strict: false, allErrors: true });
@@ -315,20 +316,7 @@ export class Participant {
   }
 
   /** What a recipient does with a `message` event: verify the signature itself, then decrypt. */
-  async read(data: {
-    chatId: string;
-    sender: string;
-    message: {
-      id: string;
-      epoch: number;
-      sentAt: string;
-      iv: string;
-      ciphertext: string;
-      tag: string;
-      signatureAlgorithm: SignatureAlgorithm;
-      signature: string;
-    };
-  }): Promise<string> {
+  async read(data: Pick<MessageRecord, 'chatId' | 'sender' | 'message'>): Promise<string> {
     const m = data.message;
     const header = { chatId: data.chatId, epoch: m.epoch, sender: data.sender, id: m.id, sentAt: m.sentAt };
     const keys = await this.signingKeysOf(data.sender);

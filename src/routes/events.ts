@@ -9,6 +9,11 @@ export const eventRoutes = ({ hub, presence }: Services): Handlers => ({
     reply.hijack();
     try {
       await presence.streamOpened(sessionId, username, expiresAt);
+      // The client may have gone while presence was updated; from hub.open on, 'close' is watched.
+      if (reply.raw.destroyed || request.raw.socket.destroyed) {
+        presence.streamClosed(sessionId);
+        return;
+      }
       await hub.open(
         request.raw,
         reply.raw,
