@@ -1,0 +1,80 @@
+import { Agent, request } from 'undici';
+import { ApiError, CliError } from './errors.js';
+
+export interface ApiOptions {
+  server: string;
+  signal?: AbortSignal;
+}
+
+/** The REST side of the protocol over undici; every response body is read or discarded. */
+export class Api {
+  token?: string;
+  readonly server: string;
+  readonly dispatcher = new Agent({
+    connect: { timeout: 10_000 },
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+
+  constructor(private readonly options: ApiOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.server);
+    } catch {
+      throw new CliError(`--server ${options.server} is not a URL (e.g. http://127.0.0.1:8080)`);
+    }
+    this.server = url.origin;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of the documented shapes
+  async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await request(this.server + path, {
+      method: method as 'GET',
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: this.dispatcher,
+      signal: this.options.signal,
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 204) return undefined as T;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CliError(`the server answered ${res.statusCode} with something that is not JSON`);
+    }
+    if (res.statusCode >= 400) {
+      const p = (parsed ?? {}) as { code?: string; detail?: string; title?: string };
+      throw new ApiError(res.statusCode, p.code ?? 'UNKNOWN', p.detail ?? p.title ?? 'request failed');
+    }
+    return parsed as T;
+  }
+
+  async login(username: string, password: string): Promise<void> {
+    try {
+      const res = await this.call<{ token: string }>('POST', '/auth/login', { username, password });
+      this.token = res.token;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'INVALID_CREDENTIALS') {
+        throw new CliError('login failed: unknown user or wrong password');
+      }
+      throw error;
+    }
+  }
+
+  async logout(): Promise<void> {
+    if (!this.token) return;
+    try {
+      await this.call('POST', '/auth/logout');
+    } finally {
+      this.token = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

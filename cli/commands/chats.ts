@@ -1,0 +1,111 @@
+import type { KeyEnvelope } from '../../src/crypto/envelope.js';
+import type { ChatView, Context } from '../context.js';
+import { CliError } from '../errors.js';
+import { shortId } from '../format.js';
+
+type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
+
+export const describeChat = (chat: ChatView, me: string) =>
+  `${shortId(chat.id)} (${
+    chat.members
+      .filter((m) => m.username !== me)
+      .map((m) => `${m.username}${m.state === 'invited' ? ' (invited)' : ''}`)
+      .join(', ') || 'just you'
+  }; epoch ${chat.epoch})`;
+
+function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
+  for (const u of unavailable) {
+    ctx.warn(
+      u.reason === 'offline'
+        ? `${u.username} is offline and was not invited`
+        : `there is no user ${u.username}`,
+    );
+  }
+}
+
+/** A chat id from a full id or a unique prefix of one of the caller's chats (or the current chat). */
+export async function resolveChat(ctx: Context, given?: string): Promise<string> {
+  const wanted = given ?? ctx.currentChat;
+  if (!wanted) throw new CliError('no chat: give its id (see `chats`), or start one with `chat <users…>`');
+  if (/^[0-9a-f-]{36}$/i.test(wanted)) return wanted.toLowerCase();
+  const { chats } = await ctx.session.api.call<{ chats: ChatView[] }>('GET', '/chats');
+  const matches = chats.filter((c) => c.id.startsWith(wanted.toLowerCase()));
+  if (matches.length !== 1)
+    throw new CliError(matches.length ? `${wanted} matches several chats` : `no chat ${wanted} among yours`);
+  return matches[0].id;
+}
+
+export async function create(ctx: Context, invitees: string[]): Promise<void> {
+  if (invitees.length === 0) throw new CliError('usage: chat <user> [user…]');
+  const res = await ctx.session.api.call<{
+    chat: ChatView;
+    keyEnvelope: KeyEnvelope;
+    unavailable: Unavailable;
+  }>('POST', '/chats', { invitees });
+  await ctx.session.accept(res.keyEnvelope);
+  ctx.currentChat = res.chat.id;
+  ctx.say(`started chat ${describeChat(res.chat, ctx.session.username)}`);
+  reportUnavailable(ctx, res.unavailable);
+  ctx.result({ chat: res.chat, unavailable: res.unavailable });
+}
+
+export async function invite(ctx: Context, chat: string | undefined, invitees: string[]): Promise<void> {
+  if (invitees.length === 0) throw new CliError('usage: invite <user> [user…]');
+  const chatId = await resolveChat(ctx, chat);
+  const res = await ctx.session.api.call<{ chat: ChatView; unavailable: Unavailable }>(
+    'POST',
+    `/chats/${chatId}/invite`,
+    { invitees },
+  );
+  const added = invitees.filter((u) => !res.unavailable.some((x) => x.username === u));
+  if (added.length) ctx.say(`invited ${added.join(', ')}; the chat key rotated (epoch ${res.chat.epoch})`);
+  reportUnavailable(ctx, res.unavailable);
+  ctx.result(res);
+}
+
+export async function join(ctx: Context, chat?: string): Promise<void> {
+  let chatId = chat;
+  if (!chatId) {
+    if (ctx.pending.length > 1)
+      throw new CliError(`several invitations: join <id> (${ctx.pending.map(shortId).join(', ')})`);
+    chatId = ctx.pending[0];
+    if (!chatId) {
+      const { chats } = await ctx.session.api.call<{ chats: ChatView[] }>('GET', '/chats');
+      const invited = chats.filter((c) =>
+        c.members.some((m) => m.username === ctx.session.username && m.state === 'invited'),
+      );
+      if (invited.length !== 1)
+        throw new CliError(invited.length ? 'several invitations: join <id>' : 'no invitation to join');
+      chatId = invited[0].id;
+    }
+  }
+  chatId = await resolveChat(ctx, chatId);
+  const res = await ctx.session.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope }>(
+    'POST',
+    `/chats/${chatId}/join`,
+  );
+  await ctx.session.accept(res.keyEnvelope);
+  ctx.pending = ctx.pending.filter((id) => id !== chatId);
+  ctx.currentChat = chatId;
+  ctx.say(`joined chat ${describeChat(res.chat, ctx.session.username)}`);
+  ctx.result(res.chat);
+}
+
+export async function leave(ctx: Context, chat?: string): Promise<void> {
+  const chatId = await resolveChat(ctx, chat);
+  await ctx.session.api.call('POST', `/chats/${chatId}/leave`);
+  if (ctx.currentChat === chatId) ctx.currentChat = undefined;
+  ctx.say(`left chat ${shortId(chatId)}`);
+  ctx.result({ left: chatId });
+}
+
+export async function list(ctx: Context): Promise<void> {
+  const { chats } = await ctx.session.api.call<{ chats: ChatView[] }>('GET', '/chats');
+  if (chats.length === 0) ctx.say('no chats yet: start one with `chat <users…>`');
+  for (const chat of chats) {
+    const mine = chat.members.find((m) => m.username === ctx.session.username);
+    const mark = chat.id === ctx.currentChat ? '*' : mine?.state === 'invited' ? '?' : ' ';
+    ctx.say(`${mark} ${describeChat(chat, ctx.session.username)}`);
+  }
+  ctx.result({ chats });
+}

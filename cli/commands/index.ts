@@ -1,0 +1,6 @@
+export * as chats from './chats.js';
+export { describeChat } from './chats.js';
+export * as keys from './keys.js';
+export * as messages from './messages.js';
+export { parseScheme, render } from './messages.js';
+export * as users from './users.js';

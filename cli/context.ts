@@ -1,0 +1,23 @@
+import type { Session } from './session.js';
+
+/** What a command needs: the session, where to print, and (in the menu) the current chat. */
+export interface Context {
+  session: Session;
+  json: boolean;
+  /** A line for people (plain mode) — in JSON mode only `result` prints. */
+  say(text: string): void;
+  warn(text: string): void;
+  /** The command's result: JSON in --json mode, else nothing (say() already told it). */
+  result(value: unknown): void;
+  currentChat?: string;
+  /** Invitations not yet joined, newest last. */
+  pending: string[];
+}
+
+export interface ChatView {
+  id: string;
+  epoch: number;
+  createdBy: string;
+  createdAt: string;
+  members: { username: string; state: 'invited' | 'joined'; online: boolean }[];
+}

@@ -1,0 +1,147 @@
+import readline from 'node:readline';
+import { chats, keys, messages, parseScheme, users } from './commands/index.js';
+import type { Context } from './context.js';
+import { CliError, describe } from './errors.js';
+import { showEvent } from './events.js';
+import { shortScheme } from './format.js';
+import type { LineQueue } from './lines.js';
+import type { Session } from './session.js';
+import { follow } from './stream.js';
+
+export const MENU = `Commands:
+  chat <users…>        start a chat (you are told who is offline or unknown)
+  invite <users…>      invite more people to the current chat (the key rotates)
+  join [chatId]        accept an invitation (no id needed when there is one)
+  leave                leave the current chat (the key rotates for the others)
+  chats                your chats (* current, ? invited); switch <chatId> to change
+  status <user>        is that user online?
+  all                  who is online
+  sig rsa|dsa|ed25519  the signature scheme for your messages (kept until changed)
+  history [n]          the last n messages of the current chat (default 20)
+  fingerprint [user]   key fingerprints, yours or a user's (compare them out of band)
+  trust <user|server>  accept a key that changed, after checking its fingerprint
+  help                 this list
+  quit                 log out and leave (Ctrl-D and Ctrl-C too)
+Anything else is a message to the current chat.`;
+
+/** The terminal menu: the stream shows events as they happen while commands are typed. */
+export async function interactive(session: Session, input: LineQueue, tty: boolean): Promise<void> {
+  const lines = input.rl;
+  const abort = new AbortController();
+  const write = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
+    if (tty) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      stream.write(`${text}\n`);
+      lines.prompt(true);
+    } else stream.write(`${text}\n`);
+  };
+  const ctx: Context = {
+    session,
+    json: false,
+    say: (t) => write(t),
+    warn: (t) => write(t, process.stderr),
+    result: () => {},
+    pending: [],
+  };
+  const setPrompt = () =>
+    lines.setPrompt(`${session.username}${ctx.currentChat ? `@${ctx.currentChat.slice(0, 8)}` : ''}> `);
+
+  let quitting: Promise<void> | undefined;
+  const quit = () => {
+    quitting ??= (async () => {
+      abort.abort();
+      await session.close();
+      write('logged out; bye');
+      lines.close();
+    })();
+    return quitting;
+  };
+
+  const feed = follow(
+    session.api,
+    {
+      onEvent: (event) => showEvent(ctx, event),
+      onStatus: (status, detail) =>
+        write(status === 'connected' ? '* connected' : `* ${detail}`, process.stderr),
+    },
+    abort.signal,
+  ).catch((error) => {
+    write(`!! the event stream stopped: ${describe(error)}`, process.stderr);
+    void quit();
+  });
+
+  async function run(line: string): Promise<void> {
+    const [word, ...args] = line.trim().split(/\s+/);
+    switch (word) {
+      case '':
+        return;
+      case 'help':
+      case '?':
+        return ctx.say(MENU);
+      case 'quit':
+      case 'exit':
+        return quit();
+      case 'chat':
+        return chats.create(ctx, args);
+      case 'invite':
+        return chats.invite(ctx, undefined, args);
+      case 'join':
+        return chats.join(ctx, args[0]);
+      case 'leave':
+        return chats.leave(ctx, args[0]);
+      case 'chats':
+        return chats.list(ctx);
+      case 'switch':
+        ctx.currentChat = await chats.resolveChat(ctx, args[0] ?? '');
+        return ctx.say(`now in chat ${ctx.currentChat.slice(0, 8)}`);
+      case 'status':
+        return users.status(ctx, args);
+      case 'all':
+      case 'online':
+        return users.online(ctx);
+      case 'sig':
+        if (args.length === 0) return ctx.say(`signing with ${shortScheme(session.sig)}`);
+        await session.setSig(parseScheme(args[0]));
+        return ctx.say(`now signing with ${shortScheme(session.sig)}`);
+      case 'history':
+        return messages.history(ctx, undefined, args[0] ? Number.parseInt(args[0], 10) || 20 : 20);
+      case 'fingerprint':
+        return keys.fingerprints(ctx, args[0]);
+      case 'trust':
+        return keys.trust(ctx, args[0]);
+      default:
+        if (!ctx.currentChat)
+          throw new CliError(`unknown command ${word}; type help (or start a chat to send messages)`);
+        return messages.send(ctx, undefined, line);
+    }
+  }
+
+  // One command at a time, in the order typed.
+  let queue = Promise.resolve();
+  input.take(
+    (line) => {
+      queue = queue.then(async () => {
+        if (quitting) return;
+        try {
+          await run(line);
+        } catch (error) {
+          ctx.warn(`!! ${describe(error)}`);
+        }
+        setPrompt();
+        if (tty && !quitting) lines.prompt();
+      });
+    },
+    () => void queue.then(quit),
+  );
+  lines.on('SIGINT', () => void quit());
+  process.on('SIGINT', () => void quit());
+
+  ctx.say(
+    `logged in as ${session.username} at ${session.api.server}; signing with ${shortScheme(session.sig)}. Type help for commands.`,
+  );
+  setPrompt();
+  if (tty) lines.prompt();
+  await feed;
+  await quit();
+}
