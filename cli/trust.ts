@@ -62,9 +62,17 @@ export class TrustStore {
     return pinned === undefined ? 'new' : pinned === fingerprint ? 'same' : 'changed';
   }
 
-  async pinServer(origin: string, fingerprint: string): Promise<void> {
-    this.known.servers[origin] = fingerprint;
+  /** Re-reads the file before changing one entry, so two clients of one user do not undo each other's pins. */
+  private async updateKnown(change: (known: KnownKeys) => void): Promise<void> {
+    this.known = await readJson<KnownKeys>(this.knownFile, { servers: {}, users: {} });
+    change(this.known);
     await writeJson(this.knownFile, this.known);
+  }
+
+  async pinServer(origin: string, fingerprint: string): Promise<void> {
+    await this.updateKnown((known) => {
+      known.servers[origin] = fingerprint;
+    });
   }
 
   pinnedUser(username: string): Fingerprints | undefined {
@@ -81,8 +89,9 @@ export class TrustStore {
   }
 
   async pinUser(username: string, fingerprints: Fingerprints): Promise<void> {
-    this.known.users[username] = fingerprints;
-    await writeJson(this.knownFile, this.known);
+    await this.updateKnown((known) => {
+      known.users[username] = fingerprints;
+    });
   }
 
   async saveState(): Promise<void> {

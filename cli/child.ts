@@ -1,0 +1,92 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin.js');
+
+/** The real CLI as a child process: write lines to it, wait for lines from it (the demo and the tests). */
+export class CliProcess {
+  readonly lines: string[] = [];
+  private readonly child: ChildProcessWithoutNullStreams;
+  private waiters: (() => void)[] = [];
+  private taken = 0;
+  readonly exited: Promise<number>;
+
+  /** Every line as it comes, for a caller that shows them live. */
+  onLine?: (line: string) => void;
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const collect = (stream: NodeJS.ReadableStream, prefix: string) => {
+      let rest = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        rest += chunk;
+        const parts = rest.split('\n');
+        rest = parts.pop() ?? '';
+        for (const line of parts) {
+          this.lines.push(prefix + line);
+          this.onLine?.(prefix + line);
+        }
+        for (const w of this.waiters.splice(0)) w();
+      });
+    };
+    collect(this.child.stdout, '');
+    collect(this.child.stderr, 'ERR ');
+    this.exited = new Promise((resolve) =>
+      this.child.on('close', (code) => {
+        for (const w of this.waiters.splice(0)) w();
+        resolve(code ?? -1);
+      }),
+    );
+  }
+
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  end(): void {
+    this.child.stdin.end();
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+
+  /** The next line (after those already waited for) that matches. */
+  async waitFor(pattern: RegExp, ms = 15_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const index = this.lines.findIndex((line, i) => i >= this.taken && pattern.test(line));
+      if (index >= 0) {
+        this.taken = index + 1;
+        return this.lines[index];
+      }
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no line matching ${pattern}; the CLI said:\n${this.lines.join('\n')}`);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.waiters.push(resolve)),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, deadline - Date.now());
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs one scripted command to its end. */
+export async function runCli(args: string[], env: Record<string, string>, stdin = '') {
+  const cli = new CliProcess(args, env);
+  cli.send(stdin);
+  cli.end();
+  const code = await cli.exited;
+  const stdout = cli.lines.filter((l) => !l.startsWith('ERR ')).join('\n');
+  const stderr = cli.lines
+    .filter((l) => l.startsWith('ERR '))
+    .map((l) => l.slice(4))
+    .join('\n');
+  return { code, stdout, stderr };
+}
