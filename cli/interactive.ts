@@ -28,12 +28,13 @@ Anything else is a message to the current chat.`;
 export async function interactive(session: Session, input: LineQueue, tty: boolean): Promise<void> {
   const lines = input.rl;
   const abort = new AbortController();
+  let quitting: Promise<void> | undefined;
   const write = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
     if (tty) {
       readline.clearLine(process.stdout, 0);
       readline.cursorTo(process.stdout, 0);
       stream.write(`${text}\n`);
-      lines.prompt(true);
+      if (!quitting) lines.prompt(true);
     } else stream.write(`${text}\n`);
   };
   const ctx: Context = {
@@ -47,7 +48,6 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
   const setPrompt = () =>
     lines.setPrompt(`${session.username}${ctx.currentChat ? `@${ctx.currentChat.slice(0, 8)}` : ''}> `);
 
-  let quitting: Promise<void> | undefined;
   const quit = () => {
     quitting ??= (async () => {
       abort.abort();

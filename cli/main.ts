@@ -91,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
   if (!values.user) throw new CliError('who are you? pass --user NAME (or set SECURECHAT_USER)');
 
   const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'];
+  // The hidden prompt needs the terminal to itself: ask before readline takes it over.
+  let password = tty ? await promptHidden(`Password for ${values.user}: `) : undefined;
   // Standard input carries the password line (with --password-stdin) and then, in the menu, commands.
   const lines = readline.createInterface({
     input: process.stdin,
@@ -98,15 +100,11 @@ async function main(argv: string[]): Promise<number> {
     terminal: tty,
   });
   const queue = new LineQueue(lines);
-  let password: string;
-  if (values['password-stdin']) {
-    const first = await queue.next();
-    if (first === undefined) throw new CliError('--password-stdin: standard input is empty');
-    password = first;
-  } else {
-    lines.pause();
-    password = await promptHidden(`Password for ${values.user}: `);
-    lines.resume();
+  if (password === undefined) {
+    if (!values['password-stdin'])
+      throw new CliError('no terminal to prompt for the password on; use --password-stdin');
+    password = await queue.next();
+    if (password === undefined) throw new CliError('--password-stdin: standard input is empty');
   }
 
   const abort = new AbortController();
