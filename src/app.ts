@@ -7,14 +7,17 @@ import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import problems from './plugins/problems.js';
 import routes from './plugins/routes.js';
+import security from './plugins/security.js';
 import services from './plugins/services.js';
-import { ensureJwtSecret, ensureServerKey, provisionDemoUsers } from './services/provisioning.js';
+import { ensureJwtSecret, ensureServerKey, ensureTls, provisionDemoUsers } from './services/provisioning.js';
 import { loadSpec } from './spec.js';
 import { openSqliteStore } from './store/sqlite.js';
 
 export interface AppOptions {
   /** Key sizes for generated keys (tests use smaller RSA keys; the protocol's are the default). */
   keySizes?: KeySizes;
+  /** Where the JSON log goes (default standard output); tests read it to check what is logged. */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** Never echoed to logs: credentials, tokens and key material. */
@@ -49,9 +52,47 @@ function validatorCompiler() {
     (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
+/** Log lines written before Fastify (and its logger) exists, in the same JSON shape. */
+function startupLog(level: string) {
+  const quiet = level === 'silent' || level === 'fatal' || level === 'error';
+  const line = (n: number) => (obj: object, msg: string) => {
+    if (!quiet) process.stdout.write(`${JSON.stringify({ level: n, time: Date.now(), ...obj, msg })}\n`);
+  };
+  return { info: line(30), warn: line(40) };
+}
+
+/**
+ * Counts requests in flight so that close() (SIGTERM) finishes them before the sockets go: new
+ * requests get 503 meanwhile, streams are told to reconnect elsewhere, and the wait is bounded.
+ */
+function drainOnClose(app: FastifyInstance, boundMs: number): void {
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  app.addHook('onRequest', async (_request, reply) => {
+    inFlight += 1;
+    reply.raw.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
+  });
+  app.addHook('preClose', async () => {
+    if (inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      drained = resolve;
+      setTimeout(resolve, boundMs).unref();
+    });
+  });
+}
+
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const logger = { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } };
+  // TLS material is read (or made) before the server exists: Fastify takes it at construction.
+  const https = await ensureTls(config, startupLog(config.logLevel)).catch((error) => {
+    throw new Error(`TLS: ${error instanceof Error ? error.message : error}`);
+  });
   const app = Fastify({
-    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
+    logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
+    ...(https && { https }),
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
     // Streams are closed in preClose; sockets still open after it are dropped rather than waited for.
@@ -70,8 +111,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     const serverKey = await ensureServerKey(config.keysDir, app.log, options.keySizes?.rsaBits);
     const secret = await ensureJwtSecret(config.dataDir, config.jwtSecret);
     await app.register(problems);
+    await app.register(security, { config });
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });
     await app.register(services, { config, store, serverKey });
+    drainOnClose(app, config.shutdownMs);
     await app.register(docs, { spec });
     await app.register(routes, { spec });
     await app.ready();

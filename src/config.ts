@@ -21,6 +21,24 @@ export interface Config {
   bodyLimit: number;
   /** Bytes an SSE connection may have queued before it is cut (the client resumes with Last-Event-ID). */
   streamBufferBytes: number;
+  tls: { mode: 'off' } | { mode: 'self-signed' } | { mode: 'files'; cert: string; key: string };
+  /** Origins allowed by CORS; empty means CORS is off. */
+  corsOrigins: string[];
+  /** Login attempts per client address per minute. */
+  loginLimitPerIp: number;
+  /** Failed logins per username (from any address) per 5 minutes; and per username and address per minute. */
+  loginFailuresPerUser: number;
+  loginFailuresPerUserIp: number;
+  /** Messages one user may post per minute. */
+  postLimit: number;
+  /** Open /events streams per user. */
+  maxStreamsPerUser: number;
+  maxMembersPerChat: number;
+  /** The key of a chat rotates after this many messages, or this many seconds, in one epoch. */
+  rotateMessages: number;
+  rotateSeconds: number;
+  /** How long SIGTERM waits for requests in flight. */
+  shutdownMs: number;
 }
 
 export class ConfigError extends Error {
@@ -42,6 +60,22 @@ export function parseDuration(text: string): number | undefined {
 }
 
 type Env = Record<string, string | undefined>;
+
+function parseOrigins(raw: string): string[] | undefined {
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  const valid = origins.every((o) => {
+    try {
+      const url = new URL(o);
+      return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === o;
+    } catch {
+      return false;
+    }
+  });
+  return valid && origins.length > 0 ? origins : undefined;
+}
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const problems: string[] = [];
@@ -102,7 +136,48 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       int(1024, 1 << 30),
       'bytes 1024-1073741824',
     ),
+    tls: { mode: 'off' },
+    corsOrigins: read(
+      'SECURECHAT_CORS_ORIGINS',
+      [] as string[],
+      parseOrigins,
+      'comma-separated origins such as https://chat.example.com',
+    ),
+    loginLimitPerIp: read('SECURECHAT_LOGIN_LIMIT', 30, int(1, 1_000_000), 'attempts per minute per address'),
+    loginFailuresPerUser: read(
+      'SECURECHAT_LOGIN_FAILURES_PER_USER',
+      50,
+      int(1, 1_000_000),
+      'failures per 5 minutes',
+    ),
+    loginFailuresPerUserIp: read(
+      'SECURECHAT_LOGIN_FAILURES_PER_USER_IP',
+      5,
+      int(1, 1_000_000),
+      'failures per minute',
+    ),
+    postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
+    maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 10_000), 'streams per user'),
+    maxMembersPerChat: read('SECURECHAT_MAX_MEMBERS', 100, int(2, 100_000), 'members per chat'),
+    rotateMessages: read('SECURECHAT_ROTATE_MESSAGES', 10_000, int(1, 1_000_000_000), 'messages per epoch'),
+    rotateSeconds: read(
+      'SECURECHAT_ROTATE_SECONDS',
+      7 * 86400,
+      parseDuration,
+      'a duration such as 7d or 3600',
+    ),
+    shutdownMs: read('SECURECHAT_SHUTDOWN_MS', 10_000, int(0, 600_000), 'milliseconds'),
   };
+  const tlsMode = env.SECURECHAT_TLS ?? '';
+  const cert = env.SECURECHAT_TLS_CERT;
+  const key = env.SECURECHAT_TLS_KEY;
+  if (cert || key) {
+    if (!cert || !key) problems.push('SECURECHAT_TLS_CERT and SECURECHAT_TLS_KEY go together: set both');
+    else config.tls = { mode: 'files', cert: path.resolve(cwd, cert), key: path.resolve(cwd, key) };
+  } else if (tlsMode === 'self-signed') config.tls = { mode: 'self-signed' };
+  else if (tlsMode !== '' && tlsMode !== 'off') {
+    problems.push(`SECURECHAT_TLS=${JSON.stringify(tlsMode)} is invalid: expected off or self-signed`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -22,10 +22,19 @@ export const Errors = {
   STALE_EPOCH: createError('STALE_EPOCH', '%s', 409),
   DUPLICATE_MESSAGE: createError('DUPLICATE_MESSAGE', '%s', 409),
   ALREADY_MEMBER: createError('ALREADY_MEMBER', '%s', 409),
+  CHAT_FULL: createError('CHAT_FULL', '%s', 409),
   PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', '%s', 413),
   UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
+  TOO_MANY_STREAMS: createError('TOO_MANY_STREAMS', '%s', 429),
   UNAVAILABLE: createError('UNAVAILABLE', '%s', 503),
 } as const;
 
 export type ErrorCode = keyof typeof Errors;
+
+/** A 429 that says when to come back (seconds), sent as Retry-After. */
+export function rateLimited(detail: string, retryAfterSeconds: number): Error {
+  return Object.assign(new Errors.RATE_LIMITED(detail), {
+    retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)),
+  });
+}

@@ -22,10 +22,11 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
+    const bound = config.shutdownMs + 5_000;
     const timer = setTimeout(() => {
-      app.log.error('shutdown took longer than 10 s; exiting');
+      app.log.error(`shutdown took longer than ${bound} ms; exiting`);
       process.exit(1);
-    }, 10_000);
+    }, bound);
     timer.unref();
     app.close().then(
       () => process.exit(0),

@@ -22,8 +22,9 @@ export function problem(status: number, code: string, detail: string): Problem {
   };
 }
 
-export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+export function sendProblem(reply: FastifyReply, p: Problem, retryAfter?: number): FastifyReply {
   if (p.status === 401) reply.header('www-authenticate', 'Bearer realm="securechat"');
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply.status(p.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(p));
 }
 
@@ -59,6 +60,7 @@ function toProblem(error: FastifyError, params: Record<string, string>): Problem
   if (error.code && OWN_CODES.has(error.code) && error.statusCode) {
     return problem(error.statusCode, error.code, error.message);
   }
+  if (error.statusCode === 429) return problem(429, 'RATE_LIMITED', 'Too many requests; see Retry-After.');
   if (error instanceof SyntaxError || (error as { statusCode?: number }).statusCode === 400) {
     return problem(400, 'INVALID_BODY', `The body is not valid JSON: ${error.message}`);
   }
@@ -87,8 +89,11 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const mapped = toProblem(error, (request.params ?? {}) as Record<string, string>);
       if (mapped) {
-        if (mapped.status === 401) request.log.info({ code: mapped.code }, 'authentication refused');
-        return sendProblem(reply, mapped);
+        if (mapped.status === 401)
+          request.log.info({ event: 'auth.refused', code: mapped.code }, 'security event');
+        if (mapped.status === 429)
+          request.log.warn({ event: 'rate.limited', code: mapped.code }, 'security event');
+        return sendProblem(reply, mapped, (error as { retryAfter?: number }).retryAfter);
       }
       request.log.error({ err: error }, 'unhandled error');
       return sendProblem(

@@ -40,12 +40,27 @@ export default fp(
         `openapi.yaml and the handlers disagree: unrouted ${unrouted}; not in the spec ${unspecified}`,
       );
     }
+    const { config } = s;
+    // Per-operation limits (@fastify/rate-limit); posting is counted per user, after authentication.
+    const limits: Record<string, object> = {
+      login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
+      postMessage: {
+        max: config.postLimit,
+        timeWindow: 60_000,
+        hook: 'preHandler',
+        keyGenerator: (request: { session?: { username: string }; ip: string }) =>
+          request.session?.username ?? request.ip,
+      },
+    };
     for (const op of spec.operations) {
       app.route({
         method: op.method,
         url: op.url,
         schema: op.schema,
-        config: { operationId: op.operationId },
+        config: {
+          operationId: op.operationId,
+          ...(limits[op.operationId] && { rateLimit: limits[op.operationId] }),
+        },
         onRequest: op.secured ? app.authenticate : undefined,
         handler: handlers[op.operationId] as never,
       });

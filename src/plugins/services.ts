@@ -48,17 +48,34 @@ export default fp(
       bcryptCost: config.bcryptCost,
       tokenTtlSeconds: config.tokenTtl,
       signToken: app.signToken,
+      failuresPerUser: config.loginFailuresPerUser,
+      failuresPerUserAndAddress: config.loginFailuresPerUserIp,
     });
+    const audit = (event: string, fields: Record<string, unknown>) =>
+      app.log.info({ event, ...fields }, 'security event');
     const chats = createChats({
       store,
       bus,
       presence,
       accounts,
       issueEnvelopes: createEnvelopeIssuer(serverKey, accounts.encryptionKey),
+      maxMembers: config.maxMembersPerChat,
+      audit,
     });
-    const messages = createMessages({ store, bus, accounts, chats });
+    const messages = createMessages({
+      store,
+      bus,
+      accounts,
+      chats,
+      rotateMessages: config.rotateMessages,
+      onError: (err) => app.log.error({ err }, 'key rotation failed'),
+    });
     const hub = createHub({
-      replay: { bounds: () => store.eventBounds(), after: (u, id, limit) => store.eventsAfter(u, id, limit) },
+      replay: {
+        bounds: () => store.eventBounds(),
+        after: (u, id, limit) => store.eventsAfter(u, id, limit),
+        chatsOf: async (u) => new Set((await store.listChats(u)).map((c) => c.id)),
+      },
       heartbeatMs: config.heartbeatMs,
       bufferBytes: config.streamBufferBytes,
       log: app.log,
@@ -91,12 +108,28 @@ export default fp(
     );
     prune.unref();
 
+    // Keys also rotate with age: a chat whose epoch is older than rotateSeconds gets a new one.
+    const sweep = setInterval(
+      async () => {
+        try {
+          const before = new Date(Date.now() - config.rotateSeconds * 1000).toISOString();
+          for (const chatId of await store.chatsDueForRotation(before, 100))
+            await chats.rotate(chatId, 'age');
+        } catch (err) {
+          app.log.error({ err }, 'key rotation sweep failed');
+        }
+      },
+      Math.max(1000, Math.min(60_000, (config.rotateSeconds * 1000) / 2)),
+    );
+    sweep.unref();
+
     // Streams end before the server waits for open connections, so close() never hangs.
     app.addHook('preClose', async () => {
       hub.closeAll();
     });
     app.addHook('onClose', async () => {
       clearInterval(prune);
+      clearInterval(sweep);
       presence.close();
       await bus.close();
       await store.close();

@@ -5,8 +5,14 @@ import type { Handlers } from './types.js';
 export const authRoutes = ({ accounts, presence }: Services): Handlers => ({
   async login(request) {
     const { username, password } = request.body;
-    const session = await accounts.login(username, password);
-    request.log.info({ username }, 'login');
+    let session: Awaited<ReturnType<typeof accounts.login>>;
+    try {
+      session = await accounts.login(username, password, request.ip);
+    } catch (error) {
+      request.log.warn({ event: 'login.failure', username, ip: request.ip }, 'security event');
+      throw error;
+    }
+    request.log.info({ event: 'login.success', username, ip: request.ip }, 'security event');
     await presence.loggedIn(session.sessionId, username, session.expiresAt);
     return { token: session.token, expiresAt: timestamp(new Date(session.expiresAt)), username };
   },
@@ -15,7 +21,7 @@ export const authRoutes = ({ accounts, presence }: Services): Handlers => ({
     const { username, sessionId, expiresAt } = request.session;
     await accounts.revoke(sessionId, expiresAt);
     await presence.ended(sessionId, username);
-    request.log.info({ username }, 'logout');
+    request.log.info({ event: 'logout', username }, 'security event');
     return reply.status(204).send();
   },
 });

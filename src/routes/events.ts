@@ -1,9 +1,15 @@
+import { Errors } from '../errors.js';
 import type { Services } from '../plugins/services.js';
 import type { Handlers } from './types.js';
 
-export const eventRoutes = ({ hub, presence }: Services): Handlers => ({
+export const eventRoutes = ({ hub, presence, config }: Services): Handlers => ({
   async streamEvents(request, reply) {
     const { username, sessionId, expiresAt } = request.session;
+    if (hub.count(username) >= config.maxStreamsPerUser) {
+      throw new Errors.TOO_MANY_STREAMS(
+        `You already hold ${config.maxStreamsPerUser} event streams; close one first.`,
+      );
+    }
     const lastEventId = request.headers['last-event-id'];
     // From here on the stream is ours: errors end the stream (the client resumes), never a reply.
     reply.hijack();

@@ -8,8 +8,9 @@ import {
   type SignatureAlgorithm,
 } from '../crypto/keys.js';
 import { timestamp } from '../crypto/time.js';
-import { Errors } from '../errors.js';
+import { Errors, rateLimited } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
+import { WindowCounter } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -40,11 +41,23 @@ export interface AccountsDeps {
   store: Store;
   bcryptCost: number;
   tokenTtlSeconds: number;
+  /** Failed logins allowed per username (any address) in 5 minutes, and per username and address in 1. */
+  failuresPerUser?: number;
+  failuresPerUserAndAddress?: number;
   /** Signs a JWT with the pinned algorithm, iss, aud and exp (the auth plugin provides it). */
   signToken: (claims: { sub: string; jti: string; exp: number }) => string;
 }
 
-export function createAccounts({ store, bcryptCost, tokenTtlSeconds, signToken }: AccountsDeps) {
+export function createAccounts({
+  store,
+  bcryptCost,
+  tokenTtlSeconds,
+  signToken,
+  failuresPerUser = 50,
+  failuresPerUserAndAddress = 5,
+}: AccountsDeps) {
+  const userFailures = new WindowCounter(failuresPerUser, 5 * 60_000);
+  const userAddressFailures = new WindowCounter(failuresPerUserAndAddress, 60_000);
   // Unknown users are compared against this hash, so both failures cost one bcrypt comparison.
   const dummyHash = bcrypt.hash(randomBytes(16).toString('hex'), bcryptCost);
   // Public keys never change once registered: parse each once.
@@ -89,14 +102,24 @@ export function createAccounts({ store, bcryptCost, tokenTtlSeconds, signToken }
       await store.createUser(user);
     },
 
-    /** Same 401, same work, for an unknown user and a wrong password. */
-    async login(username: string, password: string) {
+    /**
+     * Same 401, same work, for an unknown user and a wrong password. Failures are counted per
+     * username and address (a guesser is slowed at once) and per username (a distributed guesser
+     * is slowed too, for at most five minutes after it stops).
+     */
+    async login(username: string, password: string, address = '') {
+      const pair = `${username}\n${address}`;
+      const wait = Math.max(userAddressFailures.blockedFor(pair), userFailures.blockedFor(username));
+      if (wait > 0) throw rateLimited(`Too many failed logins for ${username}; try again later.`, wait);
       const user = await store.getUser(username);
       const hash = user?.passwordHash ?? (await dummyHash);
       const matches = await bcrypt.compare(password, hash);
       if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+        userAddressFailures.hit(pair);
+        userFailures.hit(username);
         throw new Errors.INVALID_CREDENTIALS();
       }
+      userAddressFailures.reset(pair);
       const sessionId = randomUUID();
       const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
       const token = signToken({ sub: username, jti: sessionId, exp });

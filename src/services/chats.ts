@@ -34,13 +34,28 @@ export interface ChatsDeps {
   presence: Presence;
   accounts: Accounts;
   issueEnvelopes: EnvelopeIssuer;
+  maxMembers?: number;
+  /** Records a security event (chat created, member invited/joined/left, key rotated). */
+  audit?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 /** Attempts at a membership change when another one lands first (the chat's epoch moved on). */
 const MAX_ATTEMPTS = 5;
 
 /** Membership, epochs and envelopes: every change of members rotates the chat key. */
-export function createChats({ store, bus, presence, accounts, issueEnvelopes }: ChatsDeps) {
+export function createChats({
+  store,
+  bus,
+  presence,
+  accounts,
+  issueEnvelopes,
+  maxMembers = 100,
+  audit = () => {},
+}: ChatsDeps) {
+  const rotating = new Set<string>();
+  const checkSize = (members: number) => {
+    if (members > maxMembers) throw new Errors.CHAT_FULL(`A chat has at most ${maxMembers} members.`);
+  };
   async function view(chat: ChatRecord): Promise<ChatView> {
     const members = await Promise.all(
       chat.members.map(async (m) => ({
@@ -99,6 +114,7 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
     async create(creator: string, invitees: string[]) {
       if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
       const { available, unavailable } = await classify(invitees);
+      checkSize(1 + available.length);
       const now = timestamp();
       const chat: ChatRecord = {
         id: randomUUID(),
@@ -120,6 +136,7 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
         event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [u]),
       );
       await publish(await store.createChat(chat, [...envelopes.values()], events));
+      audit('chat.created', { chatId: chat.id, by: creator, invited: available, epoch: 1 });
       return { chat: chatView, keyEnvelope: envelopes.get(creator) as KeyEnvelope, unavailable };
     },
 
@@ -139,6 +156,7 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
         if (already.length > 0) throw new Errors.ALREADY_MEMBER(`Already members: ${already.join(', ')}.`);
         const { available, unavailable } = await classify(invitees);
         if (available.length === 0) return { chat: await view(chat), unavailable };
+        checkSize(chat.members.length + available.length);
 
         const epoch = chat.epoch + 1;
         const added = available.map(
@@ -169,6 +187,8 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
           events,
         });
         await publish(stored);
+        audit('member.invited', { chatId: chat.id, by: inviter, invited: available });
+        audit('key.rotated', { chatId: chat.id, epoch, reason: 'invite' });
         return { chat: chatView, unavailable };
       });
     },
@@ -195,6 +215,7 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
           events: [event('member.joined', { chatId: chat.id, username }, everyone)],
         });
         await publish(stored);
+        audit('member.joined', { chatId: chat.id, username });
         return { chat: await view(next), keyEnvelope };
       });
     },
@@ -219,7 +240,46 @@ export function createChats({ store, bus, presence, accounts, issueEnvelopes }: 
           events,
         });
         await publish(stored);
+        audit('member.left', { chatId: chat.id, username });
+        if (remaining.length > 0) audit('key.rotated', { chatId: chat.id, epoch, reason: 'leave' });
       });
+    },
+
+    /**
+     * A new epoch with the same members (after many messages, or a long time, in one epoch). If
+     * the chat moved on meanwhile, its key was just rotated anyway.
+     */
+    async rotate(chatId: string, reason: string): Promise<void> {
+      if (rotating.has(chatId)) return;
+      rotating.add(chatId);
+      try {
+        const chat = await store.getChat(chatId);
+        if (!chat || chat.members.length === 0) return;
+        const epoch = chat.epoch + 1;
+        const members = chat.members.map((m) => m.username);
+        const envelopes = await issueEnvelopes(chat.id, epoch, members);
+        const stored = await store
+          .changeMembership({
+            chatId: chat.id,
+            expectedEpoch: chat.epoch,
+            epoch,
+            upsert: [],
+            remove: [],
+            envelopes: [...envelopes.values()],
+            events: members.map((u) =>
+              event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
+            ),
+          })
+          .catch((error) => {
+            if (error instanceof EpochConflictError) return undefined;
+            throw error;
+          });
+        if (!stored) return;
+        await publish(stored);
+        audit('key.rotated', { chatId: chat.id, epoch, reason });
+      } finally {
+        rotating.delete(chatId);
+      }
     },
 
     async key(chatId: string, username: string): Promise<KeyEnvelope> {

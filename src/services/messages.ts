@@ -16,6 +16,9 @@ export interface MessagesDeps {
   accounts: Accounts;
   chats: Chats;
   now?: () => number;
+  /** The key rotates once an epoch has carried this many messages. */
+  rotateMessages?: number;
+  onError?: (error: unknown) => void;
 }
 
 /** The event data (and history item) of a message: sender and seq come from the server. */
@@ -39,7 +42,15 @@ export function messageEventData(record: MessageRecord): string {
   });
 }
 
-export function createMessages({ store, bus, accounts, chats, now = Date.now }: MessagesDeps) {
+export function createMessages({
+  store,
+  bus,
+  accounts,
+  chats,
+  now = Date.now,
+  rotateMessages = 10_000,
+  onError = () => {},
+}: MessagesDeps) {
   return {
     /** The protocol's checks in its order; the first failure answers. */
     async post(sender: string, chatId: string, body: MessageBody) {
@@ -90,7 +101,7 @@ export function createMessages({ store, bus, accounts, chats, now = Date.now }: 
         signatureAlgorithm: body.signatureAlgorithm,
         signature: body.signature,
       };
-      const { seq, event } = await store.appendMessage(
+      const { seq, event, epochMessages } = await store.appendMessage(
         { chatId: chat.id, sender, receivedAt, message },
         (seq) => messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
       );
@@ -101,6 +112,7 @@ export function createMessages({ store, bus, accounts, chats, now = Date.now }: 
         id: event.id,
         to: event.recipients,
       });
+      if (epochMessages >= rotateMessages) void chats.rotate(chat.id, 'messages').catch(onError);
       return { seq, receivedAt };
     },
 

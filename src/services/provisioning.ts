@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Config } from '../config.js';
 import {
   generateKeyPairSet,
   generatePemKeyPair,
@@ -9,6 +10,7 @@ import {
   publicKeysOf,
 } from '../crypto/keys.js';
 import { readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
+import { selfSignedCertificate } from '../crypto/tls.js';
 import type { Accounts } from './accounts.js';
 
 export const DEMO_USERS = [1, 2, 3, 4, 5].map((n) => ({ username: `user${n}`, password: `password${n}` }));
@@ -38,6 +40,28 @@ export async function ensureServerKey(
     await writeFile(privateFile, pair.privateKey, { mode: 0o600, flag: 'wx' });
   }
   return createPrivateKey(await readFile(privateFile, 'utf8'));
+}
+
+/** The TLS key and certificate: given files, or (self-signed) made once in `keys/server/`. */
+export async function ensureTls(
+  config: Config,
+  log: Log,
+): Promise<{ key: string; cert: string } | undefined> {
+  const tls = config.tls;
+  if (tls.mode === 'off') return undefined;
+  if (tls.mode === 'files')
+    return { key: await readFile(tls.key, 'utf8'), cert: await readFile(tls.cert, 'utf8') };
+  const dir = path.join(config.keysDir, 'server');
+  const keyFile = path.join(dir, 'tls.key.pem');
+  const certFile = path.join(dir, 'tls.cert.pem');
+  if (!(await exists(certFile))) {
+    log.info({ certFile }, 'creating a self-signed TLS certificate for localhost, 127.0.0.1 and ::1');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const pair = await generatePemKeyPair('rsa', { modulusLength: 2048 });
+    await writeFile(keyFile, pair.privateKey, { mode: 0o600 });
+    await writeFile(certFile, selfSignedCertificate({ privateKey: pair.privateKey }), { mode: 0o644 });
+  }
+  return { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8') };
 }
 
 /** A 256-bit HS256 secret kept in the data folder (mode 0600) unless one is configured. */

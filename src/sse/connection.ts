@@ -66,8 +66,10 @@ export class SseConnection {
     this.write(`: ${text}\n\n`);
   }
 
-  close(): void {
+  /** Ends the stream; with `retryMs`, first tells an EventSource when to reconnect (shutdown). */
+  close(retryMs?: number): void {
     if (this.closed) return;
+    if (retryMs !== undefined) this.res.write(`retry: ${retryMs}\n\n`);
     this.closed = true;
     // End the chunked body cleanly, then drop the socket: once ended, the response lets go of it and
     // it would linger as an idle keep-alive connection, holding up the server's close.

@@ -6,6 +6,17 @@ import { SseConnection, type StreamOwner } from './connection.js';
 export interface ReplaySource {
   bounds(): Promise<{ prunedThrough: number; latest: number }>;
   after(username: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+  /** The chats the user is a member of now: replay re-checks membership. */
+  chatsOf(username: string): Promise<Set<string>>;
+}
+
+/** Whether a stored event may still go to `username`, who is now a member of `chats`. */
+function stillEntitled(event: StoredEvent, username: string, chats: Set<string>): boolean {
+  const data = JSON.parse(event.data) as { chatId?: string; chat?: { id: string }; username?: string };
+  const chatId = data.chatId ?? data.chat?.id;
+  if (chatId === undefined || chats.has(chatId)) return true;
+  // Someone who left still learns that they left.
+  return event.type === 'member.left' && data.username === username;
 }
 
 export interface HubOptions {
@@ -49,9 +60,11 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
     if (from < prunedThrough) return resync('history-pruned');
     let cursor = from;
     connection.lastId = from;
+    const username = connection.owner.username;
+    const chats = await replay.chatsOf(username);
     for (;;) {
-      const page = await replay.after(connection.owner.username, cursor, REPLAY_PAGE);
-      for (const event of page) connection.send(event);
+      const page = await replay.after(username, cursor, REPLAY_PAGE);
+      for (const event of page) if (stillEntitled(event, username, chats)) connection.send(event);
       if (page.length < REPLAY_PAGE || connection.closed) return;
       cursor = page[page.length - 1].id;
     }
@@ -117,10 +130,15 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
       return all.size;
     },
 
+    /** Streams this user holds on this instance. */
+    count(username: string): number {
+      return byUser.get(username)?.size ?? 0;
+    },
+
     /** Ends every stream (shutdown); clients reconnect with Last-Event-ID. */
     closeAll(): void {
       clearInterval(heartbeat);
-      for (const connection of [...all]) connection.close();
+      for (const connection of [...all]) connection.close(1000);
     },
   };
 }

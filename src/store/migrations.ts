@@ -73,4 +73,10 @@ export const MIGRATIONS: string[] = [
   );
   INSERT INTO meta (key, value) VALUES ('events_pruned_through', '0');
   `,
+  `
+  ALTER TABLE chats ADD COLUMN epoch_started_at TEXT;
+  ALTER TABLE chats ADD COLUMN epoch_messages INTEGER NOT NULL DEFAULT 0;
+  UPDATE chats SET epoch_started_at = created_at;
+  CREATE INDEX chats_by_epoch_start ON chats(epoch_started_at);
+  `,
 ];

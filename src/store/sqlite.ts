@@ -98,10 +98,21 @@ class SqliteStore implements Store {
       setLastSeen: p('UPDATE users SET last_seen = ? WHERE username = ?'),
       revoke: p('INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)'),
       isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
-      insertChat: p('INSERT INTO chats (id, epoch, created_by, created_at) VALUES (?, ?, ?, ?)'),
+      insertChat: p(
+        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at) VALUES (?, ?, ?, ?, ?)',
+      ),
       getChat: p('SELECT * FROM chats WHERE id = ?'),
-      chatEpoch: p('SELECT epoch, next_seq FROM chats WHERE id = ?'),
-      setEpoch: p('UPDATE chats SET epoch = ? WHERE id = ? AND epoch = ?'),
+      chatEpoch: p('SELECT epoch, next_seq, epoch_messages FROM chats WHERE id = ?'),
+      setEpoch: p(
+        `UPDATE chats SET epoch = @epoch,
+           epoch_started_at = CASE WHEN @epoch = @expected THEN epoch_started_at ELSE @now END,
+           epoch_messages = CASE WHEN @epoch = @expected THEN epoch_messages ELSE 0 END
+         WHERE id = @id AND epoch = @expected`,
+      ),
+      dueForRotation: p(
+        `SELECT id FROM chats c WHERE epoch_started_at < ? AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+         ORDER BY epoch_started_at LIMIT ?`,
+      ),
       members: p(
         'SELECT username, state, since_epoch FROM members WHERE chat_id = ? ORDER BY since_epoch, username',
       ),
@@ -125,7 +136,9 @@ class SqliteStore implements Store {
         `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
            sig_alg, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      bumpSeq: p('UPDATE chats SET next_seq = next_seq + 1 WHERE id = ?'),
+      bumpSeq: p(
+        'UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1 WHERE id = ?',
+      ),
       listMessages: p(
         `SELECT * FROM messages WHERE chat_id = ? AND seq > ? AND epoch >= ? ORDER BY seq LIMIT ?`,
       ),
@@ -228,7 +241,7 @@ class SqliteStore implements Store {
 
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
     return this.db.transaction(() => {
-      this.q.insertChat.run(chat.id, chat.epoch, chat.createdBy, chat.createdAt);
+      this.q.insertChat.run(chat.id, chat.epoch, chat.createdBy, chat.createdAt, chat.createdAt);
       for (const m of chat.members) this.q.upsertMember.run(chat.id, m.username, m.state, m.sinceEpoch);
       this.insertEnvelopes(envelopes);
       return this.insertEvents(events);
@@ -246,7 +259,12 @@ class SqliteStore implements Store {
 
   async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
     return this.db.transaction(() => {
-      const { changes } = this.q.setEpoch.run(change.epoch, change.chatId, change.expectedEpoch);
+      const { changes } = this.q.setEpoch.run({
+        epoch: change.epoch,
+        id: change.chatId,
+        expected: change.expectedEpoch,
+        now: new Date().toISOString(),
+      });
       if (changes !== 1)
         throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
       for (const username of change.remove) this.q.removeMember.run(change.chatId, username);
@@ -294,8 +312,12 @@ class SqliteStore implements Store {
       this.q.bumpSeq.run(chatId);
       const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
       const [event] = this.insertEvents([{ type: 'message', data: eventData(seq), recipients }]);
-      return { seq, event };
+      return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
     })();
+  }
+
+  async chatsDueForRotation(startedBefore: string, limit: number): Promise<string[]> {
+    return (this.q.dueForRotation.all(startedBefore, limit) as Row[]).map((r) => r.id as string);
   }
 
   async listMessages(

@@ -36,6 +36,8 @@ export interface Store {
    * errors CHAT_NOT_FOUND, NOT_JOINED, STALE_EPOCH and DUPLICATE_MESSAGE.
    */
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
+  /** Chats (with members) whose current epoch began before `startedBefore`: their keys are due to rotate. */
+  chatsDueForRotation(startedBefore: string, limit: number): Promise<string[]>;
   /** Messages with seq > after and epoch >= minEpoch, oldest first. */
   listMessages(chatId: string, after: number, limit: number, minEpoch: number): Promise<MessageRecord[]>;
 
@@ -122,6 +124,8 @@ export interface NewMessage {
 export interface AppendedMessage {
   seq: number;
   event: StoredEvent;
+  /** Messages in the chat's current epoch, this one included. */
+  epochMessages: number;
 }
 
 export class UserExistsError extends Error {}

@@ -1,0 +1,42 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { Errors } from '../errors.js';
+
+/**
+ * Headers, CORS and rate limits. The CSP allows only same-origin scripts, which Swagger UI at /docs
+ * works with; HSTS and upgrade-insecure-requests only when the server itself speaks TLS.
+ */
+export default fp(
+  async function security(app: FastifyInstance, { config }: { config: Config }) {
+    const tls = config.tls.mode !== 'off';
+    await app.register(helmet, {
+      global: true,
+      hsts: tls ? { maxAge: 31_536_000 } : false,
+      contentSecurityPolicy: {
+        useDefaults: true,
+        directives: { 'upgrade-insecure-requests': tls ? [] : null },
+      },
+    });
+    if (config.corsOrigins.length > 0) {
+      // Only the listed origins are ever echoed back; anything else gets no CORS headers at all.
+      await app.register(cors, {
+        origin: config.corsOrigins,
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['authorization', 'content-type', 'last-event-id'],
+        maxAge: 600,
+      });
+    }
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new Errors.RATE_LIMITED(`Too many requests; try again in ${context.after}.`), {
+          retryAfter: Math.ceil(context.ttl / 1000),
+        }),
+    });
+  },
+  { name: 'security' },
+);

@@ -1,0 +1,37 @@
+/**
+ * Fixed-window counters in memory (one process; a Redis bus would share them). Counting only
+ * failures keeps a real user's successful logins from ever locking them out.
+ */
+export class WindowCounter {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds until `key` may try again, or 0 when it is under its limit. */
+  blockedFor(key: string): number {
+    const w = this.windows.get(key);
+    if (!w || w.resetAt <= this.now()) return 0;
+    return w.count >= this.limit ? (w.resetAt - this.now()) / 1000 : 0;
+  }
+
+  hit(key: string): void {
+    const now = this.now();
+    const w = this.windows.get(key);
+    if (!w || w.resetAt <= now) this.windows.set(key, { count: 1, resetAt: now + this.windowMs });
+    else w.count += 1;
+    if (this.windows.size > 100_000) this.sweep();
+  }
+
+  reset(key: string): void {
+    this.windows.delete(key);
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
+  }
+}
