@@ -4,19 +4,22 @@ import { ApiError, CliError } from './errors.js';
 export interface ApiOptions {
   server: string;
   signal?: AbortSignal;
+  /** PEM of the CA (or the self-signed certificate) that an https server must chain to. */
+  ca?: string;
 }
 
 /** The REST side of the protocol over undici; every response body is read or discarded. */
 export class Api {
   token?: string;
   readonly server: string;
-  readonly dispatcher = new Agent({
-    connect: { timeout: 10_000 },
-    headersTimeout: 30_000,
-    bodyTimeout: 30_000,
-  });
+  readonly dispatcher: Agent;
 
   constructor(private readonly options: ApiOptions) {
+    this.dispatcher = new Agent({
+      connect: { timeout: 10_000, ...(options.ca && { ca: options.ca }) },
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
     let url: URL;
     try {
       url = new URL(options.server);

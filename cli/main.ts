@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,7 @@ Usage:
 Options:
   --server URL        the server (default $SECURECHAT_SERVER or http://127.0.0.1:8080)
   --user NAME         who you are (default $SECURECHAT_USER)
+  --ca FILE           trust this CA or self-signed certificate for an https server (default $SECURECHAT_CA)
   --keys DIR          the key store folder holding users/<NAME>/ (default $SECURECHAT_KEYS_DIR or ./keys)
   --password-stdin    read the password from the first line of standard input (else it is prompted)
   --json              print results as JSON (commands only)
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       server: { type: 'string', default: process.env.SECURECHAT_SERVER ?? 'http://127.0.0.1:8080' },
       user: { type: 'string', default: process.env.SECURECHAT_USER },
       keys: { type: 'string', default: process.env.SECURECHAT_KEYS_DIR ?? 'keys' },
+      ca: { type: 'string', default: process.env.SECURECHAT_CA },
       'password-stdin': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       chat: { type: 'string' },
@@ -107,8 +110,15 @@ async function main(argv: string[]): Promise<number> {
     if (password === undefined) throw new CliError('--password-stdin: standard input is empty');
   }
 
+  let ca: string | undefined;
+  if (values.ca) {
+    ca = await readFile(values.ca, 'utf8').catch((error) => {
+      throw new CliError(`--ca ${values.ca}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+    });
+  }
   const abort = new AbortController();
   const session = await Session.open({
+    ca,
     server: values.server,
     username: values.user,
     password,

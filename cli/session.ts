@@ -39,6 +39,7 @@ export interface SessionOptions {
   password: string;
   keysDir: string;
   signal?: AbortSignal;
+  ca?: string;
 }
 
 /** Raised when a key changed since it was pinned; `trust` accepts the new one. */
@@ -63,7 +64,7 @@ export class Session {
     readonly trust: TrustStore,
     options: SessionOptions,
   ) {
-    this.api = new Api({ server: options.server, signal: options.signal });
+    this.api = new Api({ server: options.server, signal: options.signal, ca: options.ca });
   }
 
   static async open(options: SessionOptions): Promise<Session> {

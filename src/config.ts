@@ -133,8 +133,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     streamBufferBytes: read(
       'SECURECHAT_STREAM_BUFFER',
       1024 * 1024,
-      int(1024, 1 << 30),
-      'bytes 1024-1073741824',
+      // at least one largest event (a 64 KiB message is ~90 KB on the wire) must fit
+      int(131_072, 1 << 30),
+      'bytes 131072-1073741824',
     ),
     tls: { mode: 'off' },
     corsOrigins: read(

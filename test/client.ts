@@ -205,16 +205,22 @@ export class EventStream {
         this.taken.add(found);
         return found;
       }
-      if (this.ended)
-        throw new Error(`stream ended before a matching event; got ${JSON.stringify(this.events)}`);
+      if (this.ended) throw new Error(`stream ended before a matching event; got ${this.summary()}`);
       const wait = new Promise<void>((resolve) => this.waiters.push(resolve));
       const timeout = deadline - Date.now();
-      if (timeout <= 0)
-        throw new Error(`no matching event within ${ms} ms; got ${JSON.stringify(this.events)}`);
+      if (timeout <= 0) throw new Error(`no matching event within ${ms} ms; got ${this.summary()}`);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([wait, new Promise((resolve) => (timer = setTimeout(resolve, timeout)))]);
       clearTimeout(timer);
     }
+  }
+
+  /** What arrived, briefly (an error message must not carry megabytes of ciphertext). */
+  private summary(): string {
+    return `${this.events.length} events: ${this.events
+      .slice(-8)
+      .map((e) => e.event ?? `:${e.comment}`)
+      .join(', ')}`;
   }
 
   /** Waits for the next untaken event of `type` (and matching `where`). */

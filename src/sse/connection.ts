@@ -29,11 +29,14 @@ export class SseConnection {
     private readonly onSlow: (connection: SseConnection) => void,
   ) {}
 
+  /** True while a replay writes at the reader's pace instead of being cut for it. */
+  private pacing = false;
+
   private write(chunk: string): void {
     if (this.closed) return;
     this.res.write(chunk);
     this.lastWrite = Date.now();
-    if (this.res.writableLength > this.bufferBytes) {
+    if (!this.pacing && this.res.writableLength > this.bufferBytes) {
       this.onSlow(this);
       this.close();
     }
@@ -52,6 +55,27 @@ export class SseConnection {
       this.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`);
     } else {
       this.write(`event: ${event.type}\ndata: ${event.data}\n\n`);
+    }
+  }
+
+  /** Writes a replayed event, then waits for the reader when half the buffer is queued. */
+  async sendPaced(event: OutgoingEvent): Promise<void> {
+    this.pacing = true;
+    try {
+      this.send(event);
+      if (!this.closed && this.res.writableLength > this.bufferBytes / 2) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.res.off('drain', done);
+            this.res.off('close', done);
+            resolve();
+          };
+          this.res.on('drain', done);
+          this.res.on('close', done);
+        });
+      }
+    } finally {
+      this.pacing = false;
     }
   }
 

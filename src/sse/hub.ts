@@ -41,8 +41,9 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
   }, idle);
   heartbeat.unref();
 
-  const onSlow = (connection: SseConnection) =>
+  const onSlow = (connection: SseConnection) => {
     log.info({ username: connection.owner.username, bufferBytes }, 'stream cut: client reads too slowly');
+  };
 
   function remove(connection: SseConnection): void {
     all.delete(connection);
@@ -64,7 +65,7 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
     const chats = await replay.chatsOf(username);
     for (;;) {
       const page = await replay.after(username, cursor, REPLAY_PAGE);
-      for (const event of page) if (stillEntitled(event, username, chats)) connection.send(event);
+      for (const event of page) if (stillEntitled(event, username, chats)) await connection.sendPaced(event);
       if (page.length < REPLAY_PAGE || connection.closed) return;
       cursor = page[page.length - 1].id;
     }
