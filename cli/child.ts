@@ -1,4 +1,4 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,4 +89,37 @@ export async function runCli(args: string[], env: Record<string, string>, stdin 
     .map((l) => l.slice(4))
     .join('\n');
   return { code, stdout, stderr };
+}
+
+/** The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked. */
+export async function startServerProcess(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess; log: string[] }> {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  // node itself runs the server (tsx as a loader, not a wrapper process), so signals reach it.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk;
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const line of lines) {
+        log.push(line);
+        const match = /listening on (https?:\/\/[^\s"]+?) \(API docs/.exec(line);
+        if (match) resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) =>
+      reject(new Error(`the server exited (${code}) before listening:\n${log.join('\n')}`)),
+    );
+  });
+  return { url, child, log };
 }

@@ -1,48 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CliProcess } from './child.js';
+import { CliProcess, startServerProcess } from './child.js';
 
 /**
  * `npm run demo`: a real server on a temp folder and three real clients, scripted, printing what
  * each user sees. Everything is cleaned up at the end.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COLORS = { user1: '\x1b[36m', user2: '\x1b[33m', user3: '\x1b[35m' } as const;
 const color = process.stdout.isTTY;
 
 function narrate(text: string): void {
   console.log(color ? `\n\x1b[1m== ${text}\x1b[0m` : `\n== ${text}`);
-}
-
-async function startServer(dir: string): Promise<{ server: ChildProcess; url: string }> {
-  const server = spawn(
-    process.execPath,
-    [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'src/main.ts')],
-    {
-      env: {
-        ...process.env,
-        PORT: '0',
-        SECURECHAT_DATA_DIR: path.join(dir, 'data'),
-        SECURECHAT_KEYS_DIR: path.join(dir, 'keys'),
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    server.stdout?.on('data', (chunk) => {
-      text += chunk;
-      const match = /listening on (http:\/\/[^\s"]+?) \(API docs/.exec(text);
-      if (match) resolve(match[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
-  });
-  server.stdout?.resume();
-  return { server, url };
 }
 
 async function main(): Promise<void> {
@@ -51,8 +21,11 @@ async function main(): Promise<void> {
   const clients: CliProcess[] = [];
   try {
     narrate("starting a server on a temp folder (it generates the demo users' keys: a few seconds)");
-    const started = await startServer(dir);
-    server = started.server;
+    const started = await startServerProcess({
+      SECURECHAT_DATA_DIR: path.join(dir, 'data'),
+      SECURECHAT_KEYS_DIR: path.join(dir, 'keys'),
+    });
+    server = started.child;
     console.log(`server at ${started.url}`);
     const env = { SECURECHAT_SERVER: started.url, SECURECHAT_KEYS_DIR: path.join(dir, 'keys') };
     const login = async (user: keyof typeof COLORS) => {
