@@ -94,10 +94,11 @@ export async function runCli(args: string[], env: Record<string, string>, stdin 
 /** The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked. */
 export async function startServerProcess(
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<{ url: string; child: ChildProcess; log: string[] }> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   // node itself runs the server (tsx as a loader, not a wrapper process), so signals reach it.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -158,7 +158,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'failures per minute',
     ),
     postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
-    maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 10_000), 'streams per user'),
+    maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 1_000_000), 'streams per user'),
     maxMembersPerChat: read('SECURECHAT_MAX_MEMBERS', 100, int(2, 100_000), 'members per chat'),
     rotateMessages: read('SECURECHAT_ROTATE_MESSAGES', 10_000, int(1, 1_000_000_000), 'messages per epoch'),
     rotateSeconds: read(

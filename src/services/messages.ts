@@ -64,10 +64,15 @@ export function createMessages({
       if (!signature) throw new Errors.INVALID_BODY('signature is not canonical base64');
 
       // 2. membership, 3. epoch.
-      const { chat, member } = await chats.memberChat(chatId, sender);
+      const chat = { id: chatId.toLowerCase() };
+      const found = await store.membership(chat.id, sender);
+      if (!found) throw new Errors.CHAT_NOT_FOUND(chatId);
+      const { member, epoch: currentEpoch } = found;
       if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
-      if (body.epoch !== chat.epoch) {
-        throw new Errors.STALE_EPOCH(`The chat is at epoch ${chat.epoch}; re-encrypt under its current key.`);
+      if (body.epoch !== currentEpoch) {
+        throw new Errors.STALE_EPOCH(
+          `The chat is at epoch ${currentEpoch}; re-encrypt under its current key.`,
+        );
       }
 
       // 4. clock.
@@ -117,8 +122,11 @@ export function createMessages({
     },
 
     async list(username: string, chatId: string, after: number, limit: number) {
-      const { chat, member } = await chats.memberChat(chatId, username);
-      return { messages: await store.listMessages(chat.id, after, limit, member.sinceEpoch) };
+      const found = await store.membership(chatId.toLowerCase(), username);
+      if (!found) throw new Errors.CHAT_NOT_FOUND(chatId);
+      return {
+        messages: await store.listMessages(chatId.toLowerCase(), after, limit, found.member.sinceEpoch),
+      };
     },
   };
 }

@@ -117,6 +117,10 @@ class SqliteStore implements Store {
         'SELECT username, state, since_epoch FROM members WHERE chat_id = ? ORDER BY since_epoch, username',
       ),
       member: p('SELECT state FROM members WHERE chat_id = ? AND username = ?'),
+      membership: p(
+        `SELECT c.epoch, m.state, m.since_epoch FROM chats c JOIN members m ON m.chat_id = c.id
+         WHERE c.id = ? AND m.username = ?`,
+      ),
       chatsOf: p(
         `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
          WHERE m.username = ? ORDER BY c.created_at DESC, c.id`,
@@ -144,6 +148,10 @@ class SqliteStore implements Store {
       ),
       insertEvent: p('INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)'),
       insertRecipient: p('INSERT INTO event_recipients (username, event_id) VALUES (?, ?)'),
+      // one statement fans a chat event out to every member, however many
+      insertMemberRecipients: p(
+        'INSERT INTO event_recipients (username, event_id) SELECT username, ? FROM members WHERE chat_id = ?',
+      ),
       eventsAfter: p(
         `SELECT e.id, e.type, e.data FROM event_recipients r JOIN events e ON e.id = r.event_id
          WHERE r.username = ? AND r.event_id > ? ORDER BY r.event_id LIMIT ?`,
@@ -253,6 +261,15 @@ class SqliteStore implements Store {
     return row && this.chatFromRow(row);
   }
 
+  async membership(chatId: string, username: string) {
+    const row = this.q.membership.get(chatId, username) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      epoch: row.epoch as number,
+      member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
+    };
+  }
+
   async listChats(username: string): Promise<ChatRecord[]> {
     return (this.q.chatsOf.all(username) as Row[]).map((row) => this.chatFromRow(row));
   }
@@ -311,7 +328,10 @@ class SqliteStore implements Store {
       );
       this.q.bumpSeq.run(chatId);
       const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
-      const [event] = this.insertEvents([{ type: 'message', data: eventData(seq), recipients }]);
+      const data = eventData(seq);
+      const id = Number(this.q.insertEvent.run('message', data, input.receivedAt).lastInsertRowid);
+      this.q.insertMemberRecipients.run(id, chatId);
+      const event = { id, type: 'message', data, recipients };
       return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
     })();
   }

@@ -20,6 +20,8 @@ export interface Store {
   /** Stores a new chat at its first epoch with its envelopes, and its events. */
   createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]>;
   getChat(chatId: string): Promise<ChatRecord | undefined>;
+  /** One member's standing and the chat's epoch, without loading every member (the hot path of posting). */
+  membership(chatId: string, username: string): Promise<{ epoch: number; member: MemberRecord } | undefined>;
   /** The chats `username` is a member of, newest first. */
   listChats(username: string): Promise<ChatRecord[]>;
   /**

@@ -1,0 +1,225 @@
+/**
+ * A load process for the benchmarks, driven over IPC by bench/run.ts: it holds streams and records
+ * when each message arrives, or posts prepared messages as fast as they are accepted or at a
+ * fixed rate, or storms the login endpoint. It never shares a CPU budget with the server's process.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'undici';
+import { seal } from '../src/crypto/aead.js';
+import { toBase64 } from '../src/crypto/base64.js';
+import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
+import type { SignatureAlgorithm } from '../src/crypto/keys.js';
+import { signSync } from '../src/crypto/signatures.js';
+
+type Command =
+  | { op: 'listen'; server: string; tokens: string[]; expect: number }
+  | { op: 'idle'; server: string; token: string; count: number }
+  | {
+      op: 'prepare';
+      chatId: string;
+      epoch: number;
+      sender: string;
+      key: string;
+      signingKey: string;
+      alg: SignatureAlgorithm;
+      count: number;
+      bytes: number;
+    }
+  | {
+      op: 'send';
+      server: string;
+      token: string;
+      chatId: string;
+      concurrency: number;
+      rate?: number;
+      seconds: number;
+    }
+  | { op: 'logins'; server: string; username: string; password: string; concurrency: number; seconds: number }
+  | { op: 'exit' };
+
+const send = (message: object) => process.send?.(message);
+const agent = new Agent({
+  connections: 512,
+  pipelining: 1,
+  keepAliveTimeout: 60_000,
+  bodyTimeout: 0,
+  headersTimeout: 0,
+});
+let prepared: string[] = [];
+
+async function listen(server: string, tokens: string[], expect: number): Promise<void> {
+  const arrivals = new Map<string, number>();
+  let deliveries = 0;
+  let reported = false;
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    send({ op: 'listened', deliveries, arrivals: [...arrivals] });
+  };
+  process.once('message', (m: Command) => {
+    if (m.op === 'exit') report();
+  });
+  await Promise.all(
+    tokens.map(async (token, index) => {
+      const res = await request(`${server}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+        dispatcher: agent,
+      });
+      if (index === tokens.length - 1) send({ op: 'listening' });
+      let buffer = '';
+      for await (const chunk of res.body) {
+        buffer += chunk;
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+          if (!block.includes('event: message')) continue;
+          deliveries += 1;
+          // the first listener's arrival times stand for the chat (every member gets every message)
+          if (index === 0) {
+            const id = /"id":"([0-9a-f-]{36})"/.exec(block)?.[1];
+            if (id) arrivals.set(id, performance.timeOrigin + performance.now());
+          }
+          if (deliveries >= expect) report();
+        }
+      }
+    }),
+  );
+}
+
+async function idle(server: string, token: string, count: number): Promise<void> {
+  const opened: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await request(`${server}/events`, {
+      headers: { authorization: `Bearer ${token}` },
+      dispatcher: agent,
+    });
+    res.body.on('data', () => {});
+    opened.push(res);
+    if (i % 500 === 499) send({ op: 'progress', opened: i + 1 });
+  }
+  send({ op: 'idling', opened: opened.length });
+}
+
+function prepare(c: Extract<Command, { op: 'prepare' }>): void {
+  const key = Buffer.from(c.key, 'hex');
+  const text = Buffer.alloc(c.bytes, 'a');
+  prepared = [];
+  for (let i = 0; i < c.count; i++) {
+    const header = {
+      chatId: c.chatId,
+      epoch: c.epoch,
+      sender: c.sender,
+      id: randomUUID(),
+      sentAt: new Date().toISOString(),
+    };
+    const parts = seal(key, text, messageAad(header));
+    const signature = toBase64(signSync(c.alg, c.signingKey, messageSigningInput(header, parts)));
+    prepared.push(
+      JSON.stringify({
+        id: header.id,
+        epoch: c.epoch,
+        sentAt: header.sentAt,
+        ...parts,
+        signatureAlgorithm: c.alg,
+        signature,
+      }),
+    );
+  }
+  send({ op: 'prepared', count: prepared.length });
+}
+
+async function post(c: Extract<Command, { op: 'send' }>, body: string): Promise<number> {
+  const res = await request(`${c.server}/chats/${c.chatId}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
+    body,
+    dispatcher: agent,
+  });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+/** Closed loop (as fast as accepted) or open loop at `rate`/s, timed from the schedule. */
+async function sendAll(c: Extract<Command, { op: 'send' }>): Promise<void> {
+  const started = performance.timeOrigin + performance.now();
+  const deadline = started + c.seconds * 1000;
+  const sentAt: [string, number][] = [];
+  let accepted = 0;
+  let refused = 0;
+  let next = 0;
+  const take = () => (next < prepared.length ? prepared[next++] : undefined);
+  const idOf = (body: string) => body.slice(7, 43);
+  const now = () => performance.timeOrigin + performance.now();
+  if (c.rate) {
+    const interval = 1000 / c.rate;
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; ; i++) {
+      const scheduled = started + i * interval;
+      if (scheduled >= deadline) break;
+      const body = take();
+      if (!body) break;
+      const wait = scheduled - now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      // coordinated omission: latency counts from when the message was due, not when it went
+      sentAt.push([idOf(body), scheduled]);
+      inFlight.push(post(c, body).then((s) => void (s === 201 ? accepted++ : refused++)));
+    }
+    await Promise.all(inFlight);
+  } else {
+    await Promise.all(
+      Array.from({ length: c.concurrency }, async () => {
+        for (let body = take(); body && now() < deadline; body = take()) {
+          sentAt.push([idOf(body), now()]);
+          if ((await post(c, body)) === 201) accepted++;
+          else refused++;
+        }
+      }),
+    );
+  }
+  send({ op: 'sent', accepted, refused, seconds: (now() - started) / 1000, sentAt });
+}
+
+async function logins(c: Extract<Command, { op: 'logins' }>): Promise<void> {
+  const deadline = Date.now() + c.seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: c.concurrency }, async () => {
+      while (Date.now() < deadline) {
+        const res = await request(`${c.server}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: c.username, password: c.password }),
+          dispatcher: agent,
+        });
+        await res.body.dump();
+        done++;
+      }
+    }),
+  );
+  send({ op: 'logged-in', count: done });
+}
+
+process.on('message', (c: Command) => {
+  const run = async () => {
+    switch (c.op) {
+      case 'listen':
+        return listen(c.server, c.tokens, c.expect);
+      case 'idle':
+        return idle(c.server, c.token, c.count);
+      case 'prepare':
+        return prepare(c);
+      case 'send':
+        return sendAll(c);
+      case 'logins':
+        return logins(c);
+      case 'exit':
+        setTimeout(() => process.exit(0), 50);
+    }
+  };
+  run().catch((error) => {
+    send({ op: 'error', message: String(error?.stack ?? error) });
+  });
+});
+send({ op: 'ready' });
