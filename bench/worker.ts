@@ -38,8 +38,8 @@ type Command =
   | { op: 'exit' };
 
 const send = (message: object) => process.send?.(message);
+// No cap on sockets per origin: every open stream holds one for good.
 const agent = new Agent({
-  connections: 512,
   pipelining: 1,
   keepAliveTimeout: 60_000,
   bodyTimeout: 0,

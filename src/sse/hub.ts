@@ -23,7 +23,7 @@ export interface HubOptions {
   replay: ReplaySource;
   heartbeatMs: number;
   bufferBytes: number;
-  log: { info: (obj: object, msg: string) => void };
+  log: { warn: (obj: object, msg: string) => void };
 }
 
 const REPLAY_PAGE = 500;
@@ -42,7 +42,7 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
   heartbeat.unref();
 
   const onSlow = (connection: SseConnection) => {
-    log.info({ username: connection.owner.username, bufferBytes }, 'stream cut: client reads too slowly');
+    log.warn({ username: connection.owner.username, bufferBytes }, 'stream cut: client reads too slowly');
   };
 
   function remove(connection: SseConnection): void {
