@@ -1,19 +1,11 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startServerProcess } from '../cli/child.js';
 import { Participant } from './client.js';
-import { PASSWORD, startServer } from './helper.js';
+import { PASSWORD, seedFoldersForProcesses } from './helper.js';
 
-/** Folders with the fixture users registered, for a real server process. */
-let dirs: { dataDir: string; keysDir: string; root: string };
-beforeAll(async () => {
-  const seeded = await startServer();
-  await seeded.app.close();
-  dirs = { dataDir: seeded.dataDir, keysDir: seeded.keysDir, root: path.dirname(seeded.dataDir) };
-});
-afterAll(() => rm(dirs.root, { recursive: true, force: true }));
+const dirs = seedFoldersForProcesses();
 
 const rss = async (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;

@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { readPublicKeys } from '../src/crypto/keystore.js';
@@ -77,4 +77,27 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     await server.app.services.accounts.register(username, PASSWORD, keys);
   }
   return server;
+}
+
+/** Folders with the fixture users registered, for real server processes (test/process, test/burst). */
+export interface SeededFolders {
+  dataDir: string;
+  keysDir: string;
+  root: string;
+}
+
+/** Registers the fixture users in fresh folders (closing the in-process server), then `afterAll` removes them. */
+export function seedFoldersForProcesses(): SeededFolders {
+  const dirs = {} as SeededFolders;
+  beforeAll(async () => {
+    const seeded = await startServer();
+    await seeded.app.close();
+    Object.assign(dirs, {
+      dataDir: seeded.dataDir,
+      keysDir: seeded.keysDir,
+      root: path.dirname(seeded.dataDir),
+    });
+  });
+  afterAll(() => rm(dirs.root, { recursive: true, force: true }));
+  return dirs;
 }

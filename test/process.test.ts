@@ -1,19 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startServerProcess } from '../cli/child.js';
 import { Participant } from './client.js';
-import { PASSWORD, startServer } from './helper.js';
+import { PASSWORD, seedFoldersForProcesses } from './helper.js';
 
-/** Folders with the fixture users registered, for real server processes to run on. */
-let dirs: { dataDir: string; keysDir: string; root: string };
-beforeAll(async () => {
-  const seeded = await startServer();
-  await seeded.app.close();
-  dirs = { dataDir: seeded.dataDir, keysDir: seeded.keysDir, root: path.dirname(seeded.dataDir) };
-});
-afterAll(() => rm(dirs.root, { recursive: true, force: true }));
+const dirs = seedFoldersForProcesses();
 
 const env = () => ({
   SECURECHAT_DATA_DIR: dirs.dataDir,

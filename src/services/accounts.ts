@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import {
   checkPublicKeySet,
@@ -10,7 +11,7 @@ import {
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { WindowCounter } from './limiter.js';
+import { Semaphore, WindowCounter } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -57,6 +58,10 @@ export function createAccounts({
   failuresPerUserAndAddress = 5,
 }: AccountsDeps) {
   const userFailures = new WindowCounter(failuresPerUser, 5 * 60_000);
+  // bcrypt gets at most half of libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise)
+  // and half of the CPUs: a login storm must not starve signature verification or delivery.
+  const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const hashing = new Semaphore(Math.max(1, Math.floor(Math.min(pool, availableParallelism()) / 2)));
   const userAddressFailures = new WindowCounter(failuresPerUserAndAddress, 60_000);
   // Unknown users are compared against this hash, so both failures cost one bcrypt comparison.
   const dummyHash = bcrypt.hash(randomBytes(16).toString('hex'), bcryptCost);
@@ -94,7 +99,7 @@ export function createAccounts({
       checkPublicKeySet(keys);
       const user: UserRecord = {
         username,
-        passwordHash: await bcrypt.hash(password, bcryptCost),
+        passwordHash: await hashing.run(() => bcrypt.hash(password, bcryptCost)),
         keys,
         createdAt: timestamp(),
         lastSeen: null,
@@ -113,7 +118,7 @@ export function createAccounts({
       if (wait > 0) throw rateLimited(`Too many failed logins for ${username}; try again later.`, wait);
       const user = await store.getUser(username);
       const hash = user?.passwordHash ?? (await dummyHash);
-      const matches = await bcrypt.compare(password, hash);
+      const matches = await hashing.run(() => bcrypt.compare(password, hash));
       if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
         userAddressFailures.hit(pair);
         userFailures.hit(username);
