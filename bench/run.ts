@@ -392,7 +392,9 @@ async function main(): Promise<void> {
 
     // 4: idle connections and memory per stream
     {
-      const target = quick ? 4000 : 20_000;
+      // 20,000 is the aim, but this workplace's hard limit on open files is 20,000 per
+      // process, the server's own descriptors included: 18,000 is the most it can honestly hold
+      const target = Number(process.env.BENCH_STREAMS ?? (quick ? 4000 : 18_000));
       const perWorker = 5000;
       const rss0 = await rssBytes(pid);
       const workers: Worker[] = [];

@@ -15,6 +15,9 @@ async function main(): Promise<void> {
   }
   const app = await buildApp(config);
   const address = await app.listen({ port: config.port, host: config.host });
+  // An accept() that fails (EMFILE when every file descriptor is taken) is an 'error' on the
+  // server: without a listener Node would crash the whole process. Log it and keep serving.
+  app.server.on('error', (err) => app.log.error({ err }, 'the server could not accept a connection'));
   const ready = `Secure Chat listening on ${address} (API docs at ${address}/docs)`;
   // Said even when the log level hides info: scripts (and people) wait for this line.
   if (['info', 'debug', 'trace'].includes(config.logLevel)) app.log.info(ready);
