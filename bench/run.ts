@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (about 10 minutes) or `npm run bench -- --quick` (under 3): the real server in its
+ * `npm run bench` (about 13 minutes) or `npm run bench -- --quick` (under 3): the real server in its
  * own process on a temp folder, load from separate processes on loopback, figures printed and
  * written to bench/results/latest.json and latest.md. Never part of `npm test`.
  */
