@@ -289,8 +289,6 @@ export function createChats({
         throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
       return envelope;
     },
-
-    memberChat,
   };
   return chats;
 }
