@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests with no server in them run once; every server test runs against both backends.
+const SERVERLESS = ['test/crypto.test.ts', 'test/config.test.ts', 'test/relay.test.ts'];
+const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
@@ -11,5 +14,17 @@ export default defineConfig({
     reporters: process.env.VITEST_JSON_REPORT
       ? ['default', ['json', { outputFile: process.env.VITEST_JSON_REPORT }]]
       : ['default'],
+    // `npm test` starts PostgreSQL and Redis (scripts/with-backends.sh), so both run there; plain
+    // `npx vitest` without DATABASE_URL and REDIS_URL runs SQLite only, and says so in the names.
+    projects: backends.map((backend) => ({
+      extends: true,
+      test: {
+        name: backend,
+        env: { SECURECHAT_TEST_BACKEND: backend },
+        include:
+          backend === 'sqlite' ? ['test/**/*.test.ts'] : ['test/**/*.test.ts', 'test/multi/**/*.test.ts'],
+        exclude: backend === 'sqlite' ? ['test/multi/**'] : SERVERLESS,
+      },
+    })),
   },
 });

@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { openBackends } from './backends.js';
 import type { Config } from './config.js';
 import type { KeySizes } from './crypto/keys.js';
 import auth from './plugins/auth.js';
@@ -11,7 +12,6 @@ import security from './plugins/security.js';
 import services from './plugins/services.js';
 import { ensureJwtSecret, ensureServerKey, ensureTls, provisionDemoUsers } from './services/provisioning.js';
 import { loadSpec } from './spec.js';
-import { openSqliteStore } from './store/sqlite.js';
 
 export interface AppOptions {
   /** Key sizes for generated keys (tests use smaller RSA keys; the protocol's are the default). */
@@ -106,14 +106,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) app.routeList.push({ method, url: route.url });
   });
-  const store = openSqliteStore(config.dataDir);
+  const { store, bus } = await openBackends(config, app.log);
   try {
     const serverKey = await ensureServerKey(config.keysDir, app.log, options.keySizes?.rsaBits);
     const secret = await ensureJwtSecret(config.dataDir, config.jwtSecret);
     await app.register(problems);
     await app.register(security, { config });
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });
-    await app.register(services, { config, store, serverKey });
+    await app.register(services, { config, store, bus, serverKey });
     drainOnClose(app, config.shutdownMs);
     await app.register(docs, { spec });
     await app.register(routes, { spec });
@@ -122,6 +122,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await provisionDemoUsers(app.services.accounts, config.keysDir, app.log, options.keySizes);
   } catch (error) {
     await app.close().catch(() => {});
+    await bus.close();
     await store.close();
     throw error;
   }

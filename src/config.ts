@@ -39,6 +39,10 @@ export interface Config {
   rotateSeconds: number;
   /** How long SIGTERM waits for requests in flight. */
   shutdownMs: number;
+  /** Where users, chats, messages and events live: SQLite in the data folder, or PostgreSQL. */
+  store: { kind: 'sqlite' } | { kind: 'postgres'; url: string; poolSize: number };
+  /** How events and presence reach the other instances: in this process only, or through Redis. */
+  bus: { kind: 'memory' } | { kind: 'redis'; url: string; prefix: string };
 }
 
 export class ConfigError extends Error {
@@ -75,6 +79,58 @@ function parseOrigins(raw: string): string[] | undefined {
     }
   });
   return valid && origins.length > 0 ? origins : undefined;
+}
+
+/**
+ * A connection URL with the expected schemes. Problems never repeat the value: it may hold a password.
+ */
+function readUrl(env: Env, name: string, schemes: string[], needed: string, problems: string[]) {
+  const raw = env[name];
+  if (!raw) {
+    problems.push(`${name} is required ${needed}`);
+    return '';
+  }
+  try {
+    if (schemes.includes(new URL(raw).protocol)) return raw;
+  } catch {
+    // reported below
+  }
+  problems.push(`${name} is invalid: expected a URL starting ${schemes.map((s) => `${s}//`).join(' or ')}`);
+  return '';
+}
+
+function readStore(env: Env, problems: string[], poolSize: number): Config['store'] {
+  const kind = env.SECURECHAT_STORE || 'sqlite';
+  if (kind === 'sqlite') return { kind };
+  if (kind === 'postgres') {
+    const url = readUrl(
+      env,
+      'DATABASE_URL',
+      ['postgres:', 'postgresql:'],
+      'with SECURECHAT_STORE=postgres',
+      problems,
+    );
+    return { kind, url, poolSize };
+  }
+  problems.push(`SECURECHAT_STORE=${JSON.stringify(kind)} is invalid: expected sqlite or postgres`);
+  return { kind: 'sqlite' };
+}
+
+function readBus(env: Env, problems: string[]): Config['bus'] {
+  const kind = env.SECURECHAT_BUS || 'memory';
+  if (kind === 'memory') return { kind };
+  if (kind === 'redis') {
+    const url = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'with SECURECHAT_BUS=redis', problems);
+    const prefix = env.SECURECHAT_REDIS_PREFIX ?? 'securechat:';
+    if (!/^[\w:.-]{1,64}$/.test(prefix)) {
+      problems.push(
+        `SECURECHAT_REDIS_PREFIX=${JSON.stringify(prefix)} is invalid: expected 1-64 of A-Z a-z 0-9 _ : . -`,
+      );
+    }
+    return { kind, url, prefix };
+  }
+  problems.push(`SECURECHAT_BUS=${JSON.stringify(kind)} is invalid: expected memory or redis`);
+  return { kind: 'memory' };
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
@@ -168,7 +224,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'a duration such as 7d or 3600',
     ),
     shutdownMs: read('SECURECHAT_SHUTDOWN_MS', 10_000, int(0, 600_000), 'milliseconds'),
+    store: { kind: 'sqlite' },
+    bus: { kind: 'memory' },
   };
+  config.store = readStore(env, problems, read('SECURECHAT_DB_POOL', 10, int(1, 1000), 'connections 1-1000'));
+  config.bus = readBus(env, problems);
   const tlsMode = env.SECURECHAT_TLS ?? '';
   const cert = env.SECURECHAT_TLS_CERT;
   const key = env.SECURECHAT_TLS_KEY;

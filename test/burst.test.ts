@@ -18,7 +18,7 @@ describe('a burst with a reader throttled to a trickle', () => {
     timeout: 240_000,
   }, async () => {
     const server = await startServerProcess({
-      SECURECHAT_DATA_DIR: dirs.dataDir,
+      ...dirs.env,
       SECURECHAT_KEYS_DIR: dirs.keysDir,
       SECURECHAT_DEMO_USERS: 'false',
       BCRYPT_COST: '4',

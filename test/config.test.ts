@@ -70,6 +70,57 @@ describe('config', () => {
     }
   });
 
+  it('chooses the store and the bus: SQLite and in-process unless told', () => {
+    expect(loadConfig({}, '/srv')).toMatchObject({ store: { kind: 'sqlite' }, bus: { kind: 'memory' } });
+    const c = loadConfig({
+      SECURECHAT_STORE: 'postgres',
+      DATABASE_URL: 'postgres://chat:pw@db.internal:5432/securechat',
+      SECURECHAT_DB_POOL: '20',
+      SECURECHAT_BUS: 'redis',
+      REDIS_URL: 'rediss://cache.internal:6380',
+      SECURECHAT_REDIS_PREFIX: 'prod:',
+    });
+    expect(c.store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://chat:pw@db.internal:5432/securechat',
+      poolSize: 20,
+    });
+    expect(c.bus).toEqual({ kind: 'redis', url: 'rediss://cache.internal:6380', prefix: 'prod:' });
+  });
+
+  it('refuses a bad backend setting without repeating a URL (it may hold a password)', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ SECURECHAT_STORE: 'mysql' })).toEqual([
+      'SECURECHAT_STORE="mysql" is invalid: expected sqlite or postgres',
+    ]);
+    expect(problems({ SECURECHAT_BUS: 'kafka' })).toEqual([
+      'SECURECHAT_BUS="kafka" is invalid: expected memory or redis',
+    ]);
+    expect(problems({ SECURECHAT_STORE: 'postgres' })).toEqual([
+      'DATABASE_URL is required with SECURECHAT_STORE=postgres',
+    ]);
+    expect(problems({ SECURECHAT_BUS: 'redis' })).toEqual([
+      'REDIS_URL is required with SECURECHAT_BUS=redis',
+    ]);
+    const secret = 'hunter2-secret';
+    const bad = problems({
+      SECURECHAT_STORE: 'postgres',
+      DATABASE_URL: `mysql://root:${secret}@db`,
+      SECURECHAT_BUS: 'redis',
+      REDIS_URL: `http://:${secret}@cache`,
+      SECURECHAT_REDIS_PREFIX: 'has space',
+    });
+    expect(bad).toHaveLength(3);
+    expect(bad.join('\n')).not.toContain(secret);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90')).toBe(90);
     expect(parseDuration('90s')).toBe(90);

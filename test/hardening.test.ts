@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../cli/child.js';
+import { backendEnv } from './backend.js';
 import { Api, Participant } from './client.js';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
@@ -171,6 +172,7 @@ describe('logs', () => {
         SECURECHAT_DEMO_USERS: 'false',
         BCRYPT_COST: '4',
         LOG_LEVEL: 'info',
+        ...(await backendEnv(path.join(base.dataDir, 'logged'))),
       });
       const app = await buildApp(config, { keySizes: { rsaBits: 2048 }, logStream });
       try {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { readPublicKeys } from '../src/crypto/keystore.js';
+import { backendEnv } from './backend.js';
 import { FIXTURE_USERS } from './global-setup.js';
 
 export { FIXTURE_USERS };
@@ -39,6 +40,7 @@ async function start(
     SECURECHAT_DEMO_USERS: 'false',
     BCRYPT_COST: '4',
     LOG_LEVEL: 'silent',
+    ...(await backendEnv(dataDir)),
     ...env,
   });
   const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
@@ -84,6 +86,8 @@ export interface SeededFolders {
   dataDir: string;
   keysDir: string;
   root: string;
+  /** The backend's settings (database, Redis) for the processes, besides the folders. */
+  env: Record<string, string>;
 }
 
 /** Registers the fixture users in fresh folders (closing the in-process server), then `afterAll` removes them. */
@@ -96,6 +100,7 @@ export function seedFoldersForProcesses(): SeededFolders {
       dataDir: seeded.dataDir,
       keysDir: seeded.keysDir,
       root: path.dirname(seeded.dataDir),
+      env: { ...(await backendEnv(seeded.dataDir)), SECURECHAT_DATA_DIR: seeded.dataDir },
     });
   });
   afterAll(() => rm(dirs.root, { recursive: true, force: true }));

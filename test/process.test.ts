@@ -7,7 +7,7 @@ import { PASSWORD, seedFoldersForProcesses } from './helper.js';
 const dirs = seedFoldersForProcesses();
 
 const env = () => ({
-  SECURECHAT_DATA_DIR: dirs.dataDir,
+  ...dirs.env,
   SECURECHAT_KEYS_DIR: dirs.keysDir,
   SECURECHAT_DEMO_USERS: 'false',
   BCRYPT_COST: '4',

@@ -6,6 +6,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { fingerprint } from '../src/crypto/keys.js';
 import { readPublicKeys } from '../src/crypto/keystore.js';
+import { backendEnv } from './backend.js';
 import { Api, Participant } from './client.js';
 import { tempDir } from './helper.js';
 
@@ -20,6 +21,7 @@ async function demoServer(root: string) {
     SECURECHAT_KEYS_DIR: path.join(root, 'keys'),
     BCRYPT_COST: '4',
     LOG_LEVEL: 'silent',
+    ...(await backendEnv(root)),
   });
   const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
   return { app, url: await app.listen({ port: 0, host: '127.0.0.1' }) };
@@ -88,12 +90,14 @@ describe('npm run user:add', () => {
   const script = path.resolve('src/admin/user-add.ts');
 
   async function userAdd(root: string, args: string[], password: string) {
+    const backend = await backendEnv(root);
     const child = execFile(tsx, [script, ...args], {
       env: {
         ...process.env,
         SECURECHAT_DATA_DIR: path.join(root, 'data'),
         SECURECHAT_KEYS_DIR: path.join(root, 'keys'),
         BCRYPT_COST: '4',
+        ...backend,
       },
     });
     child.stdin?.end(`${password}\n`);
@@ -138,6 +142,7 @@ describe('npm run user:add', () => {
       SECURECHAT_DEMO_USERS: 'false',
       LOG_LEVEL: 'silent',
       BCRYPT_COST: '4',
+      ...(await backendEnv(root)),
     });
     const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
     try {

@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { openStore } from '../backends.js';
 import { loadConfig } from '../config.js';
 import { generateKeyPairSet, publicKeysOf } from '../crypto/keys.js';
 import { readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
 import { checkNewPassword, createAccounts, USERNAME } from '../services/accounts.js';
-import { openSqliteStore } from '../store/sqlite.js';
 import { UserExistsError } from '../store/types.js';
 import { promptHidden, readStdin } from '../util/prompt.js';
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   }
   checkNewPassword(password);
 
-  const store = openSqliteStore(config.dataDir);
+  const store = await openStore(config, { warn: console.warn, error: console.error });
   try {
     const accounts = createAccounts({
       store,

@@ -13,6 +13,9 @@ export function createMemoryBus(): Bus {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    onPresenceChange() {
+      // one process: every change comes through connect and disconnect
+    },
     async connect(username, sessionId) {
       const set = sessions.get(username) ?? new Set<string>();
       const wasOffline = set.size === 0;

@@ -7,6 +7,11 @@ export interface Bus {
   publish(message: BusMessage): Promise<void>;
   subscribe(listener: (message: BusMessage) => void): () => void;
 
+  /**
+   * Changes of a user's state that the bus finds by itself (not through connect/disconnect): with
+   * Redis, the leases of a dead instance's sessions running out. The memory bus never calls it.
+   */
+  onPresenceChange(listener: PresenceListener): void;
   /** Marks one session connected; true when its user was offline until now. */
   connect(username: string, sessionId: string): Promise<boolean>;
   /** Marks one session gone; true when its user has no connected session left. */
@@ -23,3 +28,5 @@ export type BusMessage =
   | { kind: 'event'; type: string; data: string; id?: number; to: string[] | 'everyone' }
   /** Close the streams of one session (logout, expiry) wherever they are held. */
   | { kind: 'close-session'; sessionId: string; username: string };
+
+export type PresenceListener = (username: string, online: boolean) => void;

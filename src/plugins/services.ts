@@ -1,7 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createMemoryBus } from '../bus/memory.js';
 import type { Bus } from '../bus/types.js';
 import type { Config } from '../config.js';
 import { fingerprint } from '../crypto/keys.js';
@@ -34,13 +33,13 @@ declare module 'fastify' {
 export interface ServicesOptions {
   config: Config;
   store: Store;
+  bus: Bus;
   serverKey: KeyObject;
 }
 
 /** Wires the domain together and closes it with the app: streams first, then the store. */
 export default fp(
-  async function services(app: FastifyInstance, { config, store, serverKey }: ServicesOptions) {
-    const bus = createMemoryBus();
+  async function services(app: FastifyInstance, { config, store, bus, serverKey }: ServicesOptions) {
     const onError = (error: unknown) => app.log.error({ err: error }, 'presence update failed');
     const presence = createPresence({ bus, store, graceMs: config.presenceGraceMs, onError });
     const accounts = createAccounts({

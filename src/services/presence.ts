@@ -46,6 +46,9 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
     });
   }
 
+  // Another instance's sessions that lapsed (it died) are announced by whichever instance notices.
+  bus.onPresenceChange((username, online) => void serialize(username, () => announce(username, online)));
+
   function connect(id: string, session: Session): Promise<void> {
     if (session.connected) return Promise.resolve();
     session.connected = true;

@@ -1,6 +1,7 @@
 /**
  * Versioned schema. Migration N takes the database from version N-1 to N (SQLite `user_version`;
- * a PostgreSQL adapter keeps the same list in a table). Never edit a released migration: add one.
+ * PostgreSQL keeps its version in `schema_version`). Never edit a released migration: add one, to
+ * both lists, so that the two engines always hold the same tables at the same version.
  */
 export const MIGRATIONS: string[] = [
   `
@@ -75,6 +76,98 @@ export const MIGRATIONS: string[] = [
   `,
   `
   ALTER TABLE chats ADD COLUMN epoch_started_at TEXT;
+  ALTER TABLE chats ADD COLUMN epoch_messages INTEGER NOT NULL DEFAULT 0;
+  UPDATE chats SET epoch_started_at = created_at;
+  CREATE INDEX chats_by_epoch_start ON chats(epoch_started_at);
+  `,
+];
+
+/**
+ * The same schema for PostgreSQL. Differences are only where the engines differ: text compares
+ * byte by byte (COLLATE "C", as SQLite does), and event ids come from one counter row updated in
+ * the transaction that stores the events. Its row lock makes ids gapless and committed in order
+ * across every instance, which is what lets Last-Event-ID mean "everything up to here".
+ */
+export const PG_MIGRATIONS: string[] = [
+  `
+  CREATE TABLE users (
+    username      TEXT COLLATE "C" PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    keys          TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    last_seen     TEXT
+  );
+  CREATE TABLE revoked_tokens (
+    jti        TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE TABLE chats (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    epoch      INTEGER NOT NULL,
+    next_seq   INTEGER NOT NULL DEFAULT 1,
+    created_by TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL
+  );
+  CREATE TABLE members (
+    chat_id     TEXT COLLATE "C" NOT NULL REFERENCES chats(id),
+    username    TEXT COLLATE "C" NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('invited', 'joined')),
+    since_epoch INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, username)
+  );
+  CREATE INDEX members_by_user ON members(username);
+  CREATE TABLE envelopes (
+    chat_id          TEXT NOT NULL,
+    epoch            INTEGER NOT NULL,
+    recipient        TEXT NOT NULL,
+    wrapped_key      TEXT NOT NULL,
+    issued_at        TEXT NOT NULL,
+    server_signature TEXT NOT NULL,
+    PRIMARY KEY (chat_id, epoch, recipient)
+  );
+  CREATE TABLE messages (
+    chat_id     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    id          TEXT NOT NULL,
+    id_lower    TEXT NOT NULL,
+    sender      TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    sent_at     TEXT NOT NULL,
+    iv          TEXT NOT NULL,
+    ciphertext  TEXT NOT NULL,
+    tag         TEXT NOT NULL,
+    sig_alg     TEXT NOT NULL,
+    signature   TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (chat_id, seq)
+  );
+  CREATE UNIQUE INDEX messages_unique_id ON messages(chat_id, id_lower);
+  CREATE TABLE events (
+    id         BIGINT PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL
+  );
+  CREATE INDEX events_by_age ON events(created_at);
+  CREATE TABLE event_recipients (
+    username TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    PRIMARY KEY (username, event_id)
+  );
+  CREATE INDEX event_recipients_by_event ON event_recipients(event_id);
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  INSERT INTO meta (key, value) VALUES ('events_pruned_through', '0');
+  CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+  );
+  INSERT INTO counters (name, value) VALUES ('event_id', 0);
+  `,
+  `
+  ALTER TABLE chats ADD COLUMN epoch_started_at TEXT COLLATE "C";
   ALTER TABLE chats ADD COLUMN epoch_messages INTEGER NOT NULL DEFAULT 0;
   UPDATE chats SET epoch_started_at = created_at;
   CREATE INDEX chats_by_epoch_start ON chats(epoch_started_at);

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
+import { messageValues, type Row, toEnvelope, toMessage, toUser } from './rows.js';
 import {
   type ChatRecord,
   EpochConflictError,
@@ -17,8 +18,6 @@ import {
   UserExistsError,
   type UserRecord,
 } from './types.js';
-
-type Row = Record<string, unknown>;
 
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -47,41 +46,6 @@ export function openSqliteStore(dataDir: string): Store {
   migrate(db);
   return new SqliteStore(db);
 }
-
-const toUser = (r: Row): UserRecord => ({
-  username: r.username as string,
-  passwordHash: r.password_hash as string,
-  keys: JSON.parse(r.keys as string),
-  createdAt: r.created_at as string,
-  lastSeen: (r.last_seen as string | null) ?? null,
-});
-
-const toEnvelope = (r: Row): KeyEnvelope => ({
-  chatId: r.chat_id as string,
-  epoch: r.epoch as number,
-  recipient: r.recipient as string,
-  algorithm: 'RSA-OAEP-SHA256',
-  wrappedKey: r.wrapped_key as string,
-  issuedAt: r.issued_at as string,
-  serverSignature: r.server_signature as string,
-});
-
-const toMessage = (r: Row): MessageRecord => ({
-  chatId: r.chat_id as string,
-  seq: r.seq as number,
-  sender: r.sender as string,
-  receivedAt: r.received_at as string,
-  message: {
-    id: r.id as string,
-    epoch: r.epoch as number,
-    sentAt: r.sent_at as string,
-    iv: r.iv as string,
-    ciphertext: r.ciphertext as string,
-    tag: r.tag as string,
-    signatureAlgorithm: r.sig_alg as MessageRecord['message']['signatureAlgorithm'],
-    signature: r.signature as string,
-  },
-});
 
 class SqliteStore implements Store {
   private readonly q;
@@ -155,6 +119,10 @@ class SqliteStore implements Store {
       eventsAfter: p(
         `SELECT e.id, e.type, e.data FROM event_recipients r JOIN events e ON e.id = r.event_id
          WHERE r.username = ? AND r.event_id > ? ORDER BY r.event_id LIMIT ?`,
+      ),
+      eventsBetween: p(
+        `SELECT e.id, e.type, e.data, (SELECT json_group_array(r.username) FROM event_recipients r
+           WHERE r.event_id = e.id) AS recipients FROM events e WHERE e.id BETWEEN ? AND ? ORDER BY e.id`,
       ),
       latestEvent: p("SELECT seq AS latest FROM sqlite_sequence WHERE name = 'events'"),
       prunedThrough: p("SELECT value FROM meta WHERE key = 'events_pruned_through'"),
@@ -311,21 +279,7 @@ class SqliteStore implements Store {
         throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
       }
       const seq = chat.next_seq as number;
-      this.q.insertMessage.run(
-        chatId,
-        seq,
-        m.id,
-        m.id.toLowerCase(),
-        sender,
-        m.epoch,
-        m.sentAt,
-        m.iv,
-        m.ciphertext,
-        m.tag,
-        m.signatureAlgorithm,
-        m.signature,
-        input.receivedAt,
-      );
+      this.q.insertMessage.run(...messageValues(input, seq));
       this.q.bumpSeq.run(chatId);
       const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
       const data = eventData(seq);
@@ -355,6 +309,15 @@ class SqliteStore implements Store {
       type: r.type as string,
       data: r.data as string,
       recipients: [username],
+    }));
+  }
+
+  async eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]> {
+    return (this.q.eventsBetween.all(fromId, toId) as Row[]).map((r) => ({
+      id: r.id as number,
+      type: r.type as string,
+      data: r.data as string,
+      recipients: JSON.parse(r.recipients as string),
     }));
   }
 

@@ -45,6 +45,11 @@ export interface Store {
 
   /** Stored events for `username` with id > afterId, oldest first. */
   eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Stored events with fromId <= id <= toId, with every recipient, oldest first: a bus that
+   * missed a publication (an instance died between commit and publish) fills the gap from here.
+   */
+  eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]>;
   /** Ids at or below `prunedThrough` are gone; `latest` is the largest id issued. */
   eventBounds(): Promise<{ prunedThrough: number; latest: number }>;
   /** Deletes events created before `before` and revocations expired before `now` (ms); returns events deleted. */

@@ -1,0 +1,47 @@
+import { createMemoryBus } from './bus/memory.js';
+import { openRedisBus } from './bus/redis.js';
+import type { Bus } from './bus/types.js';
+import type { Config } from './config.js';
+import { openPostgresStore } from './store/postgres.js';
+import { openSqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
+
+type Log = { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
+
+/** How long a session's presence outlives its instance in Redis: the grace period, at least a second. */
+export const leaseMs = (config: Config) => Math.max(1000, config.presenceGraceMs);
+
+/** Opens (and migrates) the store the config names: SQLite in the data folder by default. */
+export async function openStore(config: Config, log: Log): Promise<Store> {
+  return config.store.kind === 'postgres'
+    ? openPostgresStore({
+        url: config.store.url,
+        poolSize: config.store.poolSize,
+        onError: (err) => log.warn({ err }, 'postgresql connection error'),
+      })
+    : openSqliteStore(config.dataDir);
+}
+
+/** Opens the store and the bus the config names (SQLite and in-process by default). */
+export async function openBackends(config: Config, log: Log): Promise<{ store: Store; bus: Bus }> {
+  const store = await openStore(config, log);
+  try {
+    const bus =
+      config.bus.kind === 'redis'
+        ? await openRedisBus({
+            url: config.bus.url,
+            prefix: config.bus.prefix,
+            leaseMs: leaseMs(config),
+            events: {
+              latest: async () => (await store.eventBounds()).latest,
+              between: (from, to) => store.eventsBetween(from, to),
+            },
+            log,
+          })
+        : createMemoryBus();
+    return { store, bus };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { StoredEvent } from '../store/types.js';
+import type { Bus, BusMessage, PresenceListener } from './types.js';
+
+export interface RedisBusOptions {
+  url: string;
+  /** Prefix of every key and channel: several deployments (or test servers) can share one Redis. */
+  prefix: string;
+  /** How long a session stays online in Redis without its instance renewing it. */
+  leaseMs: number;
+  /** The stored events, for gaps in what was published (see {@link orderedRelay}). */
+  events: {
+    latest(): Promise<number>;
+    between(fromId: number, toId: number): Promise<StoredEvent[]>;
+  };
+  log: { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
+  /** How long a missing event id may stay missing before it is read from the store. */
+  gapMs?: number;
+}
+
+// Presence in Redis. For each user a sorted set of their sessions (instance:session), scored by
+// the lease's end in ms, and expiring as a key with the lease; one sorted set of the users
+// announced online, scored by their latest lease. Each script runs atomically, so exactly one
+// instance sees each change of a user's state and announces it.
+const CONNECT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local announced = redis.call('ZSCORE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[4])
+if announced then return 0 end
+return 1`;
+
+const DISCONNECT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'REV', 'WITHSCORES')
+if #top == 0 then return redis.call('ZREM', KEYS[2], ARGV[3]) end
+redis.call('ZADD', KEYS[2], 'XX', top[2], ARGV[3])
+return 0`;
+
+// Users whose every lease has ended (their instance died or lost Redis): taken off the online set.
+const REAP = `
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+local gone = {}
+for _, user in ipairs(users) do
+  local key = ARGV[2] .. user
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  local top = redis.call('ZRANGE', key, 0, 0, 'REV', 'WITHSCORES')
+  if #top == 0 then
+    redis.call('ZREM', KEYS[1], user)
+    table.insert(gone, user)
+  else
+    redis.call('ZADD', KEYS[1], 'XX', top[2], user)
+  end
+end
+return gone`;
+
+type Scripted = Redis & {
+  presenceConnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
+  presenceDisconnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
+  presenceReap(online: string, ...args: (string | number)[]): Promise<string[]>;
+};
+
+/**
+ * Puts stored events back in id order before they reach the hub. Ids are gapless and committed in
+ * order (the store's counter row), but two instances' publications can cross on the way to Redis.
+ * An event after a gap waits for the missing ids; if they do not come within `gapMs` (their
+ * instance died between commit and publish, or Redis dropped them) they are read from the store,
+ * which has them: a later id cannot commit before an earlier one.
+ */
+export function orderedRelay(
+  deliver: (message: BusMessage) => void,
+  events: RedisBusOptions['events'],
+  gapMs: number,
+  onError: (error: unknown) => void,
+) {
+  let next = 0; // the next id to deliver; 0 until the store's latest id is known
+  const waiting = new Map<number, BusMessage & { kind: 'event' }>();
+  let timer: NodeJS.Timeout | undefined;
+  let filling = false;
+
+  function drain(): void {
+    for (let message = waiting.get(next); message; message = waiting.get(next)) {
+      waiting.delete(next);
+      next += 1;
+      deliver(message);
+    }
+    clearTimeout(timer);
+    timer = undefined;
+    if (waiting.size > 0) {
+      timer = setTimeout(() => void fill(), gapMs);
+      timer.unref();
+    }
+  }
+
+  /** Reads missing events from the store: up to the highest waiting id, or (catchUp) to the latest. */
+  async function fill(catchUp = false): Promise<void> {
+    if (filling || next === 0) return;
+    filling = true;
+    try {
+      const to = catchUp ? await events.latest() : Math.max(...waiting.keys()) - 1;
+      while (next <= to) {
+        const upto = Math.min(to, next + 999);
+        for (const event of await events.between(next, upto)) {
+          if (event.id < next) continue; // delivered meanwhile
+          waiting.delete(event.id);
+          next = event.id + 1;
+          deliver({ kind: 'event', type: event.type, data: event.data, id: event.id, to: event.recipients });
+        }
+        // every id up to `upto` has committed; one the store no longer has was pruned
+        next = Math.max(next, upto + 1);
+      }
+    } catch (error) {
+      onError(error);
+    } finally {
+      filling = false;
+      drain();
+    }
+  }
+
+  return {
+    /** Starts after the store's latest id: nothing earlier can concern a stream opened from now. */
+    async start(): Promise<void> {
+      next = (await events.latest()) + 1;
+      for (const id of waiting.keys()) if (id < next) waiting.delete(id);
+      drain();
+    },
+    push(message: BusMessage): void {
+      if (message.kind !== 'event' || message.id === undefined) {
+        deliver(message);
+        return;
+      }
+      if (next !== 0 && message.id < next) return; // already delivered (or filled from the store)
+      waiting.set(message.id, message);
+      if (next !== 0) drain();
+    },
+    /** After a lost connection to Redis, or now and then: deliver whatever committed since. */
+    catchUp: () => fill(true),
+    close(): void {
+      clearTimeout(timer);
+      waiting.clear();
+    },
+  };
+}
+
+/**
+ * The bus for several instances: one Redis channel carries every event once to every instance,
+ * each delivering to the streams it holds; presence lives in Redis under leases that each
+ * instance renews for its own sessions, so a dead instance's users go offline when their leases end.
+ */
+export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
+  const { prefix, leaseMs, log } = options;
+  const instance = randomUUID();
+  const channel = `${prefix}bus`;
+  const onlineKey = `${prefix}presence:online`;
+  const userPrefix = `${prefix}presence:user:`;
+  const redisOptions = { maxRetriesPerRequest: 3, lazyConnect: true };
+  const commands = new Redis(options.url, redisOptions) as Scripted;
+  const subscriber = new Redis(options.url, redisOptions);
+  for (const client of [commands, subscriber]) {
+    // ioredis reconnects by itself; an error is logged, never thrown at the process.
+    client.on('error', (err) => log.warn({ err: { message: err.message } }, 'redis connection error'));
+  }
+  commands.defineCommand('presenceConnect', { numberOfKeys: 2, lua: CONNECT });
+  commands.defineCommand('presenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
+  commands.defineCommand('presenceReap', { numberOfKeys: 1, lua: REAP });
+
+  const listeners = new Set<(message: BusMessage) => void>();
+  const presenceListeners = new Set<PresenceListener>();
+  const onError = (err: unknown) => log.error({ err }, 'event relay failed');
+  const relay = orderedRelay(
+    (message) => {
+      for (const listener of listeners) listener(message);
+    },
+    options.events,
+    options.gapMs ?? 250,
+    onError,
+  );
+  // The sessions this instance holds: their leases are renewed while the instance lives.
+  const local = new Map<string, string>(); // member -> username
+
+  try {
+    await Promise.all([commands.connect(), subscriber.connect()]);
+    subscriber.on('message', (_channel, text) => {
+      try {
+        relay.push(JSON.parse(text) as BusMessage);
+      } catch (err) {
+        onError(err);
+      }
+    });
+    await subscriber.subscribe(channel);
+    await relay.start();
+  } catch (error) {
+    commands.disconnect();
+    subscriber.disconnect();
+    throw new Error(`Redis: ${error instanceof Error ? error.message : error}`);
+  }
+  // Publications missed while the subscriber was away are read from the store.
+  subscriber.on('ready', () => void relay.catchUp());
+
+  const member = (sessionId: string) => `${instance}:${sessionId}`;
+  /** Starts or renews one session's lease; 1 when its user had not been announced online. */
+  const lease = (client: Scripted, m: string, username: string, now: number) =>
+    client.presenceConnect(userPrefix + username, onlineKey, m, now, now + leaseMs, username, leaseMs);
+  const announce = (username: string, online: boolean) => {
+    for (const listener of presenceListeners) listener(username, online);
+  };
+
+  const every = Math.max(50, Math.floor(leaseMs / 3));
+  const renew = setInterval(async () => {
+    try {
+      const now = Date.now();
+      const sessions = [...local];
+      // Pipelined in batches: one round trip renews a thousand sessions.
+      for (let i = 0; i < sessions.length; i += 1000) {
+        const batch = sessions.slice(i, i + 1000);
+        const pipeline = commands.pipeline() as unknown as Scripted;
+        for (const [m, username] of batch) void lease(pipeline, m, username, now);
+        const results = (await (pipeline as unknown as ReturnType<Redis['pipeline']>).exec()) ?? [];
+        // A lease reaped while this instance was stalled comes back, and its user with it.
+        results.forEach(([err, revived], j) => {
+          const [m, username] = batch[j];
+          if (!err && revived === 1 && local.has(m)) announce(username, true);
+        });
+      }
+      for (const username of await commands.presenceReap(onlineKey, now, userPrefix))
+        announce(username, false);
+      await relay.catchUp();
+    } catch (err) {
+      log.warn({ err }, 'presence lease renewal failed');
+    }
+  }, every);
+  renew.unref();
+
+  return {
+    async publish(message) {
+      await commands.publish(channel, JSON.stringify(message));
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    onPresenceChange(listener) {
+      presenceListeners.add(listener);
+    },
+    async connect(username, sessionId) {
+      const m = member(sessionId);
+      local.set(m, username);
+      return (await lease(commands, m, username, Date.now())) === 1;
+    },
+    async disconnect(username, sessionId) {
+      const m = member(sessionId);
+      if (!local.delete(m)) return false;
+      return (
+        (await commands.presenceDisconnect(userPrefix + username, onlineKey, m, Date.now(), username)) === 1
+      );
+    },
+    async isOnline(username) {
+      const score = await commands.zscore(onlineKey, username);
+      return score !== null && Number(score) > Date.now();
+    },
+    async onlineUsers() {
+      const users = await commands.zrangebyscore(onlineKey, `(${Date.now()}`, '+inf');
+      return users.sort();
+    },
+    async close() {
+      clearInterval(renew);
+      relay.close();
+      listeners.clear();
+      presenceListeners.clear();
+      // The leases of this instance's sessions are left to run out: streams told to reconnect
+      // elsewhere keep their users online if they come back within the lease.
+      local.clear();
+      await Promise.allSettled([subscriber.quit(), commands.quit()]);
+    },
+  };
+}

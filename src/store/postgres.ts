@@ -1,0 +1,453 @@
+import pg from 'pg';
+import type { KeyEnvelope } from '../crypto/envelope.js';
+import { Errors } from '../errors.js';
+import { PG_MIGRATIONS } from './migrations.js';
+import { messageValues, type Row, toEnvelope, toMessage, toUser } from './rows.js';
+import {
+  type ChatRecord,
+  EpochConflictError,
+  type MemberRecord,
+  type MembershipChange,
+  type MessageRecord,
+  type NewEvent,
+  type NewMessage,
+  type Store,
+  type StoredEvent,
+  UserExistsError,
+  type UserRecord,
+} from './types.js';
+
+type Client = pg.PoolClient;
+
+// BIGINT (event ids, expiry times in ms) as a JS number: every value we store is below 2^53.
+const INT8 = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** Any fixed 64-bit number: instances starting together take turns to migrate. */
+const MIGRATION_LOCK = 0x5ec0c4a7;
+
+export interface PostgresOptions {
+  url: string;
+  /** Connections this instance may hold. */
+  poolSize: number;
+  onError: (error: unknown) => void;
+}
+
+/** Takes the database to the current schema, once, however many instances start at the same time. */
+async function migrate(client: Client): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const { rows } = await client.query('SELECT version FROM schema_version');
+    if (rows.length === 0) await client.query('INSERT INTO schema_version (version) VALUES (0)');
+    const current = (rows[0]?.version as number | undefined) ?? 0;
+    if (current > PG_MIGRATIONS.length) {
+      throw new Error(`database schema v${current} is newer than this server (v${PG_MIGRATIONS.length})`);
+    }
+    for (let version = current; version < PG_MIGRATIONS.length; version++) {
+      await client.query(PG_MIGRATIONS[version]);
+    }
+    await client.query('UPDATE schema_version SET version = $1', [PG_MIGRATIONS.length]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+/** Connects to PostgreSQL, migrates, and returns the store; the URL (it may hold a password) is never logged. */
+export async function openPostgresStore({ url, poolSize, onError }: PostgresOptions): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, connectionTimeoutMillis: 10_000 });
+  // An idle connection that breaks (the database restarted) must not end the process.
+  pool.on('error', onError);
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new Error(`PostgreSQL: ${error instanceof Error ? error.message : error}`);
+  }
+  return new PostgresStore(pool);
+}
+
+const UNIQUE_VIOLATION = '23505';
+// Lock order is always chat row, then the event counter, so these are not expected; retried if they come.
+const RETRYABLE = new Set(['40001', '40P01']);
+
+class PostgresStore implements Store {
+  constructor(private readonly pool: pg.Pool) {}
+
+  private async rows(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
+    return (await client.query(sql, params)).rows as Row[];
+  }
+
+  /** Runs `work` in one READ COMMITTED transaction; domain errors roll it back and pass through. */
+  private async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    try {
+      await this.pool.query(
+        'INSERT INTO users (username, password_hash, keys, created_at, last_seen) VALUES ($1, $2, $3, $4, $5)',
+        [user.username, user.passwordHash, JSON.stringify(user.keys), user.createdAt, user.lastSeen],
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new UserExistsError(`user ${user.username} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async getUser(username: string): Promise<UserRecord | undefined> {
+    const [row] = await this.rows('SELECT * FROM users WHERE username = $1', [username]);
+    return row && toUser(row);
+  }
+
+  async listUsers() {
+    const rows = await this.rows('SELECT username, last_seen FROM users ORDER BY username');
+    return rows.map((r) => ({
+      username: r.username as string,
+      lastSeen: (r.last_seen as string | null) ?? null,
+    }));
+  }
+
+  async setLastSeen(username: string, at: string): Promise<void> {
+    await this.pool.query('UPDATE users SET last_seen = $1 WHERE username = $2', [at, username]);
+  }
+
+  async revokeToken(jti: string, expiresAt: number): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
+      [jti, expiresAt],
+    );
+  }
+
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return (await this.rows('SELECT 1 FROM revoked_tokens WHERE jti = $1', [jti])).length > 0;
+  }
+
+  /** Chats with their members, in the order of `rows`, with one query for every member. */
+  private async withMembers(rows: Row[], client: pg.Pool | Client = this.pool): Promise<ChatRecord[]> {
+    if (rows.length === 0) return [];
+    const members = await this.rows(
+      `SELECT chat_id, username, state, since_epoch FROM members WHERE chat_id = ANY($1)
+       ORDER BY since_epoch, username`,
+      [rows.map((r) => r.id)],
+      client,
+    );
+    const byChat = new Map<string, MemberRecord[]>();
+    for (const m of members) {
+      const list = byChat.get(m.chat_id as string) ?? [];
+      list.push({
+        username: m.username as string,
+        state: m.state as MemberRecord['state'],
+        sinceEpoch: m.since_epoch as number,
+      });
+      byChat.set(m.chat_id as string, list);
+    }
+    return rows.map((row) => ({
+      id: row.id as string,
+      epoch: row.epoch as number,
+      createdBy: row.created_by as string,
+      createdAt: row.created_at as string,
+      members: byChat.get(row.id as string) ?? [],
+    }));
+  }
+
+  private async insertEnvelopes(client: Client, envelopes: KeyEnvelope[]): Promise<void> {
+    if (envelopes.length === 0) return;
+    await client.query(
+      `INSERT INTO envelopes (chat_id, epoch, recipient, wrapped_key, issued_at, server_signature)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+      [
+        envelopes.map((e) => e.chatId),
+        envelopes.map((e) => e.epoch),
+        envelopes.map((e) => e.recipient),
+        envelopes.map((e) => e.wrappedKey),
+        envelopes.map((e) => e.issuedAt),
+        envelopes.map((e) => e.serverSignature),
+      ],
+    );
+  }
+
+  /**
+   * Takes `count` event ids from the counter row. Called last in a transaction: the row stays
+   * locked until commit, so ids are handed out and committed in one order across all instances.
+   */
+  private async takeEventIds(client: Client, count: number): Promise<number> {
+    const [row] = await this.rows(
+      "UPDATE counters SET value = value + $1 WHERE name = 'event_id' RETURNING value",
+      [count],
+      client,
+    );
+    return (row.value as number) - count + 1;
+  }
+
+  private async insertEvents(client: Client, events: NewEvent[], createdAt: string): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const first = await this.takeEventIds(client, events.length);
+    const stored = events.map((event, i) => ({ ...event, id: first + i }));
+    await client.query(
+      'INSERT INTO events (id, type, data, created_at) SELECT id, type, data, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS e(id, type, data)',
+      [stored.map((e) => e.id), stored.map((e) => e.type), stored.map((e) => e.data), createdAt],
+    );
+    const pairs = stored.flatMap((e) => e.recipients.map((username) => [username, e.id] as const));
+    if (pairs.length > 0) {
+      await client.query(
+        'INSERT INTO event_recipients (username, event_id) SELECT * FROM unnest($1::text[], $2::bigint[])',
+        [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+      );
+    }
+    return stored;
+  }
+
+  async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
+    return this.transaction(async (client) => {
+      await client.query(
+        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at) VALUES ($1, $2, $3, $4, $4)',
+        [chat.id, chat.epoch, chat.createdBy, chat.createdAt],
+      );
+      await this.upsertMembers(client, chat.id, chat.members);
+      await this.insertEnvelopes(client, envelopes);
+      return this.insertEvents(client, events, new Date().toISOString());
+    });
+  }
+
+  private async upsertMembers(client: Client, chatId: string, members: MemberRecord[]): Promise<void> {
+    if (members.length === 0) return;
+    await client.query(
+      `INSERT INTO members (chat_id, username, state, since_epoch)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[])
+       ON CONFLICT (chat_id, username) DO UPDATE SET state = excluded.state`,
+      [chatId, members.map((m) => m.username), members.map((m) => m.state), members.map((m) => m.sinceEpoch)],
+    );
+  }
+
+  async getChat(chatId: string): Promise<ChatRecord | undefined> {
+    const rows = await this.rows('SELECT * FROM chats WHERE id = $1', [chatId]);
+    return (await this.withMembers(rows))[0];
+  }
+
+  async membership(chatId: string, username: string) {
+    const [row] = await this.rows(
+      `SELECT c.epoch, m.state, m.since_epoch FROM chats c JOIN members m ON m.chat_id = c.id
+       WHERE c.id = $1 AND m.username = $2`,
+      [chatId, username],
+    );
+    if (!row) return undefined;
+    return {
+      epoch: row.epoch as number,
+      member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
+    };
+  }
+
+  async listChats(username: string): Promise<ChatRecord[]> {
+    const rows = await this.rows(
+      `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
+       WHERE m.username = $1 ORDER BY c.created_at DESC, c.id`,
+      [username],
+    );
+    return this.withMembers(rows);
+  }
+
+  async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
+    return this.transaction(async (client) => {
+      const now = new Date().toISOString();
+      const { rowCount } = await client.query(
+        `UPDATE chats SET epoch = $1,
+           epoch_started_at = CASE WHEN $1 = $2 THEN epoch_started_at ELSE $3 END,
+           epoch_messages = CASE WHEN $1 = $2 THEN epoch_messages ELSE 0 END
+         WHERE id = $4 AND epoch = $2`,
+        [change.epoch, change.expectedEpoch, now, change.chatId],
+      );
+      if (rowCount !== 1)
+        throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
+      if (change.remove.length > 0) {
+        await client.query('DELETE FROM members WHERE chat_id = $1 AND username = ANY($2)', [
+          change.chatId,
+          change.remove,
+        ]);
+      }
+      await this.upsertMembers(client, change.chatId, change.upsert);
+      await this.insertEnvelopes(client, change.envelopes);
+      return this.insertEvents(client, change.events, now);
+    });
+  }
+
+  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<KeyEnvelope | undefined> {
+    const [row] = await this.rows(
+      'SELECT * FROM envelopes WHERE chat_id = $1 AND epoch = $2 AND recipient = $3',
+      [chatId, epoch, recipient],
+    );
+    return row && toEnvelope(row);
+  }
+
+  async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
+    const { chatId, sender, message: m } = input;
+    try {
+      return await this.transaction(async (client) => {
+        // The chat row's lock gives this message the chat's next seq; posts to other chats go on in parallel.
+        const [chat] = await this.rows(
+          `SELECT c.epoch, c.next_seq, c.epoch_messages, m.state FROM chats c
+           LEFT JOIN members m ON m.chat_id = c.id AND m.username = $2
+           WHERE c.id = $1 FOR UPDATE OF c`,
+          [chatId, sender],
+          client,
+        );
+        if (!chat || chat.state === null) throw new Errors.CHAT_NOT_FOUND(chatId);
+        if (chat.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
+        if (chat.epoch !== m.epoch) {
+          throw new Errors.STALE_EPOCH(
+            `The chat is at epoch ${chat.epoch}; re-encrypt under its current key.`,
+          );
+        }
+        const seq = chat.next_seq as number;
+        // A duplicate id fails this insert on the unique index (caught below), inside the same transaction.
+        await client.query(
+          `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
+             sig_alg, signature, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          messageValues(input, seq),
+        );
+        await client.query(
+          'UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1 WHERE id = $1',
+          [chatId],
+        );
+        const data = eventData(seq);
+        const id = await this.takeEventIds(client, 1);
+        await client.query('INSERT INTO events (id, type, data, created_at) VALUES ($1, $2, $3, $4)', [
+          id,
+          'message',
+          data,
+          input.receivedAt,
+        ]);
+        const recipients = await this.rows(
+          `INSERT INTO event_recipients (username, event_id) SELECT username, $1 FROM members WHERE chat_id = $2
+           RETURNING username`,
+          [id, chatId],
+          client,
+        );
+        const event = { id, type: 'message', data, recipients: recipients.map((r) => r.username as string) };
+        return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
+      });
+    } catch (error) {
+      if ((error as { code?: string; constraint?: string }).constraint === 'messages_unique_id') {
+        throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
+      }
+      throw error;
+    }
+  }
+
+  async chatsDueForRotation(startedBefore: string, limit: number): Promise<string[]> {
+    const rows = await this.rows(
+      `SELECT id FROM chats c WHERE epoch_started_at < $1 AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+       ORDER BY epoch_started_at LIMIT $2`,
+      [startedBefore, limit],
+    );
+    return rows.map((r) => r.id as string);
+  }
+
+  async listMessages(
+    chatId: string,
+    after: number,
+    limit: number,
+    minEpoch: number,
+  ): Promise<MessageRecord[]> {
+    const rows = await this.rows(
+      'SELECT * FROM messages WHERE chat_id = $1 AND seq > $2 AND epoch >= $3 ORDER BY seq LIMIT $4',
+      [chatId, after, minEpoch, limit],
+    );
+    return rows.map(toMessage);
+  }
+
+  async eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.rows(
+      `SELECT e.id, e.type, e.data FROM event_recipients r JOIN events e ON e.id = r.event_id
+       WHERE r.username = $1 AND r.event_id > $2 ORDER BY r.event_id LIMIT $3`,
+      [username, afterId, limit],
+    );
+    return rows.map((r) => ({
+      id: r.id as number,
+      type: r.type as string,
+      data: r.data as string,
+      recipients: [username],
+    }));
+  }
+
+  async eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]> {
+    const rows = await this.rows(
+      `SELECT e.id, e.type, e.data,
+         ARRAY(SELECT r.username FROM event_recipients r WHERE r.event_id = e.id) AS recipients
+       FROM events e WHERE e.id BETWEEN $1 AND $2 ORDER BY e.id`,
+      [fromId, toId],
+    );
+    return rows.map((r) => ({
+      id: r.id as number,
+      type: r.type as string,
+      data: r.data as string,
+      recipients: r.recipients as string[],
+    }));
+  }
+
+  async eventBounds() {
+    const [row] = await this.rows(
+      `SELECT (SELECT value FROM counters WHERE name = 'event_id') AS latest,
+              (SELECT value FROM meta WHERE key = 'events_pruned_through') AS pruned`,
+    );
+    return { prunedThrough: Number(row.pruned), latest: row.latest as number };
+  }
+
+  async prune(before: string, now: number): Promise<number> {
+    return this.transaction(async (client) => {
+      await client.query('DELETE FROM revoked_tokens WHERE expires_at < $1', [now]);
+      const [row] = await this.rows(
+        'SELECT max(id) AS id FROM events WHERE created_at < $1',
+        [before],
+        client,
+      );
+      const last = row.id as number | null;
+      if (last === null) return 0;
+      await client.query('DELETE FROM event_recipients WHERE event_id <= $1', [last]);
+      const { rowCount } = await client.query('DELETE FROM events WHERE id <= $1', [last]);
+      // Two instances may prune at once: the mark only moves forward.
+      await client.query(
+        "UPDATE meta SET value = GREATEST(value::bigint, $1)::text WHERE key = 'events_pruned_through'",
+        [last],
+      );
+      return rowCount ?? 0;
+    });
+  }
+}

@@ -1,0 +1,60 @@
+import type { KeyEnvelope } from '../crypto/envelope.js';
+import type { MessageRecord, NewMessage, UserRecord } from './types.js';
+
+/** A row as both SQL adapters read it: column names in snake_case. */
+export type Row = Record<string, unknown>;
+
+export const toUser = (r: Row): UserRecord => ({
+  username: r.username as string,
+  passwordHash: r.password_hash as string,
+  keys: JSON.parse(r.keys as string),
+  createdAt: r.created_at as string,
+  lastSeen: (r.last_seen as string | null) ?? null,
+});
+
+export const toEnvelope = (r: Row): KeyEnvelope => ({
+  chatId: r.chat_id as string,
+  epoch: r.epoch as number,
+  recipient: r.recipient as string,
+  algorithm: 'RSA-OAEP-SHA256',
+  wrappedKey: r.wrapped_key as string,
+  issuedAt: r.issued_at as string,
+  serverSignature: r.server_signature as string,
+});
+
+export const toMessage = (r: Row): MessageRecord => ({
+  chatId: r.chat_id as string,
+  seq: r.seq as number,
+  sender: r.sender as string,
+  receivedAt: r.received_at as string,
+  message: {
+    id: r.id as string,
+    epoch: r.epoch as number,
+    sentAt: r.sent_at as string,
+    iv: r.iv as string,
+    ciphertext: r.ciphertext as string,
+    tag: r.tag as string,
+    signatureAlgorithm: r.sig_alg as MessageRecord['message']['signatureAlgorithm'],
+    signature: r.signature as string,
+  },
+});
+
+/** The values of a `messages` row, in column order (chat_id, seq, id, id_lower, sender, epoch, ...). */
+export const messageValues = (input: NewMessage, seq: number): unknown[] => {
+  const m = input.message;
+  return [
+    input.chatId,
+    seq,
+    m.id,
+    m.id.toLowerCase(),
+    input.sender,
+    m.epoch,
+    m.sentAt,
+    m.iv,
+    m.ciphertext,
+    m.tag,
+    m.signatureAlgorithm,
+    m.signature,
+    input.receivedAt,
+  ];
+};

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { orderedRelay } from '../src/bus/redis.js';
+import type { BusMessage } from '../src/bus/types.js';
+import type { StoredEvent } from '../src/store/types.js';
+
+const event = (id: number): BusMessage & { kind: 'event' } => ({
+  kind: 'event',
+  type: 'message',
+  data: `{"n":${id}}`,
+  id,
+  to: ['alice'],
+});
+
+/** A relay over a fake store holding events 1..latest; `delivered` resolves when `n` ids are out. */
+function setup(latest: number, stored: number[] = []) {
+  const out: number[] = [];
+  const errors: unknown[] = [];
+  let waiter: { n: number; resolve: () => void } | undefined;
+  const reads: [number, number][] = [];
+  const store = {
+    latest: async () => latest,
+    between: async (from: number, to: number): Promise<StoredEvent[]> => {
+      reads.push([from, to]);
+      return stored
+        .filter((id) => id >= from && id <= to)
+        .map((id) => ({ id, type: 'message', data: `{"n":${id}}`, recipients: ['alice'] }));
+    },
+  };
+  const relay = orderedRelay(
+    (m) => {
+      if (m.kind === 'event') out.push(m.id ?? -1);
+      if (waiter && out.length >= waiter.n) waiter.resolve();
+    },
+    store,
+    20,
+    (e) => errors.push(e),
+  );
+  const delivered = (n: number) =>
+    out.length >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { n, resolve }));
+  return {
+    relay,
+    out,
+    errors,
+    reads,
+    delivered,
+    setLatest: (n: number) => {
+      latest = n;
+    },
+  };
+}
+
+describe('the Redis bus puts events back in id order', () => {
+  it('holds an event that overtook an earlier one until the earlier one arrives', async () => {
+    const t = setup(10);
+    await t.relay.start();
+    t.relay.push(event(12));
+    t.relay.push(event(13));
+    expect(t.out).toEqual([]);
+    t.relay.push(event(11));
+    expect(t.out).toEqual([11, 12, 13]);
+    // a repeat (or one already read from the store) is not delivered twice
+    t.relay.push(event(12));
+    expect(t.out).toEqual([11, 12, 13]);
+    expect(t.reads).toEqual([]);
+    t.relay.close();
+  });
+
+  it('reads ids that never arrive from the store, skipping pruned ones', async () => {
+    // 11 and 13 were committed but their instance died before publishing; 12 was pruned since
+    const t = setup(10, [11, 13]);
+    await t.relay.start();
+    t.relay.push(event(14));
+    await t.delivered(3);
+    expect(t.out).toEqual([11, 13, 14]);
+    expect(t.reads).toEqual([[11, 13]]);
+    expect(t.errors).toEqual([]);
+    t.relay.close();
+  });
+
+  it('catches up with the store after losing the subscription, and passes presence through', async () => {
+    const t = setup(10, [11, 12]);
+    await t.relay.start();
+    t.relay.push({ kind: 'event', type: 'presence', data: '{}', to: 'everyone' });
+    expect(t.out).toEqual([-1]);
+    t.setLatest(12);
+    await t.relay.catchUp();
+    expect(t.out).toEqual([-1, 11, 12]);
+    t.relay.push(event(11));
+    t.relay.push(event(13));
+    expect(t.out).toEqual([-1, 11, 12, 13]);
+    t.relay.close();
+  });
+
+  it('delivers nothing older than the store held when it started', async () => {
+    const t = setup(10);
+    t.relay.push(event(9));
+    t.relay.push(event(11));
+    await t.relay.start();
+    expect(t.out).toEqual([11]);
+    t.relay.close();
+  });
+});
