@@ -10,7 +10,13 @@ import problems from './plugins/problems.js';
 import routes from './plugins/routes.js';
 import security from './plugins/security.js';
 import services from './plugins/services.js';
-import { ensureJwtSecret, ensureServerKey, ensureTls, provisionDemoUsers } from './services/provisioning.js';
+import {
+  checkSharedIdentity,
+  ensureJwtSecret,
+  ensureServerKey,
+  ensureTls,
+  provisionDemoUsers,
+} from './services/provisioning.js';
 import { loadSpec } from './spec.js';
 
 export interface AppOptions {
@@ -110,6 +116,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   try {
     const serverKey = await ensureServerKey(config.keysDir, app.log, options.keySizes?.rsaBits);
     const secret = await ensureJwtSecret(config.dataDir, config.jwtSecret);
+    if (config.store.kind === 'postgres') await checkSharedIdentity(store, secret, serverKey);
     await app.register(problems);
     await app.register(security, { config });
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });

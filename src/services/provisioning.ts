@@ -1,8 +1,9 @@
-import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import {
+  fingerprint,
   generateKeyPairSet,
   generatePemKeyPair,
   type KeySizes,
@@ -11,6 +12,7 @@ import {
 } from '../crypto/keys.js';
 import { readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
 import { selfSignedCertificate } from '../crypto/tls.js';
+import type { Store } from '../store/types.js';
 import type { Accounts } from './accounts.js';
 
 export const DEMO_USERS = [1, 2, 3, 4, 5].map((n) => ({ username: `user${n}`, password: `password${n}` }));
@@ -36,10 +38,45 @@ export async function ensureServerKey(
     log.info({ dir, rsaBits }, 'creating the server signing key');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const pair = await generatePemKeyPair('rsa', { modulusLength: rsaBits });
-    await writeFile(path.join(dir, 'signing.pub.pem'), pair.publicKey, { mode: 0o644 });
-    await writeFile(privateFile, pair.privateKey, { mode: 0o600, flag: 'wx' });
+    try {
+      await writeFile(privateFile, pair.privateKey, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      // another instance on the same folder made it first: theirs is the key
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+    }
   }
-  return createPrivateKey(await readFile(privateFile, 'utf8'));
+  const key = createPrivateKey(await readFile(privateFile, 'utf8'));
+  const publicPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string;
+  const publicFile = path.join(dir, 'signing.pub.pem');
+  if ((await readFile(publicFile, 'utf8').catch(() => '')) !== publicPem)
+    await writeFile(publicFile, publicPem, { mode: 0o644 });
+  return key;
+}
+
+/**
+ * Instances that share a database must share the JWT secret (a token from one is checked by
+ * another) and the envelope-signing key (clients pin it). The first instance records a check
+ * value of each in the database; one that differs refuses to start, saying which and why.
+ */
+export async function checkSharedIdentity(
+  store: Store,
+  jwtSecret: string,
+  serverKey: KeyObject,
+): Promise<void> {
+  const secretCheck = createHmac('sha256', jwtSecret)
+    .update('securechat: instances share this secret')
+    .digest('base64url');
+  if ((await store.claim('jwt_secret_check', secretCheck)) !== secretCheck) {
+    throw new Error(
+      'this instance has a different JWT secret from the instances already using this database: give every instance the same SECURECHAT_JWT_SECRET (or the same data folder)',
+    );
+  }
+  const keyFingerprint = fingerprint(createPublicKey(serverKey));
+  if ((await store.claim('server_key_fingerprint', keyFingerprint)) !== keyFingerprint) {
+    throw new Error(
+      `this instance's server signing key (${keyFingerprint}) is not the one the instances already using this database sign with: copy keys/server/signing.key.pem from them`,
+    );
+  }
 }
 
 /** The TLS key and certificate: given files, or (self-signed) made once in `keys/server/`. */

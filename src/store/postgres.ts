@@ -118,6 +118,15 @@ class PostgresStore implements Store {
     if (!this.pool.ended) await this.pool.end();
   }
 
+  async claim(key: string, value: string): Promise<string> {
+    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+      key,
+      value,
+    ]);
+    const [row] = await this.rows('SELECT value FROM meta WHERE key = $1', [key]);
+    return row.value as string;
+  }
+
   async createUser(user: UserRecord): Promise<void> {
     try {
       await this.pool.query(

@@ -54,6 +54,8 @@ class SqliteStore implements Store {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       ping: p('SELECT 1'),
+      claim: p('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+      meta: p('SELECT value FROM meta WHERE key = ?'),
       insertUser: p(
         'INSERT INTO users (username, password_hash, keys, created_at, last_seen) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -140,6 +142,11 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  async claim(key: string, value: string): Promise<string> {
+    this.q.claim.run(key, value);
+    return (this.q.meta.get(key) as Row).value as string;
   }
 
   async createUser(user: UserRecord): Promise<void> {

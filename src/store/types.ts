@@ -9,6 +9,9 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
+  /** Stores `value` under `key` unless a value is there already; returns the stored one. */
+  claim(key: string, value: string): Promise<string>;
+
   createUser(user: UserRecord): Promise<void>;
   getUser(username: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<{ username: string; lastSeen: string | null }[]>;

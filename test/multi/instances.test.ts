@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../cli/child.js';
 import type { SignatureAlgorithm } from '../../src/crypto/keys.js';
 import { EventStream, Participant, type SseEvent } from '../client.js';
-import { PASSWORD, seedFoldersForProcesses } from '../helper.js';
+import { PASSWORD, seedFoldersForProcesses, tempDir } from '../helper.js';
 
 // Two real server processes on one PostgreSQL database and one Redis (the postgres project only).
 const dirs = seedFoldersForProcesses();
@@ -18,8 +19,10 @@ const env = () => ({
 });
 
 const children: ChildProcess[] = [];
-afterAll(() => {
+const folders: string[] = [];
+afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
 });
 
 async function instance() {
@@ -144,5 +147,18 @@ describe('two instances on one PostgreSQL and one Redis', () => {
     );
     aliceStream.close();
     bobStream.close();
+  });
+
+  it('refuse to start an instance whose JWT secret or signing key differs from the others', async () => {
+    await instance();
+    await expect(
+      startServerProcess({ ...env(), SECURECHAT_JWT_SECRET: 'another-secret-'.repeat(3) }),
+    ).rejects.toThrow(/different JWT secret from the instances already using this database/);
+    // its own keys folder: a new signing key, which clients that pinned the first would refuse
+    const keysDir = await tempDir();
+    folders.push(keysDir);
+    await expect(startServerProcess({ ...env(), SECURECHAT_KEYS_DIR: keysDir })).rejects.toThrow(
+      /server signing key .* is not the one the instances already using this database sign with/,
+    );
   });
 });
