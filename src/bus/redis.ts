@@ -227,16 +227,23 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
       }
       for (const username of await commands.presenceReap(onlineKey, now, userPrefix))
         announce(username, false);
-      await relay.catchUp();
     } catch (err) {
-      log.warn({ err }, 'presence lease renewal failed');
+      log.warn({ err: { message: (err as Error).message } }, 'presence lease renewal failed');
     }
   }, every);
   renew.unref();
+  // Whatever committed but never came through Redis (lost publication, Redis down) reaches this
+  // instance's streams within a second, from the store.
+  const catchUp = setInterval(() => void relay.catchUp(), 1000);
+  catchUp.unref();
 
   return {
     async publish(message) {
-      await commands.publish(channel, JSON.stringify(message));
+      // Not awaited: the store already holds every stored event, and each instance's relay reads
+      // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
+      commands.publish(channel, JSON.stringify(message)).catch((err) => {
+        log.warn({ err: { message: err.message }, kind: message.kind }, 'redis publish failed');
+      });
     },
     subscribe(listener) {
       listeners.add(listener);
@@ -267,6 +274,7 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     },
     async close() {
       clearInterval(renew);
+      clearInterval(catchUp);
       relay.close();
       listeners.clear();
       presenceListeners.clear();

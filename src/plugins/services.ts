@@ -112,8 +112,8 @@ export default fp(
       async () => {
         try {
           const before = new Date(Date.now() - config.rotateSeconds * 1000).toISOString();
-          for (const chatId of await store.chatsDueForRotation(before, 100))
-            await chats.rotate(chatId, 'age');
+          for (const { chatId, epoch } of await store.chatsDueForRotation(before, 100))
+            await chats.rotate(chatId, 'age', epoch);
         } catch (err) {
           app.log.error({ err }, 'key rotation sweep failed');
         }

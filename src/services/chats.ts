@@ -246,15 +246,15 @@ export function createChats({
     },
 
     /**
-     * A new epoch with the same members (after many messages, or a long time, in one epoch). If
-     * the chat moved on meanwhile, its key was just rotated anyway.
+     * A new epoch with the same members (after many messages, or a long time, in `fromEpoch`). If
+     * the chat moved on from it meanwhile (here or on another instance), its key was just rotated.
      */
-    async rotate(chatId: string, reason: string): Promise<void> {
+    async rotate(chatId: string, reason: string, fromEpoch: number): Promise<void> {
       if (rotating.has(chatId)) return;
       rotating.add(chatId);
       try {
         const chat = await store.getChat(chatId);
-        if (!chat || chat.members.length === 0) return;
+        if (!chat || chat.members.length === 0 || chat.epoch !== fromEpoch) return;
         const epoch = chat.epoch + 1;
         const members = chat.members.map((m) => m.username);
         const envelopes = await issueEnvelopes(chat.id, epoch, members);

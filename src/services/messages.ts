@@ -117,7 +117,8 @@ export function createMessages({
         id: event.id,
         to: event.recipients,
       });
-      if (epochMessages >= rotateMessages) void chats.rotate(chat.id, 'messages').catch(onError);
+      if (epochMessages >= rotateMessages)
+        void chats.rotate(chat.id, 'messages', message.epoch).catch(onError);
       return { seq, receivedAt };
     },
 

@@ -37,13 +37,14 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
   }
 
   async function announce(username: string, online: boolean): Promise<void> {
-    await store.setLastSeen(username, timestamp());
+    // Told first: a store that does not answer delays only lastSeen, not the news.
     await bus.publish({
       kind: 'event',
       type: 'presence',
       data: JSON.stringify({ username, online }),
       to: 'everyone',
     });
+    await store.setLastSeen(username, timestamp());
   }
 
   // Another instance's sessions that lapsed (it died) are announced by whichever instance notices.

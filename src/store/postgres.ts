@@ -380,13 +380,13 @@ class PostgresStore implements Store {
     }
   }
 
-  async chatsDueForRotation(startedBefore: string, limit: number): Promise<string[]> {
+  async chatsDueForRotation(startedBefore: string, limit: number) {
     const rows = await this.rows(
-      `SELECT id FROM chats c WHERE epoch_started_at < $1 AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+      `SELECT id, epoch FROM chats c WHERE epoch_started_at < $1 AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
        ORDER BY epoch_started_at LIMIT $2`,
       [startedBefore, limit],
     );
-    return rows.map((r) => r.id as string);
+    return rows.map((r) => ({ chatId: r.id as string, epoch: r.epoch as number }));
   }
 
   async listMessages(

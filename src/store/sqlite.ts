@@ -76,7 +76,7 @@ class SqliteStore implements Store {
          WHERE id = @id AND epoch = @expected`,
       ),
       dueForRotation: p(
-        `SELECT id FROM chats c WHERE epoch_started_at < ? AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+        `SELECT id, epoch FROM chats c WHERE epoch_started_at < ? AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
          ORDER BY epoch_started_at LIMIT ?`,
       ),
       members: p(
@@ -297,8 +297,11 @@ class SqliteStore implements Store {
     })();
   }
 
-  async chatsDueForRotation(startedBefore: string, limit: number): Promise<string[]> {
-    return (this.q.dueForRotation.all(startedBefore, limit) as Row[]).map((r) => r.id as string);
+  async chatsDueForRotation(startedBefore: string, limit: number) {
+    return (this.q.dueForRotation.all(startedBefore, limit) as Row[]).map((r) => ({
+      chatId: r.id as string,
+      epoch: r.epoch as number,
+    }));
   }
 
   async listMessages(

@@ -41,8 +41,8 @@ export interface Store {
    * errors CHAT_NOT_FOUND, NOT_JOINED, STALE_EPOCH and DUPLICATE_MESSAGE.
    */
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
-  /** Chats (with members) whose current epoch began before `startedBefore`: their keys are due to rotate. */
-  chatsDueForRotation(startedBefore: string, limit: number): Promise<string[]>;
+  /** Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their keys are due to rotate. */
+  chatsDueForRotation(startedBefore: string, limit: number): Promise<{ chatId: string; epoch: number }[]>;
   /** Messages with seq > after and epoch >= minEpoch, oldest first. */
   listMessages(chatId: string, after: number, limit: number, minEpoch: number): Promise<MessageRecord[]>;
 

@@ -1,0 +1,255 @@
+/**
+ * `npm run bench:instances`: what the PostgreSQL store and the Redis bus cost, and what a second
+ * instance brings. The same chat of 10 (half its members listening on each instance) is driven on:
+ * SQLite with the in-process bus (one instance), PostgreSQL with Redis (one instance), and
+ * PostgreSQL with Redis (two instances, senders and listeners split between them). Prints accepted
+ * messages/s, deliveries/s, and post-to-delivery latency for listeners on the sender's instance and
+ * on the other one. Runs under scripts/with-backends.sh (which the npm script does), on loopback;
+ * the servers, PostgreSQL, Redis and this load process all share this machine's CPUs.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { Agent, request } from 'undici';
+import { startServerProcess } from '../cli/child.js';
+import { openStore } from '../src/backends.js';
+import { loadConfig } from '../src/config.js';
+import { seal } from '../src/crypto/aead.js';
+import { toBase64 } from '../src/crypto/base64.js';
+import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
+import { openEnvelope } from '../src/crypto/envelope.js';
+import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
+import { signSync } from '../src/crypto/signatures.js';
+import { createAccounts } from '../src/services/accounts.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONCURRENCY = 16; // posts in flight per sender
+const MEMBERS = 10;
+const PASSWORD = 'bench-password';
+const log = (text: string) => console.error(`[bench:instances] ${text}`);
+const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0 });
+
+async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
+  const res = await request(url + p, {
+    method: method as 'GET',
+    dispatcher: agent,
+    headers: {
+      ...(token && { authorization: `Bearer ${token}` }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 400) throw new Error(`${method} ${p}: ${res.statusCode} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;
+
+/** Reads a stream, recording when each message (by id) arrives. */
+async function listen(url: string, token: string, arrivals: Map<string, number>[], slot: number) {
+  const abort = new AbortController();
+  const res = await request(`${url}/events`, {
+    dispatcher: agent,
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  const map = new Map<string, number>();
+  arrivals[slot] = map;
+  void (async () => {
+    let buffer = '';
+    try {
+      for await (const chunk of res.body) {
+        buffer += chunk.toString();
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+          if (!block.includes('event: message')) continue;
+          const data = block.slice(block.indexOf('data: ') + 6);
+          map.set(JSON.parse(data).message.id, performance.now());
+        }
+      }
+    } catch {
+      // aborted at the end
+    }
+  })();
+  return () => abort.abort();
+}
+
+async function run(
+  label: string,
+  env: Record<string, string>,
+  instances: number,
+  keys: Awaited<ReturnType<typeof generateKeyPairSet>>,
+) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'securechat-bench-instances-'));
+  const serverEnv = {
+    ...env,
+    SECURECHAT_DATA_DIR: path.join(dir, 'data'),
+    SECURECHAT_KEYS_DIR: path.join(dir, 'keys'),
+    SECURECHAT_DEMO_USERS: 'false',
+    LOG_LEVEL: 'warn',
+    SECURECHAT_POST_LIMIT: '100000000',
+    SECURECHAT_LOGIN_LIMIT: '1000000',
+    SECURECHAT_ROTATE_MESSAGES: '1000000000',
+    PRESENCE_GRACE_MS: '3600000',
+  };
+  const names = Array.from({ length: MEMBERS }, (_, i) => `m${i}`);
+  {
+    const store = await openStore(loadConfig(serverEnv), { warn: () => {}, error: console.error });
+    const accounts = createAccounts({ store, bcryptCost: 4, tokenTtlSeconds: 3600, signToken: () => '' });
+    for (const name of names) await accounts.register(name, PASSWORD, publicKeysOf(keys));
+    await store.close();
+  }
+  const servers: Awaited<ReturnType<typeof startServerProcess>>[] = [];
+  for (let i = 0; i < instances; i++) servers.push(await startServerProcess(serverEnv));
+  try {
+    // member i talks to instance i % instances
+    const urlOf = (i: number) => servers[i % instances].url;
+    const tokens: string[] = [];
+    for (let i = 0; i < MEMBERS; i++)
+      tokens.push(
+        (await api(urlOf(i), 'POST', '/auth/login', undefined, { username: names[i], password: PASSWORD }))
+          .token,
+      );
+    const arrivals: Map<string, number>[] = [];
+    const stops = [];
+    for (let i = 2; i < MEMBERS; i++) stops.push(await listen(urlOf(i), tokens[i], arrivals, i));
+    const created = await api(urlOf(0), 'POST', '/chats', tokens[0], { invitees: names.slice(1) });
+    const chatId = created.chat.id as string;
+    for (let i = 1; i < MEMBERS; i++) await api(urlOf(i), 'POST', `/chats/${chatId}/join`, tokens[i]);
+    // after the joins (no key change: joining is not a membership change that rotates)
+    const envelope = await api(urlOf(0), 'GET', `/chats/${chatId}/key`, tokens[0]);
+    const serverKey = (await api(urlOf(0), 'GET', '/server/key', tokens[0])).publicKey as string;
+    // every member registered the same bench key set, so member 1 opens member 0's envelope too
+    const chatKey = await openEnvelope(serverKey, keys.encryption.privateKey, envelope);
+    const epoch = envelope.epoch as number;
+
+    // members 0 and 1 send (on instances 0 and 1 when there are two), closed loop
+    const sentAt = new Map<string, { at: number; instance: number }>();
+    let accepted = 0;
+    const deadline = performance.now() + SECONDS * 1000;
+    const sender = async (i: number) => {
+      while (performance.now() < deadline) {
+        const header = {
+          chatId,
+          epoch,
+          sender: names[i],
+          id: randomUUID(),
+          sentAt: new Date().toISOString(),
+        };
+        const parts = seal(chatKey, Buffer.from('x'.repeat(200)), messageAad(header));
+        const signature = toBase64(
+          signSync('ed25519', keys.signing.ed25519.privateKey, messageSigningInput(header, parts)),
+        );
+        sentAt.set(header.id, { at: performance.now(), instance: i % instances });
+        await api(urlOf(i), 'POST', `/chats/${chatId}/messages`, tokens[i], {
+          id: header.id,
+          epoch,
+          sentAt: header.sentAt,
+          ...parts,
+          signatureAlgorithm: 'ed25519',
+          signature,
+        });
+        accepted++;
+      }
+    };
+    const started = performance.now();
+    await Promise.all([0, 1].flatMap((i) => Array.from({ length: CONCURRENCY }, () => sender(i))));
+    const elapsed = (performance.now() - started) / 1000;
+    // every listener gets every accepted message; wait for the stragglers (bounded)
+    const want = accepted * (MEMBERS - 2);
+    const count = () => arrivals.reduce((n, m) => n + (m?.size ?? 0), 0);
+    for (let waited = 0; count() < want && waited < 30_000; waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
+    for (const stop of stops) stop();
+    const same: number[] = [];
+    const other: number[] = [];
+    arrivals.forEach((map, slot) => {
+      for (const [id, at] of map) {
+        const sent = sentAt.get(id);
+        if (sent) (sent.instance === slot % instances ? same : other).push(at - sent.at);
+      }
+    });
+    same.sort((a, b) => a - b);
+    other.sort((a, b) => a - b);
+    const ms = (sorted: number[], p: number) =>
+      sorted.length ? `${percentile(sorted, p).toFixed(1)} ms` : '—';
+    const row = {
+      label,
+      instances,
+      accepted: Math.round(accepted / elapsed),
+      deliveries: Math.round(count() / elapsed),
+      delivered: `${count()}/${want}`,
+      sameP50: ms(same, 50),
+      sameP99: ms(same, 99),
+      otherP50: ms(other, 50),
+      otherP99: ms(other, 99),
+    };
+    log(JSON.stringify(row));
+    return row;
+  } finally {
+    for (const s of servers) s.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function newDatabase(): Promise<string> {
+  const admin = process.env.DATABASE_URL as string;
+  const name = `securechat_bench_${Date.now()}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function main() {
+  if (!process.env.DATABASE_URL || !process.env.REDIS_URL)
+    throw new Error('run me with npm run bench:instances');
+  const keys = await generateKeyPairSet({ rsaBits: 2048 });
+  const rows = [await run('SQLite, in-process bus', {}, 1, keys)];
+  for (const instances of [1, 2]) {
+    rows.push(
+      await run(
+        'PostgreSQL + Redis',
+        {
+          SECURECHAT_STORE: 'postgres',
+          DATABASE_URL: await newDatabase(),
+          SECURECHAT_BUS: 'redis',
+          REDIS_URL: process.env.REDIS_URL,
+          SECURECHAT_REDIS_PREFIX: `bench${instances}:`,
+        },
+        instances,
+        keys,
+      ),
+    );
+  }
+  console.log(
+    `\nChat of ${MEMBERS}, 2 senders × ${CONCURRENCY} in flight, Ed25519, ${SECONDS} s each, ${os.cpus().length} CPUs shared by everything`,
+  );
+  console.log(
+    '| backend | instances | accepted msg/s | deliveries/s | delivered | p50 same instance | p99 same | p50 other instance | p99 other |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(
+      `| ${r.label} | ${r.instances} | ${r.accepted} | ${r.deliveries} | ${r.delivered} | ${r.sameP50} | ${r.sameP99} | ${r.otherP50} | ${r.otherP99} |`,
+    );
+  console.log('\nreproduce: npm run bench:instances');
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
