@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors } from '../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { messageValues, type Row, toEnvelope, toMessage, toUser } from './rows.js';
+import { type Row, toEnvelope, toMessage, toUser } from './rows.js';
 import {
   type ChatRecord,
   EpochConflictError,
@@ -27,6 +27,47 @@ const types = {
       ? (value: string) => Number(value)
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
+
+/**
+ * Posting in one round trip. The chat row is locked from the first statement to commit, so the
+ * lock is held for the function's own work, not for seven network round trips. The name carries
+ * a version: a new body gets a new name, so instances of two releases can run side by side.
+ */
+const APPEND_MESSAGE = `
+CREATE OR REPLACE FUNCTION securechat_append_message_v1(
+  p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
+  p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
+  p_data_before TEXT, p_data_after TEXT,
+  OUT out_seq INTEGER, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  chat RECORD;
+  member_state TEXT;
+BEGIN
+  SELECT c.epoch, c.next_seq, c.epoch_messages INTO chat FROM chats c WHERE c.id = p_chat FOR UPDATE;
+  IF NOT FOUND THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
+  SELECT m.state INTO member_state FROM members m WHERE m.chat_id = p_chat AND m.username = p_sender;
+  IF member_state IS NULL THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
+  IF member_state <> 'joined' THEN RAISE EXCEPTION 'NOT_JOINED'; END IF;
+  IF chat.epoch <> p_epoch THEN RAISE EXCEPTION 'STALE_EPOCH' USING DETAIL = chat.epoch::text; END IF;
+  out_seq := chat.next_seq;
+  INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
+    sig_alg, signature, received_at)
+  VALUES (p_chat, out_seq, p_id, lower(p_id), p_sender, p_epoch, p_sent_at, p_iv, p_ciphertext, p_tag,
+    p_sig_alg, p_signature, p_received_at);
+  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1 WHERE id = p_chat;
+  -- last: the counter row stays locked until commit, so event ids commit in order everywhere
+  UPDATE counters SET value = value + 1 WHERE name = 'event_id' RETURNING value INTO out_event_id;
+  INSERT INTO events (id, type, data, created_at)
+  VALUES (out_event_id, 'message', p_data_before || out_seq || p_data_after, p_received_at);
+  WITH r AS (
+    INSERT INTO event_recipients (username, event_id)
+    SELECT m.username, out_event_id FROM members m WHERE m.chat_id = p_chat RETURNING username
+  )
+  SELECT array_agg(r.username) INTO out_recipients FROM r;
+  out_epoch_messages := chat.epoch_messages + 1;
+END
+$fn$`;
 
 /** Any fixed 64-bit number: instances starting together take turns to migrate. */
 const MIGRATION_LOCK = 0x5ec0c4a7;
@@ -54,6 +95,7 @@ async function migrate(client: Client): Promise<void> {
       await client.query(PG_MIGRATIONS[version]);
     }
     await client.query('UPDATE schema_version SET version = $1', [PG_MIGRATIONS.length]);
+    await client.query(APPEND_MESSAGE);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
@@ -81,6 +123,8 @@ export async function openPostgresStore({ url, poolSize, onError }: PostgresOpti
 }
 
 const UNIQUE_VIOLATION = '23505';
+/** Stands for seq in a message event's JSON until the database has allocated it. */
+const SEQ_MARKER = Number.MAX_SAFE_INTEGER;
 // Lock order is always chat row, then the event counter, so these are not expected; retried if they come.
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -327,55 +371,49 @@ class PostgresStore implements Store {
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
     const { chatId, sender, message: m } = input;
+    // The event's JSON is made here with a marker for seq, which the database fills in.
+    const parts = eventData(SEQ_MARKER).split(`"seq":${SEQ_MARKER}`);
+    if (parts.length !== 2) throw new Error('the message event must name seq exactly once');
+    const [before, after] = [`${parts[0]}"seq":`, parts[1]];
     try {
-      return await this.transaction(async (client) => {
-        // The chat row's lock gives this message the chat's next seq; posts to other chats go on in parallel.
-        const [chat] = await this.rows(
-          `SELECT c.epoch, c.next_seq, c.epoch_messages, m.state FROM chats c
-           LEFT JOIN members m ON m.chat_id = c.id AND m.username = $2
-           WHERE c.id = $1 FOR UPDATE OF c`,
-          [chatId, sender],
-          client,
-        );
-        if (!chat || chat.state === null) throw new Errors.CHAT_NOT_FOUND(chatId);
-        if (chat.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
-        if (chat.epoch !== m.epoch) {
-          throw new Errors.STALE_EPOCH(
-            `The chat is at epoch ${chat.epoch}; re-encrypt under its current key.`,
-          );
-        }
-        const seq = chat.next_seq as number;
-        // A duplicate id fails this insert on the unique index (caught below), inside the same transaction.
-        await client.query(
-          `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
-             sig_alg, signature, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-          messageValues(input, seq),
-        );
-        await client.query(
-          'UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1 WHERE id = $1',
-          [chatId],
-        );
-        const data = eventData(seq);
-        const id = await this.takeEventIds(client, 1);
-        await client.query('INSERT INTO events (id, type, data, created_at) VALUES ($1, $2, $3, $4)', [
-          id,
-          'message',
-          data,
+      const [row] = await this.rows(
+        'SELECT * FROM securechat_append_message_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+        [
+          chatId,
+          sender,
+          m.id,
+          m.epoch,
+          m.sentAt,
+          m.iv,
+          m.ciphertext,
+          m.tag,
+          m.signatureAlgorithm,
+          m.signature,
           input.receivedAt,
-        ]);
-        const recipients = await this.rows(
-          `INSERT INTO event_recipients (username, event_id) SELECT username, $1 FROM members WHERE chat_id = $2
-           RETURNING username`,
-          [id, chatId],
-          client,
-        );
-        const event = { id, type: 'message', data, recipients: recipients.map((r) => r.username as string) };
-        return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
-      });
+          before,
+          after,
+        ],
+      );
+      const seq = row.out_seq as number;
+      const event = {
+        id: row.out_event_id as number,
+        type: 'message',
+        data: `${before}${seq}${after}`,
+        recipients: row.out_recipients as string[],
+      };
+      return { seq, event, epochMessages: row.out_epoch_messages as number };
     } catch (error) {
-      if ((error as { code?: string; constraint?: string }).constraint === 'messages_unique_id') {
+      const { constraint, message, detail } = error as {
+        constraint?: string;
+        message?: string;
+        detail?: string;
+      };
+      if (constraint === 'messages_unique_id')
         throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
-      }
+      if (message === 'CHAT_NOT_FOUND') throw new Errors.CHAT_NOT_FOUND(chatId);
+      if (message === 'NOT_JOINED') throw new Errors.NOT_JOINED('Join the chat before posting.');
+      if (message === 'STALE_EPOCH')
+        throw new Errors.STALE_EPOCH(`The chat is at epoch ${detail}; re-encrypt under its current key.`);
       throw error;
     }
   }
