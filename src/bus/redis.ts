@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { unavailable } from '../errors.js';
 import type { StoredEvent } from '../store/types.js';
 import type { Bus, BusMessage, PresenceListener } from './types.js';
 
@@ -200,6 +201,9 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   // Publications missed while the subscriber was away are read from the store.
   subscriber.on('ready', () => void relay.catchUp());
 
+  const presenceUnavailable = (): never => {
+    throw unavailable('Presence is unavailable (Redis does not answer); try again shortly.');
+  };
   const member = (sessionId: string) => `${instance}:${sessionId}`;
   /** Starts or renews one session's lease; 1 when its user had not been announced online. */
   const lease = (client: Scripted, m: string, username: string, now: number) =>
@@ -265,11 +269,13 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
       );
     },
     async isOnline(username) {
-      const score = await commands.zscore(onlineKey, username);
+      const score = await commands.zscore(onlineKey, username).catch(presenceUnavailable);
       return score !== null && Number(score) > Date.now();
     },
     async onlineUsers() {
-      const users = await commands.zrangebyscore(onlineKey, `(${Date.now()}`, '+inf');
+      const users = await commands
+        .zrangebyscore(onlineKey, `(${Date.now()}`, '+inf')
+        .catch(presenceUnavailable);
       return users.sort();
     },
     async close() {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import { Errors } from '../errors.js';
+import { Errors, isDomainError, unavailable } from '../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { type Row, toEnvelope, toMessage, toUser } from './rows.js';
 import {
@@ -123,6 +123,17 @@ export async function openPostgresStore({ url, poolSize, onError }: PostgresOpti
 }
 
 const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The database did not answer (refused, dropped, timed out, shutting down, out of connections),
+ * as opposed to answering with an error about the data: the first is a 503 to retry, not a 500.
+ */
+function connectivity(error: unknown): Error {
+  const code = (error as { code?: string }).code ?? '';
+  const isSqlState = /^[0-9A-Z]{5}$/.test(code);
+  if (isDomainError(error) || (isSqlState && !/^(08|57P|53300)/.test(code))) return error as Error;
+  return unavailable('The database does not answer; try again shortly.');
+}
 /** Stands for seq in a message event's JSON until the database has allocated it. */
 const SEQ_MARKER = Number.MAX_SAFE_INTEGER;
 // Lock order is always chat row, then the event counter, so these are not expected; retried if they come.
@@ -131,14 +142,25 @@ const RETRYABLE = new Set(['40001', '40P01']);
 class PostgresStore implements Store {
   constructor(private readonly pool: pg.Pool) {}
 
+  /** Every statement outside a transaction goes through here (and every transaction through the next). */
+  private async exec(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
+    try {
+      return await client.query(sql, params);
+    } catch (error) {
+      throw connectivity(error);
+    }
+  }
+
   private async rows(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
-    return (await client.query(sql, params)).rows as Row[];
+    return (await this.exec(sql, params, client)).rows as Row[];
   }
 
   /** Runs `work` in one READ COMMITTED transaction; domain errors roll it back and pass through. */
   private async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await this.pool.connect().catch((error) => {
+        throw connectivity(error);
+      });
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -147,7 +169,7 @@ class PostgresStore implements Store {
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
-        throw error;
+        throw connectivity(error);
       } finally {
         client.release();
       }
@@ -155,7 +177,7 @@ class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.exec('SELECT 1');
   }
 
   async close(): Promise<void> {
@@ -163,7 +185,7 @@ class PostgresStore implements Store {
   }
 
   async claim(key: string, value: string): Promise<string> {
-    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+    await this.exec('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
       key,
       value,
     ]);
@@ -173,7 +195,7 @@ class PostgresStore implements Store {
 
   async createUser(user: UserRecord): Promise<void> {
     try {
-      await this.pool.query(
+      await this.exec(
         'INSERT INTO users (username, password_hash, keys, created_at, last_seen) VALUES ($1, $2, $3, $4, $5)',
         [user.username, user.passwordHash, JSON.stringify(user.keys), user.createdAt, user.lastSeen],
       );
@@ -199,11 +221,11 @@ class PostgresStore implements Store {
   }
 
   async setLastSeen(username: string, at: string): Promise<void> {
-    await this.pool.query('UPDATE users SET last_seen = $1 WHERE username = $2', [at, username]);
+    await this.exec('UPDATE users SET last_seen = $1 WHERE username = $2', [at, username]);
   }
 
   async revokeToken(jti: string, expiresAt: number): Promise<void> {
-    await this.pool.query(
+    await this.exec(
       'INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
       [jti, expiresAt],
     );

@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startServerProcess } from '../../cli/child.js';
+import { Participant } from '../client.js';
+import { PASSWORD, seedFoldersForProcesses } from '../helper.js';
+
+// A server process on the suite's PostgreSQL and on a Redis of its own, which the test stops and
+// starts again (the postgres project only).
+const dirs = seedFoldersForProcesses();
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+/** redis-server in the foreground, no persistence; resolves once it accepts connections. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+  });
+  return child;
+}
+
+describe('when Redis goes away and comes back', () => {
+  it('messages are still stored and delivered; presence fails clearly, then recovers by itself', {
+    timeout: 60_000,
+  }, async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const server = await startServerProcess({
+      ...dirs.env,
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      SECURECHAT_KEYS_DIR: dirs.keysDir,
+      SECURECHAT_DEMO_USERS: 'false',
+      BCRYPT_COST: '4',
+      PRESENCE_GRACE_MS: '3000',
+    });
+    children.push(server.child);
+
+    const alice = await Participant.login(server.url, dirs.keysDir, 'alice', PASSWORD);
+    const bob = await Participant.login(server.url, dirs.keysDir, 'bob', PASSWORD);
+    const bobStream = await bob.events();
+    const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+    const chatId = created.body.chat.id as string;
+    await alice.acceptEnvelope(created.body.keyEnvelope);
+    await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
+    const epoch = created.body.chat.epoch as number;
+
+    redis.kill('SIGKILL');
+    await new Promise((resolve) => redis.once('exit', resolve));
+
+    // the store is the truth: the post is answered, and bob's stream gets it from the store
+    const { res } = await alice.send(chatId, epoch, 'sent while Redis is down', 'dsa-sha256');
+    expect(res.status).toBe(201);
+    const event = await bob.read(
+      (await bobStream.nextOf('message', (m) => m.chatId === chatId)).json as Parameters<
+        Participant['read']
+      >[0],
+    );
+    expect(event).toBe('sent while Redis is down');
+    // presence lives in Redis: asking for it is a 503 to retry, and the server stays up
+    const status = await alice.api.call('getUserStatus', { params: { username: 'bob' } });
+    expect(status.status).toBe(503);
+    expect(status.body.code).toBe('UNAVAILABLE');
+    expect(status.headers['retry-after']).toBe('5');
+
+    // Redis is back (empty): the instance reconnects and renews its sessions' leases
+    redis = await startRedis(port);
+    for (let online = false; !online; ) {
+      const again = await alice.api.call('getUserStatus', { params: { username: 'bob' } });
+      online = again.status === 200 && again.body.online === true;
+      if (!online) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const { res: after } = await alice.send(chatId, epoch, 'and after it is back', 'rsa-pss-sha256');
+    expect(after.status).toBe(201);
+    const next = await bobStream.nextOf('message', (m) => m.chatId === chatId);
+    expect(await bob.read(next.json as Parameters<Participant['read']>[0])).toBe('and after it is back');
+    expect((await alice.api.call('getHealth')).status).toBe(200);
+    bobStream.close();
+  });
+});
