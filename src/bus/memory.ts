@@ -1,3 +1,4 @@
+import { localCounter } from '../services/limiter.js';
 import type { Bus, BusMessage } from './types.js';
 
 /** The in-process bus: one server, no network. */
@@ -36,6 +37,7 @@ export function createMemoryBus(): Bus {
     async onlineUsers() {
       return [...sessions.keys()].sort();
     },
+    counter: localCounter,
     async close() {
       listeners.clear();
       sessions.clear();

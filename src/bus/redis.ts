@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { unavailable } from '../errors.js';
 import type { StoredEvent } from '../store/types.js';
-import type { Bus, BusMessage, PresenceListener } from './types.js';
+import type { Bus, BusMessage, PresenceListener, SharedCounter } from './types.js';
 
 export interface RedisBusOptions {
   url: string;
@@ -58,7 +58,19 @@ for _, user in ipairs(users) do
 end
 return gone`;
 
+// Fixed windows: the first hit starts the window (the key expires with it).
+const COUNTER_HIT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+const COUNTER_BLOCKED = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return math.max(redis.call('PTTL', KEYS[1]), 1) end
+return 0`;
+
 type Scripted = Redis & {
+  counterHit(key: string, windowMs: number): Promise<number>;
+  counterBlocked(key: string, limit: number): Promise<number>;
   presenceConnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
   presenceDisconnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
   presenceReap(online: string, ...args: (string | number)[]): Promise<string[]>;
@@ -167,6 +179,8 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   commands.defineCommand('presenceConnect', { numberOfKeys: 2, lua: CONNECT });
   commands.defineCommand('presenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
   commands.defineCommand('presenceReap', { numberOfKeys: 1, lua: REAP });
+  commands.defineCommand('counterHit', { numberOfKeys: 1, lua: COUNTER_HIT });
+  commands.defineCommand('counterBlocked', { numberOfKeys: 1, lua: COUNTER_BLOCKED });
 
   const listeners = new Set<(message: BusMessage) => void>();
   const presenceListeners = new Set<PresenceListener>();
@@ -277,6 +291,24 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
         .zrangebyscore(onlineKey, `(${Date.now()}`, '+inf')
         .catch(presenceUnavailable);
       return users.sort();
+    },
+    counter(name, limit, windowMs): SharedCounter {
+      const keyOf = (key: string) => `${prefix}limit:${name}:${key}`;
+      // Without Redis the limit cannot be checked: refuse (503) rather than let guesses through.
+      const limiterUnavailable = (): never => {
+        throw unavailable('Login limits cannot be checked (Redis does not answer); try again shortly.');
+      };
+      return {
+        async blockedFor(key) {
+          return (await commands.counterBlocked(keyOf(key), limit).catch(limiterUnavailable)) / 1000;
+        },
+        async hit(key) {
+          await commands.counterHit(keyOf(key), windowMs).catch(limiterUnavailable);
+        },
+        async reset(key) {
+          await commands.del(keyOf(key)).catch(limiterUnavailable);
+        },
+      };
     },
     async close() {
       clearInterval(renew);

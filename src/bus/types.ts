@@ -20,7 +20,20 @@ export interface Bus {
   /** Sorted usernames. */
   onlineUsers(): Promise<string[]>;
 
+  /**
+   * A fixed-window counter shared by every instance (failed logins): with Redis, an attacker
+   * gets the same budget however many instances a load balancer spreads them over.
+   */
+  counter(name: string, limit: number, windowMs: number): SharedCounter;
+
   close(): Promise<void>;
+}
+
+export interface SharedCounter {
+  /** Seconds until `key` may try again, or 0 when it is under its limit. */
+  blockedFor(key: string): Promise<number>;
+  hit(key: string): Promise<void>;
+  reset(key: string): Promise<void>;
 }
 
 export type BusMessage =

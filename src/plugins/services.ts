@@ -49,6 +49,7 @@ export default fp(
       signToken: app.signToken,
       failuresPerUser: config.loginFailuresPerUser,
       failuresPerUserAndAddress: config.loginFailuresPerUserIp,
+      counter: bus.counter,
     });
     const audit = (event: string, fields: Record<string, unknown>) =>
       app.log.info({ event, ...fields }, 'security event');

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import type { SharedCounter } from '../bus/types.js';
 import {
   checkPublicKeySet,
   fingerprint,
@@ -11,7 +12,7 @@ import {
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { Semaphore, WindowCounter } from './limiter.js';
+import { localCounter, Semaphore } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -47,6 +48,8 @@ export interface AccountsDeps {
   failuresPerUserAndAddress?: number;
   /** Signs a JWT with the pinned algorithm, iss, aud and exp (the auth plugin provides it). */
   signToken: (claims: { sub: string; jti: string; exp: number }) => string;
+  /** Where failures are counted: the bus's shared counters; in this process when not given. */
+  counter?: (name: string, limit: number, windowMs: number) => SharedCounter;
 }
 
 export function createAccounts({
@@ -56,13 +59,14 @@ export function createAccounts({
   signToken,
   failuresPerUser = 50,
   failuresPerUserAndAddress = 5,
+  counter = localCounter,
 }: AccountsDeps) {
-  const userFailures = new WindowCounter(failuresPerUser, 5 * 60_000);
+  const userFailures = counter('login-failures-user', failuresPerUser, 5 * 60_000);
   // bcrypt gets at most half of libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise)
   // and half of the CPUs: a login storm must not starve signature verification or delivery.
   const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   const hashing = new Semaphore(Math.max(1, Math.floor(Math.min(pool, availableParallelism()) / 2)));
-  const userAddressFailures = new WindowCounter(failuresPerUserAndAddress, 60_000);
+  const userAddressFailures = counter('login-failures-user-address', failuresPerUserAndAddress, 60_000);
   // Unknown users are compared against this hash, so both failures cost one bcrypt comparison.
   const dummyHash = bcrypt.hash(randomBytes(16).toString('hex'), bcryptCost);
   // Public keys never change once registered: parse each once.
@@ -114,17 +118,18 @@ export function createAccounts({
      */
     async login(username: string, password: string, address = '') {
       const pair = `${username}\n${address}`;
-      const wait = Math.max(userAddressFailures.blockedFor(pair), userFailures.blockedFor(username));
+      const wait = Math.max(
+        ...(await Promise.all([userAddressFailures.blockedFor(pair), userFailures.blockedFor(username)])),
+      );
       if (wait > 0) throw rateLimited(`Too many failed logins for ${username}; try again later.`, wait);
       const user = await store.getUser(username);
       const hash = user?.passwordHash ?? (await dummyHash);
       const matches = await hashing.run(() => bcrypt.compare(password, hash));
       if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-        userAddressFailures.hit(pair);
-        userFailures.hit(username);
+        await Promise.all([userAddressFailures.hit(pair), userFailures.hit(username)]);
         throw new Errors.INVALID_CREDENTIALS();
       }
-      userAddressFailures.reset(pair);
+      await userAddressFailures.reset(pair);
       const sessionId = randomUUID();
       const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
       const token = signToken({ sub: username, jti: sessionId, exp });

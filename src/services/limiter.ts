@@ -1,5 +1,7 @@
+import type { SharedCounter } from '../bus/types.js';
+
 /**
- * Fixed-window counters in memory (one process; a Redis bus would share them). Counting only
+ * Fixed-window counters in memory (one process; the Redis bus shares its own). Counting only
  * failures keeps a real user's successful logins from ever locking them out.
  */
 export class WindowCounter {
@@ -34,6 +36,16 @@ export class WindowCounter {
     const now = this.now();
     for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
   }
+}
+
+/** A {@link WindowCounter} behind the shared-counter interface: the count of one process. */
+export function localCounter(_name: string, limit: number, windowMs: number): SharedCounter {
+  const counter = new WindowCounter(limit, windowMs);
+  return {
+    blockedFor: async (key) => counter.blockedFor(key),
+    hit: async (key) => counter.hit(key),
+    reset: async (key) => counter.reset(key),
+  };
 }
 
 /**

@@ -161,4 +161,20 @@ describe('two instances on one PostgreSQL and one Redis', () => {
       /server signing key .* is not the one the instances already using this database sign with/,
     );
   });
+
+  it('count failed logins across instances: guesses spread over both meet one limit', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const guess = (url: string) =>
+      new Participant(url, 'dave').api.call('login', {
+        body: { username: 'dave', password: 'not the password' },
+      });
+    // SECURECHAT_LOGIN_FAILURES_PER_USER_IP is 5 a minute: five wrong guesses, alternating
+    for (let i = 0; i < 5; i++) expect((await guess(i % 2 ? b.url : a.url)).status).toBe(401);
+    for (const url of [a.url, b.url]) {
+      const refused = await guess(url);
+      expect(refused.status).toBe(429);
+      expect(refused.body.code).toBe('RATE_LIMITED');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
 });
