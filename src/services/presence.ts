@@ -81,11 +81,21 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
   /** Logout or expiry: the session is gone at once, and its streams are closed wherever they are. */
   async function end(id: string, username: string): Promise<void> {
     await bus.publish({ kind: 'close-session', sessionId: id, username });
+    await forget(id);
+  }
+
+  /** This instance's part of a session that ended (here, or on another instance: the bus says). */
+  async function forget(id: string): Promise<void> {
     const session = sessions.get(id);
     if (!session) return;
     session.streams = 0;
     await disconnect(id, session);
   }
+
+  // Another instance ended a session whose streams (and so presence) this instance holds too.
+  bus.subscribe((message) => {
+    if (message.kind === 'close-session') void forget(message.sessionId);
+  });
 
   function track(id: string, username: string, expiresAt: number): Session {
     let session = sessions.get(id);

@@ -177,4 +177,22 @@ describe('two instances on one PostgreSQL and one Redis', () => {
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     }
   });
+
+  it('a logout on one instance ends the session on every instance, offline at once', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const watcher = await Participant.login(a.url, dirs.keysDir, 'alice', PASSWORD);
+    const watch = await watcher.events();
+    const erin = await Participant.login(a.url, dirs.keysDir, 'erin', PASSWORD);
+    // erin's stream is on B; she logs out through A
+    const stream = await EventStream.open(b.url, erin.api.token as string);
+    await watch.nextOf('presence', (p) => p.username === 'erin' && p.online === true);
+    expect((await erin.api.call('logout')).status).toBe(204);
+    await stream.done; // B closed it
+    // offline now, not after the grace period (1.5 s here; the wait below gives up sooner)
+    await watch.nextOf('presence', (p) => p.username === 'erin' && p.online === false, GRACE_MS / 2);
+    expect((await watcher.api.call('getUserStatus', { params: { username: 'erin' } })).body.online).toBe(
+      false,
+    );
+    watch.close();
+  });
 });
