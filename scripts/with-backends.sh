@@ -4,7 +4,8 @@
 # The command sees DATABASE_URL (a superuser of that cluster, which the tests use to make one
 # database per test server) and REDIS_URL. Uses Debian's postgresql and redis-server packages,
 # installing them first when missing and allowed (root); otherwise it says what to install.
-# PostgreSQL runs with fsync off: the data is deleted at the end, and no test kills PostgreSQL.
+# PostgreSQL runs with fsync off (the data is deleted at the end, and no test kills PostgreSQL);
+# WITH_BACKENDS_FSYNC=on keeps it on, for benchmarks that should pay for durable commits.
 set -euo pipefail
 
 need=()
@@ -47,7 +48,7 @@ trap stop EXIT INT TERM
 
 "${as_db_user[@]}" "${pg_bin}/initdb" -D "$root/pg" -U securechat --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
 "${as_db_user[@]}" "${pg_bin}/pg_ctl" -D "$root/pg" -l "$root/pg.log" -w -o \
-  "-c listen_addresses=127.0.0.1 -p ${pg_port} -k $root -c fsync=off -c max_connections=300" start >/dev/null
+  "-c listen_addresses=127.0.0.1 -p ${pg_port} -k $root -c fsync=${WITH_BACKENDS_FSYNC:-off} -c max_connections=300" start >/dev/null
 mkdir -p "$root/redis"
 redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$root/redis" --save '' --appendonly no \
   --daemonize yes --pidfile "$root/redis.pid" --logfile "$root/redis.log"
