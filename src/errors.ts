@@ -43,8 +43,3 @@ export function rateLimited(detail: string, retryAfterSeconds: number): Error {
 export function unavailable(detail: string): Error {
   return Object.assign(new Errors.UNAVAILABLE(detail), { retryAfter: 5 });
 }
-
-/** Whether `error` is already one of ours (a domain error with its status), to pass through as is. */
-export function isDomainError(error: unknown): boolean {
-  return typeof (error as { statusCode?: unknown }).statusCode === 'number';
-}

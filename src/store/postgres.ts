@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import { Errors, isDomainError, unavailable } from '../errors.js';
+import { Errors, unavailable } from '../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { type Row, toEnvelope, toMessage, toUser } from './rows.js';
 import {
@@ -129,11 +129,16 @@ const UNIQUE_VIOLATION = '23505';
  * as opposed to answering with an error about the data: the first is a 503 to retry, not a 500.
  */
 function connectivity(error: unknown): Error {
-  const code = (error as { code?: string }).code ?? '';
-  const isSqlState = /^[0-9A-Z]{5}$/.test(code);
-  if (isDomainError(error) || (isSqlState && !/^(08|57P|53300)/.test(code))) return error as Error;
-  return unavailable('The database does not answer; try again shortly.');
+  const { code = '', message = '' } = error as { code?: string; message?: string };
+  const down =
+    /^(08|57P|53300)/.test(code) || // connection exception, shutting down, too many connections
+    /^E[A-Z]+$/.test(code) || // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ... from the socket
+    /connection terminated|timeout exceeded when trying to connect|encountered a connection error/i.test(
+      message,
+    );
+  return down ? unavailable('The database does not answer; try again shortly.') : (error as Error);
 }
+
 /** Stands for seq in a message event's JSON until the database has allocated it. */
 const SEQ_MARKER = Number.MAX_SAFE_INTEGER;
 // Lock order is always chat row, then the event counter, so these are not expected; retried if they come.

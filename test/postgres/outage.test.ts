@@ -5,8 +5,9 @@ import { startServerProcess } from '../../cli/child.js';
 import { Participant } from '../client.js';
 import { PASSWORD, seedFoldersForProcesses } from '../helper.js';
 
-// A server process on the suite's PostgreSQL and on a Redis of its own, which the test stops and
-// starts again (the postgres project only).
+// A server process on the suite's PostgreSQL and Redis, with one of them taken away and given
+// back: Redis by running a redis-server of its own, PostgreSQL through a TCP proxy that the test
+// cuts (the postgres project only).
 const dirs = seedFoldersForProcesses();
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -96,5 +97,93 @@ describe('when Redis goes away and comes back', () => {
     expect(await bob.read(next.json as Parameters<Participant['read']>[0])).toBe('and after it is back');
     expect((await alice.api.call('getHealth')).status).toBe(200);
     bobStream.close();
+  });
+});
+
+/** A TCP proxy to `target` that can be cut (every connection dropped, new ones refused) and restored. */
+async function cuttableProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  const port = await freePort();
+  const listen = () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listen();
+  return {
+    port,
+    async cut() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+    restore: listen,
+    close: () => server.close(),
+  };
+}
+
+describe('when PostgreSQL goes away and comes back', () => {
+  it('requests get 503 UNAVAILABLE and change nothing; the server carries on once it is back', {
+    timeout: 60_000,
+  }, async () => {
+    const database = new URL(dirs.env.DATABASE_URL);
+    const proxy = await cuttableProxy(database);
+    const viaProxy = new URL(database);
+    viaProxy.port = String(proxy.port);
+    const server = await startServerProcess({
+      ...dirs.env,
+      DATABASE_URL: viaProxy.toString(),
+      SECURECHAT_KEYS_DIR: dirs.keysDir,
+      SECURECHAT_DEMO_USERS: 'false',
+      BCRYPT_COST: '4',
+    });
+    children.push(server.child);
+    try {
+      const alice = await Participant.login(server.url, dirs.keysDir, 'alice', PASSWORD);
+      const bob = await Participant.login(server.url, dirs.keysDir, 'bob', PASSWORD);
+      const bobStream = await bob.events();
+      const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+      const chatId = created.body.chat.id as string;
+      await alice.acceptEnvelope(created.body.keyEnvelope);
+      await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
+      const epoch = created.body.chat.epoch as number;
+
+      await proxy.cut();
+      const { res: refused } = await alice.send(chatId, epoch, 'never stored', 'rsa-pss-sha256');
+      expect(refused.status).toBe(503);
+      expect(refused.body.code).toBe('UNAVAILABLE');
+      expect(refused.headers['retry-after']).toBe('5');
+      expect((await alice.api.call('getHealth')).status).toBe(503);
+      const login = await alice.api.call('login', { body: { username: 'alice', password: PASSWORD } });
+      expect(login.status).toBe(503);
+      expect(server.child.exitCode).toBeNull();
+
+      await proxy.restore();
+      // the pool reconnects on the next request: no restart, no waiting
+      expect((await alice.api.call('getHealth')).status).toBe(200);
+      const { res } = await alice.send(chatId, epoch, 'stored once it was back', 'dsa-sha256');
+      expect(res.status).toBe(201);
+      const event = await bobStream.nextOf('message', (m) => m.chatId === chatId);
+      expect(await bob.read(event.json as Parameters<Participant['read']>[0])).toBe(
+        'stored once it was back',
+      );
+      const history = await alice.api.call('listMessages', { params: { chatId } });
+      expect(history.body.messages.map((m: { seq: number }) => m.seq)).toEqual([1]);
+      bobStream.close();
+    } finally {
+      proxy.close();
+    }
   });
 });
