@@ -22,6 +22,18 @@ const freePort = () =>
     });
   });
 
+/** alice and bob in a chat, both holding its key, bob listening. */
+async function conversation(url: string) {
+  const alice = await Participant.login(url, dirs.keysDir, 'alice', PASSWORD);
+  const bob = await Participant.login(url, dirs.keysDir, 'bob', PASSWORD);
+  const bobStream = await bob.events();
+  const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+  const chatId = created.body.chat.id as string;
+  await alice.acceptEnvelope(created.body.keyEnvelope);
+  await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
+  return { alice, bob, bobStream, chatId, epoch: created.body.chat.epoch as number };
+}
+
 /** redis-server in the foreground, no persistence; resolves once it accepts connections. */
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(
@@ -57,14 +69,7 @@ describe('when Redis goes away and comes back', () => {
     });
     children.push(server.child);
 
-    const alice = await Participant.login(server.url, dirs.keysDir, 'alice', PASSWORD);
-    const bob = await Participant.login(server.url, dirs.keysDir, 'bob', PASSWORD);
-    const bobStream = await bob.events();
-    const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
-    const chatId = created.body.chat.id as string;
-    await alice.acceptEnvelope(created.body.keyEnvelope);
-    await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
-    const epoch = created.body.chat.epoch as number;
+    const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
 
     redis.kill('SIGKILL');
     await new Promise((resolve) => redis.once('exit', resolve));
@@ -151,14 +156,7 @@ describe('when PostgreSQL goes away and comes back', () => {
     });
     children.push(server.child);
     try {
-      const alice = await Participant.login(server.url, dirs.keysDir, 'alice', PASSWORD);
-      const bob = await Participant.login(server.url, dirs.keysDir, 'bob', PASSWORD);
-      const bobStream = await bob.events();
-      const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
-      const chatId = created.body.chat.id as string;
-      await alice.acceptEnvelope(created.body.keyEnvelope);
-      await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
-      const epoch = created.body.chat.epoch as number;
+      const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
 
       await proxy.cut();
       const { res: refused } = await alice.send(chatId, epoch, 'never stored', 'rsa-pss-sha256');
