@@ -23,31 +23,39 @@ export interface RedisBusOptions {
 // Presence in Redis. For each user a sorted set of their sessions (instance:session), scored by
 // the lease's end in ms, and expiring as a key with the lease; one sorted set of the users
 // announced online, scored by their latest lease. Each script runs atomically, so exactly one
-// instance sees each change of a user's state and announces it.
-const CONNECT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local announced = redis.call('ZSCORE', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[4])
+// instance sees each change of a user's state and announces it. Time is Redis's own clock (TIME),
+// so the instances' clocks need not agree for one to judge another's leases.
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// ARGV: session, lease ms, username
+const CONNECT = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local announced = redis.call('ZSCORE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[2], 'GT', now + tonumber(ARGV[2]), ARGV[3])
 if announced then return 0 end
 return 1`;
 
-const DISCONNECT = `
+// ARGV: session, username
+const DISCONNECT = `${NOW}
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'REV', 'WITHSCORES')
-if #top == 0 then return redis.call('ZREM', KEYS[2], ARGV[3]) end
-redis.call('ZADD', KEYS[2], 'XX', top[2], ARGV[3])
+if #top == 0 then return redis.call('ZREM', KEYS[2], ARGV[2]) end
+redis.call('ZADD', KEYS[2], 'XX', top[2], ARGV[2])
 return 0`;
 
 // Users whose every lease has ended (their instance died or lost Redis): taken off the online set.
-const REAP = `
-local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+// ARGV: prefix of the users' session sets
+const REAP = `${NOW}
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 500)
 local gone = {}
 for _, user in ipairs(users) do
-  local key = ARGV[2] .. user
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  local key = ARGV[1] .. user
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   local top = redis.call('ZRANGE', key, 0, 0, 'REV', 'WITHSCORES')
   if #top == 0 then
     redis.call('ZREM', KEYS[1], user)
@@ -57,6 +65,15 @@ for _, user in ipairs(users) do
   end
 end
 return gone`;
+
+// Users whose lease has not ended: all of them, or (ARGV[1]) one
+const ONLINE = `${NOW}
+if ARGV[1] then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if score and tonumber(score) > now then return {ARGV[1]} end
+  return {}
+end
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')`;
 
 // Fixed windows: the first hit starts the window (the key expires with it).
 const COUNTER_HIT = `
@@ -74,6 +91,7 @@ type Scripted = Redis & {
   presenceConnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
   presenceDisconnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
   presenceReap(online: string, ...args: (string | number)[]): Promise<string[]>;
+  presenceOnline(online: string, ...args: string[]): Promise<string[]>;
 };
 
 /**
@@ -179,6 +197,7 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   commands.defineCommand('presenceConnect', { numberOfKeys: 2, lua: CONNECT });
   commands.defineCommand('presenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
   commands.defineCommand('presenceReap', { numberOfKeys: 1, lua: REAP });
+  commands.defineCommand('presenceOnline', { numberOfKeys: 1, lua: ONLINE });
   commands.defineCommand('counterHit', { numberOfKeys: 1, lua: COUNTER_HIT });
   commands.defineCommand('counterBlocked', { numberOfKeys: 1, lua: COUNTER_BLOCKED });
 
@@ -220,8 +239,8 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   };
   const member = (sessionId: string) => `${instance}:${sessionId}`;
   /** Starts or renews one session's lease; 1 when its user had not been announced online. */
-  const lease = (client: Scripted, m: string, username: string, now: number) =>
-    client.presenceConnect(userPrefix + username, onlineKey, m, now, now + leaseMs, username, leaseMs);
+  const lease = (client: Scripted, m: string, username: string) =>
+    client.presenceConnect(userPrefix + username, onlineKey, m, leaseMs, username);
   const announce = (username: string, online: boolean) => {
     for (const listener of presenceListeners) listener(username, online);
   };
@@ -229,13 +248,12 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   const every = Math.max(50, Math.floor(leaseMs / 3));
   const renew = setInterval(async () => {
     try {
-      const now = Date.now();
       const sessions = [...local];
       // Pipelined in batches: one round trip renews a thousand sessions.
       for (let i = 0; i < sessions.length; i += 1000) {
         const batch = sessions.slice(i, i + 1000);
         const pipeline = commands.pipeline() as unknown as Scripted;
-        for (const [m, username] of batch) void lease(pipeline, m, username, now);
+        for (const [m, username] of batch) void lease(pipeline, m, username);
         const results = (await (pipeline as unknown as ReturnType<Redis['pipeline']>).exec()) ?? [];
         // A lease reaped while this instance was stalled comes back, and its user with it.
         results.forEach(([err, revived], j) => {
@@ -243,8 +261,7 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
           if (!err && revived === 1 && local.has(m)) announce(username, true);
         });
       }
-      for (const username of await commands.presenceReap(onlineKey, now, userPrefix))
-        announce(username, false);
+      for (const username of await commands.presenceReap(onlineKey, userPrefix)) announce(username, false);
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, 'presence lease renewal failed');
     }
@@ -273,24 +290,18 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     async connect(username, sessionId) {
       const m = member(sessionId);
       local.set(m, username);
-      return (await lease(commands, m, username, Date.now())) === 1;
+      return (await lease(commands, m, username)) === 1;
     },
     async disconnect(username, sessionId) {
       const m = member(sessionId);
       if (!local.delete(m)) return false;
-      return (
-        (await commands.presenceDisconnect(userPrefix + username, onlineKey, m, Date.now(), username)) === 1
-      );
+      return (await commands.presenceDisconnect(userPrefix + username, onlineKey, m, username)) === 1;
     },
     async isOnline(username) {
-      const score = await commands.zscore(onlineKey, username).catch(presenceUnavailable);
-      return score !== null && Number(score) > Date.now();
+      return (await commands.presenceOnline(onlineKey, username).catch(presenceUnavailable)).length > 0;
     },
     async onlineUsers() {
-      const users = await commands
-        .zrangebyscore(onlineKey, `(${Date.now()}`, '+inf')
-        .catch(presenceUnavailable);
-      return users.sort();
+      return (await commands.presenceOnline(onlineKey).catch(presenceUnavailable)).sort();
     },
     counter(name, limit, windowMs): SharedCounter {
       const keyOf = (key: string) => `${prefix}limit:${name}:${key}`;

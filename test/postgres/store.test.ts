@@ -15,14 +15,16 @@ import { tempDir } from '../helper.js';
 // database can tell.
 let url: string;
 let stores: Store[];
+const poolErrors: unknown[] = [];
 beforeAll(async () => {
   url = (await backendEnv(`store-${randomUUID()}`)).DATABASE_URL;
-  const open = () => openPostgresStore({ url, poolSize: 10, onError: (e) => console.error(e) });
+  const open = () => openPostgresStore({ url, poolSize: 10, onError: (e) => poolErrors.push(e) });
   // both open at once: the schema is migrated once, under the lock
   stores = await Promise.all([open(), open()]);
 });
 afterAll(async () => {
   for (const store of stores ?? []) await store.close();
+  expect(poolErrors).toEqual([]);
 });
 
 const now = () => new Date().toISOString();
