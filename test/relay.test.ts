@@ -99,4 +99,24 @@ describe('the Redis bus puts events back in id order', () => {
     expect(t.out).toEqual([11]);
     t.relay.close();
   });
+
+  it('keeps going when a listener throws', async () => {
+    const out: number[] = [];
+    const errors: unknown[] = [];
+    const relay = orderedRelay(
+      (m) => {
+        if (m.kind === 'event' && m.id === 11) throw new Error('listener failed');
+        if (m.kind === 'event') out.push(m.id ?? -1);
+      },
+      { latest: async () => 10, between: async () => [] },
+      20,
+      (e) => errors.push(e),
+    );
+    await relay.start();
+    relay.push(event(11));
+    relay.push(event(12));
+    expect(out).toEqual([12]);
+    expect(errors).toHaveLength(1);
+    relay.close();
+  });
 });

@@ -94,6 +94,20 @@ type Scripted = Redis & {
   presenceOnline(online: string, ...args: string[]): Promise<string[]>;
 };
 
+/** What this server publishes, and nothing else: anyone else writing to the channel is ignored. */
+function isBusMessage(value: unknown): value is BusMessage {
+  const m = value as Record<string, unknown> | null;
+  if (typeof m !== 'object' || m === null) return false;
+  if (m.kind === 'close-session') return typeof m.sessionId === 'string' && typeof m.username === 'string';
+  return (
+    m.kind === 'event' &&
+    typeof m.type === 'string' &&
+    typeof m.data === 'string' &&
+    (m.id === undefined || Number.isSafeInteger(m.id)) &&
+    (m.to === 'everyone' || (Array.isArray(m.to) && m.to.every((u) => typeof u === 'string')))
+  );
+}
+
 /**
  * Puts stored events back in id order before they reach the hub. Ids are gapless and committed in
  * order (the store's counter row), but two instances' publications can cross on the way to Redis.
@@ -102,13 +116,26 @@ type Scripted = Redis & {
  * which has them: a later id cannot commit before an earlier one.
  */
 export function orderedRelay(
-  deliver: (message: BusMessage) => void,
+  deliverTo: (message: BusMessage) => void,
   events: RedisBusOptions['events'],
   gapMs: number,
   onError: (error: unknown) => void,
 ) {
   let next = 0; // the next id to deliver; 0 until the store's latest id is known
   const waiting = new Map<number, BusMessage & { kind: 'event' }>();
+  // A listener that throws must not stop the relay (nor, from a timer, the process).
+  const deliver = (message: BusMessage) => {
+    try {
+      deliverTo(message);
+    } catch (error) {
+      onError(error);
+    }
+  };
+  const highestWaiting = () => {
+    let highest = 0;
+    for (const id of waiting.keys()) if (id > highest) highest = id;
+    return highest;
+  };
   let timer: NodeJS.Timeout | undefined;
   let filling = false;
 
@@ -131,7 +158,7 @@ export function orderedRelay(
     if (filling || next === 0) return;
     filling = true;
     try {
-      const to = catchUp ? await events.latest() : Math.max(...waiting.keys()) - 1;
+      const to = catchUp ? await events.latest() : highestWaiting() - 1;
       while (next <= to) {
         const upto = Math.min(to, next + 999);
         for (const event of await events.between(next, upto)) {
@@ -218,11 +245,14 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   try {
     await Promise.all([commands.connect(), subscriber.connect()]);
     subscriber.on('message', (_channel, text) => {
+      let message: unknown;
       try {
-        relay.push(JSON.parse(text) as BusMessage);
-      } catch (err) {
-        onError(err);
+        message = JSON.parse(text);
+      } catch {
+        // falls through to the warning below
       }
+      if (isBusMessage(message)) relay.push(message);
+      else log.warn({ channel }, 'ignored a malformed message on the bus channel');
     });
     await subscriber.subscribe(channel);
     await relay.start();

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../cli/child.js';
 import { Participant } from '../client.js';
@@ -70,6 +71,16 @@ describe('when Redis goes away and comes back', () => {
     children.push(server.child);
 
     const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
+
+    // whatever else lands on the channel is ignored, and delivery goes on
+    const intruder = new Redis(`redis://127.0.0.1:${port}`);
+    const channel = `${dirs.env.SECURECHAT_REDIS_PREFIX}bus`;
+    for (const junk of ['not json', '{"kind":"event","type":"message","data":"{}","to":5}', 'null', '[]'])
+      await intruder.publish(channel, junk);
+    intruder.disconnect();
+    expect((await alice.send(chatId, epoch, 'after the junk', 'rsa-pss-sha256')).res.status).toBe(201);
+    const first = await bobStream.nextOf('message', (m) => m.chatId === chatId);
+    expect(await bob.read(first.json as Parameters<Participant['read']>[0])).toBe('after the junk');
 
     redis.kill('SIGKILL');
     await new Promise((resolve) => redis.once('exit', resolve));
