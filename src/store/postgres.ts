@@ -105,7 +105,15 @@ async function migrate(client: Client): Promise<void> {
 
 /** Connects to PostgreSQL, migrates, and returns the store; the URL (it may hold a password) is never logged. */
 export async function openPostgresStore({ url, poolSize, onError }: PostgresOptions): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types,
+    connectionTimeoutMillis: 10_000,
+    // a database that stops answering without closing the connection fails the request, not hangs it
+    query_timeout: 15_000,
+    keepAlive: true,
+  });
   // An idle connection that breaks (the database restarted) must not end the process.
   pool.on('error', onError);
   try {
@@ -133,7 +141,7 @@ function connectivity(error: unknown): Error {
   const down =
     /^(08|57P|53300)/.test(code) || // connection exception, shutting down, too many connections
     /^E[A-Z]+$/.test(code) || // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ... from the socket
-    /connection terminated|timeout exceeded when trying to connect|encountered a connection error/i.test(
+    /connection terminated|timeout exceeded when trying to connect|encountered a connection error|query read timeout/i.test(
       message,
     );
   return down ? unavailable('The database does not answer; try again shortly.') : (error as Error);
@@ -166,6 +174,7 @@ class PostgresStore implements Store {
       const client = await this.pool.connect().catch((error) => {
         throw connectivity(error);
       });
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -174,9 +183,12 @@ class PostgresStore implements Store {
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
-        throw connectivity(error);
+        const reported = connectivity(error);
+        // a connection that failed goes, rather than back to the pool
+        if (reported !== error) broken = error as Error;
+        throw reported;
       } finally {
-        client.release();
+        client.release(broken);
       }
     }
   }
