@@ -3,7 +3,8 @@
 # their data:   bash scripts/with-backends.sh npx vitest run
 # The command sees DATABASE_URL (a superuser of that cluster, which the tests use to make one
 # database per test server) and REDIS_URL. Uses Debian's postgresql and redis-server packages,
-# installing them first when missing and allowed (root); otherwise it says what to install.
+# installing them first when missing and allowed (root, or sudo without a password); otherwise
+# it says what to install.
 # PostgreSQL runs with fsync off (the data is deleted at the end, and no test kills PostgreSQL);
 # WITH_BACKENDS_FSYNC=on keeps it on, for benchmarks that should pay for durable commits.
 set -euo pipefail
@@ -13,10 +14,12 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || t
 [[ -x "${pg_bin}/initdb" ]] || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if ((${#need[@]} > 0)); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  as_root=()
+  [[ $(id -u) -eq 0 ]] || as_root=(sudo -n)
+  if command -v apt-get >/dev/null 2>&1 && "${as_root[@]}" true 2>/dev/null; then
     echo "with-backends: installing ${need[*]} (Debian packages)" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
   else
     echo "with-backends: missing ${need[*]}; install with: sudo apt-get install ${need[*]}" >&2
