@@ -267,6 +267,8 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   const presenceUnavailable = (): never => {
     throw unavailable('Presence is unavailable (Redis does not answer); try again shortly.');
   };
+  let publishFailures = 0;
+  let lastFailureReport = 0;
   const member = (sessionId: string) => `${instance}:${sessionId}`;
   /** Starts or renews one session's lease; 1 when its user had not been announced online. */
   const lease = (client: Scripted, m: string, username: string) =>
@@ -307,7 +309,12 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
       // Not awaited: the store already holds every stored event, and each instance's relay reads
       // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
       commands.publish(channel, JSON.stringify(message)).catch((err) => {
-        log.warn({ err: { message: err.message }, kind: message.kind }, 'redis publish failed');
+        // One line per ten seconds with a count, not one per message, while Redis is away.
+        publishFailures += 1;
+        if (Date.now() - lastFailureReport < 10_000) return;
+        log.warn({ err: { message: err.message }, failures: publishFailures }, 'redis publish failed');
+        publishFailures = 0;
+        lastFailureReport = Date.now();
       });
     },
     subscribe(listener) {
