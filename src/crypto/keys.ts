@@ -1,4 +1,5 @@
-import { createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { checkPrime, createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { DerError, dsaPublicKeyValues } from './der.js';
 
 export const SIGNATURE_ALGORITHMS = ['rsa-pss-sha256', 'dsa-sha256', 'ed25519'] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
@@ -22,6 +23,14 @@ export interface KeySizes {
 
 export const PRODUCTION_KEY_SIZES: KeySizes = { rsaBits: 3072 };
 export const MIN_RSA_BITS = 2048;
+/** Larger moduli buy nothing and make every wrap and verification slow. */
+export const MAX_RSA_BITS = 16384;
+/** protocol.md, "What every client checks itself": e = 65537. */
+export const RSA_EXPONENT = 65537n;
+/** The protocol's only DSA size (FIPS 186-4): L = 2048-bit p, N = 256-bit q. */
+export const DSA_BITS = { L: 2048, N: 256 } as const;
+/** Miller-Rabin rounds for p and q: a composite passes with probability at most 4^-64. */
+const PRIME_CHECKS = 64;
 
 const PEM = {
   publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -78,7 +87,47 @@ export function fingerprint(key: KeyObject | string): string {
 
 export class KeyCheckError extends Error {}
 
-/** Parses a public key and checks it is of the kind and strength its purpose needs. */
+/** base^exponent mod modulus, square and multiply (only ever on public values). */
+function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+  let result = 1n;
+  let b = base % modulus;
+  for (let e = exponent; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * b) % modulus;
+    b = (b * b) % modulus;
+  }
+  return result;
+}
+
+/**
+ * The DSA domain parameters and public value: 1 < g < p and g^q = 1 (g generates the order-q
+ * subgroup), 1 < y < p and y^q = 1. A key with g = 1 would make r = 1 verify for every message.
+ */
+function dsaValues(key: KeyObject, fail: (what: string) => never) {
+  let values: ReturnType<typeof dsaPublicKeyValues>;
+  try {
+    values = dsaPublicKeyValues(key.export({ type: 'spki', format: 'der' }));
+  } catch (error) {
+    if (error instanceof DerError) fail('DSA with readable domain parameters');
+    throw error;
+  }
+  const { p, q, g, y } = values;
+  const { L, N } = DSA_BITS;
+  if (p.toString(2).length !== L || q.toString(2).length !== N) fail(`DSA with L = ${L}, N = ${N}`);
+  if (!(g > 1n && g < p && modPow(g, q, p) === 1n)) fail('DSA with a generator g of order q (1 < g < p)');
+  if (!(y > 1n && y < p && modPow(y, q, p) === 1n)) fail('DSA with a public value y in the subgroup');
+  return values;
+}
+
+const isPrime = (n: bigint) =>
+  new Promise<boolean>((resolve, reject) =>
+    checkPrime(n, { checks: PRIME_CHECKS }, (error, prime) => (error ? reject(error) : resolve(prime))),
+  );
+
+/**
+ * Parses a public key and checks it is of the kind and strength its purpose needs (protocol.md,
+ * "Keys"): RSA 2048-16384 bits with e = 65537; DSA with L = 2048, N = 256 and valid domain
+ * parameters (primality of p and q is checked by {@link checkPublicKeySet}, off the event loop).
+ */
 export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlgorithm): KeyObject {
   let key: KeyObject;
   try {
@@ -86,23 +135,28 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
   } catch {
     throw new KeyCheckError(`${purpose} key is not a PEM public key`);
   }
+  if (key.type !== 'public') throw new KeyCheckError(`${purpose} key is not a PEM public key`);
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   const bits = details.modulusLength ?? 0;
-  const fail = (what: string) => {
+  const fail = (what: string): never => {
     throw new KeyCheckError(`${purpose} key must be ${what}`);
+  };
+  const rsa = (types: string[]) => {
+    if (!types.includes(type ?? '') || bits < MIN_RSA_BITS || bits > MAX_RSA_BITS)
+      fail(`RSA of ${MIN_RSA_BITS}-${MAX_RSA_BITS} bits`);
+    if (details.publicExponent !== RSA_EXPONENT) fail(`RSA with the public exponent ${RSA_EXPONENT}`);
   };
   switch (purpose) {
     case 'encryption':
-      if (type !== 'rsa' || bits < MIN_RSA_BITS) fail(`RSA of at least ${MIN_RSA_BITS} bits`);
+      rsa(['rsa']);
       break;
     case 'rsa-pss-sha256':
-      if ((type !== 'rsa' && type !== 'rsa-pss') || bits < MIN_RSA_BITS)
-        fail(`RSA of at least ${MIN_RSA_BITS} bits`);
+      rsa(['rsa', 'rsa-pss']);
       break;
     case 'dsa-sha256':
-      if (type !== 'dsa' || bits < 2048 || (details.divisorLength ?? 0) < 224)
-        fail('DSA with L >= 2048, N >= 224');
+      if (type !== 'dsa') fail(`DSA with L = ${DSA_BITS.L}, N = ${DSA_BITS.N}`);
+      dsaValues(key, fail);
       break;
     case 'ed25519':
       if (type !== 'ed25519') fail('Ed25519');
@@ -111,7 +165,12 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
   return key;
 }
 
-export function checkPublicKeySet(keys: PublicKeySet): void {
+/** Checks all four keys, and that the DSA key's p and q are prime (on libuv's thread pool). */
+export async function checkPublicKeySet(keys: PublicKeySet): Promise<void> {
   checkPublicKey(keys.encryption, 'encryption');
   for (const alg of SIGNATURE_ALGORITHMS) checkPublicKey(keys.signing[alg], alg);
+  const dsa = createPublicKey(keys.signing['dsa-sha256']);
+  const { p, q } = dsaPublicKeyValues(dsa.export({ type: 'spki', format: 'der' }));
+  const [pPrime, qPrime] = await Promise.all([isPrime(p), isPrime(q)]);
+  if (!pPrime || !qPrime) throw new KeyCheckError('dsa-sha256 key must have prime p and q');
 }

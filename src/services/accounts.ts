@@ -100,7 +100,7 @@ export function createAccounts({
     async register(username: string, password: string, keys: PublicKeySet): Promise<void> {
       if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
       checkNewPassword(password);
-      checkPublicKeySet(keys);
+      await checkPublicKeySet(keys);
       const user: UserRecord = {
         username,
         passwordHash: await hashing.run(() => bcrypt.hash(password, bcryptCost)),
