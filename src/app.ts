@@ -100,6 +100,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     ...(https && { https }),
     bodyLimit: config.bodyLimit,
+    // request.ip is the socket's address unless the listed proxies are trusted to say otherwise
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     return503OnClosing: true,
     // Streams are closed in preClose; sockets still open after it are dropped rather than waited for.
     forceCloseConnections: true,

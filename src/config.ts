@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Everything the server reads from its environment, validated once at start. */
@@ -29,6 +30,14 @@ export interface Config {
   /** Failed logins per username (from any address) per 5 minutes; and per username and address per minute. */
   loginFailuresPerUser: number;
   loginFailuresPerUserIp: number;
+  /** Password checks that may wait for bcrypt (more get 503), and that one address may have at once (more get 429). */
+  loginQueue: number;
+  loginHashesPerIp: number;
+  /**
+   * Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, or loopback, linklocal,
+   * uniquelocal); empty means the socket's address is the client's.
+   */
+  trustProxy: string[];
   /** Messages one user may post per minute. */
   postLimit: number;
   /** Open /events streams per user. */
@@ -65,12 +74,17 @@ export function parseDuration(text: string): number | undefined {
 
 type Env = Record<string, string | undefined>;
 
-function parseOrigins(raw: string): string[] | undefined {
-  const origins = raw
+/** A comma-separated list, each item checked: undefined when one fails or the list is empty. */
+function parseList(raw: string, valid: (item: string) => boolean): string[] | undefined {
+  const items = raw
     .split(',')
-    .map((o) => o.trim())
+    .map((item) => item.trim())
     .filter(Boolean);
-  const valid = origins.every((o) => {
+  return items.length > 0 && items.every(valid) ? items : undefined;
+}
+
+function parseOrigins(raw: string): string[] | undefined {
+  return parseList(raw, (o) => {
     try {
       const url = new URL(o);
       return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === o;
@@ -78,7 +92,6 @@ function parseOrigins(raw: string): string[] | undefined {
       return false;
     }
   });
-  return valid && origins.length > 0 ? origins : undefined;
 }
 
 /**
@@ -97,6 +110,19 @@ function readUrl(env: Env, name: string, schemes: string[], needed: string, prob
   }
   problems.push(`${name} is invalid: expected a URL starting ${schemes.map((s) => `${s}//`).join(' or ')}`);
   return '';
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `10.0.0.1, 10.1.0.0/16, loopback`: each an address, a CIDR range or a proxy-addr name. */
+function parseProxies(raw: string): string[] | undefined {
+  return parseList(raw, (hop) => {
+    if (PROXY_NAMES.includes(hop)) return true;
+    const [address = '', bits, extra] = hop.split('/');
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
 }
 
 function readStore(env: Env, problems: string[], poolSize: number): Config['store'] {
@@ -212,6 +238,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       5,
       int(1, 1_000_000),
       'failures per minute',
+    ),
+    loginQueue: read('SECURECHAT_LOGIN_QUEUE', 16, int(0, 100_000), 'password checks waiting 0-100000'),
+    loginHashesPerIp: read(
+      'SECURECHAT_LOGIN_HASHES_PER_IP',
+      2,
+      int(1, 1000),
+      'password checks at once per address',
+    ),
+    trustProxy: read(
+      'SECURECHAT_TRUST_PROXY',
+      [] as string[],
+      parseProxies,
+      'comma-separated proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal)',
     ),
     postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
     maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 1_000_000), 'streams per user'),

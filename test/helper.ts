@@ -106,3 +106,16 @@ export function seedFoldersForProcesses(): SeededFolders {
   afterAll(() => rm(dirs.root, { recursive: true, force: true }));
   return dirs;
 }
+
+/** Runs `fn` against a fresh {@link startServer} server and closes it after, whatever happens. */
+export async function withServer<T>(
+  env: Record<string, string>,
+  fn: (server: TestServer) => Promise<T>,
+): Promise<T> {
+  const server = await startServer(env);
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}

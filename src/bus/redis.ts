@@ -80,6 +80,14 @@ const COUNTER_HIT = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
+const COUNTER_TAKE = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return math.max(redis.call('PTTL', KEYS[1]), 1) end
+return 0`;
+const COUNTER_GIVE = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0`;
 const COUNTER_BLOCKED = `
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n >= tonumber(ARGV[1]) then return math.max(redis.call('PTTL', KEYS[1]), 1) end
@@ -88,6 +96,8 @@ return 0`;
 type Scripted = Redis & {
   counterHit(key: string, windowMs: number): Promise<number>;
   counterBlocked(key: string, limit: number): Promise<number>;
+  counterTake(key: string, windowMs: number, limit: number): Promise<number>;
+  counterGive(key: string): Promise<number>;
   presenceConnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
   presenceDisconnect(user: string, online: string, ...args: (string | number)[]): Promise<number>;
   presenceReap(online: string, ...args: (string | number)[]): Promise<string[]>;
@@ -227,6 +237,8 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   commands.defineCommand('presenceOnline', { numberOfKeys: 1, lua: ONLINE });
   commands.defineCommand('counterHit', { numberOfKeys: 1, lua: COUNTER_HIT });
   commands.defineCommand('counterBlocked', { numberOfKeys: 1, lua: COUNTER_BLOCKED });
+  commands.defineCommand('counterTake', { numberOfKeys: 1, lua: COUNTER_TAKE });
+  commands.defineCommand('counterGive', { numberOfKeys: 1, lua: COUNTER_GIVE });
 
   const listeners = new Set<(message: BusMessage) => void>();
   const presenceListeners = new Set<PresenceListener>();
@@ -352,6 +364,12 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
         },
         async hit(key) {
           await commands.counterHit(keyOf(key), windowMs).catch(limiterUnavailable);
+        },
+        async take(key) {
+          return (await commands.counterTake(keyOf(key), windowMs, limit).catch(limiterUnavailable)) / 1000;
+        },
+        async give(key) {
+          await commands.counterGive(keyOf(key)).catch(limiterUnavailable);
         },
         async reset(key) {
           await commands.del(keyOf(key)).catch(limiterUnavailable);

@@ -33,6 +33,10 @@ export interface SharedCounter {
   /** Seconds until `key` may try again, or 0 when it is under its limit. */
   blockedFor(key: string): Promise<number>;
   hit(key: string): Promise<void>;
+  /** Counts one attempt and checks it in one step: 0, or seconds to wait when it is over the limit. */
+  take(key: string): Promise<number>;
+  /** Gives back one attempt counted by `take` (it succeeded, or was never evaluated). */
+  give(key: string): Promise<void>;
   reset(key: string): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
+import { addressKey } from '../services/limiter.js';
 
 /**
  * Headers, CORS and rate limits. The CSP allows only same-origin scripts, which Swagger UI at /docs
@@ -32,6 +33,8 @@ export default fp(
     }
     await app.register(rateLimit, {
       global: false,
+      // per address, with IPv6 counted per /64
+      keyGenerator: (request) => addressKey(request.ip),
       errorResponseBuilder: (_request, context) =>
         Object.assign(new Errors.RATE_LIMITED(`Too many requests; try again in ${context.after}.`), {
           retryAfter: Math.ceil(context.ttl / 1000),

@@ -49,6 +49,8 @@ export default fp(
       signToken: app.signToken,
       failuresPerUser: config.loginFailuresPerUser,
       failuresPerUserAndAddress: config.loginFailuresPerUserIp,
+      hashQueue: config.loginQueue,
+      hashesPerAddress: config.loginHashesPerIp,
       counter: bus.counter,
     });
     const audit = (event: string, fields: Record<string, unknown>) =>

@@ -3,14 +3,22 @@ import type { Services } from '../plugins/services.js';
 import type { Handlers } from './types.js';
 
 export const authRoutes = ({ accounts, presence }: Services): Handlers => ({
-  async login(request) {
+  async login(request, reply) {
     const { username, password } = request.body;
+    // A client that hangs up before its password is checked is not worth a bcrypt comparison.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    };
+    reply.raw.once('close', onClose);
     let session: Awaited<ReturnType<typeof accounts.login>>;
     try {
-      session = await accounts.login(username, password, request.ip);
+      session = await accounts.login(username, password, request.ip, gone.signal);
     } catch (error) {
       request.log.warn({ event: 'login.failure', username, ip: request.ip }, 'security event');
       throw error;
+    } finally {
+      reply.raw.off('close', onClose);
     }
     request.log.info({ event: 'login.success', username, ip: request.ip }, 'security event');
     await presence.loggedIn(session.sessionId, username, session.expiresAt);

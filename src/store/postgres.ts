@@ -241,6 +241,14 @@ class PostgresStore implements Store {
     await this.exec('UPDATE users SET last_seen = $1 WHERE username = $2', [at, username]);
   }
 
+  async replacePasswordHash(username: string, previous: string, next: string): Promise<void> {
+    await this.exec('UPDATE users SET password_hash = $1 WHERE username = $2 AND password_hash = $3', [
+      next,
+      username,
+      previous,
+    ]);
+  }
+
   async revokeToken(jti: string, expiresAt: number): Promise<void> {
     await this.exec(
       'INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',

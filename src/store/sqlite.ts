@@ -62,6 +62,7 @@ class SqliteStore implements Store {
       getUser: p('SELECT * FROM users WHERE username = ?'),
       listUsers: p('SELECT username, last_seen FROM users ORDER BY username'),
       setLastSeen: p('UPDATE users SET last_seen = ? WHERE username = ?'),
+      replaceHash: p('UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?'),
       revoke: p('INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)'),
       isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
       insertChat: p(
@@ -180,6 +181,10 @@ class SqliteStore implements Store {
 
   async setLastSeen(username: string, at: string): Promise<void> {
     this.q.setLastSeen.run(at, username);
+  }
+
+  async replacePasswordHash(username: string, previous: string, next: string): Promise<void> {
+    this.q.replaceHash.run(next, username, previous);
   }
 
   async revokeToken(jti: string, expiresAt: number): Promise<void> {

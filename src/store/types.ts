@@ -16,6 +16,8 @@ export interface Store {
   getUser(username: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<{ username: string; lastSeen: string | null }[]>;
   setLastSeen(username: string, at: string): Promise<void>;
+  /** Replaces a password hash only if it is still `previous` (a re-hash at another bcrypt cost). */
+  replacePasswordHash(username: string, previous: string, next: string): Promise<void>;
 
   revokeToken(jti: string, expiresAt: number): Promise<void>;
   isTokenRevoked(jti: string): Promise<boolean>;
