@@ -61,6 +61,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values are secrets (URLs are never repeated either: they may hold a password). */
+const SECRETS = ['SECURECHAT_JWT_SECRET'];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Parses `3600`, `3600s`, `60m`, `1h`, `7d` into seconds. */
@@ -166,7 +169,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     if (raw === undefined || raw === '') return fallback;
     const value = parse(raw);
     if (value === undefined) {
-      problems.push(`${name}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+      // a secret's value is never repeated, not even a wrong one: it may be the right one mistyped
+      const shown = SECRETS.includes(name) ? name : `${name}=${JSON.stringify(raw)}`;
+      problems.push(`${shown} is invalid: expected ${expected}`);
       return fallback;
     }
     return value;

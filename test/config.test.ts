@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
@@ -57,16 +58,10 @@ describe('config', () => {
       expect(error).toBeInstanceOf(ConfigError);
       const lines = (error as ConfigError).problems;
       expect(lines).toHaveLength(6);
-      for (const name of [
-        'PORT',
-        'BCRYPT_COST',
-        'TOKEN_TTL',
-        'LOG_LEVEL',
-        'SECURECHAT_JWT_SECRET',
-        'SECURECHAT_DEMO_USERS',
-      ]) {
+      for (const name of ['PORT', 'BCRYPT_COST', 'TOKEN_TTL', 'LOG_LEVEL', 'SECURECHAT_DEMO_USERS']) {
         expect(lines.some((l) => l.startsWith(`${name}=`))).toBe(true);
       }
+      expect(lines).toContain('SECURECHAT_JWT_SECRET is invalid: expected at least 32 bytes');
     }
   });
 
@@ -119,6 +114,49 @@ describe('config', () => {
     });
     expect(bad).toHaveLength(3);
     expect(bad.join('\n')).not.toContain(secret);
+  });
+
+  it('names the variable and the rule of a bad secret, never its value (issue 17, item 3)', async () => {
+    const secret = 'short-but-real-secret';
+    let problems: string[] = [];
+    try {
+      loadConfig({ SECURECHAT_JWT_SECRET: secret, DATABASE_URL: 'x', SECURECHAT_STORE: 'postgres' });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      'SECURECHAT_JWT_SECRET is invalid: expected at least 32 bytes',
+      'DATABASE_URL is invalid: expected a URL starting postgres:// or postgresql://',
+    ]);
+    // and the real server process says the same on stderr, exit code 2
+    const env = { ...process.env, SECURECHAT_JWT_SECRET: secret, REDIS_URL: `ftp://:${secret}@cache` };
+    const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = execFile(
+        path.resolve('node_modules/.bin/tsx'),
+        [path.resolve('src/main.ts')],
+        { env: { ...env, SECURECHAT_BUS: 'redis' } },
+        (_error, stdout, stderr) => resolve({ code: child.exitCode, out: stdout + stderr }),
+      );
+    });
+    expect(result.code).toBe(2);
+    expect(result.out).toContain('securechat: SECURECHAT_JWT_SECRET is invalid: expected at least 32 bytes');
+    expect(result.out).toContain('securechat: REDIS_URL is invalid');
+    expect(result.out).not.toContain(secret);
+  });
+
+  it('reads the trusted proxies: addresses, CIDR ranges and proxy-addr names, never "trust everyone"', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ SECURECHAT_TRUST_PROXY: '10.0.0.0/8, ::1, fd00::/8,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+    for (const bad of ['true', '*', '10.0.0.0/33', 'proxy.example', '10.0.0.1/8/8']) {
+      expect(() => loadConfig({ SECURECHAT_TRUST_PROXY: bad }), bad).toThrow(/SECURECHAT_TRUST_PROXY/);
+    }
+    const c = loadConfig({ SECURECHAT_LOGIN_QUEUE: '4', SECURECHAT_LOGIN_HASHES_PER_IP: '1' });
+    expect([c.loginQueue, c.loginHashesPerIp]).toEqual([4, 1]);
   });
 
   it('parses durations', () => {
