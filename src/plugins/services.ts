@@ -9,6 +9,7 @@ import { type Chats, createChats } from '../services/chats.js';
 import { createEnvelopeIssuer } from '../services/envelopes.js';
 import { createMessages, type Messages } from '../services/messages.js';
 import { createPresence, type Presence } from '../services/presence.js';
+import { createRotationSweep } from '../services/rotation-sweep.js';
 import { createHub, type Hub } from '../sse/hub.js';
 import type { Store } from '../store/types.js';
 
@@ -111,18 +112,13 @@ export default fp(
     prune.unref();
 
     // Keys also rotate with age: a chat whose epoch is older than rotateSeconds gets a new one.
-    const sweep = setInterval(
-      async () => {
-        try {
-          const before = new Date(Date.now() - config.rotateSeconds * 1000).toISOString();
-          for (const { chatId, epoch } of await store.chatsDueForRotation(before, 100))
-            await chats.rotate(chatId, 'age', epoch);
-        } catch (err) {
-          app.log.error({ err }, 'key rotation sweep failed');
-        }
-      },
-      Math.max(1000, Math.min(60_000, (config.rotateSeconds * 1000) / 2)),
-    );
+    const sweepDue = createRotationSweep({
+      store,
+      rotate: (chatId, reason, epoch) => chats.rotate(chatId, reason, epoch),
+      rotateSeconds: config.rotateSeconds,
+      onError: (err, chatId) => app.log.error({ err, chatId }, 'key rotation sweep failed'),
+    });
+    const sweep = setInterval(sweepDue, Math.max(1000, Math.min(60_000, (config.rotateSeconds * 1000) / 2)));
     sweep.unref();
 
     // Streams end before the server waits for open connections, so close() never hangs.
