@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { fingerprint } from '../src/crypto/keys.js';
 import { readPublicKeys } from '../src/crypto/keystore.js';
+import { checkNewPassword } from '../src/services/accounts.js';
+import { ensureJwtSecret } from '../src/services/provisioning.js';
 import { backendEnv } from './backend.js';
 import { Api, Participant } from './client.js';
 import { tempDir } from './helper.js';
@@ -157,5 +159,28 @@ describe('npm run user:add', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('the data folder (issue 15, docs that said more)', () => {
+  it('is made mode 0700 by every store that uses it, even when it existed with another mode', async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const dataDir = path.join(root, 'data');
+    await mkdir(dataDir, { mode: 0o755 });
+    await chmod(dataDir, 0o755);
+    // the JWT secret is what the folder holds with PostgreSQL; SQLite's store does the same itself
+    await ensureJwtSecret(dataDir);
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(path.join(dataDir, 'jwt.secret'))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('passwords (issue 15, docs that said more)', () => {
+  it('need at least 8 characters (not bytes) and at most 72 UTF-8 bytes', () => {
+    expect(() => checkNewPassword('éééé')).toThrow(/at least 8 characters/); // 8 bytes, 4 characters
+    expect(() => checkNewPassword('éééééééé')).not.toThrow();
+    expect(() => checkNewPassword('é'.repeat(37))).toThrow(/72/);
+    expect(() => checkNewPassword('a'.repeat(72))).not.toThrow();
   });
 });

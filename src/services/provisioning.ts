@@ -105,7 +105,9 @@ export async function ensureTls(
 export async function ensureJwtSecret(dataDir: string, configured?: string): Promise<string> {
   if (configured) return configured;
   const file = path.join(dataDir, 'jwt.secret');
+  // 0700 whatever made the folder before (mkdir's mode only applies to a folder it creates)
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
   if (!(await exists(file))) {
     await writeFile(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch(
       (error) => {
