@@ -180,6 +180,9 @@ async function main(): Promise<void> {
       SECURECHAT_POST_LIMIT: '100000000',
       SECURECHAT_LOGIN_LIMIT: '1000000',
       SECURECHAT_LOGIN_FAILURES_PER_USER_IP: '1000000',
+      // the login storm comes from one address: let every attempt reach bcrypt, as before the caps
+      SECURECHAT_LOGIN_HASHES_PER_IP: '1000',
+      SECURECHAT_LOGIN_QUEUE: '100000',
       SECURECHAT_MAX_STREAMS: '1000000',
       SECURECHAT_MAX_MEMBERS: '100000',
       SECURECHAT_ROTATE_MESSAGES: '1000000000',
