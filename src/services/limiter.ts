@@ -73,8 +73,15 @@ export function localCounter(_name: string, limit: number, windowMs: number): Sh
   };
 }
 
-/** The client went away before its turn: the work is skipped. */
-export class AbandonedError extends Error {}
+/**
+ * The client went away before its turn: the work is skipped. It answers as a 503 (to nobody: the
+ * connection is gone) so the error handler treats it as a domain error, not a server failure.
+ */
+export class AbandonedError extends Error {
+  readonly code = 'UNAVAILABLE';
+  readonly statusCode = 503;
+  readonly retryAfter = 1;
+}
 
 interface Waiter {
   key: string | undefined;
