@@ -1,6 +1,7 @@
 import path from 'node:path';
 import bcrypt from 'bcrypt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { readPublicKeys } from '../src/crypto/keystore.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { AbandonedError, addressKey, WorkQueue } from '../src/services/limiter.js';
@@ -237,6 +238,58 @@ describe('the bcrypt queue (issue 15, item 5)', () => {
     await Promise.all([first, second, third]);
     expect(order).toEqual(['first', 'second', 'third']);
     expect(queue.size).toEqual({ active: 0, waiting: 0 });
+  });
+});
+
+describe('logins whose clients hang up, over HTTP (issue 15, item 5)', () => {
+  it('leave the queue when the connection closes: only the logins still wanted are hashed', async () => {
+    await withServer(
+      { SECURECHAT_LOGIN_HASHES_PER_IP: '100', SECURECHAT_LOGIN_LIMIT: '100' },
+      async (server) => {
+        const { accounts } = server.app.services;
+        const held: (() => void)[] = [];
+        let compared = 0;
+        const compare = bcrypt.compare as (data: string, hash: string) => Promise<boolean>;
+        const spy = vi.spyOn(bcrypt, 'compare').mockImplementation((async (data: string, hash: string) => {
+          compared += 1;
+          await new Promise<void>((go) => held.push(go));
+          return compare(data, hash);
+        }) as never);
+        try {
+          const post = (username: string, signal?: AbortSignal) =>
+            request(`${server.url}/auth/login`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ username, password: PASSWORD }),
+              signal,
+            });
+          const inQueue = () => accounts.hashing().active + accounts.hashing().waiting;
+          const wanted = ['alice', 'bob', 'carol', 'dave'].map((u) => post(u));
+          await until(() => inQueue() === 4);
+          const hangUp = new AbortController();
+          const guesses = Array.from({ length: 10 }, (_, i) =>
+            post(`madeup${i}`, hangUp.signal).catch((e) => e),
+          );
+          await until(() => inQueue() === 14);
+          const before = compared;
+          hangUp.abort();
+          for (const g of await Promise.all(guesses)) expect(g).toBeInstanceOf(Error);
+          await until(() => inQueue() === 4);
+          while (held.length > 0 || inQueue() > 0) {
+            for (const go of held.splice(0)) go();
+            await new Promise((r) => setImmediate(r));
+          }
+          for (const res of await Promise.all(wanted)) {
+            expect(res.statusCode).toBe(200);
+            await res.body.dump();
+          }
+          expect(before).toBeLessThanOrEqual(4);
+          expect(compared).toBe(4);
+        } finally {
+          spy.mockRestore();
+        }
+      },
+    );
   });
 });
 
