@@ -487,7 +487,6 @@ describe('findings 9, 10, 11: trust, names from outside, where the client keeps 
     const user = await cli('dave', 'trust', 'server', '1'.repeat(64));
     expect(user.code).toBe(1);
     expect(user.stderr).toMatch(/USER_NOT_FOUND/);
-
   });
 
   it('a user named constructor is a user like any other', async () => {
