@@ -91,6 +91,6 @@ export class Api {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (!this.dispatcher.closed) await this.dispatcher.close();
   }
 }

@@ -206,7 +206,12 @@ async function main(argv: string[]): Promise<number> {
     inspectServerKey: command === 'fingerprint' || (command === 'trust' && args[0] === keys.SERVER),
   });
   if (!command) {
-    await interactive(session, queue, tty);
+    try {
+      await interactive(session, queue, tty);
+    } catch (error) {
+      await session.close(); // the menu logs out when it quits; this is for when it fails
+      throw error;
+    }
     return 0;
   }
   lines.close();

@@ -353,7 +353,7 @@ export class Session {
       this.changed.set(username, fingerprints);
       throw new KeyChangedError(
         `WARNING: ${name}'s keys CHANGED since you first saw them. Messages from ${name} are refused ` +
-          `until you check the new fingerprints (\`fingerprint ${name}\`) and run \`trust ${name}\`.`,
+          `until you compare the new fingerprints (\`fingerprint ${name}\`) and accept them (\`trust ${name} FINGERPRINT\`).`,
       );
     }
     if (verdict === 'new') await this.trust.pinUser(username, fingerprints);

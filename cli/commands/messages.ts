@@ -27,6 +27,7 @@ export async function send(
 
 /** The (chat, message id) pairs already shown in one view: each is shown once, however often it comes. */
 export type Seen = Set<string>;
+const SEEN_LIMIT = 100_000;
 
 /**
  * A message as a person reads it, or a loud refusal: an unverified message, one of another chat
@@ -48,6 +49,8 @@ export async function render(
   try {
     const text = await ctx.session.read(data, chatId);
     seen.add(id);
+    // A long session remembers the most recent ids only (a replay of older ones is older than any resume).
+    if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
     return {
       ok: true,
       text,
