@@ -257,6 +257,8 @@ export class Session {
       if (error instanceof ApiError && error.code === 'KEY_NOT_FOUND') return undefined;
       throw error;
     }
+    // A server without `?epoch=` answers with the current epoch: there is no key of this one for us.
+    if (envelope?.chatId === chatId && envelope.epoch !== epoch) return undefined;
     return this.accept(envelope, { chatId, epoch, past: true });
   }
 
@@ -425,9 +427,8 @@ export class Session {
       throw new CliError(
         `the ${m.signatureAlgorithm} signature does not verify against ${escapeControls(data.sender)}'s key`,
       );
-    const key = Number.isSafeInteger(m.epoch)
-      ? await this.chatKey(data.chatId, m.epoch).catch(() => undefined)
-      : undefined;
+    // A refused envelope is the reason shown; a key that does not exist for us is "predates you".
+    const key = Number.isSafeInteger(m.epoch) ? await this.chatKey(data.chatId, m.epoch) : undefined;
     if (!key)
       throw new CliError(
         `no key for epoch ${escapeControls(String(m.epoch))} of this chat (it predates you)`,

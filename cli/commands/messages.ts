@@ -45,7 +45,7 @@ export async function render(
   });
   const id = `${data?.chatId}/${data?.message?.id}`;
   if (data?.chatId === chatId && seen.has(id))
-    return refuse(`message ${escapeControls(String(data.message.id))} was already shown; not shown again`);
+    return refuse(`message ${escapeControls(String(data.message?.id))} was already shown; not shown again`);
   try {
     const text = await ctx.session.read(data, chatId);
     seen.add(id);
@@ -71,8 +71,10 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
       `/chats/${chatId}/messages?after=${after}&limit=1000`,
     );
     all = all.concat(page.messages).slice(-count);
-    if (page.messages.length < 1000) break;
-    after = page.messages[page.messages.length - 1].seq;
+    const last = Number(page.messages.at(-1)?.seq);
+    // A full page asks for the next one; a server that does not move forward is not followed.
+    if (page.messages.length < 1000 || !(last > after)) break;
+    after = last;
   }
   const out = [];
   const seen: Seen = new Set();
