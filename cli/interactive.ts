@@ -3,7 +3,7 @@ import { chats, keys, messages, parseScheme, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { showEvent } from './events.js';
-import { escapeControls, shortScheme } from './format.js';
+import { escapeControls, shortId, shortScheme } from './format.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
 import { follow } from './stream.js';
@@ -49,7 +49,7 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
     seen: new Set(),
   };
   const setPrompt = () =>
-    lines.setPrompt(`${session.username}${ctx.currentChat ? `@${ctx.currentChat.slice(0, 8)}` : ''}> `);
+    lines.setPrompt(`${session.username}${ctx.currentChat ? `@${shortId(ctx.currentChat)}` : ''}> `);
 
   const quit = () => {
     quitting ??= (async () => {
@@ -99,7 +99,7 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
         return chats.list(ctx);
       case 'switch':
         ctx.currentChat = await chats.resolveChat(ctx, args[0] ?? '');
-        return ctx.say(`now in chat ${ctx.currentChat.slice(0, 8)}`);
+        return ctx.say(`now in chat ${shortId(ctx.currentChat)}`);
       case 'status':
         return users.status(ctx, args);
       case 'all':

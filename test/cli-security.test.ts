@@ -388,6 +388,14 @@ describe('finding 5: the terminal shows what a peer or the server sends as data'
     } finally {
       proxy.rules.splice(proxy.rules.indexOf(rule), 1);
     }
+    const names = answer('GET', '/users/online', 200, { users: ['bob\n[12:00:00] alice (rsa): hi'] });
+    proxy.rules.push(names);
+    try {
+      const r = await cli('bob', 'online');
+      expect(r.stdout).toBe('online: bob\\n[12:00:00] alice (rsa): hi');
+    } finally {
+      proxy.rules.splice(proxy.rules.indexOf(names), 1);
+    }
   });
 });
 
