@@ -86,6 +86,16 @@ function answer(
   };
 }
 
+/** Runs `fn` with `rules` in front of the proxy's pass-through, and takes them out after. */
+async function withRules<T>(rules: Rule[], fn: () => Promise<T>): Promise<T> {
+  proxy.rules.push(...rules);
+  try {
+    return await fn();
+  } finally {
+    for (const rule of rules) proxy.rules.splice(proxy.rules.indexOf(rule), 1);
+  }
+}
+
 const problem = (status: number, code: string, detail: string) => ({
   type: 'about:blank',
   title: code,
@@ -157,17 +167,14 @@ describe('finding 1: key envelopes are bound to their chat and never roll back',
     const a = await chatOf(alice, bob);
     const b = await chatOf(alice, bob);
     const rule = answer('GET', `/chats/${a}/key`, 200, await envelopeOf(bob, b));
-    proxy.rules.push(rule);
-    try {
+    await withRules([rule], async () => {
       const r = await cli('bob', '--chat', a, 'send', 'for chat A only');
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(
         `WARNING: key envelope refused: it is for chat ${b.slice(0, 8)}, not chat ${a.slice(0, 8)}`,
       );
       oneLine(r.stderr);
-    } finally {
-      proxy.rules.splice(proxy.rules.indexOf(rule), 1);
-    }
+    });
     const history = await alice.api.call('listMessages', { params: { chatId: a } });
     expect(history.body.messages).toEqual([]);
   });
@@ -266,8 +273,7 @@ describe('finding 6: messages of another chat and repeats', () => {
     const inA = (await alice.api.call('listMessages', { params: { chatId: a } })).body.messages;
     const inB = (await alice.api.call('listMessages', { params: { chatId: b } })).body.messages;
     const rule = answer('GET', `/chats/${a}/messages`, 200, { messages: [...inA, ...inB, ...inA] });
-    proxy.rules.push(rule);
-    try {
+    await withRules([rule], async () => {
       const json = await cli('bob', '--json', '--chat', a, 'history');
       expect(json.code, json.stderr).toBe(0);
       expect(JSON.parse(json.stdout).messages.map((m: { text: string }) => m.text)).toEqual(['in A']);
@@ -282,9 +288,7 @@ describe('finding 6: messages of another chat and repeats', () => {
       const plain = await cli('bob', '--chat', a, 'history');
       expect(plain.stdout.split('\n').filter((l) => l.includes(': in '))).toHaveLength(1);
       expect(plain.stdout).not.toContain('in B');
-    } finally {
-      proxy.rules.splice(proxy.rules.indexOf(rule), 1);
-    }
+    });
   });
 
   it('the live stream and listen --json show each (chat, id) once and only the chat asked for', async () => {
@@ -380,22 +384,16 @@ describe('finding 5: the terminal shows what a peer or the server sends as data'
       await c.exited;
     }
     const rule = answer('GET', '/users/online', 400, problem(400, 'BAD\x1b[2J', 'two\nlines\u202e'));
-    proxy.rules.push(rule);
-    try {
+    await withRules([rule], async () => {
       const r = await cli('bob', 'online');
       expect(r.code).toBe(1);
       expect(r.stderr).toBe('securechat: two\\nlines\\u202e (400 BAD\\x1b[2J)');
-    } finally {
-      proxy.rules.splice(proxy.rules.indexOf(rule), 1);
-    }
+    });
     const names = answer('GET', '/users/online', 200, { users: ['bob\n[12:00:00] alice (rsa): hi'] });
-    proxy.rules.push(names);
-    try {
+    await withRules([names], async () => {
       const r = await cli('bob', 'online');
       expect(r.stdout).toBe('online: bob\\n[12:00:00] alice (rsa): hi');
-    } finally {
-      proxy.rules.splice(proxy.rules.indexOf(names), 1);
-    }
+    });
   });
 });
 
@@ -680,13 +678,10 @@ describe("issue 17: a newcomer's first hour", () => {
     const limited = answer('POST', '/auth/login', 429, problem(429, 'RATE_LIMITED', 'Too many requests.'), {
       'retry-after': '42',
     });
-    proxy.rules.push(limited);
-    try {
+    await withRules([limited], async () => {
       const r = await cli('bob', 'online');
       expect(r.stderr).toBe('securechat: login refused: too many attempts; try again in 42 s');
-    } finally {
-      proxy.rules.splice(proxy.rules.indexOf(limited), 1);
-    }
+    });
 
     const noChat = await cli('bob', 'send', 'hello');
     expect(noChat.code).toBe(1);
