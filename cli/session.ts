@@ -5,7 +5,9 @@ import { fromBase64, toBase64 } from '../src/crypto/base64.js';
 import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
 import { type KeyEnvelope, unwrapKey, verifyEnvelope } from '../src/crypto/envelope.js';
 import {
+  checkPublicKey,
   fingerprint,
+  KeyCheckError,
   type KeyPairSet,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
@@ -330,16 +332,18 @@ export class Session {
     let keys: Record<SignatureAlgorithm, KeyObject>;
     let fingerprints: Fingerprints;
     try {
+      // The checks registration makes: a key the server should have refused is refused here too.
       keys = Object.fromEntries(
-        SIGNATURE_ALGORITHMS.map((a) => [a, createPublicKey(res.signingKeys[a])]),
+        SIGNATURE_ALGORITHMS.map((a) => [a, checkPublicKey(res.signingKeys?.[a], a)]),
       ) as Record<SignatureAlgorithm, KeyObject>;
       // Fingerprints are computed here from the keys themselves, not taken from the server's word.
       fingerprints = {
-        encryption: fingerprint(res.encryptionKey),
+        encryption: fingerprint(checkPublicKey(res.encryptionKey, 'encryption')),
         ...Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, fingerprint(keys[a])])),
       } as Fingerprints;
-    } catch {
-      throw new CliError(`the server sent keys for ${escapeControls(username)} that are not public keys`);
+    } catch (error) {
+      const why = error instanceof KeyCheckError ? error.message : 'they are not public keys';
+      throw new CliError(`the server sent keys for ${escapeControls(username)} that are refused: ${why}`);
     }
     return { keys, fingerprints };
   }

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -450,6 +451,27 @@ describe('findings 9, 10, 11: trust, names from outside, where the client keeps 
     const back = await cli('bob', 'trust', 'alice', genuine);
     expect(back.code, back.stderr).toBe(0);
     expect(back.stdout).toBe(`now trusting alice's keys ${genuine}`);
+  });
+
+  it('refuses a peer key that registration would refuse (a 1024-bit RSA key)', async () => {
+    const a = await chatOf(alice, bob);
+    expect((await alice.send(a, 1, 'signed with ed25519', 'ed25519')).res.status).toBe(201);
+    const real = (await bob.api.call('getUserKeys', { params: { username: 'alice' } })).body;
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    });
+    const rule = answer('GET', '/users/alice/keys', 200, {
+      ...real,
+      signingKeys: { ...real.signingKeys, 'rsa-pss-sha256': weak },
+    });
+    await withRules([rule], async () => {
+      const h = await cli('bob', '--chat', a, 'history');
+      expect(h.stdout).not.toContain('signed with ed25519');
+      expect(h.stderr).toMatch(
+        /REJECTED message #1 claiming to be from alice: the server sent keys for alice that are refused: rsa-pss-sha256 key must be RSA of at least 2048 bits/,
+      );
+    });
   });
 
   it('fingerprint and trust --server work when the server key changed; `server` is a username', async () => {
