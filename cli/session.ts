@@ -64,8 +64,13 @@ export class EnvelopeRefused extends CliError {
 export interface EnvelopeExpectation {
   /** The chat asked for (or named by the event or answer that carried the envelope). */
   chatId: string;
-  /** The epoch the answer named (a chat object's epoch, `?epoch=`, STALE_EPOCH): it must agree. */
+  /** The epoch the answer that carried it named (a chat object's epoch, `?epoch=`): it must agree. */
   epoch?: number;
+  /**
+   * The epoch an earlier answer named (STALE_EPOCH): the envelope fetched after it may be newer
+   * (the key rotated again meanwhile), never older.
+   */
+  atLeast?: number;
   /** An explicitly asked-for past epoch (to read history): lower than the highest seen is fine. */
   past?: boolean;
 }
@@ -212,6 +217,10 @@ export class Session {
       throw new EnvelopeRefused(
         `chat ${chat}: the answer names epoch ${expected.epoch}, the envelope ${e.epoch}`,
       );
+    if (expected.atLeast !== undefined && e.epoch < expected.atLeast)
+      throw new EnvelopeRefused(
+        `chat ${chat}: the server named epoch ${expected.atLeast}, the envelope is of epoch ${e.epoch}`,
+      );
     const highest = this.trust.state.epochs.get(expected.chatId) ?? 0;
     if (!expected.past && e.epoch < highest)
       throw new EnvelopeRefused(
@@ -267,7 +276,7 @@ export class Session {
   /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */
   async currentKey(chatId: string, named?: number): Promise<{ epoch: number; key: Buffer }> {
     const envelope = await this.api.call<KeyEnvelope>('GET', `/chats/${encodeURIComponent(chatId)}/key`);
-    return { epoch: envelope?.epoch, key: await this.accept(envelope, { chatId, epoch: named }) };
+    return { epoch: envelope?.epoch, key: await this.accept(envelope, { chatId, atLeast: named }) };
   }
 
   private async compose(chatId: string, epoch: number, key: Buffer, text: string, alg: SignatureAlgorithm) {

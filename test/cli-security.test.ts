@@ -206,7 +206,7 @@ describe('finding 1: key envelopes are bound to their chat and never roll back',
         `WARNING: key envelope refused: chat ${a.slice(0, 8)}: epoch 1 is older than epoch 2, already seen`,
       );
       oneLine(r.stderr);
-      // The answer names epoch 3; the envelope served as current is epoch 2: they disagree.
+      // The answer names epoch 3; the envelope served as current is epoch 2, older than that.
       proxy.rules.splice(0, proxy.rules.length);
       proxy.rules.push(
         answer(
@@ -218,7 +218,9 @@ describe('finding 1: key envelopes are bound to their chat and never roll back',
       );
       const r2 = await cli('bob', '--chat', a, 'send', 'again');
       expect(r2.code).toBe(1);
-      expect(r2.stderr).toContain(`chat ${a.slice(0, 8)}: the answer names epoch 3, the envelope 2`);
+      expect(r2.stderr).toContain(
+        `chat ${a.slice(0, 8)}: the server named epoch 3, the envelope is of epoch 2`,
+      );
       oneLine(r2.stderr);
     } finally {
       proxy.rules.splice(0, proxy.rules.length);
