@@ -29,8 +29,9 @@ export class Api {
     this.server = url.origin;
   }
 
+  /** `signal: null` for a call that must go out even after the session's signal fired (logout). */
   // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of the documented shapes
-  async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  async call<T = any>(method: string, path: string, body?: unknown, signal?: AbortSignal | null): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -39,7 +40,7 @@ export class Api {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher: this.dispatcher,
-      signal: this.options.signal,
+      signal: signal === null ? AbortSignal.timeout(10_000) : (signal ?? this.options.signal),
     });
     const text = await res.body.text();
     if (res.statusCode === 204) return undefined as T;
@@ -50,8 +51,15 @@ export class Api {
       throw new CliError(`the server answered ${res.statusCode} with something that is not JSON`);
     }
     if (res.statusCode >= 400) {
-      const p = (parsed ?? {}) as { code?: string; detail?: string; title?: string };
-      throw new ApiError(res.statusCode, p.code ?? 'UNKNOWN', p.detail ?? p.title ?? 'request failed');
+      const p = (parsed ?? {}) as { code?: unknown; detail?: unknown; title?: unknown };
+      const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+      const retryAfter = Number(res.headers['retry-after']);
+      throw new ApiError(
+        res.statusCode,
+        text(p.code) ?? 'UNKNOWN',
+        text(p.detail) ?? text(p.title) ?? 'request failed',
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+      );
     }
     return parsed as T;
   }
@@ -64,6 +72,10 @@ export class Api {
       if (error instanceof ApiError && error.code === 'INVALID_CREDENTIALS') {
         throw new CliError('login failed: unknown user or wrong password');
       }
+      if (error instanceof ApiError && error.status === 429) {
+        const wait = error.retryAfter === undefined ? 'later' : `in ${error.retryAfter} s`;
+        throw new CliError(`login refused: too many attempts; try again ${wait}`);
+      }
       throw error;
     }
   }
@@ -71,13 +83,14 @@ export class Api {
   async logout(): Promise<void> {
     if (!this.token) return;
     try {
-      await this.call('POST', '/auth/logout');
+      // Not under the session's signal: Ctrl-C aborts the work, never the logout that follows it.
+      await this.call('POST', '/auth/logout', undefined, null);
     } finally {
       this.token = undefined;
     }
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (!this.dispatcher.closed) await this.dispatcher.close();
   }
 }

@@ -1,3 +1,4 @@
+import type { Seen } from './commands/messages.js';
 import type { Session } from './session.js';
 
 /** What a command needs: the session, where to print, and (in the menu) the current chat. */
@@ -12,6 +13,8 @@ export interface Context {
   currentChat?: string;
   /** Invitations not yet joined, newest last. */
   pending: string[];
+  /** Messages the live stream has shown, by `chatId/id`: a repeat is refused, not shown twice. */
+  seen: Seen;
 }
 
 export interface ChatView {

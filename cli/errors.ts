@@ -1,3 +1,5 @@
+import { escapeControls } from './format.js';
+
 /** An error the user can act on: printed as one line, never with a stack trace. */
 export class CliError extends Error {
   constructor(
@@ -9,17 +11,30 @@ export class CliError extends Error {
   }
 }
 
-/** A problem+json answer from the server. */
+/** A problem+json answer from the server (its detail escaped: it is the server's text). */
 export class ApiError extends CliError {
+  readonly detail: string;
   constructor(
     readonly status: number,
     readonly code: string,
     detail: string,
+    /** Seconds, from a `Retry-After` header. */
+    readonly retryAfter?: number,
   ) {
-    super(`${detail} (${status} ${code})`);
+    super(`${escapeControls(detail)} (${status} ${escapeControls(code)})`);
+    this.detail = detail;
     this.name = 'ApiError';
   }
 }
+
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
 
 export function describe(error: unknown): string {
   if (error instanceof CliError) return error.message;
@@ -30,5 +45,7 @@ export function describe(error: unknown): string {
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection to the server was lost';
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT')
     return 'the server did not answer in time';
+  if (code && CERTIFICATE_ERRORS.has(code))
+    return `the server's certificate is not trusted (${e?.cause?.message ?? e?.message ?? code}): if the server uses its own CA or a self-signed certificate, pass it with --ca FILE (or SECURECHAT_CA)`;
   return e?.message ?? String(error);
 }

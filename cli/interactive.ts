@@ -3,12 +3,12 @@ import { chats, keys, messages, parseScheme, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { showEvent } from './events.js';
-import { shortScheme } from './format.js';
+import { escapeControls, shortId, shortScheme } from './format.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
 import { follow } from './stream.js';
 
-export const MENU = `Commands:
+export const MENU = `Menu commands (interactive):
   chat <users…>        start a chat (you are told who is offline or unknown)
   invite <users…>      invite more people to the current chat (the key rotates)
   join [chatId]        accept an invitation (no id needed when there is one)
@@ -19,7 +19,8 @@ export const MENU = `Commands:
   sig rsa|dsa|ed25519  the signature scheme for your messages (kept until changed)
   history [n]          the last n messages of the current chat (default 20)
   fingerprint [user]   key fingerprints, yours or a user's (compare them out of band)
-  trust <user|server>  accept a key that changed, after checking its fingerprint
+  trust <user> [FP]    accept a user's changed keys: those \`fingerprint <user>\` showed, or FP
+  trust --server [FP]  accept the server's changed key (FP, or the one \`fingerprint\` showed)
   help                 this list
   quit                 log out and leave (Ctrl-D and Ctrl-C too)
 Anything else is a message to the current chat.`;
@@ -29,7 +30,8 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
   const lines = input.rl;
   const abort = new AbortController();
   let quitting: Promise<void> | undefined;
-  const write = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
+  const write = (raw: string, stream: NodeJS.WriteStream = process.stdout) => {
+    const text = escapeControls(raw, true);
     if (tty) {
       readline.clearLine(process.stdout, 0);
       readline.cursorTo(process.stdout, 0);
@@ -44,9 +46,10 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
     warn: (t) => write(t, process.stderr),
     result: () => {},
     pending: [],
+    seen: new Set(),
   };
   const setPrompt = () =>
-    lines.setPrompt(`${session.username}${ctx.currentChat ? `@${ctx.currentChat.slice(0, 8)}` : ''}> `);
+    lines.setPrompt(`${session.username}${ctx.currentChat ? `@${shortId(ctx.currentChat)}` : ''}> `);
 
   const quit = () => {
     quitting ??= (async () => {
@@ -61,7 +64,9 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
   const feed = follow(
     session.api,
     {
-      onEvent: (event) => showEvent(ctx, event),
+      onEvent: async (event) => {
+        await showEvent(ctx, event);
+      },
       onStatus: (status, detail) =>
         write(status === 'connected' ? '* connected' : `* ${detail}`, process.stderr),
     },
@@ -94,7 +99,7 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
         return chats.list(ctx);
       case 'switch':
         ctx.currentChat = await chats.resolveChat(ctx, args[0] ?? '');
-        return ctx.say(`now in chat ${ctx.currentChat.slice(0, 8)}`);
+        return ctx.say(`now in chat ${shortId(ctx.currentChat)}`);
       case 'status':
         return users.status(ctx, args);
       case 'all':
@@ -109,11 +114,14 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
       case 'fingerprint':
         return keys.fingerprints(ctx, args[0]);
       case 'trust':
-        return keys.trust(ctx, args[0]);
+        return keys.trust(ctx, args[0], args[1]);
       default:
         if (!ctx.currentChat)
-          throw new CliError(`unknown command ${word}; type help (or start a chat to send messages)`);
-        return messages.send(ctx, undefined, line);
+          throw new CliError(
+            `unknown command ${escapeControls(word)}; type help (or start a chat to send messages)`,
+          );
+        await messages.send(ctx, undefined, line);
+        return;
     }
   }
 
@@ -136,6 +144,7 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
   );
   lines.on('SIGINT', () => void quit());
   process.on('SIGINT', () => void quit());
+  process.on('SIGTERM', () => void quit());
 
   ctx.say(
     `logged in as ${session.username} at ${session.api.server}; signing with ${shortScheme(session.sig)}. Type help for commands.`,

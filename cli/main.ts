@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -7,6 +8,7 @@ import { chats, keys, messages, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { showEvent } from './events.js';
+import { escapeControls, jsonLine, shortId } from './format.js';
 import { interactive, MENU } from './interactive.js';
 import { LineQueue } from './lines.js';
 import { Session } from './session.js';
@@ -22,7 +24,9 @@ Options:
   --server URL        the server (default $SECURECHAT_SERVER or http://127.0.0.1:8080)
   --user NAME         who you are (default $SECURECHAT_USER)
   --ca FILE           trust this CA or self-signed certificate for an https server (default $SECURECHAT_CA)
-  --keys DIR          the key store folder holding users/<NAME>/ (default $SECURECHAT_KEYS_DIR or ./keys)
+  --keys DIR          the key store folder holding users/<NAME>/ (default $SECURECHAT_KEYS_DIR,
+                      else $XDG_DATA_HOME/securechat, else ~/.securechat)
+  --insecure          send the password over plain http:// to a host that is not this machine
   --password-stdin    read the password from the first line of standard input (else it is prompted)
   --json              print results as JSON (commands only)
   --chat ID           the chat (a full id or a unique prefix) for invite, leave, send, history, listen
@@ -30,7 +34,7 @@ Options:
   --limit N           how many messages history shows (default 20)
   -h, --help          this help
 
-Commands:
+One-shot commands (securechat [options] <command>):
   status <user>       online or not, and when last seen
   online              who is online
   users               every user with their presence
@@ -39,25 +43,95 @@ Commands:
   invite <users…>     invite to --chat
   join [chatId]       accept an invitation (no id needed when there is one)
   leave               leave --chat
-  send <text…>        send to --chat
+  send <text…>        send to --chat (prints the message's seq)
   history             the last --limit messages of --chat, verified and decrypted
   listen              print events (and verified messages) until Ctrl-C
-  fingerprint [user]  key fingerprints (yours and the server's, or a user's)
-  trust <user|server> accept a changed key after checking its fingerprint
+  fingerprint [user]  key fingerprints (yours and the server's, or a user's); works when the
+                      server's key changed, showing the pinned and the new one
+  trust <user> FP     accept a user's changed keys: FP is the "all keys" fingerprint that
+                      \`fingerprint <user>\` shows, compared with the user out of band
+  trust --server FP   accept the server's changed key, once its operator confirmed FP
   decrypt             teaching aid: unwrap a key envelope (--envelope FILE or stdin, or
                       --wrapped BASE64) with --user's key store and print the chat key in hex;
                       --server-key FILE checks the server's signature first
 
 ${MENU}`;
 
+/** Where key stores are when neither --keys nor SECURECHAT_KEYS_DIR says: a per-user folder. */
+function defaultKeysDir(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  return xdg && path.isAbsolute(xdg) ? path.join(xdg, 'securechat') : path.join(homedir(), '.securechat');
+}
+
+const STRING_OPTIONS = new Set([
+  '--server',
+  '--user',
+  '--keys',
+  '--ca',
+  '--chat',
+  '--sig',
+  '--limit',
+  '--envelope',
+  '--wrapped',
+  '--server-key',
+]);
+
+/**
+ * `trust --server`: the server key has its own syntax (no username can shadow it), but `--server`
+ * is also the URL option, so after the `trust` command it is taken out and the words are made
+ * positionals (after `--`): `trust --server FP` → `-- trust --server FP`.
+ */
+function rewriteTrustServer(argv: string[]): string[] {
+  const command = argv.findIndex((a, i) => !a.startsWith('-') && !STRING_OPTIONS.has(argv[i - 1]));
+  if (command < 0 || argv[command] !== 'trust' || argv.slice(0, command).includes('--')) return argv;
+  const options: string[] = [];
+  const words: string[] = [];
+  let server = false;
+  for (let i = command + 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--server' && !server) server = true;
+    else if (a === '--') {
+      words.push(...argv.slice(i + 1));
+      break;
+    } else if (a.startsWith('-')) {
+      options.push(a);
+      if (STRING_OPTIONS.has(a) && i + 1 < argv.length) options.push(argv[++i]);
+    } else words.push(a);
+  }
+  if (!server) return argv;
+  return [...argv.slice(0, command), ...options, '--', 'trust', keys.SERVER, ...words];
+}
+
+/** A password over plain http:// may cross the network only to this machine, unless --insecure. */
+function checkTransport(server: string, insecure: boolean): void {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    return; // the Api says what is wrong with it
+  }
+  if (url.protocol !== 'http:') return;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (loopback) return;
+  if (!insecure)
+    throw new CliError(
+      `refusing to send your password over plain http:// to ${host}: use https:// (with --ca FILE for the server's own certificate), or pass --insecure`,
+    );
+  console.error(
+    `securechat: WARNING: --insecure: your password and messages' metadata cross the network to ${host} unencrypted`,
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: rewriteTrustServer(argv),
     allowPositionals: true,
     options: {
       server: { type: 'string', default: process.env.SECURECHAT_SERVER ?? 'http://127.0.0.1:8080' },
       user: { type: 'string', default: process.env.SECURECHAT_USER },
-      keys: { type: 'string', default: process.env.SECURECHAT_KEYS_DIR ?? 'keys' },
+      keys: { type: 'string', default: process.env.SECURECHAT_KEYS_DIR || defaultKeysDir() },
+      insecure: { type: 'boolean', default: false },
       ca: { type: 'string', default: process.env.SECURECHAT_CA },
       'password-stdin': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -90,8 +164,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command && !COMMANDS.has(command))
-    throw new CliError(`unknown command ${command}; see securechat --help`);
+    throw new CliError(`unknown command ${escapeControls(command)}; see securechat --help`);
   if (!values.user) throw new CliError('who are you? pass --user NAME (or set SECURECHAT_USER)');
+  if (command && NEEDS_CHAT.has(command) && !values.chat)
+    throw new CliError(
+      `${command} needs --chat ID (a chat id or a unique prefix of one; see \`securechat chats\`)`,
+    );
+  checkTransport(values.server, values.insecure);
 
   const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'];
   // The hidden prompt needs the terminal to itself: ask before readline takes it over.
@@ -124,9 +203,15 @@ async function main(argv: string[]): Promise<number> {
     password,
     keysDir,
     signal: abort.signal,
+    inspectServerKey: command === 'fingerprint' || (command === 'trust' && args[0] === keys.SERVER),
   });
   if (!command) {
-    await interactive(session, queue, tty);
+    try {
+      await interactive(session, queue, tty);
+    } catch (error) {
+      await session.close(); // the menu logs out when it quits; this is for when it fails
+      throw error;
+    }
     return 0;
   }
   lines.close();
@@ -135,15 +220,20 @@ async function main(argv: string[]): Promise<number> {
     session,
     json: values.json,
     say: (t) => {
-      if (!values.json) console.log(t);
+      if (!values.json) console.log(escapeControls(t, true));
     },
-    warn: (t) => console.error(t),
+    warn: (t) => console.error(escapeControls(t, true)),
     result: (v) => {
-      if (values.json) console.log(JSON.stringify(v));
+      if (values.json) console.log(jsonLine(v));
     },
     currentChat: values.chat,
     pending: [],
+    seen: new Set(),
   };
+  // Ctrl-C or SIGTERM stops the command; the finally below still logs out.
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
     switch (command) {
       case 'status':
@@ -170,9 +260,11 @@ async function main(argv: string[]): Promise<number> {
       case 'leave':
         await chats.leave(ctx, values.chat);
         break;
-      case 'send':
-        await messages.send(ctx, values.chat, args.join(' '), values.sig);
+      case 'send': {
+        const sent = await messages.send(ctx, values.chat, args.join(' '), values.sig);
+        ctx.say(`sent as #${sent.seq} in chat ${shortId(sent.chatId)} (epoch ${sent.epoch})`);
         break;
+      }
       case 'history':
         await messages.history(ctx, values.chat, values.limit ? Number.parseInt(values.limit, 10) || 20 : 20);
         break;
@@ -180,25 +272,22 @@ async function main(argv: string[]): Promise<number> {
         await keys.fingerprints(ctx, args[0]);
         break;
       case 'trust':
-        await keys.trust(ctx, args[0]);
+        await keys.trust(ctx, args[0], args[1]);
         break;
       case 'listen': {
         const only = values.chat ? await chats.resolveChat(ctx, values.chat) : undefined;
         ctx.currentChat = only;
-        const stop = () => abort.abort();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        const print = values.json ? { ...ctx, say: () => {}, warn: (t: string) => console.error(t) } : ctx;
+        const print = values.json ? { ...ctx, say: () => {} } : ctx;
         await follow(
           session.api,
           {
             onEvent: async (event) => {
-              if (values.json)
-                console.log(JSON.stringify({ event: event.type, id: event.id ?? null, data: event.data }));
-              await showEvent(print, event, only);
+              // In --json, only what the client took: not another chat's, not a refusal, not a repeat.
+              if ((await showEvent(print, event, only)) && values.json)
+                console.log(jsonLine({ event: event.type, id: event.id ?? null, data: event.data }));
             },
             onStatus: (status, detail) =>
-              console.error(status === 'connected' ? '* connected' : `* ${detail}`),
+              console.error(status === 'connected' ? '* connected' : `* ${escapeControls(detail ?? '')}`),
           },
           abort.signal,
         );
@@ -210,6 +299,8 @@ async function main(argv: string[]): Promise<number> {
   }
   return 0;
 }
+
+const NEEDS_CHAT = new Set(['invite', 'leave', 'send', 'history']);
 
 const COMMANDS = new Set([
   'status',
@@ -230,7 +321,7 @@ const COMMANDS = new Set([
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
-    console.error(`securechat: ${describe(error)}`);
+    console.error(`securechat: ${escapeControls(describe(error))}`);
     if (process.env.SECURECHAT_DEBUG) console.error(error);
     process.exit(error instanceof CliError ? error.exitCode : 1);
   },

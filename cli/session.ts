@@ -5,7 +5,9 @@ import { fromBase64, toBase64 } from '../src/crypto/base64.js';
 import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
 import { type KeyEnvelope, unwrapKey, verifyEnvelope } from '../src/crypto/envelope.js';
 import {
+  checkPublicKey,
   fingerprint,
+  KeyCheckError,
   type KeyPairSet,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
@@ -14,7 +16,8 @@ import { readKeyStore } from '../src/crypto/keystore.js';
 import { signAsync, verifyAsync } from '../src/crypto/signatures.js';
 import { Api } from './api.js';
 import { ApiError, CliError } from './errors.js';
-import { type Fingerprints, TrustStore } from './trust.js';
+import { escapeControls, shortId } from './format.js';
+import { type Fingerprints, keySetFingerprint, sameFingerprints, TrustStore } from './trust.js';
 
 export interface MessageData {
   chatId: string;
@@ -40,10 +43,37 @@ export interface SessionOptions {
   keysDir: string;
   signal?: AbortSignal;
   ca?: string;
+  /**
+   * For `fingerprint` and `trust --server`: a changed server key is recorded in `serverChange`
+   * instead of refused, so that the user can compare and accept it. Nothing is unwrapped meanwhile.
+   */
+  inspectServerKey?: boolean;
 }
 
 /** Raised when a key changed since it was pinned; `trust` accepts the new one. */
 export class KeyChangedError extends CliError {}
+
+/** A key envelope the client will not use: the reason is one line, shown as a warning. */
+export class EnvelopeRefused extends CliError {
+  constructor(reason: string) {
+    super(`WARNING: key envelope refused: ${reason}`);
+  }
+}
+
+/** What the caller asked for when an envelope arrives. */
+export interface EnvelopeExpectation {
+  /** The chat asked for (or named by the event or answer that carried the envelope). */
+  chatId: string;
+  /** The epoch the answer that carried it named (a chat object's epoch, `?epoch=`): it must agree. */
+  epoch?: number;
+  /**
+   * The epoch an earlier answer named (STALE_EPOCH): the envelope fetched after it may be newer
+   * (the key rotated again meanwhile), never older.
+   */
+  atLeast?: number;
+  /** An explicitly asked-for past epoch (to read history): lower than the highest seen is fine. */
+  past?: boolean;
+}
 
 /**
  * A logged-in user with their key store: verifies every envelope before unwrapping it and every
@@ -51,18 +81,22 @@ export class KeyChangedError extends CliError {}
  */
 export class Session {
   readonly api: Api;
-  serverKey!: KeyObject;
+  serverKey?: KeyObject;
+  /** Set (with `inspectServerKey`) when the server's key is not the pinned one. */
+  serverChange?: { pinned: string; current: string };
   private readonly chatKeys = new Map<string, Buffer>();
-  private readonly epochs = new Map<string, number>();
   private readonly peers = new Map<string, Record<SignatureAlgorithm, KeyObject>>();
   /** Peers whose key changed, with the new fingerprints, waiting for `trust`. */
   readonly changed = new Map<string, Fingerprints>();
+  /** Fingerprints shown to the user in this session (`fingerprint`): what a bare `trust` pins. */
+  private readonly shown = new Map<string, Fingerprints>();
+  private shownServer?: string;
 
   private constructor(
     readonly username: string,
     readonly keys: KeyPairSet,
     readonly trust: TrustStore,
-    options: SessionOptions,
+    private readonly options: SessionOptions,
   ) {
     this.api = new Api({ server: options.server, signal: options.signal, ca: options.ca });
   }
@@ -74,7 +108,8 @@ export class Session {
       keys = await readKeyStore(dir);
     } catch (error) {
       throw new CliError(
-        `no readable key store for ${options.username} in ${dir} (${(error as { code?: string }).code ?? error}); use --keys DIR`,
+        `no readable key store for ${options.username} in ${dir} (${(error as { code?: string }).code ?? error}); ` +
+          'pass --keys DIR (or set SECURECHAT_KEYS_DIR) to the folder that holds users/<name>/',
       );
     }
     const session = new Session(
@@ -84,7 +119,13 @@ export class Session {
       options,
     );
     await session.api.login(options.username, options.password);
-    await session.pinServerKey();
+    try {
+      await session.pinServerKey();
+    } catch (error) {
+      // Logged in, then refused: log out at once rather than stay online for the grace period.
+      await session.close();
+      throw error;
+    }
     return session;
   }
 
@@ -97,61 +138,145 @@ export class Session {
     await this.trust.saveState();
   }
 
-  private async pinServerKey(accept = false): Promise<void> {
+  private async fetchServerKey(): Promise<{ key: KeyObject; fp: string }> {
     const res = await this.api.call<{ publicKey: string }>('GET', '/server/key');
-    const key = createPublicKey(res.publicKey);
-    const fp = fingerprint(key);
+    let key: KeyObject;
+    try {
+      key = createPublicKey(res.publicKey);
+    } catch {
+      throw new CliError('the server sent a signing key that is not a public key');
+    }
+    return { key, fp: fingerprint(key) };
+  }
+
+  private async pinServerKey(): Promise<void> {
+    const { key, fp } = await this.fetchServerKey();
     const verdict = this.trust.checkServer(this.api.server, fp);
-    if (verdict === 'changed' && !accept) {
+    if (verdict === 'changed') {
+      const pinned = this.trust.pinnedServer(this.api.server) ?? '';
+      if (this.options.inspectServerKey) {
+        this.serverChange = { pinned, current: fp };
+        return;
+      }
       throw new KeyChangedError(
-        `WARNING: the server's signing key CHANGED (now ${fp}). Someone may be impersonating it. ` +
-          'If the operator confirms the new key, run `securechat trust server`.',
+        `WARNING: the server's signing key CHANGED (pinned ${pinned}, now ${fp}). Someone may be impersonating it. ` +
+          'If the operator confirms the new fingerprint, run `securechat trust --server FINGERPRINT`.',
       );
     }
-    if (verdict !== 'same') await this.trust.pinServer(this.api.server, fp);
+    if (verdict === 'new') await this.trust.pinServer(this.api.server, fp);
     this.serverKey = key;
   }
 
-  async trustServer(): Promise<string> {
-    await this.pinServerKey(true);
-    return fingerprint(this.serverKey);
+  /** The fingerprint shown by `fingerprint`, remembered so that a bare `trust --server` pins exactly it. */
+  showServer(): { pinned?: string; current?: string } {
+    const current = this.serverChange?.current ?? (this.serverKey && fingerprint(this.serverKey));
+    this.shownServer = current;
+    return { pinned: this.trust.pinnedServer(this.api.server), current };
   }
 
-  /** Verify the server's signature, then unwrap; remember the envelope (it is useless to others). */
-  async accept(envelope: KeyEnvelope): Promise<Buffer> {
-    if (envelope.recipient !== this.username)
-      throw new CliError(`an envelope for ${envelope.recipient} was sent to ${this.username}`);
-    if (!(await verifyEnvelope(this.serverKey, envelope))) {
+  /**
+   * Pins the server key the server has now, but only if it is the one the user compared: the
+   * fingerprint given, or (in the menu) the one `fingerprint` showed.
+   */
+  async trustServer(given?: string): Promise<string> {
+    const { key, fp } = await this.fetchServerKey();
+    const expected = given?.toLowerCase() ?? this.shownServer;
+    if (expected === undefined) {
+      const pinned = this.trust.pinnedServer(this.api.server);
       throw new CliError(
-        `WARNING: the key envelope for chat ${envelope.chatId} epoch ${envelope.epoch} has a bad server signature; refused`,
+        `the server key is ${fp}${pinned && pinned !== fp ? ` (pinned: ${pinned})` : ''}; ` +
+          'if the operator confirms it, run `trust --server FINGERPRINT` with that fingerprint',
       );
     }
-    const key = unwrapKey(this.keys.encryption.privateKey, envelope.wrappedKey);
+    if (expected !== fp)
+      throw new CliError(`the server's key is ${fp}, not the ${expected} you compared; nothing trusted`);
+    await this.trust.pinServer(this.api.server, fp);
+    this.serverKey = key;
+    this.serverChange = undefined;
+    return fp;
+  }
+
+  private requireServerKey(): KeyObject {
+    if (!this.serverKey) throw new CliError("the server's key is not trusted: see `securechat fingerprint`");
+    return this.serverKey;
+  }
+
+  /**
+   * Verify the server's signature, that the envelope is this user's, for the chat asked for, and
+   * not older than an epoch already seen; then unwrap, and remember it (it is useless to others).
+   */
+  async accept(envelope: KeyEnvelope, expected: EnvelopeExpectation): Promise<Buffer> {
+    const e = envelope ?? ({} as Partial<KeyEnvelope>);
+    const chat = shortId(expected.chatId);
+    if (typeof e !== 'object') throw new EnvelopeRefused(`no envelope for chat ${chat}`);
+    if (e.chatId !== expected.chatId)
+      throw new EnvelopeRefused(`it is for chat ${shortId(String(e.chatId))}, not chat ${chat}`);
+    if (!Number.isSafeInteger(e.epoch) || e.epoch < 1)
+      throw new EnvelopeRefused(`chat ${chat}: epoch ${escapeControls(String(e.epoch))} is not an epoch`);
+    if (expected.epoch !== undefined && e.epoch !== expected.epoch)
+      throw new EnvelopeRefused(
+        `chat ${chat}: the answer names epoch ${expected.epoch}, the envelope ${e.epoch}`,
+      );
+    if (expected.atLeast !== undefined && e.epoch < expected.atLeast)
+      throw new EnvelopeRefused(
+        `chat ${chat}: the server named epoch ${expected.atLeast}, the envelope is of epoch ${e.epoch}`,
+      );
+    const highest = this.trust.state.epochs.get(expected.chatId) ?? 0;
+    if (!expected.past && e.epoch < highest)
+      throw new EnvelopeRefused(
+        `chat ${chat}: epoch ${e.epoch} is older than epoch ${highest}, already seen (a replayed key?)`,
+      );
+    if (e.recipient !== this.username)
+      throw new EnvelopeRefused(`chat ${chat}: it is for ${escapeControls(String(e.recipient))}, not you`);
+    if (!(await verifyEnvelope(this.requireServerKey(), envelope)))
+      throw new EnvelopeRefused(`chat ${chat} epoch ${e.epoch}: the server signature does not verify`);
+    let key: Buffer;
+    try {
+      key = unwrapKey(this.keys.encryption.privateKey, envelope.wrappedKey);
+    } catch {
+      throw new EnvelopeRefused(`chat ${chat} epoch ${e.epoch}: it does not unwrap with your key`);
+    }
     const id = `${envelope.chatId}/${envelope.epoch}`;
     this.chatKeys.set(id, key);
-    if ((this.epochs.get(envelope.chatId) ?? 0) < envelope.epoch)
-      this.epochs.set(envelope.chatId, envelope.epoch);
-    if (!this.trust.state.envelopes[id]) {
-      this.trust.state.envelopes[id] = envelope;
-      await this.trust.saveState();
+    let changed = false;
+    if (highest < envelope.epoch) {
+      this.trust.state.epochs.set(envelope.chatId, envelope.epoch);
+      changed = true;
     }
+    if (!this.trust.state.envelopes.has(id)) {
+      this.trust.state.envelopes.set(id, envelope);
+      changed = true;
+    }
+    if (changed) await this.trust.saveState();
     return key;
   }
 
-  /** The key of one epoch: in memory, from a remembered envelope, or (the current one) from the server. */
+  /** The key of one epoch: in memory, from a remembered envelope, or asked of the server for that epoch. */
   async chatKey(chatId: string, epoch: number): Promise<Buffer | undefined> {
     const id = `${chatId}/${epoch}`;
     const cached = this.chatKeys.get(id);
     if (cached) return cached;
-    const kept = this.trust.state.envelopes[id];
-    if (kept) return this.accept(kept);
-    const current = await this.currentKey(chatId);
-    return current.epoch === epoch ? current.key : undefined;
+    const kept = this.trust.state.envelopes.get(id);
+    if (kept) return this.accept(kept, { chatId, epoch, past: true });
+    let envelope: KeyEnvelope;
+    try {
+      envelope = await this.api.call<KeyEnvelope>(
+        'GET',
+        `/chats/${encodeURIComponent(chatId)}/key?epoch=${epoch}`,
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'KEY_NOT_FOUND') return undefined;
+      throw error;
+    }
+    // A server without `?epoch=` answers with the current epoch: there is no key of this one for us.
+    if (envelope?.chatId === chatId && envelope.epoch !== epoch) return undefined;
+    return this.accept(envelope, { chatId, epoch, past: true });
   }
 
-  async currentKey(chatId: string): Promise<{ epoch: number; key: Buffer }> {
+  /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */
+  async currentKey(chatId: string, named?: number): Promise<{ epoch: number; key: Buffer }> {
     const envelope = await this.api.call<KeyEnvelope>('GET', `/chats/${encodeURIComponent(chatId)}/key`);
-    return { epoch: envelope.epoch, key: await this.accept(envelope) };
+    return { epoch: envelope?.epoch, key: await this.accept(envelope, { chatId, atLeast: named }) };
   }
 
   private async compose(chatId: string, epoch: number, key: Buffer, text: string, alg: SignatureAlgorithm) {
@@ -178,13 +303,16 @@ export class Session {
     };
   }
 
-  /** Encrypts, signs and posts; a STALE_EPOCH answer is re-encrypted under the new key and sent once more. */
+  /**
+   * Encrypts, signs and posts under the highest epoch seen; a STALE_EPOCH answer is re-encrypted
+   * under the new key and sent once more, if that key is newer and is the epoch the answer named.
+   */
   async send(
     chatId: string,
     text: string,
     alg: SignatureAlgorithm = this.sig,
   ): Promise<{ seq: number; epoch: number }> {
-    let epoch = this.epochs.get(chatId);
+    let epoch = this.trust.state.epochs.get(chatId);
     let key = epoch === undefined ? undefined : await this.chatKey(chatId, epoch);
     if (epoch === undefined || !key) ({ epoch, key } = await this.currentKey(chatId));
     const post = async (e: number, k: Buffer) => {
@@ -195,33 +323,52 @@ export class Session {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
       if (!(error instanceof ApiError) || error.code !== 'STALE_EPOCH') throw error;
-      const current = await this.currentKey(chatId);
+      const named = /\bepoch (\d+)\b/.exec(error.detail);
+      const current = await this.currentKey(chatId, named ? Number(named[1]) : undefined);
+      if (current.epoch <= epoch)
+        throw new EnvelopeRefused(
+          `chat ${shortId(chatId)}: the server called epoch ${epoch} stale but offers epoch ${current.epoch}`,
+        );
       return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
     }
+  }
+
+  private async fetchPeer(username: string) {
+    const res = await this.api.call<{
+      signingKeys: Record<SignatureAlgorithm, string>;
+      encryptionKey: string;
+    }>('GET', `/users/${encodeURIComponent(username)}/keys`);
+    let keys: Record<SignatureAlgorithm, KeyObject>;
+    let fingerprints: Fingerprints;
+    try {
+      // The checks registration makes: a key the server should have refused is refused here too.
+      keys = Object.fromEntries(
+        SIGNATURE_ALGORITHMS.map((a) => [a, checkPublicKey(res.signingKeys?.[a], a)]),
+      ) as Record<SignatureAlgorithm, KeyObject>;
+      // Fingerprints are computed here from the keys themselves, not taken from the server's word.
+      fingerprints = {
+        encryption: fingerprint(checkPublicKey(res.encryptionKey, 'encryption')),
+        ...Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, fingerprint(keys[a])])),
+      } as Fingerprints;
+    } catch (error) {
+      const why = error instanceof KeyCheckError ? error.message : 'they are not public keys';
+      throw new CliError(`the server sent keys for ${escapeControls(username)} that are refused: ${why}`);
+    }
+    return { keys, fingerprints };
   }
 
   /** A peer's signing keys, their fingerprints pinned on first use; a changed key is refused. */
   async peerKeys(username: string): Promise<Record<SignatureAlgorithm, KeyObject>> {
     const cached = this.peers.get(username);
     if (cached) return cached;
-    const res = await this.api.call<{
-      signingKeys: Record<SignatureAlgorithm, string>;
-      encryptionKey: string;
-    }>('GET', `/users/${encodeURIComponent(username)}/keys`);
-    const keys = Object.fromEntries(
-      SIGNATURE_ALGORITHMS.map((a) => [a, createPublicKey(res.signingKeys[a])]),
-    ) as Record<SignatureAlgorithm, KeyObject>;
-    // Fingerprints are computed here from the keys themselves, not taken from the server's word.
-    const fingerprints = {
-      encryption: fingerprint(res.encryptionKey),
-      ...Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, fingerprint(keys[a])])),
-    } as Fingerprints;
+    const { keys, fingerprints } = await this.fetchPeer(username);
     const verdict = this.trust.checkUser(username, fingerprints);
+    const name = escapeControls(username);
     if (verdict === 'changed') {
       this.changed.set(username, fingerprints);
       throw new KeyChangedError(
-        `WARNING: ${username}'s keys CHANGED since you first saw them. Messages from ${username} are refused ` +
-          `until you check the new fingerprints (\`fingerprint ${username}\`) and run \`trust ${username}\`.`,
+        `WARNING: ${name}'s keys CHANGED since you first saw them. Messages from ${name} are refused ` +
+          `until you compare the new fingerprints (\`fingerprint ${name}\`) and accept them (\`trust ${name} FINGERPRINT\`).`,
       );
     }
     if (verdict === 'new') await this.trust.pinUser(username, fingerprints);
@@ -229,31 +376,55 @@ export class Session {
     return keys;
   }
 
+  /** A user's fingerprints as the server has them now, and as pinned; remembered as shown. */
   async fingerprints(username: string): Promise<{ pinned?: Fingerprints; current: Fingerprints }> {
-    const res = await this.api.call<{
-      fingerprints: Fingerprints;
-      encryptionKey: string;
-      signingKeys: Record<SignatureAlgorithm, string>;
-    }>('GET', `/users/${encodeURIComponent(username)}/keys`);
-    const current = {
-      encryption: fingerprint(res.encryptionKey),
-      ...Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, fingerprint(res.signingKeys[a])])),
-    } as Fingerprints;
+    const { fingerprints: current } = await this.fetchPeer(username);
+    this.shown.set(username, current);
     return { pinned: this.trust.pinnedUser(username), current };
   }
 
-  async trustUser(username: string): Promise<void> {
-    const { current } = await this.fingerprints(username);
+  /**
+   * Pins a user's keys as the server has them now, but only if they are the ones the user
+   * compared: the key-set fingerprint given, or (in the menu) what `fingerprint` showed.
+   */
+  async trustUser(username: string, given?: string): Promise<Fingerprints> {
+    const { fingerprints: current } = await this.fetchPeer(username);
+    const name = escapeControls(username);
+    const all = keySetFingerprint(current);
+    if (given !== undefined) {
+      if (given.toLowerCase() !== all)
+        throw new CliError(
+          `${name}'s keys have the fingerprint ${all} now, not the ${escapeControls(given)} you gave; nothing trusted`,
+        );
+    } else {
+      const shown = this.shown.get(username);
+      if (!shown)
+        throw new CliError(
+          `compare ${name}'s fingerprints first: \`fingerprint ${name}\`, then \`trust ${name} FINGERPRINT\``,
+        );
+      if (!sameFingerprints(shown, current))
+        throw new CliError(
+          `${name}'s keys changed again since they were shown; nothing trusted (run \`fingerprint ${name}\` again)`,
+        );
+    }
     await this.trust.pinUser(username, current);
     this.changed.delete(username);
     this.peers.delete(username);
+    return current;
   }
 
-  /** Verifies the sender's signature (against keys we fetched and pinned), then decrypts. */
-  async read(data: MessageData): Promise<string> {
+  /**
+   * Verifies that the message is of the chat being shown and the sender's signature (against keys
+   * we fetched and pinned), then decrypts.
+   */
+  async read(data: MessageData, chatId: string): Promise<string> {
+    if (data.chatId !== chatId)
+      throw new CliError(
+        `it belongs to chat ${shortId(String(data.chatId))}, not to chat ${shortId(chatId)}`,
+      );
     const m = data.message;
     if (!SIGNATURE_ALGORITHMS.includes(m.signatureAlgorithm))
-      throw new CliError(`unknown signature scheme ${m.signatureAlgorithm}`);
+      throw new CliError(`unknown signature scheme ${escapeControls(String(m.signatureAlgorithm))}`);
     const header = { chatId: data.chatId, epoch: m.epoch, sender: data.sender, id: m.id, sentAt: m.sentAt };
     const keys = await this.peerKeys(data.sender);
     const signature = fromBase64(m.signature);
@@ -267,10 +438,14 @@ export class Session {
       ));
     if (!valid)
       throw new CliError(
-        `the ${m.signatureAlgorithm} signature does not verify against ${data.sender}'s key`,
+        `the ${m.signatureAlgorithm} signature does not verify against ${escapeControls(data.sender)}'s key`,
       );
-    const key = await this.chatKey(data.chatId, m.epoch).catch(() => undefined);
-    if (!key) throw new CliError(`no key for epoch ${m.epoch} of this chat (it predates you)`);
+    // A refused envelope is the reason shown; a key that does not exist for us is "predates you".
+    const key = Number.isSafeInteger(m.epoch) ? await this.chatKey(data.chatId, m.epoch) : undefined;
+    if (!key)
+      throw new CliError(
+        `no key for epoch ${escapeControls(String(m.epoch))} of this chat (it predates you)`,
+      );
     try {
       return open(key, m, messageAad(header)).toString('utf8');
     } catch {

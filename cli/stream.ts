@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { Api } from './api.js';
@@ -18,6 +19,11 @@ export interface FeedHandlers {
 /** The server pings every 15 s at most; three silent intervals mean the connection is dead. */
 const SILENCE_MS = 45_000;
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * The largest event the client holds while waiting for its end: twice the server's 1 MiB body
+ * limit, in characters. A stream that sends more without ending an event is cut and resumed.
+ */
+export const MAX_EVENT_CHARS = 2 * 1024 * 1024;
 
 /**
  * GET /events, kept open: reconnects with exponential backoff and Last-Event-ID so nothing is lost,
@@ -52,8 +58,10 @@ export async function follow(
       handlers.onStatus?.('connected');
       backoff = 250;
       let buffer = '';
+      // A character split between two chunks is joined, not turned into two replacement characters.
+      const decoder = new StringDecoder('utf8');
       for await (const chunk of res.body) {
-        buffer += (chunk as Buffer).toString('utf8');
+        buffer += decoder.write(chunk as Buffer);
         let end = buffer.indexOf('\n\n');
         while (end >= 0) {
           const block = buffer.slice(0, end);
@@ -63,6 +71,10 @@ export async function follow(
           if (!event) continue;
           if (event.id !== undefined) lastEventId = event.id;
           await handlers.onEvent(event);
+        }
+        if (buffer.length > MAX_EVENT_CHARS) {
+          res.body.destroy();
+          throw new Error(`the server sent an event longer than ${MAX_EVENT_CHARS} characters`);
         }
       }
     } catch (error) {

@@ -1,26 +1,56 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyEnvelope } from '../src/crypto/envelope.js';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../src/crypto/keys.js';
 
 export type Fingerprints = Record<'encryption' | SignatureAlgorithm, string>;
 
-interface KnownKeys {
+const FINGERPRINT_KEYS = ['encryption', ...SIGNATURE_ALGORITHMS] as const;
+
+/**
+ * One fingerprint for a user's four keys, to compare out of band and give to `trust <user> FP`:
+ * SHA-256 (lowercase hex) of the lines `<key>=<fingerprint>` in the order encryption, rsa, dsa, ed25519.
+ */
+export function keySetFingerprint(fingerprints: Fingerprints): string {
+  const text = FINGERPRINT_KEYS.map((k) => `${k}=${fingerprints[k]}`).join('\n');
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function sameFingerprints(a: Fingerprints, b: Fingerprints): boolean {
+  return FINGERPRINT_KEYS.every((k) => a[k] === b[k]);
+}
+
+/** The files on disk keep plain objects; in memory every key that came from outside is a Map key. */
+interface KnownKeysFile {
   servers: Record<string, string>;
   users: Record<string, Fingerprints>;
 }
 
-interface ClientState {
+interface ClientStateFile {
   sig: SignatureAlgorithm;
   /** Envelopes received, by `chatId/epoch`: wrapped keys, useless without the private key. */
   envelopes: Record<string, KeyEnvelope>;
+  /** The highest epoch seen per chat: an envelope for a lower one is refused, even after a restart. */
+  epochs: Record<string, number>;
 }
 
-async function readJson<T>(file: string, fallback: T): Promise<T> {
+interface ClientState {
+  sig: SignatureAlgorithm;
+  envelopes: Map<string, KeyEnvelope>;
+  epochs: Map<string, number>;
+}
+
+const toMap = <T>(value: unknown): Map<string, T> =>
+  new Map(value && typeof value === 'object' ? (Object.entries(value) as [string, T][]) : []);
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
   try {
-    return { ...fallback, ...JSON.parse(await readFile(file, 'utf8')) };
+    const parsed = JSON.parse(await readFile(file, 'utf8'));
+    if (!parsed || typeof parsed !== 'object') throw new Error('not a JSON object');
+    return parsed;
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return fallback;
+    if ((error as { code?: string }).code === 'ENOENT') return undefined;
     throw new Error(`${file} is unreadable: ${(error as Error).message}`);
   }
 }
@@ -32,69 +62,112 @@ async function writeJson(file: string, value: unknown): Promise<void> {
   await rename(temp, file);
 }
 
+/**
+ * Moves `users/<name>.known_keys.json` and `users/<name>.state.json` (where clients before this one
+ * kept them, beside other users' folders) into the user's own folder, once.
+ */
+async function migrate(oldFile: string, newFile: string): Promise<void> {
+  // A user named `<name>.known_keys.json` has a folder there: that is theirs, not a file to move.
+  const found = await stat(oldFile).catch(() => undefined);
+  if (!found?.isFile()) return;
+  const old = await readJson(oldFile);
+  if (old === undefined) return;
+  if ((await readJson(newFile)) === undefined) await writeJson(newFile, old);
+  await rm(oldFile, { force: true });
+}
+
 export type TrustVerdict = 'new' | 'same' | 'changed';
 
 /**
  * Trust on first use, like SSH's known_hosts: the server's key and each peer's key fingerprints are
- * pinned the first time they are seen (`<user>.known_keys.json` beside the key store); a changed key
- * is refused until the user accepts it with `trust`.
+ * pinned the first time they are seen (`known_keys.json` in the user's own key store folder); a
+ * changed key is refused until the user accepts it with `trust`. `state.json` beside it keeps the
+ * signature setting, the envelopes received and the highest epoch seen per chat.
  */
 export class TrustStore {
   private constructor(
     private readonly knownFile: string,
     private readonly stateFile: string,
-    private known: KnownKeys,
+    private servers: Map<string, string>,
+    private users: Map<string, Fingerprints>,
     readonly state: ClientState,
   ) {}
 
   static async load(keysDir: string, username: string): Promise<TrustStore> {
-    const base = path.join(keysDir, 'users', username);
-    const knownFile = `${base}.known_keys.json`;
-    const stateFile = `${base}.state.json`;
-    const known = await readJson<KnownKeys>(knownFile, { servers: {}, users: {} });
-    const state = await readJson<ClientState>(stateFile, { sig: 'rsa-pss-sha256', envelopes: {} });
-    if (!SIGNATURE_ALGORITHMS.includes(state.sig)) state.sig = 'rsa-pss-sha256';
-    return new TrustStore(knownFile, stateFile, known, state);
+    const dir = path.join(keysDir, 'users', username);
+    const knownFile = path.join(dir, 'known_keys.json');
+    const stateFile = path.join(dir, 'state.json');
+    await migrate(`${dir}.known_keys.json`, knownFile);
+    await migrate(`${dir}.state.json`, stateFile);
+    const known = (await readJson(knownFile)) ?? {};
+    const saved = (await readJson(stateFile)) ?? {};
+    const sig = SIGNATURE_ALGORITHMS.includes(saved.sig as SignatureAlgorithm)
+      ? (saved.sig as SignatureAlgorithm)
+      : 'rsa-pss-sha256';
+    const state: ClientState = {
+      sig,
+      envelopes: toMap(saved.envelopes),
+      epochs: toMap(saved.epochs),
+    };
+    // Older state files kept envelopes only: the highest epoch seen is the highest one kept.
+    for (const envelope of state.envelopes.values()) {
+      if ((state.epochs.get(envelope.chatId) ?? 0) < envelope.epoch)
+        state.epochs.set(envelope.chatId, envelope.epoch);
+    }
+    return new TrustStore(knownFile, stateFile, toMap(known.servers), toMap(known.users), state);
+  }
+
+  pinnedServer(origin: string): string | undefined {
+    return this.servers.get(origin);
   }
 
   checkServer(origin: string, fingerprint: string): TrustVerdict {
-    const pinned = this.known.servers[origin];
+    const pinned = this.servers.get(origin);
     return pinned === undefined ? 'new' : pinned === fingerprint ? 'same' : 'changed';
   }
 
   /** Re-reads the file before changing one entry, so two clients of one user do not undo each other's pins. */
-  private async updateKnown(change: (known: KnownKeys) => void): Promise<void> {
-    this.known = await readJson<KnownKeys>(this.knownFile, { servers: {}, users: {} });
-    change(this.known);
-    await writeJson(this.knownFile, this.known);
+  private async updateKnown(change: () => void): Promise<void> {
+    const known = (await readJson(this.knownFile)) ?? {};
+    this.servers = toMap(known.servers);
+    this.users = toMap(known.users);
+    change();
+    await writeJson(this.knownFile, {
+      servers: Object.fromEntries(this.servers),
+      users: Object.fromEntries(this.users),
+    } satisfies KnownKeysFile);
   }
 
   async pinServer(origin: string, fingerprint: string): Promise<void> {
-    await this.updateKnown((known) => {
-      known.servers[origin] = fingerprint;
-    });
+    await this.updateKnown(() => this.servers.set(origin, fingerprint));
   }
 
   pinnedUser(username: string): Fingerprints | undefined {
-    return this.known.users[username];
+    return this.users.get(username);
   }
 
   checkUser(username: string, fingerprints: Fingerprints): TrustVerdict {
-    const pinned = this.known.users[username];
+    const pinned = this.users.get(username);
     if (!pinned) return 'new';
-    const same = (Object.keys(fingerprints) as (keyof Fingerprints)[]).every(
-      (k) => pinned[k] === fingerprints[k],
-    );
-    return same ? 'same' : 'changed';
+    return sameFingerprints(pinned, fingerprints) ? 'same' : 'changed';
   }
 
   async pinUser(username: string, fingerprints: Fingerprints): Promise<void> {
-    await this.updateKnown((known) => {
-      known.users[username] = fingerprints;
-    });
+    await this.updateKnown(() => this.users.set(username, fingerprints));
   }
 
+  /** Merges with the file first (envelopes kept, the higher epoch wins), for two clients of one user. */
   async saveState(): Promise<void> {
-    await writeJson(this.stateFile, this.state);
+    const saved = (await readJson(this.stateFile)) ?? {};
+    for (const [id, envelope] of toMap<KeyEnvelope>(saved.envelopes))
+      if (!this.state.envelopes.has(id)) this.state.envelopes.set(id, envelope);
+    for (const [chatId, epoch] of toMap<number>(saved.epochs))
+      if (Number.isSafeInteger(epoch) && epoch > (this.state.epochs.get(chatId) ?? 0))
+        this.state.epochs.set(chatId, epoch);
+    await writeJson(this.stateFile, {
+      sig: this.state.sig,
+      envelopes: Object.fromEntries(this.state.envelopes),
+      epochs: Object.fromEntries(this.state.epochs),
+    } satisfies ClientStateFile);
   }
 }

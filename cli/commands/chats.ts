@@ -1,7 +1,7 @@
 import type { KeyEnvelope } from '../../src/crypto/envelope.js';
 import type { ChatView, Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { shortId } from '../format.js';
+import { escapeControls, shortId } from '../format.js';
 
 type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
 
@@ -9,16 +9,16 @@ export const describeChat = (chat: ChatView, me: string) =>
   `${shortId(chat.id)} (${
     chat.members
       .filter((m) => m.username !== me)
-      .map((m) => `${m.username}${m.state === 'invited' ? ' (invited)' : ''}`)
+      .map((m) => `${escapeControls(m.username)}${m.state === 'invited' ? ' (invited)' : ''}`)
       .join(', ') || 'just you'
-  }; epoch ${chat.epoch})`;
+  }; epoch ${escapeControls(String(chat.epoch))})`;
 
 function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
   for (const u of unavailable) {
     ctx.warn(
       u.reason === 'offline'
-        ? `${u.username} is offline and was not invited`
-        : `there is no user ${u.username}`,
+        ? `${escapeControls(u.username)} is offline and was not invited`
+        : `there is no user ${escapeControls(u.username)}`,
     );
   }
 }
@@ -42,7 +42,7 @@ export async function create(ctx: Context, invitees: string[]): Promise<void> {
     keyEnvelope: KeyEnvelope;
     unavailable: Unavailable;
   }>('POST', '/chats', { invitees });
-  await ctx.session.accept(res.keyEnvelope);
+  await ctx.session.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
   ctx.currentChat = res.chat.id;
   ctx.say(`started chat ${describeChat(res.chat, ctx.session.username)}`);
   reportUnavailable(ctx, res.unavailable);
@@ -58,7 +58,10 @@ export async function invite(ctx: Context, chat: string | undefined, invitees: s
     { invitees },
   );
   const added = invitees.filter((u) => !res.unavailable.some((x) => x.username === u));
-  if (added.length) ctx.say(`invited ${added.join(', ')}; the chat key rotated (epoch ${res.chat.epoch})`);
+  if (added.length)
+    ctx.say(
+      `invited ${added.join(', ')}; the chat key rotated (epoch ${escapeControls(String(res.chat.epoch))})`,
+    );
   reportUnavailable(ctx, res.unavailable);
   ctx.result(res);
 }
@@ -84,7 +87,7 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
     'POST',
     `/chats/${chatId}/join`,
   );
-  await ctx.session.accept(res.keyEnvelope);
+  await ctx.session.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
   ctx.pending = ctx.pending.filter((id) => id !== chatId);
   ctx.currentChat = chatId;
   ctx.say(`joined chat ${describeChat(res.chat, ctx.session.username)}`);

@@ -1,3 +1,4 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyEnvelope } from '../../src/crypto/envelope.js';
@@ -7,7 +8,22 @@ import { readKeyStore } from '../../src/crypto/keystore.js';
 import { readStdin } from '../../src/util/prompt.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { shortScheme } from '../format.js';
+import { escapeControls, shortScheme } from '../format.js';
+import { type Fingerprints, keySetFingerprint } from '../trust.js';
+
+const HEX64 = /^[0-9a-f]{64}$/i;
+
+function showFingerprints(ctx: Context, fps: Fingerprints, pinned?: Fingerprints): void {
+  for (const [k, v] of Object.entries(fps)) {
+    const mark = !pinned
+      ? ''
+      : pinned[k as keyof Fingerprints] === v
+        ? '  (pinned)'
+        : '  CHANGED since pinned!';
+    ctx.say(`  ${shortScheme(k).padEnd(10)} ${v}${mark}`);
+  }
+  ctx.say(`  ${'all keys'.padEnd(10)} ${keySetFingerprint(fps)}  (what \`trust\` takes)`);
+}
 
 export async function fingerprints(ctx: Context, user?: string): Promise<void> {
   const s = ctx.session;
@@ -15,38 +31,58 @@ export async function fingerprints(ctx: Context, user?: string): Promise<void> {
     const own = {
       encryption: fingerprint(s.keys.encryption.publicKey),
       ...Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, fingerprint(s.keys.signing[a].publicKey)])),
-    };
+    } as Fingerprints;
     ctx.say(`your keys (${s.username}):`);
-    for (const [k, v] of Object.entries(own)) ctx.say(`  ${shortScheme(k).padEnd(10)} ${v}`);
-    ctx.say(`server ${s.api.server}:\n  ${'signing'.padEnd(10)} ${fingerprint(s.serverKey)}`);
-    ctx.result({ username: s.username, fingerprints: own, server: fingerprint(s.serverKey) });
+    showFingerprints(ctx, own);
+    const server = s.showServer();
+    ctx.say(`server ${s.api.server}:`);
+    if (s.serverChange) {
+      ctx.say(`  ${'signing'.padEnd(10)} ${server.current}  CHANGED since pinned!`);
+      ctx.say(`  ${'pinned'.padEnd(10)} ${server.pinned}`);
+      ctx.say('  only if the operator confirms the new one: securechat trust --server FINGERPRINT');
+    } else ctx.say(`  ${'signing'.padEnd(10)} ${server.current}`);
+    ctx.result({
+      username: s.username,
+      fingerprints: own,
+      all: keySetFingerprint(own),
+      server: server.current,
+      serverPinned: server.pinned ?? null,
+    });
     return;
   }
   const { pinned, current } = await s.fingerprints(user);
-  ctx.say(`${user}'s keys, as the server has them${pinned ? '' : ' (not pinned yet)'}:`);
-  for (const [k, v] of Object.entries(current)) {
-    const mark = !pinned
-      ? ''
-      : pinned[k as keyof typeof pinned] === v
-        ? '  (pinned)'
-        : '  CHANGED since pinned!';
-    ctx.say(`  ${shortScheme(k).padEnd(10)} ${v}${mark}`);
-  }
-  ctx.result({ username: user, fingerprints: current, pinned: pinned ?? null });
+  const name = escapeControls(user);
+  ctx.say(`${name}'s keys, as the server has them${pinned ? '' : ' (not pinned yet)'}:`);
+  showFingerprints(ctx, current, pinned);
+  ctx.result({
+    username: user,
+    fingerprints: current,
+    all: keySetFingerprint(current),
+    pinned: pinned ?? null,
+  });
 }
 
-export async function trust(ctx: Context, who?: string): Promise<void> {
-  if (!who) throw new CliError('usage: trust <user> | trust server');
-  if (who === 'server') {
-    const fp = await ctx.session.trustServer();
+/**
+ * `trust <user> [FINGERPRINT]`, `trust --server [FINGERPRINT]`: pins exactly the keys compared —
+ * the fingerprint given (a user's "all keys" one, or the server's), or what `fingerprint` showed.
+ */
+export async function trust(ctx: Context, who: string | undefined, given?: string): Promise<void> {
+  if (!who) throw new CliError('usage: trust <user> [FINGERPRINT] | trust --server [FINGERPRINT]');
+  if (given !== undefined && !HEX64.test(given))
+    throw new CliError(`${escapeControls(given)} is not a fingerprint (64 hex digits, from \`fingerprint\`)`);
+  if (who === SERVER) {
+    const fp = await ctx.session.trustServer(given);
     ctx.say(`now trusting the server key ${fp}`);
     ctx.result({ server: fp });
     return;
   }
-  await ctx.session.trustUser(who);
-  ctx.say(`now trusting ${who}'s current keys`);
-  ctx.result({ trusted: who });
+  const fps = await ctx.session.trustUser(who, given);
+  ctx.say(`now trusting ${escapeControls(who)}'s keys ${keySetFingerprint(fps)}`);
+  ctx.result({ trusted: who, all: keySetFingerprint(fps) });
 }
+
+/** `trust`'s name for the server, which no username can be (usernames start with a letter or digit). */
+export const SERVER = '--server';
 
 /**
  * For teaching: what the client does with every envelope, step by step, printed. Needs only the
@@ -60,27 +96,40 @@ export async function decrypt(options: {
   serverKey?: string;
 }) {
   if (!options.user) throw new CliError('decrypt needs --user (whose key store unwraps)');
-  const store = await readKeyStore(path.join(options.keysDir, 'users', options.user)).catch(() => {
-    throw new CliError(`no readable key store for ${options.user} in ${options.keysDir}/users/`);
+  const dir = path.join(options.keysDir, 'users', options.user);
+  const store = await readKeyStore(dir).catch(() => {
+    throw new CliError(`no readable key store for ${options.user} in ${dir}; pass --keys DIR`);
   });
   let wrapped = options.wrapped;
   const lines: string[] = [];
   if (!wrapped) {
-    const text =
-      !options.envelope || options.envelope === '-'
-        ? await readStdin()
-        : await readFile(options.envelope, 'utf8');
-    let envelope: KeyEnvelope;
+    const source = !options.envelope || options.envelope === '-' ? undefined : options.envelope;
+    const text = source === undefined ? await readStdin() : await readText(source, '--envelope');
+    let parsed: unknown;
     try {
-      const parsed = JSON.parse(text);
-      envelope = parsed.keyEnvelope ?? parsed;
+      parsed = JSON.parse(text);
     } catch {
-      throw new CliError('the envelope is not JSON (give a KeyEnvelope, or a response that has keyEnvelope)');
+      throw new CliError('the input is not JSON (give a key envelope, or an answer that holds keyEnvelope)');
     }
+    const envelope = findEnvelope(parsed);
+    if (!envelope)
+      throw new CliError(
+        'this JSON holds no key envelope (one comes in the answer of POST /chats, of join, or of GET /chats/{id}/key)',
+      );
     wrapped = envelope.wrappedKey;
     if (options.serverKey) {
-      const ok = await verifyEnvelope(await readFile(options.serverKey, 'utf8'), envelope);
-      if (!ok) throw new CliError('the server signature on this envelope is INVALID: not unwrapping it');
+      let serverKey: KeyObject;
+      try {
+        serverKey = createPublicKey(await readText(options.serverKey, '--server-key'));
+      } catch (error) {
+        if (error instanceof CliError) throw error;
+        throw new CliError(`--server-key ${options.serverKey} is not a PEM public key`);
+      }
+      const ok = await verifyEnvelope(serverKey, envelope);
+      if (!ok)
+        throw new CliError(
+          'the server signature on this envelope does not verify under that key: not unwrapping it',
+        );
       lines.push('server signature: valid');
     } else
       lines.push(
@@ -90,9 +139,28 @@ export async function decrypt(options: {
   let key: Buffer;
   try {
     key = unwrapKey(store.encryption.privateKey, wrapped ?? '');
-  } catch (error) {
-    throw new CliError(`cannot unwrap with ${options.user}'s key: ${(error as Error).message}`);
+  } catch {
+    throw new CliError(
+      `cannot unwrap: this key was not wrapped for ${options.user}'s encryption key (or it was altered)`,
+    );
   }
   lines.push(`chat key (AES-256, hex): ${key.toString('hex')}`);
   return { lines, key: key.toString('hex') };
+}
+
+async function readText(file: string, option: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new CliError(`${option} ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+/** A key envelope itself, or the one an answer or event carries (`keyEnvelope`). */
+function findEnvelope(value: unknown): KeyEnvelope | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const v = value as { keyEnvelope?: unknown; wrappedKey?: unknown };
+  if (typeof v.wrappedKey === 'string') return v as KeyEnvelope;
+  return v.keyEnvelope ? findEnvelope(v.keyEnvelope) : undefined;
 }

@@ -1,13 +1,13 @@
 import type { SignatureAlgorithm } from '../../src/crypto/keys.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { clock, SCHEME_NAMES, shortScheme } from '../format.js';
+import { clock, escapeControls, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
 import type { MessageData } from '../session.js';
 import { resolveChat } from './chats.js';
 
 export function parseScheme(name: string): SignatureAlgorithm {
-  const alg = SCHEME_NAMES[name];
-  if (!alg) throw new CliError(`unknown signature scheme ${name}: use rsa, dsa or ed25519`);
+  const alg = SCHEME_NAMES.get(name);
+  if (!alg) throw new CliError(`unknown signature scheme ${escapeControls(name)}: use rsa, dsa or ed25519`);
   return alg;
 }
 
@@ -16,31 +16,48 @@ export async function send(
   chat: string | undefined,
   text: string,
   scheme?: string,
-): Promise<void> {
+): Promise<{ chatId: string; seq: number; epoch: number }> {
   if (!text) throw new CliError('nothing to send');
-  const chatId = await resolveChat(ctx, chat);
   const alg = scheme ? parseScheme(scheme) : ctx.session.sig;
+  const chatId = await resolveChat(ctx, chat);
   const res = await ctx.session.send(chatId, text, alg);
   ctx.result({ chatId, seq: res.seq, epoch: res.epoch, signatureAlgorithm: alg });
+  return { chatId, seq: res.seq, epoch: res.epoch };
 }
 
-/** A message as a person reads it, or a loud refusal: an unverified message is never shown as one. */
+/** The (chat, message id) pairs already shown in one view: each is shown once, however often it comes. */
+export type Seen = Set<string>;
+const SEEN_LIMIT = 100_000;
+
+/**
+ * A message as a person reads it, or a loud refusal: an unverified message, one of another chat
+ * than `chatId`, or one already shown in this view is never shown as a message.
+ */
 export async function render(
   ctx: Context,
   data: MessageData,
+  chatId: string,
+  seen: Seen,
 ): Promise<{ line: string; ok: boolean; text?: string }> {
+  const refuse = (reason: string) => ({
+    ok: false,
+    line: `!! REJECTED message #${escapeControls(String(data?.seq))} claiming to be from ${escapeControls(String(data?.sender))}: ${reason}`,
+  });
+  const id = `${data?.chatId}/${data?.message?.id}`;
+  if (data?.chatId === chatId && seen.has(id))
+    return refuse(`message ${escapeControls(String(data.message?.id))} was already shown; not shown again`);
   try {
-    const text = await ctx.session.read(data);
+    const text = await ctx.session.read(data, chatId);
+    seen.add(id);
+    // A long session remembers the most recent ids only (a replay of older ones is older than any resume).
+    if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
     return {
       ok: true,
       text,
-      line: `[${clock(data.message.sentAt)}] ${data.sender} (${shortScheme(data.message.signatureAlgorithm)}): ${text}`,
+      line: `[${clock(data.message.sentAt)}] ${escapeControls(data.sender)} (${shortScheme(data.message.signatureAlgorithm)}): ${messageText(text)}`,
     };
   } catch (error) {
-    return {
-      ok: false,
-      line: `!! REJECTED message #${data.seq} claiming to be from ${data.sender}: ${(error as Error).message}`,
-    };
+    return refuse((error as Error).message);
   }
 }
 
@@ -54,14 +71,19 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
       `/chats/${chatId}/messages?after=${after}&limit=1000`,
     );
     all = all.concat(page.messages).slice(-count);
-    if (page.messages.length < 1000) break;
-    after = page.messages[page.messages.length - 1].seq;
+    const last = Number(page.messages.at(-1)?.seq);
+    // A full page asks for the next one; a server that does not move forward is not followed.
+    if (page.messages.length < 1000 || !(last > after)) break;
+    after = last;
   }
   const out = [];
+  const seen: Seen = new Set();
   for (const m of all) {
-    const r = await render(ctx, m);
+    const r = await render(ctx, m, chatId, seen);
     if (r.ok) ctx.say(r.line);
     else ctx.warn(r.line);
+    // In --json, a message of another chat or a repeat is left out (the warning says why).
+    if (!r.ok && (m?.chatId !== chatId || seen.has(`${m.chatId}/${m.message?.id}`))) continue;
     out.push({
       seq: m.seq,
       sender: m.sender,

@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
+import { escapeControls } from '../format.js';
 
 interface Status {
   username: string;
@@ -8,23 +9,27 @@ interface Status {
 }
 
 const seen = (s: Status) =>
-  s.online ? 'online' : s.lastSeen ? `offline (last seen ${s.lastSeen})` : 'offline (never seen)';
+  s.online
+    ? 'online'
+    : s.lastSeen
+      ? `offline (last seen ${escapeControls(s.lastSeen)})`
+      : 'offline (never seen)';
 
 export async function status(ctx: Context, args: string[]): Promise<void> {
   if (args.length !== 1) throw new CliError('usage: status <user>');
   const s = await ctx.session.api.call<Status>('GET', `/users/${encodeURIComponent(args[0])}/status`);
-  ctx.say(`${s.username} is ${seen(s)}`);
+  ctx.say(`${escapeControls(s.username)} is ${seen(s)}`);
   ctx.result(s);
 }
 
 export async function online(ctx: Context): Promise<void> {
   const { users } = await ctx.session.api.call<{ users: string[] }>('GET', '/users/online');
-  ctx.say(users.length ? `online: ${users.join(', ')}` : 'nobody is online');
+  ctx.say(users.length ? `online: ${users.map((u) => escapeControls(u)).join(', ')}` : 'nobody is online');
   ctx.result({ users });
 }
 
 export async function users(ctx: Context): Promise<void> {
   const list = await ctx.session.api.call<Status[]>('GET', '/users');
-  for (const s of list) ctx.say(`${s.username.padEnd(16)} ${seen(s)}`);
+  for (const s of list) ctx.say(`${escapeControls(s.username).padEnd(16)} ${seen(s)}`);
   ctx.result(list);
 }
