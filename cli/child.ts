@@ -91,15 +91,19 @@ export async function runCli(args: string[], env: Record<string, string>, stdin 
   return { code, stdout, stderr };
 }
 
-/** The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked. */
+/**
+ * The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked; `cwd`
+ * is where its default `./data` and `./keys` are.
+ */
 export async function startServerProcess(
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  cwd = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
 ): Promise<{ url: string; child: ChildProcess; log: string[] }> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   // node itself runs the server (tsx as a loader, not a wrapper process), so signals reach it.
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/main.ts')], {
-    cwd: root,
+    cwd,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
