@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -157,5 +157,46 @@ describe('npm run user:add', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('checks --public-keys before asking for a password, takes both layouts, names missing files', async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const keysFolder = inject('fixtureKeys');
+    // No --password-stdin and no terminal: a prompt would fail with "use --password-stdin".
+    const nowhere = await userAdd(root, ['carol', '--public-keys', path.join(root, 'carol-keys')], '');
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(/carol-keys: no such folder/);
+    expect(nowhere.stderr).not.toMatch(/password/);
+
+    const partial = path.join(root, 'partial');
+    await mkdir(partial);
+    for (const file of ['encryption.pub.pem', 'signing-rsa.pub.pem', 'signing-ed25519.pub.pem'])
+      await copyFile(path.join(keysFolder, 'users', 'alice', file), path.join(partial, file));
+    const lacking = await userAdd(root, ['dave', '--public-keys', partial], '');
+    expect(lacking.code).toBe(1);
+    expect(lacking.stderr).toMatch(/partial lacks signing-dsa\.pub\.pem$/m);
+    expect(lacking.stderr).not.toMatch(/password/);
+
+    const empty = path.join(root, 'empty');
+    await mkdir(empty);
+    const none = await userAdd(root, ['dave', '--public-keys', empty], '');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(
+      /no public keys found; expected encryption\.pub\.pem, .* or in .*users\/dave/,
+    );
+
+    // A keys folder, as the CLI lays it out: DIR/users/NAME/.
+    const ok = await userAdd(
+      root,
+      ['alice', '--password-stdin', '--public-keys', keysFolder],
+      'a long enough secret',
+    );
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(path.join(keysFolder, 'users', 'alice'));
+    const registered = await userAdd(root, ['alice', '--public-keys', keysFolder], '');
+    expect(registered.code).toBe(1);
+    expect(registered.stderr).toMatch(/user alice already exists/);
   });
 });
