@@ -92,21 +92,23 @@ export async function runCli(args: string[], env: Record<string, string>, stdin 
 }
 
 /**
- * The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked; `cwd`
- * is where its default `./data` and `./keys` are.
+ * The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked.
+ * `cwd` is where its default `./data` and `./keys` are; `onSpawn` gets the child at once, before
+ * it listens, so that a caller ending early can stop it.
  */
 export async function startServerProcess(
   env: Record<string, string>,
   nodeArgs: string[] = [],
-  cwd = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
+  { cwd, onSpawn }: { cwd?: string; onSpawn?: (child: ChildProcess) => void } = {},
 ): Promise<{ url: string; child: ChildProcess; log: string[] }> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   // node itself runs the server (tsx as a loader, not a wrapper process), so signals reach it.
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/main.ts')], {
-    cwd,
+    cwd: cwd ?? root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  onSpawn?.(child);
   const log: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';

@@ -101,7 +101,7 @@ describe.skipIf(BACKEND !== 'sqlite')('README.md', () => {
     }
     await mkdir(path.join(dir, 'keys'));
     await mkdir(path.join(dir, 'home'));
-    server = await startServerProcess({ HOME: path.join(dir, 'home') }, [], dir);
+    server = await startServerProcess({ HOME: path.join(dir, 'home') }, [], { cwd: dir });
   }, 120_000);
 
   afterAll(async () => {
