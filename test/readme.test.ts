@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../cli/child.js';
+import { envelopeSigningInput, messageAad, messageSigningInput } from '../src/crypto/canonical.js';
 import { BACKEND } from './backend.js';
 
 /**
@@ -60,6 +61,28 @@ function bash(text: string, cwd: string, env: Record<string, string>) {
     child.on('close', (code) => resolve({ code, output }));
   });
 }
+
+describe('docs/protocol.md', () => {
+  it('states the canonical strings the code builds', async () => {
+    const doc = await readFile(path.resolve('docs/protocol.md'), 'utf8');
+    const template = (name: string) => {
+      const row = doc.split('\n').find((line) => line.startsWith(`| ${name} |`));
+      return /`([^`]+)` \|$/.exec(row ?? '')?.[1] ?? `no row "${name}"`;
+    };
+    const fill = (text: string, values: Record<string, string>) =>
+      text.replaceAll('\\n', '\n').replace(/\{(\w+)\}/g, (_, field: string) => values[field] ?? `{${field}}`);
+    const envelope = { chatId: 'c', epoch: 3, recipient: 'r', wrappedKey: 'w', issuedAt: 't' };
+    expect(fill(template('key envelope, signed by the server'), { ...envelope, epoch: '3' })).toBe(
+      envelopeSigningInput(envelope).toString('utf8'),
+    );
+    const header = { chatId: 'c', epoch: 3, sender: 's', id: 'i', sentAt: 't' };
+    const aad = messageAad(header);
+    expect(fill(template('message AAD (AES-GCM associated data)'), { ...header, epoch: '3' })).toBe(aad);
+    expect(
+      fill(template('message, signed by the sender'), { AAD: aad, iv: 'v', ciphertext: 'x', tag: 'g' }),
+    ).toBe(messageSigningInput(header, { iv: 'v', ciphertext: 'x', tag: 'g' }).toString('utf8'));
+  });
+});
 
 describe('the runner', () => {
   it('fails, naming the block, when a command fails', async () => {
