@@ -124,6 +124,7 @@ describe.skipIf(BACKEND !== 'sqlite')('README.md', () => {
     }
     await mkdir(path.join(dir, 'keys'));
     await mkdir(path.join(dir, 'home'));
+    await mkdir(path.join(dir, 'tmp'));
     server = await startServerProcess({ HOME: path.join(dir, 'home') }, [], { cwd: dir });
   }, 120_000);
 
@@ -142,6 +143,7 @@ describe.skipIf(BACKEND !== 'sqlite')('README.md', () => {
     const address = new URL(server?.url ?? '').host;
     const run = await bash(script(blocks, address), dir, {
       HOME: path.join(dir, 'home'),
+      TMPDIR: path.join(dir, 'tmp'), // what the blocks make with mktemp goes too, even when one fails
       XDG_DATA_HOME: path.join(dir, 'home', '.local', 'share'),
       SECURECHAT_SERVER: `http://${address}`,
     });
