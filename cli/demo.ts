@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       { SECURECHAT_DATA_DIR: path.join(dir, 'data'), SECURECHAT_KEYS_DIR: path.join(dir, 'keys') },
       [],
       {
+        endWithParent: true, // even if the demo is killed with SIGKILL
         onSpawn: (child) => {
           started.server = child;
         },
