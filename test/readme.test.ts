@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,6 +62,22 @@ function bash(text: string, cwd: string, env: Record<string, string>) {
     child.on('close', (code) => resolve({ code, output }));
   });
 }
+
+describe('links', () => {
+  it('from README.md and docs/ lead to files in the repository', async () => {
+    const broken: string[] = [];
+    for (const file of ['README.md', 'docs/protocol.md']) {
+      const text = await readFile(path.resolve(file), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue; // http(s), mailto
+        const resolved = path.resolve(path.dirname(file), target);
+        if (!resolved.startsWith(path.resolve('.') + path.sep) || !existsSync(resolved))
+          broken.push(`${file}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
 
 describe('docs/protocol.md', () => {
   it('states the canonical strings the code builds', async () => {
