@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -10,6 +11,7 @@ import { backendEnv } from './backend.js';
 import { Api, Participant } from './client.js';
 import { tempDir } from './helper.js';
 
+const execFileAsync = promisify(execFile);
 const roots: string[] = [];
 afterAll(async () => {
   for (const root of roots) await rm(root, { recursive: true, force: true });
@@ -198,5 +200,26 @@ describe('npm run user:add', () => {
     const registered = await userAdd(root, ['alice', '--public-keys', keysFolder], '');
     expect(registered.code).toBe(1);
     expect(registered.stderr).toMatch(/user alice already exists/);
+  });
+
+  it("registers a key store made with docs/protocol.md's OpenSSL commands", async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const doc = await readFile(path.resolve('docs/protocol.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### Making a key store with OpenSSL'));
+    const commands = /```sh\n([\s\S]*?)\n```/.exec(section)?.[1];
+    expect(commands).toContain('openssl genpkey');
+    const made = await execFileAsync('bash', ['-euo', 'pipefail', '-c', commands ?? 'false'], { cwd: root });
+    expect(made.stderr).not.toMatch(/error/i);
+    const files = (await readdir(path.join(root, 'carol-keys'))).sort();
+    expect(files).toHaveLength(8);
+    const added = await userAdd(
+      root,
+      ['carol', '--password-stdin', '--public-keys', path.join(root, 'carol-keys')],
+      'a long enough secret',
+    );
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/^registered carol/);
   });
 });
