@@ -51,7 +51,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => abort(128 + osConstants.signals[signal]));
 }
 // A closed pipe (`| head`): stop quietly; writing anything more would only fail again.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => abort(error.code === 'EPIPE' ? 0 : 1));
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (error: NodeJS.ErrnoException) => abort(error.code === 'EPIPE' ? 0 : 1));
 process.on('uncaughtException', (error) => {
   console.error(`demo failed: ${error.message}`);
   abort(1);
