@@ -91,18 +91,42 @@ export async function runCli(args: string[], env: Record<string, string>, stdin 
   return { code, stdout, stderr };
 }
 
-/** The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked. */
+/**
+ * Given to a server started with `endWithParent`: its standard input is a pipe from the parent,
+ * which the kernel closes when the parent dies, however it dies (even `kill -9`); the server then
+ * stops as on SIGTERM. Unref'd, so that it never keeps the server alive.
+ */
+const END_WITH_PARENT =
+  'data:text/javascript,process.stdin.on("end",()=>process.kill(process.pid,"SIGTERM")).resume().unref();';
+
+/**
+ * The real server as a child process (`tsx src/main.ts`), listening on a port the OS picked.
+ * `cwd` is where its default `./data` and `./keys` are; `onSpawn` gets the child at once, before
+ * it listens, so that a caller ending early can stop it; with `endWithParent` it stops when this
+ * process is gone.
+ */
 export async function startServerProcess(
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  {
+    cwd,
+    onSpawn,
+    endWithParent = false,
+  }: { cwd?: string; onSpawn?: (child: ChildProcess) => void; endWithParent?: boolean } = {},
 ): Promise<{ url: string; child: ChildProcess; log: string[] }> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const guard = endWithParent ? ['--import', END_WITH_PARENT] : [];
   // node itself runs the server (tsx as a loader, not a wrapper process), so signals reach it.
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/main.ts')], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...guard, '--import', 'tsx', path.join(root, 'src/main.ts')],
+    {
+      cwd: cwd ?? root,
+      env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: [endWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    },
+  );
+  onSpawn?.(child);
   const log: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { CliProcess, startServerProcess } from './child.js';
 
@@ -15,19 +16,72 @@ function narrate(text: string): void {
   console.log(color ? `\n\x1b[1m== ${text}\x1b[0m` : `\n== ${text}`);
 }
 
+/**
+ * What the demo started, and the one way to end it: the children are stopped and waited for, and
+ * the temp folder goes, however the demo ends — at the end of the script, on Ctrl-C, SIGTERM or
+ * SIGHUP, when its output is closed early (`npm run demo | head`: EPIPE), or on an error.
+ */
+const started: { dir?: string; server?: ChildProcess; clients: CliProcess[] } = { clients: [] };
+let ending: Promise<void> | undefined;
+
+function cleanUp(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  ending ??= (async () => {
+    for (const cli of started.clients) cli.kill();
+    const { server } = started;
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill(signal);
+      await exited;
+    }
+    await Promise.all(started.clients.map((cli) => cli.exited));
+    if (started.dir) await rm(started.dir, { recursive: true, force: true });
+  })();
+  return ending;
+}
+
+let aborted: number | undefined;
+
+/** Ends the demo early (the first reason decides the exit code): a throwaway server is owed no grace. */
+function abort(code: number): void {
+  aborted ??= code;
+  cleanUp('SIGKILL').finally(() => process.exit(aborted));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => abort(128 + osConstants.signals[signal]));
+}
+// A closed pipe (`| head`): stop quietly; writing anything more would only fail again.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (error: NodeJS.ErrnoException) => abort(error.code === 'EPIPE' ? 0 : 1));
+process.on('uncaughtException', (error) => {
+  console.error(`demo failed: ${error.message}`);
+  abort(1);
+});
+// Last resort, if something calls process.exit before cleanUp finished: what can be done synchronously.
+process.on('exit', () => {
+  for (const cli of started.clients) cli.kill();
+  started.server?.kill('SIGKILL');
+  if (started.dir) rmSync(started.dir, { recursive: true, force: true });
+});
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'securechat-demo-'));
-  let server: ChildProcess | undefined;
-  const clients: CliProcess[] = [];
+  started.dir = dir;
+  const clients = started.clients;
   try {
     narrate("starting a server on a temp folder (it generates the demo users' keys: a few seconds)");
-    const started = await startServerProcess({
-      SECURECHAT_DATA_DIR: path.join(dir, 'data'),
-      SECURECHAT_KEYS_DIR: path.join(dir, 'keys'),
-    });
-    server = started.child;
-    console.log(`server at ${started.url}`);
-    const env = { SECURECHAT_SERVER: started.url, SECURECHAT_KEYS_DIR: path.join(dir, 'keys') };
+    const server = await startServerProcess(
+      { SECURECHAT_DATA_DIR: path.join(dir, 'data'), SECURECHAT_KEYS_DIR: path.join(dir, 'keys') },
+      [],
+      {
+        endWithParent: true, // even if the demo is killed with SIGKILL
+        onSpawn: (child) => {
+          started.server = child;
+        },
+      },
+    );
+    console.log(`server at ${server.url}`);
+    const env = { SECURECHAT_SERVER: server.url, SECURECHAT_KEYS_DIR: path.join(dir, 'keys') };
     const login = async (user: keyof typeof COLORS) => {
       const cli = new CliProcess(['--user', user, '--password-stdin'], env);
       cli.onLine = (raw) => {
@@ -88,13 +142,12 @@ async function main(): Promise<void> {
     await Promise.all(clients.map((c) => c.exited));
     narrate('done');
   } finally {
-    for (const cli of clients) cli.kill();
-    server?.kill('SIGTERM');
-    await rm(dir, { recursive: true, force: true });
+    await cleanUp('SIGTERM');
   }
 }
 
 main().catch((error) => {
-  console.error(`demo failed: ${error instanceof Error ? error.message : error}`);
-  process.exit(1);
+  // After an abort, the clients' deaths make the script fail too: not worth a word.
+  if (aborted === undefined) console.error(`demo failed: ${error instanceof Error ? error.message : error}`);
+  abort(1);
 });

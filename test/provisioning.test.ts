@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -12,6 +13,7 @@ import { backendEnv } from './backend.js';
 import { Api, Participant } from './client.js';
 import { tempDir } from './helper.js';
 
+const execFileAsync = promisify(execFile);
 const roots: string[] = [];
 afterAll(async () => {
   for (const root of roots) await rm(root, { recursive: true, force: true });
@@ -159,6 +161,68 @@ describe('npm run user:add', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('checks --public-keys before asking for a password, takes both layouts, names missing files', async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const keysFolder = inject('fixtureKeys');
+    // No --password-stdin and no terminal: a prompt would fail with "use --password-stdin".
+    const nowhere = await userAdd(root, ['carol', '--public-keys', path.join(root, 'carol-keys')], '');
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(/carol-keys: no such folder/);
+    expect(nowhere.stderr).not.toMatch(/password/);
+
+    const partial = path.join(root, 'partial');
+    await mkdir(partial);
+    for (const file of ['encryption.pub.pem', 'signing-rsa.pub.pem', 'signing-ed25519.pub.pem'])
+      await copyFile(path.join(keysFolder, 'users', 'alice', file), path.join(partial, file));
+    const lacking = await userAdd(root, ['dave', '--public-keys', partial], '');
+    expect(lacking.code).toBe(1);
+    expect(lacking.stderr).toMatch(/partial lacks signing-dsa\.pub\.pem$/m);
+    expect(lacking.stderr).not.toMatch(/password/);
+
+    const empty = path.join(root, 'empty');
+    await mkdir(empty);
+    const none = await userAdd(root, ['dave', '--public-keys', empty], '');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(
+      /no public keys found; expected encryption\.pub\.pem, .* or in .*users\/dave/,
+    );
+
+    // A keys folder, as the CLI lays it out: DIR/users/NAME/.
+    const ok = await userAdd(
+      root,
+      ['alice', '--password-stdin', '--public-keys', keysFolder],
+      'a long enough secret',
+    );
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(path.join(keysFolder, 'users', 'alice'));
+    const registered = await userAdd(root, ['alice', '--public-keys', keysFolder], '');
+    expect(registered.code).toBe(1);
+    expect(registered.stderr).toMatch(/user alice already exists/);
+  });
+
+  it("registers a key store made with docs/protocol.md's OpenSSL commands", async () => {
+    const root = await tempDir();
+    roots.push(root);
+    const doc = await readFile(path.resolve('docs/protocol.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### Making a key store with OpenSSL'));
+    const commands = /```sh\n([\s\S]*?)\n```/.exec(section)?.[1];
+    expect(commands).toContain('openssl genpkey');
+    const made = await execFileAsync('bash', ['-euo', 'pipefail', '-c', commands ?? 'false'], { cwd: root });
+    expect(made.stderr).not.toMatch(/error/i);
+    const files = (await readdir(path.join(root, 'carol-keys'))).sort();
+    expect(files).toHaveLength(8);
+    const added = await userAdd(
+      root,
+      ['carol', '--password-stdin', '--public-keys', path.join(root, 'carol-keys')],
+      'a long enough secret',
+    );
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/^registered carol/);
   });
 });
 

@@ -9,6 +9,11 @@ const SIGNING_FILE: Record<SignatureAlgorithm, string> = {
   ed25519: 'signing-ed25519',
 };
 
+/** The four public halves of a key store, by file name. */
+export const PUBLIC_KEY_FILES = ['encryption', ...SIGNATURE_ALGORITHMS.map((alg) => SIGNING_FILE[alg])].map(
+  (name) => `${name}.pub.pem`,
+);
+
 export function userKeyStoreDir(keysDir: string, username: string): string {
   return path.join(keysDir, 'users', username);
 }
