@@ -89,7 +89,7 @@ describe('the PostgreSQL store under two instances at once', () => {
     for (const r of results) expect(JSON.parse(r.event.data).seq).toBe(r.seq);
     expect((await stores[1].eventBounds()).latest).toBe(before + 400);
     // what is stored agrees: history in seq order, each event with its recipients
-    const history = await stores[1].listMessages(chatId, 0, 1000, 1);
+    const history = await stores[1].listMessages(chatId, 0, 1000, 1, 1 << 30);
     expect(history.map((m) => m.seq)).toEqual(seqs(chatId));
     const stored = await stores[0].eventsBetween(before + 1, before + 400);
     expect(stored.map((e) => e.id)).toEqual(ids);
@@ -139,7 +139,7 @@ describe('the PostgreSQL store under two instances at once', () => {
       Errors.CHAT_NOT_FOUND,
     );
     expect((await stores[0].eventBounds()).latest).toBe(latest);
-    expect((await stores[0].listMessages(chatId, 0, 10, 1)).map((m) => m.seq)).toEqual([1]);
+    expect((await stores[0].listMessages(chatId, 0, 10, 1, 1 << 30)).map((m) => m.seq)).toEqual([1]);
   });
 });
 
