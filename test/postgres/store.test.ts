@@ -119,6 +119,38 @@ describe('the PostgreSQL store under two instances at once', () => {
     expect(chat?.members).toHaveLength(2);
   });
 
+  it('reads a chat with its members in one snapshot while another instance changes it', async () => {
+    const chatId = await chatWith(['alice']);
+    let changing = true;
+    const seen: { epoch: number; members: { sinceEpoch: number }[] }[] = [];
+    const read = async () => {
+      while (changing) {
+        const chat = await stores[1].getChat(chatId);
+        if (chat) seen.push(chat);
+      }
+    };
+    const readers = [read(), read(), read(), read()];
+    for (let epoch = 1; epoch <= 40; epoch++) {
+      await stores[0].changeMembership({
+        chatId,
+        expectedEpoch: epoch,
+        epoch: epoch + 1,
+        upsert: [{ username: `user${epoch}`, state: 'invited', sinceEpoch: epoch + 1 }],
+        remove: [],
+        envelopes: [],
+        events: [],
+      });
+    }
+    changing = false;
+    await Promise.all(readers);
+    expect(seen.length).toBeGreaterThan(40);
+    // at epoch n the chat has alice and n - 1 invitees, none added after n
+    const torn = seen.filter(
+      (chat) => chat.members.length !== chat.epoch || chat.members.some((m) => m.sinceEpoch > chat.epoch),
+    );
+    expect(torn).toEqual([]);
+  });
+
   it('refuses what the protocol refuses, inside the transaction, changing nothing', async () => {
     const chatId = await chatWith(['alice', 'bob']);
     const first = message(chatId, 'alice');
