@@ -216,12 +216,12 @@ export function createChats({
 
     async create(creator: string, invitees: string[]) {
       if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
-      await charge(creations, creator, 'chats created');
       if ((await store.countChats(creator)) >= limits.maxChatsPerUser) {
         throw new Errors.TOO_MANY_CHATS(
           `You are in ${limits.maxChatsPerUser} chats, the most allowed; leave one first.`,
         );
       }
+      await charge(creations, creator, 'chats created');
       const { available, unavailable } = await classify(invitees);
       checkSize(1 + available.length);
       const now = timestamp();
