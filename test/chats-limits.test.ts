@@ -129,7 +129,13 @@ describe('GET /chats pages', () => {
   });
 
   it('refuses a cursor it did not give out, and a limit over 500', async () => {
-    for (const query of [{ cursor: 'abc' }, { cursor: 'W10' }, { limit: 501 }, { limit: 0 }]) {
+    const queries: Record<string, string | number>[] = [
+      { cursor: 'abc' },
+      { cursor: 'W10' },
+      { limit: 501 },
+      { limit: 0 },
+    ];
+    for (const query of queries) {
       const res = await alice.api.call('listChats', { query });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('INVALID_QUERY');
