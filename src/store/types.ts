@@ -183,6 +183,6 @@ export class EpochConflictError extends Error {}
  * What one message costs in a history page, close to its JSON size: its variable fields plus a
  * fixed allowance for names and punctuation. Both stores count the same way.
  */
-export const MESSAGE_OVERHEAD_BYTES = 300;
+export const MESSAGE_OVERHEAD_BYTES = 400;
 export const messageBytes = (m: MessageRecord): number =>
   MESSAGE_OVERHEAD_BYTES + m.message.ciphertext.length + m.message.signature.length;
