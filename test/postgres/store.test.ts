@@ -176,7 +176,7 @@ describe('the PostgreSQL store under two instances at once', () => {
 });
 
 describe('the two schemas', () => {
-  it('have the same tables and columns on SQLite and PostgreSQL', async () => {
+  it('have the same tables, columns and indexes on SQLite and PostgreSQL', async () => {
     const dir = await tempDir();
     try {
       await (await openSqliteStore(dir)).close();
@@ -189,13 +189,25 @@ describe('the two schemas', () => {
           .map((c) => c.name)
           .sort();
       }
+      const sqliteIndexes = (
+        db
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
+          .all() as { name: string }[]
+      )
+        .map((r) => r.name)
+        .sort();
       db.close();
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       const { rows } = await client.query(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'",
       );
+      const indexes = await client.query(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' ORDER BY indexname",
+      );
       await client.end();
+      // the same indexes besides primary keys: pruning and replay find rows the same way on both
+      expect(indexes.rows.map((r) => r.indexname).sort()).toEqual(sqliteIndexes);
       const postgres: Record<string, string[]> = {};
       for (const r of rows) {
         postgres[r.table_name] = [...(postgres[r.table_name] ?? []), r.column_name];
