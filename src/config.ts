@@ -40,6 +40,8 @@ export interface Config {
   maxChatsPerUser: number;
   historyLimit: number;
   historyPageBytes: number;
+  /** SQLite: `normal` (a commit survives the process crashing) or `full` (it survives power loss too). */
+  sqliteSync: 'normal' | 'full';
   /** The key of a chat rotates after this many messages, or this many seconds, in one epoch. */
   rotateMessages: number;
   rotateSeconds: number;
@@ -198,6 +200,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       // at least one largest event (a 64 KiB message is ~90 KB on the wire) must fit
       int(131_072, 1 << 30),
       'bytes 131072-1073741824',
+    ),
+    sqliteSync: read(
+      'SECURECHAT_SQLITE_SYNC',
+      'normal',
+      (raw): 'normal' | 'full' | undefined => (raw === 'normal' || raw === 'full' ? raw : undefined),
+      'normal or full',
     ),
     tls: { mode: 'off' },
     corsOrigins: read(

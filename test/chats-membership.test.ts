@@ -60,3 +60,17 @@ describe('concurrent membership changes', () => {
     expect(statuses.filter((s) => s !== 200 && s !== 404)).toEqual([]);
   });
 });
+
+describe('inviting oneself', () => {
+  it('is 400 INVALID_INVITEE when creating a chat, and 409 ALREADY_MEMBER to a chat one is in', async () => {
+    const [me] = await moreUsers(server, 'selfie', 1);
+    const refused = await me.call('createChat', { body: { invitees: ['selfie1'] } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('INVALID_INVITEE');
+    const created = await me.call('createChat', { body: { invitees: ['alice'] } });
+    const chatId = created.body.chat.id;
+    const again = await me.call('inviteToChat', { params: { chatId }, body: { invitees: ['selfie1'] } });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('ALREADY_MEMBER');
+  });
+});

@@ -14,6 +14,7 @@ import {
 } from '../store/types.js';
 import type { Accounts } from './accounts.js';
 import type { EnvelopeIssuer } from './envelopes.js';
+import { localCounter } from './limiter.js';
 import type { Presence } from './presence.js';
 
 export interface ChatView {
@@ -122,8 +123,9 @@ export function createChats({
   const limits = { ...DEFAULT_LIMITS, ...partialLimits };
   const rotating = new Set<string>();
   const serialized = chatQueue();
-  const creations = bus.counter('chat-creations', limits.createPerMinute, 60_000);
-  const membershipChanges = bus.counter('membership-changes', limits.membershipPerMinute, 60_000);
+  // Per process, as posting is: a leave must not wait for Redis to count it.
+  const creations = localCounter('chat-creations', limits.createPerMinute, 60_000);
+  const membershipChanges = localCounter('membership-changes', limits.membershipPerMinute, 60_000);
   const checkSize = (members: number) => {
     if (members > maxMembers) throw new Errors.CHAT_FULL(`A chat has at most ${maxMembers} members.`);
   };
