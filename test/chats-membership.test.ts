@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { BACKEND, backendEnv } from './backend.js';
 import { moreUsers } from './chats-support.js';
-import type { Api } from './client.js';
+import { Api } from './client.js';
 import { startServer, type TestServer } from './helper.js';
 
 let server: TestServer;
@@ -72,5 +75,50 @@ describe('inviting oneself', () => {
     const again = await me.call('inviteToChat', { params: { chatId }, body: { invitees: ['selfie1'] } });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('ALREADY_MEMBER');
+  });
+});
+
+describe.skipIf(BACKEND !== 'postgres')('concurrent membership changes on two instances', () => {
+  it('leaves split over two instances of one database: 204, or 503 with Retry-After, never 500', async () => {
+    // a second instance on the same database, Redis, keys and JWT secret
+    const second = await buildApp(
+      loadConfig({
+        SECURECHAT_DATA_DIR: server.dataDir,
+        SECURECHAT_KEYS_DIR: server.keysDir,
+        SECURECHAT_DEMO_USERS: 'false',
+        BCRYPT_COST: '4',
+        LOG_LEVEL: 'silent',
+        ...(await backendEnv(server.dataDir)),
+        ...server.env,
+      }),
+      { keySizes: { rsaBits: 2048 } },
+    );
+    try {
+      const url = await second.listen({ port: 0, host: '127.0.0.1' });
+      const users = await moreUsers(server, 'twin', 21);
+      const [creator, ...leavers] = users;
+      const created = await creator.call('createChat', {
+        body: { invitees: leavers.map((_, i) => `twin${i + 2}`) },
+      });
+      const chatId = created.body.chat.id;
+      const leave = async (api: Api, i: number): Promise<number[]> => {
+        // every other leaver asks the second instance
+        const via = i % 2 ? Object.assign(new Api(url), { token: api.token }) : api;
+        const statuses: number[] = [];
+        for (;;) {
+          const res = await via.call('leaveChat', { params: { chatId } });
+          statuses.push(res.status);
+          if (res.status !== 503) return statuses;
+          expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+        }
+      };
+      const statuses = (await Promise.all(leavers.map(leave))).flat();
+      expect(statuses.filter((s) => s !== 204 && s !== 503)).toEqual([]);
+      const chat = (await creator.call('getChat', { params: { chatId } })).body;
+      expect(chat.members.map((m: { username: string }) => m.username)).toEqual(['twin1']);
+      expect(chat.epoch).toBe(21);
+    } finally {
+      await second.close();
+    }
   });
 });
