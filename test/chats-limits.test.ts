@@ -142,18 +142,23 @@ describe('GET /chats pages', () => {
     }
   });
 
-  it('asks presence once per page, not once per member per chat', async () => {
+  it('asks presence about each member once per page, not once per member per chat', async () => {
     const { presence } = server.app.services;
-    const perMember = vi.spyOn(presence, 'isOnline');
-    const once = vi.spyOn(presence, 'onlineUsers');
+    const perUser = vi.spyOn(presence, 'isOnline');
+    const everyone = vi.spyOn(presence, 'onlineUsers');
     try {
       const res = await alice.api.call('listChats', { query: { limit: 500 } });
       expect(res.body.chats).toHaveLength(7);
-      expect(perMember).not.toHaveBeenCalled();
-      expect(once).toHaveBeenCalledTimes(1);
+      const distinct = new Set(
+        res.body.chats.flatMap((c: { members: { username: string }[] }) => c.members.map((m) => m.username)),
+      );
+      // 7 chats of 2 or 3 members: 15 memberships, 3 people
+      expect(distinct.size).toBe(3);
+      expect(perUser.mock.calls.map(([u]) => u).sort()).toEqual([...distinct].sort());
+      expect(everyone).not.toHaveBeenCalled();
     } finally {
-      perMember.mockRestore();
-      once.mockRestore();
+      perUser.mockRestore();
+      everyone.mockRestore();
     }
   });
 });

@@ -62,6 +62,9 @@ const BACKOFF_MS = 25;
 /** Changes that may wait for one chat on this instance; more are answered 503 at once. */
 const MAX_QUEUED = 64;
 
+/** Up to this many distinct users, presence is asked per user; beyond, once for everyone online. */
+const FEW_USERS = 64;
+
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** GET /chats cursors: the last chat's activity and id, opaque to clients. */
@@ -137,10 +140,17 @@ export function createChats({
     await counter.hit(username);
   }
 
-  /** Who is online, asked once for however many chats and members are shown. */
-  async function online(): Promise<Set<string>> {
-    return new Set(await presence.onlineUsers());
+  /**
+   * Which of `usernames` are online, each asked once however many chats name them: a few one by
+   * one (in parallel), many with one question for everyone online.
+   */
+  async function onlineAmong(usernames: Iterable<string>): Promise<Set<string>> {
+    const unique = [...new Set(usernames)];
+    if (unique.length > FEW_USERS) return new Set(await presence.onlineUsers());
+    const online = await Promise.all(unique.map((u) => presence.isOnline(u)));
+    return new Set(unique.filter((_, i) => online[i]));
   }
+  const membersOf = (chats: ChatRecord[]) => chats.flatMap((c) => c.members.map((m) => m.username));
 
   function viewWith(chat: ChatRecord, onlineNow: Set<string>): ChatView {
     const members = chat.members.map((m) => ({
@@ -152,7 +162,7 @@ export function createChats({
   }
 
   async function view(chat: ChatRecord): Promise<ChatView> {
-    return viewWith(chat, await online());
+    return viewWith(chat, await onlineAmong(membersOf([chat])));
   }
 
   /** The chat if `username` is a member; otherwise CHAT_NOT_FOUND, so ids leak nothing. */
@@ -166,9 +176,10 @@ export function createChats({
   async function classify(invitees: string[]) {
     const available: string[] = [];
     const unavailable: Unavailable[] = [];
+    const onlineNow = await onlineAmong(invitees);
     for (const username of invitees) {
       if (!(await accounts.exists(username))) unavailable.push({ username, reason: 'unknown' });
-      else if (!(await presence.isOnline(username))) unavailable.push({ username, reason: 'offline' });
+      else if (!onlineNow.has(username)) unavailable.push({ username, reason: 'offline' });
       else available.push(username);
     }
     return { available, unavailable };
@@ -256,7 +267,7 @@ export function createChats({
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       const rows = await store.listChats(username, limit + 1, after);
       const page = rows.slice(0, limit);
-      const onlineNow = await online();
+      const onlineNow = await onlineAmong(membersOf(page));
       const last = page[page.length - 1];
       return {
         chats: page.map((chat) => viewWith(chat, onlineNow)),
