@@ -53,8 +53,9 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
       'GET',
       `/chats/${chatId}/messages?after=${after}&limit=1000`,
     );
+    // a page may hold fewer than `limit` (large messages): the history ends at an empty page
+    if (page.messages.length === 0) break;
     all = all.concat(page.messages).slice(-count);
-    if (page.messages.length < 1000) break;
     after = page.messages[page.messages.length - 1].seq;
   }
   const out = [];
