@@ -13,6 +13,7 @@ import {
   type StoredEvent,
 } from '../store/types.js';
 import type { Accounts } from './accounts.js';
+import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
 import { localCounter } from './limiter.js';
 import type { Presence } from './presence.js';
@@ -59,9 +60,6 @@ const DEFAULT_LIMITS: ChatLimits = { createPerMinute: 30, membershipPerMinute: 6
  */
 const MAX_ATTEMPTS = 5;
 const BACKOFF_MS = 25;
-/** Changes that may wait for one chat on this instance; more are answered 503 at once. */
-const MAX_QUEUED = 64;
-
 /** Up to this many distinct users, presence is asked per user; beyond, once for everyone online. */
 const FEW_USERS = 64;
 
@@ -85,31 +83,6 @@ function decodeCursor(text: string): ChatCursor {
     // reported below
   }
   throw new Errors.INVALID_QUERY('cursor is not one this server gave out');
-}
-
-/** Runs changes to one chat one at a time, in arrival order. */
-function chatQueue() {
-  const queues = new Map<string, { tail: Promise<void>; size: number }>();
-  return async function serialized<T>(chatId: string, work: () => Promise<T>): Promise<T> {
-    const queue = queues.get(chatId) ?? { tail: Promise.resolve(), size: 0 };
-    if (queue.size >= MAX_QUEUED)
-      throw unavailable('This chat has too many membership changes waiting; try again shortly.', 1);
-    queues.set(chatId, queue);
-    queue.size += 1;
-    const before = queue.tail;
-    let done = () => {};
-    queue.tail = new Promise((resolve) => {
-      done = resolve;
-    });
-    await before;
-    try {
-      return await work();
-    } finally {
-      queue.size -= 1;
-      if (queue.size === 0) queues.delete(chatId);
-      done();
-    }
-  };
 }
 
 /** Membership, epochs and envelopes: every change of members rotates the chat key. */
