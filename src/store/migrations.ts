@@ -81,8 +81,9 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX chats_by_epoch_start ON chats(epoch_started_at);
   `,
   // 3: the chat an event concerns in its own column (replay checks membership without parsing
-  // every event), the chat's latest activity (GET /chats, most recent first), and the two
-  // indexes pruning needs (PostgreSQL had them from the start). INTEGER is 64-bit in SQLite.
+  // every event), the chat's latest activity (GET /chats, most recent first; not indexed: the
+  // list starts from the user's memberships, and every post writes it), and the two indexes
+  // pruning needs (PostgreSQL had them from the start). INTEGER is 64-bit in SQLite.
   `
   ALTER TABLE events ADD COLUMN chat_id TEXT;
   UPDATE events SET chat_id = COALESCE(json_extract(data, '$.chatId'), json_extract(data, '$.chat.id'))
@@ -92,7 +93,6 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE chats ADD COLUMN active_at TEXT;
   UPDATE chats SET active_at = COALESCE(
     (SELECT max(received_at) FROM messages m WHERE m.chat_id = chats.id), epoch_started_at, created_at);
-  CREATE INDEX chats_by_activity ON chats(active_at, id);
   `,
 ];
 
@@ -195,6 +195,5 @@ export const PG_MIGRATIONS: string[] = [
   ALTER TABLE chats ADD COLUMN active_at TEXT COLLATE "C";
   UPDATE chats SET active_at = COALESCE(
     (SELECT max(received_at) FROM messages m WHERE m.chat_id = chats.id), epoch_started_at, created_at);
-  CREATE INDEX chats_by_activity ON chats(active_at, id);
   `,
 ];
