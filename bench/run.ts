@@ -461,7 +461,7 @@ async function main(): Promise<void> {
         for (let i = 0; i < 300; i++) {
           const after = Math.floor(Math.random() * (stored - 100));
           const t = performance.now();
-          await store.listMessages(chatId, after, 100, 1);
+          await store.listMessages(chatId, after, 100, 1, 4 * 1024 * 1024);
           times.push(performance.now() - t);
         }
         times.sort((a, b) => a - b);

@@ -19,7 +19,7 @@ export async function openStore(config: Config, log: Log): Promise<Store> {
         poolSize: config.store.poolSize,
         onError: (err) => log.warn({ err }, 'postgresql connection error'),
       })
-    : openSqliteStore(config.dataDir);
+    : openSqliteStore(config.dataDir, config.sqliteSync);
 }
 
 /** Opens the store and the bus the config names (SQLite and in-process by default). */

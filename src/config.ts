@@ -43,6 +43,14 @@ export interface Config {
   /** Open /events streams per user. */
   maxStreamsPerUser: number;
   maxMembersPerChat: number;
+  /** Chats and history (GET /chats/{id}/messages): limits per user and the size of a page. */
+  chatCreateLimit: number;
+  membershipLimit: number;
+  maxChatsPerUser: number;
+  historyLimit: number;
+  historyPageBytes: number;
+  /** SQLite: `normal` (a commit survives the process crashing) or `full` (it survives power loss too). */
+  sqliteSync: 'normal' | 'full';
   /** The key of a chat rotates after this many messages, or this many seconds, in one epoch. */
   rotateMessages: number;
   rotateSeconds: number;
@@ -224,6 +232,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       int(131_072, 1 << 30),
       'bytes 131072-1073741824',
     ),
+    sqliteSync: read(
+      'SECURECHAT_SQLITE_SYNC',
+      'normal',
+      (raw): 'normal' | 'full' | undefined => (raw === 'normal' || raw === 'full' ? raw : undefined),
+      'normal or full',
+    ),
     tls: { mode: 'off' },
     corsOrigins: read(
       'SECURECHAT_CORS_ORIGINS',
@@ -260,6 +274,32 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
     maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 1_000_000), 'streams per user'),
     maxMembersPerChat: read('SECURECHAT_MAX_MEMBERS', 100, int(2, 100_000), 'members per chat'),
+    chatCreateLimit: read(
+      'SECURECHAT_CHAT_LIMIT',
+      30,
+      int(1, 1_000_000),
+      'chats created per minute per user',
+    ),
+    membershipLimit: read(
+      'SECURECHAT_MEMBERSHIP_LIMIT',
+      60,
+      int(1, 1_000_000),
+      'invitations and leaves per minute per user',
+    ),
+    maxChatsPerUser: read('SECURECHAT_MAX_CHATS', 1000, int(1, 1_000_000), 'chats per user'),
+    historyLimit: read(
+      'SECURECHAT_HISTORY_LIMIT',
+      600,
+      int(1, 100_000_000),
+      'history pages per minute per user',
+    ),
+    historyPageBytes: read(
+      'SECURECHAT_HISTORY_PAGE_BYTES',
+      4 * 1024 * 1024,
+      // at least one largest message must fit
+      int(131_072, 1 << 30),
+      'bytes 131072-1073741824',
+    ),
     rotateMessages: read('SECURECHAT_ROTATE_MESSAGES', 10_000, int(1, 1_000_000_000), 'messages per epoch'),
     rotateSeconds: read(
       'SECURECHAT_ROTATE_SECONDS',

@@ -23,6 +23,7 @@ export const Errors = {
   DUPLICATE_MESSAGE: createError('DUPLICATE_MESSAGE', '%s', 409),
   ALREADY_MEMBER: createError('ALREADY_MEMBER', '%s', 409),
   CHAT_FULL: createError('CHAT_FULL', '%s', 409),
+  TOO_MANY_CHATS: createError('TOO_MANY_CHATS', '%s', 409),
   PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', '%s', 413),
   UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
   RATE_LIMITED: createError('RATE_LIMITED', '%s', 429),
@@ -39,7 +40,7 @@ export function rateLimited(detail: string, retryAfterSeconds: number): Error {
   });
 }
 
-/** A backend (PostgreSQL, Redis) does not answer: 503 with a hint to try again shortly. */
-export function unavailable(detail: string): Error {
-  return Object.assign(new Errors.UNAVAILABLE(detail), { retryAfter: 5 });
+/** A backend (PostgreSQL, Redis) does not answer, or is busy: 503 with when to try again (seconds). */
+export function unavailable(detail: string, retryAfterSeconds = 5): Error {
+  return Object.assign(new Errors.UNAVAILABLE(detail), { retryAfter: retryAfterSeconds });
 }

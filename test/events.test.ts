@@ -85,7 +85,7 @@ describe('GET /events', () => {
       stream.close();
     }
     const before = (await server.app.services.store.eventBounds()).latest;
-    await server.app.services.store.prune(new Date(Date.now() + 1000).toISOString(), Date.now());
+    await server.app.services.store.prune(new Date(Date.now() + 1000).toISOString(), Date.now(), 1e6);
     const old = await bob.events(String(before - 1));
     expect((await old.nextOf('resync')).json.reason).toBe('history-pruned');
     // after a resync the stream is live as usual

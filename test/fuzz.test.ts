@@ -16,7 +16,11 @@ let fuzzer: Participant;
 let chatId: string;
 
 beforeAll(async () => {
-  server = await startServer({ SECURECHAT_LOGIN_LIMIT: '1000000', SECURECHAT_POST_LIMIT: '1000000' });
+  server = await startServer({
+    SECURECHAT_LOGIN_LIMIT: '1000000',
+    SECURECHAT_POST_LIMIT: '1000000',
+    SECURECHAT_HISTORY_LIMIT: '1000000',
+  });
   alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
   const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
   const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
@@ -172,6 +176,38 @@ describe('random input at every operation', () => {
     );
     expect((await alice.api.call('getHealth')).body).toEqual({ status: 'ok' });
     expect(await snapshot()).toEqual({ ...before, messages: before.messages + accepted });
+  });
+
+  it('every integer parameter takes numbers of any size: in range answers, out of range is 400', async () => {
+    // each operation's integer query parameters, from the spec
+    const numeric = spec.operations.flatMap((op) =>
+      Object.entries(
+        (op.schema.querystring?.properties ?? {}) as Record<string, { type?: string; maximum?: number }>,
+      )
+        .filter(([, schema]) => schema.type === 'integer')
+        .map(([name, schema]) => ({ op, name, maximum: schema.maximum ?? Number.MAX_SAFE_INTEGER })),
+    );
+    expect(numeric.map((p) => `${p.op.operationId}.${p.name}`)).toEqual(
+      expect.arrayContaining(['listMessages.after', 'listMessages.limit', 'listChats.limit']),
+    );
+    const big = fc.oneof(
+      fc.constantFrom(2 ** 31 - 1, 2 ** 31, 3_000_000_000, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 2 ** 63),
+      fc.integer({ min: 2 ** 31, max: Number.MAX_SAFE_INTEGER }),
+      fc.bigInt({ min: 2n ** 31n, max: 2n ** 70n }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...numeric), big, async ({ op, name, maximum }, value) => {
+        const url = `${server.url}${op.path.replace('{chatId}', chatId)}?${name}=${value}`;
+        // alice is a member: her requests reach the database
+        const res = await request(url, { headers: { authorization: `Bearer ${alice.api.token}` } });
+        const text = await res.body.text();
+        const inRange = BigInt(value) <= BigInt(maximum);
+        expect(res.statusCode, `${op.operationId} ${name}=${value} -> ${text.slice(0, 200)}`).toBe(
+          inRange ? 200 : 400,
+        );
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('random paths and methods get a problem, not a crash', async () => {

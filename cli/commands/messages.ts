@@ -70,10 +70,12 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
       'GET',
       `/chats/${chatId}/messages?after=${after}&limit=1000`,
     );
+    // a page may hold fewer than `limit` (large messages): the history ends at an empty page
+    if (page.messages.length === 0) break;
     all = all.concat(page.messages).slice(-count);
     const last = Number(page.messages.at(-1)?.seq);
-    // A full page asks for the next one; a server that does not move forward is not followed.
-    if (page.messages.length < 1000 || !(last > after)) break;
+    // A server that does not move forward is not followed.
+    if (!(last > after)) break;
     after = last;
   }
   const out = [];

@@ -11,6 +11,7 @@ import { createMessages, type Messages } from '../services/messages.js';
 import { createPresence, type Presence } from '../services/presence.js';
 import { createRotationSweep } from '../services/rotation-sweep.js';
 import { createHub, type Hub } from '../sse/hub.js';
+import { pruneEvents } from '../store/prune.js';
 import type { Store } from '../store/types.js';
 
 export interface Services {
@@ -63,6 +64,11 @@ export default fp(
       accounts,
       issueEnvelopes: createEnvelopeIssuer(serverKey, accounts.encryptionKey),
       maxMembers: config.maxMembersPerChat,
+      limits: {
+        createPerMinute: config.chatCreateLimit,
+        membershipPerMinute: config.membershipLimit,
+        maxChatsPerUser: config.maxChatsPerUser,
+      },
       audit,
     });
     const messages = createMessages({
@@ -71,13 +77,15 @@ export default fp(
       accounts,
       chats,
       rotateMessages: config.rotateMessages,
+      historyLimit: config.historyLimit,
+      historyPageBytes: config.historyPageBytes,
       onError: (err) => app.log.error({ err }, 'key rotation failed'),
     });
     const hub = createHub({
       replay: {
         bounds: () => store.eventBounds(),
-        after: (u, id, limit) => store.eventsAfter(u, id, limit),
-        chatsOf: async (u) => new Set((await store.listChats(u)).map((c) => c.id)),
+        after: (u, id, limit, maxBytes) => store.eventsAfter(u, id, limit, maxBytes),
+        chatsOf: async (u) => new Set(await store.chatIdsOf(u)),
       },
       heartbeatMs: config.heartbeatMs,
       bufferBytes: config.streamBufferBytes,
@@ -105,7 +113,7 @@ export default fp(
     const prune = setInterval(
       () => {
         const before = new Date(Date.now() - config.eventRetentionSeconds * 1000).toISOString();
-        store.prune(before, Date.now()).catch((err) => app.log.error({ err }, 'pruning failed'));
+        pruneEvents(store, before, Date.now()).catch((err) => app.log.error({ err }, 'pruning failed'));
       },
       Math.min(3_600_000, config.eventRetentionSeconds * 1000),
     );

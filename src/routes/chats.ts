@@ -8,7 +8,8 @@ export const chatRoutes = ({ chats }: Services): Handlers => ({
     return reply.status(201).send(result);
   },
 
-  listChats: (request) => chats.list(request.session.username),
+  listChats: (request) =>
+    chats.list(request.session.username, request.query.limit ?? 100, request.query.cursor),
 
   getChat: (request) => chats.get(request.params.chatId, request.session.username),
 

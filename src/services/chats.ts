@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../bus/types.js';
+import type { Bus, SharedCounter } from '../bus/types.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { timestamp } from '../crypto/time.js';
-import { Errors } from '../errors.js';
+import { Errors, rateLimited, unavailable } from '../errors.js';
 import {
+  type ChatCursor,
   type ChatRecord,
   EpochConflictError,
   type MemberRecord,
@@ -12,7 +13,9 @@ import {
   type StoredEvent,
 } from '../store/types.js';
 import type { Accounts } from './accounts.js';
+import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
+import { localCounter } from './limiter.js';
 import type { Presence } from './presence.js';
 
 export interface ChatView {
@@ -35,12 +38,52 @@ export interface ChatsDeps {
   accounts: Accounts;
   issueEnvelopes: EnvelopeIssuer;
   maxMembers?: number;
+  limits?: Partial<ChatLimits>;
   /** Records a security event (chat created, member invited/joined/left, key rotated). */
   audit?: (event: string, fields: Record<string, unknown>) => void;
 }
 
-/** Attempts at a membership change when another one lands first (the chat's epoch moved on). */
+export interface ChatLimits {
+  /** Chats one user may create per minute. */
+  createPerMinute: number;
+  /** Invitations and leaves one user may make per minute (each re-signs every member's key). */
+  membershipPerMinute: number;
+  /** Chats one user may be a member of; creating one more is refused. */
+  maxChatsPerUser: number;
+}
+
+const DEFAULT_LIMITS: ChatLimits = { createPerMinute: 30, membershipPerMinute: 60, maxChatsPerUser: 1000 };
+
+/**
+ * Attempts at a membership change when another instance's lands first (the chat's epoch moved
+ * on); in between, a jittered pause that doubles. On this instance changes to one chat queue.
+ */
 const MAX_ATTEMPTS = 5;
+const BACKOFF_MS = 25;
+/** Up to this many distinct users, presence is asked per user; beyond, once for everyone online. */
+const FEW_USERS = 64;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** GET /chats cursors: the last chat's activity and id, opaque to clients. */
+function encodeCursor(c: ChatCursor): string {
+  return Buffer.from(JSON.stringify([c.activeAt, c.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): ChatCursor {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      value.every((v) => typeof v === 'string' && v.length <= 64)
+    )
+      return { activeAt: value[0], id: value[1] };
+  } catch {
+    // reported below
+  }
+  throw new Errors.INVALID_QUERY('cursor is not one this server gave out');
+}
 
 /** Membership, epochs and envelopes: every change of members rotates the chat key. */
 export function createChats({
@@ -50,21 +93,49 @@ export function createChats({
   accounts,
   issueEnvelopes,
   maxMembers = 100,
+  limits: partialLimits = {},
   audit = () => {},
 }: ChatsDeps) {
+  const limits = { ...DEFAULT_LIMITS, ...partialLimits };
   const rotating = new Set<string>();
+  const serialized = chatQueue();
+  // Per process, as posting is: a leave must not wait for Redis to count it.
+  const creations = localCounter('chat-creations', limits.createPerMinute, 60_000);
+  const membershipChanges = localCounter('membership-changes', limits.membershipPerMinute, 60_000);
   const checkSize = (members: number) => {
     if (members > maxMembers) throw new Errors.CHAT_FULL(`A chat has at most ${maxMembers} members.`);
   };
-  async function view(chat: ChatRecord): Promise<ChatView> {
-    const members = await Promise.all(
-      chat.members.map(async (m) => ({
-        username: m.username,
-        state: m.state,
-        online: await presence.isOnline(m.username),
-      })),
-    );
+
+  /** Counts one operation of `username` against `counter`, or answers 429 when over it. */
+  async function charge(counter: SharedCounter, username: string, what: string): Promise<void> {
+    const wait = await counter.blockedFor(username);
+    if (wait > 0) throw rateLimited(`Too many ${what}; try again in ${Math.ceil(wait)} s.`, wait);
+    await counter.hit(username);
+  }
+
+  /**
+   * Which of `usernames` are online, each asked once however many chats name them: a few one by
+   * one (in parallel), many with one question for everyone online.
+   */
+  async function onlineAmong(usernames: Iterable<string>): Promise<Set<string>> {
+    const unique = [...new Set(usernames)];
+    if (unique.length > FEW_USERS) return new Set(await presence.onlineUsers());
+    const online = await Promise.all(unique.map((u) => presence.isOnline(u)));
+    return new Set(unique.filter((_, i) => online[i]));
+  }
+  const membersOf = (chats: ChatRecord[]) => chats.flatMap((c) => c.members.map((m) => m.username));
+
+  function viewWith(chat: ChatRecord, onlineNow: Set<string>): ChatView {
+    const members = chat.members.map((m) => ({
+      username: m.username,
+      state: m.state,
+      online: onlineNow.has(m.username),
+    }));
     return { id: chat.id, epoch: chat.epoch, createdBy: chat.createdBy, createdAt: chat.createdAt, members };
+  }
+
+  async function view(chat: ChatRecord): Promise<ChatView> {
+    return viewWith(chat, await onlineAmong(membersOf([chat])));
   }
 
   /** The chat if `username` is a member; otherwise CHAT_NOT_FOUND, so ids leak nothing. */
@@ -78,9 +149,10 @@ export function createChats({
   async function classify(invitees: string[]) {
     const available: string[] = [];
     const unavailable: Unavailable[] = [];
+    const onlineNow = await onlineAmong(invitees);
     for (const username of invitees) {
       if (!(await accounts.exists(username))) unavailable.push({ username, reason: 'unknown' });
-      else if (!(await presence.isOnline(username))) unavailable.push({ username, reason: 'offline' });
+      else if (!onlineNow.has(username)) unavailable.push({ username, reason: 'offline' });
       else available.push(username);
     }
     return { available, unavailable };
@@ -91,21 +163,38 @@ export function createChats({
       await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
   }
 
-  const event = (type: string, data: unknown, recipients: string[]): NewEvent => ({
-    type,
-    data: JSON.stringify(data),
-    recipients,
-  });
+  const event = (
+    type: string,
+    data: { chatId?: string; chat?: { id: string } } & Record<string, unknown>,
+    recipients: string[],
+  ): NewEvent => ({ type, data: JSON.stringify(data), recipients, chatId: data.chatId ?? data.chat?.id });
 
-  /** Recomputes and retries a change when a concurrent one moved the epoch first. */
-  async function withRetry<T>(attempt: () => Promise<T>): Promise<T> {
-    for (let i = 1; ; i++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!(error instanceof EpochConflictError) || i >= MAX_ATTEMPTS) throw error;
+  /**
+   * Runs a change to one chat after the others queued for it on this instance, and recomputes
+   * and retries it (after a jittered pause) when another instance moved the epoch first. When
+   * that keeps happening, 503 with Retry-After: never a 500.
+   */
+  async function withRetry<T>(chatId: string, attempt: () => Promise<T>): Promise<T> {
+    return serialized(chatId.toLowerCase(), async () => {
+      for (let i = 1; ; i++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          if (!(error instanceof EpochConflictError)) throw error;
+          if (i >= MAX_ATTEMPTS)
+            throw unavailable('The chat kept changing while this change was made; try again.', 1);
+          await pause(Math.random() * BACKOFF_MS * 2 ** i);
+        }
       }
-    }
+    });
+  }
+
+  /** The caller's envelope for the chat's current epoch (written with the epoch, so it is there). */
+  async function currentEnvelope(chat: ChatRecord, username: string): Promise<KeyEnvelope> {
+    const envelope = await store.getEnvelope(chat.id, chat.epoch, username);
+    // Only a read that saw half a change could miss it: read again.
+    if (!envelope) throw new EpochConflictError(`no envelope for ${username} at epoch ${chat.epoch}`);
+    return envelope;
   }
 
   const chats = {
@@ -113,6 +202,12 @@ export function createChats({
 
     async create(creator: string, invitees: string[]) {
       if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
+      if ((await store.countChats(creator)) >= limits.maxChatsPerUser) {
+        throw new Errors.TOO_MANY_CHATS(
+          `You are in ${limits.maxChatsPerUser} chats, the most allowed; leave one first.`,
+        );
+      }
+      await charge(creations, creator, 'chats created');
       const { available, unavailable } = await classify(invitees);
       checkSize(1 + available.length);
       const now = timestamp();
@@ -140,8 +235,17 @@ export function createChats({
       return { chat: chatView, keyEnvelope: envelopes.get(creator) as KeyEnvelope, unavailable };
     },
 
-    async list(username: string) {
-      return { chats: await Promise.all((await store.listChats(username)).map(view)) };
+    /** One page of the caller's chats, most recent activity first; `nextCursor` null on the last. */
+    async list(username: string, limit: number, cursor?: string) {
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      const rows = await store.listChats(username, limit + 1, after);
+      const page = rows.slice(0, limit);
+      const onlineNow = await onlineAmong(membersOf(page));
+      const last = page[page.length - 1];
+      return {
+        chats: page.map((chat) => viewWith(chat, onlineNow)),
+        nextCursor: rows.length > limit ? encodeCursor(last) : null,
+      };
     },
 
     async get(chatId: string, username: string) {
@@ -149,7 +253,8 @@ export function createChats({
     },
 
     async invite(chatId: string, inviter: string, invitees: string[]) {
-      return withRetry(async () => {
+      await charge(membershipChanges, inviter, 'invitations and leaves');
+      return withRetry(chatId, async () => {
         const { chat, member } = await memberChat(chatId, inviter);
         if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before inviting others.');
         const already = invitees.filter((u) => chat.members.some((m) => m.username === u));
@@ -194,16 +299,16 @@ export function createChats({
     },
 
     async join(chatId: string, username: string) {
-      return withRetry(async () => {
+      return withRetry(chatId, async () => {
         const { chat, member } = await memberChat(chatId, username);
-        const keyEnvelope = await store.getEnvelope(chat.id, chat.epoch, username);
-        if (!keyEnvelope)
-          throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
+        const keyEnvelope = await currentEnvelope(chat, username);
         if (member.state === 'joined') return { chat: await view(chat), keyEnvelope };
         const next: ChatRecord = {
           ...chat,
           members: chat.members.map((m) => (m.username === username ? { ...m, state: 'joined' } : m)),
         };
+        // Everything that can fail (presence is in Redis) before the commit: a 503 changes nothing.
+        const chatView = await view(next);
         const everyone = next.members.map((m) => m.username);
         const stored = await store.changeMembership({
           chatId: chat.id,
@@ -216,12 +321,13 @@ export function createChats({
         });
         await publish(stored);
         audit('member.joined', { chatId: chat.id, username });
-        return { chat: await view(next), keyEnvelope };
+        return { chat: chatView, keyEnvelope };
       });
     },
 
     async leave(chatId: string, username: string): Promise<void> {
-      await withRetry(async () => {
+      await charge(membershipChanges, username, 'invitations and leaves');
+      await withRetry(chatId, async () => {
         const { chat } = await memberChat(chatId, username);
         const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
         const epoch = chat.epoch + 1;
@@ -253,43 +359,51 @@ export function createChats({
       if (rotating.has(chatId)) return;
       rotating.add(chatId);
       try {
-        const chat = await store.getChat(chatId);
-        if (!chat || chat.members.length === 0 || chat.epoch !== fromEpoch) return;
-        const epoch = chat.epoch + 1;
-        const members = chat.members.map((m) => m.username);
-        const envelopes = await issueEnvelopes(chat.id, epoch, members);
-        const stored = await store
-          .changeMembership({
-            chatId: chat.id,
-            expectedEpoch: chat.epoch,
-            epoch,
-            upsert: [],
-            remove: [],
-            envelopes: [...envelopes.values()],
-            events: members.map((u) =>
-              event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
-            ),
-          })
-          .catch((error) => {
-            if (error instanceof EpochConflictError) return undefined;
-            throw error;
-          });
-        if (!stored) return;
-        await publish(stored);
-        audit('key.rotated', { chatId: chat.id, epoch, reason });
+        await serialized(chatId, () => rotateNow(chatId, reason, fromEpoch));
       } finally {
         rotating.delete(chatId);
       }
     },
 
     async key(chatId: string, username: string): Promise<KeyEnvelope> {
-      const { chat } = await memberChat(chatId, username);
-      const envelope = await store.getEnvelope(chat.id, chat.epoch, username);
-      if (!envelope)
-        throw new Error(`chat ${chat.id} has no envelope for ${username} at epoch ${chat.epoch}`);
-      return envelope;
+      for (let i = 1; ; i++) {
+        const { chat } = await memberChat(chatId, username);
+        try {
+          return await currentEnvelope(chat, username);
+        } catch (error) {
+          if (!(error instanceof EpochConflictError)) throw error;
+          if (i >= MAX_ATTEMPTS) throw unavailable('The chat kept changing; try again.', 1);
+        }
+      }
     },
   };
+
+  async function rotateNow(chatId: string, reason: string, fromEpoch: number): Promise<void> {
+    const chat = await store.getChat(chatId);
+    if (!chat || chat.members.length === 0 || chat.epoch !== fromEpoch) return;
+    const epoch = chat.epoch + 1;
+    const members = chat.members.map((m) => m.username);
+    const envelopes = await issueEnvelopes(chat.id, epoch, members);
+    const stored = await store
+      .changeMembership({
+        chatId: chat.id,
+        expectedEpoch: chat.epoch,
+        epoch,
+        upsert: [],
+        remove: [],
+        envelopes: [...envelopes.values()],
+        events: members.map((u) =>
+          event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
+        ),
+      })
+      .catch((error) => {
+        if (error instanceof EpochConflictError) return undefined;
+        throw error;
+      });
+    if (!stored) return;
+    await publish(stored);
+    audit('key.rotated', { chatId: chat.id, epoch, reason });
+  }
   return chats;
 }
 

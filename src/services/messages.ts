@@ -3,10 +3,11 @@ import { fromBase64 } from '../crypto/base64.js';
 import { messageSigningInput } from '../crypto/canonical.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp, timestamp } from '../crypto/time.js';
-import { Errors } from '../errors.js';
+import { Errors, rateLimited } from '../errors.js';
 import type { MessageBody, MessageRecord, Store } from '../store/types.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
+import { WindowCounter } from './limiter.js';
 
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
@@ -18,6 +19,10 @@ export interface MessagesDeps {
   now?: () => number;
   /** The key rotates once an epoch has carried this many messages. */
   rotateMessages?: number;
+  /** History pages one user may read per minute (on this instance). */
+  historyLimit?: number;
+  /** A history page holds at most this many bytes of messages (one message at least). */
+  historyPageBytes?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -49,8 +54,11 @@ export function createMessages({
   chats,
   now = Date.now,
   rotateMessages = 10_000,
+  historyLimit = 600,
+  historyPageBytes = 4 * 1024 * 1024,
   onError = () => {},
 }: MessagesDeps) {
+  const reads = new WindowCounter(historyLimit, 60_000, now);
   return {
     /** The protocol's checks in its order; the first failure answers. */
     async post(sender: string, chatId: string, body: MessageBody) {
@@ -122,11 +130,24 @@ export function createMessages({
       return { seq, receivedAt };
     },
 
+    /**
+     * Up to `limit` messages after `after`, fewer when they would pass the page's byte budget:
+     * the client asks again after the last seq it got.
+     */
     async list(username: string, chatId: string, after: number, limit: number) {
+      const wait = reads.blockedFor(username);
+      if (wait > 0) throw rateLimited(`Too many history reads; try again in ${Math.ceil(wait)} s.`, wait);
+      reads.hit(username);
       const found = await store.membership(chatId.toLowerCase(), username);
       if (!found) throw new Errors.CHAT_NOT_FOUND(chatId);
       return {
-        messages: await store.listMessages(chatId.toLowerCase(), after, limit, found.member.sinceEpoch),
+        messages: await store.listMessages(
+          chatId.toLowerCase(),
+          after,
+          limit,
+          found.member.sinceEpoch,
+          historyPageBytes,
+        ),
       };
     },
   };

@@ -80,6 +80,20 @@ export const MIGRATIONS: string[] = [
   UPDATE chats SET epoch_started_at = created_at;
   CREATE INDEX chats_by_epoch_start ON chats(epoch_started_at);
   `,
+  // 3: the chat an event concerns in its own column (replay checks membership without parsing
+  // every event), the chat's latest activity (GET /chats, most recent first; not indexed: the
+  // list starts from the user's memberships, and every post writes it), and the two indexes
+  // pruning needs (PostgreSQL had them from the start). INTEGER is 64-bit in SQLite.
+  `
+  ALTER TABLE events ADD COLUMN chat_id TEXT;
+  UPDATE events SET chat_id = COALESCE(json_extract(data, '$.chatId'), json_extract(data, '$.chat.id'))
+    WHERE json_valid(data);
+  CREATE INDEX events_by_age ON events(created_at);
+  CREATE INDEX event_recipients_by_event ON event_recipients(event_id);
+  ALTER TABLE chats ADD COLUMN active_at TEXT;
+  UPDATE chats SET active_at = COALESCE(
+    (SELECT max(received_at) FROM messages m WHERE m.chat_id = chats.id), epoch_started_at, created_at);
+  `,
 ];
 
 /**
@@ -171,5 +185,15 @@ export const PG_MIGRATIONS: string[] = [
   ALTER TABLE chats ADD COLUMN epoch_messages INTEGER NOT NULL DEFAULT 0;
   UPDATE chats SET epoch_started_at = created_at;
   CREATE INDEX chats_by_epoch_start ON chats(epoch_started_at);
+  `,
+  // 3: seq is BIGINT (the protocol allows `after` up to 2^53-1); the rest as SQLite's 3, less its indexes.
+  `
+  ALTER TABLE chats ALTER COLUMN next_seq TYPE BIGINT;
+  ALTER TABLE messages ALTER COLUMN seq TYPE BIGINT;
+  ALTER TABLE events ADD COLUMN chat_id TEXT;
+  UPDATE events SET chat_id = COALESCE(data::jsonb->>'chatId', data::jsonb->'chat'->>'id');
+  ALTER TABLE chats ADD COLUMN active_at TEXT COLLATE "C";
+  UPDATE chats SET active_at = COALESCE(
+    (SELECT max(received_at) FROM messages m WHERE m.chat_id = chats.id), epoch_started_at, created_at);
   `,
 ];

@@ -2,10 +2,13 @@ import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors, unavailable } from '../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { type Row, toEnvelope, toMessage, toUser } from './rows.js';
+import { type Row, toEnvelope, toEvent, toMessage, toUser } from './rows.js';
 import {
+  type ChatCursor,
   type ChatRecord,
   EpochConflictError,
+  type ListedChat,
+  MESSAGE_OVERHEAD_BYTES,
   type MemberRecord,
   type MembershipChange,
   type MessageRecord,
@@ -34,11 +37,11 @@ const types = {
  * a version: a new body gets a new name, so instances of two releases can run side by side.
  */
 const APPEND_MESSAGE = `
-CREATE OR REPLACE FUNCTION securechat_append_message_v1(
+CREATE OR REPLACE FUNCTION securechat_append_message_v2(
   p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
   p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
   p_data_before TEXT, p_data_after TEXT,
-  OUT out_seq INTEGER, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
+  OUT out_seq BIGINT, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
   chat RECORD;
@@ -55,11 +58,12 @@ BEGIN
     sig_alg, signature, received_at)
   VALUES (p_chat, out_seq, p_id, lower(p_id), p_sender, p_epoch, p_sent_at, p_iv, p_ciphertext, p_tag,
     p_sig_alg, p_signature, p_received_at);
-  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1 WHERE id = p_chat;
+  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1, active_at = p_received_at
+  WHERE id = p_chat;
   -- last: the counter row stays locked until commit, so event ids commit in order everywhere
   UPDATE counters SET value = value + 1 WHERE name = 'event_id' RETURNING value INTO out_event_id;
-  INSERT INTO events (id, type, data, created_at)
-  VALUES (out_event_id, 'message', p_data_before || out_seq || p_data_after, p_received_at);
+  INSERT INTO events (id, type, data, created_at, chat_id)
+  VALUES (out_event_id, 'message', p_data_before || out_seq || p_data_after, p_received_at, p_chat);
   WITH r AS (
     INSERT INTO event_recipients (username, event_id)
     SELECT m.username, out_event_id FROM members m WHERE m.chat_id = p_chat RETURNING username
@@ -260,31 +264,26 @@ class PostgresStore implements Store {
     return (await this.rows('SELECT 1 FROM revoked_tokens WHERE jti = $1', [jti])).length > 0;
   }
 
-  /** Chats with their members, in the order of `rows`, with one query for every member. */
-  private async withMembers(rows: Row[], client: pg.Pool | Client = this.pool): Promise<ChatRecord[]> {
-    if (rows.length === 0) return [];
-    const members = await this.rows(
-      `SELECT chat_id, username, state, since_epoch FROM members WHERE chat_id = ANY($1)
-       ORDER BY since_epoch, username`,
-      [rows.map((r) => r.id)],
-      client,
+  /**
+   * Chats with their members, read in one statement (so in one snapshot: a concurrent change is
+   * seen whole or not at all). `where` selects chat rows `c`; the rows come in `order`.
+   */
+  private async chatsWhere(where: string, params: unknown[], order = 'c.id'): Promise<ListedChat[]> {
+    const rows = await this.rows(
+      `SELECT c.id, c.epoch, c.created_by, c.created_at, c.active_at,
+         COALESCE((SELECT json_agg(json_build_object('username', m.username, 'state', m.state,
+             'sinceEpoch', m.since_epoch) ORDER BY m.since_epoch, m.username)
+           FROM members m WHERE m.chat_id = c.id), '[]') AS members
+       FROM chats c WHERE ${where} ORDER BY ${order}`,
+      params,
     );
-    const byChat = new Map<string, MemberRecord[]>();
-    for (const m of members) {
-      const list = byChat.get(m.chat_id as string) ?? [];
-      list.push({
-        username: m.username as string,
-        state: m.state as MemberRecord['state'],
-        sinceEpoch: m.since_epoch as number,
-      });
-      byChat.set(m.chat_id as string, list);
-    }
     return rows.map((row) => ({
       id: row.id as string,
       epoch: row.epoch as number,
       createdBy: row.created_by as string,
       createdAt: row.created_at as string,
-      members: byChat.get(row.id as string) ?? [],
+      activeAt: row.active_at as string,
+      members: row.members as MemberRecord[],
     }));
   }
 
@@ -322,8 +321,16 @@ class PostgresStore implements Store {
     const first = await this.takeEventIds(client, events.length);
     const stored = events.map((event, i) => ({ ...event, id: first + i }));
     await client.query(
-      'INSERT INTO events (id, type, data, created_at) SELECT id, type, data, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS e(id, type, data)',
-      [stored.map((e) => e.id), stored.map((e) => e.type), stored.map((e) => e.data), createdAt],
+      `INSERT INTO events (id, type, data, created_at, chat_id)
+       SELECT id, type, data, $4, chat_id FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[])
+         AS e(id, type, data, chat_id)`,
+      [
+        stored.map((e) => e.id),
+        stored.map((e) => e.type),
+        stored.map((e) => e.data),
+        createdAt,
+        stored.map((e) => e.chatId ?? null),
+      ],
     );
     const pairs = stored.flatMap((e) => e.recipients.map((username) => [username, e.id] as const));
     if (pairs.length > 0) {
@@ -338,7 +345,7 @@ class PostgresStore implements Store {
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
     return this.transaction(async (client) => {
       await client.query(
-        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at) VALUES ($1, $2, $3, $4, $4)',
+        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at, active_at) VALUES ($1, $2, $3, $4, $4, $4)',
         [chat.id, chat.epoch, chat.createdBy, chat.createdAt],
       );
       await this.upsertMembers(client, chat.id, chat.members);
@@ -358,8 +365,7 @@ class PostgresStore implements Store {
   }
 
   async getChat(chatId: string): Promise<ChatRecord | undefined> {
-    const rows = await this.rows('SELECT * FROM chats WHERE id = $1', [chatId]);
-    return (await this.withMembers(rows))[0];
+    return (await this.chatsWhere('c.id = $1', [chatId]))[0];
   }
 
   async membership(chatId: string, username: string) {
@@ -375,13 +381,23 @@ class PostgresStore implements Store {
     };
   }
 
-  async listChats(username: string): Promise<ChatRecord[]> {
-    const rows = await this.rows(
-      `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
-       WHERE m.username = $1 ORDER BY c.created_at DESC, c.id`,
-      [username],
+  async listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]> {
+    return this.chatsWhere(
+      `c.id IN (SELECT chat_id FROM members WHERE username = $1)
+       AND ($2::text IS NULL OR (c.active_at, c.id) < ($2::text, $3::text))`,
+      [username, after?.activeAt ?? null, after?.id ?? null, limit],
+      'c.active_at DESC, c.id DESC LIMIT $4',
     );
-    return this.withMembers(rows);
+  }
+
+  async countChats(username: string): Promise<number> {
+    const [row] = await this.rows('SELECT count(*) AS n FROM members WHERE username = $1', [username]);
+    return Number(row.n);
+  }
+
+  async chatIdsOf(username: string): Promise<string[]> {
+    const rows = await this.rows('SELECT chat_id FROM members WHERE username = $1', [username]);
+    return rows.map((r) => r.chat_id as string);
   }
 
   async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
@@ -390,7 +406,8 @@ class PostgresStore implements Store {
       const { rowCount } = await client.query(
         `UPDATE chats SET epoch = $1,
            epoch_started_at = CASE WHEN $1 = $2 THEN epoch_started_at ELSE $3 END,
-           epoch_messages = CASE WHEN $1 = $2 THEN epoch_messages ELSE 0 END
+           epoch_messages = CASE WHEN $1 = $2 THEN epoch_messages ELSE 0 END,
+           active_at = $3
          WHERE id = $4 AND epoch = $2`,
         [change.epoch, change.expectedEpoch, now, change.chatId],
       );
@@ -424,7 +441,7 @@ class PostgresStore implements Store {
     const [before, after] = [`${parts[0]}"seq":`, parts[1]];
     try {
       const [row] = await this.rows(
-        'SELECT * FROM securechat_append_message_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+        'SELECT * FROM securechat_append_message_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
         [
           chatId,
           sender,
@@ -447,6 +464,7 @@ class PostgresStore implements Store {
         type: 'message',
         data: `${before}${seq}${after}`,
         recipients: row.out_recipients as string[],
+        chatId,
       };
       return { seq, event, epochMessages: row.out_epoch_messages as number };
     } catch (error) {
@@ -479,26 +497,32 @@ class PostgresStore implements Store {
     after: number,
     limit: number,
     minEpoch: number,
+    maxBytes: number,
   ): Promise<MessageRecord[]> {
+    // The database counts the bytes (as messageBytes does) and sends only what fits, plus the
+    // first row whatever its size.
     const rows = await this.rows(
-      'SELECT * FROM messages WHERE chat_id = $1 AND seq > $2 AND epoch >= $3 ORDER BY seq LIMIT $4',
-      [chatId, after, minEpoch, limit],
+      `SELECT * FROM (
+         SELECT m.*, row_number() OVER (ORDER BY m.seq) AS n,
+           sum($5 + length(m.ciphertext) + length(m.signature)) OVER (ORDER BY m.seq) AS running
+         FROM (SELECT * FROM messages WHERE chat_id = $1 AND seq > $2 AND epoch >= $3 ORDER BY seq LIMIT $4) m
+       ) page WHERE running <= $6 OR n = 1 ORDER BY seq`,
+      [chatId, after, minEpoch, limit, MESSAGE_OVERHEAD_BYTES, maxBytes],
     );
     return rows.map(toMessage);
   }
 
-  async eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]> {
+  async eventsAfter(username: string, afterId: number, limit: number, maxBytes: number) {
     const rows = await this.rows(
-      `SELECT e.id, e.type, e.data FROM event_recipients r JOIN events e ON e.id = r.event_id
-       WHERE r.username = $1 AND r.event_id > $2 ORDER BY r.event_id LIMIT $3`,
-      [username, afterId, limit],
+      `SELECT id, type, data, chat_id FROM (
+         SELECT e.id, e.type, e.data, e.chat_id,
+           sum(length(e.data)) OVER (ORDER BY e.id) AS running, row_number() OVER (ORDER BY e.id) AS n
+         FROM (SELECT event_id FROM event_recipients WHERE username = $1 AND event_id > $2
+               ORDER BY event_id LIMIT $3) r JOIN events e ON e.id = r.event_id
+       ) page WHERE running <= $4 OR n = 1 ORDER BY id`,
+      [username, afterId, limit, maxBytes],
     );
-    return rows.map((r) => ({
-      id: r.id as number,
-      type: r.type as string,
-      data: r.data as string,
-      recipients: [username],
-    }));
+    return rows.map((r) => toEvent(r, username));
   }
 
   async eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]> {
@@ -524,12 +548,13 @@ class PostgresStore implements Store {
     return { prunedThrough: Number(row.pruned), latest: row.latest as number };
   }
 
-  async prune(before: string, now: number): Promise<number> {
+  async prune(before: string, now: number, batch: number): Promise<number> {
     return this.transaction(async (client) => {
       await client.query('DELETE FROM revoked_tokens WHERE expires_at < $1', [now]);
+      // the oldest events first, a batch at a time (ids grow with time)
       const [row] = await this.rows(
-        'SELECT max(id) AS id FROM events WHERE created_at < $1',
-        [before],
+        'SELECT max(id) AS id FROM (SELECT id FROM events WHERE created_at < $1 ORDER BY id LIMIT $2) b',
+        [before, batch],
         client,
       );
       const last = row.id as number | null;

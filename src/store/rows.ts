@@ -1,5 +1,5 @@
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { MessageRecord, NewMessage, UserRecord } from './types.js';
+import type { MessageRecord, NewMessage, StoredEvent, UserRecord } from './types.js';
 
 /** A row as both SQL adapters read it: column names in snake_case. */
 export type Row = Record<string, unknown>;
@@ -58,3 +58,32 @@ export const messageValues = (input: NewMessage, seq: number): unknown[] => {
     input.receivedAt,
   ];
 };
+
+/** A stored event as read for one recipient's replay. */
+export const toEvent = (r: Row, username: string): StoredEvent => ({
+  id: r.id as number,
+  type: r.type as string,
+  data: r.data as string,
+  recipients: [username],
+  ...(r.chat_id != null && { chatId: r.chat_id as string }),
+});
+
+/**
+ * Takes rows while their cost stays within `maxBytes` (always the first), and stops reading
+ * there: a page of large rows is never held in memory whole.
+ */
+export function takeWithin<T>(
+  rows: Iterable<Row>,
+  maxBytes: number,
+  convert: (row: Row) => [T, number],
+): T[] {
+  const taken: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const [item, cost] = convert(row);
+    if (taken.length > 0 && bytes + cost > maxBytes) break;
+    taken.push(item);
+    bytes += cost;
+  }
+  return taken;
+}

@@ -4,13 +4,16 @@ import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
-import { messageValues, type Row, toEnvelope, toMessage, toUser } from './rows.js';
+import { messageValues, type Row, takeWithin, toEnvelope, toEvent, toMessage, toUser } from './rows.js';
 import {
+  type ChatCursor,
   type ChatRecord,
   EpochConflictError,
+  type ListedChat,
   type MemberRecord,
   type MembershipChange,
   type MessageRecord,
+  messageBytes,
   type NewEvent,
   type NewMessage,
   type Store,
@@ -32,15 +35,20 @@ export function migrate(db: Database.Database): void {
   }
 }
 
-/** Opens (creating and migrating) `securechat.db` in `dataDir`: WAL, foreign keys, a busy timeout. */
-export function openSqliteStore(dataDir: string): Store {
+/**
+ * Opens (creating and migrating) `securechat.db` in `dataDir`: WAL, foreign keys, a busy timeout.
+ * `synchronous`: with `normal` (WAL) a commit survives the process crashing (kill -9) but the last
+ * ones before a power loss or OS crash may be lost (never half-written); `full` syncs the log at
+ * every commit, so an answered request survives power loss too, at about a millisecond of this
+ * thread's time per commit (bench/sqlite-sync.ts).
+ */
+export function openSqliteStore(dataDir: string, synchronous: 'normal' | 'full' = 'normal'): Store {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // The database holds password hashes: keep the folder to its owner.
   chmodSync(dataDir, 0o700);
   const db = new Database(path.join(dataDir, 'securechat.db'));
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a crash of the process (kill -9); fsync at checkpoints.
-  db.pragma('synchronous = NORMAL');
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
@@ -66,14 +74,15 @@ class SqliteStore implements Store {
       revoke: p('INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)'),
       isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
       insertChat: p(
-        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at, active_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       getChat: p('SELECT * FROM chats WHERE id = ?'),
       chatEpoch: p('SELECT epoch, next_seq, epoch_messages FROM chats WHERE id = ?'),
       setEpoch: p(
         `UPDATE chats SET epoch = @epoch,
            epoch_started_at = CASE WHEN @epoch = @expected THEN epoch_started_at ELSE @now END,
-           epoch_messages = CASE WHEN @epoch = @expected THEN epoch_messages ELSE 0 END
+           epoch_messages = CASE WHEN @epoch = @expected THEN epoch_messages ELSE 0 END,
+           active_at = @now
          WHERE id = @id AND epoch = @expected`,
       ),
       dueForRotation: p(
@@ -90,8 +99,11 @@ class SqliteStore implements Store {
       ),
       chatsOf: p(
         `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
-         WHERE m.username = ? ORDER BY c.created_at DESC, c.id`,
+         WHERE m.username = @username AND (@activeAt IS NULL OR (c.active_at, c.id) < (@activeAt, @id))
+         ORDER BY c.active_at DESC, c.id DESC LIMIT @limit`,
       ),
+      countChats: p('SELECT count(*) AS n FROM members WHERE username = ?'),
+      chatIdsOf: p('SELECT chat_id FROM members WHERE username = ?'),
       upsertMember: p(
         `INSERT INTO members (chat_id, username, state, since_epoch) VALUES (?, ?, ?, ?)
          ON CONFLICT (chat_id, username) DO UPDATE SET state = excluded.state`,
@@ -108,19 +120,19 @@ class SqliteStore implements Store {
            sig_alg, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       bumpSeq: p(
-        'UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1 WHERE id = ?',
+        'UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1, active_at = ? WHERE id = ?',
       ),
       listMessages: p(
         `SELECT * FROM messages WHERE chat_id = ? AND seq > ? AND epoch >= ? ORDER BY seq LIMIT ?`,
       ),
-      insertEvent: p('INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)'),
+      insertEvent: p('INSERT INTO events (type, data, created_at, chat_id) VALUES (?, ?, ?, ?)'),
       insertRecipient: p('INSERT INTO event_recipients (username, event_id) VALUES (?, ?)'),
       // one statement fans a chat event out to every member, however many
       insertMemberRecipients: p(
         'INSERT INTO event_recipients (username, event_id) SELECT username, ? FROM members WHERE chat_id = ?',
       ),
       eventsAfter: p(
-        `SELECT e.id, e.type, e.data FROM event_recipients r JOIN events e ON e.id = r.event_id
+        `SELECT e.id, e.type, e.data, e.chat_id FROM event_recipients r JOIN events e ON e.id = r.event_id
          WHERE r.username = ? AND r.event_id > ? ORDER BY r.event_id LIMIT ?`,
       ),
       eventsBetween: p(
@@ -129,7 +141,10 @@ class SqliteStore implements Store {
       ),
       latestEvent: p("SELECT seq AS latest FROM sqlite_sequence WHERE name = 'events'"),
       prunedThrough: p("SELECT value FROM meta WHERE key = 'events_pruned_through'"),
-      lastEventBefore: p('SELECT max(id) AS id FROM events WHERE created_at < ?'),
+      // the oldest events first, a batch at a time (ids grow with time)
+      lastEventBefore: p(
+        'SELECT max(id) AS id FROM (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)',
+      ),
       pruneRecipients: p('DELETE FROM event_recipients WHERE event_id <= ?'),
       pruneEvents: p('DELETE FROM events WHERE id <= ?'),
       setPrunedThrough: p("UPDATE meta SET value = ? WHERE key = 'events_pruned_through'"),
@@ -221,7 +236,9 @@ class SqliteStore implements Store {
   private insertEvents(events: NewEvent[]): StoredEvent[] {
     const now = new Date().toISOString();
     return events.map((event) => {
-      const id = Number(this.q.insertEvent.run(event.type, event.data, now).lastInsertRowid);
+      const id = Number(
+        this.q.insertEvent.run(event.type, event.data, now, event.chatId ?? null).lastInsertRowid,
+      );
       for (const username of event.recipients) this.q.insertRecipient.run(username, id);
       return { ...event, id };
     });
@@ -229,7 +246,8 @@ class SqliteStore implements Store {
 
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
     return this.db.transaction(() => {
-      this.q.insertChat.run(chat.id, chat.epoch, chat.createdBy, chat.createdAt, chat.createdAt);
+      const at = chat.createdAt;
+      this.q.insertChat.run(chat.id, chat.epoch, chat.createdBy, at, at, at);
       for (const m of chat.members) this.q.upsertMember.run(chat.id, m.username, m.state, m.sinceEpoch);
       this.insertEnvelopes(envelopes);
       return this.insertEvents(events);
@@ -250,8 +268,23 @@ class SqliteStore implements Store {
     };
   }
 
-  async listChats(username: string): Promise<ChatRecord[]> {
-    return (this.q.chatsOf.all(username) as Row[]).map((row) => this.chatFromRow(row));
+  async listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]> {
+    // one connection, read synchronously: the rows and their members are one snapshot
+    const rows = this.q.chatsOf.all({
+      username,
+      limit,
+      activeAt: after?.activeAt ?? null,
+      id: after?.id ?? null,
+    }) as Row[];
+    return rows.map((row) => ({ ...this.chatFromRow(row), activeAt: row.active_at as string }));
+  }
+
+  async countChats(username: string): Promise<number> {
+    return (this.q.countChats.get(username) as Row).n as number;
+  }
+
+  async chatIdsOf(username: string): Promise<string[]> {
+    return (this.q.chatIdsOf.all(username) as Row[]).map((r) => r.chat_id as string);
   }
 
   async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
@@ -292,12 +325,12 @@ class SqliteStore implements Store {
       }
       const seq = chat.next_seq as number;
       this.q.insertMessage.run(...messageValues(input, seq));
-      this.q.bumpSeq.run(chatId);
+      this.q.bumpSeq.run(input.receivedAt, chatId);
       const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
       const data = eventData(seq);
-      const id = Number(this.q.insertEvent.run('message', data, input.receivedAt).lastInsertRowid);
+      const id = Number(this.q.insertEvent.run('message', data, input.receivedAt, chatId).lastInsertRowid);
       this.q.insertMemberRecipients.run(id, chatId);
-      const event = { id, type: 'message', data, recipients };
+      const event = { id, type: 'message', data, recipients, chatId };
       return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
     })();
   }
@@ -314,17 +347,21 @@ class SqliteStore implements Store {
     after: number,
     limit: number,
     minEpoch: number,
+    maxBytes: number,
   ): Promise<MessageRecord[]> {
-    return (this.q.listMessages.all(chatId, after, minEpoch, limit) as Row[]).map(toMessage);
+    const rows = this.q.listMessages.iterate(chatId, after, minEpoch, limit) as IterableIterator<Row>;
+    return takeWithin(rows, maxBytes, (r) => {
+      const m = toMessage(r);
+      return [m, messageBytes(m)];
+    });
   }
 
-  async eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]> {
-    return (this.q.eventsAfter.all(username, afterId, limit) as Row[]).map((r) => ({
-      id: r.id as number,
-      type: r.type as string,
-      data: r.data as string,
-      recipients: [username],
-    }));
+  async eventsAfter(username: string, afterId: number, limit: number, maxBytes: number) {
+    const rows = this.q.eventsAfter.iterate(username, afterId, limit) as IterableIterator<Row>;
+    return takeWithin(rows, maxBytes, (r): [StoredEvent, number] => [
+      toEvent(r, username),
+      (r.data as string).length,
+    ]);
   }
 
   async eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]> {
@@ -342,10 +379,10 @@ class SqliteStore implements Store {
     return { prunedThrough, latest: latest as number };
   }
 
-  async prune(before: string, now: number): Promise<number> {
+  async prune(before: string, now: number, batch: number): Promise<number> {
     return this.db.transaction(() => {
       this.q.pruneRevoked.run(now);
-      const last = (this.q.lastEventBefore.get(before) as Row).id as number | null;
+      const last = (this.q.lastEventBefore.get(before, batch) as Row).id as number | null;
       if (last === null) return 0;
       this.q.pruneRecipients.run(last);
       const { changes } = this.q.pruneEvents.run(last);

@@ -27,8 +27,16 @@ export interface Store {
   getChat(chatId: string): Promise<ChatRecord | undefined>;
   /** One member's standing and the chat's epoch, without loading every member (the hot path of posting). */
   membership(chatId: string, username: string): Promise<{ epoch: number; member: MemberRecord } | undefined>;
-  /** The chats `username` is a member of, newest first. */
-  listChats(username: string): Promise<ChatRecord[]>;
+  /**
+   * The chats `username` is a member of, most recent activity first (ties by id, descending),
+   * at most `limit`, starting after `after` in that order. Chat rows and members are read in one
+   * snapshot.
+   */
+  listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]>;
+  /** How many chats `username` is a member of. */
+  countChats(username: string): Promise<number>;
+  /** The ids of the chats `username` is a member of. */
+  chatIdsOf(username: string): Promise<string[]>;
   /**
    * Applies a membership change if the chat is still at `expectedEpoch` (else throws
    * {@link EpochConflictError}, and the caller recomputes): members added, updated or removed, the
@@ -45,11 +53,23 @@ export interface Store {
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
   /** Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their keys are due to rotate. */
   chatsDueForRotation(startedBefore: string, limit: number): Promise<{ chatId: string; epoch: number }[]>;
-  /** Messages with seq > after and epoch >= minEpoch, oldest first. */
-  listMessages(chatId: string, after: number, limit: number, minEpoch: number): Promise<MessageRecord[]>;
+  /**
+   * Messages with seq > after and epoch >= minEpoch, oldest first: at most `limit`, and no more
+   * than fit in `maxBytes` (counted by {@link messageBytes}), but always the first one.
+   */
+  listMessages(
+    chatId: string,
+    after: number,
+    limit: number,
+    minEpoch: number,
+    maxBytes: number,
+  ): Promise<MessageRecord[]>;
 
-  /** Stored events for `username` with id > afterId, oldest first. */
-  eventsAfter(username: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Stored events for `username` with id > afterId, oldest first: at most `limit`, and no more
+   * than fit in `maxBytes` of data, but always the first one.
+   */
+  eventsAfter(username: string, afterId: number, limit: number, maxBytes: number): Promise<StoredEvent[]>;
   /**
    * Stored events with fromId <= id <= toId, with every recipient, oldest first: a bus that
    * missed a publication (an instance died between commit and publish) fills the gap from here.
@@ -57,8 +77,12 @@ export interface Store {
   eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]>;
   /** Ids at or below `prunedThrough` are gone; `latest` is the largest id issued. */
   eventBounds(): Promise<{ prunedThrough: number; latest: number }>;
-  /** Deletes events created before `before` and revocations expired before `now` (ms); returns events deleted. */
-  prune(before: string, now: number): Promise<number>;
+  /**
+   * Deletes the oldest events created before `before`, at most `batch` of them, and revocations
+   * expired before `now` (ms); returns the events deleted. The caller repeats while it returns
+   * `batch`, yielding in between, so that no single transaction holds the database for long.
+   */
+  prune(before: string, now: number, batch: number): Promise<number>;
 }
 
 export interface UserRecord {
@@ -86,6 +110,17 @@ export interface ChatRecord {
   members: MemberRecord[];
 }
 
+/** Where a page of {@link Store.listChats} ends: the last chat's activity time and id. */
+export interface ChatCursor {
+  activeAt: string;
+  id: string;
+}
+
+export interface ListedChat extends ChatRecord {
+  /** The last message or membership change. */
+  activeAt: string;
+}
+
 export interface MembershipChange {
   chatId: string;
   expectedEpoch: number;
@@ -101,6 +136,8 @@ export interface NewEvent {
   type: string;
   data: string;
   recipients: string[];
+  /** The chat it concerns (kept in a column, so that replay need not parse `data`). */
+  chatId?: string;
 }
 
 export interface StoredEvent extends NewEvent {
@@ -143,3 +180,11 @@ export interface AppendedMessage {
 export class UserExistsError extends Error {}
 /** The chat moved on while a change was being prepared; recompute and try again. */
 export class EpochConflictError extends Error {}
+
+/**
+ * What one message costs in a history page, close to its JSON size: its variable fields plus a
+ * fixed allowance for names and punctuation. Both stores count the same way.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 400;
+export const messageBytes = (m: MessageRecord): number =>
+  MESSAGE_OVERHEAD_BYTES + m.message.ciphertext.length + m.message.signature.length;

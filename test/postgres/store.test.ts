@@ -89,7 +89,7 @@ describe('the PostgreSQL store under two instances at once', () => {
     for (const r of results) expect(JSON.parse(r.event.data).seq).toBe(r.seq);
     expect((await stores[1].eventBounds()).latest).toBe(before + 400);
     // what is stored agrees: history in seq order, each event with its recipients
-    const history = await stores[1].listMessages(chatId, 0, 1000, 1);
+    const history = await stores[1].listMessages(chatId, 0, 1000, 1, 1 << 30);
     expect(history.map((m) => m.seq)).toEqual(seqs(chatId));
     const stored = await stores[0].eventsBetween(before + 1, before + 400);
     expect(stored.map((e) => e.id)).toEqual(ids);
@@ -119,6 +119,38 @@ describe('the PostgreSQL store under two instances at once', () => {
     expect(chat?.members).toHaveLength(2);
   });
 
+  it('reads a chat with its members in one snapshot while another instance changes it', async () => {
+    const chatId = await chatWith(['alice']);
+    let changing = true;
+    const seen: { epoch: number; members: { sinceEpoch: number }[] }[] = [];
+    const read = async () => {
+      while (changing) {
+        const chat = await stores[1].getChat(chatId);
+        if (chat) seen.push(chat);
+      }
+    };
+    const readers = [read(), read(), read(), read()];
+    for (let epoch = 1; epoch <= 40; epoch++) {
+      await stores[0].changeMembership({
+        chatId,
+        expectedEpoch: epoch,
+        epoch: epoch + 1,
+        upsert: [{ username: `user${epoch}`, state: 'invited', sinceEpoch: epoch + 1 }],
+        remove: [],
+        envelopes: [],
+        events: [],
+      });
+    }
+    changing = false;
+    await Promise.all(readers);
+    expect(seen.length).toBeGreaterThan(40);
+    // at epoch n the chat has alice and n - 1 invitees, none added after n
+    const torn = seen.filter(
+      (chat) => chat.members.length !== chat.epoch || chat.members.some((m) => m.sinceEpoch > chat.epoch),
+    );
+    expect(torn).toEqual([]);
+  });
+
   it('refuses what the protocol refuses, inside the transaction, changing nothing', async () => {
     const chatId = await chatWith(['alice', 'bob']);
     const first = message(chatId, 'alice');
@@ -139,12 +171,12 @@ describe('the PostgreSQL store under two instances at once', () => {
       Errors.CHAT_NOT_FOUND,
     );
     expect((await stores[0].eventBounds()).latest).toBe(latest);
-    expect((await stores[0].listMessages(chatId, 0, 10, 1)).map((m) => m.seq)).toEqual([1]);
+    expect((await stores[0].listMessages(chatId, 0, 10, 1, 1 << 30)).map((m) => m.seq)).toEqual([1]);
   });
 });
 
 describe('the two schemas', () => {
-  it('have the same tables and columns on SQLite and PostgreSQL', async () => {
+  it('have the same tables, columns and indexes on SQLite and PostgreSQL', async () => {
     const dir = await tempDir();
     try {
       await (await openSqliteStore(dir)).close();
@@ -157,13 +189,25 @@ describe('the two schemas', () => {
           .map((c) => c.name)
           .sort();
       }
+      const sqliteIndexes = (
+        db
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
+          .all() as { name: string }[]
+      )
+        .map((r) => r.name)
+        .sort();
       db.close();
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       const { rows } = await client.query(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'",
       );
+      const indexes = await client.query(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' ORDER BY indexname",
+      );
       await client.end();
+      // the same indexes besides primary keys: pruning and replay find rows the same way on both
+      expect(indexes.rows.map((r) => r.indexname).sort()).toEqual(sqliteIndexes);
       const postgres: Record<string, string[]> = {};
       for (const r of rows) {
         postgres[r.table_name] = [...(postgres[r.table_name] ?? []), r.column_name];

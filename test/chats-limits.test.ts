@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type ApiResponse, Participant } from './client.js';
+import { PASSWORD, startServer, type TestServer } from './helper.js';
+
+const login = (server: TestServer, username: string) =>
+  Participant.login(server.url, server.keysDir, username, PASSWORD);
+
+function expectLimited(res: ApiResponse) {
+  expect(res.status).toBe(429);
+  expect(res.body.code).toBe('RATE_LIMITED');
+  expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+}
+
+describe('per-user limits on chats and history', () => {
+  let server: TestServer;
+  let people: Record<string, Participant>;
+  beforeAll(async () => {
+    server = await startServer({
+      SECURECHAT_CHAT_LIMIT: '3',
+      SECURECHAT_MEMBERSHIP_LIMIT: '3',
+      SECURECHAT_MAX_CHATS: '4',
+      SECURECHAT_HISTORY_LIMIT: '4',
+    });
+    people = {};
+    for (const u of ['alice', 'bob', 'carol', 'dave']) people[u] = await login(server, u);
+  });
+  afterAll(() => server?.close());
+
+  it('creating chats: SECURECHAT_CHAT_LIMIT a minute per user, then 429 with Retry-After, changing nothing', async () => {
+    const { alice, bob } = people;
+    for (let i = 0; i < 3; i++)
+      expect((await alice.api.call('createChat', { body: { invitees: ['bob'] } })).status).toBe(201);
+    const before = (await bob.api.call('listChats')).body.chats.length;
+    expectLimited(await alice.api.call('createChat', { body: { invitees: ['bob'] } }));
+    expect((await bob.api.call('listChats')).body.chats).toHaveLength(before);
+    // the limit is the user's own: bob is not held back by alice
+    expect((await bob.api.call('createChat', { body: { invitees: ['carol'] } })).status).toBe(201);
+  });
+
+  it('invitations and leaves together: SECURECHAT_MEMBERSHIP_LIMIT a minute per user', async () => {
+    const { carol } = people;
+    const created = await carol.api.call('createChat', { body: { invitees: ['dave'] } });
+    const chatId = created.body.chat.id;
+    const invite = (u: string) =>
+      carol.api.call('inviteToChat', { params: { chatId }, body: { invitees: [u] } });
+    expect((await invite('alice')).status).toBe(200);
+    expect((await invite('bob')).status).toBe(200);
+    const other = await carol.api.call('createChat', { body: { invitees: ['alice'] } });
+    expect((await carol.api.call('leaveChat', { params: { chatId: other.body.chat.id } })).status).toBe(204);
+    const epoch = (await carol.api.call('getChat', { params: { chatId } })).body.epoch;
+    expectLimited(await invite('erin'));
+    expectLimited(await carol.api.call('leaveChat', { params: { chatId } }));
+    const after = await carol.api.call('getChat', { params: { chatId } });
+    expect(after.body.epoch).toBe(epoch);
+    expect(after.body.members.map((m: { username: string }) => m.username)).not.toContain('erin');
+  });
+
+  it('a user in SECURECHAT_MAX_CHATS chats cannot create another: 409 TOO_MANY_CHATS', async () => {
+    const { dave } = people;
+    // dave is in chats of carol's and bob's; he makes his own up to the cap
+    let count = (await dave.api.call('listChats')).body.chats.length;
+    expect(count).toBeGreaterThan(0);
+    for (; count < 4; count++) {
+      expect((await dave.api.call('createChat', { body: { invitees: ['alice'] } })).status).toBe(201);
+    }
+    const refused = await dave.api.call('createChat', { body: { invitees: ['alice'] } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('TOO_MANY_CHATS');
+  });
+
+  it('history reads: SECURECHAT_HISTORY_LIMIT pages a minute per user', async () => {
+    const { dave } = people;
+    const chatId = (await dave.api.call('listChats')).body.chats[0].id;
+    for (let i = 0; i < 4; i++) {
+      expect((await dave.api.call('listMessages', { params: { chatId } })).status).toBe(200);
+    }
+    expectLimited(await dave.api.call('listMessages', { params: { chatId } }));
+  });
+});
+
+describe('GET /chats pages', () => {
+  let server: TestServer;
+  let alice: Participant;
+  const ids: string[] = [];
+  beforeAll(async () => {
+    server = await startServer();
+    alice = await login(server, 'alice');
+    await login(server, 'bob');
+    await login(server, 'carol');
+    for (let i = 0; i < 7; i++) {
+      const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+      await alice.acceptEnvelope(created.body.keyEnvelope);
+      ids.push(created.body.chat.id);
+    }
+  });
+  afterAll(() => server?.close());
+
+  async function all(limit: number) {
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const query: Record<string, string | number> = { limit };
+      if (cursor !== undefined) query.cursor = cursor;
+      const res = await alice.api.call('listChats', { query });
+      expect(res.status).toBe(200);
+      pages.push(res.body.chats.map((c: { id: string }) => c.id));
+      cursor = res.body.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return pages;
+  }
+
+  it('walks every chat once with nextCursor, and says null on the last page', async () => {
+    const pages = await all(3);
+    expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+    expect(new Set(pages.flat())).toEqual(new Set(ids));
+    expect(pages.flat()).toHaveLength(7);
+    expect((await alice.api.call('listChats')).body).toMatchObject({ nextCursor: null });
+  });
+
+  it('puts the chat with the most recent activity first: a message, then a membership change', async () => {
+    const first = async () => (await alice.api.call('listChats', { query: { limit: 1 } })).body.chats[0].id;
+    expect((await alice.send(ids[0], 1, 'news', 'ed25519')).res.status).toBe(201);
+    expect(await first()).toBe(ids[0]);
+    expect(
+      (await alice.api.call('inviteToChat', { params: { chatId: ids[3] }, body: { invitees: ['carol'] } }))
+        .status,
+    ).toBe(200);
+    expect(await first()).toBe(ids[3]);
+  });
+
+  it('refuses a cursor it did not give out, and a limit over 500', async () => {
+    const queries: Record<string, string | number>[] = [
+      { cursor: 'abc' },
+      { cursor: 'W10' },
+      { limit: 501 },
+      { limit: 0 },
+    ];
+    for (const query of queries) {
+      const res = await alice.api.call('listChats', { query });
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('INVALID_QUERY');
+    }
+  });
+
+  it('asks presence about each member once per page, not once per member per chat', async () => {
+    const { presence } = server.app.services;
+    const perUser = vi.spyOn(presence, 'isOnline');
+    const everyone = vi.spyOn(presence, 'onlineUsers');
+    try {
+      const res = await alice.api.call('listChats', { query: { limit: 500 } });
+      expect(res.body.chats).toHaveLength(7);
+      const distinct = new Set(
+        res.body.chats.flatMap((c: { members: { username: string }[] }) => c.members.map((m) => m.username)),
+      );
+      // 7 chats of 2 or 3 members: 15 memberships, 3 people
+      expect(distinct.size).toBe(3);
+      expect(perUser.mock.calls.map(([u]) => u).sort()).toEqual([...distinct].sort());
+      expect(everyone).not.toHaveBeenCalled();
+    } finally {
+      perUser.mockRestore();
+      everyone.mockRestore();
+    }
+  });
+});

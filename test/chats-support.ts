@@ -1,0 +1,23 @@
+import path from 'node:path';
+import { readPublicKeys } from '../src/crypto/keystore.js';
+import { Api } from './client.js';
+import { PASSWORD, type TestServer } from './helper.js';
+
+/**
+ * Registers `count` more users (`<prefix>1` …) with alice's public keys (their private keys are
+ * never used: these users only log in and change membership) and logs them in, so they are online.
+ */
+export async function moreUsers(server: TestServer, prefix: string, count: number): Promise<Api[]> {
+  const keys = await readPublicKeys(path.join(server.keysDir, 'users', 'alice'));
+  const names = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
+  for (const name of names) await server.app.services.accounts.register(name, PASSWORD, keys);
+  return Promise.all(
+    names.map(async (username) => {
+      const api = new Api(server.url);
+      const res = await api.call('login', { body: { username, password: PASSWORD } });
+      if (res.status !== 200) throw new Error(`login ${username}: ${res.status}`);
+      api.token = res.body.token;
+      return api;
+    }),
+  );
+}
