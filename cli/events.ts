@@ -1,3 +1,4 @@
+import { listChats } from './commands/chats.js';
 import { describeChat, render } from './commands/index.js';
 import type { Context } from './context.js';
 import { escapeControls, shortId } from './format.js';
@@ -50,8 +51,7 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
       }
       case 'resync':
         ctx.warn('* the server could not replay everything missed; reloading chats');
-        for (const chat of (await s.api.call<{ chats: { id: string }[] }>('GET', '/chats')).chats)
-          await s.currentKey(chat.id);
+        for (const chat of await listChats(s.api)) await s.currentKey(chat.id);
         break;
     }
     return true;

@@ -23,12 +23,30 @@ function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
   }
 }
 
+/** Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). */
+export async function listChats(api: Context['session']['api']): Promise<ChatView[]> {
+  const all: ChatView[] = [];
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page: { chats: ChatView[]; nextCursor?: string | null } = await api.call(
+      'GET',
+      `/chats?limit=500${query}`,
+    );
+    all.push(...page.chats);
+    cursor = typeof page.nextCursor === 'string' && !seen.has(page.nextCursor) ? page.nextCursor : null;
+    if (cursor !== null) seen.add(cursor);
+  } while (cursor !== null);
+  return all;
+}
+
 /** A chat id from a full id or a unique prefix of one of the caller's chats (or the current chat). */
 export async function resolveChat(ctx: Context, given?: string): Promise<string> {
   const wanted = given ?? ctx.currentChat;
   if (!wanted) throw new CliError('no chat: give its id (see `chats`), or start one with `chat <users…>`');
   if (/^[0-9a-f-]{36}$/i.test(wanted)) return wanted.toLowerCase();
-  const { chats } = await ctx.session.api.call<{ chats: ChatView[] }>('GET', '/chats');
+  const chats = await listChats(ctx.session.api);
   const matches = chats.filter((c) => c.id.startsWith(wanted.toLowerCase()));
   if (matches.length !== 1)
     throw new CliError(matches.length ? `${wanted} matches several chats` : `no chat ${wanted} among yours`);
@@ -73,7 +91,7 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
       throw new CliError(`several invitations: join <id> (${ctx.pending.map(shortId).join(', ')})`);
     chatId = ctx.pending[0];
     if (!chatId) {
-      const { chats } = await ctx.session.api.call<{ chats: ChatView[] }>('GET', '/chats');
+      const chats = await listChats(ctx.session.api);
       const invited = chats.filter((c) =>
         c.members.some((m) => m.username === ctx.session.username && m.state === 'invited'),
       );
@@ -103,7 +121,7 @@ export async function leave(ctx: Context, chat?: string): Promise<void> {
 }
 
 export async function list(ctx: Context): Promise<void> {
-  const { chats } = await ctx.session.api.call<{ chats: ChatView[] }>('GET', '/chats');
+  const chats = await listChats(ctx.session.api);
   if (chats.length === 0) ctx.say('no chats yet: start one with `chat <users…>`');
   for (const chat of chats) {
     const mine = chat.members.find((m) => m.username === ctx.session.username);
