@@ -12,6 +12,9 @@ beforeAll(async () => {
     SECURECHAT_LOGIN_LIMIT: '1000000',
     SECURECHAT_MEMBERSHIP_LIMIT: '1000000',
     SECURECHAT_CHAT_LIMIT: '1000000',
+    // thirty users log in at once from this one address
+    SECURECHAT_LOGIN_HASHES_PER_IP: '1000',
+    SECURECHAT_LOGIN_QUEUE: '1000',
   });
 });
 afterAll(() => server?.close());
