@@ -77,7 +77,10 @@ export default fp(
         chatsOf: async (u) => new Set((await store.listChats(u)).map((c) => c.id)),
       },
       heartbeatMs: config.heartbeatMs,
-      bufferBytes: config.streamBufferBytes,
+      limits: { bufferBytes: config.streamBufferBytes, drainMs: config.streamDrainMs },
+      maxStreamsPerUser: config.maxStreamsPerUser,
+      opensPerMinute: config.streamOpensPerMinute,
+      isRevoked: (sessionId) => store.isTokenRevoked(sessionId),
       log: app.log,
     });
     bus.subscribe(hub.deliver);
