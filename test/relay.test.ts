@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { orderedRelay } from '../src/bus/redis.js';
+import { orderedRelay } from '../src/bus/relay.js';
 import type { BusMessage } from '../src/bus/types.js';
 import type { StoredEvent } from '../src/store/types.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { unavailable } from '../errors.js';
-import type { StoredEvent } from '../store/types.js';
+import { orderedRelay, type RelayEvents } from './relay.js';
 import type { Bus, BusMessage, PresenceListener, SharedCounter } from './types.js';
 
 export interface RedisBusOptions {
@@ -11,10 +11,7 @@ export interface RedisBusOptions {
   /** How long a session stays online in Redis without its instance renewing it. */
   leaseMs: number;
   /** The stored events, for gaps in what was published (see {@link orderedRelay}). */
-  events: {
-    latest(): Promise<number>;
-    between(fromId: number, toId: number): Promise<StoredEvent[]>;
-  };
+  events: RelayEvents;
   log: { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   /** How long a missing event id may stay missing before it is read from the store. */
   gapMs?: number;
@@ -106,101 +103,6 @@ function isBusMessage(value: unknown): value is BusMessage {
     (m.id === undefined || Number.isSafeInteger(m.id)) &&
     (m.to === 'everyone' || (Array.isArray(m.to) && m.to.every((u) => typeof u === 'string')))
   );
-}
-
-/**
- * Puts stored events back in id order before they reach the hub. Ids are gapless and committed in
- * order (the store's counter row), but two instances' publications can cross on the way to Redis.
- * An event after a gap waits for the missing ids; if they do not come within `gapMs` (their
- * instance died between commit and publish, or Redis dropped them) they are read from the store,
- * which has them: a later id cannot commit before an earlier one.
- */
-export function orderedRelay(
-  deliverTo: (message: BusMessage) => void,
-  events: RedisBusOptions['events'],
-  gapMs: number,
-  onError: (error: unknown) => void,
-) {
-  let next = 0; // the next id to deliver; 0 until the store's latest id is known
-  const waiting = new Map<number, BusMessage & { kind: 'event' }>();
-  // A listener that throws must not stop the relay (nor, from a timer, the process).
-  const deliver = (message: BusMessage) => {
-    try {
-      deliverTo(message);
-    } catch (error) {
-      onError(error);
-    }
-  };
-  const highestWaiting = () => {
-    let highest = 0;
-    for (const id of waiting.keys()) if (id > highest) highest = id;
-    return highest;
-  };
-  let timer: NodeJS.Timeout | undefined;
-  let filling = false;
-
-  function drain(): void {
-    for (let message = waiting.get(next); message; message = waiting.get(next)) {
-      waiting.delete(next);
-      next += 1;
-      deliver(message);
-    }
-    clearTimeout(timer);
-    timer = undefined;
-    if (waiting.size > 0) {
-      timer = setTimeout(() => void fill(), gapMs);
-      timer.unref();
-    }
-  }
-
-  /** Reads missing events from the store: up to the highest waiting id, or (catchUp) to the latest. */
-  async function fill(catchUp = false): Promise<void> {
-    if (filling || next === 0) return;
-    filling = true;
-    try {
-      const to = catchUp ? await events.latest() : highestWaiting() - 1;
-      while (next <= to) {
-        const upto = Math.min(to, next + 999);
-        for (const event of await events.between(next, upto)) {
-          if (event.id < next) continue; // delivered meanwhile
-          waiting.delete(event.id);
-          next = event.id + 1;
-          deliver({ kind: 'event', type: event.type, data: event.data, id: event.id, to: event.recipients });
-        }
-        // every id up to `upto` has committed; one the store no longer has was pruned
-        next = Math.max(next, upto + 1);
-      }
-    } catch (error) {
-      onError(error);
-    } finally {
-      filling = false;
-      drain();
-    }
-  }
-
-  return {
-    /** Starts after the store's latest id: nothing earlier can concern a stream opened from now. */
-    async start(): Promise<void> {
-      next = (await events.latest()) + 1;
-      for (const id of waiting.keys()) if (id < next) waiting.delete(id);
-      drain();
-    },
-    push(message: BusMessage): void {
-      if (message.kind !== 'event' || message.id === undefined) {
-        deliver(message);
-        return;
-      }
-      if (next !== 0 && message.id < next) return; // already delivered (or filled from the store)
-      waiting.set(message.id, message);
-      if (next !== 0) drain();
-    },
-    /** After a lost connection to Redis, or now and then: deliver whatever committed since. */
-    catchUp: () => fill(true),
-    close(): void {
-      clearTimeout(timer);
-      waiting.clear();
-    },
-  };
 }
 
 /**
