@@ -171,6 +171,25 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   };
   let publishFailures = 0;
   let lastFailureReport = 0;
+  // Ends of sessions Redis did not take: sent again once it is back, for the other instances.
+  const unsentEnds: BusMessage[] = [];
+  const MAX_UNSENT_ENDS = 10_000;
+  function send(message: BusMessage): void {
+    // Not awaited: the store already holds every stored event, and each instance's relay reads
+    // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
+    commands.publish(channel, JSON.stringify(message)).catch((err) => {
+      if (message.kind === 'close-session' && unsentEnds.length < MAX_UNSENT_ENDS) unsentEnds.push(message);
+      // One line per ten seconds with a count, not one per message, while Redis is away.
+      publishFailures += 1;
+      if (Date.now() - lastFailureReport < 10_000) return;
+      log.warn({ err: { message: err.message }, failures: publishFailures }, 'redis publish failed');
+      publishFailures = 0;
+      lastFailureReport = Date.now();
+    });
+  }
+  commands.on('ready', () => {
+    for (const message of unsentEnds.splice(0)) send(message);
+  });
   const member = (sessionId: string) => `${instance}:${sessionId}`;
   /** Starts or renews one session's lease; 1 when its user had not been announced online. */
   const lease = (client: Scripted, m: string, username: string) =>
@@ -208,16 +227,10 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
 
   return {
     async publish(message) {
-      // Not awaited: the store already holds every stored event, and each instance's relay reads
-      // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
-      commands.publish(channel, JSON.stringify(message)).catch((err) => {
-        // One line per ten seconds with a count, not one per message, while Redis is away.
-        publishFailures += 1;
-        if (Date.now() - lastFailureReport < 10_000) return;
-        log.warn({ err: { message: err.message }, failures: publishFailures }, 'redis publish failed');
-        publishFailures = 0;
-        lastFailureReport = Date.now();
-      });
+      // The end of a session reaches this instance's streams at once, whether Redis answers or not
+      // (it comes back through Redis too: ending a session twice does nothing).
+      if (message.kind === 'close-session') relay.push(message);
+      send(message);
     },
     subscribe(listener) {
       listeners.add(listener);

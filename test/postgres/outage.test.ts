@@ -54,21 +54,27 @@ async function startRedis(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** A server process on the suite's PostgreSQL and the Redis at `port`. */
+async function serverOnRedis(port: number, env: Record<string, string> = {}) {
+  const server = await startServerProcess({
+    ...dirs.env,
+    REDIS_URL: `redis://127.0.0.1:${port}`,
+    SECURECHAT_KEYS_DIR: dirs.keysDir,
+    SECURECHAT_DEMO_USERS: 'false',
+    BCRYPT_COST: '4',
+    ...env,
+  });
+  children.push(server.child);
+  return server;
+}
+
 describe('when Redis goes away and comes back', () => {
   it('messages are still stored and delivered; presence fails clearly, then recovers by itself', {
     timeout: 60_000,
   }, async () => {
     const port = await freePort();
     let redis = await startRedis(port);
-    const server = await startServerProcess({
-      ...dirs.env,
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      SECURECHAT_KEYS_DIR: dirs.keysDir,
-      SECURECHAT_DEMO_USERS: 'false',
-      BCRYPT_COST: '4',
-      PRESENCE_GRACE_MS: '3000',
-    });
-    children.push(server.child);
+    const server = await serverOnRedis(port, { PRESENCE_GRACE_MS: '3000' });
 
     const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
 
@@ -113,6 +119,29 @@ describe('when Redis goes away and comes back', () => {
     expect(await bob.read(next.json as Parameters<Participant['read']>[0])).toBe('and after it is back');
     expect((await alice.api.call('getHealth')).status).toBe(200);
     bobStream.close();
+  });
+});
+
+describe('a logout while Redis is down', () => {
+  it("ends the session's streams on this instance at once", { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const server = await serverOnRedis(port);
+    const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
+    redis.kill('SIGKILL');
+    await new Promise((resolve) => redis.once('exit', resolve));
+
+    expect((await bob.api.call('logout')).status).toBe(204);
+    // a message after the logout reaches open streams (from the store): bob's must have ended first
+    const after = bobStream
+      .nextOf('message', (m) => m.chatId === chatId)
+      .then(
+        () => 'still reading',
+        () => 'ended',
+      );
+    expect((await alice.send(chatId, epoch, 'after the logout', 'ed25519')).res.status).toBe(201);
+    expect(await Promise.race([bobStream.done.then(() => 'ended'), after])).toBe('ended');
+    expect((await bob.api.call('listChats')).body.code).toBe('TOKEN_REVOKED');
   });
 });
 
