@@ -2,7 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BusMessage } from '../bus/types.js';
 import { WindowCounter } from '../services/limiter.js';
 import type { StoredEvent } from '../store/types.js';
-import { type ConnectionLimits, frame, framed, SseConnection, type StreamOwner } from './connection.js';
+import {
+  type ConnectionLimits,
+  type Framed,
+  frame,
+  framed,
+  SseConnection,
+  type StreamOwner,
+} from './connection.js';
 
 export interface ReplaySource {
   bounds(): Promise<{ prunedThrough: number; latest: number }>;
@@ -34,7 +41,9 @@ export interface HubOptions {
 
 const REPLAY_PAGE = 500;
 /** Presence changes within this window go to each stream in one write. */
-export const PRESENCE_WINDOW_MS = 20;
+export const PRESENCE_WINDOW_MS = 100;
+/** Streams written to per turn of the event loop when a window's changes go out. */
+const FLUSH_SLICE = 500;
 /** The heartbeat visits 1/HEARTBEAT_SLOTS of the streams at a time, so pings spread over the interval. */
 const HEARTBEAT_SLOTS = 16;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -85,16 +94,35 @@ export function createHub({
   );
   heartbeat.unref();
 
-  // Broadcasts without an id (presence) gathered for one window, then written once per stream.
+  // Broadcasts without an id (presence) gathered for one window, then written once per stream,
+  // FLUSH_SLICE streams per turn of the event loop so that no turn writes to every stream.
   let batch = '';
   let batchTimer: NodeJS.Timeout | undefined;
-  function flushBroadcasts(): void {
-    if (batch === '') return;
+  let flushing: { event: Framed; targets: SseConnection[]; next: number } | undefined;
+  function startFlush(): void {
     clearTimeout(batchTimer);
     batchTimer = undefined;
-    const event = framed(undefined, batch);
+    if (batch === '') return;
+    finishFlush();
+    flushing = { event: framed(undefined, batch), targets: [...all], next: 0 };
     batch = '';
-    for (const connection of all) connection.deliver(event);
+  }
+  function flushSlice(): void {
+    const f = flushing;
+    if (!f) return;
+    const end = Math.min(f.next + FLUSH_SLICE, f.targets.length);
+    for (let i = f.next; i < end; i++) f.targets[i].deliver(f.event);
+    f.next = end;
+    if (end < f.targets.length) setImmediate(flushSlice);
+    else if (flushing === f) flushing = undefined;
+  }
+  /** Writes what was gathered to every stream now: before an event that must come after it. */
+  function finishFlush(): void {
+    const f = flushing;
+    if (!f) return;
+    for (let i = f.next; i < f.targets.length; i++) f.targets[i].deliver(f.event);
+    f.next = f.targets.length;
+    flushing = undefined;
   }
 
   const onSlow = (connection: SseConnection) => {
@@ -233,11 +261,15 @@ export function createHub({
       }
       if (message.to === 'everyone' && message.id === undefined) {
         batch += frame(message).chunk;
-        batchTimer ??= setTimeout(flushBroadcasts, PRESENCE_WINDOW_MS);
+        batchTimer ??= setTimeout(() => {
+          startFlush();
+          flushSlice();
+        }, PRESENCE_WINDOW_MS);
         return;
       }
-      // What was gathered went out before this, as it came.
-      flushBroadcasts();
+      // What was gathered goes out before this, as it came.
+      startFlush();
+      finishFlush();
       const event = frame(message);
       if (message.to === 'everyone') {
         for (const connection of all) connection.deliver(event);
@@ -268,6 +300,7 @@ export function createHub({
     closeAll(): void {
       clearInterval(heartbeat);
       clearTimeout(batchTimer);
+      flushing = undefined;
       for (const connection of [...all]) connection.close('shutdown', 1000);
     },
   };
