@@ -18,6 +18,9 @@ export function createMemoryBus(): Bus {
     onPresenceChange() {
       // one process: every change comes through connect and disconnect
     },
+    onResume() {
+      // in process: never away
+    },
     async connect(username, sessionId) {
       const set = sessions.get(username) ?? new Set<string>();
       const wasOffline = set.size === 0;

@@ -163,8 +163,13 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     subscriber.disconnect();
     throw new Error(`Redis: ${error instanceof Error ? error.message : error}`);
   }
-  // Publications missed while the subscriber was away are read from the store.
-  subscriber.on('ready', () => void relay.catchUp());
+  // Publications missed while the subscriber was away are read from the store; the rest (ends of
+  // sessions) are for the listeners to check again.
+  const resumeListeners = new Set<() => void>();
+  subscriber.on('ready', () => {
+    void relay.catchUp();
+    for (const listener of resumeListeners) listener();
+  });
 
   const presenceUnavailable = (): never => {
     throw unavailable('Presence is unavailable (Redis does not answer); try again shortly.');
@@ -239,6 +244,9 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     onPresenceChange(listener) {
       presenceListeners.add(listener);
     },
+    onResume(listener) {
+      resumeListeners.add(listener);
+    },
     async connect(username, sessionId) {
       const m = member(sessionId);
       local.set(m, username);
@@ -279,6 +287,7 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
       relay.close();
       listeners.clear();
       presenceListeners.clear();
+      resumeListeners.clear();
       // The leases of this instance's sessions are left to run out: streams told to reconnect
       // elsewhere keep their users online if they come back within the lease.
       local.clear();

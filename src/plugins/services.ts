@@ -84,6 +84,11 @@ export default fp(
       log: app.log,
     });
     bus.subscribe(hub.deliver);
+    bus.onResume(() =>
+      hub
+        .recheckSessions()
+        .catch((err) => app.log.error({ err }, 'checking sessions after an outage failed')),
+    );
 
     const publicKey = createPublicKey(serverKey);
     app.decorate('services', {

@@ -40,8 +40,13 @@ export interface HubOptions {
 }
 
 const REPLAY_PAGE = 500;
-/** Presence changes within this window go to each stream in one write. */
-export const PRESENCE_WINDOW_MS = 100;
+/**
+ * Presence changes within one window go to each stream in one write. The window grows with the
+ * streams held (a millisecond per STREAMS_PER_WINDOW_MS of them, from 100 ms up to 1 s), so that
+ * presence costs at most about 10 writes per millisecond however many streams there are.
+ */
+const PRESENCE_WINDOW_MS = { min: 100, max: 1000 };
+const STREAMS_PER_WINDOW_MS = 10;
 /** Streams written to per turn of the event loop when a window's changes go out. */
 const FLUSH_SLICE = 500;
 /** The heartbeat visits 1/HEARTBEAT_SLOTS of the streams at a time, so pings spread over the interval. */
@@ -261,10 +266,14 @@ export function createHub({
       }
       if (message.to === 'everyone' && message.id === undefined) {
         batch += frame(message).chunk;
-        batchTimer ??= setTimeout(() => {
-          startFlush();
-          flushSlice();
-        }, PRESENCE_WINDOW_MS);
+        const { min, max } = PRESENCE_WINDOW_MS;
+        batchTimer ??= setTimeout(
+          () => {
+            startFlush();
+            flushSlice();
+          },
+          Math.min(max, Math.max(min, all.size / STREAMS_PER_WINDOW_MS)),
+        );
         return;
       }
       // What was gathered goes out before this, as it came.
@@ -277,6 +286,18 @@ export function createHub({
       }
       for (const username of message.to) {
         for (const connection of byUser.get(username) ?? []) connection.deliver(event);
+      }
+    },
+
+    /**
+     * Reads again whether each session holding a stream here was revoked, and ends the streams of
+     * those that were: after a bus outage, during which the end of a session may have been lost.
+     */
+    async recheckSessions(): Promise<void> {
+      const sessions = new Map<string, string>();
+      for (const connection of all) sessions.set(connection.owner.sessionId, connection.owner.username);
+      for (const [sessionId, username] of sessions) {
+        if (await isRevoked(sessionId)) endSession(username, sessionId);
       }
     },
 

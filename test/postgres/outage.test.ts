@@ -3,7 +3,7 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../cli/child.js';
-import { Participant } from '../client.js';
+import { Api, EventStream, Participant } from '../client.js';
 import { PASSWORD, seedFoldersForProcesses } from '../helper.js';
 
 // A server process on the suite's PostgreSQL and Redis, with one of them taken away and given
@@ -142,6 +142,24 @@ describe('a logout while Redis is down', () => {
     expect((await alice.send(chatId, epoch, 'after the logout', 'ed25519')).res.status).toBe(201);
     expect(await Promise.race([bobStream.done.then(() => 'ended'), after])).toBe('ended');
     expect((await bob.api.call('listChats')).body.code).toBe('TOKEN_REVOKED');
+  });
+
+  it('ends its streams on another instance once Redis is back', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const a = await serverOnRedis(port);
+    const b = await serverOnRedis(port);
+    const bob = await Participant.login(a.url, dirs.keysDir, 'bob', PASSWORD);
+    const onB = await EventStream.open(b.url, String(bob.api.token));
+    redis.kill('SIGKILL');
+    await new Promise((resolve) => redis.once('exit', resolve));
+
+    expect((await bob.api.call('logout')).status).toBe(204); // on A, which cannot tell B now
+    const onBApi = new Api(b.url);
+    onBApi.token = bob.api.token;
+    expect((await onBApi.call('listChats')).body.code).toBe('TOKEN_REVOKED');
+    redis = await startRedis(port);
+    await onB.done; // B ends it once Redis is back
   });
 });
 
