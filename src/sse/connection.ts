@@ -54,8 +54,6 @@ export class SseConnection {
   pending: Framed[] | null = [];
   pendingBytes = 0;
   closed = false;
-  /** Why the server ended the stream, when it did. */
-  endedBecause?: 'slow' | 'expired' | 'session-ended' | 'shutdown';
 
   constructor(
     readonly owner: StreamOwner,
@@ -76,7 +74,7 @@ export class SseConnection {
 
   private cut(): void {
     this.onSlow(this);
-    this.close('slow');
+    this.close();
   }
 
   private write(chunk: string): void {
@@ -160,12 +158,11 @@ export class SseConnection {
     this.write(`: ${text}\n\n`);
   }
 
-  /** Ends the stream; on shutdown, first tells an EventSource when to reconnect. */
-  close(reason: NonNullable<SseConnection['endedBecause']> = 'session-ended', retryMs?: number): void {
+  /** Ends the stream; with `retryMs`, first tells an EventSource when to reconnect (shutdown). */
+  close(retryMs?: number): void {
     if (this.closed) return;
     if (retryMs !== undefined) this.res.write(`retry: ${retryMs}\n\n`);
     this.closed = true;
-    this.endedBecause = reason;
     this.pending = null;
     this.pendingBytes = 0;
     // End the chunked body cleanly, then drop the socket: once ended, the response lets go of it and

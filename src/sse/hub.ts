@@ -154,7 +154,7 @@ export function createHub({
 
   function endSession(username: string, sessionId: string): void {
     for (const connection of byUser.get(username) ?? []) {
-      if (connection.owner.sessionId === sessionId) connection.close('session-ended');
+      if (connection.owner.sessionId === sessionId) connection.close();
     }
   }
 
@@ -217,7 +217,7 @@ export function createHub({
     ): Promise<void> {
       const connection = new SseConnection(owner, res, limits, onSlow);
       const expiry = setTimeout(
-        () => connection.close('expired'),
+        () => connection.close(),
         Math.max(0, Math.min(owner.expiresAt - Date.now(), MAX_TIMER_MS)),
       );
       expiry.unref();
@@ -248,7 +248,7 @@ export function createHub({
         // Registered from here on, so a logout from now on reaches this stream; one that came
         // before (while the request was authenticated) is seen here.
         if (await isRevoked(owner.sessionId)) {
-          connection.close('session-ended');
+          connection.close();
           return;
         }
         if (lastEventId !== undefined) await replayInto(connection, lastEventId);
@@ -322,7 +322,7 @@ export function createHub({
       clearInterval(heartbeat);
       clearTimeout(batchTimer);
       flushing = undefined;
-      for (const connection of [...all]) connection.close('shutdown', 1000);
+      for (const connection of [...all]) connection.close(1000);
     },
   };
 }
