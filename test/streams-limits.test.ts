@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { type ConfigError, loadConfig } from '../src/config.js';
 import { Participant } from './client.js';
 import { PASSWORD, startServer } from './helper.js';
 
@@ -80,5 +81,21 @@ describe('opening event streams', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('takes its limits from the environment, and names a bad value in one line', () => {
+    const config = loadConfig({ SECURECHAT_STREAM_OPEN_LIMIT: '7', SECURECHAT_STREAM_DRAIN_MS: '500' });
+    expect([config.streamOpensPerMinute, config.streamDrainMs]).toEqual([7, 500]);
+    expect(loadConfig({}).streamOpensPerMinute).toBe(60);
+    expect(loadConfig({}).streamDrainMs).toBe(30_000);
+    let problems: string[] = [];
+    try {
+      loadConfig({ SECURECHAT_STREAM_OPEN_LIMIT: '0', SECURECHAT_STREAM_DRAIN_MS: 'soon' });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^SECURECHAT_STREAM_OPEN_LIMIT=/);
+    expect(problems[1]).toMatch(/^SECURECHAT_STREAM_DRAIN_MS=/);
   });
 });
