@@ -3,7 +3,7 @@
  * own process on a temp folder, load from separate processes on loopback, figures printed and
  * written to bench/results/latest.json and latest.md. Never part of `npm test`.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +20,7 @@ import {
 import { signSync, verifyAsync } from '../src/crypto/signatures.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
+import { type Worker, worker } from './workers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -30,51 +31,6 @@ const PASSWORD = 'bench-password';
 const log = (text: string) => console.error(`[bench] ${text}`);
 
 // ---------- processes ----------
-
-type Msg = Record<string, unknown> & { op: string };
-class Worker {
-  readonly child: ChildProcess;
-  private queue: Msg[] = [];
-  private waiters: ((m: Msg) => void)[] = [];
-  constructor() {
-    this.child = fork(path.join(root, 'bench/worker.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      cwd: root,
-      stdio: 'inherit',
-    });
-    this.child.on('message', (m: Msg) => {
-      if (m.op === 'error') console.error(`[worker] ${m.message}`);
-      const w = this.waiters.shift();
-      if (w) w(m);
-      else this.queue.push(m);
-    });
-  }
-  next(op: string): Promise<Msg> {
-    const i = this.queue.findIndex((m) => m.op === op);
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
-    return new Promise((resolve) => {
-      const wait = (m: Msg) => {
-        if (m.op === op) resolve(m);
-        else {
-          this.queue.push(m);
-          this.waiters.push(wait);
-        }
-      };
-      this.waiters.push(wait);
-    });
-  }
-  send(m: Msg): void {
-    this.child.send(m);
-  }
-  stop(): void {
-    this.child.kill('SIGKILL');
-  }
-}
-async function worker(): Promise<Worker> {
-  const w = new Worker();
-  await w.next('ready');
-  return w;
-}
 
 function cpuSeconds(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/stat`, 'utf8').then((s) => {
@@ -184,6 +140,7 @@ async function main(): Promise<void> {
       SECURECHAT_LOGIN_HASHES_PER_IP: '1000',
       SECURECHAT_LOGIN_QUEUE: '100000',
       SECURECHAT_MAX_STREAMS: '1000000',
+      SECURECHAT_STREAM_OPEN_LIMIT: '1000000',
       SECURECHAT_MAX_MEMBERS: '100000',
       SECURECHAT_ROTATE_MESSAGES: '1000000000',
       PRESENCE_GRACE_MS: '3600000',

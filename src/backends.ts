@@ -1,4 +1,4 @@
-import { createMemoryBus } from './bus/memory.js';
+import { createMemoryBus, openOrderedMemoryBus } from './bus/memory.js';
 import { openRedisBus } from './bus/redis.js';
 import type { Bus } from './bus/types.js';
 import type { Config } from './config.js';
@@ -25,6 +25,11 @@ export async function openStore(config: Config, log: Log): Promise<Store> {
 /** Opens the store and the bus the config names (SQLite and in-process by default). */
 export async function openBackends(config: Config, log: Log): Promise<{ store: Store; bus: Bus }> {
   const store = await openStore(config, log);
+  // What committed, for buses that put publications back in id order.
+  const events = {
+    latest: async () => (await store.eventBounds()).latest,
+    between: (from: number, to: number) => store.eventsBetween(from, to),
+  };
   try {
     const bus =
       config.bus.kind === 'redis'
@@ -32,13 +37,12 @@ export async function openBackends(config: Config, log: Log): Promise<{ store: S
             url: config.bus.url,
             prefix: config.bus.prefix,
             leaseMs: leaseMs(config),
-            events: {
-              latest: async () => (await store.eventBounds()).latest,
-              between: (from, to) => store.eventsBetween(from, to),
-            },
+            events,
             log,
           })
-        : createMemoryBus();
+        : config.store.kind === 'postgres'
+          ? await openOrderedMemoryBus(events, (err) => log.error({ err }, 'event relay failed'))
+          : createMemoryBus(); // SQLite: each event is published in the turn of its commit, so in id order
     return { store, bus };
   } catch (error) {
     await store.close();

@@ -42,6 +42,9 @@ export interface Config {
   postLimit: number;
   /** Open /events streams per user. */
   maxStreamsPerUser: number;
+  /** Event streams: opens per user per minute, and how long a replay waits for a reader to make room. */
+  streamOpensPerMinute: number;
+  streamDrainMs: number;
   maxMembersPerChat: number;
   /** Chats and history (GET /chats/{id}/messages): limits per user and the size of a page. */
   chatCreateLimit: number;
@@ -273,6 +276,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ),
     postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
     maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 1_000_000), 'streams per user'),
+    streamOpensPerMinute: read(
+      'SECURECHAT_STREAM_OPEN_LIMIT',
+      60,
+      int(1, 1_000_000),
+      'stream opens per minute per user',
+    ),
+    streamDrainMs: read('SECURECHAT_STREAM_DRAIN_MS', 30_000, int(100, 600_000), 'milliseconds 100-600000'),
     maxMembersPerChat: read('SECURECHAT_MAX_MEMBERS', 100, int(2, 100_000), 'members per chat'),
     chatCreateLimit: read(
       'SECURECHAT_CHAT_LIMIT',

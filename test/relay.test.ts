@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { orderedRelay } from '../src/bus/redis.js';
+import { openOrderedMemoryBus } from '../src/bus/memory.js';
+import { orderedRelay } from '../src/bus/relay.js';
 import type { BusMessage } from '../src/bus/types.js';
 import type { StoredEvent } from '../src/store/types.js';
 
@@ -118,5 +119,41 @@ describe('the Redis bus puts events back in id order', () => {
     expect(out).toEqual([12]);
     expect(errors).toHaveLength(1);
     relay.close();
+  });
+});
+
+describe('the in-process bus on a store whose commits can be answered out of order', () => {
+  it('passes events on in id order, fills a missing one from the store, and ends sessions at once', async () => {
+    const stored = [11, 12, 13];
+    const bus = await openOrderedMemoryBus(
+      {
+        latest: async () => 10,
+        between: async (from, to) =>
+          stored
+            .filter((id) => id >= from && id <= to)
+            .map((id) => ({ id, type: 'message', data: `{"n":${id}}`, recipients: ['alice'] })),
+      },
+      (error) => {
+        throw error;
+      },
+      20,
+    );
+    const out: (number | string)[] = [];
+    let filled!: () => void;
+    const done = new Promise<void>((resolve) => (filled = resolve));
+    bus.subscribe((m) => {
+      out.push(m.kind === 'event' ? (m.id ?? -1) : m.kind);
+      if (m.kind === 'event' && m.id === 13) filled();
+    });
+    await bus.publish(event(12));
+    await bus.publish({ kind: 'close-session', sessionId: 's', username: 'alice' });
+    expect(out).toEqual(['close-session']); // 12 waits for 11
+    await bus.publish(event(11));
+    expect(out).toEqual(['close-session', 11, 12]);
+    // 13 committed but its publication never comes: a later one makes the gap visible
+    await bus.publish(event(14));
+    await done;
+    expect(out).toEqual(['close-session', 11, 12, 13, 14]);
+    await bus.close();
   });
 });

@@ -1,4 +1,5 @@
 import { localCounter } from '../services/limiter.js';
+import { orderedRelay, type RelayEvents } from './relay.js';
 import type { Bus, BusMessage } from './types.js';
 
 /** The in-process bus: one server, no network. */
@@ -16,6 +17,9 @@ export function createMemoryBus(): Bus {
     },
     onPresenceChange() {
       // one process: every change comes through connect and disconnect
+    },
+    onResume() {
+      // in process: never away
     },
     async connect(username, sessionId) {
       const set = sessions.get(username) ?? new Set<string>();
@@ -41,6 +45,36 @@ export function createMemoryBus(): Bus {
     async close() {
       listeners.clear();
       sessions.clear();
+    },
+  };
+}
+
+/**
+ * The in-process bus for a store whose commits can be answered out of id order (PostgreSQL: two
+ * requests' transactions commit in id order, but their continuations may run the other way round).
+ * Stored events pass through the {@link orderedRelay}, so streams get them in id order, each once.
+ */
+export async function openOrderedMemoryBus(
+  events: RelayEvents,
+  onError: (error: unknown) => void,
+  gapMs = 250,
+): Promise<Bus> {
+  const bus = createMemoryBus();
+  const relay = orderedRelay((message) => void bus.publish(message), events, gapMs, onError);
+  await relay.start();
+  // An event whose publication never came (its request failed after the commit) and no later one
+  // came either: read from the store within a second.
+  const catchUp = setInterval(() => void relay.catchUp(), 1000);
+  catchUp.unref();
+  return {
+    ...bus,
+    async publish(message) {
+      relay.push(message);
+    },
+    async close() {
+      clearInterval(catchUp);
+      relay.close();
+      await bus.close();
     },
   };
 }

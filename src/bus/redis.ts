@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { unavailable } from '../errors.js';
-import type { StoredEvent } from '../store/types.js';
+import { orderedRelay, type RelayEvents } from './relay.js';
 import type { Bus, BusMessage, PresenceListener, SharedCounter } from './types.js';
 
 export interface RedisBusOptions {
@@ -11,10 +11,7 @@ export interface RedisBusOptions {
   /** How long a session stays online in Redis without its instance renewing it. */
   leaseMs: number;
   /** The stored events, for gaps in what was published (see {@link orderedRelay}). */
-  events: {
-    latest(): Promise<number>;
-    between(fromId: number, toId: number): Promise<StoredEvent[]>;
-  };
+  events: RelayEvents;
   log: { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   /** How long a missing event id may stay missing before it is read from the store. */
   gapMs?: number;
@@ -119,101 +116,6 @@ function isBusMessage(value: unknown): value is BusMessage {
 }
 
 /**
- * Puts stored events back in id order before they reach the hub. Ids are gapless and committed in
- * order (the store's counter row), but two instances' publications can cross on the way to Redis.
- * An event after a gap waits for the missing ids; if they do not come within `gapMs` (their
- * instance died between commit and publish, or Redis dropped them) they are read from the store,
- * which has them: a later id cannot commit before an earlier one.
- */
-export function orderedRelay(
-  deliverTo: (message: BusMessage) => void,
-  events: RedisBusOptions['events'],
-  gapMs: number,
-  onError: (error: unknown) => void,
-) {
-  let next = 0; // the next id to deliver; 0 until the store's latest id is known
-  const waiting = new Map<number, BusMessage & { kind: 'event' }>();
-  // A listener that throws must not stop the relay (nor, from a timer, the process).
-  const deliver = (message: BusMessage) => {
-    try {
-      deliverTo(message);
-    } catch (error) {
-      onError(error);
-    }
-  };
-  const highestWaiting = () => {
-    let highest = 0;
-    for (const id of waiting.keys()) if (id > highest) highest = id;
-    return highest;
-  };
-  let timer: NodeJS.Timeout | undefined;
-  let filling = false;
-
-  function drain(): void {
-    for (let message = waiting.get(next); message; message = waiting.get(next)) {
-      waiting.delete(next);
-      next += 1;
-      deliver(message);
-    }
-    clearTimeout(timer);
-    timer = undefined;
-    if (waiting.size > 0) {
-      timer = setTimeout(() => void fill(), gapMs);
-      timer.unref();
-    }
-  }
-
-  /** Reads missing events from the store: up to the highest waiting id, or (catchUp) to the latest. */
-  async function fill(catchUp = false): Promise<void> {
-    if (filling || next === 0) return;
-    filling = true;
-    try {
-      const to = catchUp ? await events.latest() : highestWaiting() - 1;
-      while (next <= to) {
-        const upto = Math.min(to, next + 999);
-        for (const event of await events.between(next, upto)) {
-          if (event.id < next) continue; // delivered meanwhile
-          waiting.delete(event.id);
-          next = event.id + 1;
-          deliver({ kind: 'event', type: event.type, data: event.data, id: event.id, to: event.recipients });
-        }
-        // every id up to `upto` has committed; one the store no longer has was pruned
-        next = Math.max(next, upto + 1);
-      }
-    } catch (error) {
-      onError(error);
-    } finally {
-      filling = false;
-      drain();
-    }
-  }
-
-  return {
-    /** Starts after the store's latest id: nothing earlier can concern a stream opened from now. */
-    async start(): Promise<void> {
-      next = (await events.latest()) + 1;
-      for (const id of waiting.keys()) if (id < next) waiting.delete(id);
-      drain();
-    },
-    push(message: BusMessage): void {
-      if (message.kind !== 'event' || message.id === undefined) {
-        deliver(message);
-        return;
-      }
-      if (next !== 0 && message.id < next) return; // already delivered (or filled from the store)
-      waiting.set(message.id, message);
-      if (next !== 0) drain();
-    },
-    /** After a lost connection to Redis, or now and then: deliver whatever committed since. */
-    catchUp: () => fill(true),
-    close(): void {
-      clearTimeout(timer);
-      waiting.clear();
-    },
-  };
-}
-
-/**
  * The bus for several instances: one Redis channel carries every event once to every instance,
  * each delivering to the streams it holds; presence lives in Redis under leases that each
  * instance renews for its own sessions, so a dead instance's users go offline when their leases end.
@@ -273,14 +175,38 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     subscriber.disconnect();
     throw new Error(`Redis: ${error instanceof Error ? error.message : error}`);
   }
-  // Publications missed while the subscriber was away are read from the store.
-  subscriber.on('ready', () => void relay.catchUp());
+  // Publications missed while the subscriber was away are read from the store; the rest (ends of
+  // sessions) are for the listeners to check again.
+  const resumeListeners = new Set<() => void>();
+  subscriber.on('ready', () => {
+    void relay.catchUp();
+    for (const listener of resumeListeners) listener();
+  });
 
   const presenceUnavailable = (): never => {
     throw unavailable('Presence is unavailable (Redis does not answer); try again shortly.');
   };
   let publishFailures = 0;
   let lastFailureReport = 0;
+  // Ends of sessions Redis did not take: sent again once it is back, for the other instances.
+  const unsentEnds: BusMessage[] = [];
+  const MAX_UNSENT_ENDS = 10_000;
+  function send(message: BusMessage): void {
+    // Not awaited: the store already holds every stored event, and each instance's relay reads
+    // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
+    commands.publish(channel, JSON.stringify(message)).catch((err) => {
+      if (message.kind === 'close-session' && unsentEnds.length < MAX_UNSENT_ENDS) unsentEnds.push(message);
+      // One line per ten seconds with a count, not one per message, while Redis is away.
+      publishFailures += 1;
+      if (Date.now() - lastFailureReport < 10_000) return;
+      log.warn({ err: { message: err.message }, failures: publishFailures }, 'redis publish failed');
+      publishFailures = 0;
+      lastFailureReport = Date.now();
+    });
+  }
+  commands.on('ready', () => {
+    for (const message of unsentEnds.splice(0)) send(message);
+  });
   const member = (sessionId: string) => `${instance}:${sessionId}`;
   /** Starts or renews one session's lease; 1 when its user had not been announced online. */
   const lease = (client: Scripted, m: string, username: string) =>
@@ -318,16 +244,10 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
 
   return {
     async publish(message) {
-      // Not awaited: the store already holds every stored event, and each instance's relay reads
-      // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
-      commands.publish(channel, JSON.stringify(message)).catch((err) => {
-        // One line per ten seconds with a count, not one per message, while Redis is away.
-        publishFailures += 1;
-        if (Date.now() - lastFailureReport < 10_000) return;
-        log.warn({ err: { message: err.message }, failures: publishFailures }, 'redis publish failed');
-        publishFailures = 0;
-        lastFailureReport = Date.now();
-      });
+      // The end of a session reaches this instance's streams at once, whether Redis answers or not
+      // (it comes back through Redis too: ending a session twice does nothing).
+      if (message.kind === 'close-session') relay.push(message);
+      send(message);
     },
     subscribe(listener) {
       listeners.add(listener);
@@ -335,6 +255,9 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     },
     onPresenceChange(listener) {
       presenceListeners.add(listener);
+    },
+    onResume(listener) {
+      resumeListeners.add(listener);
     },
     async connect(username, sessionId) {
       const m = member(sessionId);
@@ -382,6 +305,7 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
       relay.close();
       listeners.clear();
       presenceListeners.clear();
+      resumeListeners.clear();
       // The leases of this instance's sessions are left to run out: streams told to reconnect
       // elsewhere keep their users online if they come back within the lease.
       local.clear();

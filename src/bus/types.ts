@@ -12,6 +12,11 @@ export interface Bus {
    * Redis, the leases of a dead instance's sessions running out. The memory bus never calls it.
    */
   onPresenceChange(listener: PresenceListener): void;
+  /**
+   * Called when the bus is back after an outage (Redis reconnected): what was published meanwhile
+   * may never have arrived, such as the end of a session. The memory bus never calls it.
+   */
+  onResume(listener: () => void): void;
   /** Marks one session connected; true when its user was offline until now. */
   connect(username: string, sessionId: string): Promise<boolean>;
   /** Marks one session gone; true when its user has no connected session left. */

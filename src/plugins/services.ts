@@ -88,10 +88,18 @@ export default fp(
         chatsOf: async (u) => new Set(await store.chatIdsOf(u)),
       },
       heartbeatMs: config.heartbeatMs,
-      bufferBytes: config.streamBufferBytes,
+      limits: { bufferBytes: config.streamBufferBytes, drainMs: config.streamDrainMs },
+      maxStreamsPerUser: config.maxStreamsPerUser,
+      opensPerMinute: config.streamOpensPerMinute,
+      isRevoked: (sessionId) => store.isTokenRevoked(sessionId),
       log: app.log,
     });
     bus.subscribe(hub.deliver);
+    bus.onResume(() =>
+      hub
+        .recheckSessions()
+        .catch((err) => app.log.error({ err }, 'checking sessions after an outage failed')),
+    );
 
     const publicKey = createPublicKey(serverKey);
     app.decorate('services', {

@@ -1,15 +1,23 @@
-import { Errors } from '../errors.js';
+import { Errors, rateLimited } from '../errors.js';
 import type { Services } from '../plugins/services.js';
 import type { Handlers } from './types.js';
 
 export const eventRoutes = ({ hub, presence, config }: Services): Handlers => ({
   async streamEvents(request, reply) {
     const { username, sessionId, expiresAt } = request.session;
-    if (hub.count(username) >= config.maxStreamsPerUser) {
+    const admitted = hub.claim(username);
+    if (!admitted.ok && admitted.reason === 'rate-limited') {
+      throw rateLimited(
+        `You opened ${config.streamOpensPerMinute} event streams within a minute; try again later.`,
+        admitted.retryAfterSeconds,
+      );
+    }
+    if (!admitted.ok) {
       throw new Errors.TOO_MANY_STREAMS(
         `You already hold ${config.maxStreamsPerUser} event streams; close one first.`,
       );
     }
+    const { claim } = admitted;
     const lastEventId = request.headers['last-event-id'];
     // From here on the stream is ours: errors end the stream (the client resumes), never a reply.
     reply.hijack();
@@ -17,17 +25,20 @@ export const eventRoutes = ({ hub, presence, config }: Services): Handlers => ({
       await presence.streamOpened(sessionId, username, expiresAt);
       // The client may have gone while presence was updated; from hub.open on, 'close' is watched.
       if (reply.raw.destroyed || request.raw.socket.destroyed) {
+        claim.release();
         presence.streamClosed(sessionId);
         return;
       }
       await hub.open(
         request.raw,
         reply.raw,
-        { username, sessionId },
+        { username, sessionId, expiresAt },
+        claim,
         typeof lastEventId === 'string' ? lastEventId : undefined,
         () => presence.streamClosed(sessionId),
       );
     } catch (err) {
+      claim.release();
       request.log.error({ err }, 'event stream failed');
       reply.raw.destroy();
     }

@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http';
 export interface StreamOwner {
   username: string;
   sessionId: string;
+  /** When the token expires (ms since the epoch): the stream ends then. */
+  expiresAt: number;
 }
 
 export interface OutgoingEvent {
@@ -11,68 +13,133 @@ export interface OutgoingEvent {
   id?: number;
 }
 
+export interface ConnectionLimits {
+  /** Bytes the stream may hold back (queued in the socket, or pending behind a replay). */
+  bufferBytes: number;
+  /** How long a replay waits for the reader to make room before the stream is cut. */
+  drainMs: number;
+}
+
+/** An event as it goes on the wire, framed once for every stream it is written to. */
+export interface Framed {
+  id?: number;
+  chunk: string;
+  /** The chunk's length in bytes (UTF-8). */
+  bytes: number;
+}
+
+export const framed = (id: number | undefined, chunk: string): Framed => ({
+  id,
+  chunk,
+  bytes: Buffer.byteLength(chunk),
+});
+
+export const frame = (event: OutgoingEvent): Framed =>
+  framed(
+    event.id,
+    event.id === undefined
+      ? `event: ${event.type}\ndata: ${event.data}\n\n`
+      : `id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`,
+  );
+
 /**
  * One open `text/event-stream` response. Writes never wait: when the client reads too slowly and
- * more than `bufferBytes` pile up, the connection is cut and the client resumes with Last-Event-ID.
+ * more than `bufferBytes` pile up (in the socket, or behind a replay), the connection is cut and
+ * the client resumes with Last-Event-ID.
  */
 export class SseConnection {
   lastId = 0;
   lastWrite = Date.now();
-  /** Live events held back while the replay is being written. */
-  pending: OutgoingEvent[] | null = [];
+  /** Live events held back while the replay is being written, and their size on the wire. */
+  pending: Framed[] | null = [];
+  pendingBytes = 0;
   closed = false;
 
   constructor(
     readonly owner: StreamOwner,
     private readonly res: ServerResponse,
-    private readonly bufferBytes: number,
+    private readonly limits: ConnectionLimits,
     private readonly onSlow: (connection: SseConnection) => void,
   ) {}
 
   /** True while a replay writes at the reader's pace instead of being cut for it. */
   private pacing = false;
+  private corked = false;
+
+  /** Bytes this stream holds in memory: written but not yet taken by the socket, and pending. */
+  get queuedBytes(): number {
+    if (this.closed) return 0;
+    return this.res.writableLength + this.pendingBytes;
+  }
+
+  private cut(): void {
+    this.onSlow(this);
+    this.close();
+  }
 
   private write(chunk: string): void {
     if (this.closed) return;
+    // Everything written within one tick leaves in one chunk (one syscall), not one per event.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.res.uncork();
+      });
+    }
     this.res.write(chunk);
     this.lastWrite = Date.now();
-    if (!this.pacing && this.res.writableLength > this.bufferBytes) {
-      this.onSlow(this);
-      this.close();
-    }
+    if (!this.pacing && this.queuedBytes > this.limits.bufferBytes) this.cut();
   }
 
-  /** Sends now, or queues while a replay is in progress. */
-  deliver(event: OutgoingEvent): void {
-    if (this.pending) this.pending.push(event);
-    else this.send(event);
+  /** Sends now, or queues while a replay is in progress (within the same byte budget). */
+  deliver(event: Framed): void {
+    if (this.closed) return;
+    if (!this.pending) {
+      this.sendFramed(event);
+      return;
+    }
+    this.pending.push(event);
+    this.pendingBytes += event.bytes;
+    if (this.queuedBytes > this.limits.bufferBytes) this.cut();
   }
 
   send(event: OutgoingEvent): void {
-    if (event.id !== undefined) {
-      if (event.id <= this.lastId) return; // already sent by the replay
-      this.lastId = event.id;
-      this.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.data}\n\n`);
-    } else {
-      this.write(`event: ${event.type}\ndata: ${event.data}\n\n`);
-    }
+    this.sendFramed(frame(event));
   }
 
-  /** Writes a replayed event, then waits for the reader when half the buffer is queued. */
+  private sendFramed({ id, chunk }: Framed): void {
+    if (id !== undefined) {
+      if (id <= this.lastId) return; // already sent by the replay
+      this.lastId = id;
+    }
+    this.write(chunk);
+  }
+
+  /**
+   * Writes a replayed event, then waits for the reader when half the buffer is queued; a reader
+   * that makes no room within `drainMs` is cut (it resumes with Last-Event-ID).
+   */
   async sendPaced(event: OutgoingEvent): Promise<void> {
     this.pacing = true;
     try {
       this.send(event);
-      if (!this.closed && this.res.writableLength > this.bufferBytes / 2) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            this.res.off('drain', done);
-            this.res.off('close', done);
-            resolve();
+      if (!this.closed && this.res.writableLength > this.limits.bufferBytes / 2) {
+        const drained = await new Promise<boolean>((resolve) => {
+          const done = (ok: boolean) => () => {
+            clearTimeout(timer);
+            this.res.off('drain', onDrain);
+            this.res.off('close', onClose);
+            resolve(ok);
           };
-          this.res.on('drain', done);
-          this.res.on('close', done);
+          const onDrain = done(true);
+          const onClose = done(true);
+          const timer = setTimeout(done(false), this.limits.drainMs);
+          this.res.on('drain', onDrain);
+          this.res.on('close', onClose);
         });
+        if (!drained) this.cut();
       }
     } finally {
       this.pacing = false;
@@ -83,7 +150,8 @@ export class SseConnection {
   goLive(): void {
     const pending = this.pending ?? [];
     this.pending = null;
-    for (const event of pending) this.send(event);
+    this.pendingBytes = 0;
+    for (const event of pending) this.sendFramed(event);
   }
 
   comment(text: string): void {
@@ -95,6 +163,8 @@ export class SseConnection {
     if (this.closed) return;
     if (retryMs !== undefined) this.res.write(`retry: ${retryMs}\n\n`);
     this.closed = true;
+    this.pending = null;
+    this.pendingBytes = 0;
     // End the chunked body cleanly, then drop the socket: once ended, the response lets go of it and
     // it would linger as an idle keep-alive connection, holding up the server's close.
     const socket = this.res.socket;

@@ -1,7 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BusMessage } from '../bus/types.js';
+import { WindowCounter } from '../services/limiter.js';
 import type { StoredEvent } from '../store/types.js';
-import { SseConnection, type StreamOwner } from './connection.js';
+import {
+  type ConnectionLimits,
+  type Framed,
+  frame,
+  framed,
+  SseConnection,
+  type StreamOwner,
+} from './connection.js';
 
 export interface ReplaySource {
   bounds(): Promise<{ prunedThrough: number; latest: number }>;
@@ -27,7 +35,12 @@ function stillEntitled(event: StoredEvent, username: string, chats: Set<string>)
 export interface HubOptions {
   replay: ReplaySource;
   heartbeatMs: number;
-  bufferBytes: number;
+  limits: ConnectionLimits;
+  /** Streams one user may hold on this instance, and open per minute. */
+  maxStreamsPerUser: number;
+  opensPerMinute: number;
+  /** Whether a session was revoked (logout): checked again once its stream is registered. */
+  isRevoked: (sessionId: string) => Promise<boolean>;
   log: { warn: (obj: object, msg: string) => void };
 }
 
@@ -35,29 +48,122 @@ const REPLAY_PAGE = 500;
 /** A replay page holds at most this much event data (one event at least), so a replay of large
  * messages is read from the store a few at a time, not 500 at once. */
 export const REPLAY_PAGE_BYTES = 512 * 1024;
+/**
+ * Presence changes within one window go to each stream in one write. The window grows with the
+ * streams held (a millisecond per STREAMS_PER_WINDOW_MS of them, from 100 ms up to 1 s), so that
+ * presence costs at most about 10 writes per millisecond however many streams there are.
+ */
+const PRESENCE_WINDOW_MS = { min: 100, max: 1000 };
+const STREAMS_PER_WINDOW_MS = 10;
+/** Streams written to per turn of the event loop when a window's changes go out. */
+const FLUSH_SLICE = 500;
+/** The heartbeat visits 1/HEARTBEAT_SLOTS of the streams at a time, so pings spread over the interval. */
+const HEARTBEAT_SLOTS = 16;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A stream slot held from the cap's check on, so that concurrent opens cannot pass the cap. */
+export interface StreamClaim {
+  /** Gives the slot back; only the first call counts. */
+  release(): void;
+}
+
+export type ClaimResult =
+  | { ok: true; claim: StreamClaim }
+  | { ok: false; reason: 'too-many-streams' }
+  | { ok: false; reason: 'rate-limited'; retryAfterSeconds: number };
 
 /** Holds this instance's open streams and writes bus messages to the ones they are for. */
-export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions) {
+export function createHub({
+  replay,
+  heartbeatMs,
+  limits,
+  maxStreamsPerUser,
+  opensPerMinute,
+  isRevoked,
+  log,
+}: HubOptions) {
   const byUser = new Map<string, Set<SseConnection>>();
   const all = new Set<SseConnection>();
+  /** Streams each user holds or is opening: the cap counts both. */
+  const claimed = new Map<string, number>();
+  const opens = new WindowCounter(opensPerMinute, 60_000);
 
-  // One timer for every stream; a stream gets a ping only when it has been quiet.
+  // Each stream belongs to one of HEARTBEAT_SLOTS groups and the timer visits one group per tick:
+  // every stream is looked at once per `idle`, and gets a ping only when it has been quiet that
+  // long. Streams that went quiet together (after a broadcast) are pinged in different ticks.
   const idle = Math.max(5, Math.floor(heartbeatMs / 2));
-  const heartbeat = setInterval(() => {
-    const quietSince = Date.now() - idle;
-    for (const connection of all) if (connection.lastWrite <= quietSince) connection.comment('ping');
-  }, idle);
+  const slots = Array.from({ length: HEARTBEAT_SLOTS }, () => new Set<SseConnection>());
+  const slotOf = new Map<SseConnection, Set<SseConnection>>();
+  let opened = 0;
+  let tick = 0;
+  const heartbeat = setInterval(
+    () => {
+      const quietSince = Date.now() - idle;
+      tick = (tick + 1) % HEARTBEAT_SLOTS;
+      for (const connection of slots[tick])
+        if (connection.lastWrite <= quietSince) connection.comment('ping');
+    },
+    Math.max(1, Math.floor(idle / HEARTBEAT_SLOTS)),
+  );
   heartbeat.unref();
 
+  // Broadcasts without an id (presence) gathered for one window, then written once per stream,
+  // FLUSH_SLICE streams per turn of the event loop so that no turn writes to every stream.
+  let batch = '';
+  let batchTimer: NodeJS.Timeout | undefined;
+  let flushing: { event: Framed; targets: SseConnection[]; next: number } | undefined;
+  function startFlush(): void {
+    clearTimeout(batchTimer);
+    batchTimer = undefined;
+    if (batch === '') return;
+    finishFlush();
+    flushing = { event: framed(undefined, batch), targets: [...all], next: 0 };
+    batch = '';
+  }
+  function flushSlice(): void {
+    const f = flushing;
+    if (!f) return;
+    const end = Math.min(f.next + FLUSH_SLICE, f.targets.length);
+    for (let i = f.next; i < end; i++) f.targets[i].deliver(f.event);
+    f.next = end;
+    if (end < f.targets.length) setImmediate(flushSlice);
+    else if (flushing === f) flushing = undefined;
+  }
+  /** Writes what was gathered to every stream now: before an event that must come after it. */
+  function finishFlush(): void {
+    const f = flushing;
+    if (!f) return;
+    for (let i = f.next; i < f.targets.length; i++) f.targets[i].deliver(f.event);
+    f.next = f.targets.length;
+    flushing = undefined;
+  }
+
   const onSlow = (connection: SseConnection) => {
-    log.warn({ username: connection.owner.username, bufferBytes }, 'stream cut: client reads too slowly');
+    log.warn(
+      { username: connection.owner.username, bufferBytes: limits.bufferBytes },
+      'stream cut: client reads too slowly',
+    );
   };
+
+  function release(username: string): void {
+    const n = (claimed.get(username) ?? 1) - 1;
+    if (n > 0) claimed.set(username, n);
+    else claimed.delete(username);
+  }
 
   function remove(connection: SseConnection): void {
     all.delete(connection);
+    slotOf.get(connection)?.delete(connection);
+    slotOf.delete(connection);
     const set = byUser.get(connection.owner.username);
     set?.delete(connection);
     if (set?.size === 0) byUser.delete(connection.owner.username);
+  }
+
+  function endSession(username: string, sessionId: string): void {
+    for (const connection of byUser.get(username) ?? []) {
+      if (connection.owner.sessionId === sessionId) connection.close();
+    }
   }
 
   async function replayInto(connection: SseConnection, lastEventId: string): Promise<void> {
@@ -83,14 +189,56 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
   }
 
   return {
-    /** Takes over the response: headers out at once, replay after Last-Event-ID, then live events. */
+    /**
+     * Checks the user's rate of opens and their cap, and takes a slot at once (before any await)
+     * when both allow: {@link open} takes the claim over, or the caller releases it.
+     */
+    claim(username: string): ClaimResult {
+      const wait = opens.blockedFor(username);
+      if (wait > 0) return { ok: false, reason: 'rate-limited', retryAfterSeconds: wait };
+      const held = claimed.get(username) ?? 0;
+      if (held >= maxStreamsPerUser) return { ok: false, reason: 'too-many-streams' };
+      opens.hit(username);
+      claimed.set(username, held + 1);
+      let released = false;
+      return {
+        ok: true,
+        claim: {
+          release() {
+            if (released) return;
+            released = true;
+            release(username);
+          },
+        },
+      };
+    },
+
+    /**
+     * Takes over the response: headers out at once, replay after Last-Event-ID, then live events.
+     * The stream ends when the token expires, when its session ends, or when it is revoked
+     * already (a logout that raced this open).
+     */
     async open(
       req: IncomingMessage,
       res: ServerResponse,
       owner: StreamOwner,
+      claim: StreamClaim,
       lastEventId: string | undefined,
       onClose: () => void,
     ): Promise<void> {
+      const connection = new SseConnection(owner, res, limits, onSlow);
+      const expiry = setTimeout(
+        () => connection.close(),
+        Math.max(0, Math.min(owner.expiresAt - Date.now(), MAX_TIMER_MS)),
+      );
+      expiry.unref();
+      res.on('close', () => {
+        clearTimeout(expiry);
+        connection.closed = true;
+        remove(connection);
+        claim.release();
+        onClose();
+      });
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
@@ -99,36 +247,50 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
       });
       res.flushHeaders();
       req.socket.setNoDelay(true);
-      const connection = new SseConnection(owner, res, bufferBytes, onSlow);
       all.add(connection);
+      const slot = slots[opened++ % HEARTBEAT_SLOTS];
+      slot.add(connection);
+      slotOf.set(connection, slot);
       const set = byUser.get(owner.username) ?? new Set<SseConnection>();
       set.add(connection);
       byUser.set(owner.username, set);
-      res.on('close', () => {
-        connection.closed = true;
-        remove(connection);
-        onClose();
-      });
       connection.comment('connected');
-      if (lastEventId !== undefined) {
-        try {
-          await replayInto(connection, lastEventId);
-        } catch (error) {
+      try {
+        // Registered from here on, so a logout from now on reaches this stream; one that came
+        // before (while the request was authenticated) is seen here.
+        if (await isRevoked(owner.sessionId)) {
           connection.close();
-          throw error;
+          return;
         }
+        if (lastEventId !== undefined) await replayInto(connection, lastEventId);
+      } catch (error) {
+        connection.close();
+        throw error;
       }
       connection.goLive();
     },
 
     deliver(message: BusMessage): void {
       if (message.kind === 'close-session') {
-        for (const connection of byUser.get(message.username) ?? []) {
-          if (connection.owner.sessionId === message.sessionId) connection.close();
-        }
+        endSession(message.username, message.sessionId);
         return;
       }
-      const event = { type: message.type, data: message.data, id: message.id };
+      if (message.to === 'everyone' && message.id === undefined) {
+        batch += frame(message).chunk;
+        const { min, max } = PRESENCE_WINDOW_MS;
+        batchTimer ??= setTimeout(
+          () => {
+            startFlush();
+            flushSlice();
+          },
+          Math.min(max, Math.max(min, all.size / STREAMS_PER_WINDOW_MS)),
+        );
+        return;
+      }
+      // What was gathered goes out before this, as it came.
+      startFlush();
+      finishFlush();
+      const event = frame(message);
       if (message.to === 'everyone') {
         for (const connection of all) connection.deliver(event);
         return;
@@ -138,18 +300,39 @@ export function createHub({ replay, heartbeatMs, bufferBytes, log }: HubOptions)
       }
     },
 
+    /**
+     * Reads again whether each session holding a stream here was revoked, and ends the streams of
+     * those that were: after a bus outage, during which the end of a session may have been lost.
+     */
+    async recheckSessions(): Promise<void> {
+      const sessions = new Map<string, string>();
+      for (const connection of all) sessions.set(connection.owner.sessionId, connection.owner.username);
+      for (const [sessionId, username] of sessions) {
+        if (await isRevoked(sessionId)) endSession(username, sessionId);
+      }
+    },
+
     get size(): number {
       return all.size;
     },
 
-    /** Streams this user holds on this instance. */
+    /** Streams this user holds (or is opening) on this instance. */
     count(username: string): number {
-      return byUser.get(username)?.size ?? 0;
+      return claimed.get(username) ?? 0;
+    },
+
+    /** Bytes this user's streams hold in memory on this instance (queued to the socket, or pending). */
+    queuedBytes(username: string): number {
+      let sum = 0;
+      for (const connection of byUser.get(username) ?? []) sum += connection.queuedBytes;
+      return sum;
     },
 
     /** Ends every stream (shutdown); clients reconnect with Last-Event-ID. */
     closeAll(): void {
       clearInterval(heartbeat);
+      clearTimeout(batchTimer);
+      flushing = undefined;
       for (const connection of [...all]) connection.close(1000);
     },
   };

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../cli/child.js';
-import { Participant } from '../client.js';
+import { Api, EventStream, Participant } from '../client.js';
 import { PASSWORD, seedFoldersForProcesses } from '../helper.js';
 
 // A server process on the suite's PostgreSQL and Redis, with one of them taken away and given
@@ -54,21 +54,27 @@ async function startRedis(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** A server process on the suite's PostgreSQL and the Redis at `port`. */
+async function serverOnRedis(port: number, env: Record<string, string> = {}) {
+  const server = await startServerProcess({
+    ...dirs.env,
+    REDIS_URL: `redis://127.0.0.1:${port}`,
+    SECURECHAT_KEYS_DIR: dirs.keysDir,
+    SECURECHAT_DEMO_USERS: 'false',
+    BCRYPT_COST: '4',
+    ...env,
+  });
+  children.push(server.child);
+  return server;
+}
+
 describe('when Redis goes away and comes back', () => {
   it('messages are still stored and delivered; presence fails clearly, then recovers by itself', {
     timeout: 60_000,
   }, async () => {
     const port = await freePort();
     let redis = await startRedis(port);
-    const server = await startServerProcess({
-      ...dirs.env,
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      SECURECHAT_KEYS_DIR: dirs.keysDir,
-      SECURECHAT_DEMO_USERS: 'false',
-      BCRYPT_COST: '4',
-      PRESENCE_GRACE_MS: '3000',
-    });
-    children.push(server.child);
+    const server = await serverOnRedis(port, { PRESENCE_GRACE_MS: '3000' });
 
     const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
 
@@ -113,6 +119,47 @@ describe('when Redis goes away and comes back', () => {
     expect(await bob.read(next.json as Parameters<Participant['read']>[0])).toBe('and after it is back');
     expect((await alice.api.call('getHealth')).status).toBe(200);
     bobStream.close();
+  });
+});
+
+describe('a logout while Redis is down', () => {
+  it("ends the session's streams on this instance at once", { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const server = await serverOnRedis(port);
+    const { alice, bob, bobStream, chatId, epoch } = await conversation(server.url);
+    redis.kill('SIGKILL');
+    await new Promise((resolve) => redis.once('exit', resolve));
+
+    expect((await bob.api.call('logout')).status).toBe(204);
+    // a message after the logout reaches open streams (from the store): bob's must have ended first
+    const after = bobStream
+      .nextOf('message', (m) => m.chatId === chatId)
+      .then(
+        () => 'still reading',
+        () => 'ended',
+      );
+    expect((await alice.send(chatId, epoch, 'after the logout', 'ed25519')).res.status).toBe(201);
+    expect(await Promise.race([bobStream.done.then(() => 'ended'), after])).toBe('ended');
+    expect((await bob.api.call('listChats')).body.code).toBe('TOKEN_REVOKED');
+  });
+
+  it('ends its streams on another instance once Redis is back', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const a = await serverOnRedis(port);
+    const b = await serverOnRedis(port);
+    const bob = await Participant.login(a.url, dirs.keysDir, 'bob', PASSWORD);
+    const onB = await EventStream.open(b.url, String(bob.api.token));
+    redis.kill('SIGKILL');
+    await new Promise((resolve) => redis.once('exit', resolve));
+
+    expect((await bob.api.call('logout')).status).toBe(204); // on A, which cannot tell B now
+    const onBApi = new Api(b.url);
+    onBApi.token = bob.api.token;
+    expect((await onBApi.call('listChats')).body.code).toBe('TOKEN_REVOKED');
+    redis = await startRedis(port);
+    await onB.done; // B ends it once Redis is back
   });
 });
 

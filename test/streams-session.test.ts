@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKEND } from './backend.js';
+import { type EventStream, Participant } from './client.js';
+import { PASSWORD, startServer, type TestServer } from './helper.js';
+
+// Every store and bus the configuration accepts: on PostgreSQL, with Redis and with the in-process bus.
+const buses = BACKEND === 'postgres' ? ['redis', 'memory'] : ['memory'];
+
+const LIMITS = {
+  SECURECHAT_LOGIN_LIMIT: '100000',
+  SECURECHAT_MAX_STREAMS: '1000',
+  SECURECHAT_STREAM_OPEN_LIMIT: '100000',
+  SECURECHAT_POST_LIMIT: '100000',
+};
+
+/** Whether the stream ended before the next event `type` (matching `where`) reached it. */
+const endsBefore = (
+  stream: EventStream,
+  type: string,
+  where?: (json: EventStream['events'][0]['json']) => boolean,
+) =>
+  Promise.race([
+    stream.done.then(() => 'ended'),
+    stream.nextOf(type, where).then(
+      () => 'still reading',
+      () => 'ended', // it ended while waiting
+    ),
+  ]);
+const endsBeforeAMessage = (stream: EventStream) => endsBefore(stream, 'message');
+
+/** Holds every `hub.open` until `release` is called; `reached` resolves when the first one is held. */
+function holdOpens(server: TestServer) {
+  const hub = server.app.services.hub;
+  const open = hub.open;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reached!: () => void;
+  const held = new Promise<void>((resolve) => (reached = resolve));
+  hub.open = async (...args) => {
+    reached();
+    await released;
+    return open(...args);
+  };
+  return {
+    held,
+    release() {
+      hub.open = open;
+      release();
+    },
+  };
+}
+
+describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
+  let server: TestServer;
+  let alice: Participant;
+  let chatId: string;
+
+  beforeAll(async () => {
+    server = await startServer({ ...LIMITS, SECURECHAT_BUS: bus });
+    alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
+    await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+    const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+    chatId = created.body.chat.id;
+    await alice.acceptEnvelope(created.body.keyEnvelope);
+    const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+    await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
+  });
+  afterAll(() => server?.close());
+
+  it('a logout that comes while the stream is being opened still ends it', async () => {
+    const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+    const hold = holdOpens(server);
+    const opening = bob.events();
+    await hold.held; // authenticated, not yet registered in the hub
+    expect((await bob.api.call('logout')).status).toBe(204);
+    hold.release();
+    const stream = await opening;
+    await alice.send(chatId, 1, 'after the logout', 'ed25519');
+    expect(await endsBeforeAMessage(stream)).toBe('ended');
+    expect(server.app.services.hub.count('bob')).toBe(0);
+  });
+
+  it('logouts racing stream opens leave no stream open', async () => {
+    const sessions = await Promise.all(
+      Array.from({ length: 60 }, () => Participant.login(server.url, server.keysDir, 'bob', PASSWORD)),
+    );
+    const streams = await Promise.all(
+      sessions.map(async (bob) => {
+        const [stream, logout] = await Promise.all([bob.events().catch(() => null), bob.api.call('logout')]);
+        expect(logout.status).toBe(204);
+        return stream;
+      }),
+    );
+    await alice.send(chatId, 1, 'after the logouts', 'ed25519');
+    for (const stream of streams) if (stream) expect(await endsBeforeAMessage(stream)).toBe('ended');
+  });
+});
+
+describe.each(buses)('a stream and the expiry of its token (%s bus)', (bus) => {
+  it('ends at the expiry even when it was registered after the session ended', async () => {
+    const server = await startServer({ ...LIMITS, SECURECHAT_BUS: bus, TOKEN_TTL: '2' });
+    try {
+      const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+      // the session's end at expiry, as the server announces it
+      const expired = new Promise<void>((resolve) =>
+        server.app.services.bus.subscribe((m) => {
+          if (m.kind === 'close-session' && m.username === 'bob') resolve();
+        }),
+      );
+      const hold = holdOpens(server);
+      const opening = bob.events();
+      await hold.held;
+      await expired;
+      hold.release();
+      const stream = await opening;
+      // alice's login is news to every open stream: bob's must have ended before it
+      const news = endsBefore(stream, 'presence', (p) => p.username === 'alice');
+      await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
+      expect(await news).toBe('ended');
+      expect(server.app.services.hub.count('bob')).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
