@@ -10,6 +10,11 @@ beforeAll(async () => {
     SECURECHAT_MAX_STREAMS: '100',
     SECURECHAT_STREAM_OPEN_LIMIT: '1000',
     SECURECHAT_LOGIN_LIMIT: '1000',
+    // many logins at once from this one address, the same user's among them
+    SECURECHAT_LOGIN_HASHES_PER_IP: '1000',
+    SECURECHAT_LOGIN_QUEUE: '1000',
+    SECURECHAT_LOGIN_FAILURES_PER_USER_IP: '100000',
+    SECURECHAT_LOGIN_FAILURES_PER_USER: '100000',
   });
 });
 afterAll(() => server?.close());

@@ -8,6 +8,11 @@ const buses = BACKEND === 'postgres' ? ['redis', 'memory'] : ['memory'];
 
 const LIMITS = {
   SECURECHAT_LOGIN_LIMIT: '100000',
+  // many logins at once from this one address, the same user's among them
+  SECURECHAT_LOGIN_HASHES_PER_IP: '1000',
+  SECURECHAT_LOGIN_QUEUE: '1000',
+  SECURECHAT_LOGIN_FAILURES_PER_USER_IP: '100000',
+  SECURECHAT_LOGIN_FAILURES_PER_USER: '100000',
   SECURECHAT_MAX_STREAMS: '1000',
   SECURECHAT_STREAM_OPEN_LIMIT: '100000',
   SECURECHAT_POST_LIMIT: '100000',
