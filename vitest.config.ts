@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 // Tests with no server in them run once; every server test runs against both backends; the tests
 // in test/postgres/ (several instances, outages, the store under concurrency) need PostgreSQL and Redis.
-const SERVERLESS = ['test/crypto.test.ts', 'test/config.test.ts', 'test/relay.test.ts'];
+const SERVERLESS = [
+  'test/crypto.test.ts',
+  'test/config.test.ts',
+  'test/relay.test.ts',
+  'test/chats-queue.test.ts',
+  'test/store-sqlite.test.ts',
+];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 
 export default defineConfig({
