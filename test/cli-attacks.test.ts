@@ -106,8 +106,13 @@ function tokenSpy(): { rule: Rule; token: () => string } {
 }
 
 beforeAll(async () => {
-  // every CLI run logs in: more than the default 30 a minute from this address
-  server = await startServer({ PRESENCE_GRACE_MS: '60000', SECURECHAT_LOGIN_LIMIT: '1000000' });
+  // every CLI run logs in, and alice makes a chat per test: more than the per-minute defaults
+  server = await startServer({
+    PRESENCE_GRACE_MS: '60000',
+    SECURECHAT_LOGIN_LIMIT: '1000000',
+    SECURECHAT_CHAT_LIMIT: '1000000',
+    SECURECHAT_MEMBERSHIP_LIMIT: '1000000',
+  });
   proxy = await startProxy(server.url);
   env = { SECURECHAT_SERVER: proxy.url, SECURECHAT_KEYS_DIR: server.keysDir };
   alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
