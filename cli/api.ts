@@ -66,7 +66,9 @@ export class Api {
 
   async login(username: string, password: string): Promise<void> {
     try {
-      const res = await this.call<{ token: string }>('POST', '/auth/login', { username, password });
+      // Not under the session's signal either: a stop during login lets the token arrive, so that
+      // the close() that follows can log it out (an aborted login would leave a live token behind).
+      const res = await this.call<{ token: string }>('POST', '/auth/login', { username, password }, null);
       this.token = res.token;
     } catch (error) {
       if (error instanceof ApiError && error.code === 'INVALID_CREDENTIALS') {

@@ -3,60 +3,81 @@ import { describeChat, render } from './commands/index.js';
 import type { Context } from './context.js';
 import { escapeControls, shortId } from './format.js';
 import type { FeedEvent } from './stream.js';
+import { checkEvent } from './validate.js';
 
-/** Whether an event concerns the chat `only` (presence concerns everyone). */
+/**
+ * Whether an event concerns the chat `only` (presence concerns everyone). Review A4: each type by
+ * the one field that names its chat (an invitation's `chat.id`, every other's `chatId`), never a
+ * second field that could name another chat than the one the data is of.
+ */
 export function concerns(event: FeedEvent, only?: string): boolean {
   const d = event.data;
-  return !only || event.type === 'presence' || d?.chatId === only || d?.chat?.id === only;
+  if (!only || event.type === 'presence') return true;
+  return (event.type === 'chat.invited' ? d?.chat?.id : d?.chatId) === only;
 }
+
+/** What `listen --json` prints of an event the client took: checked fields only, never raw data. */
+export type Taken = Record<string, unknown>;
 
 /**
  * What the user sees of each event; keys in envelopes are verified and taken in on the way.
- * Returns whether the event was taken (false: refused, or a message already shown).
+ * Returns the checked fields of the event taken, or undefined (refused, another chat's, or a
+ * message already shown).
  */
-export async function showEvent(ctx: Context, event: FeedEvent, only?: string): Promise<boolean> {
+export async function showEvent(ctx: Context, event: FeedEvent, only?: string): Promise<Taken | undefined> {
   const s = ctx.session;
   const d = event.data;
   const where = (chatId: string) => (chatId === ctx.currentChat ? '' : `[${shortId(chatId)}] `);
   const name = (username: unknown) => escapeControls(String(username));
-  if (!concerns(event, only)) return false;
+  if (!concerns(event, only)) return undefined;
   try {
+    checkEvent(event.type, d); // review A1/A2/A3: the shape first (cli/validate.ts)
     switch (event.type) {
       case 'presence':
         if (d.username !== s.username) ctx.say(`* ${name(d.username)} is ${d.online ? 'online' : 'offline'}`);
-        break;
+        return { username: d.username, online: d.online };
       case 'chat.invited':
         await s.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
         if (!ctx.pending.includes(d.chat.id)) ctx.pending.push(d.chat.id);
         ctx.say(
           `* ${name(d.invitedBy)} invited you to chat ${describeChat(d.chat, s.username)}; type \`join\` to accept`,
         );
-        break;
+        return { chatId: d.chat.id, epoch: d.chat.epoch, invitedBy: d.invitedBy };
       case 'chat.key':
         // The envelope must be for the chat the event names (accept checks it against d.chatId).
         await s.accept(d.keyEnvelope, { chatId: d.chatId });
         ctx.say(`* ${where(d.chatId)}the chat key rotated (epoch ${d.keyEnvelope.epoch})`);
-        break;
+        return { chatId: d.chatId, epoch: d.keyEnvelope.epoch };
       case 'member.joined':
         if (d.username !== s.username) ctx.say(`* ${where(d.chatId)}${name(d.username)} joined`);
-        break;
+        return { chatId: d.chatId, username: d.username };
       case 'member.left':
         ctx.say(`* ${where(d.chatId)}${d.username === s.username ? 'you' : name(d.username)} left`);
-        break;
+        return { chatId: d.chatId, username: d.username };
       case 'message': {
         const r = await render(ctx, d, d.chatId, ctx.seen);
         if (r.ok) ctx.say(`${where(d.chatId)}${r.line}`);
         else ctx.warn(`${where(d.chatId)}${r.line}`);
-        return r.ok;
+        if (!r.ok) return undefined;
+        const m = d.message;
+        return {
+          chatId: d.chatId,
+          seq: d.seq,
+          sender: d.sender,
+          receivedAt: d.receivedAt,
+          message: { id: m.id, epoch: m.epoch, sentAt: m.sentAt, signatureAlgorithm: m.signatureAlgorithm },
+          text: r.text,
+          verified: true,
+        };
       }
       case 'resync':
         ctx.warn('* the server could not replay everything missed; reloading chats');
         for (const chat of await listChats(s.api)) await s.currentKey(chat.id);
-        break;
+        return {};
     }
-    return true;
+    return undefined;
   } catch (error) {
-    ctx.warn(`!! ${escapeControls(event.type)} event refused: ${(error as Error).message}`);
-    return false;
+    ctx.warn(`!! ${escapeControls(event.type)} event refused: ${escapeControls((error as Error).message)}`);
+    return undefined;
   }
 }

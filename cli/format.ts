@@ -27,16 +27,19 @@ export function shortId(id: string): string {
   return escapeControls(String(id).slice(0, 8));
 }
 
-/** C0, DEL, C1 and the bidi embeddings, overrides and isolates: never printed raw. */
-const CONTROLS = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+/**
+ * C0, DEL, C1, the bidi embeddings, overrides and isolates, every other invisible format character
+ * (Unicode Cf: zero-width spaces and joiners, U+061C, U+FEFF…), the line and paragraph separators
+ * (Zl, Zp) and lone surrogates: never printed raw.
+ */
+const CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function escapeControl(c: string): string {
-  const code = c.charCodeAt(0);
+  const code = c.codePointAt(0) ?? 0;
   if (Object.hasOwn(NAMED, c)) return NAMED[c];
-  return code < 0x100
-    ? `\\x${code.toString(16).padStart(2, '0')}`
-    : `\\u${code.toString(16).padStart(4, '0')}`;
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
 }
 
 /**
@@ -56,10 +59,23 @@ export function messageText(text: string): string {
   return escapeControls(text, true).split('\n').join(`\n${CONTINUATION}`);
 }
 
-/** One JSON line; DEL, C1 and bidi controls (which JSON allows raw) are written as \u escapes too. */
+/**
+ * A line the client prints (say, warn): escaped, newline included, except the line feeds that
+ * `messageText` put before a continuation mark — only a message's text spans several lines.
+ */
+export function printable(text: string): string {
+  return String(text)
+    .split(`\n${CONTINUATION}`)
+    .map((part) => escapeControls(part))
+    .join(`\n${CONTINUATION}`);
+}
+
+/** One JSON line; DEL, C1, bidi and other format characters (which JSON allows raw) are \u escapes too. */
 export function jsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  return JSON.stringify(value).replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu, (c) =>
+    c
+      .split('')
+      .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      .join(''),
   );
 }

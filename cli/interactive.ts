@@ -3,7 +3,7 @@ import { chats, keys, messages, parseScheme, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { showEvent } from './events.js';
-import { escapeControls, shortId, shortScheme } from './format.js';
+import { escapeControls, printable, shortId, shortScheme } from './format.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
 import { follow } from './stream.js';
@@ -26,12 +26,18 @@ export const MENU = `Menu commands (interactive):
 Anything else is a message to the current chat.`;
 
 /** The terminal menu: the stream shows events as they happen while commands are typed. */
-export async function interactive(session: Session, input: LineQueue, tty: boolean): Promise<void> {
+export async function interactive(
+  session: Session,
+  input: LineQueue,
+  tty: boolean,
+  /** Fires on SIGINT, SIGTERM, SIGHUP or a broken stdout/stderr (cli/exits.ts): quit, logging out. */
+  stop?: AbortSignal,
+): Promise<void> {
   const lines = input.rl;
   const abort = new AbortController();
   let quitting: Promise<void> | undefined;
   const write = (raw: string, stream: NodeJS.WriteStream = process.stdout) => {
-    const text = escapeControls(raw, true);
+    const text = printable(raw);
     if (tty) {
       readline.clearLine(process.stdout, 0);
       readline.cursorTo(process.stdout, 0);
@@ -83,7 +89,8 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
         return;
       case 'help':
       case '?':
-        return ctx.say(MENU);
+        for (const line of MENU.split('\n')) ctx.say(line);
+        return;
       case 'quit':
       case 'exit':
         return quit();
@@ -143,8 +150,8 @@ export async function interactive(session: Session, input: LineQueue, tty: boole
     () => void queue.then(quit),
   );
   lines.on('SIGINT', () => void quit());
-  process.on('SIGINT', () => void quit());
-  process.on('SIGTERM', () => void quit());
+  if (stop?.aborted) void quit();
+  else stop?.addEventListener('abort', () => void quit(), { once: true });
 
   ctx.say(
     `logged in as ${session.username} at ${session.api.server}; signing with ${shortScheme(session.sig)}. Type help for commands.`,

@@ -8,7 +8,8 @@ import { chats, keys, messages, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { showEvent } from './events.js';
-import { escapeControls, jsonLine, shortId } from './format.js';
+import { installStops } from './exits.js';
+import { escapeControls, jsonLine, printable, shortId } from './format.js';
 import { interactive, MENU } from './interactive.js';
 import { LineQueue } from './lines.js';
 import { Session } from './session.js';
@@ -172,6 +173,9 @@ async function main(argv: string[]): Promise<number> {
     );
   checkTransport(values.server, values.insecure);
 
+  // Signals and broken pipes abort the run from here on; after login, they log out (cli/exits.ts).
+  const abort = new AbortController();
+  const stops = installStops(abort);
   const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'];
   // The hidden prompt needs the terminal to itself: ask before readline takes it over.
   let password = tty ? await promptHidden(`Password for ${values.user}: `) : undefined;
@@ -195,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
       throw new CliError(`--ca ${values.ca}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
     });
   }
-  const abort = new AbortController();
+  stops.arm();
   const session = await Session.open({
     ca,
     server: values.server,
@@ -207,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
   });
   if (!command) {
     try {
-      await interactive(session, queue, tty);
+      await interactive(session, queue, tty, abort.signal);
     } catch (error) {
       await session.close(); // the menu logs out when it quits; this is for when it fails
       throw error;
@@ -220,9 +224,9 @@ async function main(argv: string[]): Promise<number> {
     session,
     json: values.json,
     say: (t) => {
-      if (!values.json) console.log(escapeControls(t, true));
+      if (!values.json) console.log(printable(t));
     },
-    warn: (t) => console.error(escapeControls(t, true)),
+    warn: (t) => console.error(printable(t)),
     result: (v) => {
       if (values.json) console.log(jsonLine(v));
     },
@@ -230,10 +234,7 @@ async function main(argv: string[]): Promise<number> {
     pending: [],
     seen: new Set(),
   };
-  // Ctrl-C or SIGTERM stops the command; the finally below still logs out.
-  const stop = () => abort.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Ctrl-C, SIGTERM, SIGHUP or a closed pipe stops the command; the finally below still logs out.
   try {
     switch (command) {
       case 'status':
@@ -282,9 +283,11 @@ async function main(argv: string[]): Promise<number> {
           session.api,
           {
             onEvent: async (event) => {
-              // In --json, only what the client took: not another chat's, not a refusal, not a repeat.
-              if ((await showEvent(print, event, only)) && values.json)
-                console.log(jsonLine({ event: event.type, id: event.id ?? null, data: event.data }));
+              // In --json, only what the client took (not another chat's, not a refusal, not a
+              // repeat), and of it only the checked fields, never the server's raw data.
+              const taken = await showEvent(print, event, only);
+              if (taken && values.json)
+                console.log(jsonLine({ event: event.type, id: event.id ?? null, data: taken }));
             },
             onStatus: (status, detail) =>
               console.error(status === 'connected' ? '* connected' : `* ${escapeControls(detail ?? '')}`),
@@ -321,7 +324,9 @@ const COMMANDS = new Set([
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
-    console.error(`securechat: ${escapeControls(describe(error))}`);
+    console.error(
+      `securechat: ${error?.name === 'AbortError' ? 'stopped' : escapeControls(describe(error))}`,
+    );
     if (process.env.SECURECHAT_DEBUG) console.error(error);
     process.exit(error instanceof CliError ? error.exitCode : 1);
   },

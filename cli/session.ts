@@ -18,6 +18,7 @@ import { Api } from './api.js';
 import { ApiError, CliError } from './errors.js';
 import { escapeControls, shortId } from './format.js';
 import { type Fingerprints, keySetFingerprint, sameFingerprints, TrustStore } from './trust.js';
+import { checkEnvelope, checkMessage, username as checkUsername } from './validate.js';
 
 export interface MessageData {
   chatId: string;
@@ -163,7 +164,9 @@ export class Session {
           'If the operator confirms the new fingerprint, run `securechat trust --server FINGERPRINT`.',
       );
     }
-    if (verdict === 'new') await this.trust.pinServer(this.api.server, fp);
+    // Review A11: `fingerprint` and `trust --server` never pin on first use; only a matching
+    // fingerprint given to `trust --server` is pinned (trustServer).
+    if (verdict === 'new' && !this.options.inspectServerKey) await this.trust.pinServer(this.api.server, fp);
     this.serverKey = key;
   }
 
@@ -209,17 +212,24 @@ export class Session {
     const e = envelope ?? ({} as Partial<KeyEnvelope>);
     const chat = shortId(expected.chatId);
     if (typeof e !== 'object') throw new EnvelopeRefused(`no envelope for chat ${chat}`);
+    // Review A1/A3: the shape first (cli/validate.ts), so no field of a wrong type is used below.
+    try {
+      checkEnvelope(envelope);
+    } catch (error) {
+      throw new EnvelopeRefused(`chat ${chat}: ${escapeControls((error as Error).message)}`);
+    }
     if (e.chatId !== expected.chatId)
       throw new EnvelopeRefused(`it is for chat ${shortId(String(e.chatId))}, not chat ${chat}`);
     if (!Number.isSafeInteger(e.epoch) || e.epoch < 1)
       throw new EnvelopeRefused(`chat ${chat}: epoch ${escapeControls(String(e.epoch))} is not an epoch`);
+    // Review A3: the epochs an answer named are server data too: escaped when shown.
     if (expected.epoch !== undefined && e.epoch !== expected.epoch)
       throw new EnvelopeRefused(
-        `chat ${chat}: the answer names epoch ${expected.epoch}, the envelope ${e.epoch}`,
+        `chat ${chat}: the answer names epoch ${escapeControls(String(expected.epoch))}, the envelope ${e.epoch}`,
       );
     if (expected.atLeast !== undefined && e.epoch < expected.atLeast)
       throw new EnvelopeRefused(
-        `chat ${chat}: the server named epoch ${expected.atLeast}, the envelope is of epoch ${e.epoch}`,
+        `chat ${chat}: the server named epoch ${escapeControls(String(expected.atLeast))}, the envelope is of epoch ${e.epoch}`,
       );
     const highest = this.trust.state.epochs.get(expected.chatId) ?? 0;
     if (!expected.past && e.epoch < highest)
@@ -236,10 +246,17 @@ export class Session {
     } catch {
       throw new EnvelopeRefused(`chat ${chat} epoch ${e.epoch}: it does not unwrap with your key`);
     }
+    // Review A9: another accept may have raised the highest epoch while this one awaited: check
+    // again now, and only ever raise it.
+    const now = this.trust.state.epochs.get(expected.chatId) ?? 0;
+    if (!expected.past && e.epoch < now)
+      throw new EnvelopeRefused(
+        `chat ${chat}: epoch ${e.epoch} is older than epoch ${now}, already seen (a replayed key?)`,
+      );
     const id = `${envelope.chatId}/${envelope.epoch}`;
     this.chatKeys.set(id, key);
     let changed = false;
-    if (highest < envelope.epoch) {
+    if (now < envelope.epoch) {
       this.trust.state.epochs.set(envelope.chatId, envelope.epoch);
       changed = true;
     }
@@ -334,6 +351,7 @@ export class Session {
   }
 
   private async fetchPeer(username: string) {
+    checkUsername(username, 'username'); // review A1/A2: only a valid name is fetched or pinned
     const res = await this.api.call<{
       signingKeys: Record<SignatureAlgorithm, string>;
       encryptionKey: string;
@@ -418,6 +436,7 @@ export class Session {
    * we fetched and pinned), then decrypts.
    */
   async read(data: MessageData, chatId: string): Promise<string> {
+    checkMessage(data); // review A1: the shape first (cli/validate.ts); a malformed one is refused
     if (data.chatId !== chatId)
       throw new CliError(
         `it belongs to chat ${shortId(String(data.chatId))}, not to chat ${shortId(chatId)}`,
@@ -453,7 +472,15 @@ export class Session {
     }
   }
 
-  async close(): Promise<void> {
+  private closing?: Promise<void>;
+
+  /** Logs out and closes, once, whichever exit path (quit, signal, broken pipe, error) calls it. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     try {
       await this.api.logout();
     } catch {

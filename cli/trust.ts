@@ -3,6 +3,8 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyEnvelope } from '../src/crypto/envelope.js';
 import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../src/crypto/keys.js';
+import { tempName, withFileLock } from './filelock.js';
+import { username as checkUsername } from './validate.js';
 
 export type Fingerprints = Record<'encryption' | SignatureAlgorithm, string>;
 
@@ -57,7 +59,7 @@ async function readJson(file: string): Promise<Record<string, unknown> | undefin
 
 async function writeJson(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = tempName(file); // review A9: never shared by two saves
   await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await rename(temp, file);
 }
@@ -128,6 +130,21 @@ export class TrustStore {
 
   /** Re-reads the file before changing one entry, so two clients of one user do not undo each other's pins. */
   private async updateKnown(change: () => void): Promise<void> {
+    await this.serialized(() => withFileLock(this.knownFile, () => this.updateKnownLocked(change)));
+  }
+
+  /**
+   * Review A9: one read-merge-write at a time in this process (a chain), and across processes
+   * (the lock file in cli/filelock.ts).
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+  private serialized(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async updateKnownLocked(change: () => void): Promise<void> {
     const known = (await readJson(this.knownFile)) ?? {};
     this.servers = toMap(known.servers);
     this.users = toMap(known.users);
@@ -143,21 +160,26 @@ export class TrustStore {
   }
 
   pinnedUser(username: string): Fingerprints | undefined {
-    return this.users.get(username);
+    return this.users.get(checkUsername(username, 'username')); // review A1: only valid names
   }
 
   checkUser(username: string, fingerprints: Fingerprints): TrustVerdict {
-    const pinned = this.users.get(username);
+    const pinned = this.users.get(checkUsername(username, 'username'));
     if (!pinned) return 'new';
     return sameFingerprints(pinned, fingerprints) ? 'same' : 'changed';
   }
 
   async pinUser(username: string, fingerprints: Fingerprints): Promise<void> {
+    checkUsername(username, 'username');
     await this.updateKnown(() => this.users.set(username, fingerprints));
   }
 
   /** Merges with the file first (envelopes kept, the higher epoch wins), for two clients of one user. */
   async saveState(): Promise<void> {
+    await this.serialized(() => withFileLock(this.stateFile, () => this.saveStateLocked()));
+  }
+
+  private async saveStateLocked(): Promise<void> {
     const saved = (await readJson(this.stateFile)) ?? {};
     for (const [id, envelope] of toMap<KeyEnvelope>(saved.envelopes))
       if (!this.state.envelopes.has(id)) this.state.envelopes.set(id, envelope);

@@ -381,7 +381,10 @@ describe('finding 5: the terminal shows what a peer or the server sends as data'
         to: ['bob'],
         data: JSON.stringify({ chat, keyEnvelope, invitedBy: 'mallory\x1b[31m\n[12:00:00] alice (rsa): hi' }),
       });
-      await c.waitFor(/^\* mallory\\x1b\[31m\\n\[12:00:00\] alice \(rsa\): hi invited you/);
+      // a name outside the username grammar is refused (review A2), and shown escaped in the refusal
+      await c.waitFor(
+        /^ERR !! chat\.invited event refused: malformed: invitedBy "mallory\\u001b\[31m\\n\[12:00:00\] alice/,
+      );
     } finally {
       c.send('quit');
       await c.exited;

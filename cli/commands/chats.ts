@@ -2,6 +2,7 @@ import type { KeyEnvelope } from '../../src/crypto/envelope.js';
 import type { ChatView, Context } from '../context.js';
 import { CliError } from '../errors.js';
 import { escapeControls, shortId } from '../format.js';
+import { checkChat, checkUnavailable } from '../validate.js';
 
 type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
 
@@ -34,6 +35,8 @@ export async function listChats(api: Context['session']['api']): Promise<ChatVie
       'GET',
       `/chats?limit=500${query}`,
     );
+    if (!Array.isArray(page?.chats)) throw new CliError('the server sent a list of chats that is not a list');
+    for (const chat of page.chats) checkChat(chat); // review A1/A2: names and epochs checked before use
     all.push(...page.chats);
     cursor = typeof page.nextCursor === 'string' && !seen.has(page.nextCursor) ? page.nextCursor : null;
     if (cursor !== null) seen.add(cursor);
@@ -53,6 +56,21 @@ export async function resolveChat(ctx: Context, given?: string): Promise<string>
   return matches[0].id;
 }
 
+/**
+ * Review A10: a chat just created is new to this client (no epoch or envelope of it seen yet), at
+ * epoch 1 and created by this user; otherwise the answer is a replay of an existing chat's (whose
+ * other members would read what is sent to it), and is refused.
+ */
+function checkNewChat(ctx: Context, chat: ChatView): void {
+  const state = ctx.session.trust.state;
+  const known = state.epochs.has(chat.id) || [...state.envelopes.values()].some((e) => e.chatId === chat.id);
+  if (known || chat.epoch !== 1 || chat.createdBy !== ctx.session.username)
+    throw new CliError(
+      `WARNING: the server answered with chat ${shortId(chat.id)} (epoch ${chat.epoch}, created by ${chat.createdBy}), ` +
+        'which is not a chat just created by you (a replayed answer?); nothing sent to it',
+    );
+}
+
 export async function create(ctx: Context, invitees: string[]): Promise<void> {
   if (invitees.length === 0) throw new CliError('usage: chat <user> [user…]');
   const res = await ctx.session.api.call<{
@@ -60,6 +78,9 @@ export async function create(ctx: Context, invitees: string[]): Promise<void> {
     keyEnvelope: KeyEnvelope;
     unavailable: Unavailable;
   }>('POST', '/chats', { invitees });
+  checkChat(res?.chat);
+  checkUnavailable(res.unavailable);
+  checkNewChat(ctx, res.chat);
   await ctx.session.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
   ctx.currentChat = res.chat.id;
   ctx.say(`started chat ${describeChat(res.chat, ctx.session.username)}`);
@@ -75,6 +96,8 @@ export async function invite(ctx: Context, chat: string | undefined, invitees: s
     `/chats/${chatId}/invite`,
     { invitees },
   );
+  checkChat(res?.chat);
+  checkUnavailable(res.unavailable);
   const added = invitees.filter((u) => !res.unavailable.some((x) => x.username === u));
   if (added.length)
     ctx.say(
@@ -105,6 +128,7 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
     'POST',
     `/chats/${chatId}/join`,
   );
+  checkChat(res?.chat);
   await ctx.session.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
   ctx.pending = ctx.pending.filter((id) => id !== chatId);
   ctx.currentChat = chatId;

@@ -39,18 +39,18 @@ export async function render(
   chatId: string,
   seen: Seen,
 ): Promise<{ line: string; ok: boolean; text?: string }> {
+  // Review A1: a sender or seq that is not a string or number is shown as the JSON it is.
+  const raw = (v: unknown) => escapeControls(typeof v === 'string' ? v : String(JSON.stringify(v)));
   const refuse = (reason: string) => ({
     ok: false,
-    line: `!! REJECTED message #${escapeControls(String(data?.seq))} claiming to be from ${escapeControls(String(data?.sender))}: ${reason}`,
+    line: `!! REJECTED message #${raw(data?.seq)} claiming to be from ${raw(data?.sender)}: ${escapeControls(reason)}`,
   });
   const id = `${data?.chatId}/${data?.message?.id}`;
   if (data?.chatId === chatId && seen.has(id))
     return refuse(`message ${escapeControls(String(data.message?.id))} was already shown; not shown again`);
   try {
     const text = await ctx.session.read(data, chatId);
-    seen.add(id);
-    // A long session remembers the most recent ids only (a replay of older ones is older than any resume).
-    if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
+    remember(seen, id);
     return {
       ok: true,
       text,
@@ -61,19 +61,39 @@ export async function render(
   }
 }
 
+/** A long session remembers the most recent ids only (a replay of older ones is older than any resume). */
+function remember(seen: Seen, id: string): void {
+  seen.add(id);
+  if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
+}
+
+/**
+ * Review item 10: the most pages `history` follows. A server that keeps answering full pages with a
+ * rising seq is not followed forever; up to 1000 pages of 1000 messages is more than any chat holds.
+ */
+export const MAX_HISTORY_PAGES = 1000;
+
 export async function history(ctx: Context, chat: string | undefined, count = 20): Promise<void> {
   const chatId = await resolveChat(ctx, chat);
   let after = 0;
   let all: MessageData[] = [];
-  for (;;) {
+  for (let pages = 0; ; pages++) {
+    if (pages === MAX_HISTORY_PAGES) {
+      ctx.warn(`!! the server sent ${pages} pages of history and more: showing the last messages so far`);
+      break;
+    }
     const page = await ctx.session.api.call<{ messages: MessageData[] }>(
       'GET',
       `/chats/${chatId}/messages?after=${after}&limit=1000`,
     );
     // a page may hold fewer than `limit` (large messages): the history ends at an empty page
+    if (!Array.isArray(page?.messages))
+      throw new CliError('the server sent a page of history that is not a list');
     if (page.messages.length === 0) break;
     all = all.concat(page.messages).slice(-count);
-    const last = Number(page.messages.at(-1)?.seq);
+    // Not Number(): a seq of ["5"] or "5" is not a seq (review A1); such a page ends the history.
+    const seq = page.messages.at(-1)?.seq;
+    const last = Number.isSafeInteger(seq) ? (seq as number) : Number.NaN;
     // A server that does not move forward is not followed.
     if (!(last > after)) break;
     after = last;
@@ -82,15 +102,17 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
   const seen: Seen = new Set();
   for (const m of all) {
     const r = await render(ctx, m, chatId, seen);
+    // Review A5: what history showed is shown once in this view: the live stream does not repeat it.
+    if (r.ok) remember(ctx.seen, `${m.chatId}/${m.message.id}`);
     if (r.ok) ctx.say(r.line);
     else ctx.warn(r.line);
     // In --json, a message of another chat or a repeat is left out (the warning says why).
     if (!r.ok && (m?.chatId !== chatId || seen.has(`${m.chatId}/${m.message?.id}`))) continue;
     out.push({
-      seq: m.seq,
-      sender: m.sender,
-      sentAt: m.message.sentAt,
-      signatureAlgorithm: m.message.signatureAlgorithm,
+      seq: m?.seq,
+      sender: m?.sender,
+      sentAt: m?.message?.sentAt,
+      signatureAlgorithm: m?.message?.signatureAlgorithm,
       verified: r.ok,
       text: r.text ?? null,
     });
