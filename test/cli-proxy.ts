@@ -71,12 +71,19 @@ export async function startProxy(upstream: string): Promise<LyingProxy> {
 }
 
 /** A rule answering `method path` (the path without its query) with JSON. */
-export function answer(method: string, pathname: string, status: number, body: unknown): Rule {
+export function answer(
+  method: string,
+  pathname: string,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Rule {
   return (req, res) => {
     if (req.method !== method || req.url?.split('?')[0] !== pathname) return false;
     req.resume();
     res.writeHead(status, {
       'content-type': status >= 400 ? 'application/problem+json' : 'application/json',
+      ...headers,
     });
     res.end(JSON.stringify(body));
     return true;

@@ -1,13 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../cli/child.js';
 import { readPublicKeys } from '../src/crypto/keystore.js';
+import { answer, chatOf, envelopeOf, type LyingProxy, type Rule, startProxy } from './cli-proxy.js';
 import { Participant } from './client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from './helper.js';
 
@@ -16,86 +14,8 @@ import { PASSWORD, startServer, type TestServer, tempDir } from './helper.js';
  * the real server answers chosen requests itself (another chat's envelope, an older epoch's, another
  * chat's messages, repeats) and passes everything else through, event stream included.
  */
-type Rule = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
-
-interface Proxy {
-  url: string;
-  rules: Rule[];
-  close(): Promise<void>;
-}
-
-async function startProxy(upstream: string): Promise<Proxy> {
-  const rules: Rule[] = [];
-  const server = http.createServer(async (req, res) => {
-    try {
-      for (const rule of rules) if (await rule(req, res)) return;
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = { ...req.headers };
-      delete headers.host;
-      delete headers.connection;
-      delete headers['content-length'];
-      const abort = new AbortController();
-      res.on('close', () => abort.abort());
-      const up = await request(upstream + req.url, {
-        method: req.method as 'GET',
-        headers,
-        body: chunks.length ? Buffer.concat(chunks) : undefined,
-        signal: abort.signal,
-      });
-      const out = { ...up.headers };
-      delete out['transfer-encoding'];
-      delete out.connection;
-      res.writeHead(up.statusCode, out as http.OutgoingHttpHeaders);
-      res.flushHeaders();
-      for await (const chunk of up.body) res.write(chunk);
-      res.end();
-    } catch {
-      res.destroy();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    rules,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A rule answering `method path` (the path without its query unless `exact`) with JSON. */
-function answer(
-  method: string,
-  pathname: string,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Rule {
-  return (req, res) => {
-    if (req.method !== method || req.url?.split('?')[0] !== pathname) return false;
-    req.resume();
-    res.writeHead(status, {
-      'content-type': status >= 400 ? 'application/problem+json' : 'application/json',
-      ...headers,
-    });
-    res.end(JSON.stringify(body));
-    return true;
-  };
-}
-
 /** Runs `fn` with `rules` in front of the proxy's pass-through, and takes them out after. */
-async function withRules<T>(rules: Rule[], fn: () => Promise<T>): Promise<T> {
-  proxy.rules.push(...rules);
-  try {
-    return await fn();
-  } finally {
-    for (const rule of rules) proxy.rules.splice(proxy.rules.indexOf(rule), 1);
-  }
-}
+const withRules = <T>(rules: Rule[], fn: () => Promise<T>): Promise<T> => proxy.with(rules, fn);
 
 const problem = (status: number, code: string, detail: string) => ({
   type: 'about:blank',
@@ -106,7 +26,7 @@ const problem = (status: number, code: string, detail: string) => ({
 });
 
 let server: TestServer;
-let proxy: Proxy;
+let proxy: LyingProxy;
 let env: Record<string, string>;
 let alice: Participant;
 let bob: Participant;
@@ -119,23 +39,6 @@ const menu = (user: string, extraEnv: Record<string, string> = {}) => {
   return c;
 };
 const oneLine = (stderr: string) => expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
-
-async function chatOf(owner: Participant, ...others: Participant[]): Promise<string> {
-  const res = await owner.api.call('createChat', { body: { invitees: others.map((o) => o.username) } });
-  await owner.acceptEnvelope(res.body.keyEnvelope);
-  for (const o of others) {
-    await o.acceptEnvelope(
-      (await o.api.call('joinChat', { params: { chatId: res.body.chat.id } })).body.keyEnvelope,
-    );
-  }
-  return res.body.chat.id;
-}
-
-async function envelopeOf(p: Participant, chatId: string) {
-  const res = await p.api.call('getChatKey', { params: { chatId } });
-  expect(res.status).toBe(200);
-  return res.body;
-}
 
 /** Registers a user whose key store is a copy of carol's (the server allows equal public keys). */
 async function registerCopyOf(username: string): Promise<void> {
