@@ -19,6 +19,7 @@ export const Errors = {
   NOT_FOUND: createError('NOT_FOUND', '%s', 404),
   USER_NOT_FOUND: createError('USER_NOT_FOUND', 'No user %s.', 404),
   CHAT_NOT_FOUND: createError('CHAT_NOT_FOUND', 'No chat %s among your chats.', 404),
+  KEY_NOT_FOUND: createError('KEY_NOT_FOUND', '%s', 404),
   STALE_EPOCH: createError('STALE_EPOCH', '%s', 409),
   DUPLICATE_MESSAGE: createError('DUPLICATE_MESSAGE', '%s', 409),
   ALREADY_MEMBER: createError('ALREADY_MEMBER', '%s', 409),

@@ -29,5 +29,5 @@ export const chatRoutes = ({ chats }: Services): Handlers => ({
     return reply.status(204).send();
   },
 
-  getChatKey: (request) => chats.key(request.params.chatId, request.session.username),
+  getChatKey: (request) => chats.key(request.params.chatId, request.session.username, request.query.epoch),
 });

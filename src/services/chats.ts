@@ -365,9 +365,24 @@ export function createChats({
       }
     },
 
-    async key(chatId: string, username: string): Promise<KeyEnvelope> {
+    /**
+     * The caller's envelope for `epoch` (default: the current one), for any epoch from the one at
+     * which their membership began: that is how a new device reads older history.
+     */
+    async key(chatId: string, username: string, epoch?: number): Promise<KeyEnvelope> {
       for (let i = 1; ; i++) {
-        const { chat } = await memberChat(chatId, username);
+        const { chat, member } = await memberChat(chatId, username);
+        if (epoch !== undefined && epoch !== chat.epoch) {
+          const envelope =
+            epoch >= member.sinceEpoch && epoch < chat.epoch
+              ? await store.getEnvelope(chat.id, epoch, username)
+              : undefined;
+          if (!envelope)
+            throw new Errors.KEY_NOT_FOUND(
+              `No key of epoch ${epoch} for you in this chat: yours begin at epoch ${member.sinceEpoch}, and the current one is ${chat.epoch}.`,
+            );
+          return envelope;
+        }
         try {
           return await currentEnvelope(chat, username);
         } catch (error) {
