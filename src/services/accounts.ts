@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import type { SharedCounter } from '../bus/types.js';
 import {
+  canonicalPem,
   checkPublicKeySet,
   fingerprint,
   type PublicKeySet,
@@ -110,7 +111,15 @@ export function createAccounts({
     const parsed: ParsedKeys = {
       encryption,
       signing,
-      pems: user.keys,
+      // served as canonical SPKI PEM, also for keys stored before registration re-exported them
+      pems: {
+        encryption: canonicalPem(encryption),
+        signing: {
+          'rsa-pss-sha256': canonicalPem(signing['rsa-pss-sha256']),
+          'dsa-sha256': canonicalPem(signing['dsa-sha256']),
+          ed25519: canonicalPem(signing.ed25519),
+        },
+      },
       fingerprints: {
         encryption: fingerprint(encryption),
         'rsa-pss-sha256': fingerprint(signing['rsa-pss-sha256']),
@@ -126,11 +135,11 @@ export function createAccounts({
     async register(username: string, password: string, keys: PublicKeySet): Promise<void> {
       if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
       checkNewPassword(password);
-      await checkPublicKeySet(keys);
+      const canonical = await checkPublicKeySet(keys);
       const user: UserRecord = {
         username,
         passwordHash: await hashing.run(() => hasher.hash(password, bcryptCost)),
-        keys,
+        keys: canonical,
         createdAt: timestamp(),
         lastSeen: null,
       };
