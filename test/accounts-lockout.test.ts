@@ -38,6 +38,23 @@ describe('the per-username limit past many addresses (accounts review, finding 2
   });
 });
 
+describe('Retry-After while the owner is refused (accounts review, finding 12)', () => {
+  it("is the wait of the limit that refuses: at a known address, its own minute, not the username's five", async () => {
+    await withServer({ ...LOCKED, SECURECHAT_LOGIN_FAILURES_PER_USER_IP: '2' }, async (server) => {
+      const api = new Api(server.url);
+      expect((await login(api, 'dave', PASSWORD, '192.0.2.7')).status).toBe(200);
+      for (const from of ['10.0.0.1', '10.0.0.2', '10.0.0.3'])
+        expect((await login(api, 'dave', 'wrong', from)).status).toBe(401);
+      for (let i = 0; i < 2; i++) expect((await login(api, 'dave', 'a typo', '192.0.2.7')).status).toBe(401);
+      const refused = await login(api, 'dave', PASSWORD, '192.0.2.7');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+      const elsewhere = await login(api, 'dave', PASSWORD, '198.51.100.1');
+      expect(Number(elsewhere.headers['retry-after'])).toBeGreaterThan(60);
+    });
+  });
+});
+
 describe("the owner's attempts on a locked username (accounts review, finding 1)", () => {
   it('are not used up by a 503 (queue full): the owner retries and gets in', async () => {
     await withServer({ ...LOCKED, SECURECHAT_LOGIN_QUEUE: '2' }, async (server) => {
