@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
+import proxyaddr from '@fastify/proxy-addr';
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -75,6 +76,14 @@ export class ConfigError extends Error {
 /** Variables whose values are secrets (URLs are never repeated either: they may hold a password). */
 const SECRETS = ['SECURECHAT_JWT_SECRET'];
 
+/**
+ * How a wrong value is named in a problem: with its value, unless the variable is a secret or the
+ * value looks like a URL or credentials (`://`, `@`) — a Redis URL pasted into the wrong variable.
+ */
+function shown(name: string, raw: string): string {
+  return SECRETS.includes(name) || /:\/\/|@/.test(raw) ? name : `${name}=${JSON.stringify(raw)}`;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Parses `3600`, `3600s`, `60m`, `1h`, `7d` into seconds. */
@@ -128,15 +137,26 @@ function readUrl(env: Env, name: string, schemes: string[], needed: string, prob
 
 const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
-/** `10.0.0.1, 10.1.0.0/16, loopback`: each an address, a CIDR range or a proxy-addr name. */
+/**
+ * `10.0.0.1, 10.1.0.0/16, loopback`: each an address, a CIDR range or a proxy-addr name, and the
+ * whole list one that the proxy library itself compiles (it refuses a `/0` range, for one), so a
+ * wrong value is named here rather than failing the start with the library's own message.
+ */
 function parseProxies(raw: string): string[] | undefined {
-  return parseList(raw, (hop) => {
+  const list = parseList(raw, (hop) => {
     if (PROXY_NAMES.includes(hop)) return true;
     const [address = '', bits, extra] = hop.split('/');
     const family = isIP(address);
     if (family === 0 || extra !== undefined) return false;
     return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
   });
+  if (!list) return undefined;
+  try {
+    proxyaddr.compile(list);
+  } catch {
+    return undefined;
+  }
+  return list;
 }
 
 function readStore(env: Env, problems: string[], poolSize: number): Config['store'] {
@@ -152,7 +172,7 @@ function readStore(env: Env, problems: string[], poolSize: number): Config['stor
     );
     return { kind, url, poolSize };
   }
-  problems.push(`SECURECHAT_STORE=${JSON.stringify(kind)} is invalid: expected sqlite or postgres`);
+  problems.push(`${shown('SECURECHAT_STORE', kind)} is invalid: expected sqlite or postgres`);
   return { kind: 'sqlite' };
 }
 
@@ -164,12 +184,12 @@ function readBus(env: Env, problems: string[]): Config['bus'] {
     const prefix = env.SECURECHAT_REDIS_PREFIX ?? 'securechat:';
     if (!/^[\w:.-]{1,64}$/.test(prefix)) {
       problems.push(
-        `SECURECHAT_REDIS_PREFIX=${JSON.stringify(prefix)} is invalid: expected 1-64 of A-Z a-z 0-9 _ : . -`,
+        `${shown('SECURECHAT_REDIS_PREFIX', prefix)} is invalid: expected 1-64 of A-Z a-z 0-9 _ : . -`,
       );
     }
     return { kind, url, prefix };
   }
-  problems.push(`SECURECHAT_BUS=${JSON.stringify(kind)} is invalid: expected memory or redis`);
+  problems.push(`${shown('SECURECHAT_BUS', kind)} is invalid: expected memory or redis`);
   return { kind: 'memory' };
 }
 
@@ -181,8 +201,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const value = parse(raw);
     if (value === undefined) {
       // a secret's value is never repeated, not even a wrong one: it may be the right one mistyped
-      const shown = SECRETS.includes(name) ? name : `${name}=${JSON.stringify(raw)}`;
-      problems.push(`${shown} is invalid: expected ${expected}`);
+      problems.push(`${shown(name, raw)} is invalid: expected ${expected}`);
       return fallback;
     }
     return value;
@@ -331,7 +350,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     else config.tls = { mode: 'files', cert: path.resolve(cwd, cert), key: path.resolve(cwd, key) };
   } else if (tlsMode === 'self-signed') config.tls = { mode: 'self-signed' };
   else if (tlsMode !== '' && tlsMode !== 'off') {
-    problems.push(`SECURECHAT_TLS=${JSON.stringify(tlsMode)} is invalid: expected off or self-signed`);
+    problems.push(`${shown('SECURECHAT_TLS', tlsMode)} is invalid: expected off or self-signed`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

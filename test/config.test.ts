@@ -159,6 +159,38 @@ describe('config', () => {
     expect([c.loginQueue, c.loginHashesPerIp]).toEqual([4, 1]);
   });
 
+  it('refuses what the proxy library would refuse at start, naming the variable (accounts review, finding 11)', () => {
+    for (const bad of ['0.0.0.0/0', '10.0.0.1/0', '::/0', '10.0.0.1, ::/0']) {
+      expect(() => loadConfig({ SECURECHAT_TRUST_PROXY: bad }), bad).toThrow(
+        /^SECURECHAT_TRUST_PROXY=".*" is invalid: expected comma-separated proxy addresses/,
+      );
+    }
+    expect(loadConfig({ SECURECHAT_TRUST_PROXY: '::/1, 10.0.0.0/8' }).trustProxy).toEqual([
+      '::/1',
+      '10.0.0.0/8',
+    ]);
+  });
+
+  it('never prints a value that looks like a URL or credentials (accounts review, finding 12)', () => {
+    const env = {
+      SECURECHAT_BUS: 'redis://:hunter2@cache:6379',
+      SECURECHAT_STORE: 'postgres://me:hunter2@db/chat',
+      SECURECHAT_TRUST_PROXY: 'user@10.0.0.1',
+      SECURECHAT_TLS: 'https://example',
+      PORT: 'me@host',
+    };
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    for (const name of Object.keys(env)) expect(message).toMatch(new RegExp(`^${name} is invalid`, 'm'));
+    expect(message).not.toMatch(/hunter2|example|host|10\.0\.0\.1/);
+    // an ordinary wrong value is still shown, which is what helps
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow('PORT="eighty" is invalid');
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90')).toBe(90);
     expect(parseDuration('90s')).toBe(90);

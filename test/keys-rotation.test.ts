@@ -5,7 +5,8 @@ import { sealEnvelope, verifyEnvelope } from '../src/crypto/envelope.js';
 import { readKeyStore } from '../src/crypto/keystore.js';
 import { createEnvelopeIssuer, signingSlots } from '../src/services/envelopes.js';
 import { createRotationSweep } from '../src/services/rotation-sweep.js';
-import { withServer } from './helper.js';
+import { Api } from './client.js';
+import { PASSWORD, withServer } from './helper.js';
 
 const due = (...ids: string[]) => ids.map((chatId) => ({ chatId, epoch: 1 }));
 
@@ -136,5 +137,91 @@ describe('the signing share (issue 15, item 8)', () => {
 
   it('is a quarter of the thread pool, at least one', () => {
     expect([1, 4, 8, 16].map((pool) => signingSlots(pool))).toEqual([1, 1, 2, 4]);
+  });
+
+  /** An issuer with one signing slot whose sealing is `seal` and makes no signature. */
+  async function fakeIssuer(seal: (fields: { chatId: string; recipient: string }) => Promise<void>) {
+    const encryption = createPublicKey(
+      (await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'))).encryption.publicKey,
+    );
+    const server = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return createEnvelopeIssuer(
+      server.privateKey,
+      async () => encryption,
+      1,
+      async (_key, fields) => {
+        await seal(fields);
+        return { ...fields, serverSignature: 'fake' } as never;
+      },
+    );
+  }
+
+  it('a rotation whose sealing fails on one member stops: no more signatures are made for it', async () => {
+    const sealed: string[] = [];
+    const issue = await fakeIssuer(async ({ recipient }) => {
+      sealed.push(recipient);
+      if (recipient === 'm2') throw new Error('the thread pool failed');
+    });
+    const members = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    await expect(issue('chat', 2, members)).rejects.toThrow('the thread pool failed');
+    await new Promise((r) => setImmediate(r));
+    expect(sealed).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  it('takes turns between rotations: a small chat does not wait behind a large one', async () => {
+    const sealed: string[] = [];
+    const issue = await fakeIssuer(async ({ chatId }) => {
+      sealed.push(chatId);
+      await new Promise((r) => setImmediate(r));
+    });
+    const large = issue(
+      'large',
+      2,
+      Array.from({ length: 100 }, (_, i) => `m${i}`),
+    );
+    const small = issue('small', 2, ['a', 'b', 'c']);
+    await small;
+    await large;
+    // one slot: after the large rotation's first signature, the two take turns
+    expect(sealed.slice(0, 7)).toEqual(['large', 'large', 'small', 'large', 'small', 'large', 'small']);
+    expect(sealed).toHaveLength(103);
+  });
+
+  it('a member whose encryption key cannot wrap a key is a 400 naming them, never a 500', async () => {
+    await withServer({}, async (server) => {
+      const { store, accounts } = server.app.services;
+      const alice = await accounts.publicKeys('alice');
+      const n = createPublicKey(alice.encryptionKey).export({ format: 'jwk' });
+      const even = Buffer.from(String(n.n), 'base64url');
+      even[even.length - 1] = (even.at(-1) ?? 0) & 0xfe;
+      const encryption = createPublicKey({
+        key: { kty: 'RSA', n: even.toString('base64url'), e: String(n.e) },
+        format: 'jwk',
+      }).export({ type: 'spki', format: 'pem' }) as string;
+      // stored before registration refused such keys
+      const user = await store.getUser('alice');
+      if (!user) throw new Error('no alice');
+      await store.createUser({ ...user, username: 'evenmod', keys: { ...user.keys, encryption } });
+      const as = async (username: string) => {
+        const api = new Api(server.url);
+        api.token = (await api.call('login', { body: { username, password: PASSWORD } })).body.token;
+        return api;
+      };
+      const api = await as('alice');
+      await as('bob');
+      await as('evenmod');
+      const created = await api.call('createChat', { body: { invitees: ['bob', 'evenmod'] } });
+      expect(created.status).toBe(400);
+      expect(created.body.code).toBe('INVALID_INVITEE');
+      expect(created.body.detail).toMatch(/evenmod/);
+      const chat = await api.call('createChat', { body: { invitees: ['bob'] } });
+      expect(chat.status).toBe(201);
+      const invited = await api.call('inviteToChat', {
+        params: { chatId: chat.body.chat.id },
+        body: { invitees: ['evenmod'] },
+      });
+      expect(invited.status).toBe(400);
+      expect(invited.body.code).toBe('INVALID_INVITEE');
+    });
   });
 });

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dsaPublicKeyValues } from '../src/crypto/der.js';
 import { checkPublicKey, checkPublicKeySet, type PublicKeySet } from '../src/crypto/keys.js';
-import { readPublicKeys } from '../src/crypto/keystore.js';
+import { readKeyStore, readPublicKeys } from '../src/crypto/keystore.js';
 import { backendEnv } from './backend.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from './helper.js';
 
@@ -38,22 +38,42 @@ function dsaPem(v: { p: bigint; q: bigint; g: bigint; y: bigint }): string {
 }
 const randomBits = (bits: number) =>
   BigInt(`0x${randomBytes(bits / 8).toString('hex')}`) | (1n << BigInt(bits - 1)) | 1n;
-const rsaPem = (bits: number, e: number) =>
+const rsaPem = (bits: number, e: number, n = randomBits(bits)) =>
   createPublicKey({
     key: {
       kty: 'RSA',
-      n: Buffer.from(randomBits(bits).toString(16), 'hex').toString('base64url'),
+      n: Buffer.from(n.toString(16), 'hex').toString('base64url'),
       e: Buffer.from(e.toString(16).padStart(6, '0'), 'hex').toString('base64url'),
     },
     format: 'jwk',
   }).export({ type: 'spki', format: 'pem' }) as string;
 
+const pssPem = ({
+  saltLength,
+  ...hashes
+}: {
+  hashAlgorithm?: string;
+  mgf1HashAlgorithm?: string;
+  saltLength?: number;
+}) =>
+  generateKeyPairSync('rsa-pss', {
+    modulusLength: 2048,
+    ...hashes,
+    // @types/node declares saltLength a string; node takes (and needs) a number
+    ...(saltLength !== undefined && { saltLength: saltLength as unknown as string }),
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).publicKey;
+
 let server: TestServer;
 let good: PublicKeySet;
+let privateEncryption: string;
 let dsa: { p: bigint; q: bigint; g: bigint; y: bigint };
 beforeAll(async () => {
   server = await startServer();
   good = await readPublicKeys(path.join(inject('fixtureKeys'), 'users', 'alice'));
+  privateEncryption = (await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'))).encryption
+    .privateKey;
   dsa = dsaPublicKeyValues(
     createPublicKey(good.signing['dsa-sha256']).export({ type: 'spki', format: 'der' }),
   );
@@ -63,7 +83,7 @@ afterAll(() => server.close());
 describe('public keys at registration (issue 10, finding 12)', () => {
   it('round-trips a real DSA key through the forger, and accepts it', async () => {
     expect(dsaPem(dsa)).toBe(good.signing['dsa-sha256']);
-    await expect(checkPublicKeySet(good)).resolves.toBeUndefined();
+    await expect(checkPublicKeySet(good)).resolves.toEqual(good);
   });
 
   const cases: [string, () => Partial<PublicKeySet['signing']> & { encryption?: string }, RegExp][] = [
@@ -82,8 +102,51 @@ describe('public keys at registration (issue 10, finding 12)', () => {
       }),
       /prime/,
     ],
-    ['RSA-1024 for encryption', () => ({ encryption: rsaPem(1024, 65537) }), /2048-16384 bits/],
-    ['RSA over 16384 bits', () => ({ 'rsa-pss-sha256': rsaPem(16392, 65537) }), /2048-16384 bits/],
+    ['RSA-1024 for encryption', () => ({ encryption: rsaPem(1024, 65537) }), /2048-8192 bits/],
+    ['RSA over 8192 bits', () => ({ 'rsa-pss-sha256': rsaPem(8200, 65537) }), /2048-8192 bits/],
+    [
+      'RSA with an even modulus for encryption',
+      () => ({ encryption: rsaPem(2048, 65537, randomBits(2048) ^ 1n) }),
+      /odd modulus/,
+    ],
+    [
+      'RSA with an even modulus for signing',
+      () => ({ 'rsa-pss-sha256': rsaPem(2048, 65537, randomBits(2048) ^ 1n) }),
+      /odd modulus/,
+    ],
+    [
+      'an RSA-PSS key restricted to SHA-512 as the rsa-pss key',
+      () => ({
+        'rsa-pss-sha256': pssPem({ hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 }),
+      }),
+      /salt length 32/,
+    ],
+    [
+      'an RSA-PSS key restricted to salt length 20 as the rsa-pss key',
+      () => ({
+        'rsa-pss-sha256': pssPem({ hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 20 }),
+      }),
+      /salt length 32/,
+    ],
+    ['an RSA-PSS key as the encryption key', () => ({ encryption: pssPem({}) }), /RSA of/],
+    ['a PRIVATE KEY PEM', () => ({ encryption: privateEncryption }), /one BEGIN PUBLIC KEY block/],
+    [
+      'text before the key',
+      () => ({ ed25519: `anything at all here\n${good.signing.ed25519}` }),
+      /one BEGIN PUBLIC KEY block/,
+    ],
+    [
+      'a second PEM block after the key',
+      () => ({
+        ed25519: `${good.signing.ed25519}-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n`,
+      }),
+      /one BEGIN PUBLIC KEY block/,
+    ],
+    [
+      'bytes after the key',
+      () => ({ ed25519: `${good.signing.ed25519}trailing` }),
+      /one BEGIN PUBLIC KEY block/,
+    ],
     ['RSA with e = 3', () => ({ encryption: rsaPem(2048, 3) }), /65537/],
     ['RSA with e = 3 for signing', () => ({ 'rsa-pss-sha256': rsaPem(2048, 3) }), /65537/],
     [
@@ -109,6 +172,26 @@ describe('public keys at registration (issue 10, finding 12)', () => {
       body: JSON.stringify({ username, password: PASSWORD }),
     });
     expect(login.status).toBe(401);
+  });
+
+  it('stores and serves the canonical SPKI PEM, whose SHA-256 is the fingerprint served', async () => {
+    const messy = (pem: string) => `\r\n  ${pem.trim().replaceAll('\n', '\r\n')}\r\n\n`;
+    const keys: PublicKeySet = {
+      encryption: messy(good.encryption),
+      signing: {
+        'rsa-pss-sha256': messy(good.signing['rsa-pss-sha256']),
+        'dsa-sha256': messy(good.signing['dsa-sha256']),
+        ed25519: messy(good.signing.ed25519),
+      },
+    };
+    await server.app.services.accounts.register('messy', PASSWORD, keys);
+    expect((await server.app.services.store.getUser('messy'))?.keys).toEqual(good);
+    const served = await server.app.services.accounts.publicKeys('messy');
+    expect(served.encryptionKey).toBe(good.encryption);
+    const spki = (pem: string) => createPublicKey(pem).export({ type: 'spki', format: 'der' });
+    expect(createHash('sha256').update(spki(served.encryptionKey)).digest('hex')).toBe(
+      served.fingerprints.encryption,
+    );
   });
 
   it('keeps the synchronous check for kind and sizes', () => {

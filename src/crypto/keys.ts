@@ -1,5 +1,13 @@
-import { checkPrime, createHash, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import {
+  checkPrime,
+  createHash,
+  createPublicKey,
+  generateKeyPair,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { DerError, dsaPublicKeyValues } from './der.js';
+import { wrapKey } from './envelope.js';
 
 export const SIGNATURE_ALGORITHMS = ['rsa-pss-sha256', 'dsa-sha256', 'ed25519'] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
@@ -23,8 +31,8 @@ export interface KeySizes {
 
 export const PRODUCTION_KEY_SIZES: KeySizes = { rsaBits: 3072 };
 export const MIN_RSA_BITS = 2048;
-/** Larger moduli buy nothing and make every wrap and verification slow. */
-export const MAX_RSA_BITS = 16384;
+/** Larger moduli buy nothing and make every wrap and verification slow (a wrap at 16384 bits: ~1.6 ms). */
+export const MAX_RSA_BITS = 8192;
 /** protocol.md, "What every client checks itself": e = 65537. */
 export const RSA_EXPONENT = 65537n;
 /** The protocol's only DSA size (FIPS 186-4): L = 2048-bit p, N = 256-bit q. */
@@ -123,15 +131,28 @@ const isPrime = (n: bigint) =>
     checkPrime(n, { checks: PRIME_CHECKS }, (error, prime) => (error ? reject(error) : resolve(prime))),
   );
 
+/** Exactly one SPKI PEM block, nothing around it but whitespace: no private key, no second block. */
+const PUBLIC_KEY_PEM = /^\s*-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$/;
+
+/** The RSA-PSS parameters the protocol signs with; a key restricted to others is refused. */
+const PSS = { hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', saltLength: 32 } as const;
+
+/** The key's SPKI PEM as the server stores and serves it, whatever line breaks it came with. */
+export function canonicalPem(key: KeyObject): string {
+  return key.export({ type: 'spki', format: 'pem' }) as string;
+}
+
 /**
  * Parses a public key and checks it is of the kind and strength its purpose needs (protocol.md,
- * "Keys"): RSA 2048-16384 bits with e = 65537; DSA with L = 2048, N = 256 and valid domain
+ * "Keys"): RSA 2048-8192 bits with an odd modulus with e = 65537; DSA with L = 2048, N = 256 and valid domain
  * parameters (primality of p and q is checked by {@link checkPublicKeySet}, off the event loop).
  */
 export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlgorithm): KeyObject {
   let key: KeyObject;
+  if (typeof pem !== 'string' || !PUBLIC_KEY_PEM.test(pem))
+    throw new KeyCheckError(`${purpose} key is not a PEM public key (one BEGIN PUBLIC KEY block)`);
   try {
-    key = createPublicKey({ key: pem, format: 'pem' });
+    key = createPublicKey({ key: pem.trim(), format: 'pem' });
   } catch {
     throw new KeyCheckError(`${purpose} key is not a PEM public key`);
   }
@@ -146,6 +167,20 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
     if (!types.includes(type ?? '') || bits < MIN_RSA_BITS || bits > MAX_RSA_BITS)
       fail(`RSA of ${MIN_RSA_BITS}-${MAX_RSA_BITS} bits`);
     if (details.publicExponent !== RSA_EXPONENT) fail(`RSA with the public exponent ${RSA_EXPONENT}`);
+    // an even modulus is no RSA key: OAEP wrapping fails on it, and it factors at once
+    // (the SPKI DER ends with the modulus, then e = 65537 as 02 03 01 00 01)
+    const spki = key.export({ type: 'spki', format: 'der' });
+    if (((spki.at(-6) ?? 0) & 1) === 0) fail('RSA with an odd modulus');
+    // an RSA-PSS key restricted to parameters of its own would refuse (or not mean) ours
+    if (type === 'rsa-pss' && details.hashAlgorithm !== undefined) {
+      const { hashAlgorithm, mgf1HashAlgorithm, saltLength } = details;
+      if (
+        hashAlgorithm !== PSS.hashAlgorithm ||
+        mgf1HashAlgorithm !== PSS.mgf1HashAlgorithm ||
+        saltLength !== PSS.saltLength
+      )
+        fail('RSA-PSS with SHA-256, MGF1-SHA-256 and salt length 32 (or unrestricted)');
+    }
   };
   switch (purpose) {
     case 'encryption':
@@ -165,12 +200,27 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
   return key;
 }
 
-/** Checks all four keys, and that the DSA key's p and q are prime (on libuv's thread pool). */
-export async function checkPublicKeySet(keys: PublicKeySet): Promise<void> {
-  checkPublicKey(keys.encryption, 'encryption');
-  for (const alg of SIGNATURE_ALGORITHMS) checkPublicKey(keys.signing[alg], alg);
-  const dsa = createPublicKey(keys.signing['dsa-sha256']);
+/**
+ * Checks all four keys, that the encryption key wraps a key (a trial RSA-OAEP wrap), and that the
+ * DSA key's p and q are prime (on libuv's thread pool). Answers the keys as canonical SPKI PEM:
+ * what is stored and served, so its SHA-256 is the fingerprint.
+ */
+export async function checkPublicKeySet(keys: PublicKeySet): Promise<PublicKeySet> {
+  const encryption = checkPublicKey(keys.encryption, 'encryption');
+  const signing = SIGNATURE_ALGORITHMS.map((alg) => [alg, checkPublicKey(keys.signing[alg], alg)] as const);
+  try {
+    wrapKey(encryption, randomBytes(32));
+  } catch {
+    throw new KeyCheckError('encryption key cannot wrap a key with RSA-OAEP-SHA256');
+  }
+  const dsa = checkPublicKey(keys.signing['dsa-sha256'], 'dsa-sha256');
   const { p, q } = dsaPublicKeyValues(dsa.export({ type: 'spki', format: 'der' }));
   const [pPrime, qPrime] = await Promise.all([isPrime(p), isPrime(q)]);
   if (!pPrime || !qPrime) throw new KeyCheckError('dsa-sha256 key must have prime p and q');
+  return {
+    encryption: canonicalPem(encryption),
+    signing: Object.fromEntries(
+      signing.map(([alg, key]) => [alg, canonicalPem(key)]),
+    ) as PublicKeySet['signing'],
+  };
 }

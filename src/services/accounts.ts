@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import type { SharedCounter } from '../bus/types.js';
 import {
+  canonicalPem,
   checkPublicKeySet,
   fingerprint,
   type PublicKeySet,
@@ -12,7 +13,7 @@ import {
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { addressKey, localCounter, WorkQueue } from './limiter.js';
+import { addressKey, localCounter, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -60,6 +61,7 @@ export interface AccountsDeps {
 }
 
 const USER_WINDOW_MS = 5 * 60_000;
+const KNOWN_ADDRESS_MS = 30 * 24 * 3600_000;
 
 export function createAccounts({
   store,
@@ -74,23 +76,25 @@ export function createAccounts({
   counter = localCounter,
   hasher = bcrypt,
 }: AccountsDeps) {
-  // Attempts are counted when they start and given back when they succeed: what remains counted
-  // is failures and attempts still in flight.
+  // Attempts are counted when they start and given back when they succeed or were never
+  // compared: what remains counted is failures and comparisons still in flight.
   const userAttempts = counter('login-failures-user', failuresPerUser, USER_WINDOW_MS);
   const pairAttempts = counter('login-failures-user-address', failuresPerUserAndAddress, 60_000);
-  // While a username is over its limit, an address that has not failed for it in five minutes
-  // still gets one attempt, so guessing from elsewhere cannot keep its owner out.
-  const recentFailures = counter('login-recent-failures-user-address', 1, USER_WINDOW_MS);
-  // bcrypt gets at most half of libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise)
-  // and half of the CPUs: a login storm must not starve signature verification or delivery.
-  const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  // Addresses (/64 for IPv6) this user logged in from in the last 30 days. While the username is
+  // over its limit only they may still try (each within its own per-address limit): guesses from
+  // many addresses stay capped by the per-username limit, and its owner is not kept out.
+  const knownAddresses = counter('login-known-address', 1, KNOWN_ADDRESS_MS);
+  // bcrypt gets at most half of libuv's pool and half of the CPUs: a login storm must not starve
+  // signature verification or delivery.
   const hashing = new WorkQueue(
-    hashSlots ?? Math.max(1, Math.floor(Math.min(pool, availableParallelism()) / 2)),
+    hashSlots ?? Math.max(1, Math.floor(Math.min(threadPoolSize(), availableParallelism()) / 2)),
     hashQueue,
     hashesPerAddress,
   );
-  // Unknown users are compared against a hash at the configured cost, and users whose hash has
-  // another cost (BCRYPT_COST changed) are re-hashed at their next login: every failure costs the same.
+  // Unknown users are compared against a hash at the configured cost; users whose hash has another
+  // cost (BCRYPT_COST changed) are re-hashed at their next login, and until then a failure on a
+  // lower-cost hash also pays one comparison at the configured cost. (A hash at a higher cost than
+  // the configured one still takes longer to fail: lowering BCRYPT_COST shows who has not logged in.)
   const dummyHash = hasher.hash(randomBytes(16).toString('hex'), bcryptCost);
   // Public keys never change once registered: parse each once.
   const keyCache = new Map<string, ParsedKeys>();
@@ -107,7 +111,15 @@ export function createAccounts({
     const parsed: ParsedKeys = {
       encryption,
       signing,
-      pems: user.keys,
+      // served as canonical SPKI PEM, also for keys stored before registration re-exported them
+      pems: {
+        encryption: canonicalPem(encryption),
+        signing: {
+          'rsa-pss-sha256': canonicalPem(signing['rsa-pss-sha256']),
+          'dsa-sha256': canonicalPem(signing['dsa-sha256']),
+          ed25519: canonicalPem(signing.ed25519),
+        },
+      },
       fingerprints: {
         encryption: fingerprint(encryption),
         'rsa-pss-sha256': fingerprint(signing['rsa-pss-sha256']),
@@ -123,11 +135,11 @@ export function createAccounts({
     async register(username: string, password: string, keys: PublicKeySet): Promise<void> {
       if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
       checkNewPassword(password);
-      await checkPublicKeySet(keys);
+      const canonical = await checkPublicKeySet(keys);
       const user: UserRecord = {
         username,
         passwordHash: await hashing.run(() => hasher.hash(password, bcryptCost)),
-        keys,
+        keys: canonical,
         createdAt: timestamp(),
         lastSeen: null,
       };
@@ -137,39 +149,60 @@ export function createAccounts({
     /**
      * Same 401, same work, for an unknown user and a wrong password. Each attempt is counted before
      * its password is checked, per username and address (5 a minute) and per username (50 in five
-     * minutes); a success resets the first and gives its attempt back to the second. `signal` says
-     * the client has gone: a check still waiting for its turn is then dropped.
+     * minutes); past the per-username limit only an address this user logged in from before may
+     * still try. A success resets the first count and gives its attempt back to the second; an
+     * attempt refused or failed before its comparison started (a limit, a full queue, the store or
+     * Redis failing, the client gone: `signal`) gives back everything it counted.
      */
     async login(username: string, password: string, ip = '', signal?: AbortSignal) {
       const address = addressKey(ip);
       const pair = `${username}\n${address}`;
-      const pairWait = await pairAttempts.take(pair);
-      if (pairWait > 0)
-        throw rateLimited(
-          `Too many failed logins for ${username} from this address; try again later.`,
-          pairWait,
-        );
-      const userWait = await userAttempts.take(username);
-      if (userWait > 0) {
-        const lockedWait = await recentFailures.take(pair);
-        if (lockedWait > 0)
-          throw rateLimited(`Too many failed logins for ${username}; try again later.`, lockedWait);
-      }
-      const user = await store.getUser(username);
-      const hash = user?.passwordHash ?? (await dummyHash);
+      const taken: [SharedCounter, string][] = [];
+      const take = async (attempts: SharedCounter, key: string) => {
+        const wait = await attempts.take(key);
+        taken.push([attempts, key]);
+        return wait;
+      };
+      let compared = false;
+      let user: UserRecord | undefined;
       let matches: boolean;
       try {
-        matches = await hashing.run(() => hasher.compare(password, hash), { key: address, signal });
+        const pairWait = await take(pairAttempts, pair);
+        if (pairWait > 0)
+          throw rateLimited(
+            `Too many failed logins for ${username} from this address; try again later.`,
+            pairWait,
+          );
+        const userWait = await take(userAttempts, username);
+        if (userWait > 0 && !((await knownAddresses.blockedFor(pair)) > 0))
+          throw rateLimited(`Too many failed logins for ${username}; try again later.`, userWait);
+        user = (await store.getUser(username)) ?? undefined;
+        const hash = user?.passwordHash ?? (await dummyHash);
+        matches = await hashing.run(
+          () => {
+            compared = true;
+            return hasher.compare(password, hash);
+          },
+          { key: address, signal },
+        );
       } catch (error) {
-        // never evaluated (queue full, too many at once, client gone): the attempts are given back
-        await Promise.all([pairAttempts.give(pair), userAttempts.give(username)]);
+        // never compared: every count this attempt made is given back (best effort: a counter
+        // that cannot be reached now keeps it until its window ends)
+        if (!compared) await Promise.allSettled(taken.map(([attempts, key]) => attempts.give(key)));
         throw error;
       }
       if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-        await recentFailures.hit(pair);
+        // a hash at a lower cost than the configured one (BCRYPT_COST was raised) is padded to
+        // the cost of a configured-cost comparison, so its failure looks like any other
+        if (user && hasher.getRounds(user.passwordHash) < bcryptCost)
+          await hashing.run(async () => hasher.compare(password, await dummyHash)).catch(() => false);
         throw new Errors.INVALID_CREDENTIALS();
       }
-      await Promise.all([pairAttempts.reset(pair), recentFailures.reset(pair), userAttempts.give(username)]);
+      await Promise.all([
+        pairAttempts.reset(pair),
+        userAttempts.give(username),
+        knownAddresses.reset(pair).then(() => knownAddresses.hit(pair)),
+      ]);
       if (hasher.getRounds(user.passwordHash) !== bcryptCost) {
         // best effort: when it cannot be done now (busy, store away), the next login tries again
         await hashing

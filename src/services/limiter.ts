@@ -2,6 +2,19 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { SharedCounter } from '../bus/types.js';
 import { Errors, rateLimited } from '../errors.js';
 
+/** Keys one in-memory counter holds at most, and how often it may walk them all to drop ended windows. */
+export const MAX_COUNTER_KEYS = 100_000;
+const SWEEP_INTERVAL_MS = 1000;
+
+/**
+ * libuv's thread pool size: UV_THREADPOOL_SIZE when it is a whole number 1-1024 (libuv's own
+ * bounds), else libuv's default of 4 — a typo must not turn every slot count into NaN.
+ */
+export function threadPoolSize(raw = process.env.UV_THREADPOOL_SIZE): number {
+  const n = Number(raw);
+  return raw !== undefined && /^\s*\d+\s*$/.test(raw) && n >= 1 && n <= 1024 ? n : 4;
+}
+
 /**
  * Fixed-window counters in memory (one process; the Redis bus shares its own). Counting only
  * failures keeps a real user's successful logins from ever locking them out.
@@ -13,7 +26,13 @@ export class WindowCounter {
     private readonly limit: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
+    private readonly maxKeys = MAX_COUNTER_KEYS,
   ) {}
+
+  /** Windows held, for tests. */
+  get size(): number {
+    return this.windows.size;
+  }
 
   /** Seconds until `key` may try again, or 0 when it is under its limit. */
   blockedFor(key: string): number {
@@ -46,18 +65,38 @@ export class WindowCounter {
   hit(key: string): void {
     const now = this.now();
     const w = this.windows.get(key);
-    if (!w || w.resetAt <= now) this.windows.set(key, { count: 1, resetAt: now + this.windowMs });
-    else w.count += 1;
-    if (this.windows.size > 100_000) this.sweep();
+    if (w && w.resetAt > now) {
+      w.count += 1;
+      return;
+    }
+    if (!w && this.windows.size >= this.maxKeys) this.makeRoom(now);
+    this.windows.set(key, { count: 1, resetAt: now + this.windowMs });
   }
 
   reset(key: string): void {
     this.windows.delete(key);
   }
 
-  private sweep(): void {
-    const now = this.now();
-    for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
+  /** Full-map sweeps made so far (tests count them). */
+  sweeps = 0;
+  private lastSweep = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Room for one more key: ended windows are swept at most once per second (a sweep walks the
+   * whole map), and when the map is still full the oldest window goes — memory stays bounded
+   * whatever the number of addresses, at the price of forgetting the oldest count first.
+   */
+  private makeRoom(now: number): void {
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = now;
+      this.sweeps += 1;
+      for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
+    }
+    while (this.windows.size >= this.maxKeys) {
+      const oldest = this.windows.keys().next();
+      if (oldest.done) break;
+      this.windows.delete(oldest.value);
+    }
   }
 }
 
@@ -86,6 +125,8 @@ export class AbandonedError extends Error {
 interface Waiter {
   key: string | undefined;
   start: () => void;
+  /** Turned away to make room for an address with a smaller share of the queue. */
+  evict: () => void;
 }
 
 /**
@@ -94,10 +135,16 @@ interface Waiter {
  * capping the hashes in flight keeps a login storm from starving it, bounding the queue keeps a
  * storm from delaying every login without limit, and a task whose client has gone (its signal
  * aborted) leaves the queue instead of being hashed for nobody.
+ *
+ * The queue is fair between keys: each key waits in its own line, a free slot goes to the lines in
+ * turn, and when the queue is full a key with fewer waiting than the longest line takes the last
+ * place of that line (which gets the 503) — a few addresses' backlog cannot starve a new one.
  */
 export class WorkQueue {
   private active = 0;
-  private readonly waiting: Waiter[] = [];
+  private waitingCount = 0;
+  /** One line per key, in the order their turns come (a served line moves to the back). */
+  private readonly lines = new Map<string | undefined, Waiter[]>();
   private readonly perKeyCount = new Map<string, number>();
 
   constructor(
@@ -108,7 +155,7 @@ export class WorkQueue {
 
   /** Tasks running and waiting, for figures and tests. */
   get size(): { active: number; waiting: number } {
-    return { active: this.active, waiting: this.waiting.length };
+    return { active: this.active, waiting: this.waitingCount };
   }
 
   async run<T>(task: () => Promise<T>, options: { key?: string; signal?: AbortSignal } = {}): Promise<T> {
@@ -116,13 +163,7 @@ export class WorkQueue {
     if (signal?.aborted) throw new AbandonedError('the client has gone');
     if (key !== undefined && (this.perKeyCount.get(key) ?? 0) >= this.perKey)
       throw rateLimited('Too many logins in progress from this address; try again in a second.', 1);
-    if (this.active >= this.slots && this.waiting.length >= this.queue)
-      throw Object.assign(
-        new Errors.UNAVAILABLE('The server is busy checking passwords; try again shortly.'),
-        {
-          retryAfter: 1,
-        },
-      );
+    if (this.active >= this.slots && this.waitingCount >= this.queue && !this.evictFor(key)) throw busy();
     this.count(key, 1);
     try {
       if (this.active >= this.slots) await this.wait(key, signal);
@@ -132,7 +173,7 @@ export class WorkQueue {
         return await task();
       } finally {
         this.active -= 1;
-        const next = this.waiting.shift();
+        const next = this.nextWaiter();
         if (next) {
           // the slot passes straight to the next in line, so a newcomer cannot take it meanwhile
           this.active += 1;
@@ -144,11 +185,42 @@ export class WorkQueue {
     }
   }
 
+  /** Turns away the last waiter of the longest line when it is longer than `key`'s would become. */
+  private evictFor(key: string | undefined): boolean {
+    let longest: Waiter[] | undefined;
+    for (const line of this.lines.values()) if (!longest || line.length > longest.length) longest = line;
+    const mine = this.lines.get(key)?.length ?? 0;
+    const victim = longest && longest.length > mine + 1 ? longest.at(-1) : undefined;
+    if (!victim) return false;
+    this.remove(victim);
+    victim.evict();
+    return true;
+  }
+
+  private nextWaiter(): Waiter | undefined {
+    const first = this.lines.entries().next();
+    if (first.done) return undefined;
+    const [key, line] = first.value;
+    const waiter = line.shift();
+    this.lines.delete(key);
+    if (line.length > 0) this.lines.set(key, line);
+    if (waiter) this.waitingCount -= 1;
+    return waiter;
+  }
+
+  private remove(waiter: Waiter): void {
+    const line = this.lines.get(waiter.key);
+    const at = line?.indexOf(waiter) ?? -1;
+    if (!line || at < 0) return;
+    line.splice(at, 1);
+    this.waitingCount -= 1;
+    if (line.length === 0) this.lines.delete(waiter.key);
+  }
+
   private wait(key: string | undefined, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        const at = this.waiting.indexOf(waiter);
-        if (at >= 0) this.waiting.splice(at, 1);
+        this.remove(waiter);
         reject(new AbandonedError('the client has gone'));
       };
       const waiter: Waiter = {
@@ -157,9 +229,16 @@ export class WorkQueue {
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
+        evict: () => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(busy());
+        },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
+      const line = this.lines.get(key);
+      if (line) line.push(waiter);
+      else this.lines.set(key, [waiter]);
+      this.waitingCount += 1;
     });
   }
 
@@ -170,6 +249,11 @@ export class WorkQueue {
     else this.perKeyCount.delete(key);
   }
 }
+
+const busy = () =>
+  Object.assign(new Errors.UNAVAILABLE('The server is busy checking passwords; try again shortly.'), {
+    retryAfter: 1,
+  });
 
 /** The eight 16-bit groups of an IPv6 address (`::` expanded, a trailing dotted quad converted). */
 function ipv6Groups(ip: string): number[] {
@@ -186,15 +270,28 @@ function ipv6Groups(ip: string): number[] {
   return [...front, ...new Array(8 - front.length - back.length).fill(0), ...back];
 }
 
+/** An address as a proxy may write it: `1.2.3.4:5555` and `[2001:db8::1]:443` lose their port. */
+function bareAddress(ip: string): string {
+  const text = ip.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(text)?.[1];
+  if (bracketed !== undefined) return bracketed;
+  const v4 = /^(\d+\.\d+\.\d+\.\d+):\d{1,5}$/.exec(text)?.[1];
+  return v4 ?? text;
+}
+
 /**
  * The key a per-address limit counts under: an IPv4 address as it is (IPv4-mapped IPv6 included),
- * an IPv6 address by its /64 — one subscriber usually holds a whole /64 and can pick any address in it.
+ * an IPv6 address by its /64 — one subscriber usually holds a whole /64 and can pick any address in
+ * it. A port is dropped; anything that is not an IP address (a forged forwarding header passed on
+ * by a trusted proxy) is refused with a 400, never counted under a key of the client's choosing.
  */
 export function addressKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  const bare = bareAddress(ip);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare)?.[1];
   if (mapped && isIPv4(mapped)) return mapped;
-  if (!isIPv6(ip)) return ip;
-  const prefix = ipv6Groups(ip)
+  if (isIPv4(bare)) return bare;
+  if (!isIPv6(bare)) throw new Errors.INVALID_BODY('The client address is not an IP address.');
+  const prefix = ipv6Groups(bare)
     .slice(0, 4)
     .map((g) => g.toString(16))
     .join(':');
