@@ -84,9 +84,12 @@ export interface PostgresOptions {
 }
 
 /** Takes the database to the current schema, once, however many instances start at the same time. */
-async function migrate(client: Client): Promise<void> {
+async function migrate(client: pg.Client): Promise<void> {
   await client.query('BEGIN');
   try {
+    // a migration may rewrite a large table: no server-side limit either (the pool's 15 s
+    // query_timeout does not apply: migrate runs on its own connection)
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const { rows } = await client.query('SELECT version FROM schema_version');
@@ -121,11 +124,20 @@ export async function openPostgresStore({ url, poolSize, onError }: PostgresOpti
   // An idle connection that breaks (the database restarted) must not end the process.
   pool.on('error', onError);
   try {
-    const client = await pool.connect();
+    // its own connection, without the pool's query_timeout: an upgrade may take longer than any
+    // request should
+    const client = new pg.Client({
+      connectionString: url,
+      types,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
+    client.on('error', onError);
+    await client.connect();
     try {
       await migrate(client);
     } finally {
-      client.release();
+      await client.end().catch(() => {});
     }
   } catch (error) {
     await pool.end().catch(() => {});
