@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { onDatabase } from './chats-support.js';
 import { type ApiResponse, Participant } from './client.js';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
@@ -140,6 +141,42 @@ describe('GET /chats pages', () => {
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('INVALID_QUERY');
     }
+  });
+
+  it('refuses a forged cursor (a NUL, a wrong shape, a time or id not its own) with 400, never a 5xx', async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const time = '2026-01-01T00:00:00.000Z';
+    const forged = [
+      ['\u0000', ids[0]],
+      [time, '\u0000'],
+      [`${time}\u0000`, ids[0]],
+      [time, `${ids[0]}\u0000`],
+      ['\ud800', ids[0]],
+      ['\uffff', '\uffff'],
+      ['2026-13-01T00:00:00.000Z', ids[0]],
+      ['2026-01-01T00:00:00Z', ids[0]],
+      [time, ids[0].toUpperCase()],
+      [time, 'x'],
+      [time, ids[0], 'more'],
+      [0, ids[0]],
+      { activeAt: time, id: ids[0] },
+    ];
+    for (const value of forged) {
+      const res = await alice.api.call('listChats', { query: { cursor: b64(value) } });
+      expect(res.status, JSON.stringify(value)).toBe(400);
+      expect(res.body.code).toBe('INVALID_QUERY');
+    }
+    const own = await alice.api.call('listChats', { query: { cursor: b64([time, ids[0]]) } });
+    expect(own.status).toBe(200);
+  });
+
+  it('lists a chat without active_at (made by an instance of the previous release) by its creation, and takes its own cursors', async () => {
+    await onDatabase(server, 'UPDATE chats SET active_at = NULL WHERE id = ?', [ids[1]]);
+    const pages = await all(1);
+    expect(pages.flat()).toHaveLength(7);
+    expect(new Set(pages.flat())).toEqual(new Set(ids));
+    // ids[1] has had no activity since its creation: it comes after every chat created later
+    expect(pages.flat().indexOf(ids[1])).toBeGreaterThan(pages.flat().indexOf(ids[2]));
   });
 
   it('asks presence about each member once per page, not once per member per chat', async () => {

@@ -70,13 +70,22 @@ function encodeCursor(c: ChatCursor): string {
   return Buffer.from(JSON.stringify([c.activeAt, c.id])).toString('base64url');
 }
 
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Exactly what {@link encodeCursor} makes (an ISO time to the millisecond and a chat id), or 400. */
 function decodeCursor(text: string): ChatCursor {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     if (
       Array.isArray(value) &&
       value.length === 2 &&
-      value.every((v) => typeof v === 'string' && v.length <= 64)
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string' &&
+      CURSOR_TIME.test(value[0]) &&
+      !Number.isNaN(Date.parse(value[0])) &&
+      new Date(value[0]).toISOString() === value[0] &&
+      CURSOR_ID.test(value[1])
     )
       return { activeAt: value[0], id: value[1] };
   } catch {

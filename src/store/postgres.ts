@@ -282,7 +282,7 @@ class PostgresStore implements Store {
    */
   private async chatsWhere(where: string, params: unknown[], order = 'c.id'): Promise<ListedChat[]> {
     const rows = await this.rows(
-      `SELECT c.id, c.epoch, c.created_by, c.created_at, c.active_at,
+      `SELECT c.id, c.epoch, c.created_by, c.created_at, COALESCE(c.active_at, c.created_at) AS active_at,
          COALESCE((SELECT json_agg(json_build_object('username', m.username, 'state', m.state,
              'sinceEpoch', m.since_epoch) ORDER BY m.since_epoch, m.username)
            FROM members m WHERE m.chat_id = c.id), '[]') AS members
@@ -396,9 +396,10 @@ class PostgresStore implements Store {
   async listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]> {
     return this.chatsWhere(
       `c.id IN (SELECT chat_id FROM members WHERE username = $1)
-       AND ($2::text IS NULL OR (c.active_at, c.id) < ($2::text, $3::text))`,
+       AND ($2::text IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < ($2::text, $3::text))`,
       [username, after?.activeAt ?? null, after?.id ?? null, limit],
-      'c.active_at DESC, c.id DESC LIMIT $4',
+      // a chat made by an instance of the previous release has no active_at: its creation
+      'COALESCE(c.active_at, c.created_at) DESC, c.id DESC LIMIT $4',
     );
   }
 

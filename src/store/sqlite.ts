@@ -98,9 +98,11 @@ class SqliteStore implements Store {
          WHERE c.id = ? AND m.username = ?`,
       ),
       chatsOf: p(
-        `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
-         WHERE m.username = @username AND (@activeAt IS NULL OR (c.active_at, c.id) < (@activeAt, @id))
-         ORDER BY c.active_at DESC, c.id DESC LIMIT @limit`,
+        // a chat made by an instance of the previous release has no active_at: its creation
+        `SELECT c.*, COALESCE(c.active_at, c.created_at) AS active FROM chats c JOIN members m ON m.chat_id = c.id
+         WHERE m.username = @username
+           AND (@activeAt IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < (@activeAt, @id))
+         ORDER BY active DESC, c.id DESC LIMIT @limit`,
       ),
       countChats: p('SELECT count(*) AS n FROM members WHERE username = ?'),
       chatIdsOf: p('SELECT chat_id FROM members WHERE username = ?'),
@@ -276,7 +278,7 @@ class SqliteStore implements Store {
       activeAt: after?.activeAt ?? null,
       id: after?.id ?? null,
     }) as Row[];
-    return rows.map((row) => ({ ...this.chatFromRow(row), activeAt: row.active_at as string }));
+    return rows.map((row) => ({ ...this.chatFromRow(row), activeAt: row.active as string }));
   }
 
   async countChats(username: string): Promise<number> {
