@@ -56,19 +56,6 @@ describe('per-user limits on chats and history', () => {
     expect(after.body.members.map((m: { username: string }) => m.username)).not.toContain('erin');
   });
 
-  it('a user in SECURECHAT_MAX_CHATS chats cannot create another: 409 TOO_MANY_CHATS', async () => {
-    const { dave } = people;
-    // dave is in chats of carol's and bob's; he makes his own up to the cap
-    let count = (await dave.api.call('listChats')).body.chats.length;
-    expect(count).toBeGreaterThan(0);
-    for (; count < 4; count++) {
-      expect((await dave.api.call('createChat', { body: { invitees: ['alice'] } })).status).toBe(201);
-    }
-    const refused = await dave.api.call('createChat', { body: { invitees: ['alice'] } });
-    expect(refused.status).toBe(409);
-    expect(refused.body.code).toBe('TOO_MANY_CHATS');
-  });
-
   it('history reads: SECURECHAT_HISTORY_LIMIT pages a minute per user', async () => {
     const { dave } = people;
     const chatId = (await dave.api.call('listChats')).body.chats[0].id;
@@ -76,6 +63,54 @@ describe('per-user limits on chats and history', () => {
       expect((await dave.api.call('listMessages', { params: { chatId } })).status).toBe(200);
     }
     expectLimited(await dave.api.call('listMessages', { params: { chatId } }));
+  });
+});
+
+describe('SECURECHAT_MAX_CHATS caps joined chats', () => {
+  let server: TestServer;
+  afterAll(() => server?.close());
+
+  it('invitations do not count and declining them is free; creating or joining past the cap is 409 TOO_MANY_CHATS', async () => {
+    server = await startServer({
+      SECURECHAT_MAX_CHATS: '2',
+      SECURECHAT_MEMBERSHIP_LIMIT: '2',
+      SECURECHAT_CHAT_LIMIT: '100',
+    });
+    const alice = await login(server, 'alice');
+    const others = [await login(server, 'bob'), await login(server, 'carol'), await login(server, 'dave')];
+    const invitations: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const made = await others[i % 3].api.call('createChat', { body: { invitees: ['alice'] } });
+      expect(made.status).toBe(201);
+      expect(made.body.unavailable).toEqual([]);
+      invitations.push(made.body.chat.id);
+    }
+    // six invitations, and alice may still make her two chats
+    const own: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const made = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+      expect(made.status).toBe(201);
+      own.push(made.body.chat.id);
+    }
+    const third = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+    expect(third.status).toBe(409);
+    expect(third.body.code).toBe('TOO_MANY_CHATS');
+    // at the cap, joining is refused and changes nothing
+    const join = await alice.api.call('joinChat', { params: { chatId: invitations[0] } });
+    expect(join.status).toBe(409);
+    expect(join.body.code).toBe('TOO_MANY_CHATS');
+    const still = await alice.api.call('getChat', { params: { chatId: invitations[0] } });
+    expect(still.body.members.find((m: { username: string }) => m.username === 'alice').state).toBe(
+      'invited',
+    );
+    // declining five invitations is not charged to a membership limit of two a minute
+    for (const chatId of invitations.slice(1))
+      expect((await alice.api.call('leaveChat', { params: { chatId } })).status).toBe(204);
+    // leaving a joined chat is, and makes room to join
+    expect((await alice.api.call('leaveChat', { params: { chatId: own[0] } })).status).toBe(204);
+    expect((await alice.api.call('joinChat', { params: { chatId: invitations[0] } })).status).toBe(200);
+    expect((await alice.api.call('leaveChat', { params: { chatId: own[1] } })).status).toBe(204);
+    expectLimited(await alice.api.call('leaveChat', { params: { chatId: invitations[0] } }));
   });
 });
 

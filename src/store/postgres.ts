@@ -403,8 +403,11 @@ class PostgresStore implements Store {
     );
   }
 
-  async countChats(username: string): Promise<number> {
-    const [row] = await this.rows('SELECT count(*) AS n FROM members WHERE username = $1', [username]);
+  async countJoinedChats(username: string): Promise<number> {
+    const [row] = await this.rows(
+      "SELECT count(*) AS n FROM members WHERE username = $1 AND state = 'joined'",
+      [username],
+    );
     return Number(row.n);
   }
 

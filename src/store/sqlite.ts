@@ -104,7 +104,7 @@ class SqliteStore implements Store {
            AND (@activeAt IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < (@activeAt, @id))
          ORDER BY active DESC, c.id DESC LIMIT @limit`,
       ),
-      countChats: p('SELECT count(*) AS n FROM members WHERE username = ?'),
+      countJoinedChats: p("SELECT count(*) AS n FROM members WHERE username = ? AND state = 'joined'"),
       chatIdsOf: p('SELECT chat_id FROM members WHERE username = ?'),
       upsertMember: p(
         `INSERT INTO members (chat_id, username, state, since_epoch) VALUES (?, ?, ?, ?)
@@ -281,8 +281,8 @@ class SqliteStore implements Store {
     return rows.map((row) => ({ ...this.chatFromRow(row), activeAt: row.active as string }));
   }
 
-  async countChats(username: string): Promise<number> {
-    return (this.q.countChats.get(username) as Row).n as number;
+  async countJoinedChats(username: string): Promise<number> {
+    return (this.q.countJoinedChats.get(username) as Row).n as number;
   }
 
   async chatIdsOf(username: string): Promise<string[]> {

@@ -33,8 +33,8 @@ export interface Store {
    * snapshot.
    */
   listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]>;
-  /** How many chats `username` is a member of. */
-  countChats(username: string): Promise<number>;
+  /** How many chats `username` has joined (invitations not accepted yet do not count). */
+  countJoinedChats(username: string): Promise<number>;
   /** The ids of the chats `username` is a member of. */
   chatIdsOf(username: string): Promise<string[]>;
   /**
