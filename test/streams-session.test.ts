@@ -85,6 +85,48 @@ describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
     expect(server.app.services.hub.count('bob')).toBe(0);
   });
 
+  it('a logout that comes before presence counts the stream does not bring the session back online', async () => {
+    // erin's only session: offline once it is logged out
+    const erin = await Participant.login(server.url, server.keysDir, 'erin', PASSWORD);
+    const { presence } = server.app.services;
+    const streamOpened = presence.streamOpened;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const held = new Promise<void>((resolve) => (reached = resolve));
+    presence.streamOpened = async (...args) => {
+      reached();
+      await released;
+      return streamOpened(...args);
+    };
+    // held where the route awaits before counting the stream: authenticated, stream claimed
+    const routeWaits = server.app.services.accounts.isRevoked;
+    server.app.services.accounts.isRevoked = async (sessionId) => {
+      reached();
+      await released;
+      return routeWaits(sessionId);
+    };
+    const opening = erin.events().then(
+      (stream) => stream,
+      (error: Error) => error,
+    );
+    try {
+      await held;
+      expect((await erin.api.call('logout')).status).toBe(204);
+      await presence.settled();
+      expect(await presence.isOnline('erin')).toBe(false);
+    } finally {
+      presence.streamOpened = streamOpened;
+      server.app.services.accounts.isRevoked = routeWaits;
+      release();
+    }
+    const result = await opening;
+    if (!(result instanceof Error)) await result.done;
+    await presence.settled();
+    expect(await presence.isOnline('erin')).toBe(false);
+    expect(server.app.services.hub.count('erin')).toBe(0);
+  });
+
   it('logouts racing stream opens leave no stream open', async () => {
     const sessions = await Promise.all(
       Array.from({ length: 60 }, () => Participant.login(server.url, server.keysDir, 'bob', PASSWORD)),
