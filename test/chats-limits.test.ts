@@ -178,6 +178,32 @@ describe('GET /chats pages', () => {
     }
   });
 
+  it('never skips a chat that becomes active while the pages are read: it comes again after the pass', async () => {
+    const full = (await alice.api.call('listChats', { query: { limit: 100 } })).body.chats.map(
+      (c: { id: string }) => c.id,
+    );
+    const first = await alice.api.call('listChats', { query: { limit: 2 } });
+    const seen: string[] = first.body.chats.map((c: { id: string }) => c.id);
+    // the chat that would come last moves to the top, above where the listing has got to
+    const moved = full[full.length - 1];
+    expect((await alice.send(moved, 1, 'while paging', 'ed25519')).res.status).toBe(201);
+    let cursor = first.body.nextCursor;
+    let pages = 1;
+    while (cursor) {
+      const page = await alice.api.call('listChats', { query: { limit: 2, cursor } });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.chats.map((c: { id: string }) => c.id));
+      cursor = page.body.nextCursor;
+      pages += 1;
+      expect(pages).toBeLessThan(20);
+    }
+    expect(seen).toContain(moved);
+    expect(new Set(seen)).toEqual(new Set(full));
+    // it came in the pass after the first, once
+    expect(seen.filter((id) => id === moved)).toHaveLength(1);
+    expect(seen.indexOf(moved)).toBeGreaterThanOrEqual(full.length - 1);
+  });
+
   it('refuses a forged cursor (a NUL, a wrong shape, a time or id not its own) with 400, never a 5xx', async () => {
     const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const time = '2026-01-01T00:00:00.000Z';
@@ -193,6 +219,13 @@ describe('GET /chats pages', () => {
       [time, ids[0].toUpperCase()],
       [time, 'x'],
       [time, ids[0], 'more'],
+      [time, ids[0], null, -1],
+      [time, ids[0], null, 1.5],
+      [time, ids[0], 5, 4],
+      [time, null, null, 4],
+      [null, ids[0], null, 4],
+      [time, ids[0], '1', 4],
+      [time, ids[0], null, 2 ** 53],
       [0, ids[0]],
       { activeAt: time, id: ids[0] },
     ];

@@ -65,29 +65,58 @@ const FEW_USERS = 64;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** GET /chats cursors: the last chat's activity and id, opaque to clients. */
-function encodeCursor(c: ChatCursor): string {
-  return Buffer.from(JSON.stringify([c.activeAt, c.id])).toString('base64url');
+/**
+ * Where a GET /chats listing is: a pass over the caller's chats (all of them, or those active
+ * since event `since`), the last chat it gave, and `bound`, the latest event id when the pass
+ * began. A chat active during a pass may move above where the pass has got to: the next pass
+ * lists the chats active since `bound` again, so none is ever skipped.
+ */
+interface ListingCursor extends ChatCursor {
+  bound: number;
 }
+
+/** Opaque to clients. */
+function encodeCursor(c: ListingCursor): string {
+  return Buffer.from(JSON.stringify([c.activeAt ?? null, c.id ?? null, c.since ?? null, c.bound])).toString(
+    'base64url',
+  );
+}
+
+const eventId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Exactly what {@link encodeCursor} makes (an ISO time to the millisecond and a chat id), or 400. */
-function decodeCursor(text: string): ChatCursor {
+const cursorTime = (v: unknown): v is string =>
+  typeof v === 'string' &&
+  CURSOR_TIME.test(v) &&
+  !Number.isNaN(Date.parse(v)) &&
+  new Date(v).toISOString() === v;
+const cursorId = (v: unknown): v is string => typeof v === 'string' && CURSOR_ID.test(v);
+
+/**
+ * Exactly what {@link encodeCursor} makes (an ISO time to the millisecond and a chat id, or
+ * neither; event ids), or 400. The previous release's `[time, id]` is taken as a first pass
+ * bounded now (`bound` undefined).
+ */
+function decodeCursor(text: string): Omit<ListingCursor, 'bound'> & { bound?: number } {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && cursorTime(value[0]) && cursorId(value[1]))
+      return { activeAt: value[0], id: value[1] };
     if (
       Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      typeof value[1] === 'string' &&
-      CURSOR_TIME.test(value[0]) &&
-      !Number.isNaN(Date.parse(value[0])) &&
-      new Date(value[0]).toISOString() === value[0] &&
-      CURSOR_ID.test(value[1])
+      value.length === 4 &&
+      ((cursorTime(value[0]) && cursorId(value[1])) || (value[0] === null && value[1] === null)) &&
+      (value[2] === null || (eventId(value[2]) && value[2] <= value[3])) &&
+      eventId(value[3])
     )
-      return { activeAt: value[0], id: value[1] };
+      return {
+        activeAt: value[0] ?? undefined,
+        id: value[1] ?? undefined,
+        since: value[2] ?? undefined,
+        bound: value[3],
+      };
   } catch {
     // reported below
   }
@@ -269,14 +298,25 @@ export function createChats({
 
     /** One page of the caller's chats, most recent activity first; `nextCursor` null on the last. */
     async list(username: string, limit: number, cursor?: string) {
-      const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      const rows = await store.listChats(username, limit + 1, after);
+      const latest = async () => (await store.eventBounds()).latest;
+      const decoded = cursor === undefined ? {} : decodeCursor(cursor);
+      // read before the page: whatever commits later has a higher id, and comes in the next pass
+      const at: ListingCursor = { ...decoded, bound: decoded.bound ?? (await latest()) };
+      const rows = await store.listChats(username, limit + 1, at);
       const page = rows.slice(0, limit);
       const onlineNow = await onlineAmong(membersOf(page));
       const last = page[page.length - 1];
+      let next: ListingCursor | undefined;
+      if (rows.length > limit) next = { ...at, activeAt: last.activeAt, id: last.id };
+      else {
+        // this pass is over; chats active since it began (read after the page) come again
+        const bound = await latest();
+        if ((await store.listChats(username, 1, { since: at.bound })).length > 0)
+          next = { since: at.bound, bound };
+      }
       return {
         chats: page.map((chat) => viewWith(chat, onlineNow)),
-        nextCursor: rows.length > limit ? encodeCursor(last) : null,
+        nextCursor: next ? encodeCursor(next) : null,
       };
     },
 

@@ -58,7 +58,8 @@ BEGIN
     sig_alg, signature, received_at)
   VALUES (p_chat, out_seq, p_id, lower(p_id), p_sender, p_epoch, p_sent_at, p_iv, p_ciphertext, p_tag,
     p_sig_alg, p_signature, p_received_at);
-  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1, active_at = p_received_at
+  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1,
+    active_at = GREATEST(active_at, p_received_at)
   WHERE id = p_chat;
   -- last: the counter row stays locked until commit, so event ids commit in order everywhere
   UPDATE counters SET value = value + 1 WHERE name = 'event_id' RETURNING value INTO out_event_id;
@@ -396,8 +397,10 @@ class PostgresStore implements Store {
   async listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]> {
     return this.chatsWhere(
       `c.id IN (SELECT chat_id FROM members WHERE username = $1)
-       AND ($2::text IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < ($2::text, $3::text))`,
-      [username, after?.activeAt ?? null, after?.id ?? null, limit],
+       AND ($2::text IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < ($2::text, $3::text))
+       AND ($5::bigint IS NULL OR c.id IN (SELECT e.chat_id COLLATE "C" FROM event_recipients r
+             JOIN events e ON e.id = r.event_id WHERE r.username = $1 AND r.event_id > $5::bigint))`,
+      [username, after?.activeAt ?? null, after?.id ?? null, limit, after?.since ?? null],
       // a chat made by an instance of the previous release has no active_at: its creation
       'COALESCE(c.active_at, c.created_at) DESC, c.id DESC LIMIT $4',
     );
@@ -423,7 +426,7 @@ class PostgresStore implements Store {
         `UPDATE chats SET epoch = $1,
            epoch_started_at = CASE WHEN $1 = $2 THEN epoch_started_at ELSE $3 END,
            epoch_messages = CASE WHEN $1 = $2 THEN epoch_messages ELSE 0 END,
-           active_at = $3
+           active_at = GREATEST(active_at, $3)
          WHERE id = $4 AND epoch = $2`,
         [change.epoch, change.expectedEpoch, now, change.chatId],
       );
