@@ -204,6 +204,25 @@ describe('GET /chats pages', () => {
     expect(seen.indexOf(moved)).toBeGreaterThanOrEqual(full.length - 1);
   });
 
+  it("a chat's activity never goes back (its time is taken before the commit)", async () => {
+    // as if a later change had committed first: ids[4] and ids[5] are ahead of this post's time
+    await onDatabase(server, 'UPDATE chats SET active_at = ? WHERE id = ?', [
+      '2099-01-02T00:00:00.000Z',
+      ids[4],
+    ]);
+    await onDatabase(server, 'UPDATE chats SET active_at = ? WHERE id = ?', [
+      '2099-01-01T00:00:00.000Z',
+      ids[5],
+    ]);
+    expect((await alice.send(ids[4], 1, 'late', 'ed25519')).res.status).toBe(201);
+    expect(
+      (await alice.api.call('inviteToChat', { params: { chatId: ids[5] }, body: { invitees: ['carol'] } }))
+        .status,
+    ).toBe(200);
+    const top = await alice.api.call('listChats', { query: { limit: 2 } });
+    expect(top.body.chats.map((c: { id: string }) => c.id)).toEqual([ids[4], ids[5]]);
+  });
+
   it('refuses a forged cursor (a NUL, a wrong shape, a time or id not its own) with 400, never a 5xx', async () => {
     const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const time = '2026-01-01T00:00:00.000Z';
