@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { onDatabase } from './chats-support.js';
 import { type ApiResponse, Participant } from './client.js';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
@@ -55,19 +56,6 @@ describe('per-user limits on chats and history', () => {
     expect(after.body.members.map((m: { username: string }) => m.username)).not.toContain('erin');
   });
 
-  it('a user in SECURECHAT_MAX_CHATS chats cannot create another: 409 TOO_MANY_CHATS', async () => {
-    const { dave } = people;
-    // dave is in chats of carol's and bob's; he makes his own up to the cap
-    let count = (await dave.api.call('listChats')).body.chats.length;
-    expect(count).toBeGreaterThan(0);
-    for (; count < 4; count++) {
-      expect((await dave.api.call('createChat', { body: { invitees: ['alice'] } })).status).toBe(201);
-    }
-    const refused = await dave.api.call('createChat', { body: { invitees: ['alice'] } });
-    expect(refused.status).toBe(409);
-    expect(refused.body.code).toBe('TOO_MANY_CHATS');
-  });
-
   it('history reads: SECURECHAT_HISTORY_LIMIT pages a minute per user', async () => {
     const { dave } = people;
     const chatId = (await dave.api.call('listChats')).body.chats[0].id;
@@ -75,6 +63,54 @@ describe('per-user limits on chats and history', () => {
       expect((await dave.api.call('listMessages', { params: { chatId } })).status).toBe(200);
     }
     expectLimited(await dave.api.call('listMessages', { params: { chatId } }));
+  });
+});
+
+describe('SECURECHAT_MAX_CHATS caps joined chats', () => {
+  let server: TestServer;
+  afterAll(() => server?.close());
+
+  it('invitations do not count and declining them is free; creating or joining past the cap is 409 TOO_MANY_CHATS', async () => {
+    server = await startServer({
+      SECURECHAT_MAX_CHATS: '2',
+      SECURECHAT_MEMBERSHIP_LIMIT: '2',
+      SECURECHAT_CHAT_LIMIT: '100',
+    });
+    const alice = await login(server, 'alice');
+    const others = [await login(server, 'bob'), await login(server, 'carol'), await login(server, 'dave')];
+    const invitations: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const made = await others[i % 3].api.call('createChat', { body: { invitees: ['alice'] } });
+      expect(made.status).toBe(201);
+      expect(made.body.unavailable).toEqual([]);
+      invitations.push(made.body.chat.id);
+    }
+    // six invitations, and alice may still make her two chats
+    const own: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const made = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+      expect(made.status).toBe(201);
+      own.push(made.body.chat.id);
+    }
+    const third = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+    expect(third.status).toBe(409);
+    expect(third.body.code).toBe('TOO_MANY_CHATS');
+    // at the cap, joining is refused and changes nothing
+    const join = await alice.api.call('joinChat', { params: { chatId: invitations[0] } });
+    expect(join.status).toBe(409);
+    expect(join.body.code).toBe('TOO_MANY_CHATS');
+    const still = await alice.api.call('getChat', { params: { chatId: invitations[0] } });
+    expect(still.body.members.find((m: { username: string }) => m.username === 'alice').state).toBe(
+      'invited',
+    );
+    // declining five invitations is not charged to a membership limit of two a minute
+    for (const chatId of invitations.slice(1))
+      expect((await alice.api.call('leaveChat', { params: { chatId } })).status).toBe(204);
+    // leaving a joined chat is, and makes room to join
+    expect((await alice.api.call('leaveChat', { params: { chatId: own[0] } })).status).toBe(204);
+    expect((await alice.api.call('joinChat', { params: { chatId: invitations[0] } })).status).toBe(200);
+    expect((await alice.api.call('leaveChat', { params: { chatId: own[1] } })).status).toBe(204);
+    expectLimited(await alice.api.call('leaveChat', { params: { chatId: invitations[0] } }));
   });
 });
 
@@ -140,6 +176,94 @@ describe('GET /chats pages', () => {
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('INVALID_QUERY');
     }
+  });
+
+  it('never skips a chat that becomes active while the pages are read: it comes again after the pass', async () => {
+    const full = (await alice.api.call('listChats', { query: { limit: 100 } })).body.chats.map(
+      (c: { id: string }) => c.id,
+    );
+    const first = await alice.api.call('listChats', { query: { limit: 2 } });
+    const seen: string[] = first.body.chats.map((c: { id: string }) => c.id);
+    // the chat that would come last moves to the top, above where the listing has got to
+    const moved = full[full.length - 1];
+    expect((await alice.send(moved, 1, 'while paging', 'ed25519')).res.status).toBe(201);
+    let cursor = first.body.nextCursor;
+    let pages = 1;
+    while (cursor) {
+      const page = await alice.api.call('listChats', { query: { limit: 2, cursor } });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.chats.map((c: { id: string }) => c.id));
+      cursor = page.body.nextCursor;
+      pages += 1;
+      expect(pages).toBeLessThan(20);
+    }
+    expect(seen).toContain(moved);
+    expect(new Set(seen)).toEqual(new Set(full));
+    // it came in the pass after the first, once
+    expect(seen.filter((id) => id === moved)).toHaveLength(1);
+    expect(seen.indexOf(moved)).toBeGreaterThanOrEqual(full.length - 1);
+  });
+
+  it("a chat's activity never goes back (its time is taken before the commit)", async () => {
+    // as if a later change had committed first: ids[4] and ids[5] are ahead of this post's time
+    await onDatabase(server, 'UPDATE chats SET active_at = ? WHERE id = ?', [
+      '2099-01-02T00:00:00.000Z',
+      ids[4],
+    ]);
+    await onDatabase(server, 'UPDATE chats SET active_at = ? WHERE id = ?', [
+      '2099-01-01T00:00:00.000Z',
+      ids[5],
+    ]);
+    expect((await alice.send(ids[4], 1, 'late', 'ed25519')).res.status).toBe(201);
+    expect(
+      (await alice.api.call('inviteToChat', { params: { chatId: ids[5] }, body: { invitees: ['carol'] } }))
+        .status,
+    ).toBe(200);
+    const top = await alice.api.call('listChats', { query: { limit: 2 } });
+    expect(top.body.chats.map((c: { id: string }) => c.id)).toEqual([ids[4], ids[5]]);
+  });
+
+  it('refuses a forged cursor (a NUL, a wrong shape, a time or id not its own) with 400, never a 5xx', async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const time = '2026-01-01T00:00:00.000Z';
+    const forged = [
+      ['\u0000', ids[0]],
+      [time, '\u0000'],
+      [`${time}\u0000`, ids[0]],
+      [time, `${ids[0]}\u0000`],
+      ['\ud800', ids[0]],
+      ['\uffff', '\uffff'],
+      ['2026-13-01T00:00:00.000Z', ids[0]],
+      ['2026-01-01T00:00:00Z', ids[0]],
+      [time, ids[0].toUpperCase()],
+      [time, 'x'],
+      [time, ids[0], 'more'],
+      [time, ids[0], null, -1],
+      [time, ids[0], null, 1.5],
+      [time, ids[0], 5, 4],
+      [time, null, null, 4],
+      [null, ids[0], null, 4],
+      [time, ids[0], '1', 4],
+      [time, ids[0], null, 2 ** 53],
+      [0, ids[0]],
+      { activeAt: time, id: ids[0] },
+    ];
+    for (const value of forged) {
+      const res = await alice.api.call('listChats', { query: { cursor: b64(value) } });
+      expect(res.status, JSON.stringify(value)).toBe(400);
+      expect(res.body.code).toBe('INVALID_QUERY');
+    }
+    const own = await alice.api.call('listChats', { query: { cursor: b64([time, ids[0]]) } });
+    expect(own.status).toBe(200);
+  });
+
+  it('lists a chat without active_at (made by an instance of the previous release) by its creation, and takes its own cursors', async () => {
+    await onDatabase(server, 'UPDATE chats SET active_at = NULL WHERE id = ?', [ids[1]]);
+    const pages = await all(1);
+    expect(pages.flat()).toHaveLength(7);
+    expect(new Set(pages.flat())).toEqual(new Set(ids));
+    // ids[1] has had no activity since its creation: it comes after every chat created later
+    expect(pages.flat().indexOf(ids[1])).toBeGreaterThan(pages.flat().indexOf(ids[2]));
   });
 
   it('asks presence about each member once per page, not once per member per chat', async () => {

@@ -15,8 +15,8 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 /** Presence lives in Redis: while it does not answer, every presence read fails as it would. */
-function presenceDown() {
-  const { presence } = server.app.services;
+function presenceDown(on: TestServer = server) {
+  const { presence } = on.app.services;
   const down = async (): Promise<never> => {
     throw unavailable('Presence is unavailable (Redis does not answer); try again shortly.');
   };
@@ -62,5 +62,42 @@ describe('a 503 means nothing changed', () => {
     // and once presence is back, the same requests go through
     expect((await bob.api.call('joinChat', { params: { chatId } })).status).toBe(200);
     expect((await state(chatId)).members).toEqual(['alice:joined', 'bob:joined']);
+  });
+});
+
+describe('a 503 costs no rate budget', () => {
+  it('creates and invitations answered 503 while presence is down do not count against their limits', async () => {
+    const limited = await startServer({ SECURECHAT_CHAT_LIMIT: '2', SECURECHAT_MEMBERSHIP_LIMIT: '2' });
+    try {
+      const login = (u: string) => Participant.login(limited.url, limited.keysDir, u, PASSWORD);
+      const [dave] = [await login('dave'), await login('erin')];
+      const own = await dave.api.call('createChat', { body: { invitees: ['erin'] } });
+      expect(own.status).toBe(201);
+      const chatId = own.body.chat.id;
+      const restore = presenceDown(limited);
+      try {
+        for (let i = 0; i < 4; i++) {
+          expect((await dave.api.call('createChat', { body: { invitees: ['erin'] } })).status).toBe(503);
+          const invite = await dave.api.call('inviteToChat', {
+            params: { chatId },
+            body: { invitees: ['alice'] },
+          });
+          expect(invite.status).toBe(503);
+        }
+      } finally {
+        restore();
+      }
+      // the budget is whole: one more create (two a minute), two invitations (two a minute)
+      expect((await dave.api.call('createChat', { body: { invitees: ['erin'] } })).status).toBe(201);
+      await login('alice');
+      await login('carol');
+      for (const invitee of ['alice', 'carol'])
+        expect(
+          (await dave.api.call('inviteToChat', { params: { chatId }, body: { invitees: [invitee] } })).status,
+        ).toBe(200);
+      expect((await dave.api.call('createChat', { body: { invitees: ['erin'] } })).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -1,7 +1,37 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { readPublicKeys } from '../src/crypto/keystore.js';
+import { BACKEND, backendEnv } from './backend.js';
 import { Api } from './client.js';
 import { PASSWORD, type TestServer } from './helper.js';
+
+/**
+ * Runs one statement on the server's database behind its back, as another process (an older
+ * instance, an operator) would; `?` placeholders on both engines.
+ */
+export async function onDatabase(server: TestServer, sql: string, params: unknown[] = []): Promise<void> {
+  if (BACKEND === 'sqlite') {
+    const db = new Database(path.join(server.dataDir, 'securechat.db'));
+    try {
+      db.prepare(sql).run(...params);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const db = new pg.Client({ connectionString: (await backendEnv(server.dataDir)).DATABASE_URL });
+  await db.connect();
+  try {
+    let n = 0;
+    await db.query(
+      sql.replace(/\?/g, () => `$${++n}`),
+      params,
+    );
+  } finally {
+    await db.end();
+  }
+}
 
 /**
  * Registers `count` more users (`<prefix>1` …) with alice's public keys (their private keys are

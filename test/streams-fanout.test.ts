@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SseConnection } from '../src/sse/connection.js';
 import { type EventStream, Participant } from './client.js';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
@@ -23,6 +24,14 @@ const changes = (stream: EventStream, username: string) =>
   stream.events
     .filter((e) => e.event === 'presence' && e.json.username === username)
     .map((e) => e.json.online);
+
+const presence = (username: string, to: string[] | 'everyone', online = true) => ({
+  kind: 'event' as const,
+  type: 'presence',
+  data: JSON.stringify({ username, online }),
+  to,
+});
+const original = SseConnection.prototype.deliver;
 
 describe('fan-out to many streams', () => {
   it('every presence change reaches every stream, in order, however close together', async () => {
@@ -55,12 +64,6 @@ describe('fan-out to many streams', () => {
     const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
     const stream = await bob.events();
     const hub = server.app.services.hub;
-    const presence = (username: string, to: string[] | 'everyone') => ({
-      kind: 'event' as const,
-      type: 'presence',
-      data: JSON.stringify({ username, online: true }),
-      to,
-    });
     // in one turn: a broadcast (held for the window), then an event for bob alone (not held)
     hub.deliver(presence('carol', 'everyone'));
     hub.deliver(presence('dave', ['bob']));
@@ -68,6 +71,69 @@ describe('fan-out to many streams', () => {
     const order = stream.events.filter((e) => e.event === 'presence').map((e) => e.json.username);
     expect(order.slice(-2)).toEqual(['carol', 'dave']);
     stream.close();
+  });
+
+  it('events to a few users cost writes to their streams only: everyone else gets the window in one write', async () => {
+    const erin = await Participant.login(server.url, server.keysDir, 'erin', PASSWORD);
+    const streams = await Promise.all(Array.from({ length: 20 }, () => erin.events()));
+    const carol = await Participant.login(server.url, server.keysDir, 'carol', PASSWORD);
+    const own = await carol.events();
+    const hub = server.app.services.hub;
+    const presenceWrites = new Map<SseConnection, number>();
+    const deliver = vi.spyOn(SseConnection.prototype, 'deliver').mockImplementation(function (
+      this: SseConnection,
+      event,
+    ) {
+      if (event.id === undefined && event.chunk.includes('"window-'))
+        presenceWrites.set(this, (presenceWrites.get(this) ?? 0) + 1);
+      return original.call(this, event);
+    });
+    try {
+      // in one turn: 100 presence changes, each followed by an event for one user (carol), and
+      // by one for a user with no stream here
+      for (let i = 0; i < 100; i++) {
+        hub.deliver(presence(`window-${i}`, 'everyone'));
+        hub.deliver(presence(`to-carol-${i}`, ['carol']));
+        hub.deliver(presence(`to-nobody-${i}`, ['nobody']));
+      }
+      for (const stream of [...streams, own])
+        await stream.nextOf('presence', (d) => d.username === 'window-99');
+    } finally {
+      deliver.mockRestore();
+    }
+    // erin's streams: the whole window in one write each; carol's: one before each of her events
+    const counts = [...presenceWrites.values()].sort((a, b) => a - b);
+    expect(counts).toEqual([...Array(20).fill(1), 100]);
+    // and carol had every change gathered before each of her events, before it
+    const order = own.events.filter((e) => e.event === 'presence').map((e) => e.json.username);
+    const mine = order.filter((u) => u.startsWith('window-') || u.startsWith('to-carol-'));
+    expect(mine).toEqual(Array.from({ length: 100 }, (_, i) => [`window-${i}`, `to-carol-${i}`]).flat());
+    for (const stream of [...streams, own]) stream.close();
+  });
+
+  it('a window larger than a stream buffer does not cut the readers that keep up', async () => {
+    const buffered = await startServer({
+      SECURECHAT_STREAM_BUFFER: '131072',
+      SECURECHAT_MAX_STREAMS: '100',
+      SECURECHAT_STREAM_OPEN_LIMIT: '1000',
+    });
+    try {
+      const erin = await Participant.login(buffered.url, buffered.keysDir, 'erin', PASSWORD);
+      const streams = await Promise.all(Array.from({ length: 10 }, () => erin.events()));
+      const hub = buffered.app.services.hub;
+      // ~60 bytes each: 10,000 changes in one turn are ~600 KB, more than four buffers
+      for (let i = 0; i < 10_000; i++) hub.deliver(presence(`user${i}`, 'everyone', false));
+      for (const stream of streams) await stream.nextOf('presence', (d) => d.username === 'user9999');
+      expect(hub.size).toBe(10);
+      for (const stream of streams) {
+        expect(
+          stream.events.filter((e) => e.event === 'presence' && e.json.username.startsWith('user')),
+        ).toHaveLength(10_000);
+        stream.close();
+      }
+    } finally {
+      await buffered.close();
+    }
   });
 
   it('every idle stream gets its ping', async () => {

@@ -33,27 +33,37 @@ const endsBefore = (
   ]);
 const endsBeforeAMessage = (stream: EventStream) => endsBefore(stream, 'message');
 
-/** Holds every `hub.open` until `release` is called; `reached` resolves when the first one is held. */
-function holdOpens(server: TestServer) {
-  const hub = server.app.services.hub;
-  const open = hub.open;
+/**
+ * Holds every call of the `methods` of `target` until `release` is called; `held` resolves when
+ * the first one is held.
+ */
+function holdCalls<T extends object>(target: T, ...methods: (keyof T)[]) {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let reached!: () => void;
   const held = new Promise<void>((resolve) => (reached = resolve));
-  hub.open = async (...args) => {
-    reached();
-    await released;
-    return open(...args);
-  };
+  const originals = methods.map((method) => {
+    const original = target[method] as (...args: unknown[]) => Promise<unknown>;
+    target[method] = (async (...args: unknown[]) => {
+      reached();
+      await released;
+      return original.apply(target, args);
+    }) as T[keyof T];
+    return original;
+  });
   return {
     held,
     release() {
-      hub.open = open;
+      methods.forEach((method, i) => {
+        target[method] = originals[i] as T[keyof T];
+      });
       release();
     },
   };
 }
+
+/** Holds every `hub.open` (authenticated, not yet registered in the hub). */
+const holdOpens = (server: TestServer) => holdCalls(server.app.services.hub, 'open');
 
 describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
   let server: TestServer;
@@ -83,6 +93,32 @@ describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
     await alice.send(chatId, 1, 'after the logout', 'ed25519');
     expect(await endsBeforeAMessage(stream)).toBe('ended');
     expect(server.app.services.hub.count('bob')).toBe(0);
+  });
+
+  it('a logout that comes before presence counts the stream does not bring the session back online', async () => {
+    // erin's only session: offline once it is logged out
+    const erin = await Participant.login(server.url, server.keysDir, 'erin', PASSWORD);
+    const { presence, accounts } = server.app.services;
+    // held before presence counts the stream (authenticated, stream claimed): at the route's
+    // revocation check, or (without it) at streamOpened
+    const holds = [holdCalls(presence, 'streamOpened'), holdCalls(accounts, 'isRevoked')];
+    const opening = erin.events().then(
+      (stream) => stream,
+      (error: Error) => error,
+    );
+    try {
+      await Promise.race(holds.map((hold) => hold.held));
+      expect((await erin.api.call('logout')).status).toBe(204);
+      await presence.settled();
+      expect(await presence.isOnline('erin')).toBe(false);
+    } finally {
+      for (const hold of holds) hold.release();
+    }
+    const result = await opening;
+    if (!(result instanceof Error)) await result.done;
+    await presence.settled();
+    expect(await presence.isOnline('erin')).toBe(false);
+    expect(server.app.services.hub.count('erin')).toBe(0);
   });
 
   it('logouts racing stream opens leave no stream open', async () => {

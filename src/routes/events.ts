@@ -2,7 +2,7 @@ import { Errors, rateLimited } from '../errors.js';
 import type { Services } from '../plugins/services.js';
 import type { Handlers } from './types.js';
 
-export const eventRoutes = ({ hub, presence, config }: Services): Handlers => ({
+export const eventRoutes = ({ hub, presence, accounts, config }: Services): Handlers => ({
   async streamEvents(request, reply) {
     const { username, sessionId, expiresAt } = request.session;
     const admitted = hub.claim(username);
@@ -18,6 +18,15 @@ export const eventRoutes = ({ hub, presence, config }: Services): Handlers => ({
       );
     }
     const { claim } = admitted;
+    // A logout since the token was checked (it may have come while the stream was claimed): 401,
+    // before presence counts the session again. Nothing is awaited from here to streamOpened, so
+    // a later logout finds the session there and ends it.
+    try {
+      if (await accounts.isRevoked(sessionId)) throw new Errors.TOKEN_REVOKED();
+    } catch (error) {
+      claim.release();
+      throw error;
+    }
     const lastEventId = request.headers['last-event-id'];
     // From here on the stream is ours: errors end the stream (the client resumes), never a reply.
     reply.hijack();

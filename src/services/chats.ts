@@ -65,20 +65,58 @@ const FEW_USERS = 64;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** GET /chats cursors: the last chat's activity and id, opaque to clients. */
-function encodeCursor(c: ChatCursor): string {
-  return Buffer.from(JSON.stringify([c.activeAt, c.id])).toString('base64url');
+/**
+ * Where a GET /chats listing is: a pass over the caller's chats (all of them, or those active
+ * since event `since`), the last chat it gave, and `bound`, the latest event id when the pass
+ * began. A chat active during a pass may move above where the pass has got to: the next pass
+ * lists the chats active since `bound` again, so none is ever skipped.
+ */
+interface ListingCursor extends ChatCursor {
+  bound: number;
 }
 
-function decodeCursor(text: string): ChatCursor {
+/** Opaque to clients. */
+function encodeCursor(c: ListingCursor): string {
+  return Buffer.from(JSON.stringify([c.activeAt ?? null, c.id ?? null, c.since ?? null, c.bound])).toString(
+    'base64url',
+  );
+}
+
+const eventId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const cursorTime = (v: unknown): v is string =>
+  typeof v === 'string' &&
+  CURSOR_TIME.test(v) &&
+  !Number.isNaN(Date.parse(v)) &&
+  new Date(v).toISOString() === v;
+const cursorId = (v: unknown): v is string => typeof v === 'string' && CURSOR_ID.test(v);
+
+/**
+ * Exactly what {@link encodeCursor} makes (an ISO time to the millisecond and a chat id, or
+ * neither; event ids), or 400. The previous release's `[time, id]` is taken as a first pass
+ * bounded now (`bound` undefined).
+ */
+function decodeCursor(text: string): Omit<ListingCursor, 'bound'> & { bound?: number } {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && cursorTime(value[0]) && cursorId(value[1]))
+      return { activeAt: value[0], id: value[1] };
     if (
       Array.isArray(value) &&
-      value.length === 2 &&
-      value.every((v) => typeof v === 'string' && v.length <= 64)
+      value.length === 4 &&
+      ((cursorTime(value[0]) && cursorId(value[1])) || (value[0] === null && value[1] === null)) &&
+      (value[2] === null || (eventId(value[2]) && value[2] <= value[3])) &&
+      eventId(value[3])
     )
-      return { activeAt: value[0], id: value[1] };
+      return {
+        activeAt: value[0] ?? undefined,
+        id: value[1] ?? undefined,
+        since: value[2] ?? undefined,
+        bound: value[3],
+      };
   } catch {
     // reported below
   }
@@ -106,11 +144,37 @@ export function createChats({
     if (members > maxMembers) throw new Errors.CHAT_FULL(`A chat has at most ${maxMembers} members.`);
   };
 
+  /**
+   * SECURECHAT_MAX_CHATS caps the chats a user has joined: invitations do not count (others make
+   * them), so creating or joining one more is what is refused.
+   */
+  async function checkRoomFor(username: string): Promise<void> {
+    if ((await store.countJoinedChats(username)) >= limits.maxChatsPerUser) {
+      throw new Errors.TOO_MANY_CHATS(
+        `You have joined ${limits.maxChatsPerUser} chats, the most allowed; leave one first.`,
+      );
+    }
+  }
+
   /** Counts one operation of `username` against `counter`, or answers 429 when over it. */
   async function charge(counter: SharedCounter, username: string, what: string): Promise<void> {
     const wait = await counter.blockedFor(username);
     if (wait > 0) throw rateLimited(`Too many ${what}; try again in ${Math.ceil(wait)} s.`, wait);
     await counter.hit(username);
+  }
+
+  /**
+   * `work`, counted against `counter` (429 when over it); an outage (503: the presence in Redis,
+   * the database) gives the count back, since nothing was done.
+   */
+  async function charged<T>(counter: SharedCounter, username: string, what: string, work: () => Promise<T>) {
+    await charge(counter, username, what);
+    try {
+      return await work();
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 503) await counter.give(username);
+      throw error;
+    }
   }
 
   /**
@@ -202,49 +266,57 @@ export function createChats({
 
     async create(creator: string, invitees: string[]) {
       if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
-      if ((await store.countChats(creator)) >= limits.maxChatsPerUser) {
-        throw new Errors.TOO_MANY_CHATS(
-          `You are in ${limits.maxChatsPerUser} chats, the most allowed; leave one first.`,
+      await checkRoomFor(creator);
+      return charged(creations, creator, 'chats created', async () => {
+        const { available, unavailable } = await classify(invitees);
+        checkSize(1 + available.length);
+        const now = timestamp();
+        const chat: ChatRecord = {
+          id: randomUUID(),
+          epoch: 1,
+          createdBy: creator,
+          createdAt: now,
+          members: [
+            { username: creator, state: 'joined', sinceEpoch: 1 },
+            ...available.map((username): MemberRecord => ({ username, state: 'invited', sinceEpoch: 1 })),
+          ],
+        };
+        const envelopes = await issueEnvelopes(
+          chat.id,
+          1,
+          chat.members.map((m) => m.username),
         );
-      }
-      await charge(creations, creator, 'chats created');
-      const { available, unavailable } = await classify(invitees);
-      checkSize(1 + available.length);
-      const now = timestamp();
-      const chat: ChatRecord = {
-        id: randomUUID(),
-        epoch: 1,
-        createdBy: creator,
-        createdAt: now,
-        members: [
-          { username: creator, state: 'joined', sinceEpoch: 1 },
-          ...available.map((username): MemberRecord => ({ username, state: 'invited', sinceEpoch: 1 })),
-        ],
-      };
-      const envelopes = await issueEnvelopes(
-        chat.id,
-        1,
-        chat.members.map((m) => m.username),
-      );
-      const chatView = await view(chat);
-      const events = available.map((u) =>
-        event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [u]),
-      );
-      await publish(await store.createChat(chat, [...envelopes.values()], events));
-      audit('chat.created', { chatId: chat.id, by: creator, invited: available, epoch: 1 });
-      return { chat: chatView, keyEnvelope: envelopes.get(creator) as KeyEnvelope, unavailable };
+        const chatView = await view(chat);
+        const events = available.map((u) =>
+          event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [u]),
+        );
+        await publish(await store.createChat(chat, [...envelopes.values()], events));
+        audit('chat.created', { chatId: chat.id, by: creator, invited: available, epoch: 1 });
+        return { chat: chatView, keyEnvelope: envelopes.get(creator) as KeyEnvelope, unavailable };
+      });
     },
 
     /** One page of the caller's chats, most recent activity first; `nextCursor` null on the last. */
     async list(username: string, limit: number, cursor?: string) {
-      const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      const rows = await store.listChats(username, limit + 1, after);
+      const latest = async () => (await store.eventBounds()).latest;
+      const decoded = cursor === undefined ? {} : decodeCursor(cursor);
+      // read before the page: whatever commits later has a higher id, and comes in the next pass
+      const at: ListingCursor = { ...decoded, bound: decoded.bound ?? (await latest()) };
+      const rows = await store.listChats(username, limit + 1, at);
       const page = rows.slice(0, limit);
       const onlineNow = await onlineAmong(membersOf(page));
       const last = page[page.length - 1];
+      let next: ListingCursor | undefined;
+      if (rows.length > limit) next = { ...at, activeAt: last.activeAt, id: last.id };
+      else {
+        // this pass is over; chats active since it began (read after the page) come again
+        const bound = await latest();
+        if ((await store.listChats(username, 1, { since: at.bound })).length > 0)
+          next = { since: at.bound, bound };
+      }
       return {
         chats: page.map((chat) => viewWith(chat, onlineNow)),
-        nextCursor: rows.length > limit ? encodeCursor(last) : null,
+        nextCursor: next ? encodeCursor(next) : null,
       };
     },
 
@@ -253,49 +325,52 @@ export function createChats({
     },
 
     async invite(chatId: string, inviter: string, invitees: string[]) {
-      await charge(membershipChanges, inviter, 'invitations and leaves');
-      return withRetry(chatId, async () => {
-        const { chat, member } = await memberChat(chatId, inviter);
-        if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before inviting others.');
-        const already = invitees.filter((u) => chat.members.some((m) => m.username === u));
-        if (already.length > 0) throw new Errors.ALREADY_MEMBER(`Already members: ${already.join(', ')}.`);
-        const { available, unavailable } = await classify(invitees);
-        if (available.length === 0) return { chat: await view(chat), unavailable };
-        checkSize(chat.members.length + available.length);
+      return charged(membershipChanges, inviter, 'invitations and leaves', () =>
+        withRetry(chatId, async () => {
+          const { chat, member } = await memberChat(chatId, inviter);
+          if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before inviting others.');
+          const already = invitees.filter((u) => chat.members.some((m) => m.username === u));
+          if (already.length > 0) throw new Errors.ALREADY_MEMBER(`Already members: ${already.join(', ')}.`);
+          const { available, unavailable } = await classify(invitees);
+          if (available.length === 0) return { chat: await view(chat), unavailable };
+          checkSize(chat.members.length + available.length);
 
-        const epoch = chat.epoch + 1;
-        const added = available.map(
-          (username): MemberRecord => ({ username, state: 'invited', sinceEpoch: epoch }),
-        );
-        const next: ChatRecord = { ...chat, epoch, members: [...chat.members, ...added] };
-        const envelopes = await issueEnvelopes(
-          chat.id,
-          epoch,
-          next.members.map((m) => m.username),
-        );
-        const chatView = await view(next);
-        const events = [
-          ...chat.members.map((m) =>
-            event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(m.username) }, [m.username]),
-          ),
-          ...available.map((u) =>
-            event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: inviter }, [u]),
-          ),
-        ];
-        const stored = await store.changeMembership({
-          chatId: chat.id,
-          expectedEpoch: chat.epoch,
-          epoch,
-          upsert: added,
-          remove: [],
-          envelopes: [...envelopes.values()],
-          events,
-        });
-        await publish(stored);
-        audit('member.invited', { chatId: chat.id, by: inviter, invited: available });
-        audit('key.rotated', { chatId: chat.id, epoch, reason: 'invite' });
-        return { chat: chatView, unavailable };
-      });
+          const epoch = chat.epoch + 1;
+          const added = available.map(
+            (username): MemberRecord => ({ username, state: 'invited', sinceEpoch: epoch }),
+          );
+          const next: ChatRecord = { ...chat, epoch, members: [...chat.members, ...added] };
+          const envelopes = await issueEnvelopes(
+            chat.id,
+            epoch,
+            next.members.map((m) => m.username),
+          );
+          const chatView = await view(next);
+          const events = [
+            ...chat.members.map((m) =>
+              event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(m.username) }, [m.username]),
+            ),
+            ...available.map((u) =>
+              event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: inviter }, [
+                u,
+              ]),
+            ),
+          ];
+          const stored = await store.changeMembership({
+            chatId: chat.id,
+            expectedEpoch: chat.epoch,
+            epoch,
+            upsert: added,
+            remove: [],
+            envelopes: [...envelopes.values()],
+            events,
+          });
+          await publish(stored);
+          audit('member.invited', { chatId: chat.id, by: inviter, invited: available });
+          audit('key.rotated', { chatId: chat.id, epoch, reason: 'invite' });
+          return { chat: chatView, unavailable };
+        }),
+      );
     },
 
     async join(chatId: string, username: string) {
@@ -303,6 +378,7 @@ export function createChats({
         const { chat, member } = await memberChat(chatId, username);
         const keyEnvelope = await currentEnvelope(chat, username);
         if (member.state === 'joined') return { chat: await view(chat), keyEnvelope };
+        await checkRoomFor(username);
         const next: ChatRecord = {
           ...chat,
           members: chat.members.map((m) => (m.username === username ? { ...m, state: 'joined' } : m)),
@@ -326,29 +402,36 @@ export function createChats({
     },
 
     async leave(chatId: string, username: string): Promise<void> {
-      await charge(membershipChanges, username, 'invitations and leaves');
-      await withRetry(chatId, async () => {
-        const { chat } = await memberChat(chatId, username);
-        const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
-        const epoch = chat.epoch + 1;
-        const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
-        const events = [
-          event('member.left', { chatId: chat.id, username }, [...remaining, username]),
-          ...remaining.map((u) => event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u])),
-        ];
-        const stored = await store.changeMembership({
-          chatId: chat.id,
-          expectedEpoch: chat.epoch,
-          epoch,
-          upsert: [],
-          remove: [username],
-          envelopes: [...envelopes.values()],
-          events,
+      // declining an invitation is not charged: others choose how many one gets
+      const { member } = await memberChat(chatId, username);
+      const leaving = () =>
+        withRetry(chatId, async () => {
+          const { chat } = await memberChat(chatId, username);
+          const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
+          const epoch = chat.epoch + 1;
+          const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
+          const events = [
+            event('member.left', { chatId: chat.id, username }, [...remaining, username]),
+            ...remaining.map((u) =>
+              event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
+            ),
+          ];
+          const stored = await store.changeMembership({
+            chatId: chat.id,
+            expectedEpoch: chat.epoch,
+            epoch,
+            upsert: [],
+            remove: [username],
+            envelopes: [...envelopes.values()],
+            events,
+          });
+          await publish(stored);
+          audit('member.left', { chatId: chat.id, username });
+          if (remaining.length > 0) audit('key.rotated', { chatId: chat.id, epoch, reason: 'leave' });
         });
-        await publish(stored);
-        audit('member.left', { chatId: chat.id, username });
-        if (remaining.length > 0) audit('key.rotated', { chatId: chat.id, epoch, reason: 'leave' });
-      });
+      if (member.state === 'joined')
+        await charged(membershipChanges, username, 'invitations and leaves', leaving);
+      else await leaving();
     },
 
     /**

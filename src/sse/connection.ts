@@ -54,6 +54,8 @@ export class SseConnection {
   pending: Framed[] | null = [];
   pendingBytes = 0;
   closed = false;
+  /** The last of the hub's coalesced presence parts this stream was written (or was opened after). */
+  presenceGeneration = 0;
 
   constructor(
     readonly owner: StreamOwner,
@@ -88,9 +90,12 @@ export class SseConnection {
         this.res.uncork();
       });
     }
+    // A slow reader is one that had more than the buffer queued already: one chunk larger than
+    // what is free does not cut a reader that keeps up.
+    const before = this.queuedBytes;
     this.res.write(chunk);
     this.lastWrite = Date.now();
-    if (!this.pacing && this.queuedBytes > this.limits.bufferBytes) this.cut();
+    if (!this.pacing && before > this.limits.bufferBytes) this.cut();
   }
 
   /** Sends now, or queues while a replay is in progress (within the same byte budget). */

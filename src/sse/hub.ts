@@ -107,35 +107,66 @@ export function createHub({
   );
   heartbeat.unref();
 
-  // Broadcasts without an id (presence) gathered for one window, then written once per stream,
-  // FLUSH_SLICE streams per turn of the event loop so that no turn writes to every stream.
-  let batch = '';
+  // Broadcasts without an id (presence) are gathered for one window, then written once per
+  // stream, FLUSH_SLICE streams per turn of the event loop so that no turn writes to every stream.
+  // What was gathered is sealed as a numbered part when an event must follow it, or when the
+  // window ends. A stream is written the parts it has not had (in one chunk) right before any
+  // other event to it, and at the end of the window: presence gathered before an event comes
+  // before it on every stream, and an event costs only its own recipients.
+  let gathering = '';
+  /** Bytes gathered or sealed since the last flush began: a flush starts early at a quarter of the buffer. */
+  let unflushedBytes = 0;
   let batchTimer: NodeJS.Timeout | undefined;
-  let flushing: { event: Framed; targets: SseConnection[]; next: number } | undefined;
+  let flushSoon: NodeJS.Immediate | undefined;
+  let generation = 0;
+  /** Sealed parts not yet written to every stream, oldest first. */
+  let sealed: { generation: number; chunk: string }[] = [];
+  /** The chunk of parts (from, to], framed once however many streams it goes to. */
+  const chunks = new Map<string, Framed>();
+  let flushing: { targets: SseConnection[]; next: number; upTo: number } | undefined;
+  function seal(): void {
+    if (gathering === '') return;
+    sealed.push({ generation: ++generation, chunk: gathering });
+    gathering = '';
+  }
+  /** Writes to `connection` the sealed parts it has not had, up to `upTo`. */
+  function catchUp(connection: SseConnection, upTo = generation): void {
+    const from = connection.presenceGeneration;
+    if (from >= upTo) return;
+    connection.presenceGeneration = upTo;
+    const key = `${from}:${upTo}`;
+    let chunk = chunks.get(key);
+    if (!chunk) {
+      let text = '';
+      for (const part of sealed) if (part.generation > from && part.generation <= upTo) text += part.chunk;
+      chunk = framed(undefined, text);
+      chunks.set(key, chunk);
+    }
+    if (chunk.bytes > 0) connection.deliver(chunk);
+  }
   function startFlush(): void {
     clearTimeout(batchTimer);
     batchTimer = undefined;
-    if (batch === '') return;
-    finishFlush();
-    flushing = { event: framed(undefined, batch), targets: [...all], next: 0 };
-    batch = '';
+    seal();
+    unflushedBytes = 0;
+    if (sealed.length === 0) return;
+    const f = { targets: [...all], next: 0, upTo: generation };
+    flushing = f;
+    flushSlice(f);
   }
-  function flushSlice(): void {
-    const f = flushing;
-    if (!f) return;
+  function flushSlice(f: NonNullable<typeof flushing>): void {
+    if (flushing !== f) return; // a later flush took over, up to more
     const end = Math.min(f.next + FLUSH_SLICE, f.targets.length);
-    for (let i = f.next; i < end; i++) f.targets[i].deliver(f.event);
+    for (let i = f.next; i < end; i++) catchUp(f.targets[i], f.upTo);
     f.next = end;
-    if (end < f.targets.length) setImmediate(flushSlice);
-    else if (flushing === f) flushing = undefined;
-  }
-  /** Writes what was gathered to every stream now: before an event that must come after it. */
-  function finishFlush(): void {
-    const f = flushing;
-    if (!f) return;
-    for (let i = f.next; i < f.targets.length; i++) f.targets[i].deliver(f.event);
-    f.next = f.targets.length;
+    if (end < f.targets.length) {
+      setImmediate(() => flushSlice(f));
+      return;
+    }
     flushing = undefined;
+    // every stream has had these now (streams opened since start after them)
+    sealed = sealed.filter((part) => part.generation > f.upTo);
+    chunks.clear();
   }
 
   const onSlow = (connection: SseConnection) => {
@@ -227,6 +258,7 @@ export function createHub({
       onClose: () => void,
     ): Promise<void> {
       const connection = new SseConnection(owner, res, limits, onSlow);
+      connection.presenceGeneration = generation;
       const expiry = setTimeout(
         () => connection.close(),
         Math.max(0, Math.min(owner.expiresAt - Date.now(), MAX_TIMER_MS)),
@@ -276,27 +308,35 @@ export function createHub({
         return;
       }
       if (message.to === 'everyone' && message.id === undefined) {
-        batch += frame(message).chunk;
-        const { min, max } = PRESENCE_WINDOW_MS;
-        batchTimer ??= setTimeout(
-          () => {
+        const { chunk, bytes } = frame(message);
+        gathering += chunk;
+        unflushedBytes += bytes;
+        // A window's parts stay well within a stream's buffer, however much changes at once: at a
+        // quarter of it, they go out after this turn (when the sockets can take them).
+        if (unflushedBytes >= limits.bufferBytes / 4) {
+          flushSoon ??= setImmediate(() => {
+            flushSoon = undefined;
             startFlush();
-            flushSlice();
-          },
-          Math.min(max, Math.max(min, all.size / STREAMS_PER_WINDOW_MS)),
-        );
+          });
+          return;
+        }
+        const { min, max } = PRESENCE_WINDOW_MS;
+        batchTimer ??= setTimeout(startFlush, Math.min(max, Math.max(min, all.size / STREAMS_PER_WINDOW_MS)));
         return;
       }
-      // What was gathered goes out before this, as it came.
-      startFlush();
-      finishFlush();
+      // What was gathered goes out before this, as it came, to this event's recipients.
+      seal();
       const event = frame(message);
+      const send = (connection: SseConnection) => {
+        catchUp(connection);
+        connection.deliver(event);
+      };
       if (message.to === 'everyone') {
-        for (const connection of all) connection.deliver(event);
+        for (const connection of all) send(connection);
         return;
       }
       for (const username of message.to) {
-        for (const connection of byUser.get(username) ?? []) connection.deliver(event);
+        for (const connection of byUser.get(username) ?? []) send(connection);
       }
     },
 
@@ -332,7 +372,10 @@ export function createHub({
     closeAll(): void {
       clearInterval(heartbeat);
       clearTimeout(batchTimer);
+      if (flushSoon) clearImmediate(flushSoon);
       flushing = undefined;
+      sealed = [];
+      chunks.clear();
       for (const connection of [...all]) connection.close(1000);
     },
   };

@@ -58,7 +58,8 @@ BEGIN
     sig_alg, signature, received_at)
   VALUES (p_chat, out_seq, p_id, lower(p_id), p_sender, p_epoch, p_sent_at, p_iv, p_ciphertext, p_tag,
     p_sig_alg, p_signature, p_received_at);
-  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1, active_at = p_received_at
+  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1,
+    active_at = GREATEST(active_at, p_received_at)
   WHERE id = p_chat;
   -- last: the counter row stays locked until commit, so event ids commit in order everywhere
   UPDATE counters SET value = value + 1 WHERE name = 'event_id' RETURNING value INTO out_event_id;
@@ -84,9 +85,12 @@ export interface PostgresOptions {
 }
 
 /** Takes the database to the current schema, once, however many instances start at the same time. */
-async function migrate(client: Client): Promise<void> {
+async function migrate(client: pg.Client): Promise<void> {
   await client.query('BEGIN');
   try {
+    // a migration may rewrite a large table: no server-side limit either (the pool's 15 s
+    // query_timeout does not apply: migrate runs on its own connection)
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const { rows } = await client.query('SELECT version FROM schema_version');
@@ -121,11 +125,20 @@ export async function openPostgresStore({ url, poolSize, onError }: PostgresOpti
   // An idle connection that breaks (the database restarted) must not end the process.
   pool.on('error', onError);
   try {
-    const client = await pool.connect();
+    // its own connection, without the pool's query_timeout: an upgrade may take longer than any
+    // request should
+    const client = new pg.Client({
+      connectionString: url,
+      types,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
+    client.on('error', onError);
+    await client.connect();
     try {
       await migrate(client);
     } finally {
-      client.release();
+      await client.end().catch(() => {});
     }
   } catch (error) {
     await pool.end().catch(() => {});
@@ -270,7 +283,7 @@ class PostgresStore implements Store {
    */
   private async chatsWhere(where: string, params: unknown[], order = 'c.id'): Promise<ListedChat[]> {
     const rows = await this.rows(
-      `SELECT c.id, c.epoch, c.created_by, c.created_at, c.active_at,
+      `SELECT c.id, c.epoch, c.created_by, c.created_at, COALESCE(c.active_at, c.created_at) AS active_at,
          COALESCE((SELECT json_agg(json_build_object('username', m.username, 'state', m.state,
              'sinceEpoch', m.since_epoch) ORDER BY m.since_epoch, m.username)
            FROM members m WHERE m.chat_id = c.id), '[]') AS members
@@ -384,14 +397,20 @@ class PostgresStore implements Store {
   async listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]> {
     return this.chatsWhere(
       `c.id IN (SELECT chat_id FROM members WHERE username = $1)
-       AND ($2::text IS NULL OR (c.active_at, c.id) < ($2::text, $3::text))`,
-      [username, after?.activeAt ?? null, after?.id ?? null, limit],
-      'c.active_at DESC, c.id DESC LIMIT $4',
+       AND ($2::text IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < ($2::text, $3::text))
+       AND ($5::bigint IS NULL OR c.id IN (SELECT e.chat_id COLLATE "C" FROM event_recipients r
+             JOIN events e ON e.id = r.event_id WHERE r.username = $1 AND r.event_id > $5::bigint))`,
+      [username, after?.activeAt ?? null, after?.id ?? null, limit, after?.since ?? null],
+      // a chat made by an instance of the previous release has no active_at: its creation
+      'COALESCE(c.active_at, c.created_at) DESC, c.id DESC LIMIT $4',
     );
   }
 
-  async countChats(username: string): Promise<number> {
-    const [row] = await this.rows('SELECT count(*) AS n FROM members WHERE username = $1', [username]);
+  async countJoinedChats(username: string): Promise<number> {
+    const [row] = await this.rows(
+      "SELECT count(*) AS n FROM members WHERE username = $1 AND state = 'joined'",
+      [username],
+    );
     return Number(row.n);
   }
 
@@ -407,7 +426,7 @@ class PostgresStore implements Store {
         `UPDATE chats SET epoch = $1,
            epoch_started_at = CASE WHEN $1 = $2 THEN epoch_started_at ELSE $3 END,
            epoch_messages = CASE WHEN $1 = $2 THEN epoch_messages ELSE 0 END,
-           active_at = $3
+           active_at = GREATEST(active_at, $3)
          WHERE id = $4 AND epoch = $2`,
         [change.epoch, change.expectedEpoch, now, change.chatId],
       );

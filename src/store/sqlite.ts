@@ -82,7 +82,7 @@ class SqliteStore implements Store {
         `UPDATE chats SET epoch = @epoch,
            epoch_started_at = CASE WHEN @epoch = @expected THEN epoch_started_at ELSE @now END,
            epoch_messages = CASE WHEN @epoch = @expected THEN epoch_messages ELSE 0 END,
-           active_at = @now
+           active_at = max(COALESCE(active_at, ''), @now)
          WHERE id = @id AND epoch = @expected`,
       ),
       dueForRotation: p(
@@ -98,11 +98,15 @@ class SqliteStore implements Store {
          WHERE c.id = ? AND m.username = ?`,
       ),
       chatsOf: p(
-        `SELECT c.* FROM chats c JOIN members m ON m.chat_id = c.id
-         WHERE m.username = @username AND (@activeAt IS NULL OR (c.active_at, c.id) < (@activeAt, @id))
-         ORDER BY c.active_at DESC, c.id DESC LIMIT @limit`,
+        // a chat made by an instance of the previous release has no active_at: its creation
+        `SELECT c.*, COALESCE(c.active_at, c.created_at) AS active FROM chats c JOIN members m ON m.chat_id = c.id
+         WHERE m.username = @username
+           AND (@activeAt IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < (@activeAt, @id))
+           AND (@since IS NULL OR c.id IN (SELECT e.chat_id FROM event_recipients r JOIN events e ON e.id = r.event_id
+                                           WHERE r.username = @username AND r.event_id > @since))
+         ORDER BY active DESC, c.id DESC LIMIT @limit`,
       ),
-      countChats: p('SELECT count(*) AS n FROM members WHERE username = ?'),
+      countJoinedChats: p("SELECT count(*) AS n FROM members WHERE username = ? AND state = 'joined'"),
       chatIdsOf: p('SELECT chat_id FROM members WHERE username = ?'),
       upsertMember: p(
         `INSERT INTO members (chat_id, username, state, since_epoch) VALUES (?, ?, ?, ?)
@@ -120,7 +124,9 @@ class SqliteStore implements Store {
            sig_alg, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       bumpSeq: p(
-        'UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1, active_at = ? WHERE id = ?',
+        // active_at never goes back (times are taken before the commit)
+        `UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1,
+           active_at = max(COALESCE(active_at, ''), ?) WHERE id = ?`,
       ),
       listMessages: p(
         `SELECT * FROM messages WHERE chat_id = ? AND seq > ? AND epoch >= ? ORDER BY seq LIMIT ?`,
@@ -275,12 +281,13 @@ class SqliteStore implements Store {
       limit,
       activeAt: after?.activeAt ?? null,
       id: after?.id ?? null,
+      since: after?.since ?? null,
     }) as Row[];
-    return rows.map((row) => ({ ...this.chatFromRow(row), activeAt: row.active_at as string }));
+    return rows.map((row) => ({ ...this.chatFromRow(row), activeAt: row.active as string }));
   }
 
-  async countChats(username: string): Promise<number> {
-    return (this.q.countChats.get(username) as Row).n as number;
+  async countJoinedChats(username: string): Promise<number> {
+    return (this.q.countJoinedChats.get(username) as Row).n as number;
   }
 
   async chatIdsOf(username: string): Promise<string[]> {

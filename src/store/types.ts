@@ -29,12 +29,12 @@ export interface Store {
   membership(chatId: string, username: string): Promise<{ epoch: number; member: MemberRecord } | undefined>;
   /**
    * The chats `username` is a member of, most recent activity first (ties by id, descending),
-   * at most `limit`, starting after `after` in that order. Chat rows and members are read in one
-   * snapshot.
+   * at most `limit`, starting after `after` in that order (and only those active since
+   * `after.since`). Chat rows and members are read in one snapshot.
    */
   listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]>;
-  /** How many chats `username` is a member of. */
-  countChats(username: string): Promise<number>;
+  /** How many chats `username` has joined (invitations not accepted yet do not count). */
+  countJoinedChats(username: string): Promise<number>;
   /** The ids of the chats `username` is a member of. */
   chatIdsOf(username: string): Promise<string[]>;
   /**
@@ -110,10 +110,13 @@ export interface ChatRecord {
   members: MemberRecord[];
 }
 
-/** Where a page of {@link Store.listChats} ends: the last chat's activity time and id. */
+/** Where a page of {@link Store.listChats} starts. */
 export interface ChatCursor {
-  activeAt: string;
-  id: string;
+  /** After this chat (its activity time and id) in the order; from the top without them. */
+  activeAt?: string;
+  id?: string;
+  /** Only chats with an event for the user after this event id (they were active since then). */
+  since?: number;
 }
 
 export interface ListedChat extends ChatRecord {
