@@ -1,8 +1,8 @@
+import type { FeedEvent } from '../src/client/index.js';
 import { listChats } from './commands/chats.js';
 import { describeChat, render } from './commands/index.js';
 import type { Context } from './context.js';
 import { escapeControls, shortId } from './format.js';
-import type { FeedEvent } from './stream.js';
 
 /** Whether an event concerns the chat `only` (presence concerns everyone). */
 export function concerns(event: FeedEvent, only?: string): boolean {

@@ -1,7 +1,9 @@
-import type { KeyEnvelope } from '../../src/crypto/envelope.js';
-import type { ChatView, Context } from '../context.js';
+import { type ChatView, type KeyEnvelope, listChats } from '../../src/client/index.js';
+import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
 import { escapeControls, shortId } from '../format.js';
+
+export { listChats };
 
 type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
 
@@ -21,24 +23,6 @@ function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
         : `there is no user ${escapeControls(u.username)}`,
     );
   }
-}
-
-/** Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). */
-export async function listChats(api: Context['session']['api']): Promise<ChatView[]> {
-  const all: ChatView[] = [];
-  const seen = new Set<string>();
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page: { chats: ChatView[]; nextCursor?: string | null } = await api.call(
-      'GET',
-      `/chats?limit=500${query}`,
-    );
-    all.push(...page.chats);
-    cursor = typeof page.nextCursor === 'string' && !seen.has(page.nextCursor) ? page.nextCursor : null;
-    if (cursor !== null) seen.add(cursor);
-  } while (cursor !== null);
-  return all;
 }
 
 /** A chat id from a full id or a unique prefix of one of the caller's chats (or the current chat). */
