@@ -6,6 +6,7 @@ export * from './api.js';
 export * from './bytes.js';
 export * from './canonical.js';
 export * from './chats.js';
+export * from './dsa.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './keys.js';

@@ -1,5 +1,6 @@
 import { type Bytes, pemToDer, sha256Hex } from './bytes.js';
 import { DerError, dsaValues, OID, parseSpki, rsaValues } from './der.js';
+import { modPow } from './dsa.js';
 import { KeyCheckError } from './errors.js';
 
 export const SIGNATURE_ALGORITHMS = ['rsa-pss-sha256', 'dsa-sha256', 'ed25519'] as const;
@@ -24,17 +25,6 @@ export const MIN_RSA_BITS = 2048;
 export const MAX_RSA_BITS = 16384;
 export const RSA_EXPONENT = 65537n;
 export const DSA_BITS = { L: 2048, N: 256 } as const;
-
-/** base^exponent mod modulus, square and multiply (only ever on public values). */
-function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
-  let result = 1n;
-  let b = base % modulus;
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * b) % modulus;
-    b = (b * b) % modulus;
-  }
-  return result;
-}
 
 const bitLength = (n: bigint) => n.toString(2).length;
 
