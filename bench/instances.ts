@@ -23,10 +23,11 @@ import {
   openEnvelope,
   readBlocks,
 } from '../src/client/index.js';
-import { nodeSignatures } from '../src/client/node/index.js';
+import { nodeFetch, nodeSignatures } from '../src/client/node/index.js';
 import { loadConfig } from '../src/config.js';
 import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
 import { createAccounts } from '../src/services/accounts.js';
+import { caller } from './api.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = 16; // posts in flight per sender
@@ -35,20 +36,7 @@ const PASSWORD = 'bench-password';
 const log = (text: string) => console.error(`[bench:instances] ${text}`);
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0 });
 
-async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
-  const res = await request(url + p, {
-    method: method as 'GET',
-    dispatcher: agent,
-    headers: {
-      ...(token && { authorization: `Bearer ${token}` }),
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  if (res.statusCode >= 400) throw new Error(`${method} ${p}: ${res.statusCode} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = caller(nodeFetch({ connections: 64 }).fetch);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;

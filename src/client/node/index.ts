@@ -50,13 +50,18 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
  * port): calls time out after 30 s; the event stream has no body timeout (the SSE reader watches
  * for silence itself). `ca` is the PEM an https server must chain to.
  */
-export function nodeFetch(options: { ca?: string } = {}): {
+export function nodeFetch(options: { ca?: string; connections?: number } = {}): {
   fetch: Fetch;
   streamFetch: Fetch;
   close(): Promise<void>;
 } {
   const connect = { timeout: 10_000, ...(options.ca && { ca: options.ca }) };
-  const calls = new Agent({ connect, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const calls = new Agent({
+    connect,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+    ...(options.connections && { connections: options.connections }),
+  });
   const streams = new Agent({ connect, headersTimeout: 30_000, bodyTimeout: 0 });
   const via =
     (dispatcher: Agent): Fetch =>
