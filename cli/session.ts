@@ -5,6 +5,7 @@ import {
   importUserKeys,
   type MessageData,
   type SignatureAlgorithm,
+  type TrustHints,
 } from '../src/client/index.js';
 import { nodeFetch, nodeSignatures } from '../src/client/node/index.js';
 import { readKeyStore } from '../src/crypto/keystore.js';
@@ -26,6 +27,14 @@ export interface SessionOptions {
    */
   inspectServerKey?: boolean;
 }
+
+/** The commands that do what a refusal asks. */
+const CLI_HINTS: TrustHints = {
+  trustServer: 'run `securechat trust --server FINGERPRINT`',
+  showServer: 'see `securechat fingerprint`',
+  compare: (name) => `\`fingerprint ${name}\``,
+  trust: (name) => `\`trust ${name} FINGERPRINT\``,
+};
 
 /**
  * The CLI's user: the client library's {@link Client} over a key store folder, pins and state
@@ -69,6 +78,7 @@ export class Session extends Client {
         pins: trust,
         epochs: trust,
         inspectServerKey: options.inspectServerKey,
+        hints: CLI_HINTS,
       },
       trust,
       http,

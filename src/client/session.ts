@@ -95,7 +95,28 @@ export interface ClientOptions {
    * compare and accept it. Nothing is unwrapped meanwhile.
    */
   inspectServerKey?: boolean;
+  /** How this client's user does what a refusal asks (the CLI names its commands). */
+  hints?: TrustHints;
 }
+
+/** Where a refusal sends the user: the client's own words for comparing and accepting keys. */
+export interface TrustHints {
+  /** Accepting a changed server key. */
+  trustServer: string;
+  /** Seeing the server key's fingerprint. */
+  showServer: string;
+  /** Seeing a user's fingerprints (the name is escaped). */
+  compare(name: string): string;
+  /** Accepting them. */
+  trust(name: string): string;
+}
+
+const PLAIN_HINTS: TrustHints = {
+  trustServer: 'accept the new key by its fingerprint',
+  showServer: "compare the server key's fingerprint first",
+  compare: (name) => `see ${name}'s fingerprints`,
+  trust: (name) => `trust ${name}'s new keys by their fingerprint`,
+};
 
 /**
  * A logged-in user with their keys: verifies every envelope before unwrapping it and every
@@ -118,8 +139,10 @@ export class Client {
   /** Fingerprints shown to the user in this session: what a bare `trustUser` pins. */
   private readonly shown = new Map<string, Fingerprints>();
   private shownServer?: string;
+  private readonly hints: TrustHints;
 
   constructor(private readonly options: ClientOptions) {
+    this.hints = options.hints ?? PLAIN_HINTS;
     this.api = options.api;
     this.username = options.username;
     this.keys = options.keys;
@@ -160,7 +183,7 @@ export class Client {
       }
       throw new KeyChangedError(
         `WARNING: the server's signing key CHANGED (pinned ${pinned}, now ${fp}). Someone may be impersonating it. ` +
-          'If the operator confirms the new fingerprint, run `securechat trust --server FINGERPRINT`.',
+          `If the operator confirms the new fingerprint, ${this.hints.trustServer}.`,
       );
     }
     if (pinned === undefined) await this.options.pins.pinServer(this.api.server, fp);
@@ -183,7 +206,7 @@ export class Client {
       const pinned = this.options.pins.pinnedServer(this.api.server);
       throw new ClientError(
         `the server key is ${fp}${pinned && pinned !== fp ? ` (pinned: ${pinned})` : ''}; ` +
-          'if the operator confirms it, run `trust --server FINGERPRINT` with that fingerprint',
+          `if the operator confirms it, ${this.hints.trustServer}`,
       );
     }
     if (expected !== fp)
@@ -206,8 +229,7 @@ export class Client {
    * not older than an epoch already seen; then unwraps, and records it.
    */
   async accept(envelope: KeyEnvelope, expected: EnvelopeExpectation): Promise<CryptoKey> {
-    if (!this.serverKey)
-      throw new ClientError("the server's key is not trusted: see `securechat fingerprint`");
+    if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
     const bytes = await openEnvelope(envelope, expected, {
       highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
       username: this.username,
@@ -320,7 +342,7 @@ export class Client {
       this.changed.set(username, fingerprints);
       throw new KeyChangedError(
         `WARNING: ${name}'s keys CHANGED since you first saw them. Messages from ${name} are refused ` +
-          `until you compare the new fingerprints (\`fingerprint ${name}\`) and accept them (\`trust ${name} FINGERPRINT\`).`,
+          `until you compare the new fingerprints (${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
       );
     }
     if (!pinned) await this.options.pins.pinUser(username, fingerprints);
@@ -352,11 +374,11 @@ export class Client {
       const shown = this.shown.get(username);
       if (!shown)
         throw new ClientError(
-          `compare ${name}'s fingerprints first: \`fingerprint ${name}\`, then \`trust ${name} FINGERPRINT\``,
+          `compare ${name}'s fingerprints first: ${this.hints.compare(name)}, then ${this.hints.trust(name)}`,
         );
       if (!sameFingerprints(shown, current))
         throw new ClientError(
-          `${name}'s keys changed again since they were shown; nothing trusted (run \`fingerprint ${name}\` again)`,
+          `${name}'s keys changed again since they were shown; nothing trusted (compare again: ${this.hints.compare(name)})`,
         );
     }
     await this.options.pins.pinUser(username, current);
