@@ -16,3 +16,4 @@ export * from './signatures.js';
 export * from './sse.js';
 export * from './stores.js';
 export * from './text.js';
+export * from './trust.js';

@@ -1,29 +1,16 @@
-import type { Api } from './api.js';
 import {
   type EnvelopeExpectation,
   importChatKey,
   importEncryptionKey,
-  importServerKey,
   type KeyEnvelope,
   openEnvelope,
 } from './envelope.js';
+import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
 import {
-  ApiError,
-  ClientError,
-  EnvelopeRefused,
-  KeyChangedError,
-  KeyCheckError,
-  MessageRefused,
-} from './errors.js';
-import {
-  checkPublicKey,
   type Fingerprints,
-  fingerprint,
-  keySetFingerprint,
   type PemKeyPairSet,
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
-  sameFingerprints,
 } from './keys.js';
 import {
   composeMessage,
@@ -34,8 +21,9 @@ import {
   verifyMessageSignature,
 } from './message.js';
 import { importPrivatePem, type KeyHandle, type SignatureProvider } from './signatures.js';
-import type { EpochStore, PinStore } from './stores.js';
+import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
+import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
 
 /** A user's own keys, imported: the private ones non-extractable, the public ones as PEM. */
 export interface UserKeys {
@@ -61,92 +49,26 @@ export async function importUserKeys(pems: PemKeyPairSet, provider: SignaturePro
   };
 }
 
-/** A user's four public keys (SPKI PEM), checked as registration checks them, with their fingerprints. */
-export async function checkedKeySet(
-  provider: SignatureProvider,
-  encryptionKey: unknown,
-  signingKeys: Partial<Record<SignatureAlgorithm, unknown>> | undefined,
-): Promise<{ keys: Record<SignatureAlgorithm, KeyHandle>; fingerprints: Fingerprints }> {
-  const fingerprints = {
-    encryption: await fingerprint(checkPublicKey(encryptionKey, 'encryption')),
-  } as Fingerprints;
-  const keys = {} as Record<SignatureAlgorithm, KeyHandle>;
-  for (const alg of SIGNATURE_ALGORITHMS) {
-    const der = checkPublicKey(signingKeys?.[alg], alg);
-    fingerprints[alg] = await fingerprint(der);
-    try {
-      keys[alg] = await provider.importPublic(alg, der);
-    } catch {
-      throw new KeyCheckError(`${alg} key is not a PEM public key`);
-    }
-  }
-  return { keys, fingerprints };
-}
-
-export interface ClientOptions {
-  api: Api;
+export interface ClientOptions extends TrustOptions {
   username: string;
   keys: UserKeys;
-  provider: SignatureProvider;
-  pins: PinStore;
   epochs: EpochStore;
-  /**
-   * A changed server key is recorded in `serverChange` instead of refused, so that the user can
-   * compare and accept it. Nothing is unwrapped meanwhile.
-   */
-  inspectServerKey?: boolean;
-  /** How this client's user does what a refusal asks (the CLI names its commands). */
-  hints?: TrustHints;
 }
-
-/** Where a refusal sends the user: the client's own words for comparing and accepting keys. */
-export interface TrustHints {
-  /** Accepting a changed server key. */
-  trustServer: string;
-  /** Seeing the server key's fingerprint. */
-  showServer: string;
-  /** Seeing a user's fingerprints (the name is escaped). */
-  compare(name: string): string;
-  /** Accepting them. */
-  trust(name: string): string;
-}
-
-const PLAIN_HINTS: TrustHints = {
-  trustServer: 'accept the new key by its fingerprint',
-  showServer: "compare the server key's fingerprint first",
-  compare: (name) => `see ${name}'s fingerprints`,
-  trust: (name) => `trust ${name}'s new keys by their fingerprint`,
-};
 
 /**
  * A logged-in user with their keys: verifies every envelope before unwrapping it and every
  * message before showing it, and pins the server's and peers' keys on first use
  * (protocol.md, "What every client checks itself").
  */
-export class Client {
-  readonly api: Api;
+export class Client extends KeyTrust {
   readonly username: string;
   readonly keys: UserKeys;
-  readonly provider: SignatureProvider;
-  serverKey?: CryptoKey;
-  serverFingerprint?: string;
-  /** Set (with `inspectServerKey`) when the server's key is not the pinned one. */
-  serverChange?: { pinned: string; current: string };
-  /** Peers whose key changed, with the new fingerprints, waiting for `trustUser`. */
-  readonly changed = new Map<string, Fingerprints>();
   private readonly chatKeys = new Map<string, CryptoKey>();
-  private readonly peers = new Map<string, Record<SignatureAlgorithm, KeyHandle>>();
-  /** Fingerprints shown to the user in this session: what a bare `trustUser` pins. */
-  private readonly shown = new Map<string, Fingerprints>();
-  private shownServer?: string;
-  private readonly hints: TrustHints;
 
   constructor(private readonly options: ClientOptions) {
-    this.hints = options.hints ?? PLAIN_HINTS;
-    this.api = options.api;
+    super(options);
     this.username = options.username;
     this.keys = options.keys;
-    this.provider = options.provider;
   }
 
   /** Logs in and pins the server key; refused (and logged out at once) when it changed. */
@@ -165,57 +87,6 @@ export class Client {
       await this.close();
       throw error;
     }
-  }
-
-  private async fetchServerKey(): Promise<{ key: CryptoKey; fp: string }> {
-    const res = await this.api.call<{ publicKey: string }>('GET', '/server/key');
-    const { key, der } = await importServerKey(res?.publicKey);
-    return { key, fp: await fingerprint(der) };
-  }
-
-  async pinServerKey(): Promise<void> {
-    const { key, fp } = await this.fetchServerKey();
-    const pinned = this.options.pins.pinnedServer(this.api.server);
-    if (pinned !== undefined && pinned !== fp) {
-      if (this.options.inspectServerKey) {
-        this.serverChange = { pinned, current: fp };
-        return;
-      }
-      throw new KeyChangedError(
-        `WARNING: the server's signing key CHANGED (pinned ${pinned}, now ${fp}). Someone may be impersonating it. ` +
-          `If the operator confirms the new fingerprint, ${this.hints.trustServer}.`,
-      );
-    }
-    if (pinned === undefined) await this.options.pins.pinServer(this.api.server, fp);
-    this.serverKey = key;
-    this.serverFingerprint = fp;
-  }
-
-  /** The server fingerprint shown to the user, remembered so that a bare `trustServer()` pins exactly it. */
-  showServer(): { pinned?: string; current?: string } {
-    const current = this.serverChange?.current ?? this.serverFingerprint;
-    this.shownServer = current;
-    return { pinned: this.options.pins.pinnedServer(this.api.server), current };
-  }
-
-  /** Pins the server key the server has now, only if it is the one compared: `given`, or the one shown. */
-  async trustServer(given?: string): Promise<string> {
-    const { key, fp } = await this.fetchServerKey();
-    const expected = given?.toLowerCase() ?? this.shownServer;
-    if (expected === undefined) {
-      const pinned = this.options.pins.pinnedServer(this.api.server);
-      throw new ClientError(
-        `the server key is ${fp}${pinned && pinned !== fp ? ` (pinned: ${pinned})` : ''}; ` +
-          `if the operator confirms it, ${this.hints.trustServer}`,
-      );
-    }
-    if (expected !== fp)
-      throw new ClientError(`the server's key is ${fp}, not the ${expected} you compared; nothing trusted`);
-    await this.options.pins.pinServer(this.api.server, fp);
-    this.serverKey = key;
-    this.serverFingerprint = fp;
-    this.serverChange = undefined;
-    return fp;
   }
 
   /** The user's own fingerprints, to compare out of band. */
@@ -315,76 +186,6 @@ export class Client {
         );
       return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
     }
-  }
-
-  /** A user's keys as the server has them now, checked; fingerprints computed here, not taken from the server. */
-  private async fetchPeer(username: string) {
-    const res = await this.api.call<{
-      signingKeys?: Record<SignatureAlgorithm, string>;
-      encryptionKey?: string;
-    }>('GET', `/users/${encodeURIComponent(username)}/keys`);
-    try {
-      return await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys);
-    } catch (error) {
-      const why = error instanceof KeyCheckError ? error.message : 'they are not public keys';
-      throw new ClientError(`the server sent keys for ${escapeControls(username)} that are refused: ${why}`);
-    }
-  }
-
-  /** A peer's signing keys, their fingerprints pinned on first use; a changed key is refused. */
-  async peerKeys(username: string): Promise<Record<SignatureAlgorithm, KeyHandle>> {
-    const cached = this.peers.get(username);
-    if (cached) return cached;
-    const { keys, fingerprints } = await this.fetchPeer(username);
-    const pinned = this.options.pins.pinnedUser(username);
-    const name = escapeControls(username);
-    if (pinned && !sameFingerprints(pinned, fingerprints)) {
-      this.changed.set(username, fingerprints);
-      throw new KeyChangedError(
-        `WARNING: ${name}'s keys CHANGED since you first saw them. Messages from ${name} are refused ` +
-          `until you compare the new fingerprints (${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
-      );
-    }
-    if (!pinned) await this.options.pins.pinUser(username, fingerprints);
-    this.peers.set(username, keys);
-    return keys;
-  }
-
-  /** A user's fingerprints as the server has them now, and as pinned; remembered as shown. */
-  async fingerprints(username: string): Promise<{ pinned?: Fingerprints; current: Fingerprints }> {
-    const { fingerprints: current } = await this.fetchPeer(username);
-    this.shown.set(username, current);
-    return { pinned: this.options.pins.pinnedUser(username), current };
-  }
-
-  /**
-   * Pins a user's keys as the server has them now, but only if they are the ones the user
-   * compared: the key-set fingerprint given, or what `fingerprints` showed.
-   */
-  async trustUser(username: string, given?: string): Promise<Fingerprints> {
-    const { fingerprints: current } = await this.fetchPeer(username);
-    const name = escapeControls(username);
-    const all = await keySetFingerprint(current);
-    if (given !== undefined) {
-      if (given.toLowerCase() !== all)
-        throw new ClientError(
-          `${name}'s keys have the fingerprint ${all} now, not the ${escapeControls(given)} you gave; nothing trusted`,
-        );
-    } else {
-      const shown = this.shown.get(username);
-      if (!shown)
-        throw new ClientError(
-          `compare ${name}'s fingerprints first: ${this.hints.compare(name)}, then ${this.hints.trust(name)}`,
-        );
-      if (!sameFingerprints(shown, current))
-        throw new ClientError(
-          `${name}'s keys changed again since they were shown; nothing trusted (compare again: ${this.hints.compare(name)})`,
-        );
-    }
-    await this.options.pins.pinUser(username, current);
-    this.changed.delete(username);
-    this.peers.delete(username);
-    return current;
   }
 
   /**
