@@ -103,6 +103,7 @@ const NO_DSA_SIGNING =
  * (L = 2048, N = 256, g and y in the subgroup) by whoever imports them.
  */
 export const bigintDsaVerifier: SignatureProvider = {
+  canSign: () => false,
   async importPublic(_alg, spki) {
     return dsaValues(parseSpki(spki));
   },

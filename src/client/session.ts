@@ -28,14 +28,18 @@ import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
 /** A user's own keys, imported: the private ones non-extractable, the public ones as PEM. */
 export interface UserKeys {
   encryption: CryptoKey;
-  signing: Record<SignatureAlgorithm, KeyHandle>;
+  /** The schemes this client can sign with (a browser has no DSA signing). */
+  signing: Partial<Record<SignatureAlgorithm, KeyHandle>>;
   publicKeys: { encryption: string; signing: Record<SignatureAlgorithm, string> };
 }
 
 export async function importUserKeys(pems: PemKeyPairSet, provider: SignatureProvider): Promise<UserKeys> {
-  const signing = {} as Record<SignatureAlgorithm, KeyHandle>;
-  for (const alg of SIGNATURE_ALGORITHMS)
+  const signing: UserKeys['signing'] = {};
+  for (const alg of SIGNATURE_ALGORITHMS) {
+    // a scheme the provider does not sign with (DSA in a browser) is left out
+    if (provider.canSign?.(alg) === false) continue;
     signing[alg] = await importPrivatePem(provider, alg, pems.signing[alg].privateKey);
+  }
   return {
     encryption: await importEncryptionKey(pems.encryption.privateKey),
     signing,
@@ -149,6 +153,8 @@ export class Client extends KeyTrust {
     text: string,
     alg: SignatureAlgorithm,
   ): Promise<MessageBody> {
+    const signingKey = this.keys.signing[alg];
+    if (signingKey === undefined) throw new ClientError(`this client does not sign with ${alg}`);
     return composeMessage(this.provider, {
       chatId,
       epoch,
@@ -156,7 +162,7 @@ export class Client extends KeyTrust {
       key,
       text,
       alg,
-      signingKey: this.keys.signing[alg],
+      signingKey,
     });
   }
 

@@ -13,6 +13,8 @@ export interface SignatureProvider {
   importPublic(alg: SignatureAlgorithm, spki: Bytes): Promise<KeyHandle>;
   importPrivate(alg: SignatureAlgorithm, pkcs8: Bytes): Promise<KeyHandle>;
   sign(alg: SignatureAlgorithm, key: KeyHandle, data: Bytes): Promise<Bytes>;
+  /** False for a scheme it only verifies (DSA in a browser); absent means it signs all it has. */
+  canSign?(alg: SignatureAlgorithm): boolean;
   /** Any malformed signature or key mismatch is `false`, never an exception. */
   verify(alg: SignatureAlgorithm, key: KeyHandle, data: Bytes, signature: Bytes): Promise<boolean>;
 }
@@ -42,6 +44,7 @@ export function webCryptoSignatures(others?: SignatureProvider): SignatureProvid
   const subtle = globalThis.crypto.subtle;
   const route = (alg: SignatureAlgorithm) => (WEB[alg] || !others ? undefined : others);
   return {
+    canSign: (alg) => (WEB[alg] ? true : (others?.canSign?.(alg) ?? others !== undefined)),
     async importPublic(alg, spki) {
       const other = route(alg);
       if (other) return other.importPublic(alg, spki);
