@@ -1,13 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { createPublicKey, randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   Api,
   Client,
+  checkEvent,
+  checkPublicKey,
   composeMessage,
   EnvelopeRefused,
   importChatKey,
   importServerKey,
   importUserKeys,
+  listChats,
   MemoryStores,
   type MessageData,
   SeenMessages,
@@ -161,5 +164,136 @@ describe('messages (what every client checks, 2)', () => {
       /server's signing key CHANGED/,
     );
     await expect(importServerKey('nonsense')).rejects.toThrow(/not a public key/);
+  });
+});
+
+describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A9-A11)', () => {
+  const chat = (id: string, epoch: number, createdBy: string) => ({
+    id,
+    epoch,
+    createdBy,
+    createdAt: new Date().toISOString(),
+    members: [
+      { username: 'alice', state: 'joined', online: true },
+      { username: 'bob', state: 'joined', online: true },
+    ],
+  });
+
+  it('A10: createChat refuses a replayed POST /chats answer and accepts a chat just created', async () => {
+    const stores = new MemoryStores();
+    const { client } = await bobClient(
+      {
+        'POST /chats': {
+          chat: chat(chatA, 1, 'bob'),
+          keyEnvelope: await envelope(chatA, 1),
+          unavailable: [],
+        },
+      },
+      stores,
+    );
+    expect((await client.createChat(['alice'])).chat.id).toBe(chatA);
+    expect(stores.highestEpoch(chatA)).toBe(1);
+    // the same answer again (the chat is known now), and an existing chat of another creator
+    await expect(client.createChat(['alice'])).rejects.toThrow(/not a chat just created by you/);
+    const replay = await bobClient({
+      'POST /chats': {
+        chat: chat(chatB, 3, 'alice'),
+        keyEnvelope: await envelope(chatB, 3),
+        unavailable: [],
+      },
+    });
+    await expect(replay.client.createChat(['alice'])).rejects.toThrow(/not a chat just created by you/);
+    expect(replay.stores.highestEpoch(chatB)).toBeUndefined();
+  });
+
+  it('A1/A2: answers, envelopes, messages and names of the wrong shape are refused before use', async () => {
+    const { client, fetch } = await bobClient({
+      'POST /chats': { chat: { ...chat(chatA, 1, 'bob'), createdBy: ['bob'] }, unavailable: [] },
+      'GET /chats?limit=500': { chats: 'none' },
+    });
+    await expect(client.createChat(['alice'])).rejects.toThrow(/malformed: chat\.createdBy \["bob"\]/);
+    await expect(listChats(client.api)).rejects.toThrow(/list of chats that is not a list/);
+    const listed = await bobClient({
+      'GET /chats?limit=500': { chats: [{ ...chat(chatB, 1, 'alice'), epoch: '1' }] },
+    });
+    await expect(listChats(listed.client.api)).rejects.toThrow(
+      /malformed: chat\.epoch "1" is not an integer/,
+    );
+    const e = await envelope(chatA, 1);
+    await expect(client.accept({ ...e, recipient: ['bob'] as never }, { chatId: chatA })).rejects.toThrow(
+      /key envelope refused: chat .{8}: malformed: keyEnvelope\.recipient/,
+    );
+    await expect(client.peerKeys('alice\u200b')).rejects.toThrow(
+      /malformed: username "alice\u200b" is not a username/,
+    );
+    expect(fetch.asked.filter((a) => a.includes('/users/'))).toEqual([]);
+    const m = { chatId: chatA, seq: 1, sender: ['alice'], receivedAt: '', message: {} } as never;
+    await expect(client.read(m, chatA)).rejects.toThrow(/malformed: sender \["alice"\]/);
+    expect(() => checkEvent('presence', { username: 'a\nb', online: true })).toThrow(/not a username/);
+  });
+
+  it('A9: an accept that finishes after a newer epoch was taken is refused, and the epoch never drops', async () => {
+    const { client, stores } = await bobClient();
+    const [e2, e3] = [await envelope(chatA, 2), await envelope(chatA, 3)];
+    // e2's unwrap waits until e3 was accepted: both passed the first check at epoch 0
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const subtle = globalThis.crypto.subtle;
+    const decrypt = subtle.decrypt.bind(subtle);
+    const wrapped2 = Buffer.from(e2.wrappedKey, 'base64');
+    const spy = vi.spyOn(subtle, 'decrypt').mockImplementation(async (alg, key, data) => {
+      if (Buffer.from(data as Uint8Array).equals(wrapped2)) await held;
+      return decrypt(alg, key, data);
+    });
+    try {
+      const older = client.accept(e2, { chatId: chatA });
+      await client.accept(e3, { chatId: chatA });
+      release();
+      await expect(older).rejects.toThrow(/epoch 2 is older than epoch 3, already seen/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stores.highestEpoch(chatA)).toBe(3);
+  });
+
+  it('A11: with inspectServerKey nothing is pinned on first contact; only trustServer(FP) pins', async () => {
+    const stores = new MemoryStores();
+    const client = new Client({
+      api: new Api({
+        server: SERVER,
+        fetch: tableFetch({ 'GET /server/key': { publicKey: server.publicKey } }),
+      }),
+      username: 'bob',
+      keys: await importUserKeys(bob, provider),
+      provider,
+      pins: stores,
+      epochs: stores,
+      inspectServerKey: true,
+    });
+    await client.pinServerKey();
+    expect(stores.pinnedServer(new URL(SERVER).origin)).toBeUndefined();
+    await expect(client.trustServer('00'.repeat(32))).rejects.toThrow(/nothing trusted/);
+    expect(stores.servers.size).toBe(0);
+    const fp = await client.trustServer(client.serverFingerprint);
+    expect(stores.pinnedServer(new URL(SERVER).origin)).toBe(fp);
+  });
+
+  it('checks RSA public keys as registration does: 2048-8192 bits, an odd modulus', () => {
+    // moduli built from bytes (no primes needed for the check): 8200 bits, and an even 2048-bit one
+    const rsa = (bytes: Buffer) =>
+      createPublicKey({ key: { kty: 'RSA', n: bytes.toString('base64url'), e: 'AQAB' }, format: 'jwk' })
+        .export({ type: 'spki', format: 'pem' })
+        .toString();
+    const modulus = (bits: number, odd: boolean) => {
+      const n = Buffer.alloc(Math.ceil(bits / 8), 0x5a);
+      n[0] = 0xff >> (n.length * 8 - bits);
+      n[n.length - 1] = odd ? 0x5b : 0x5a;
+      return n;
+    };
+    expect(() => checkPublicKey(rsa(modulus(8200, true)), 'encryption')).toThrow(/RSA of at most 8192 bits/);
+    expect(() => checkPublicKey(rsa(modulus(8192, true)), 'encryption')).not.toThrow();
+    expect(() => checkPublicKey(rsa(modulus(2048, false)), 'encryption')).toThrow(/RSA with an odd modulus/);
   });
 });
