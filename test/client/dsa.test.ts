@@ -51,7 +51,9 @@ describe('the BigInt DSA verifier (for browsers) against node:crypto', () => {
         let hex = v.toString(16);
         if (hex.length % 2) hex = `0${hex}`;
         let body = Buffer.from(hex, 'hex');
-        if (body[0] & 0x80 || pad) body = Buffer.concat([Buffer.from([0]), body]);
+        if (body[0] & 0x80) body = Buffer.concat([Buffer.from([0]), body]);
+        // one zero more than the canonical encoding has (whether or not that one needs its own)
+        if (pad) body = Buffer.concat([Buffer.from([0]), body]);
         return Buffer.concat([Buffer.from([2, body.length]), body]);
       };
       const body = Buffer.concat([int(a), int(b)]);
