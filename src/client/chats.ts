@@ -16,9 +16,13 @@ export interface ChatView {
 /** The invitees left out of `POST /chats` or an invite, and why. */
 export type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
 
-/** Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). */
+/**
+ * Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). A
+ * chat that became active while the pages were read comes again in a later page (protocol.md,
+ * `GET /chats`): it is listed once, as last seen.
+ */
 export async function listChats(api: Api): Promise<ChatView[]> {
-  const all: ChatView[] = [];
+  const all = new Map<string, ChatView>();
   const seen = new Set<string>();
   let cursor: string | null = null;
   do {
@@ -30,11 +34,11 @@ export async function listChats(api: Api): Promise<ChatView[]> {
     if (!Array.isArray(page?.chats))
       throw new ClientError('the server sent a list of chats that is not a list');
     for (const chat of page.chats) checkChat(chat); // names and epochs checked before use
-    all.push(...page.chats);
+    for (const chat of page.chats) all.set(chat.id, chat);
     cursor = typeof page.nextCursor === 'string' && !seen.has(page.nextCursor) ? page.nextCursor : null;
     if (cursor !== null) seen.add(cursor);
   } while (cursor !== null);
-  return all;
+  return [...all.values()];
 }
 
 /**

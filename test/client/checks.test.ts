@@ -232,6 +232,18 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
     expect(() => checkEvent('presence', { username: 'a\nb', online: true })).toThrow(/not a username/);
   });
 
+  it('lists a chat that comes again in a later page of GET /chats once, as last seen', async () => {
+    const { client } = await bobClient({
+      'GET /chats?limit=500': { chats: [chat(chatA, 1, 'bob'), chat(chatB, 1, 'bob')], nextCursor: 'c1' },
+      'GET /chats?limit=500&cursor=c1': { chats: [chat(chatA, 2, 'bob')], nextCursor: null },
+    });
+    const listed = await listChats(client.api);
+    expect(listed.map((c) => [c.id, c.epoch])).toEqual([
+      [chatA, 2],
+      [chatB, 1],
+    ]);
+  });
+
   it('A9: an accept that finishes after a newer epoch was taken is refused, and the epoch never drops', async () => {
     const { client, stores } = await bobClient();
     const [e2, e3] = [await envelope(chatA, 2), await envelope(chatA, 3)];
