@@ -8,6 +8,11 @@ const SERVERLESS = [
   'test/relay.test.ts',
   'test/chats-queue.test.ts',
   'test/store-sqlite.test.ts',
+  'test/client/browser.test.ts',
+  'test/client/checks.test.ts',
+  'test/client/crypto.test.ts',
+  'test/client/dsa.test.ts',
+  'test/client/sse.test.ts',
 ];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 

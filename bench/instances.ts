@@ -7,7 +7,6 @@
  * on the other one. Runs under scripts/with-backends.sh (which the npm script does), on loopback;
  * the servers, PostgreSQL, Redis and this load process all share this machine's CPUs.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,14 +14,20 @@ import pg from 'pg';
 import { Agent, request } from 'undici';
 import { startServerProcess } from '../cli/child.js';
 import { openStore } from '../src/backends.js';
+import {
+  composeMessage,
+  importChatKey,
+  importEncryptionKey,
+  importPrivatePem,
+  importServerKey,
+  openEnvelope,
+  readBlocks,
+} from '../src/client/index.js';
+import { nodeFetch, nodeSignatures } from '../src/client/node/index.js';
 import { loadConfig } from '../src/config.js';
-import { seal } from '../src/crypto/aead.js';
-import { toBase64 } from '../src/crypto/base64.js';
-import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
-import { openEnvelope } from '../src/crypto/envelope.js';
 import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
-import { signSync } from '../src/crypto/signatures.js';
 import { createAccounts } from '../src/services/accounts.js';
+import { caller } from './api.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = 16; // posts in flight per sender
@@ -31,20 +36,7 @@ const PASSWORD = 'bench-password';
 const log = (text: string) => console.error(`[bench:instances] ${text}`);
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0 });
 
-async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
-  const res = await request(url + p, {
-    method: method as 'GET',
-    dispatcher: agent,
-    headers: {
-      ...(token && { authorization: `Bearer ${token}` }),
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  if (res.statusCode >= 400) throw new Error(`${method} ${p}: ${res.statusCode} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = caller(nodeFetch({ connections: 64 }).fetch);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;
@@ -60,20 +52,11 @@ async function listen(url: string, token: string, arrivals: Map<string, number>[
   const map = new Map<string, number>();
   arrivals[slot] = map;
   void (async () => {
-    let buffer = '';
     try {
-      for await (const chunk of res.body) {
-        buffer += chunk.toString();
-        let end = buffer.indexOf('\n\n');
-        while (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          end = buffer.indexOf('\n\n');
-          if (!block.includes('event: message')) continue;
-          const data = block.slice(block.indexOf('data: ') + 6);
-          map.set(JSON.parse(data).message.id, performance.now());
-        }
-      }
+      await readBlocks(res.body, (block) => {
+        if (block.event === 'message' && block.data !== undefined)
+          map.set(JSON.parse(block.data).message.id, performance.now());
+      });
     } catch {
       // aborted at the end
     }
@@ -127,7 +110,20 @@ async function run(
     const envelope = await api(urlOf(0), 'GET', `/chats/${chatId}/key`, tokens[0]);
     const serverKey = (await api(urlOf(0), 'GET', '/server/key', tokens[0])).publicKey as string;
     // every member registered the same bench key set, so member 1 opens member 0's envelope too
-    const chatKey = await openEnvelope(serverKey, keys.encryption.privateKey, envelope);
+    const provider = nodeSignatures();
+    const chatKey = await importChatKey(
+      await openEnvelope(
+        envelope,
+        { chatId },
+        {
+          highest: 0,
+          username: names[0],
+          serverKey: (await importServerKey(serverKey)).key,
+          encryptionKey: await importEncryptionKey(keys.encryption.privateKey),
+        },
+      ),
+    );
+    const signingKey = await importPrivatePem(provider, 'ed25519', keys.signing.ed25519.privateKey);
     const epoch = envelope.epoch as number;
 
     // members 0 and 1 send (on instances 0 and 1 when there are two), closed loop
@@ -136,26 +132,17 @@ async function run(
     const deadline = performance.now() + SECONDS * 1000;
     const sender = async (i: number) => {
       while (performance.now() < deadline) {
-        const header = {
+        const body = await composeMessage(provider, {
           chatId,
           epoch,
           sender: names[i],
-          id: randomUUID(),
-          sentAt: new Date().toISOString(),
-        };
-        const parts = seal(chatKey, Buffer.from('x'.repeat(200)), messageAad(header));
-        const signature = toBase64(
-          signSync('ed25519', keys.signing.ed25519.privateKey, messageSigningInput(header, parts)),
-        );
-        sentAt.set(header.id, { at: performance.now(), instance: i % instances });
-        await api(urlOf(i), 'POST', `/chats/${chatId}/messages`, tokens[i], {
-          id: header.id,
-          epoch,
-          sentAt: header.sentAt,
-          ...parts,
-          signatureAlgorithm: 'ed25519',
-          signature,
+          key: chatKey,
+          text: 'x'.repeat(200),
+          alg: 'ed25519',
+          signingKey,
         });
+        sentAt.set(body.id, { at: performance.now(), instance: i % instances });
+        await api(urlOf(i), 'POST', `/chats/${chatId}/messages`, tokens[i], body);
         accepted++;
       }
     };

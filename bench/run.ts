@@ -4,13 +4,13 @@
  * written to bench/results/latest.json and latest.md. Never part of `npm test`.
  */
 import { spawn } from 'node:child_process';
-import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServerProcess } from '../cli/child.js';
-import { unwrapKey } from '../src/crypto/envelope.js';
+import { importEncryptionKey, toHex, unwrapChatKeyBytes } from '../src/client/index.js';
 import {
   generateKeyPairSet,
   publicKeysOf,
@@ -20,6 +20,7 @@ import {
 import { signSync, verifyAsync } from '../src/crypto/signatures.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
+import { caller } from './api.js';
 import { type Worker, worker } from './workers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,19 +42,7 @@ function cpuSeconds(pid: number): Promise<number> {
 const rssBytes = (pid: number) =>
   readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) * 1024);
 
-async function api(url: string, method: string, p: string, token?: string, body?: unknown) {
-  const res = await fetch(url + p, {
-    method,
-    headers: {
-      ...(token && { authorization: `Bearer ${token}` }),
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = caller();
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
@@ -177,8 +166,11 @@ async function main(): Promise<void> {
       }
       for (let i = 1; i < size; i++) await api(server.url, 'POST', `/chats/${chatId}/join`, tokens[i]);
       const envelope = await api(server.url, 'GET', `/chats/${chatId}/key`, tokens[0]);
-      const key = unwrapKey(createPrivateKey(pairs.encryption.privateKey), envelope.wrappedKey);
-      return { chatId, key: key.toString('hex'), epoch: envelope.epoch as number };
+      const key = await unwrapChatKeyBytes(
+        await importEncryptionKey(pairs.encryption.privateKey),
+        envelope.wrappedKey,
+      );
+      return { chatId, key: toHex(key), epoch: envelope.epoch as number };
     }
 
     /** Posts prepared messages from one worker while another holds `size` streams; returns the figures. */

@@ -3,13 +3,15 @@
  * when each message arrives, or posts prepared messages as fast as they are accepted or at a
  * fixed rate, or storms the login endpoint. It never shares a CPU budget with the server's process.
  */
-import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { seal } from '../src/crypto/aead.js';
-import { toBase64 } from '../src/crypto/base64.js';
-import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
-import type { SignatureAlgorithm } from '../src/crypto/keys.js';
-import { signSync } from '../src/crypto/signatures.js';
+import {
+  composeMessage,
+  importChatKey,
+  importPrivatePem,
+  readBlocks,
+  type SignatureAlgorithm,
+} from '../src/client/index.js';
+import { nodeSignatures } from '../src/client/node/index.js';
 
 type Command =
   | { op: 'listen'; server: string; tokens: string[]; expect: number }
@@ -68,24 +70,16 @@ async function listen(server: string, tokens: string[], expect: number): Promise
         dispatcher: agent,
       });
       if (index === tokens.length - 1) send({ op: 'listening' });
-      let buffer = '';
-      for await (const chunk of res.body) {
-        buffer += chunk;
-        let end = buffer.indexOf('\n\n');
-        while (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          end = buffer.indexOf('\n\n');
-          if (!block.includes('event: message')) continue;
-          deliveries += 1;
-          // the first listener's arrival times stand for the chat (every member gets every message)
-          if (index === 0) {
-            const id = /"id":"([0-9a-f-]{36})"/.exec(block)?.[1];
-            if (id) arrivals.set(id, performance.timeOrigin + performance.now());
-          }
-          if (deliveries >= expect) report();
+      await readBlocks(res.body, (block) => {
+        if (block.event !== 'message' || block.data === undefined) return;
+        deliveries += 1;
+        // the first listener's arrival times stand for the chat (every member gets every message)
+        if (index === 0) {
+          const id = /"id":"([0-9a-f-]{36})"/.exec(block.data)?.[1];
+          if (id) arrivals.set(id, performance.timeOrigin + performance.now());
         }
-      }
+        if (deliveries >= expect) report();
+      });
     }),
   );
 }
@@ -104,30 +98,24 @@ async function idle(server: string, token: string, count: number): Promise<void>
   send({ op: 'idling', opened: opened.length });
 }
 
-function prepare(c: Extract<Command, { op: 'prepare' }>): void {
-  const key = Buffer.from(c.key, 'hex');
-  const text = Buffer.alloc(c.bytes, 'a');
+/** Seals and signs `count` messages with the client library, before any is timed. */
+async function prepare(c: Extract<Command, { op: 'prepare' }>): Promise<void> {
+  const provider = nodeSignatures();
+  const key = await importChatKey(new Uint8Array(Buffer.from(c.key, 'hex')));
+  const signingKey = await importPrivatePem(provider, c.alg, c.signingKey);
+  const text = 'a'.repeat(c.bytes);
   prepared = [];
   for (let i = 0; i < c.count; i++) {
-    const header = {
+    const body = await composeMessage(provider, {
       chatId: c.chatId,
       epoch: c.epoch,
       sender: c.sender,
-      id: randomUUID(),
-      sentAt: new Date().toISOString(),
-    };
-    const parts = seal(key, text, messageAad(header));
-    const signature = toBase64(signSync(c.alg, c.signingKey, messageSigningInput(header, parts)));
-    prepared.push(
-      JSON.stringify({
-        id: header.id,
-        epoch: c.epoch,
-        sentAt: header.sentAt,
-        ...parts,
-        signatureAlgorithm: c.alg,
-        signature,
-      }),
-    );
+      key,
+      text,
+      alg: c.alg,
+      signingKey,
+    });
+    prepared.push(JSON.stringify(body));
   }
   send({ op: 'prepared', count: prepared.length });
 }

@@ -17,10 +17,4 @@ export interface Context {
   seen: Seen;
 }
 
-export interface ChatView {
-  id: string;
-  epoch: number;
-  createdBy: string;
-  createdAt: string;
-  members: { username: string; state: 'invited' | 'joined'; online: boolean }[];
-}
+export type { ChatView } from '../src/client/index.js';

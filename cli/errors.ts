@@ -1,7 +1,9 @@
-import { escapeControls } from './format.js';
+import { ApiError, ClientError } from '../src/client/index.js';
+
+export { ApiError };
 
 /** An error the user can act on: printed as one line, never with a stack trace. */
-export class CliError extends Error {
+export class CliError extends ClientError {
   constructor(
     message: string,
     readonly exitCode = 1,
@@ -10,23 +12,6 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
-
-/** A problem+json answer from the server (its detail escaped: it is the server's text). */
-export class ApiError extends CliError {
-  readonly detail: string;
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    detail: string,
-    /** Seconds, from a `Retry-After` header. */
-    readonly retryAfter?: number,
-  ) {
-    super(`${escapeControls(detail)} (${status} ${escapeControls(code)})`);
-    this.detail = detail;
-    this.name = 'ApiError';
-  }
-}
-
 const CERTIFICATE_ERRORS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -37,7 +22,7 @@ const CERTIFICATE_ERRORS = new Set([
 ]);
 
 export function describe(error: unknown): string {
-  if (error instanceof CliError) return error.message;
+  if (error instanceof ClientError) return error.message;
   const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e?.cause?.code ?? e?.code;
   if (code === 'ECONNREFUSED') return 'cannot reach the server (connection refused): is it running?';

@@ -1,9 +1,8 @@
+import { checkEvent, type FeedEvent } from '../src/client/index.js';
 import { listChats } from './commands/chats.js';
 import { describeChat, render } from './commands/index.js';
 import type { Context } from './context.js';
 import { escapeControls, shortId } from './format.js';
-import type { FeedEvent } from './stream.js';
-import { checkEvent } from './validate.js';
 
 /**
  * Whether an event concerns the chat `only` (presence concerns everyone). Review A4: each type by

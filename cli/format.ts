@@ -1,4 +1,6 @@
-import type { SignatureAlgorithm } from '../src/crypto/keys.js';
+import { escapeControls, type SignatureAlgorithm, shortId } from '../src/client/index.js';
+
+export { escapeControls, shortId };
 
 export const SCHEME_NAMES = new Map<string, SignatureAlgorithm>([
   ['rsa', 'rsa-pss-sha256'],
@@ -21,34 +23,6 @@ export function shortScheme(alg: string): string {
 export function clock(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? escapeControls(iso) : d.toTimeString().slice(0, 8);
-}
-
-export function shortId(id: string): string {
-  return escapeControls(String(id).slice(0, 8));
-}
-
-/**
- * C0, DEL, C1, the bidi embeddings, overrides and isolates, every other invisible format character
- * (Unicode Cf: zero-width spaces and joiners, U+061C, U+FEFF…), the line and paragraph separators
- * (Zl, Zp) and lone surrogates: never printed raw.
- */
-const CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
-const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-function escapeControl(c: string): string {
-  const code = c.codePointAt(0) ?? 0;
-  if (Object.hasOwn(NAMED, c)) return NAMED[c];
-  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
-  return code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
-}
-
-/**
- * Text from a peer or the server, made safe for a terminal: every control character is shown as
- * an escape (`\x1b`, `\u202e`, `\n`), so it can neither move the cursor, recolour nor reorder a line,
- * nor start a line of its own. With `keepNewlines`, line feeds stay (for callers that mark them).
- */
-export function escapeControls(text: string, keepNewlines = false): string {
-  return String(text).replace(CONTROLS, (c) => (keepNewlines && c === '\n' ? c : escapeControl(c)));
 }
 
 /** What starts every continuation line of a multi-line message: no line of the client's own starts so. */

@@ -1,4 +1,5 @@
 import readline from 'node:readline';
+import { follow, SeenMessages } from '../src/client/index.js';
 import { chats, keys, messages, parseScheme, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
@@ -6,7 +7,6 @@ import { showEvent } from './events.js';
 import { escapeControls, printable, shortId, shortScheme } from './format.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
-import { follow } from './stream.js';
 
 export const MENU = `Menu commands (interactive):
   chat <users…>        start a chat (you are told who is offline or unknown)
@@ -52,7 +52,7 @@ export async function interactive(
     warn: (t) => write(t, process.stderr),
     result: () => {},
     pending: [],
-    seen: new Set(),
+    seen: new SeenMessages(),
   };
   const setPrompt = () =>
     lines.setPrompt(`${session.username}${ctx.currentChat ? `@${shortId(ctx.currentChat)}` : ''}> `);

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
+import { follow, SeenMessages } from '../src/client/index.js';
 import { promptHidden } from '../src/util/prompt.js';
 import { chats, keys, messages, users } from './commands/index.js';
 import type { Context } from './context.js';
@@ -13,7 +14,6 @@ import { escapeControls, jsonLine, printable, shortId } from './format.js';
 import { interactive, MENU } from './interactive.js';
 import { LineQueue } from './lines.js';
 import { Session } from './session.js';
-import { follow } from './stream.js';
 
 const HELP = `securechat — end-to-end encrypted, signed group chat
 
@@ -232,7 +232,7 @@ async function main(argv: string[]): Promise<number> {
     },
     currentChat: values.chat,
     pending: [],
-    seen: new Set(),
+    seen: new SeenMessages(),
   };
   // Ctrl-C, SIGTERM, SIGHUP or a closed pipe stops the command; the finally below still logs out.
   try {

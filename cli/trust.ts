@@ -1,27 +1,18 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { KeyEnvelope } from '../src/crypto/envelope.js';
-import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../src/crypto/keys.js';
+import {
+  checkUsername,
+  type EpochStore,
+  type Fingerprints,
+  type KeyEnvelope,
+  type PinStore,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+  sameFingerprints,
+} from '../src/client/index.js';
 import { tempName, withFileLock } from './filelock.js';
-import { username as checkUsername } from './validate.js';
 
-export type Fingerprints = Record<'encryption' | SignatureAlgorithm, string>;
-
-const FINGERPRINT_KEYS = ['encryption', ...SIGNATURE_ALGORITHMS] as const;
-
-/**
- * One fingerprint for a user's four keys, to compare out of band and give to `trust <user> FP`:
- * SHA-256 (lowercase hex) of the lines `<key>=<fingerprint>` in the order encryption, rsa, dsa, ed25519.
- */
-export function keySetFingerprint(fingerprints: Fingerprints): string {
-  const text = FINGERPRINT_KEYS.map((k) => `${k}=${fingerprints[k]}`).join('\n');
-  return createHash('sha256').update(text).digest('hex');
-}
-
-export function sameFingerprints(a: Fingerprints, b: Fingerprints): boolean {
-  return FINGERPRINT_KEYS.every((k) => a[k] === b[k]);
-}
+export { type Fingerprints, keySetFingerprint, sameFingerprints } from '../src/client/index.js';
 
 /** The files on disk keep plain objects; in memory every key that came from outside is a Map key. */
 interface KnownKeysFile {
@@ -78,15 +69,13 @@ async function migrate(oldFile: string, newFile: string): Promise<void> {
   await rm(oldFile, { force: true });
 }
 
-export type TrustVerdict = 'new' | 'same' | 'changed';
-
 /**
  * Trust on first use, like SSH's known_hosts: the server's key and each peer's key fingerprints are
  * pinned the first time they are seen (`known_keys.json` in the user's own key store folder); a
  * changed key is refused until the user accepts it with `trust`. `state.json` beside it keeps the
  * signature setting, the envelopes received and the highest epoch seen per chat.
  */
-export class TrustStore {
+export class TrustStore implements PinStore, EpochStore {
   private constructor(
     private readonly knownFile: string,
     private readonly stateFile: string,
@@ -121,11 +110,6 @@ export class TrustStore {
 
   pinnedServer(origin: string): string | undefined {
     return this.servers.get(origin);
-  }
-
-  checkServer(origin: string, fingerprint: string): TrustVerdict {
-    const pinned = this.servers.get(origin);
-    return pinned === undefined ? 'new' : pinned === fingerprint ? 'same' : 'changed';
   }
 
   /** Re-reads the file before changing one entry, so two clients of one user do not undo each other's pins. */
@@ -163,8 +147,9 @@ export class TrustStore {
     return this.users.get(checkUsername(username, 'username')); // review A1: only valid names
   }
 
-  checkUser(username: string, fingerprints: Fingerprints): TrustVerdict {
-    const pinned = this.users.get(checkUsername(username, 'username'));
+  /** Whether `fingerprints` are new for `username`, the pinned ones, or changed. */
+  checkUser(username: string, fingerprints: Fingerprints): 'new' | 'same' | 'changed' {
+    const pinned = this.pinnedUser(username);
     if (!pinned) return 'new';
     return sameFingerprints(pinned, fingerprints) ? 'same' : 'changed';
   }
@@ -172,6 +157,29 @@ export class TrustStore {
   async pinUser(username: string, fingerprints: Fingerprints): Promise<void> {
     checkUsername(username, 'username');
     await this.updateKnown(() => this.users.set(username, fingerprints));
+  }
+
+  highestEpoch(chatId: string): number | undefined {
+    return this.state.epochs.get(chatId);
+  }
+
+  envelope(chatId: string, epoch: number): KeyEnvelope | undefined {
+    return this.state.envelopes.get(`${chatId}/${epoch}`);
+  }
+
+  /** Keeps the envelope and, if higher, its epoch; writes the state file when either is new. */
+  async record(envelope: KeyEnvelope): Promise<void> {
+    const id = `${envelope.chatId}/${envelope.epoch}`;
+    let changed = false;
+    if ((this.state.epochs.get(envelope.chatId) ?? 0) < envelope.epoch) {
+      this.state.epochs.set(envelope.chatId, envelope.epoch);
+      changed = true;
+    }
+    if (!this.state.envelopes.has(id)) {
+      this.state.envelopes.set(id, envelope);
+      changed = true;
+    }
+    if (changed) await this.saveState();
   }
 
   /** Merges with the file first (envelopes kept, the higher epoch wins), for two clients of one user. */

@@ -1,17 +1,33 @@
-import { createPublicKey, type KeyObject, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import { request } from 'undici';
-import { open, seal } from '../src/crypto/aead.js';
-import { fromBase64, toBase64 } from '../src/crypto/base64.js';
+import {
+  checkedKeySet,
+  importChatKey,
+  importEncryptionKey,
+  importServerKey,
+  type KeyEnvelope,
+  type KeyHandle,
+  type MessageData,
+  messageScheme,
+  openMessage,
+  readBlocks,
+  type SignatureAlgorithm,
+  type SseBlock,
+  unwrapChatKeyBytes,
+  verifyEnvelopeSignature,
+  verifyMessageSignature,
+} from '../src/client/index.js';
+import { nodeSignatures } from '../src/client/node/index.js';
+import { seal } from '../src/crypto/aead.js';
+import { toBase64 } from '../src/crypto/base64.js';
 import { messageAad, messageSigningInput } from '../src/crypto/canonical.js';
-import { type KeyEnvelope, openEnvelope } from '../src/crypto/envelope.js';
-import type { KeyPairSet, SignatureAlgorithm } from '../src/crypto/keys.js';
+import type { KeyPairSet } from '../src/crypto/keys.js';
 import { readKeyStore } from '../src/crypto/keystore.js';
-import { signSync, verifyAsync } from '../src/crypto/signatures.js';
+import { signSync } from '../src/crypto/signatures.js';
 import { loadSpec } from '../src/spec.js';
-import type { MessageRecord } from '../src/store/types.js';
 
 export const spec = loadSpec();
 const ajv = new Ajv({ strict: false, allErrors: true });
@@ -99,11 +115,7 @@ export class Api {
   }
 }
 
-export interface SseEvent {
-  id?: string;
-  event?: string;
-  data?: string;
-  comment?: string;
+export interface SseEvent extends SseBlock {
   // biome-ignore lint/suspicious/noExplicitAny: parsed data, validated against the *Event schemas
   json?: any;
 }
@@ -151,18 +163,10 @@ export class EventStream {
 
   headers: Record<string, string | string[] | undefined> = {};
 
+  /** The library's SSE reader; each block is checked against the spec's event schemas. */
   private async read(): Promise<void> {
-    let buffer = '';
     try {
-      for await (const chunk of this.body) {
-        buffer += chunk.toString('utf8');
-        let end = buffer.indexOf('\n\n');
-        while (end >= 0) {
-          this.push(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-          end = buffer.indexOf('\n\n');
-        }
-      }
+      await readBlocks(this.body, (block) => this.push(block), Number.POSITIVE_INFINITY);
     } catch {
       // aborted or cut by the server: the stream is over either way
     } finally {
@@ -171,17 +175,8 @@ export class EventStream {
     }
   }
 
-  private push(block: string): void {
-    const event: SseEvent = {};
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) event.comment = line.slice(1).trim();
-      else {
-        const colon = line.indexOf(':');
-        const field = line.slice(0, colon);
-        const value = line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'id' || field === 'event' || field === 'data') event[field] = value;
-      }
-    }
+  private push(block: SseBlock): void {
+    const event: SseEvent = { ...block };
     if (event.data !== undefined) {
       event.json = JSON.parse(event.data);
       const schema = event.event && EVENT_SCHEMA[event.event];
@@ -233,13 +228,19 @@ export class EventStream {
   }
 }
 
-/** A chat participant: keys from a key store, verify-then-unwrap envelopes, seal-and-sign messages. */
+/**
+ * A chat participant on the client library (verify-then-unwrap, verify-then-open), with what only
+ * tests need: raw chat keys to compare, and a synchronous forger of message bodies (any id, time or
+ * signing key) for probing the server's checks.
+ */
 export class Participant {
   readonly api: Api;
-  serverKey!: KeyObject;
+  serverKey!: CryptoKey;
   keys!: KeyPairSet;
   readonly chatKeys = new Map<string, Buffer>();
-  private readonly peerKeys = new Map<string, Record<SignatureAlgorithm, KeyObject>>();
+  private readonly provider = nodeSignatures();
+  private encryptionKey!: CryptoKey;
+  private readonly peerKeys = new Map<string, Record<SignatureAlgorithm, KeyHandle>>();
   sessionId = '';
 
   constructor(
@@ -257,11 +258,12 @@ export class Participant {
   ): Promise<Participant> {
     const p = new Participant(base, username);
     p.keys = await readKeyStore(path.join(keysDir, 'users', username));
+    p.encryptionKey = await importEncryptionKey(p.keys.encryption.privateKey);
     const res = await p.api.call('login', { body: { username, password } });
     if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${JSON.stringify(res.body)}`);
     p.api.token = res.body.token;
     const key = await p.api.call('getServerKey');
-    p.serverKey = createPublicKey(key.body.publicKey);
+    p.serverKey = (await importServerKey(key.body.publicKey)).key;
     return p;
   }
 
@@ -272,12 +274,17 @@ export class Participant {
   /** Verifies the server's signature, then unwraps with the private encryption key. */
   async acceptEnvelope(envelope: KeyEnvelope): Promise<Buffer> {
     if (envelope.recipient !== this.username) throw new Error('envelope is for someone else');
-    const key = await openEnvelope(this.serverKey, this.keys.encryption.privateKey, envelope);
+    if (!(await verifyEnvelopeSignature(this.serverKey, envelope)))
+      throw new Error('key envelope signature is invalid');
+    const key = Buffer.from(await unwrapChatKeyBytes(this.encryptionKey, envelope.wrappedKey));
     this.chatKeys.set(`${envelope.chatId}/${envelope.epoch}`, key);
     return key;
   }
 
-  /** A signed, sealed message body for POST /chats/{id}/messages. */
+  /**
+   * A signed, sealed message body for POST /chats/{id}/messages, made synchronously with
+   * node:crypto so that a test can forge it (`signWith` another key, any `id` or `sentAt`).
+   */
   compose(
     chatId: string,
     epoch: number,
@@ -310,36 +317,21 @@ export class Participant {
     let keys = this.peerKeys.get(username);
     if (!keys) {
       const res = await this.api.call('getUserKeys', { params: { username } });
-      const pems = res.body.signingKeys as Record<SignatureAlgorithm, string>;
-      keys = {
-        'rsa-pss-sha256': createPublicKey(pems['rsa-pss-sha256']),
-        'dsa-sha256': createPublicKey(pems['dsa-sha256']),
-        ed25519: createPublicKey(pems.ed25519),
-      };
+      keys = (await checkedKeySet(this.provider, res.body.encryptionKey, res.body.signingKeys)).keys;
       this.peerKeys.set(username, keys);
     }
     return keys;
   }
 
   /** What a recipient does with a `message` event: verify the signature itself, then decrypt. */
-  async read(data: Pick<MessageRecord, 'chatId' | 'sender' | 'message'>): Promise<string> {
-    const m = data.message;
-    const header = { chatId: data.chatId, epoch: m.epoch, sender: data.sender, id: m.id, sentAt: m.sentAt };
+  async read(data: Pick<MessageData, 'chatId' | 'sender' | 'message'>): Promise<string> {
+    const message = data as MessageData;
+    const alg = messageScheme(message, data.chatId);
     const keys = await this.signingKeysOf(data.sender);
-    const signature = fromBase64(m.signature);
-    if (
-      !signature ||
-      !(await verifyAsync(
-        m.signatureAlgorithm,
-        keys[m.signatureAlgorithm],
-        messageSigningInput(header, m),
-        signature,
-      ))
-    ) {
+    if (!(await verifyMessageSignature(this.provider, keys[alg], message)))
       throw new Error('signature does not verify');
-    }
-    const key = this.chatKeys.get(`${data.chatId}/${m.epoch}`);
-    if (!key) throw new Error(`no key for epoch ${m.epoch}`);
-    return open(key, m, messageAad(header)).toString('utf8');
+    const key = this.chatKeys.get(`${data.chatId}/${data.message.epoch}`);
+    if (!key) throw new Error(`no key for epoch ${data.message.epoch}`);
+    return openMessage(await importChatKey(new Uint8Array(key)), message);
   }
 }

@@ -1,10 +1,9 @@
-import type { KeyEnvelope } from '../../src/crypto/envelope.js';
-import type { ChatView, Context } from '../context.js';
+import { type ChatView, listChats, type Unavailable } from '../../src/client/index.js';
+import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
 import { escapeControls, shortId } from '../format.js';
-import { checkChat, checkUnavailable } from '../validate.js';
 
-type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
+export { listChats };
 
 export const describeChat = (chat: ChatView, me: string) =>
   `${shortId(chat.id)} (${
@@ -24,26 +23,6 @@ function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
   }
 }
 
-/** Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). */
-export async function listChats(api: Context['session']['api']): Promise<ChatView[]> {
-  const all: ChatView[] = [];
-  const seen = new Set<string>();
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page: { chats: ChatView[]; nextCursor?: string | null } = await api.call(
-      'GET',
-      `/chats?limit=500${query}`,
-    );
-    if (!Array.isArray(page?.chats)) throw new CliError('the server sent a list of chats that is not a list');
-    for (const chat of page.chats) checkChat(chat); // review A1/A2: names and epochs checked before use
-    all.push(...page.chats);
-    cursor = typeof page.nextCursor === 'string' && !seen.has(page.nextCursor) ? page.nextCursor : null;
-    if (cursor !== null) seen.add(cursor);
-  } while (cursor !== null);
-  return all;
-}
-
 /** A chat id from a full id or a unique prefix of one of the caller's chats (or the current chat). */
 export async function resolveChat(ctx: Context, given?: string): Promise<string> {
   const wanted = given ?? ctx.currentChat;
@@ -56,32 +35,10 @@ export async function resolveChat(ctx: Context, given?: string): Promise<string>
   return matches[0].id;
 }
 
-/**
- * Review A10: a chat just created is new to this client (no epoch or envelope of it seen yet), at
- * epoch 1 and created by this user; otherwise the answer is a replay of an existing chat's (whose
- * other members would read what is sent to it), and is refused.
- */
-function checkNewChat(ctx: Context, chat: ChatView): void {
-  const state = ctx.session.trust.state;
-  const known = state.epochs.has(chat.id) || [...state.envelopes.values()].some((e) => e.chatId === chat.id);
-  if (known || chat.epoch !== 1 || chat.createdBy !== ctx.session.username)
-    throw new CliError(
-      `WARNING: the server answered with chat ${shortId(chat.id)} (epoch ${chat.epoch}, created by ${chat.createdBy}), ` +
-        'which is not a chat just created by you (a replayed answer?); nothing sent to it',
-    );
-}
-
 export async function create(ctx: Context, invitees: string[]): Promise<void> {
   if (invitees.length === 0) throw new CliError('usage: chat <user> [user…]');
-  const res = await ctx.session.api.call<{
-    chat: ChatView;
-    keyEnvelope: KeyEnvelope;
-    unavailable: Unavailable;
-  }>('POST', '/chats', { invitees });
-  checkChat(res?.chat);
-  checkUnavailable(res.unavailable);
-  checkNewChat(ctx, res.chat);
-  await ctx.session.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
+  // Review A10: a replayed answer (an existing chat) is refused in the library (checkNewChat).
+  const res = await ctx.session.createChat(invitees);
   ctx.currentChat = res.chat.id;
   ctx.say(`started chat ${describeChat(res.chat, ctx.session.username)}`);
   reportUnavailable(ctx, res.unavailable);
@@ -91,13 +48,7 @@ export async function create(ctx: Context, invitees: string[]): Promise<void> {
 export async function invite(ctx: Context, chat: string | undefined, invitees: string[]): Promise<void> {
   if (invitees.length === 0) throw new CliError('usage: invite <user> [user…]');
   const chatId = await resolveChat(ctx, chat);
-  const res = await ctx.session.api.call<{ chat: ChatView; unavailable: Unavailable }>(
-    'POST',
-    `/chats/${chatId}/invite`,
-    { invitees },
-  );
-  checkChat(res?.chat);
-  checkUnavailable(res.unavailable);
+  const res = await ctx.session.invite(chatId, invitees);
   const added = invitees.filter((u) => !res.unavailable.some((x) => x.username === u));
   if (added.length)
     ctx.say(
@@ -124,16 +75,11 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
     }
   }
   chatId = await resolveChat(ctx, chatId);
-  const res = await ctx.session.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope }>(
-    'POST',
-    `/chats/${chatId}/join`,
-  );
-  checkChat(res?.chat);
-  await ctx.session.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
+  const joined = await ctx.session.join(chatId);
   ctx.pending = ctx.pending.filter((id) => id !== chatId);
   ctx.currentChat = chatId;
-  ctx.say(`joined chat ${describeChat(res.chat, ctx.session.username)}`);
-  ctx.result(res.chat);
+  ctx.say(`joined chat ${describeChat(joined, ctx.session.username)}`);
+  ctx.result(joined);
 }
 
 export async function leave(ctx: Context, chat?: string): Promise<void> {

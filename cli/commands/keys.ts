@@ -1,9 +1,14 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { KeyEnvelope } from '../../src/crypto/envelope.js';
-import { unwrapKey, verifyEnvelope } from '../../src/crypto/envelope.js';
-import { fingerprint, SIGNATURE_ALGORITHMS } from '../../src/crypto/keys.js';
+import {
+  ClientError,
+  importEncryptionKey,
+  importServerKey,
+  type KeyEnvelope,
+  toHex,
+  unwrapChatKeyBytes,
+  verifyEnvelopeSignature,
+} from '../../src/client/index.js';
 import { readKeyStore } from '../../src/crypto/keystore.js';
 import { readStdin } from '../../src/util/prompt.js';
 import type { Context } from '../context.js';
@@ -13,7 +18,7 @@ import { type Fingerprints, keySetFingerprint } from '../trust.js';
 
 const HEX64 = /^[0-9a-f]{64}$/i;
 
-function showFingerprints(ctx: Context, fps: Fingerprints, pinned?: Fingerprints): void {
+async function showFingerprints(ctx: Context, fps: Fingerprints, pinned?: Fingerprints): Promise<void> {
   for (const [k, v] of Object.entries(fps)) {
     const mark = !pinned
       ? ''
@@ -22,18 +27,15 @@ function showFingerprints(ctx: Context, fps: Fingerprints, pinned?: Fingerprints
         : '  CHANGED since pinned!';
     ctx.say(`  ${shortScheme(k).padEnd(10)} ${v}${mark}`);
   }
-  ctx.say(`  ${'all keys'.padEnd(10)} ${keySetFingerprint(fps)}  (what \`trust\` takes)`);
+  ctx.say(`  ${'all keys'.padEnd(10)} ${await keySetFingerprint(fps)}  (what \`trust\` takes)`);
 }
 
 export async function fingerprints(ctx: Context, user?: string): Promise<void> {
   const s = ctx.session;
   if (!user || user === s.username) {
-    const own = {
-      encryption: fingerprint(s.keys.encryption.publicKey),
-      ...Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, fingerprint(s.keys.signing[a].publicKey)])),
-    } as Fingerprints;
+    const own = await s.ownFingerprints();
     ctx.say(`your keys (${s.username}):`);
-    showFingerprints(ctx, own);
+    await showFingerprints(ctx, own);
     const server = s.showServer();
     ctx.say(`server ${s.api.server}:`);
     if (s.serverChange) {
@@ -44,7 +46,7 @@ export async function fingerprints(ctx: Context, user?: string): Promise<void> {
     ctx.result({
       username: s.username,
       fingerprints: own,
-      all: keySetFingerprint(own),
+      all: await keySetFingerprint(own),
       server: server.current,
       serverPinned: server.pinned ?? null,
     });
@@ -53,11 +55,11 @@ export async function fingerprints(ctx: Context, user?: string): Promise<void> {
   const { pinned, current } = await s.fingerprints(user);
   const name = escapeControls(user);
   ctx.say(`${name}'s keys, as the server has them${pinned ? '' : ' (not pinned yet)'}:`);
-  showFingerprints(ctx, current, pinned);
+  await showFingerprints(ctx, current, pinned);
   ctx.result({
     username: user,
     fingerprints: current,
-    all: keySetFingerprint(current),
+    all: await keySetFingerprint(current),
     pinned: pinned ?? null,
   });
 }
@@ -77,8 +79,8 @@ export async function trust(ctx: Context, who: string | undefined, given?: strin
     return;
   }
   const fps = await ctx.session.trustUser(who, given);
-  ctx.say(`now trusting ${escapeControls(who)}'s keys ${keySetFingerprint(fps)}`);
-  ctx.result({ trusted: who, all: keySetFingerprint(fps) });
+  ctx.say(`now trusting ${escapeControls(who)}'s keys ${await keySetFingerprint(fps)}`);
+  ctx.result({ trusted: who, all: await keySetFingerprint(fps) });
 }
 
 /** `trust`'s name for the server, which no username can be (usernames start with a letter or digit). */
@@ -118,14 +120,15 @@ export async function decrypt(options: {
       );
     wrapped = envelope.wrappedKey;
     if (options.serverKey) {
-      let serverKey: KeyObject;
+      let serverKey: CryptoKey;
+      const pem = await readText(options.serverKey, '--server-key');
       try {
-        serverKey = createPublicKey(await readText(options.serverKey, '--server-key'));
+        serverKey = (await importServerKey(pem)).key;
       } catch (error) {
-        if (error instanceof CliError) throw error;
+        if (!(error instanceof ClientError)) throw error;
         throw new CliError(`--server-key ${options.serverKey} is not a PEM public key`);
       }
-      const ok = await verifyEnvelope(serverKey, envelope);
+      const ok = await verifyEnvelopeSignature(serverKey, envelope);
       if (!ok)
         throw new CliError(
           'the server signature on this envelope does not verify under that key: not unwrapping it',
@@ -136,16 +139,18 @@ export async function decrypt(options: {
         'server signature: not checked (pass --server-key FILE to check it first, as the client does)',
       );
   }
-  let key: Buffer;
+  let key: string;
   try {
-    key = unwrapKey(store.encryption.privateKey, wrapped ?? '');
+    key = toHex(
+      await unwrapChatKeyBytes(await importEncryptionKey(store.encryption.privateKey), wrapped ?? ''),
+    );
   } catch {
     throw new CliError(
       `cannot unwrap: this key was not wrapped for ${options.user}'s encryption key (or it was altered)`,
     );
   }
-  lines.push(`chat key (AES-256, hex): ${key.toString('hex')}`);
-  return { lines, key: key.toString('hex') };
+  lines.push(`chat key (AES-256, hex): ${key}`);
+  return { lines, key };
 }
 
 async function readText(file: string, option: string): Promise<string> {

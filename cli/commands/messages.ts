@@ -1,4 +1,4 @@
-import type { SignatureAlgorithm } from '../../src/crypto/keys.js';
+import { SeenMessages, type SignatureAlgorithm } from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
 import { clock, escapeControls, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
@@ -26,8 +26,7 @@ export async function send(
 }
 
 /** The (chat, message id) pairs already shown in one view: each is shown once, however often it comes. */
-export type Seen = Set<string>;
-const SEEN_LIMIT = 100_000;
+export type Seen = SeenMessages;
 
 /**
  * A message as a person reads it, or a loud refusal: an unverified message, one of another chat
@@ -45,12 +44,11 @@ export async function render(
     ok: false,
     line: `!! REJECTED message #${raw(data?.seq)} claiming to be from ${raw(data?.sender)}: ${escapeControls(reason)}`,
   });
-  const id = `${data?.chatId}/${data?.message?.id}`;
-  if (data?.chatId === chatId && seen.has(id))
+  if (data?.chatId === chatId && seen.has(data))
     return refuse(`message ${escapeControls(String(data.message?.id))} was already shown; not shown again`);
   try {
     const text = await ctx.session.read(data, chatId);
-    remember(seen, id);
+    seen.add(data);
     return {
       ok: true,
       text,
@@ -59,12 +57,6 @@ export async function render(
   } catch (error) {
     return refuse((error as Error).message);
   }
-}
-
-/** A long session remembers the most recent ids only (a replay of older ones is older than any resume). */
-function remember(seen: Seen, id: string): void {
-  seen.add(id);
-  if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
 }
 
 /**
@@ -99,15 +91,15 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
     after = last;
   }
   const out = [];
-  const seen: Seen = new Set();
+  const seen: Seen = new SeenMessages();
   for (const m of all) {
     const r = await render(ctx, m, chatId, seen);
     // Review A5: what history showed is shown once in this view: the live stream does not repeat it.
-    if (r.ok) remember(ctx.seen, `${m.chatId}/${m.message.id}`);
+    if (r.ok) ctx.seen.add(m);
     if (r.ok) ctx.say(r.line);
     else ctx.warn(r.line);
     // In --json, a message of another chat or a repeat is left out (the warning says why).
-    if (!r.ok && (m?.chatId !== chatId || seen.has(`${m.chatId}/${m.message?.id}`))) continue;
+    if (!r.ok && (m?.chatId !== chatId || seen.has(m))) continue;
     out.push({
       seq: m?.seq,
       sender: m?.sender,

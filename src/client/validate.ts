@@ -3,6 +3,7 @@
  * type (an array where a name is expected, a string where an epoch is) would otherwise slip through
  * a Map lookup, be stringified into a pin or joined into an AAD. Pure functions, no Node imports.
  */
+import { ClientError } from './errors.js';
 
 /** The username grammar of the protocol (openapi `Username`). */
 export const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
@@ -11,7 +12,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const SHORT = 40;
 
 /** Data from the server that does not have the documented shape. Its message is one line. */
-export class MalformedError extends Error {
+export class MalformedError extends ClientError {
   constructor(what: string) {
     super(`malformed: ${what}`);
     this.name = 'MalformedError';
@@ -36,33 +37,33 @@ const fail = (field: string, value: unknown, what: string): never => {
 export const isUsername = (value: unknown): value is string =>
   typeof value === 'string' && USERNAME.test(value);
 
-export function username(value: unknown, field: string): string {
+export function checkUsername(value: unknown, field: string): string {
   return isUsername(value) ? value : fail(field, value, 'a username');
 }
 
-export function uuid(value: unknown, field: string): string {
+function uuid(value: unknown, field: string): string {
   return typeof value === 'string' && UUID.test(value) ? value : fail(field, value, 'an id');
 }
 
-export function integer(value: unknown, field: string, min = 0): number {
+function integer(value: unknown, field: string, min = 0): number {
   return Number.isSafeInteger(value) && (value as number) >= min
     ? (value as number)
     : fail(field, value, `an integer ≥ ${min}`);
 }
 
-export function epoch(value: unknown, field: string): number {
+function epoch(value: unknown, field: string): number {
   return integer(value, field, 1);
 }
 
-export function string(value: unknown, field: string, max = 1024): string {
+function string(value: unknown, field: string, max = 1024): string {
   return typeof value === 'string' && value.length <= max ? value : fail(field, value, 'a string');
 }
 
-export function base64(value: unknown, field: string): string {
+function base64(value: unknown, field: string): string {
   return typeof value === 'string' && BASE64.test(value) ? value : fail(field, value, 'base64');
 }
 
-export function object(value: unknown, field: string): Record<string, unknown> {
+function object(value: unknown, field: string): Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : fail(field, value, 'an object');
@@ -77,7 +78,7 @@ export function checkMessage(value: unknown): void {
   const d = object(value, 'message');
   uuid(d.chatId, 'chatId');
   integer(d.seq, 'seq', 1);
-  username(d.sender, 'sender');
+  checkUsername(d.sender, 'sender');
   string(d.receivedAt, 'receivedAt', 64);
   const m = object(d.message, 'message');
   uuid(m.id, 'message.id');
@@ -92,7 +93,7 @@ export function checkEnvelope(value: unknown): void {
   const e = object(value, 'keyEnvelope');
   uuid(e.chatId, 'keyEnvelope.chatId');
   epoch(e.epoch, 'keyEnvelope.epoch');
-  username(e.recipient, 'keyEnvelope.recipient');
+  checkUsername(e.recipient, 'keyEnvelope.recipient');
   base64(e.wrappedKey, 'keyEnvelope.wrappedKey');
 }
 
@@ -101,11 +102,11 @@ export function checkChat(value: unknown, field = 'chat'): void {
   const c = object(value, field);
   uuid(c.id, `${field}.id`);
   epoch(c.epoch, `${field}.epoch`);
-  username(c.createdBy, `${field}.createdBy`);
+  checkUsername(c.createdBy, `${field}.createdBy`);
   string(c.createdAt, `${field}.createdAt`, 64);
   for (const m of array(c.members, `${field}.members`)) {
     const member = object(m, `${field}.members[]`);
-    username(member.username, `${field}.members[].username`);
+    checkUsername(member.username, `${field}.members[].username`);
     if (member.state !== 'invited' && member.state !== 'joined')
       fail(`${field}.members[].state`, member.state, 'invited or joined');
   }
@@ -115,7 +116,7 @@ export function checkChat(value: unknown, field = 'chat'): void {
 export function checkUnavailable(value: unknown): void {
   for (const u of array(value, 'unavailable')) {
     const item = object(u, 'unavailable[]');
-    username(item.username, 'unavailable[].username');
+    checkUsername(item.username, 'unavailable[].username');
     if (item.reason !== 'offline' && item.reason !== 'unknown')
       fail('unavailable[].reason', item.reason, 'offline or unknown');
   }
@@ -126,7 +127,7 @@ export function checkEvent(type: string, data: unknown): void {
   switch (type) {
     case 'presence': {
       const d = object(data, 'data');
-      username(d.username, 'username');
+      checkUsername(d.username, 'username');
       if (typeof d.online !== 'boolean') fail('online', d.online, 'true or false');
       return;
     }
@@ -134,7 +135,7 @@ export function checkEvent(type: string, data: unknown): void {
       const d = object(data, 'data');
       checkChat(d.chat);
       checkEnvelope(d.keyEnvelope);
-      username(d.invitedBy, 'invitedBy');
+      checkUsername(d.invitedBy, 'invitedBy');
       return;
     }
     case 'chat.key': {
@@ -147,7 +148,7 @@ export function checkEvent(type: string, data: unknown): void {
     case 'member.left': {
       const d = object(data, 'data');
       uuid(d.chatId, 'chatId');
-      username(d.username, 'username');
+      checkUsername(d.username, 'username');
       return;
     }
     case 'message':

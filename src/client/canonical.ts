@@ -1,0 +1,39 @@
+/**
+ * The canonical strings of protocol v1 (docs: protocol.md): what is signed and what is bound as
+ * AES-GCM AAD. Fields are joined with one line feed and no trailing newline; all are signed as
+ * UTF-8. The server builds the same strings from here (src/crypto/canonical.ts).
+ */
+
+export interface EnvelopeFields {
+  chatId: string;
+  epoch: number;
+  recipient: string;
+  wrappedKey: string;
+  issuedAt: string;
+}
+
+export interface MessageHeader {
+  chatId: string;
+  epoch: number;
+  sender: string;
+  id: string;
+  sentAt: string;
+}
+
+export interface SealedParts {
+  iv: string;
+  ciphertext: string;
+  tag: string;
+}
+
+export function envelopeSigningText(e: EnvelopeFields): string {
+  return ['securechat/v1/key', e.chatId, String(e.epoch), e.recipient, e.wrappedKey, e.issuedAt].join('\n');
+}
+
+export function messageAad(h: MessageHeader): string {
+  return ['securechat/v1/msg', h.chatId, String(h.epoch), h.sender, h.id, h.sentAt].join('\n');
+}
+
+export function messageSigningText(h: MessageHeader, parts: SealedParts): string {
+  return [messageAad(h), parts.iv, parts.ciphertext, parts.tag].join('\n');
+}

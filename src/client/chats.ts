@@ -1,0 +1,55 @@
+import type { Api } from './api.js';
+import { ClientError } from './errors.js';
+import type { EpochStore } from './stores.js';
+import { escapeControls, shortId } from './text.js';
+import { checkChat } from './validate.js';
+
+/** A chat object, as every body and event carries it. */
+export interface ChatView {
+  id: string;
+  epoch: number;
+  createdBy: string;
+  createdAt: string;
+  members: { username: string; state: 'invited' | 'joined'; online: boolean }[];
+}
+
+/** The invitees left out of `POST /chats` or an invite, and why. */
+export type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
+
+/**
+ * Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). A
+ * chat that became active while the pages were read comes again in a later page (protocol.md,
+ * `GET /chats`): it is listed once, as last seen.
+ */
+export async function listChats(api: Api): Promise<ChatView[]> {
+  const all = new Map<string, ChatView>();
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page: { chats: ChatView[]; nextCursor?: string | null } = await api.call(
+      'GET',
+      `/chats?limit=500${query}`,
+    );
+    if (!Array.isArray(page?.chats))
+      throw new ClientError('the server sent a list of chats that is not a list');
+    for (const chat of page.chats) checkChat(chat); // names and epochs checked before use
+    for (const chat of page.chats) all.set(chat.id, chat);
+    cursor = typeof page.nextCursor === 'string' && !seen.has(page.nextCursor) ? page.nextCursor : null;
+    if (cursor !== null) seen.add(cursor);
+  } while (cursor !== null);
+  return [...all.values()];
+}
+
+/**
+ * A chat just created is new to this client (no epoch of it seen yet), at epoch 1 and created by
+ * this user; otherwise the answer is a replay of an existing chat's (whose other members would
+ * read what is sent to it), and is refused. `chat` is shape-checked already.
+ */
+export function checkNewChat(chat: ChatView, username: string, epochs: EpochStore): void {
+  if (epochs.highestEpoch(chat.id) !== undefined || chat.epoch !== 1 || chat.createdBy !== username)
+    throw new ClientError(
+      `WARNING: the server answered with chat ${shortId(chat.id)} (epoch ${chat.epoch}, created by ${escapeControls(chat.createdBy)}), ` +
+        'which is not a chat just created by you (a replayed answer?); nothing sent to it',
+    );
+}

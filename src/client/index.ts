@@ -1,0 +1,20 @@
+/**
+ * The client side of protocol v1, once: the CLI, the tests, the bench and (next) the browser
+ * client use it. WebCrypto only; Node-only adapters live in ./node/.
+ */
+export * from './api.js';
+export * from './bytes.js';
+export * from './canonical.js';
+export * from './chats.js';
+export * from './dsa.js';
+export * from './envelope.js';
+export * from './errors.js';
+export * from './keys.js';
+export * from './message.js';
+export * from './session.js';
+export * from './signatures.js';
+export * from './sse.js';
+export * from './stores.js';
+export * from './text.js';
+export * from './trust.js';
+export * from './validate.js';

@@ -1,0 +1,284 @@
+import { type ChatView, checkNewChat, type Unavailable } from './chats.js';
+import {
+  type EnvelopeExpectation,
+  importChatKey,
+  importEncryptionKey,
+  type KeyEnvelope,
+  openEnvelope,
+} from './envelope.js';
+import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
+import {
+  type Fingerprints,
+  type PemKeyPairSet,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+} from './keys.js';
+import {
+  composeMessage,
+  type MessageBody,
+  type MessageData,
+  messageScheme,
+  openMessage,
+  verifyMessageSignature,
+} from './message.js';
+import { importPrivatePem, type KeyHandle, type SignatureProvider } from './signatures.js';
+import type { EpochStore } from './stores.js';
+import { escapeControls, shortId } from './text.js';
+import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
+import { checkChat, checkMessage, checkUnavailable } from './validate.js';
+
+/** A user's own keys, imported: the private ones non-extractable, the public ones as PEM. */
+export interface UserKeys {
+  encryption: CryptoKey;
+  /** The schemes this client can sign with (a browser has no DSA signing). */
+  signing: Partial<Record<SignatureAlgorithm, KeyHandle>>;
+  publicKeys: { encryption: string; signing: Record<SignatureAlgorithm, string> };
+}
+
+export async function importUserKeys(pems: PemKeyPairSet, provider: SignatureProvider): Promise<UserKeys> {
+  const signing: UserKeys['signing'] = {};
+  for (const alg of SIGNATURE_ALGORITHMS) {
+    // a scheme the provider does not sign with (DSA in a browser) is left out
+    if (provider.canSign?.(alg) === false) continue;
+    signing[alg] = await importPrivatePem(provider, alg, pems.signing[alg].privateKey);
+  }
+  return {
+    encryption: await importEncryptionKey(pems.encryption.privateKey),
+    signing,
+    publicKeys: {
+      encryption: pems.encryption.publicKey,
+      signing: Object.fromEntries(SIGNATURE_ALGORITHMS.map((a) => [a, pems.signing[a].publicKey])) as Record<
+        SignatureAlgorithm,
+        string
+      >,
+    },
+  };
+}
+
+export interface ClientOptions extends TrustOptions {
+  username: string;
+  keys: UserKeys;
+  epochs: EpochStore;
+}
+
+/**
+ * A logged-in user with their keys: verifies every envelope before unwrapping it and every
+ * message before showing it, and pins the server's and peers' keys on first use
+ * (protocol.md, "What every client checks itself").
+ */
+export class Client extends KeyTrust {
+  readonly username: string;
+  readonly keys: UserKeys;
+  private readonly chatKeys = new Map<string, CryptoKey>();
+
+  constructor(private readonly options: ClientOptions) {
+    super(options);
+    this.username = options.username;
+    this.keys = options.keys;
+  }
+
+  /** Logs in and pins the server key; refused (and logged out at once) when it changed. */
+  static async login(options: ClientOptions & { password: string }): Promise<Client> {
+    const client = new Client(options);
+    await client.start(options.password);
+    return client;
+  }
+
+  /** Logs in, then pins the server key; logs out at once when that is refused. */
+  async start(password: string): Promise<void> {
+    await this.api.login(this.username, password);
+    try {
+      await this.pinServerKey();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** The user's own fingerprints, to compare out of band. */
+  async ownFingerprints(): Promise<Fingerprints> {
+    const pub = this.keys.publicKeys;
+    return (await checkedKeySet(this.provider, pub.encryption, pub.signing)).fingerprints;
+  }
+
+  /**
+   * Verifies the server's signature, that the envelope is this user's, for the chat asked for, and
+   * not older than an epoch already seen; then unwraps, and records it.
+   */
+  async accept(envelope: KeyEnvelope, expected: EnvelopeExpectation): Promise<CryptoKey> {
+    if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
+    const bytes = await openEnvelope(envelope, expected, {
+      highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
+      username: this.username,
+      serverKey: this.serverKey,
+      encryptionKey: this.keys.encryption,
+    });
+    const key = await importChatKey(bytes);
+    bytes.fill(0);
+    // Another accept may have raised the highest epoch while this one awaited: check again now
+    // (the store only ever raises it).
+    const now = this.options.epochs.highestEpoch(expected.chatId) ?? 0;
+    if (!expected.past && envelope.epoch < now)
+      throw new EnvelopeRefused(
+        `chat ${shortId(expected.chatId)}: epoch ${envelope.epoch} is older than epoch ${now}, already seen (a replayed key?)`,
+      );
+    this.chatKeys.set(`${envelope.chatId}/${envelope.epoch}`, key);
+    await this.options.epochs.record(envelope);
+    return key;
+  }
+
+  /** The key of one epoch: in memory, from a recorded envelope, or asked of the server for that epoch. */
+  async chatKey(chatId: string, epoch: number): Promise<CryptoKey | undefined> {
+    const cached = this.chatKeys.get(`${chatId}/${epoch}`);
+    if (cached) return cached;
+    const kept = this.options.epochs.envelope(chatId, epoch);
+    if (kept) return this.accept(kept, { chatId, epoch, past: true });
+    let envelope: KeyEnvelope;
+    try {
+      envelope = await this.api.call<KeyEnvelope>(
+        'GET',
+        `/chats/${encodeURIComponent(chatId)}/key?epoch=${epoch}`,
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'KEY_NOT_FOUND') return undefined;
+      throw error;
+    }
+    // A server without `?epoch=` answers with the current epoch: there is no key of this one for us.
+    if (envelope?.chatId === chatId && envelope.epoch !== epoch) return undefined;
+    return this.accept(envelope, { chatId, epoch, past: true });
+  }
+
+  /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */
+  async currentKey(chatId: string, named?: number): Promise<{ epoch: number; key: CryptoKey }> {
+    const envelope = await this.api.call<KeyEnvelope>('GET', `/chats/${encodeURIComponent(chatId)}/key`);
+    return { epoch: envelope?.epoch, key: await this.accept(envelope, { chatId, atLeast: named }) };
+  }
+
+  /**
+   * POST /chats: the answer checked (a chat just created by this user, new to this client, at
+   * epoch 1; a replayed answer is refused before anything is sent to it), its envelope accepted.
+   */
+  async createChat(invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
+    const res = await this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
+      'POST',
+      '/chats',
+      { invitees },
+    );
+    checkChat(res?.chat);
+    checkUnavailable(res.unavailable);
+    checkNewChat(res.chat, this.username, this.options.epochs);
+    await this.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
+    return { chat: res.chat, unavailable: res.unavailable };
+  }
+
+  /** POST /chats/{chatId}/invite, its answer checked. */
+  async invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
+    const res = await this.api.call<{ chat: ChatView; unavailable: Unavailable }>(
+      'POST',
+      `/chats/${encodeURIComponent(chatId)}/invite`,
+      { invitees },
+    );
+    checkChat(res?.chat);
+    checkUnavailable(res.unavailable);
+    return res;
+  }
+
+  /** POST /chats/{chatId}/join, its answer checked and its envelope accepted. */
+  async join(chatId: string): Promise<ChatView> {
+    const res = await this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope }>(
+      'POST',
+      `/chats/${encodeURIComponent(chatId)}/join`,
+    );
+    checkChat(res?.chat);
+    await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
+    return res.chat;
+  }
+
+  /** A sealed, signed message body of this user. */
+  compose(
+    chatId: string,
+    epoch: number,
+    key: CryptoKey,
+    text: string,
+    alg: SignatureAlgorithm,
+  ): Promise<MessageBody> {
+    const signingKey = this.keys.signing[alg];
+    if (signingKey === undefined) throw new ClientError(`this client does not sign with ${alg}`);
+    return composeMessage(this.provider, {
+      chatId,
+      epoch,
+      sender: this.username,
+      key,
+      text,
+      alg,
+      signingKey,
+    });
+  }
+
+  /**
+   * Encrypts, signs and posts under the highest epoch seen; a STALE_EPOCH answer is re-encrypted
+   * under the new key and sent once more, if that key is newer and is the epoch the answer named.
+   */
+  async send(chatId: string, text: string, alg: SignatureAlgorithm): Promise<{ seq: number; epoch: number }> {
+    let epoch = this.options.epochs.highestEpoch(chatId);
+    let key = epoch === undefined ? undefined : await this.chatKey(chatId, epoch);
+    if (epoch === undefined || !key) ({ epoch, key } = await this.currentKey(chatId));
+    const post = async (e: number, k: CryptoKey) =>
+      this.api.call<{ seq: number }>(
+        'POST',
+        `/chats/${encodeURIComponent(chatId)}/messages`,
+        await this.compose(chatId, e, k, text, alg),
+      );
+    try {
+      return { ...(await post(epoch, key)), epoch };
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.code !== 'STALE_EPOCH') throw error;
+      const named = /\bepoch (\d+)\b/.exec(error.detail);
+      const current = await this.currentKey(chatId, named ? Number(named[1]) : undefined);
+      if (current.epoch <= epoch)
+        throw new EnvelopeRefused(
+          `chat ${shortId(chatId)}: the server called epoch ${epoch} stale but offers epoch ${current.epoch}`,
+        );
+      return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
+    }
+  }
+
+  /**
+   * Verifies that the message is of the chat being shown and the sender's signature (against keys
+   * fetched and pinned), then decrypts. Showing each (chatId, id) once is the caller's view's job.
+   */
+  async read(data: MessageData, chatId: string): Promise<string> {
+    checkMessage(data); // the shape first: a malformed one is refused
+    const alg = messageScheme(data, chatId);
+    const keys = await this.peerKeys(data.sender);
+    if (!(await verifyMessageSignature(this.provider, keys[alg], data)))
+      throw new MessageRefused(
+        `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
+      );
+    const epoch = data.message.epoch;
+    // A refused envelope is the reason shown; a key that does not exist for us is "predates you".
+    const key = Number.isSafeInteger(epoch) ? await this.chatKey(data.chatId, epoch) : undefined;
+    if (!key)
+      throw new MessageRefused(
+        `no key for epoch ${escapeControls(String(epoch))} of this chat (it predates you)`,
+      );
+    return openMessage(key, data);
+  }
+
+  private closing?: Promise<void>;
+
+  /** Logs out and closes, once, whichever exit path (quit, signal, broken pipe, error) calls it. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** What close() does, once. */
+  protected async shutdown(): Promise<void> {
+    try {
+      await this.api.logout();
+    } catch {
+      // the token may already be gone (server restarted with a new secret, or expired)
+    }
+  }
+}

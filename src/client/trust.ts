@@ -1,0 +1,222 @@
+import type { Api } from './api.js';
+import { importServerKey } from './envelope.js';
+import { ClientError, KeyChangedError, KeyCheckError } from './errors.js';
+import {
+  checkPublicKey,
+  type Fingerprints,
+  fingerprint,
+  keySetFingerprint,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+  sameFingerprints,
+} from './keys.js';
+import type { KeyHandle, SignatureProvider } from './signatures.js';
+import type { PinStore } from './stores.js';
+import { escapeControls } from './text.js';
+import { checkUsername } from './validate.js';
+
+/** A user's four public keys (SPKI PEM), checked as registration checks them, with their fingerprints. */
+export async function checkedKeySet(
+  provider: SignatureProvider,
+  encryptionKey: unknown,
+  signingKeys: Partial<Record<SignatureAlgorithm, unknown>> | undefined,
+): Promise<{ keys: Record<SignatureAlgorithm, KeyHandle>; fingerprints: Fingerprints }> {
+  const fingerprints = {
+    encryption: await fingerprint(checkPublicKey(encryptionKey, 'encryption')),
+  } as Fingerprints;
+  const keys = {} as Record<SignatureAlgorithm, KeyHandle>;
+  for (const alg of SIGNATURE_ALGORITHMS) {
+    const der = checkPublicKey(signingKeys?.[alg], alg);
+    fingerprints[alg] = await fingerprint(der);
+    try {
+      keys[alg] = await provider.importPublic(alg, der);
+    } catch {
+      throw new KeyCheckError(`${alg} key is not a PEM public key`);
+    }
+  }
+  return { keys, fingerprints };
+}
+
+/** Where a refusal sends the user: the client's own words for comparing and accepting keys. */
+export interface TrustHints {
+  /** Accepting a changed server key. */
+  trustServer: string;
+  /** Seeing the server key's fingerprint. */
+  showServer: string;
+  /** Seeing a user's fingerprints (the name is escaped). */
+  compare(name: string): string;
+  /** Accepting them. */
+  trust(name: string): string;
+}
+
+const PLAIN_HINTS: TrustHints = {
+  trustServer: 'accept the new key by its fingerprint',
+  showServer: "compare the server key's fingerprint first",
+  compare: (name) => `see ${name}'s fingerprints`,
+  trust: (name) => `trust ${name}'s new keys by their fingerprint`,
+};
+
+export interface TrustOptions {
+  api: Api;
+  provider: SignatureProvider;
+  pins: PinStore;
+  /**
+   * A changed server key is recorded in `serverChange` instead of refused, so that the user can
+   * compare and accept it. Nothing is unwrapped meanwhile.
+   */
+  inspectServerKey?: boolean;
+  /** How this client's user does what a refusal asks (the CLI names its commands). */
+  hints?: TrustHints;
+}
+
+/**
+ * Trust on first use (protocol.md, "What every client checks itself", 3): the server key and each
+ * peer's keys are checked as registration checks them, pinned when first seen, and refused when
+ * they change until the user accepts exactly the fingerprints compared.
+ */
+export class KeyTrust {
+  readonly api: Api;
+  readonly provider: SignatureProvider;
+  serverKey?: CryptoKey;
+  serverFingerprint?: string;
+  /** Set (with `inspectServerKey`) when the server's key is not the pinned one. */
+  serverChange?: { pinned: string; current: string };
+  /** Peers whose key changed, with the new fingerprints, waiting for `trustUser`. */
+  readonly changed = new Map<string, Fingerprints>();
+  private readonly peers = new Map<string, Record<SignatureAlgorithm, KeyHandle>>();
+  /** Fingerprints shown to the user in this session: what a bare `trustUser` pins. */
+  private readonly shown = new Map<string, Fingerprints>();
+  private shownServer?: string;
+  protected readonly hints: TrustHints;
+
+  constructor(private readonly trustOptions: TrustOptions) {
+    this.api = trustOptions.api;
+    this.provider = trustOptions.provider;
+    this.hints = trustOptions.hints ?? PLAIN_HINTS;
+  }
+
+  private async fetchServerKey(): Promise<{ key: CryptoKey; fp: string }> {
+    const res = await this.api.call<{ publicKey: string }>('GET', '/server/key');
+    const { key, der } = await importServerKey(res?.publicKey);
+    return { key, fp: await fingerprint(der) };
+  }
+
+  async pinServerKey(): Promise<void> {
+    const { key, fp } = await this.fetchServerKey();
+    const pinned = this.trustOptions.pins.pinnedServer(this.api.server);
+    if (pinned !== undefined && pinned !== fp) {
+      if (this.trustOptions.inspectServerKey) {
+        this.serverChange = { pinned, current: fp };
+        return;
+      }
+      throw new KeyChangedError(
+        `WARNING: the server's signing key CHANGED (pinned ${pinned}, now ${fp}). Someone may be impersonating it. ` +
+          `If the operator confirms the new fingerprint, ${this.hints.trustServer}.`,
+      );
+    }
+    // With `inspectServerKey` (showing the key to compare it) nothing is pinned on first use: only
+    // a matching fingerprint given to trustServer() is.
+    if (pinned === undefined && !this.trustOptions.inspectServerKey)
+      await this.trustOptions.pins.pinServer(this.api.server, fp);
+    this.serverKey = key;
+    this.serverFingerprint = fp;
+  }
+
+  /** The server fingerprint shown to the user, remembered so that a bare `trustServer()` pins exactly it. */
+  showServer(): { pinned?: string; current?: string } {
+    const current = this.serverChange?.current ?? this.serverFingerprint;
+    this.shownServer = current;
+    return { pinned: this.trustOptions.pins.pinnedServer(this.api.server), current };
+  }
+
+  /** Pins the server key the server has now, only if it is the one compared: `given`, or the one shown. */
+  async trustServer(given?: string): Promise<string> {
+    const { key, fp } = await this.fetchServerKey();
+    const expected = given?.toLowerCase() ?? this.shownServer;
+    if (expected === undefined) {
+      const pinned = this.trustOptions.pins.pinnedServer(this.api.server);
+      throw new ClientError(
+        `the server key is ${fp}${pinned && pinned !== fp ? ` (pinned: ${pinned})` : ''}; ` +
+          `if the operator confirms it, ${this.hints.trustServer}`,
+      );
+    }
+    if (expected !== fp)
+      throw new ClientError(`the server's key is ${fp}, not the ${expected} you compared; nothing trusted`);
+    await this.trustOptions.pins.pinServer(this.api.server, fp);
+    this.serverKey = key;
+    this.serverFingerprint = fp;
+    this.serverChange = undefined;
+    return fp;
+  }
+
+  /** A user's keys as the server has them now, checked; fingerprints computed here, not taken from the server. */
+  private async fetchPeer(username: string) {
+    checkUsername(username, 'username'); // only a valid name is fetched or pinned
+    const res = await this.api.call<{
+      signingKeys?: Record<SignatureAlgorithm, string>;
+      encryptionKey?: string;
+    }>('GET', `/users/${encodeURIComponent(username)}/keys`);
+    try {
+      return await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys);
+    } catch (error) {
+      const why = error instanceof KeyCheckError ? error.message : 'they are not public keys';
+      throw new ClientError(`the server sent keys for ${escapeControls(username)} that are refused: ${why}`);
+    }
+  }
+
+  /** A peer's signing keys, their fingerprints pinned on first use; a changed key is refused. */
+  async peerKeys(username: string): Promise<Record<SignatureAlgorithm, KeyHandle>> {
+    const cached = this.peers.get(username);
+    if (cached) return cached;
+    const { keys, fingerprints } = await this.fetchPeer(username);
+    const pinned = this.trustOptions.pins.pinnedUser(username);
+    const name = escapeControls(username);
+    if (pinned && !sameFingerprints(pinned, fingerprints)) {
+      this.changed.set(username, fingerprints);
+      throw new KeyChangedError(
+        `WARNING: ${name}'s keys CHANGED since you first saw them. Messages from ${name} are refused ` +
+          `until you compare the new fingerprints (${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
+      );
+    }
+    if (!pinned) await this.trustOptions.pins.pinUser(username, fingerprints);
+    this.peers.set(username, keys);
+    return keys;
+  }
+
+  /** A user's fingerprints as the server has them now, and as pinned; remembered as shown. */
+  async fingerprints(username: string): Promise<{ pinned?: Fingerprints; current: Fingerprints }> {
+    const { fingerprints: current } = await this.fetchPeer(username);
+    this.shown.set(username, current);
+    return { pinned: this.trustOptions.pins.pinnedUser(username), current };
+  }
+
+  /**
+   * Pins a user's keys as the server has them now, but only if they are the ones the user
+   * compared: the key-set fingerprint given, or what `fingerprints` showed.
+   */
+  async trustUser(username: string, given?: string): Promise<Fingerprints> {
+    const { fingerprints: current } = await this.fetchPeer(username);
+    const name = escapeControls(username);
+    const all = await keySetFingerprint(current);
+    if (given !== undefined) {
+      if (given.toLowerCase() !== all)
+        throw new ClientError(
+          `${name}'s keys have the fingerprint ${all} now, not the ${escapeControls(given)} you gave; nothing trusted`,
+        );
+    } else {
+      const shown = this.shown.get(username);
+      if (!shown)
+        throw new ClientError(
+          `compare ${name}'s fingerprints first: ${this.hints.compare(name)}, then ${this.hints.trust(name)}`,
+        );
+      if (!sameFingerprints(shown, current))
+        throw new ClientError(
+          `${name}'s keys changed again since they were shown; nothing trusted (compare again: ${this.hints.compare(name)})`,
+        );
+    }
+    await this.trustOptions.pins.pinUser(username, current);
+    this.changed.delete(username);
+    this.peers.delete(username);
+    return current;
+  }
+}
