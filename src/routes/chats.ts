@@ -1,7 +1,11 @@
 import type { Services } from '../plugins/services.js';
-import type { Handlers } from './types.js';
+import type { HandlersOf } from './types.js';
 
-export const chatRoutes = ({ chats }: Services): Handlers => ({
+export const chatRoutes = ({
+  chats,
+}: Services): HandlersOf<
+  'createChat' | 'listChats' | 'getChat' | 'inviteToChat' | 'joinChat' | 'leaveChat' | 'getChatKey'
+> => ({
   async createChat(request, reply) {
     const result = await chats.create(request.session.username, request.body.invitees);
     request.log.info({ chatId: result.chat.id, by: request.session.username }, 'chat created');

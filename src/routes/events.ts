@@ -1,8 +1,8 @@
 import { Errors, rateLimited } from '../errors.js';
 import type { Services } from '../plugins/services.js';
-import type { Handlers } from './types.js';
+import type { HandlersOf } from './types.js';
 
-export const eventRoutes = ({ hub, presence, accounts, config }: Services): Handlers => ({
+export const eventRoutes = ({ hub, presence, accounts, config }: Services): HandlersOf<'streamEvents'> => ({
   async streamEvents(request, reply) {
     const { username, sessionId, expiresAt } = request.session;
     const admitted = hub.claim(username);

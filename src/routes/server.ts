@@ -1,8 +1,8 @@
 import { Errors } from '../errors.js';
 import type { Services } from '../plugins/services.js';
-import type { Handlers } from './types.js';
+import type { HandlersOf } from './types.js';
 
-export const serverRoutes = ({ store, serverKey }: Services): Handlers => ({
+export const serverRoutes = ({ store, serverKey }: Services): HandlersOf<'getServerKey' | 'getHealth'> => ({
   getServerKey: () => serverKey,
 
   async getHealth() {

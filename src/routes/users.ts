@@ -1,8 +1,12 @@
 import { Errors } from '../errors.js';
 import type { Services } from '../plugins/services.js';
-import type { Handlers } from './types.js';
+import type { HandlersOf } from './types.js';
 
-export const userRoutes = ({ store, presence, accounts }: Services): Handlers => ({
+export const userRoutes = ({
+  store,
+  presence,
+  accounts,
+}: Services): HandlersOf<'listUsers' | 'listOnlineUsers' | 'getUserStatus' | 'getUserKeys'> => ({
   async listUsers() {
     const online = new Set(await presence.onlineUsers());
     return (await store.listUsers()).map((u) => ({

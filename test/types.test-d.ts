@@ -1,0 +1,41 @@
+// Checked by `npm run typecheck` (tsc), not run by vitest: every `@ts-expect-error` below must meet
+// an error, so each case shows a mistake the compiler refuses.
+import type { Handlers, HandlersOf } from '../src/routes/types.js';
+
+declare const handlers: Handlers;
+const { getHealth: _health, ...withoutHealth } = handlers;
+
+/** All handlers, one per operationId of openapi.yaml, compile. */
+export const all: Handlers = { ...handlers };
+
+// @ts-expect-error a handler missing for an operation of the spec
+export const missing: Handlers = withoutHealth;
+
+// @ts-expect-error an operationId the spec does not have
+export const unknown: Handlers = { ...handlers, sendFax: handlers.getHealth };
+
+// @ts-expect-error a route file cannot serve an operationId the spec does not have
+export type UnknownInFile = HandlersOf<'login' | 'sendFax'>;
+
+export const health: HandlersOf<'getHealth'> = {
+  // @ts-expect-error an answer the spec's Health schema does not allow
+  getHealth: async () => ({ status: 'fine' }),
+};
+
+export const login: HandlersOf<'login'> = {
+  async login(request) {
+    // @ts-expect-error a field LoginRequest does not have
+    request.body.email;
+    const { username } = request.body;
+    return { token: 'token', expiresAt: '2026-01-01T00:00:00Z', username };
+  },
+};
+
+export const getChat: HandlersOf<'getChat'> = {
+  async getChat(request) {
+    const chatId: string = request.params.chatId;
+    // @ts-expect-error a path parameter getChat does not have
+    request.params.username;
+    return { id: chatId, epoch: 1, createdBy: 'alice', createdAt: '2026-01-01T00:00:00Z', members: [] };
+  },
+};
