@@ -1,3 +1,4 @@
+import type { Answer } from '../contract/index.js';
 import { ApiError, ClientError } from './errors.js';
 
 /** `fetch` as the platform has it (a browser's, or undici's with a dispatcher for a CA). */
@@ -43,8 +44,13 @@ export class Api {
   }
 
   /** `signal: null` for a call that must go out even after the session's signal fired (logout). */
-  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of the documented shapes
-  async call<T = any>(method: string, path: string, body?: unknown, signal?: AbortSignal | null): Promise<T> {
+  // The answer is the server's word, typed (`Answer<'listChats'>`), not checked: callers check what they use.
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal | null,
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -67,16 +73,11 @@ export class Api {
   }
 
   /** POST /auth/login; keeps the token for every later call. */
-  async login(username: string, password: string): Promise<{ token: string; expiresAt: string }> {
+  async login(username: string, password: string): Promise<Answer<'login'>> {
     try {
       // Not under the session's signal either: a stop during login lets the token arrive, so that
       // the close() that follows can log it out (an aborted login would leave a live token behind).
-      const res = await this.call<{ token: string; expiresAt: string }>(
-        'POST',
-        '/auth/login',
-        { username, password },
-        null,
-      );
+      const res = await this.call<Answer<'login'>>('POST', '/auth/login', { username, password }, null);
       this.token = res.token;
       return res;
     } catch (error) {

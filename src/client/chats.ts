@@ -1,20 +1,15 @@
+import type { Answer, Schema } from '../contract/index.js';
 import type { Api } from './api.js';
 import { ClientError } from './errors.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import { checkChat } from './validate.js';
 
-/** A chat object, as every body and event carries it. */
-export interface ChatView {
-  id: string;
-  epoch: number;
-  createdBy: string;
-  createdAt: string;
-  members: { username: string; state: 'invited' | 'joined'; online: boolean }[];
-}
+/** A chat object, as every body and event carries it (openapi.yaml's Chat). */
+export type ChatView = Schema<'Chat'>;
 
 /** The invitees left out of `POST /chats` or an invite, and why. */
-export type Unavailable = { username: string; reason: 'offline' | 'unknown' }[];
+export type Unavailable = Schema<'Unavailable'>;
 
 /**
  * Every chat of the caller, following `nextCursor` page by page (a cursor seen twice ends it). A
@@ -27,10 +22,7 @@ export async function listChats(api: Api): Promise<ChatView[]> {
   let cursor: string | null = null;
   do {
     const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page: { chats: ChatView[]; nextCursor?: string | null } = await api.call(
-      'GET',
-      `/chats?limit=500${query}`,
-    );
+    const page = await api.call<Answer<'listChats'>>('GET', `/chats?limit=500${query}`);
     if (!Array.isArray(page?.chats))
       throw new ClientError('the server sent a list of chats that is not a list');
     for (const chat of page.chats) checkChat(chat); // names and epochs checked before use

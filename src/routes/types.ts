@@ -4,24 +4,16 @@ import type {
   RawServerDefault,
   RouteHandlerMethod,
 } from 'fastify';
-import type { operations } from '../contract/openapi.js';
+import type { Answer, OperationId, PathParams, QueryParams, RequestBody } from '../contract/index.js';
 
-/** Every operation of openapi.yaml, by its operationId (src/contract/openapi.ts, `npm run gen:types`). */
-export type OperationId = keyof operations;
-
-type JsonOf<T> = T extends { content: { 'application/json': infer B } } ? B : never;
-type Present<T> = [Exclude<T, undefined>] extends [never] ? Record<string, never> : Exclude<T, undefined>;
-type Responses<Op extends OperationId> = operations[Op]['responses'];
+export type { OperationId };
 
 /** What one operation's handler receives (validated against openapi.yaml before it runs) and answers. */
 export interface Route<Op extends OperationId> {
-  Body: operations[Op] extends { requestBody: infer R } ? JsonOf<R> : undefined;
-  Params: Present<operations[Op]['parameters']['path']>;
-  Querystring: Present<operations[Op]['parameters']['query']>;
-  /** The JSON bodies of its 2xx answers (none for a 204 or an event stream). */
-  Reply: {
-    [S in keyof Responses<Op>]: `${S & number}` extends `2${string}` ? JsonOf<Responses<Op>[S]> : never;
-  }[keyof Responses<Op>];
+  Body: RequestBody<Op>;
+  Params: PathParams<Op>;
+  Querystring: QueryParams<Op>;
+  Reply: Answer<Op>;
 }
 
 export type Handler<Op extends OperationId> = RouteHandlerMethod<

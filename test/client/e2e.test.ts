@@ -9,6 +9,7 @@ import {
   MemoryStores,
   SeenMessages,
 } from '../../src/client/index.js';
+import type { Answer } from '../../src/contract/index.js';
 import { PASSWORD, startServer, type TestServer } from '../helper.js';
 import { keyStore } from './support.js';
 
@@ -81,7 +82,9 @@ describe('the client library against a real server, with only what a browser has
     const bobs = stream(bob.client);
     await bobs.open;
     try {
-      const created = await alice.client.api.call('POST', '/chats', { invitees: ['bob'] });
+      const created = await alice.client.api.call<Answer<'createChat'>>('POST', '/chats', {
+        invitees: ['bob'],
+      });
       const chatId = created.chat.id;
       await alice.client.accept(created.keyEnvelope, { chatId, epoch: created.chat.epoch });
       const invited = await bobs.next((e) => e.type === 'chat.invited');
