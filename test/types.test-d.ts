@@ -39,3 +39,11 @@ export const getChat: HandlersOf<'getChat'> = {
     return { id: chatId, epoch: 1, createdBy: 'alice', createdAt: '2026-01-01T00:00:00Z', members: [] };
   },
 };
+
+export const createChat: HandlersOf<'createChat'> = {
+  async createChat(request, reply) {
+    const invitees: string[] = request.body.invitees;
+    // @ts-expect-error a 201 body the spec's CreateChatResponse does not allow
+    return reply.status(201).send({ chat: invitees });
+  },
+};
