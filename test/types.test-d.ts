@@ -1,5 +1,7 @@
 // Checked by `npm run typecheck` (tsc), not run by vitest: every `@ts-expect-error` below must meet
 // an error, so each case shows a mistake the compiler refuses.
+import type { ChatView, KeyEnvelope, MessageBody, MessageData, Unavailable } from '../src/client/index.js';
+import type { Schema } from '../src/contract/index.js';
 import type { Handlers, HandlersOf } from '../src/routes/types.js';
 
 declare const handlers: Handlers;
@@ -47,3 +49,14 @@ export const createChat: HandlersOf<'createChat'> = {
     return reply.status(201).send({ chat: invitees });
   },
 };
+
+// The client library's own names for what the wire carries are the contract's, field for field.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const sameAsTheContract: [
+  Same<KeyEnvelope, Schema<'KeyEnvelope'>>,
+  Same<MessageBody, Schema<'PostMessageRequest'>>,
+  Same<MessageBody, Schema<'StoredMessage'>>,
+  Same<MessageData, Schema<'MessageEvent'>>,
+  Same<ChatView, Schema<'Chat'>>,
+  Same<Unavailable, Schema<'Unavailable'>>,
+] = [true, true, true, true, true, true];
