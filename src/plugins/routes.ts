@@ -44,7 +44,7 @@ export default fp(
     }
     const { config } = s;
     // Per-operation limits (@fastify/rate-limit); posting is counted per user, after authentication.
-    const limits: Record<string, object> = {
+    const limits: Partial<Record<OperationId, object>> = {
       login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
       postMessage: {
         max: config.postLimit,
