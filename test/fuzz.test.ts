@@ -248,10 +248,10 @@ describe('random input at every operation', () => {
           const stream = await fuzzer.events(id); // throws unless 200
           try {
             expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8');
-            const token = (await dave.call('login', { body: { username: 'dave', password: PASSWORD } })).body
-              .token;
+            const login = await dave.call('login', { body: { username: 'dave', password: PASSWORD } });
+            expect(login.status).toBe(200);
             await stream.nextOf('presence', (d) => d.username === 'dave' && d.online);
-            dave.token = token;
+            dave.token = login.body.token;
             expect((await dave.call('logout')).status).toBe(204);
             await stream.nextOf('presence', (d) => d.username === 'dave' && !d.online);
             const resyncs = stream.events.filter((e) => e.event === 'resync').map((e) => e.json);
