@@ -7,7 +7,7 @@ import { fromBase64, toBase64 } from '../src/crypto/base64.js';
 import { messageAad } from '../src/crypto/canonical.js';
 import { sealEnvelope, verifyEnvelope } from '../src/crypto/envelope.js';
 import { generatePemKeyPair } from '../src/crypto/keys.js';
-import { Participant, spec } from './client.js';
+import { Api, Participant, spec } from './client.js';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
 let server: TestServer;
@@ -231,17 +231,39 @@ describe('random input at every operation', () => {
   });
 
   it('random Last-Event-ID values give a stream or a resync, never an error', async () => {
+    // dave's login and logout are live events for carol: one arriving shows the stream is live,
+    // and that a replay (resync or not) is over, since replay comes before live events.
+    const dave = new Api(server.url);
+    const { prunedThrough, latest } = await server.app.services.store.eventBounds();
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
           fc.string({ maxLength: 40 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
           fc.nat().map(String),
+          fc.integer({ min: 0, max: latest + 3 }).map(String),
         ),
         async (id) => {
-          const stream = await fuzzer.events(id);
-          await fuzzer.api.call('getHealth');
-          stream.close();
-          await stream.done;
+          const known = /^\d{1,15}$/.test(id) && Number(id) <= latest;
+          expect(prunedThrough).toBe(0); // nothing pruned: no id is older than the server keeps
+          const stream = await fuzzer.events(id); // throws unless 200
+          try {
+            expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+            const login = await dave.call('login', { body: { username: 'dave', password: PASSWORD } });
+            expect(login.status).toBe(200);
+            await stream.nextOf('presence', (d) => d.username === 'dave' && d.online);
+            dave.token = login.body.token;
+            expect((await dave.call('logout')).status).toBe(204);
+            await stream.nextOf('presence', (d) => d.username === 'dave' && !d.online);
+            const resyncs = stream.events.filter((e) => e.event === 'resync').map((e) => e.json);
+            expect(resyncs, `Last-Event-ID ${JSON.stringify(id)}`).toEqual(
+              known ? [] : [{ reason: 'unknown-event-id' }],
+            );
+            expect(stream.ended).toBe(false);
+            expect((await fuzzer.api.call('getHealth')).status).toBe(200);
+          } finally {
+            stream.close();
+            await stream.done;
+          }
         },
       ),
       { numRuns: 40 },

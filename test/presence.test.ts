@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, type EventStream, Participant } from './client.js';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
@@ -100,16 +101,34 @@ describe('presence', () => {
 });
 
 describe('token expiry', () => {
-  it('ends the stream and the session when the token expires', async () => {
-    const short = await startServer({ TOKEN_TTL: '1', PRESENCE_GRACE_MS: '60000' });
+  /** When a participant's token expires (ms since the epoch), from its `exp` claim. */
+  const expiry = (p: Participant) =>
+    JSON.parse(Buffer.from(String(p.api.token).split('.')[1], 'base64url').toString()).exp * 1000;
+
+  it('ends the stream and the session when the token expires, well within the grace period', async () => {
+    const short = await startServer({ TOKEN_TTL: '4', PRESENCE_GRACE_MS: '60000' });
     try {
       const alice = await Participant.login(short.url, short.keysDir, 'alice', PASSWORD);
-      const observer = await Participant.login(short.url, short.keysDir, 'bob', PASSWORD);
       const stream = await alice.events();
+      expect((await alice.api.call('getUserStatus', { params: { username: 'alice' } })).body.online).toBe(
+        true,
+      );
+      // Tokens expire on whole seconds: bob, logged in two seconds after alice, outlives her token
+      // by two seconds. (A timer arranges the expiries; what follows waits for events.)
+      await setTimeout(Math.max(0, expiry(alice) - 2000 - Date.now()));
+      const observer = await Participant.login(short.url, short.keysDir, 'bob', PASSWORD);
+      expect(expiry(observer)).toBeGreaterThanOrEqual(expiry(alice) + 2000);
+      const watching = await observer.events();
       await stream.done; // the server ends it at expiry
+      // alice's 60 s grace has not passed: she is offline because her session ended
+      await watching.nextOf('presence', (d) => d.username === 'alice' && !d.online);
       const res = await observer.api.call('getUserStatus', { params: { username: 'alice' } });
-      expect(res.status === 401 || res.body.online === false).toBe(true);
+      expect(res.status).toBe(200);
+      expect(res.body.online).toBe(false);
+      expect(watching.ended).toBe(false);
       expect((await alice.api.call('listUsers')).body.code).toBe('TOKEN_EXPIRED');
+      watching.close();
+      await watching.done;
     } finally {
       await short.close();
     }

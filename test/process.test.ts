@@ -29,7 +29,7 @@ async function chat(url: string) {
   return { alice, bob, chatId };
 }
 
-type Outcome = { id: string; status: number | 'refused' | 'reset' };
+type Outcome = { id: string; status: number | 'refused' | 'reset' | `failed: ${string}` };
 
 async function post(alice: Participant, chatId: string, i: number): Promise<Outcome> {
   const body = alice.compose(chatId, 1, `message ${i}`, 'ed25519');
@@ -40,7 +40,14 @@ async function post(alice: Participant, chatId: string, i: number): Promise<Outc
     const code =
       (error as { code?: string; cause?: { code?: string } }).cause?.code ??
       (error as { code?: string }).code;
-    return { id: body.id, status: code === 'ECONNREFUSED' ? 'refused' : 'reset' };
+    if (code === 'ECONNREFUSED') return { id: body.id, status: 'refused' };
+    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return { id: body.id, status: 'reset' };
+    // Fastify's own 503 while closing (return503OnClosing) is application/json, not problem+json:
+    // a known deviation, left to src; it is still a refusal, never processed (checked below).
+    if (/^postMessage 503 came as application\/json\b/.test(String((error as Error).message)))
+      return { id: body.id, status: 503 };
+    // anything else (an undocumented status, a bad body) is the server's error, not the shutdown's
+    return { id: body.id, status: `failed: ${error}` };
   }
 }
 
@@ -58,12 +65,10 @@ describe('a real server process', () => {
     expect(await exit).toEqual({ code: 0, signal: null });
     await stream.done;
     const accepted = outcomes.filter((o) => o.status === 201).map((o) => o.id);
-    const unanswered = outcomes
-      .filter((o) => o.status === 'reset' || o.status === 'refused')
-      .map((o) => o.id);
-    expect(outcomes.every((o) => o.status === 201 || o.status === 503 || unanswered.includes(o.id))).toBe(
-      true,
-    );
+    // refused (503) or left without an answer: never processed (checked below)
+    const unanswered = outcomes.filter((o) => o.status !== 201).map((o) => o.id);
+    // each post was accepted, refused while closing, or left unanswered: never an error
+    for (const o of outcomes) expect([201, 503, 'reset', 'refused'], o.id).toContain(o.status);
     expect(accepted.length).toBeGreaterThan(0);
 
     const again = await startServerProcess({ ...env(), PORT: new URL(server.url).port });
@@ -71,7 +76,7 @@ describe('a real server process', () => {
       const history = await alice.api.call('listMessages', { params: { chatId }, query: { limit: 1000 } });
       const ids = history.body.messages.map((m: { message: { id: string } }) => m.message.id);
       for (const id of accepted) expect(ids).toContain(id);
-      // nothing was cut off mid-request: a post left without an answer was never processed
+      // nothing was cut off mid-request: a post refused or left without an answer was never processed
       for (const id of unanswered) expect(ids).not.toContain(id);
       expect(server.log.some((l) => l.includes('shutting down'))).toBe(true);
     } finally {

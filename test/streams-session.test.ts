@@ -127,7 +127,12 @@ describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
     );
     const streams = await Promise.all(
       sessions.map(async (bob) => {
-        const [stream, logout] = await Promise.all([bob.events().catch(() => null), bob.api.call('logout')]);
+        // a logout that comes first refuses the stream with a 401; any other failure fails the test
+        const refused = (error: unknown) => {
+          if (/answered 401\b/.test(String(error))) return null;
+          throw error;
+        };
+        const [stream, logout] = await Promise.all([bob.events().catch(refused), bob.api.call('logout')]);
         expect(logout.status).toBe(204);
         return stream;
       }),
