@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { openBackends } from './backends.js';
 import type { Config } from './config.js';
 import type { KeySizes } from './crypto/keys.js';
+import { unavailable } from './errors.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import problems from './plugins/problems.js';
@@ -73,8 +74,14 @@ function startupLog(level: string) {
  */
 function drainOnClose(app: FastifyInstance, boundMs: number): void {
   let inFlight = 0;
+  let closing = false;
   let drained: (() => void) | undefined;
   app.addHook('onRequest', async (_request, reply) => {
+    // Our own 503 while closing (Fastify's return503OnClosing answers plain JSON, not a problem)
+    if (closing) {
+      reply.header('connection', 'close');
+      throw unavailable('The server is shutting down; try again in a moment.', 1);
+    }
     inFlight += 1;
     reply.raw.once('close', () => {
       inFlight -= 1;
@@ -82,6 +89,7 @@ function drainOnClose(app: FastifyInstance, boundMs: number): void {
     });
   });
   app.addHook('preClose', async () => {
+    closing = true;
     if (inFlight === 0) return;
     await new Promise<void>((resolve) => {
       drained = resolve;
@@ -102,7 +110,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     bodyLimit: config.bodyLimit,
     // request.ip is the socket's address unless the listed proxies are trusted to say otherwise
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
-    return503OnClosing: true,
+    // while closing, new requests get our problem+json 503 (drainOnClose), not Fastify's plain JSON
+    return503OnClosing: false,
     // Streams are closed in preClose; sockets still open after it are dropped rather than waited for.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },

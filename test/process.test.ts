@@ -42,10 +42,6 @@ async function post(alice: Participant, chatId: string, i: number): Promise<Outc
       (error as { code?: string }).code;
     if (code === 'ECONNREFUSED') return { id: body.id, status: 'refused' };
     if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return { id: body.id, status: 'reset' };
-    // Fastify's own 503 while closing (return503OnClosing) is application/json, not problem+json:
-    // a known deviation, left to src; it is still a refusal, never processed (checked below).
-    if (/^postMessage 503 came as application\/json\b/.test(String((error as Error).message)))
-      return { id: body.id, status: 503 };
     // anything else (an undocumented status, a bad body) is the server's error, not the shutdown's
     return { id: body.id, status: `failed: ${error}` };
   }
