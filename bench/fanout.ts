@@ -113,7 +113,7 @@ async function main(): Promise<void> {
           }
         }),
       );
-      await app.services.presence.settled();
+      await app.presence.settled();
       // the last changes are written within the coalescing window (at most a second)
       await new Promise((resolve) => setTimeout(resolve, 1200));
     });

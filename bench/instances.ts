@@ -13,7 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { startServerProcess } from '../cli/child.js';
-import { openStore } from '../src/backends.js';
+import { openStore } from '../src/bootstrap/backends.js';
 import {
   composeMessage,
   importChatKey,

@@ -29,11 +29,7 @@ const config = loadConfig({
 const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const password = 'a long enough secret';
-await app.services.accounts.register(
-  'real',
-  password,
-  publicKeysOf(await generateKeyPairSet({ rsaBits: 2048 })),
-);
+await app.accounts.register('real', password, publicKeysOf(await generateKeyPairSet({ rsaBits: 2048 })));
 
 async function login(username: string, from: string, signal?: AbortSignal): Promise<number> {
   const res = await request(`${url}/auth/login`, {

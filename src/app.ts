@@ -1,23 +1,29 @@
 import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { openBackends } from './backends.js';
+import { openBackends } from './bootstrap/backends.js';
+import { provisionDemoUsers } from './bootstrap/demo-users.js';
+import { ensureJwtSecret } from './bootstrap/jwt-secret.js';
+import { ensureServerKey } from './bootstrap/server-key.js';
+import { checkSharedIdentity } from './bootstrap/shared-identity.js';
+import { ensureTls } from './bootstrap/tls.js';
 import type { Config } from './config.js';
 import type { KeySizes } from './crypto/keys.js';
 import { unavailable } from './errors.js';
+import accounts from './plugins/accounts.js';
 import auth from './plugins/auth.js';
+import busPlugin from './plugins/bus.js';
+import chats from './plugins/chats.js';
+import configPlugin from './plugins/config.js';
 import docs from './plugins/docs.js';
+import jobs from './plugins/jobs.js';
+import presence from './plugins/presence.js';
 import problems from './plugins/problems.js';
 import routes from './plugins/routes.js';
 import security from './plugins/security.js';
-import services from './plugins/services.js';
-import {
-  checkSharedIdentity,
-  ensureJwtSecret,
-  ensureServerKey,
-  ensureTls,
-  provisionDemoUsers,
-} from './services/provisioning.js';
+import serverKeyPlugin from './plugins/server-key.js';
+import storePlugin from './plugins/store.js';
+import streams from './plugins/streams.js';
 import { loadSpec } from './spec.js';
 
 export interface AppOptions {
@@ -130,14 +136,22 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (config.store.kind === 'postgres') await checkSharedIdentity(store, secret, serverKey);
     await app.register(problems);
     await app.register(security, { config });
+    // Each plugin closes what it opened; onClose runs in reverse, so the store closes last.
+    await app.register(configPlugin, { config });
+    await app.register(storePlugin, { store });
+    await app.register(busPlugin, { bus });
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });
-    await app.register(services, { config, store, bus, serverKey });
+    await app.register(serverKeyPlugin, { serverKey });
+    await app.register(accounts);
+    await app.register(presence);
+    await app.register(chats);
+    await app.register(streams);
+    await app.register(jobs);
     drainOnClose(app, config.shutdownMs);
     await app.register(docs, { spec });
     await app.register(routes, { spec });
     await app.ready();
-    if (config.demoUsers)
-      await provisionDemoUsers(app.services.accounts, config.keysDir, app.log, options.keySizes);
+    if (config.demoUsers) await provisionDemoUsers(app.accounts, config.keysDir, app.log, options.keySizes);
   } catch (error) {
     await app.close().catch(() => {});
     await bus.close();

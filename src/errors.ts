@@ -1,4 +1,5 @@
 import createError from '@fastify/error';
+import { BackendUnavailableError } from './util/unavailable.js';
 
 /**
  * Every domain error, created once: a stable code and a status. One error handler turns them into
@@ -44,4 +45,9 @@ export function rateLimited(detail: string, retryAfterSeconds: number): Error {
 /** A backend (PostgreSQL, Redis) does not answer, or is busy: 503 with when to try again (seconds). */
 export function unavailable(detail: string, retryAfterSeconds = 5): Error {
   return Object.assign(new Errors.UNAVAILABLE(detail), { retryAfter: retryAfterSeconds });
+}
+
+/** Nothing was done because something did not answer (503, or a backend's own outage error): retry. */
+export function isOutage(error: unknown): boolean {
+  return error instanceof BackendUnavailableError || (error as { statusCode?: number }).statusCode === 503;
 }

@@ -59,7 +59,7 @@ describe("the owner's attempts on a locked username (accounts review, finding 1)
   it('are not used up by a 503 (queue full): the owner retries and gets in', async () => {
     await withServer({ ...LOCKED, SECURECHAT_LOGIN_QUEUE: '2' }, async (server) => {
       const api = new Api(server.url);
-      const { accounts } = server.app.services;
+      const { accounts } = server.app;
       expect((await login(api, 'carol', PASSWORD, '192.0.2.7')).status).toBe(200);
       for (const from of ['10.0.0.1', '10.0.0.2', '10.0.0.3'])
         expect((await login(api, 'carol', 'wrong', from)).status).toBe(401);
@@ -94,7 +94,7 @@ describe('attempts that fail before the password check (accounts review, finding
   it('are given back: a store that throws does not lock the user out', async () => {
     await withServer({ SECURECHAT_LOGIN_FAILURES_PER_USER_IP: '2' }, async (server) => {
       const api = new Api(server.url);
-      const { store } = server.app.services;
+      const { store } = server.app;
       const spy = vi.spyOn(store, 'getUser').mockRejectedValue(new Error('the database is away'));
       try {
         // a server failure (500, not in the spec the Api client checks): sent without the client
@@ -134,7 +134,7 @@ describe('attempts that fail before the password check (accounts review, finding
         reset: async (key: string) => void counts.delete(`${name}|${key}`),
       });
       const accounts = createAccounts({
-        store: server.app.services.store,
+        store: server.app.store,
         bcryptCost: 4,
         tokenTtlSeconds: 60,
         signToken: () => 't',

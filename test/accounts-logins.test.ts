@@ -148,7 +148,7 @@ describe('the bcrypt queue (issue 15, item 5)', () => {
 
   const accounts = (hasher: typeof bcrypt, more = {}) =>
     createAccounts({
-      store: server.app.services.store,
+      store: server.app.store,
       bcryptCost: 4,
       tokenTtlSeconds: 60,
       signToken: () => 'token',
@@ -246,7 +246,7 @@ describe('logins whose clients hang up, over HTTP (issue 15, item 5)', () => {
     await withServer(
       { SECURECHAT_LOGIN_HASHES_PER_IP: '100', SECURECHAT_LOGIN_LIMIT: '100' },
       async (server) => {
-        const { accounts } = server.app.services;
+        const { accounts } = server.app;
         const held: (() => void)[] = [];
         let compared = 0;
         const compare = bcrypt.compare as (data: string, hash: string) => Promise<boolean>;
@@ -296,7 +296,7 @@ describe('logins whose clients hang up, over HTTP (issue 15, item 5)', () => {
 describe('the dummy hash for unknown users (issue 10, finding 14)', () => {
   it('has the configured cost, and users hashed at another cost are re-hashed at their next login', async () => {
     await withServer({}, async (server) => {
-      const store = server.app.services.store;
+      const store = server.app.store;
       const rounds: number[] = [];
       const hasher = {
         hash: bcrypt.hash,

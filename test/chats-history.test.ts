@@ -49,13 +49,13 @@ describe('history pages are bounded by bytes as well as by count', () => {
   });
 
   it('a page holds one message, however large, so history never stalls', async () => {
-    const store = server.app.services.store;
+    const store = server.app.store;
     const page = await store.listMessages(chatId.toLowerCase(), 0, 1000, 1, 1);
     expect(page.map((m) => m.seq)).toEqual([1]);
   });
 
   it('replay reads stored events in pages bounded by bytes, and delivers every one in order', async () => {
-    const store = server.app.services.store;
+    const store = server.app.store;
     const pages: number[] = [];
     const read = store.eventsAfter.bind(store);
     store.eventsAfter = async (...args: Parameters<typeof read>): Promise<StoredEvent[]> => {
@@ -83,10 +83,10 @@ describe('a replay that spans a prune', () => {
     const created = await carol.api.call('createChat', { body: { invitees: ['dave'] } });
     const small = created.body.chat.id;
     await carol.acceptEnvelope(created.body.keyEnvelope);
-    const from = (await server.app.services.store.eventBounds()).latest;
+    const from = (await server.app.store.eventBounds()).latest;
     // more than one replay page of events (500), however they are counted
     for (let i = 0; i < 620; i++) await carol.send(small, 1, `m${i}`, 'ed25519');
-    const store = server.app.services.store;
+    const store = server.app.store;
     const read = store.eventsAfter.bind(store);
     let pruned = false;
     store.eventsAfter = async (...args: Parameters<typeof read>): Promise<StoredEvent[]> => {

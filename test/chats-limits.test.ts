@@ -267,7 +267,7 @@ describe('GET /chats pages', () => {
   });
 
   it('asks presence about each member once per page, not once per member per chat', async () => {
-    const { presence } = server.app.services;
+    const { presence } = server.app;
     const perUser = vi.spyOn(presence, 'isOnline');
     const everyone = vi.spyOn(presence, 'onlineUsers');
     try {

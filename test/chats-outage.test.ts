@@ -16,7 +16,7 @@ afterAll(() => server?.close());
 
 /** Presence lives in Redis: while it does not answer, every presence read fails as it would. */
 function presenceDown(on: TestServer = server) {
-  const { presence } = on.app.services;
+  const { presence } = on.app;
   const down = async (): Promise<never> => {
     throw unavailable('Presence is unavailable (Redis does not answer); try again shortly.');
   };
@@ -30,7 +30,7 @@ function presenceDown(on: TestServer = server) {
 }
 
 const state = async (chatId: string) => {
-  const chat = await server.app.services.store.getChat(chatId);
+  const chat = await server.app.store.getChat(chatId);
   return { epoch: chat?.epoch, members: chat?.members.map((m) => `${m.username}:${m.state}`) };
 };
 
@@ -40,7 +40,7 @@ describe('a 503 means nothing changed', () => {
     const chatId = created.body.chat.id;
     const before = await state(chatId);
     const chatsBefore = (await alice.api.call('listChats')).body.chats.length;
-    const { latest } = await server.app.services.store.eventBounds();
+    const { latest } = await server.app.store.eventBounds();
     const restore = presenceDown();
     try {
       const join = await bob.api.call('joinChat', { params: { chatId } });
@@ -58,7 +58,7 @@ describe('a 503 means nothing changed', () => {
     }
     expect(await state(chatId)).toEqual(before);
     expect((await alice.api.call('listChats')).body.chats).toHaveLength(chatsBefore);
-    expect((await server.app.services.store.eventBounds()).latest).toBe(latest);
+    expect((await server.app.store.eventBounds()).latest).toBe(latest);
     // and once presence is back, the same requests go through
     expect((await bob.api.call('joinChat', { params: { chatId } })).status).toBe(200);
     expect((await state(chatId)).members).toEqual(['alice:joined', 'bob:joined']);

@@ -40,7 +40,7 @@ export async function onDatabase(server: TestServer, sql: string, params: unknow
 export async function moreUsers(server: TestServer, prefix: string, count: number): Promise<Api[]> {
   const keys = await readPublicKeys(path.join(server.keysDir, 'users', 'alice'));
   const names = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
-  for (const name of names) await server.app.services.accounts.register(name, PASSWORD, keys);
+  for (const name of names) await server.app.accounts.register(name, PASSWORD, keys);
   return Promise.all(
     names.map(async (username) => {
       const api = new Api(server.url);

@@ -230,7 +230,7 @@ describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, 
       await c.waitFor(/\* connected$/);
       const a = await chatOf(alice, bob);
       const chat = (await alice.api.call('getChat', { params: { chatId: a } })).body;
-      await server.app.services.bus.publish({
+      await server.app.fanout.publish({
         kind: 'event',
         type: 'chat.invited',
         to: ['bob'],
@@ -262,7 +262,7 @@ describe('review of the CLI: replays (A4, A5, A10, history)', () => {
     try {
       await listen.waitFor(/^ERR \* connected$/);
       const inB = await alice.send(b, 1, 'said in chat B only', 'ed25519');
-      await server.app.services.bus.publish({
+      await server.app.fanout.publish({
         kind: 'event',
         type: 'message',
         to: ['bob'],
@@ -302,7 +302,7 @@ describe('review of the CLI: replays (A4, A5, A10, history)', () => {
       await c.waitFor(/now in chat/);
       c.send('history');
       await c.waitFor(/alice \(ed25519\): shown once\?$/);
-      await server.app.services.bus.publish({
+      await server.app.fanout.publish({
         kind: 'event',
         type: 'message',
         to: ['bob'],

@@ -44,7 +44,7 @@ const oneLine = (stderr: string) => expect(stderr.split('\n').filter(Boolean)).t
 async function registerCopyOf(username: string): Promise<void> {
   const dir = path.join(server.keysDir, 'users', username);
   await cp(path.join(server.keysDir, 'users', 'carol'), dir, { recursive: true });
-  await server.app.services.accounts.register(username, PASSWORD, await readPublicKeys(dir));
+  await server.app.accounts.register(username, PASSWORD, await readPublicKeys(dir));
 }
 
 async function stateOf(user: string) {
@@ -143,7 +143,7 @@ describe('finding 1: key envelopes are bound to their chat and never roll back',
       c.send(`switch ${a.slice(0, 8)}`);
       await c.waitFor(/now in chat/);
       const publish = (data: unknown) =>
-        server.app.services.bus.publish({
+        server.app.fanout.publish({
           kind: 'event',
           type: 'chat.key',
           to: ['bob'],
@@ -219,7 +219,7 @@ describe('finding 6: messages of another chat and repeats', () => {
         message: once.body,
       };
       // the server (or a replay) delivers the same message again
-      await server.app.services.bus.publish({
+      await server.app.fanout.publish({
         kind: 'event',
         type: 'message',
         to: ['bob'],
@@ -278,7 +278,7 @@ describe('finding 5: the terminal shows what a peer or the server sends as data'
       const a = await chatOf(alice, bob);
       const chat = (await alice.api.call('getChat', { params: { chatId: a } })).body;
       const keyEnvelope = await envelopeOf(bob, a);
-      await server.app.services.bus.publish({
+      await server.app.fanout.publish({
         kind: 'event',
         type: 'chat.invited',
         to: ['bob'],

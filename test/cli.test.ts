@@ -116,7 +116,7 @@ describe('security in the client', () => {
       signature: real.signature,
     };
     // a malicious server (or a bug) delivers something the sender never signed
-    await server.app.services.bus.publish({
+    await server.app.fanout.publish({
       kind: 'event',
       type: 'message',
       to: ['erin'],

@@ -84,8 +84,8 @@ describe('GET /events', () => {
       expect(e.id).toBeUndefined();
       stream.close();
     }
-    const before = (await server.app.services.store.eventBounds()).latest;
-    await server.app.services.store.prune(new Date(Date.now() + 1000).toISOString(), Date.now(), 1e6);
+    const before = (await server.app.store.eventBounds()).latest;
+    await server.app.store.prune(new Date(Date.now() + 1000).toISOString(), Date.now(), 1e6);
     const old = await bob.events(String(before - 1));
     expect((await old.nextOf('resync')).json.reason).toBe('history-pruned');
     // after a resync the stream is live as usual
@@ -93,7 +93,7 @@ describe('GET /events', () => {
     await old.nextOf('message', (d) => d.seq === live.res.body.seq);
     old.close();
     // resuming exactly at the pruning point loses nothing, so needs no resync
-    const exact = await bob.events(String((await server.app.services.store.eventBounds()).prunedThrough));
+    const exact = await bob.events(String((await server.app.store.eventBounds()).prunedThrough));
     const e = await exact.nextOf('message', (d) => d.seq === live.res.body.seq);
     expect(e.id).toBeDefined();
     expect(exact.events.some((x) => x.event === 'resync')).toBe(false);

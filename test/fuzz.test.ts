@@ -234,7 +234,7 @@ describe('random input at every operation', () => {
     // dave's login and logout are live events for carol: one arriving shows the stream is live,
     // and that a replay (resync or not) is over, since replay comes before live events.
     const dave = new Api(server.url);
-    const { prunedThrough, latest } = await server.app.services.store.eventBounds();
+    const { prunedThrough, latest } = await server.app.store.eventBounds();
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(

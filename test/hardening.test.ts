@@ -180,11 +180,7 @@ describe('logs', () => {
       const app = await buildApp(config, { keySizes: { rsaBits: 2048 }, logStream });
       try {
         for (const u of ['alice', 'bob']) {
-          await app.services.accounts.register(
-            u,
-            PASSWORD,
-            await readPublicKeys(path.join(base.keysDir, 'users', u)),
-          );
+          await app.accounts.register(u, PASSWORD, await readPublicKeys(path.join(base.keysDir, 'users', u)));
         }
         const url = await app.listen({ port: 0, host: '127.0.0.1' });
         await new Api(url).call('login', { body: { username: 'alice', password: 'wrong password' } });
@@ -278,7 +274,7 @@ describe('streams', () => {
         slow.on('error', () => {});
         slow.pause();
         slow.write(`GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${bob.api.token}\r\n\r\n`);
-        const hub = server.app.services.hub;
+        const hub = server.app.hub;
         // the server holds both of bob's streams once the raw one is open (a live event proves it)
         await alice.send(chatId, 1, 'sync', 'ed25519');
         while (hub.count('bob') < 2) await fast.next(() => true, 2000).catch(() => undefined);

@@ -76,7 +76,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   const server = await start(env, dataDir, keysDir, () => rm(root, { recursive: true, force: true }));
   for (const username of FIXTURE_USERS) {
     const keys = await readPublicKeys(path.join(keysDir, 'users', username));
-    await server.app.services.accounts.register(username, PASSWORD, keys);
+    await server.app.accounts.register(username, PASSWORD, keys);
   }
   return server;
 }

@@ -85,7 +85,7 @@ describe('the age sweep (issue 15, item 8)', () => {
 
   it('on a real server, a chat whose rotation throws does not stop the others from rotating', async () => {
     await withServer({ SECURECHAT_ROTATE_SECONDS: '1' }, async (server) => {
-      const { chats, bus } = server.app.services;
+      const { chats, fanout: bus } = server.app;
       const first = (await chats.create('alice', ['bob'])).chat.id;
       const second = (await chats.create('carol', ['dave'])).chat.id;
       const rotate = chats.rotate;
@@ -100,8 +100,8 @@ describe('the age sweep (issue 15, item 8)', () => {
         });
       });
       await rotated;
-      expect((await server.app.services.store.getChat(second))?.epoch).toBe(2);
-      expect((await server.app.services.store.getChat(first))?.epoch).toBe(1);
+      expect((await server.app.store.getChat(second))?.epoch).toBe(2);
+      expect((await server.app.store.getChat(first))?.epoch).toBe(1);
     });
   }, 20_000);
 });
@@ -189,7 +189,7 @@ describe('the signing share (issue 15, item 8)', () => {
 
   it('a member whose encryption key cannot wrap a key is a 400 naming them, never a 500', async () => {
     await withServer({}, async (server) => {
-      const { store, accounts } = server.app.services;
+      const { store, accounts } = server.app;
       const alice = await accounts.publicKeys('alice');
       const n = createPublicKey(alice.encryptionKey).export({ format: 'jwk' });
       const even = Buffer.from(String(n.n), 'base64url');

@@ -164,8 +164,8 @@ describe('public keys at registration (issue 10, finding 12)', () => {
       signing: { ...good.signing, ...signing },
     };
     const username = `k${randomBytes(4).toString('hex')}`;
-    await expect(server.app.services.accounts.register(username, PASSWORD, keys)).rejects.toThrow(message);
-    expect(await server.app.services.store.getUser(username)).toBeUndefined();
+    await expect(server.app.accounts.register(username, PASSWORD, keys)).rejects.toThrow(message);
+    expect(await server.app.store.getUser(username)).toBeUndefined();
     const login = await fetch(`${server.url}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -184,9 +184,9 @@ describe('public keys at registration (issue 10, finding 12)', () => {
         ed25519: messy(good.signing.ed25519),
       },
     };
-    await server.app.services.accounts.register('messy', PASSWORD, keys);
-    expect((await server.app.services.store.getUser('messy'))?.keys).toEqual(good);
-    const served = await server.app.services.accounts.publicKeys('messy');
+    await server.app.accounts.register('messy', PASSWORD, keys);
+    expect((await server.app.store.getUser('messy'))?.keys).toEqual(good);
+    const served = await server.app.accounts.publicKeys('messy');
     expect(served.encryptionKey).toBe(good.encryption);
     const spki = (pem: string) => createPublicKey(pem).export({ type: 'spki', format: 'der' });
     expect(createHash('sha256').update(spki(served.encryptionKey)).digest('hex')).toBe(

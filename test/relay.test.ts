@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openOrderedMemoryBus } from '../src/bus/memory.js';
+import { openOrderedMemoryFanout } from '../src/bus/memory.js';
 import { orderedRelay } from '../src/bus/relay.js';
 import type { BusMessage } from '../src/bus/types.js';
 import type { StoredEvent } from '../src/store/types.js';
@@ -125,7 +125,7 @@ describe('the Redis bus puts events back in id order', () => {
 describe('the in-process bus on a store whose commits can be answered out of order', () => {
   it('passes events on in id order, fills a missing one from the store, and ends sessions at once', async () => {
     const stored = [11, 12, 13];
-    const bus = await openOrderedMemoryBus(
+    const bus = await openOrderedMemoryFanout(
       {
         latest: async () => 10,
         between: async (from, to) =>

@@ -21,7 +21,7 @@ afterAll(() => server?.close());
 
 describe('pruning', () => {
   it('deletes a batch at a time, oldest first, yielding to other work between batches', async () => {
-    const store = server.app.services.store;
+    const store = server.app.store;
     for (let i = 0; i < 34; i++) await alice.send(chatId, 1, `m${i}`, 'ed25519');
     const { latest } = await store.eventBounds();
     const calls: number[] = [];
@@ -52,7 +52,7 @@ describe('pruning', () => {
   });
 
   it('leaves events newer than the retention alone', async () => {
-    const store = server.app.services.store;
+    const store = server.app.store;
     const { latest } = await store.eventBounds();
     const cutoff = new Date(Date.now() - 1000).toISOString();
     await alice.send(chatId, 1, 'fresh', 'ed25519');

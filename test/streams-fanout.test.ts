@@ -47,7 +47,7 @@ describe('fan-out to many streams', () => {
         }
       }),
     );
-    await server.app.services.presence.settled();
+    await server.app.presence.settled();
     for (const stream of streams) {
       for (const u of flippers) {
         for (let round = 0; round < 3; round++) {
@@ -63,7 +63,7 @@ describe('fan-out to many streams', () => {
   it('a broadcast held for its window still goes out before any later event', async () => {
     const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
     const stream = await bob.events();
-    const hub = server.app.services.hub;
+    const hub = server.app.hub;
     // in one turn: a broadcast (held for the window), then an event for bob alone (not held)
     hub.deliver(presence('carol', 'everyone'));
     hub.deliver(presence('dave', ['bob']));
@@ -78,7 +78,7 @@ describe('fan-out to many streams', () => {
     const streams = await Promise.all(Array.from({ length: 20 }, () => erin.events()));
     const carol = await Participant.login(server.url, server.keysDir, 'carol', PASSWORD);
     const own = await carol.events();
-    const hub = server.app.services.hub;
+    const hub = server.app.hub;
     const presenceWrites = new Map<SseConnection, number>();
     const deliver = vi.spyOn(SseConnection.prototype, 'deliver').mockImplementation(function (
       this: SseConnection,
@@ -120,7 +120,7 @@ describe('fan-out to many streams', () => {
     try {
       const erin = await Participant.login(buffered.url, buffered.keysDir, 'erin', PASSWORD);
       const streams = await Promise.all(Array.from({ length: 10 }, () => erin.events()));
-      const hub = buffered.app.services.hub;
+      const hub = buffered.app.hub;
       // live first: what arrives while a stream is still opening (its revocation check) counts
       // against its buffer as pending, by design
       hub.deliver(presence('ready', 'everyone'));

@@ -24,7 +24,7 @@ describe('opening event streams', () => {
       const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
       // Every open that got past the cap waits (as for a slow presence update) until each of the
       // twelve has either got that far or been answered: all of them are in flight at once.
-      const presence = server.app.services.presence;
+      const presence = server.app.presence;
       const streamOpened = presence.streamOpened;
       let waiting = 0;
       let answered = 0;
@@ -52,7 +52,7 @@ describe('opening event streams', () => {
         expect(refused.status).toBe(429);
         expect(refused.problem?.code).toBe('TOO_MANY_STREAMS');
       }
-      expect(server.app.services.hub.count('bob')).toBe(3);
+      expect(server.app.hub.count('bob')).toBe(3);
       for (const o of open) o.close();
     } finally {
       await server.close();

@@ -25,7 +25,7 @@ describe.each(buses)('live events on %s bus', (bus) => {
         chats.push(res.body.chat.id);
       }
       const stream = await bob.events();
-      const before = (await server.app.services.store.eventBounds()).latest;
+      const before = (await server.app.store.eventBounds()).latest;
 
       let started = 0;
       const worker = async () => {
@@ -37,7 +37,7 @@ describe.each(buses)('live events on %s bus', (bus) => {
       await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
 
       // the highest id comes last; a lower one dropped on the way never comes at all
-      const latest = (await server.app.services.store.eventBounds()).latest;
+      const latest = (await server.app.store.eventBounds()).latest;
       expect(latest - before).toBe(POSTS);
       await stream.next((e) => e.id !== undefined && Number(e.id) >= latest, 60_000);
       // (an event from before the posts, e.g. the last chat's, may still arrive live after the open)

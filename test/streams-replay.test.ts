@@ -29,7 +29,7 @@ describe('a replay nobody reads', () => {
     try {
       const { alice, chatId, seqs, post } = await aliceWithBacklog(server);
 
-      const hub = server.app.services.hub;
+      const hub = server.app.hub;
       const ended = nextStreamEnd(server.app);
       let cut = false;
       void ended.then(() => (cut = true));
@@ -74,7 +74,7 @@ describe('a replay nobody reads', () => {
       const socket = unreadStream(server.url, String(alice.api.token), '0');
       await ended;
       expect(socket.destroyed).toBe(false); // the server gave up on the reader, not the other way round
-      expect(server.app.services.hub.count('alice')).toBe(0);
+      expect(server.app.hub.count('alice')).toBe(0);
       socket.destroy();
     } finally {
       await server.close();

@@ -63,7 +63,7 @@ function holdCalls<T extends object>(target: T, ...methods: (keyof T)[]) {
 }
 
 /** Holds every `hub.open` (authenticated, not yet registered in the hub). */
-const holdOpens = (server: TestServer) => holdCalls(server.app.services.hub, 'open');
+const holdOpens = (server: TestServer) => holdCalls(server.app.hub, 'open');
 
 describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
   let server: TestServer;
@@ -92,13 +92,13 @@ describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
     const stream = await opening;
     await alice.send(chatId, 1, 'after the logout', 'ed25519');
     expect(await endsBeforeAMessage(stream)).toBe('ended');
-    expect(server.app.services.hub.count('bob')).toBe(0);
+    expect(server.app.hub.count('bob')).toBe(0);
   });
 
   it('a logout that comes before presence counts the stream does not bring the session back online', async () => {
     // erin's only session: offline once it is logged out
     const erin = await Participant.login(server.url, server.keysDir, 'erin', PASSWORD);
-    const { presence, accounts } = server.app.services;
+    const { presence, accounts } = server.app;
     // held before presence counts the stream (authenticated, stream claimed): at the route's
     // revocation check, or (without it) at streamOpened
     const holds = [holdCalls(presence, 'streamOpened'), holdCalls(accounts, 'isRevoked')];
@@ -118,7 +118,7 @@ describe.each(buses)('a stream and the end of its session (%s bus)', (bus) => {
     if (!(result instanceof Error)) await result.done;
     await presence.settled();
     expect(await presence.isOnline('erin')).toBe(false);
-    expect(server.app.services.hub.count('erin')).toBe(0);
+    expect(server.app.hub.count('erin')).toBe(0);
   });
 
   it('logouts racing stream opens leave no stream open', async () => {
@@ -149,7 +149,7 @@ describe.each(buses)('a stream and the expiry of its token (%s bus)', (bus) => {
       const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
       // the session's end at expiry, as the server announces it
       const expired = new Promise<void>((resolve) =>
-        server.app.services.bus.subscribe((m) => {
+        server.app.fanout.subscribe((m) => {
           if (m.kind === 'close-session' && m.username === 'bob') resolve();
         }),
       );
@@ -163,7 +163,7 @@ describe.each(buses)('a stream and the expiry of its token (%s bus)', (bus) => {
       const news = endsBefore(stream, 'presence', (p) => p.username === 'alice');
       await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
       expect(await news).toBe('ended');
-      expect(server.app.services.hub.count('bob')).toBe(0);
+      expect(server.app.hub.count('bob')).toBe(0);
     } finally {
       await server.close();
     }

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { openStore } from '../backends.js';
+import { openStore } from '../bootstrap/backends.js';
 import { loadConfig } from '../config.js';
 import {
   checkPublicKeySet,

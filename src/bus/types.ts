@@ -1,22 +1,27 @@
 /**
- * The fan-out and presence port. One process uses the in-memory adapter; several instances share
- * a Redis adapter, where `publish` reaches every instance and the session registry expires keys.
+ * The bus is three ports, each with an in-memory adapter (one process) and a Redis adapter (several
+ * instances): fan-out of events, the presence registry of connected sessions, and shared counters.
  */
-export interface Bus {
-  /** Delivers to every instance's subscribers (this one included). */
+
+/** Fan-out: `publish` reaches every instance's subscribers (this one included). */
+export interface Fanout {
   publish(message: BusMessage): Promise<void>;
   subscribe(listener: (message: BusMessage) => void): () => void;
-
   /**
-   * Changes of a user's state that the bus finds by itself (not through connect/disconnect): with
-   * Redis, the leases of a dead instance's sessions running out. The memory bus never calls it.
-   */
-  onPresenceChange(listener: PresenceListener): void;
-  /**
-   * Called when the bus is back after an outage (Redis reconnected): what was published meanwhile
-   * may never have arrived, such as the end of a session. The memory bus never calls it.
+   * Called when the fan-out is back after an outage (Redis reconnected): what was published
+   * meanwhile may never have arrived, such as the end of a session. In memory, never called.
    */
   onResume(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/** The presence registry: which sessions are connected, on any instance. */
+export interface PresenceRegistry {
+  /**
+   * Changes of a user's state that the registry finds by itself (not through connect/disconnect):
+   * with Redis, the leases of a dead instance's sessions running out. In memory, never called.
+   */
+  onPresenceChange(listener: PresenceListener): void;
   /** Marks one session connected; true when its user was offline until now. */
   connect(username: string, sessionId: string): Promise<boolean>;
   /** Marks one session gone; true when its user has no connected session left. */
@@ -24,14 +29,15 @@ export interface Bus {
   isOnline(username: string): Promise<boolean>;
   /** Sorted usernames. */
   onlineUsers(): Promise<string[]>;
-
-  /**
-   * A fixed-window counter shared by every instance (failed logins): with Redis, an attacker
-   * gets the same budget however many instances a load balancer spreads them over.
-   */
-  counter(name: string, limit: number, windowMs: number): SharedCounter;
-
   close(): Promise<void>;
+}
+
+/**
+ * Fixed-window counters shared by every instance (failed logins): with Redis, an attacker gets the
+ * same budget however many instances a load balancer spreads them over.
+ */
+export interface Counters {
+  counter(name: string, limit: number, windowMs: number): SharedCounter;
 }
 
 export interface SharedCounter {
@@ -43,6 +49,14 @@ export interface SharedCounter {
   /** Gives back one attempt counted by `take` (it succeeded, or was never evaluated). */
   give(key: string): Promise<void>;
   reset(key: string): Promise<void>;
+}
+
+/** The three ports of one backend, opened together (with Redis they share its connections). */
+export interface Bus {
+  fanout: Fanout;
+  registry: PresenceRegistry;
+  counters: Counters;
+  close(): Promise<void>;
 }
 
 export type BusMessage =

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { Errors } from '../errors.js';
+import { BackendUnavailableError } from '../util/unavailable.js';
 
 export interface Problem {
   type: string;
@@ -38,6 +39,7 @@ const OWN_CODES = new Set(Object.keys(Errors));
 
 /** Maps Fastify's own errors (parsing, validation, limits) onto the protocol's codes. */
 function toProblem(error: FastifyError, params: Record<string, string>): Problem | undefined {
+  if (error instanceof BackendUnavailableError) return problem(503, 'UNAVAILABLE', error.message);
   if (error.validation) {
     if (error.validationContext === 'params') {
       const name = Object.keys(NOT_FOUND_BY_PARAM).find((key) => key in params);

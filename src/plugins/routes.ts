@@ -22,14 +22,13 @@ declare module 'fastify' {
 /** Routes every operation of openapi.yaml to the handler named by its operationId, with its schemas. */
 export default fp(
   async function routes(app: FastifyInstance, { spec }: { spec: Spec }) {
-    const s = app.services;
     const handlers: Handlers = {
-      ...authRoutes(s),
-      ...userRoutes(s),
-      ...chatRoutes(s),
-      ...messageRoutes(s),
-      ...eventRoutes(s),
-      ...serverRoutes(s),
+      ...authRoutes(app),
+      ...userRoutes(app),
+      ...chatRoutes(app),
+      ...messageRoutes(app),
+      ...eventRoutes(app),
+      ...serverRoutes(app),
     };
     // The compiler holds the handlers to src/contract/openapi.ts; this holds that to the openapi.yaml read.
     const routed = (id: string): id is OperationId => Object.hasOwn(handlers, id);
@@ -42,7 +41,7 @@ export default fp(
         `openapi.yaml and the handlers disagree: unrouted ${unrouted}; not in the spec ${unspecified}`,
       );
     }
-    const { config } = s;
+    const { config } = app;
     // Per-operation limits (@fastify/rate-limit); posting is counted per user, after authentication.
     const limits: Partial<Record<OperationId, object>> = {
       login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
@@ -71,5 +70,8 @@ export default fp(
       if (routed(op.operationId)) route<OperationId>(op.operationId, op, handlers[op.operationId]);
     }
   },
-  { name: 'routes', dependencies: ['services', 'auth', 'problems'] },
+  {
+    name: 'routes',
+    dependencies: ['config', 'auth', 'problems', 'accounts', 'presence', 'chats', 'streams', 'server-key'],
+  },
 );

@@ -1,8 +1,8 @@
+import type { FastifyInstance } from 'fastify';
 import { timestamp } from '../crypto/time.js';
-import type { Services } from '../plugins/services.js';
 import type { HandlersOf } from './types.js';
 
-export const authRoutes = ({ accounts, presence }: Services): HandlersOf<'login' | 'logout'> => ({
+export const authRoutes = ({ accounts, presence }: FastifyInstance): HandlersOf<'login' | 'logout'> => ({
   async login(request, reply) {
     const { username, password } = request.body;
     // A client that hangs up before its password is checked is not worth a bcrypt comparison.

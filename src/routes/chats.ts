@@ -1,9 +1,9 @@
-import type { Services } from '../plugins/services.js';
+import type { FastifyInstance } from 'fastify';
 import type { HandlersOf } from './types.js';
 
 export const chatRoutes = ({
   chats,
-}: Services): HandlersOf<
+}: FastifyInstance): HandlersOf<
   'createChat' | 'listChats' | 'getChat' | 'inviteToChat' | 'joinChat' | 'leaveChat' | 'getChatKey'
 > => ({
   async createChat(request, reply) {

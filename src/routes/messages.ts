@@ -1,7 +1,7 @@
-import type { Services } from '../plugins/services.js';
+import type { FastifyInstance } from 'fastify';
 import type { HandlersOf } from './types.js';
 
-export const messageRoutes = ({ messages }: Services): HandlersOf<'postMessage' | 'listMessages'> => ({
+export const messageRoutes = ({ messages }: FastifyInstance): HandlersOf<'postMessage' | 'listMessages'> => ({
   async postMessage(request, reply) {
     const result = await messages.post(request.session.username, request.params.chatId, request.body);
     return reply.status(201).send(result);

@@ -1,16 +1,8 @@
-import { Errors } from '../errors.js';
-import type { Services } from '../plugins/services.js';
+import type { FastifyInstance } from 'fastify';
 import type { HandlersOf } from './types.js';
 
-export const serverRoutes = ({ store, serverKey }: Services): HandlersOf<'getServerKey' | 'getHealth'> => ({
-  getServerKey: () => serverKey,
+export const serverRoutes = ({ serverInfo }: FastifyInstance): HandlersOf<'getServerKey' | 'getHealth'> => ({
+  getServerKey: () => serverInfo.key(),
 
-  async getHealth() {
-    try {
-      await store.ping();
-    } catch {
-      throw new Errors.UNAVAILABLE('The database does not answer.');
-    }
-    return { status: 'ok' };
-  },
+  getHealth: () => serverInfo.health(),
 });

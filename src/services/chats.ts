@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus, SharedCounter } from '../bus/types.js';
+import type { Fanout, SharedCounter } from '../bus/types.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { timestamp } from '../crypto/time.js';
-import { Errors, rateLimited, unavailable } from '../errors.js';
+import { Errors, isOutage, rateLimited, unavailable } from '../errors.js';
 import {
   type ChatCursor,
   type ChatRecord,
@@ -33,7 +33,7 @@ export interface Unavailable {
 
 export interface ChatsDeps {
   store: Store;
-  bus: Bus;
+  bus: Fanout;
   presence: Presence;
   accounts: Accounts;
   issueEnvelopes: EnvelopeIssuer;
@@ -172,7 +172,7 @@ export function createChats({
     try {
       return await work();
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 503) await counter.give(username);
+      if (isOutage(error)) await counter.give(username);
       throw error;
     }
   }

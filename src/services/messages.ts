@@ -1,10 +1,16 @@
-import type { Bus } from '../bus/types.js';
+import type { Fanout } from '../bus/types.js';
 import { fromBase64 } from '../crypto/base64.js';
 import { messageSigningInput } from '../crypto/canonical.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import type { MessageBody, MessageRecord, Store } from '../store/types.js';
+import {
+  type AppendRefusal,
+  AppendRefusedError,
+  type MessageBody,
+  type MessageRecord,
+  type Store,
+} from '../store/types.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
 import { WindowCounter } from './limiter.js';
@@ -13,7 +19,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 export interface MessagesDeps {
   store: Store;
-  bus: Bus;
+  bus: Fanout;
   accounts: Accounts;
   chats: Chats;
   now?: () => number;
@@ -47,6 +53,23 @@ export function messageEventData(record: MessageRecord): string {
   });
 }
 
+/**
+ * Why a message was refused, said once: the checks before the signature and the store's repeat of
+ * them (atomic with the seq) give the same answer.
+ */
+function refused(reason: AppendRefusal, chatId: string, messageId: string, epoch?: number): Error {
+  switch (reason) {
+    case 'chat-not-found':
+      return new Errors.CHAT_NOT_FOUND(chatId);
+    case 'not-joined':
+      return new Errors.NOT_JOINED('Join the chat before posting.');
+    case 'stale-epoch':
+      return new Errors.STALE_EPOCH(`The chat is at epoch ${epoch}; re-encrypt under its current key.`);
+    case 'duplicate-message':
+      return new Errors.DUPLICATE_MESSAGE(`Message ${messageId} was already posted to this chat.`);
+  }
+}
+
 export function createMessages({
   store,
   bus,
@@ -74,14 +97,10 @@ export function createMessages({
       // 2. membership, 3. epoch.
       const chat = { id: chatId.toLowerCase() };
       const found = await store.membership(chat.id, sender);
-      if (!found) throw new Errors.CHAT_NOT_FOUND(chatId);
+      if (!found) throw refused('chat-not-found', chatId, body.id);
       const { member, epoch: currentEpoch } = found;
-      if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
-      if (body.epoch !== currentEpoch) {
-        throw new Errors.STALE_EPOCH(
-          `The chat is at epoch ${currentEpoch}; re-encrypt under its current key.`,
-        );
-      }
+      if (member.state !== 'joined') throw refused('not-joined', chatId, body.id);
+      if (body.epoch !== currentEpoch) throw refused('stale-epoch', chatId, body.id, currentEpoch);
 
       // 4. clock.
       if (Math.abs(now() - sentAt) > MAX_CLOCK_SKEW_MS) {
@@ -114,10 +133,14 @@ export function createMessages({
         signatureAlgorithm: body.signatureAlgorithm,
         signature: body.signature,
       };
-      const { seq, event, epochMessages } = await store.appendMessage(
-        { chatId: chat.id, sender, receivedAt, message },
-        (seq) => messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
-      );
+      const { seq, event, epochMessages } = await store
+        .appendMessage({ chatId: chat.id, sender, receivedAt, message }, (seq) =>
+          messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
+        )
+        .catch((error: unknown) => {
+          if (error instanceof AppendRefusedError) throw refused(error.reason, chat.id, body.id, error.epoch);
+          throw error;
+        });
       await bus.publish({
         kind: 'event',
         type: event.type,

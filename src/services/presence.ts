@@ -1,4 +1,4 @@
-import type { Bus } from '../bus/types.js';
+import type { Fanout, PresenceRegistry } from '../bus/types.js';
 import { timestamp } from '../crypto/time.js';
 import type { Store } from '../store/types.js';
 
@@ -11,7 +11,8 @@ interface Session {
 }
 
 export interface PresenceDeps {
-  bus: Bus;
+  bus: Fanout;
+  registry: PresenceRegistry;
   store: Store;
   graceMs: number;
   onError: (error: unknown) => void;
@@ -22,7 +23,7 @@ export interface PresenceDeps {
  * while it holds an /events stream; a user is online while any of their sessions is connected.
  * Every change of a user's online state goes to everyone connected as a `presence` event.
  */
-export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
+export function createPresence({ bus, registry, store, graceMs, onError }: PresenceDeps) {
   const sessions = new Map<string, Session>();
   // Changes of one user's state are applied in order even when the bus is remote.
   const chains = new Map<string, Promise<void>>();
@@ -48,13 +49,13 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
   }
 
   // Another instance's sessions that lapsed (it died) are announced by whichever instance notices.
-  bus.onPresenceChange((username, online) => void serialize(username, () => announce(username, online)));
+  registry.onPresenceChange((username, online) => void serialize(username, () => announce(username, online)));
 
   function connect(id: string, session: Session): Promise<void> {
     if (session.connected) return Promise.resolve();
     session.connected = true;
     return serialize(session.username, async () => {
-      if (await bus.connect(session.username, id)) await announce(session.username, true);
+      if (await registry.connect(session.username, id)) await announce(session.username, true);
     });
   }
 
@@ -68,7 +69,7 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
     if (!session.connected) return Promise.resolve();
     session.connected = false;
     return serialize(session.username, async () => {
-      if (await bus.disconnect(session.username, id)) await announce(session.username, false);
+      if (await registry.disconnect(session.username, id)) await announce(session.username, false);
     });
   }
 
@@ -131,8 +132,8 @@ export function createPresence({ bus, store, graceMs, onError }: PresenceDeps) {
       else if (session.streams === 0) disconnect(id, session);
     },
     ended: end,
-    isOnline: (username: string) => bus.isOnline(username),
-    onlineUsers: () => bus.onlineUsers(),
+    isOnline: (username: string) => registry.isOnline(username),
+    onlineUsers: () => registry.onlineUsers(),
     /** Waits for queued presence changes (tests, shutdown). */
     async settled(): Promise<void> {
       await Promise.all(chains.values());

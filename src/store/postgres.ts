@@ -1,9 +1,10 @@
 import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import { Errors, unavailable } from '../errors.js';
+import { BackendUnavailableError } from '../util/unavailable.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { type Row, toEnvelope, toEvent, toMessage, toUser } from './rows.js';
 import {
+  AppendRefusedError,
   type ChatCursor,
   type ChatRecord,
   EpochConflictError,
@@ -161,7 +162,9 @@ function connectivity(error: unknown): Error {
     /connection terminated|timeout exceeded when trying to connect|encountered a connection error|query read timeout/i.test(
       message,
     );
-  return down ? unavailable('The database does not answer; try again shortly.') : (error as Error);
+  return down
+    ? new BackendUnavailableError('The database does not answer; try again shortly.')
+    : (error as Error);
 }
 
 /** Stands for seq in a message event's JSON until the database has allocated it. */
@@ -492,12 +495,10 @@ class PostgresStore implements Store {
         message?: string;
         detail?: string;
       };
-      if (constraint === 'messages_unique_id')
-        throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
-      if (message === 'CHAT_NOT_FOUND') throw new Errors.CHAT_NOT_FOUND(chatId);
-      if (message === 'NOT_JOINED') throw new Errors.NOT_JOINED('Join the chat before posting.');
-      if (message === 'STALE_EPOCH')
-        throw new Errors.STALE_EPOCH(`The chat is at epoch ${detail}; re-encrypt under its current key.`);
+      if (constraint === 'messages_unique_id') throw new AppendRefusedError('duplicate-message');
+      if (message === 'CHAT_NOT_FOUND') throw new AppendRefusedError('chat-not-found');
+      if (message === 'NOT_JOINED') throw new AppendRefusedError('not-joined');
+      if (message === 'STALE_EPOCH') throw new AppendRefusedError('stale-epoch', Number(detail));
       throw error;
     }
   }

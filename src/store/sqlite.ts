@@ -2,10 +2,10 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import { Errors } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
 import { messageValues, type Row, takeWithin, toEnvelope, toEvent, toMessage, toUser } from './rows.js';
 import {
+  AppendRefusedError,
   type ChatCursor,
   type ChatRecord,
   EpochConflictError,
@@ -322,14 +322,11 @@ class SqliteStore implements Store {
       const { chatId, sender, message: m } = input;
       const chat = this.q.chatEpoch.get(chatId) as Row | undefined;
       const member = chat && (this.q.member.get(chatId, sender) as Row | undefined);
-      if (!chat || !member) throw new Errors.CHAT_NOT_FOUND(chatId);
-      if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
-      if (chat.epoch !== m.epoch) {
-        throw new Errors.STALE_EPOCH(`The chat is at epoch ${chat.epoch}; re-encrypt under its current key.`);
-      }
-      if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase())) {
-        throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
-      }
+      if (!chat || !member) throw new AppendRefusedError('chat-not-found');
+      if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
+      if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
+      if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase()))
+        throw new AppendRefusedError('duplicate-message');
       const seq = chat.next_seq as number;
       this.q.insertMessage.run(...messageValues(input, seq));
       this.q.bumpSeq.run(input.receivedAt, chatId);

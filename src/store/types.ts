@@ -47,8 +47,8 @@ export interface Store {
 
   /**
    * Gives the message the chat's next seq and stores it with its event, atomically, after
-   * re-checking that the sender is a joined member and the epoch is current. Throws the domain
-   * errors CHAT_NOT_FOUND, NOT_JOINED, STALE_EPOCH and DUPLICATE_MESSAGE.
+   * re-checking that the sender is a joined member and the epoch is current; else throws
+   * {@link AppendRefusedError} with the reason.
    */
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
   /** Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their keys are due to rotate. */
@@ -183,6 +183,20 @@ export interface AppendedMessage {
 export class UserExistsError extends Error {}
 /** The chat moved on while a change was being prepared; recompute and try again. */
 export class EpochConflictError extends Error {}
+
+/** Why {@link Store.appendMessage} stored nothing: the sender's standing or the message changed. */
+export type AppendRefusal = 'chat-not-found' | 'not-joined' | 'stale-epoch' | 'duplicate-message';
+
+/** A message the store refused; `epoch` is the chat's current one when the reason is 'stale-epoch'. */
+export class AppendRefusedError extends Error {
+  constructor(
+    readonly reason: AppendRefusal,
+    readonly epoch?: number,
+  ) {
+    super(`message refused: ${reason}`);
+    this.name = 'AppendRefusedError';
+  }
+}
 
 /**
  * What one message costs in a history page, close to its JSON size: its variable fields plus a

@@ -1,10 +1,10 @@
-import { createMemoryBus, openOrderedMemoryBus } from './bus/memory.js';
-import { openRedisBus } from './bus/redis.js';
-import type { Bus } from './bus/types.js';
-import type { Config } from './config.js';
-import { openPostgresStore } from './store/postgres.js';
-import { openSqliteStore } from './store/sqlite.js';
-import type { Store } from './store/types.js';
+import { createMemoryBus, openOrderedMemoryFanout } from '../bus/memory.js';
+import { openRedisBus } from '../bus/redis.js';
+import type { Bus } from '../bus/types.js';
+import type { Config } from '../config.js';
+import { openPostgresStore } from '../store/postgres.js';
+import { openSqliteStore } from '../store/sqlite.js';
+import type { Store } from '../store/types.js';
 
 type Log = { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
 
@@ -41,7 +41,9 @@ export async function openBackends(config: Config, log: Log): Promise<{ store: S
             log,
           })
         : config.store.kind === 'postgres'
-          ? await openOrderedMemoryBus(events, (err) => log.error({ err }, 'event relay failed'))
+          ? createMemoryBus(
+              await openOrderedMemoryFanout(events, (err) => log.error({ err }, 'event relay failed')),
+            )
           : createMemoryBus(); // SQLite: each event is published in the turn of its commit, so in id order
     return { store, bus };
   } catch (error) {

@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { type Chats, createChats } from '../services/chats.js';
+import { createEnvelopeIssuer } from '../services/envelopes.js';
+import { createMessages, type Messages } from '../services/messages.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chats: Chats;
+    messages: Messages;
+  }
+}
+
+/** Chats (membership, epochs, envelopes) and the messages posted to them. */
+export default fp(
+  async function chats(app: FastifyInstance) {
+    const { config, store, fanout, accounts } = app;
+    const chats = createChats({
+      store,
+      bus: fanout,
+      presence: app.presence,
+      accounts,
+      issueEnvelopes: createEnvelopeIssuer(app.serverKey, accounts.encryptionKey),
+      maxMembers: config.maxMembersPerChat,
+      limits: {
+        createPerMinute: config.chatCreateLimit,
+        membershipPerMinute: config.membershipLimit,
+        maxChatsPerUser: config.maxChatsPerUser,
+      },
+      audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
+    });
+    app.decorate('chats', chats);
+    app.decorate(
+      'messages',
+      createMessages({
+        store,
+        bus: fanout,
+        accounts,
+        chats,
+        rotateMessages: config.rotateMessages,
+        historyLimit: config.historyLimit,
+        historyPageBytes: config.historyPageBytes,
+        onError: (err) => app.log.error({ err }, 'key rotation failed'),
+      }),
+    );
+  },
+  { name: 'chats', dependencies: ['config', 'store', 'bus', 'accounts', 'presence', 'server-key'] },
+);

@@ -1,0 +1,22 @@
+import type { KeyObject } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { serverKeyView } from '../bootstrap/server-key.js';
+import { createServerInfo, type ServerInfo } from '../services/server.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The envelope-signing key (private: it signs key envelopes, never leaves the process). */
+    serverKey: KeyObject;
+    serverInfo: ServerInfo;
+  }
+}
+
+/** The server's signing key, made or read at start, and what the server says about itself. */
+export default fp(
+  async function serverKey(app: FastifyInstance, opts: { serverKey: KeyObject }) {
+    app.decorate('serverKey', opts.serverKey);
+    app.decorate('serverInfo', createServerInfo({ store: app.store, key: serverKeyView(opts.serverKey) }));
+  },
+  { name: 'server-key', dependencies: ['store'] },
+);

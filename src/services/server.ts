@@ -1,0 +1,27 @@
+import { Errors } from '../errors.js';
+import type { Store } from '../store/types.js';
+
+/** The server's public key as clients pin it (`GET /server/key`). */
+export interface ServerKeyView {
+  algorithm: 'rsa-pss-sha256';
+  publicKey: string;
+  fingerprint: string;
+}
+
+/** What the server says about itself: its envelope-signing key, and whether it can serve. */
+export function createServerInfo({ store, key }: { store: Store; key: ServerKeyView }) {
+  return {
+    key: () => key,
+    /** 503 while the database does not answer: a load balancer sends requests elsewhere. */
+    async health() {
+      try {
+        await store.ping();
+      } catch {
+        throw new Errors.UNAVAILABLE('The database does not answer.');
+      }
+      return { status: 'ok' as const };
+    },
+  };
+}
+
+export type ServerInfo = ReturnType<typeof createServerInfo>;
