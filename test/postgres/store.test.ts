@@ -4,10 +4,14 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Errors } from '../../src/errors.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { EpochConflictError, type NewMessage, type Store } from '../../src/store/types.js';
+import {
+  AppendRefusedError,
+  EpochConflictError,
+  type NewMessage,
+  type Store,
+} from '../../src/store/types.js';
 import { backendEnv } from '../backend.js';
 import { tempDir } from '../helper.js';
 
@@ -156,20 +160,24 @@ describe('the PostgreSQL store under two instances at once', () => {
     const first = message(chatId, 'alice');
     await stores[0].appendMessage(first, eventData(first));
     const latest = (await stores[0].eventBounds()).latest;
+    // The store says why, in its own terms; the service turns that into the protocol's problem.
+    const refusal = async (input: ReturnType<typeof message>) => {
+      const error = await stores[1].appendMessage(input, eventData(input)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AppendRefusedError);
+      const { reason, epoch } = error as AppendRefusedError;
+      return { reason, epoch };
+    };
     const again = message(chatId, 'bob', 1, first.message.id.toUpperCase());
-    await expect(stores[1].appendMessage(again, eventData(again))).rejects.toBeInstanceOf(
-      Errors.DUPLICATE_MESSAGE,
-    );
-    const stale = message(chatId, 'bob', 7);
-    await expect(stores[1].appendMessage(stale, eventData(stale))).rejects.toBeInstanceOf(Errors.STALE_EPOCH);
-    const stranger = message(chatId, 'erin');
-    await expect(stores[1].appendMessage(stranger, eventData(stranger))).rejects.toBeInstanceOf(
-      Errors.CHAT_NOT_FOUND,
-    );
-    const nowhere = message(randomUUID(), 'alice');
-    await expect(stores[1].appendMessage(nowhere, eventData(nowhere))).rejects.toBeInstanceOf(
-      Errors.CHAT_NOT_FOUND,
-    );
+    expect(await refusal(again)).toEqual({ reason: 'duplicate-message', epoch: undefined });
+    expect(await refusal(message(chatId, 'bob', 7))).toEqual({ reason: 'stale-epoch', epoch: 1 });
+    expect(await refusal(message(chatId, 'erin'))).toEqual({ reason: 'chat-not-found', epoch: undefined });
+    expect(await refusal(message(randomUUID(), 'alice'))).toEqual({
+      reason: 'chat-not-found',
+      epoch: undefined,
+    });
     expect((await stores[0].eventBounds()).latest).toBe(latest);
     expect((await stores[0].listMessages(chatId, 0, 10, 1, 1 << 30)).map((m) => m.seq)).toEqual([1]);
   });
