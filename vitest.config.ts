@@ -9,6 +9,8 @@ const SERVERLESS = [
   'test/chats-queue.test.ts',
   'test/store-sqlite.test.ts',
   'test/architecture.test.ts',
+  'test/store/refusals.test.ts',
+  'test/bus/memory.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',
   'test/client/crypto.test.ts',
