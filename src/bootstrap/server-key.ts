@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fingerprint, generatePemKeyPair, PRODUCTION_KEY_SIZES } from '../crypto/keys.js';
+import { generatePemKeyPair, PRODUCTION_KEY_SIZES } from '../crypto/keys.js';
 import { exists, type Log } from './files.js';
 
 /** The server's RSA-PSS envelope-signing key, made once in `keys/server/`. */
@@ -29,14 +29,4 @@ export async function ensureServerKey(
   if ((await readFile(publicFile, 'utf8').catch(() => '')) !== publicPem)
     await writeFile(publicFile, publicPem, { mode: 0o644 });
   return key;
-}
-
-/** The server key as `GET /server/key` serves it. */
-export function serverKeyView(serverKey: KeyObject) {
-  const publicKey = createPublicKey(serverKey);
-  return {
-    algorithm: 'rsa-pss-sha256' as const,
-    publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
-    fingerprint: fingerprint(publicKey),
-  };
 }

@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { serverKeyView } from '../bootstrap/server-key.js';
-import { createServerInfo, type ServerInfo } from '../services/server.js';
+import { createServerInfo, type ServerInfo, serverKeyView } from '../services/server.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,3 +1,5 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { fingerprint } from '../crypto/keys.js';
 import { Errors } from '../errors.js';
 import type { Store } from '../store/types.js';
 
@@ -6,6 +8,16 @@ export interface ServerKeyView {
   algorithm: 'rsa-pss-sha256';
   publicKey: string;
   fingerprint: string;
+}
+
+/** The public half of the server's envelope-signing key, as `GET /server/key` serves it. */
+export function serverKeyView(serverKey: KeyObject): ServerKeyView {
+  const publicKey = createPublicKey(serverKey);
+  return {
+    algorithm: 'rsa-pss-sha256',
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    fingerprint: fingerprint(publicKey),
+  };
 }
 
 /** What the server says about itself: its envelope-signing key, and whether it can serve. */
