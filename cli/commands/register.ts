@@ -1,0 +1,46 @@
+import { Api, register as registerUser } from '../../src/client/index.js';
+import { nodeFetch } from '../../src/client/node/index.js';
+import { CliError } from '../errors.js';
+import { ensureKeyStore, type KeygenOptions, type KeygenResult } from './keygen.js';
+
+export interface RegisterOptions extends KeygenOptions {
+  server: string;
+  ca?: string;
+  code?: string;
+  /** Asked twice on a terminal, or the first line of standard input (--password-stdin). */
+  password: () => Promise<string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * `register`: makes the key store when there is none (as keygen), then registers its public
+ * halves with the one-time code. A failed registration keeps the key store for the next try.
+ */
+export async function register(options: RegisterOptions) {
+  if (!options.code)
+    throw new CliError('register needs --code CODE (from your administrator: npm run user:invite)');
+  const password = await options.password();
+  const store = await ensureKeyStore(options);
+  const made = 'lines' in store ? (store as KeygenResult) : undefined;
+  const http = nodeFetch({ ca: options.ca });
+  try {
+    const api = new Api({ server: options.server, signal: options.signal, ...http });
+    const done = await registerUser(api, {
+      username: options.user as string,
+      password,
+      code: options.code,
+      keys: store.keys,
+    });
+    const lines = [
+      ...(made?.lines ?? []),
+      `registered ${done.username}; log in with: securechat --user ${done.username}`,
+    ];
+    return { lines, result: { username: done.username, fingerprints: done.fingerprints } };
+  } catch (error) {
+    if (made)
+      console.error(`securechat: the key store stays in ${made.result.dir}; run register again to retry`);
+    throw error;
+  } finally {
+    await http.close();
+  }
+}
