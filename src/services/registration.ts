@@ -80,7 +80,13 @@ export function createRegistration({
       // given back when the code was right
       const wait = await failures.take(address);
       if (wait > 0) throw rateLimited('Too many wrong registration codes from this address.', wait);
-      const hash = await validCode(username, input.code);
+      let hash: string | undefined;
+      try {
+        hash = await validCode(username, input.code);
+      } catch (error) {
+        await failures.give(address).catch(() => {}); // never checked (the store failed): not a wrong code
+        throw error;
+      }
       if (!hash) throw new Errors.INVALID_CODE();
       await failures.give(address);
 

@@ -1,12 +1,14 @@
 import { checkPrime, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  Api,
   checkPublicKey,
   generateDsaKeyPair,
   generateKeyStore,
   isProbablePrime,
   keyStoreFiles,
   keyStoreFingerprints,
+  register,
 } from '../../src/client/index.js';
 import { nodeDsaKeyGenerator } from '../../src/client/node/index.js';
 import { dsaPublicKeyValues } from '../../src/crypto/der.js';
@@ -98,5 +100,56 @@ describe('client-library key generation (WebCrypto + a DSA provider)', () => {
     ];
     for (const n of candidates) expect(isProbablePrime(n), String(n)).toBe(await prime(n));
     expect(isProbablePrime(1n)).toBe(false);
+  });
+});
+
+describe('register() in the client library', () => {
+  /** An Api whose server answers `status` with `body` (and records what it was sent). */
+  const answering = (status: number, body: unknown) => {
+    const sent: { url: string; body: unknown }[] = [];
+    const api = new Api({
+      server: 'http://127.0.0.1:1',
+      fetch: async (url, init) => {
+        sent.push({ url, body: JSON.parse(String(init.body)) });
+        const type = status >= 400 ? 'application/problem+json' : 'application/json';
+        return new Response(JSON.stringify(body), { status, headers: { 'content-type': type } });
+      },
+    });
+    return { api, sent };
+  };
+
+  it('sends only the public halves, and refuses an answer for other keys or another user', async () => {
+    const keys = await generateKeyStore({ dsa: nodeDsaKeyGenerator, rsaBits: 2048 });
+    const fingerprints = await keyStoreFingerprints(keys);
+    const ok = answering(201, { username: 'ann', fingerprints });
+    await expect(
+      register(ok.api, { username: 'ann', password: 'pw pw pw pw', code: 'c', keys }),
+    ).resolves.toEqual({
+      username: 'ann',
+      fingerprints,
+    });
+    expect(ok.sent[0].url).toBe('http://127.0.0.1:1/users');
+    expect(JSON.stringify(ok.sent[0].body)).not.toContain('PRIVATE KEY');
+    expect(ok.sent[0].body).toMatchObject({
+      username: 'ann',
+      code: 'c',
+      encryptionKey: keys.encryption.publicKey,
+    });
+
+    const swapped = { ...fingerprints, ed25519: '0'.repeat(64) };
+    for (const answer of [
+      { username: 'ann', fingerprints: swapped },
+      { username: 'bob', fingerprints },
+      null,
+    ]) {
+      const { api } = answering(201, answer);
+      await expect(
+        register(api, { username: 'ann', password: 'pw pw pw pw', code: 'c', keys }),
+      ).rejects.toThrow(/other keys or another user/);
+    }
+    const refused = answering(403, { status: 403, code: 'INVALID_CODE', detail: 'x', title: 'Forbidden' });
+    await expect(
+      register(refused.api, { username: 'ann', password: 'pw pw pw pw', code: 'c', keys }),
+    ).rejects.toThrow(/registration refused: the code is wrong, used or expired/);
   });
 });
