@@ -8,8 +8,8 @@ export const registrationRoutes = ({ registration }: Services): HandlersOf<'regi
     try {
       registered = await registration.register(request.body, request.ip);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      request.log.warn({ event: 'register.failure', username, ip: request.ip, code }, 'security event');
+      const reason = (error as { code?: string }).code;
+      request.log.warn({ event: 'register.failure', username, ip: request.ip, reason }, 'security event');
       throw error;
     }
     request.log.info({ event: 'register.success', username, ip: request.ip }, 'security event');
