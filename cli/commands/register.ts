@@ -1,7 +1,7 @@
 import { Api, register as registerUser } from '../../src/client/index.js';
 import { nodeFetch } from '../../src/client/node/index.js';
 import { CliError } from '../errors.js';
-import { ensureKeyStore, type KeygenOptions, type KeygenResult } from './keygen.js';
+import { ensureKeyStore, type KeygenOptions, type KeygenResult, userDir } from './keygen.js';
 
 export interface RegisterOptions extends KeygenOptions {
   server: string;
@@ -19,6 +19,7 @@ export interface RegisterOptions extends KeygenOptions {
 export async function register(options: RegisterOptions) {
   if (!options.code)
     throw new CliError('register needs --code CODE (from your administrator: npm run user:invite)');
+  userDir(options.keysDir, options.user); // a bad --user is refused before the password is asked
   const password = await options.password();
   const store = await ensureKeyStore(options);
   const made = 'lines' in store ? (store as KeygenResult) : undefined;
