@@ -38,7 +38,8 @@ export async function register(api: Api, { username, password, code, keys }: Sel
   try {
     answer = await api.call<Answer<'registerUser'>>('POST', '/users', body);
   } catch (error) {
-    if (error instanceof ApiError && REFUSED[error.code])
+    // the code is the server's data: only our own entries, never what Object.prototype holds
+    if (error instanceof ApiError && Object.hasOwn(REFUSED, error.code))
       throw new ClientError(`registration refused: ${REFUSED[error.code]}`);
     if (error instanceof ApiError && error.status === 429) {
       const wait = error.retryAfter === undefined ? 'later' : `in ${error.retryAfter} s`;

@@ -2,6 +2,7 @@ import { checkPrime, createPrivateKey, createPublicKey, sign, verify } from 'nod
 import { describe, expect, it } from 'vitest';
 import {
   Api,
+  ApiError,
   checkPublicKey,
   generateDsaKeyPair,
   generateKeyStore,
@@ -151,5 +152,18 @@ describe('register() in the client library', () => {
     await expect(
       register(refused.api, { username: 'ann', password: 'pw pw pw pw', code: 'c', keys }),
     ).rejects.toThrow(/registration refused: the code is wrong, used or expired/);
+  });
+
+  it("reads the server's error code as data: a code named like an Object property is no refusal of ours", async () => {
+    const keys = await generateKeyStore({ dsa: nodeDsaKeyGenerator, rsaBits: 2048 });
+    for (const code of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const { api } = answering(403, { status: 403, code, detail: 'odd', title: 'Forbidden' });
+      const error = await register(api, { username: 'ann', password: 'pw pw pw pw', code: 'c', keys }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).code).toBe(code);
+      expect(String(error)).not.toMatch(/registration refused|function|native code|\[object/);
+    }
   });
 });
