@@ -29,7 +29,9 @@ Options:
                       else $XDG_DATA_HOME/securechat, else ~/.securechat)
   --insecure          send the password over plain http:// to a host that is not this machine
   --password-stdin    read the password from the first line of standard input (else it is prompted)
-  --code CODE         register: the one-time registration code from your administrator
+  --code CODE         register: the one-time registration code from your administrator (default
+                      $SECURECHAT_REGISTER_CODE, else asked on a terminal; on a shared machine
+                      prefer those: other users can read a command line while it runs)
   --force             keygen: replace an existing key store (what was sent to the old keys is lost)
   --json              print results as JSON (commands only)
   --chat ID           the chat (a full id or a unique prefix) for invite, leave, send, history, listen
@@ -43,7 +45,7 @@ Your own keys and account (no login needed):
   keygen --export-public DIR
                       copy the public halves of your key store to DIR, for an administrator's
                       \`npm run user:add -- NAME --public-keys DIR\`
-  register --code CODE
+  register [--code CODE]
                       register --user with the code your administrator made
                       (\`npm run user:invite -- NAME\`): makes the key store first if there is
                       none, asks for a new password twice (or --password-stdin); then log in
@@ -218,7 +220,9 @@ async function main(argv: string[]): Promise<number> {
       user: values.user,
       server: values.server,
       ca: await readCa(values.ca),
-      code: values.code,
+      code: values.code ?? process.env.SECURECHAT_REGISTER_CODE,
+      askCode: async () =>
+        process.stdin.isTTY && !values['password-stdin'] ? promptHidden('Registration code: ') : '',
       password: () => newPassword(values.user ?? '', values['password-stdin']),
     });
     if (values.json) console.log(jsonLine(out.result));

@@ -6,7 +6,10 @@ import { ensureKeyStore, type KeygenOptions, type KeygenResult, userDir } from '
 export interface RegisterOptions extends KeygenOptions {
   server: string;
   ca?: string;
+  /** `--code`, else `$SECURECHAT_REGISTER_CODE` (another local user can read a command line, not an environment). */
   code?: string;
+  /** Asks for the code on a terminal when neither gave it. */
+  askCode?: () => Promise<string>;
   /** Asked twice on a terminal, or the first line of standard input (--password-stdin). */
   password: () => Promise<string>;
   signal?: AbortSignal;
@@ -17,9 +20,12 @@ export interface RegisterOptions extends KeygenOptions {
  * halves with the one-time code. A failed registration keeps the key store for the next try.
  */
 export async function register(options: RegisterOptions) {
-  if (!options.code)
-    throw new CliError('register needs --code CODE (from your administrator: npm run user:invite)');
-  userDir(options.keysDir, options.user); // a bad --user is refused before the password is asked
+  userDir(options.keysDir, options.user); // a bad --user is refused before the code and password are asked
+  const code = options.code || (await options.askCode?.())?.trim();
+  if (!code)
+    throw new CliError(
+      'register needs the one-time code from your administrator (npm run user:invite): set SECURECHAT_REGISTER_CODE, or type it when asked on a terminal (--code CODE works too, but other users of this machine can read a command line while it runs)',
+    );
   const password = await options.password();
   const store = await ensureKeyStore(options);
   const made = 'lines' in store ? (store as KeygenResult) : undefined;
@@ -29,7 +35,7 @@ export async function register(options: RegisterOptions) {
     const done = await registerUser(api, {
       username: options.user as string,
       password,
-      code: options.code,
+      code,
       keys: store.keys,
     });
     const lines = [

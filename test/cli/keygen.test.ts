@@ -116,6 +116,21 @@ describe('securechat register', () => {
     expect(await server.app.services.store.getUser('lee')).toBeUndefined();
   });
 
+  it('takes the code from SECURECHAT_REGISTER_CODE, off the command line that every local user can read', async () => {
+    const { store } = server.app.services;
+    const code = (await inviteUser(store, 'quinn')).code;
+    const args = ['--user', 'quinn', 'register', '--password-stdin'];
+    const out = await runCli(args, { ...env, SECURECHAT_REGISTER_CODE: code }, `${PASSWORD}\n`);
+    expect(out.stderr).toBe('');
+    expect(out.stdout).toMatch(/registered quinn/);
+    expect(out.stdout).not.toContain(code);
+    expect(await store.getUser('quinn')).toBeDefined();
+    // with neither, and no terminal to ask on: refused before anything is made or sent
+    const none = await runCli(['--user', 'ruth', 'register', '--password-stdin'], env, `${PASSWORD}\n`);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/SECURECHAT_REGISTER_CODE/);
+  });
+
   it('a CLI user and a page user who both registered themselves chat with each other', async () => {
     const { store } = server.app.services;
     // the CLI user: the key store it made on the failed try is reused
