@@ -19,6 +19,7 @@ import docs from './plugins/docs.js';
 import jobs from './plugins/jobs.js';
 import presence from './plugins/presence.js';
 import problems from './plugins/problems.js';
+import registration from './plugins/registration.js';
 import routes from './plugins/routes.js';
 import security from './plugins/security.js';
 import serverKeyPlugin from './plugins/server-key.js';
@@ -143,6 +144,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });
     await app.register(serverKeyPlugin, { serverKey });
     await app.register(accounts);
+    await app.register(registration);
     await app.register(presence);
     await app.register(chats);
     await app.register(streams);
