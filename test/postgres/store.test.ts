@@ -8,8 +8,8 @@ import { Errors } from '../../src/errors.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { EpochConflictError, type NewMessage, type Store } from '../../src/store/types.js';
-import { backendEnv } from '../backend.js';
-import { tempDir } from '../helper.js';
+import { backendEnv } from '../support/backend.js';
+import { tempDir } from '../support/helper.js';
 
 // Two stores with their own connection pools on one database: two instances, as far as the
 // database can tell.
