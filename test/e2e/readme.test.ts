@@ -77,6 +77,19 @@ describe('links', () => {
     }
     expect(broken).toEqual([]);
   });
+
+  it('name only files and folders of the repository (README.md, ARCHITECTURE.md, docs/)', async () => {
+    const missing: string[] = [];
+    for (const file of ['README.md', 'ARCHITECTURE.md', 'docs/protocol.md']) {
+      const text = await readFile(path.resolve(file), 'utf8');
+      // `test/e2e/fuzz.test.ts`, `src/sse/`: paths in code spans, from the repository's top folders
+      for (const [, named] of text.matchAll(/`((?:src|test|cli|bench|scripts|docs)\/[\w./-]*)`/g)) {
+        if (named.startsWith('bench/results/')) continue; // what `npm run bench` writes
+        if (!existsSync(path.resolve(named))) missing.push(`${file}: ${named}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });
 
 describe('docs/protocol.md', () => {
