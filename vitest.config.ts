@@ -4,9 +4,13 @@ import { defineConfig } from 'vitest/config';
 // in test/postgres/ (several instances, outages, the store under concurrency) need PostgreSQL and Redis.
 const SERVERLESS = [
   'test/crypto/crypto.test.ts',
+  'test/crypto/encodings.test.ts',
   'test/config.test.ts',
   'test/bus/relay.test.ts',
   'test/services/chat-queue.test.ts',
+  'test/services/envelopes.test.ts',
+  'test/services/limiter.test.ts',
+  'test/services/rotation-sweep.test.ts',
   'test/store/sqlite.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',

@@ -14,7 +14,8 @@ import { seal } from '../../src/crypto/aead.js';
 import { toBase64 } from '../../src/crypto/base64.js';
 import { messageAad, messageSigningInput } from '../../src/crypto/canonical.js';
 import { signSync } from '../../src/crypto/signatures.js';
-import { answer, chatOf, envelopeOf, type LyingProxy, type Rule, startProxy } from '../support/cli-proxy.js';
+import { chatOf } from '../support/chats.js';
+import { answer, envelopeOf, type LyingProxy, type Rule, startProxy } from '../support/cli-proxy.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../support/helper.js';
 

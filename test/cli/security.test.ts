@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../../cli/child.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
-import { answer, chatOf, envelopeOf, type LyingProxy, type Rule, startProxy } from '../support/cli-proxy.js';
+import { chatOf } from '../support/chats.js';
+import { answer, envelopeOf, type LyingProxy, type Rule, startProxy } from '../support/cli-proxy.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../support/helper.js';
 

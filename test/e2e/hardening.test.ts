@@ -7,28 +7,9 @@ import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/child.js';
 import { backendEnv } from '../support/backend.js';
+import { chatOf } from '../support/chats.js';
 import { Api, Participant } from '../support/client.js';
-import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
-
-async function withServer<T>(env: Record<string, string>, fn: (s: TestServer) => Promise<T>): Promise<T> {
-  const server = await startServer(env);
-  try {
-    return await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
-async function chatOf(owner: Participant, ...others: Participant[]): Promise<string> {
-  const res = await owner.api.call('createChat', { body: { invitees: others.map((o) => o.username) } });
-  await owner.acceptEnvelope(res.body.keyEnvelope);
-  for (const o of others) {
-    await o.acceptEnvelope(
-      (await o.api.call('joinChat', { params: { chatId: res.body.chat.id } })).body.keyEnvelope,
-    );
-  }
-  return res.body.chat.id;
-}
+import { PASSWORD, withServer } from '../support/helper.js';
 
 describe('transport', () => {
   it('serves HTTPS with a self-signed certificate for localhost and the loopback addresses', async () => {
@@ -215,33 +196,6 @@ describe('logs', () => {
       } finally {
         await app.close();
       }
-    });
-  });
-});
-
-describe('keys rotate by use and by age', () => {
-  it('after SECURECHAT_ROTATE_MESSAGES messages in an epoch', async () => {
-    await withServer({ SECURECHAT_ROTATE_MESSAGES: '3' }, async (server) => {
-      const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
-      const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
-      const stream = await bob.events();
-      const chatId = await chatOf(alice, bob);
-      for (let i = 0; i < 3; i++) await alice.send(chatId, 1, `m${i}`, 'ed25519');
-      const rotated = await stream.nextOf('chat.key', (d) => d.chatId === chatId);
-      expect(rotated.json.keyEnvelope.epoch).toBe(2);
-      expect((await alice.send(chatId, 1, 'old key', 'ed25519')).res.body.code).toBe('STALE_EPOCH');
-      stream.close();
-    });
-  });
-
-  it('after SECURECHAT_ROTATE_SECONDS in an epoch', async () => {
-    await withServer({ SECURECHAT_ROTATE_SECONDS: '1' }, async (server) => {
-      const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
-      const stream = await alice.events();
-      const created = await alice.api.call('createChat', { body: { invitees: ['nobody'] } });
-      const rotated = await stream.nextOf('chat.key', (d) => d.chatId === created.body.chat.id);
-      expect(rotated.json.keyEnvelope.epoch).toBeGreaterThanOrEqual(2);
-      stream.close();
     });
   });
 });

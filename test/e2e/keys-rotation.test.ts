@@ -1,88 +1,10 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import path from 'node:path';
-import { describe, expect, inject, it, vi } from 'vitest';
-import { sealEnvelope, verifyEnvelope } from '../../src/crypto/envelope.js';
-import { readKeyStore } from '../../src/crypto/keystore.js';
-import { createEnvelopeIssuer, signingSlots } from '../../src/services/envelopes.js';
-import { createRotationSweep } from '../../src/services/rotation-sweep.js';
-import { Api } from '../support/client.js';
+import { createPublicKey } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import { chatOf } from '../support/chats.js';
+import { Api, Participant } from '../support/client.js';
 import { PASSWORD, withServer } from '../support/helper.js';
 
-const due = (...ids: string[]) => ids.map((chatId) => ({ chatId, epoch: 1 }));
-
 describe('the age sweep (issue 15, item 8)', () => {
-  it('handles errors per chat: one failing chat neither aborts the sweep nor comes first next time', async () => {
-    let now = 1_000_000;
-    const calls: string[] = [];
-    const errors: (string | undefined)[] = [];
-    const sweep = createRotationSweep({
-      store: { chatsDueForRotation: async () => due('a', 'b', 'c') },
-      rotate: async (chatId) => {
-        calls.push(chatId);
-        if (chatId === 'a') throw new Error('envelope for a member without keys');
-      },
-      rotateSeconds: 60,
-      onError: (_error, chatId) => errors.push(chatId),
-      retryMs: 1000,
-      now: () => now,
-    });
-    expect(await sweep()).toEqual({ rotated: ['b', 'c'], failed: ['a'] });
-    expect(errors).toEqual(['a']);
-    // the next sweep leaves the failing chat out for a while…
-    calls.length = 0;
-    expect(await sweep()).toEqual({ rotated: ['b', 'c'], failed: [] });
-    expect(calls).toEqual(['b', 'c']);
-    // …then tries it again, and leaves it out twice as long after a second failure
-    now += 1000;
-    expect((await sweep()).failed).toEqual(['a']);
-    now += 1000;
-    expect((await sweep()).failed).toEqual([]);
-    now += 1000;
-    expect((await sweep()).failed).toEqual(['a']);
-  });
-
-  it('a failing chat does not take a place in the batch', async () => {
-    const sweep = createRotationSweep({
-      store: { chatsDueForRotation: async (_before, limit) => due('a', 'b', 'c').slice(0, limit) },
-      rotate: async (chatId) => {
-        if (chatId === 'a') throw new Error('no');
-      },
-      rotateSeconds: 60,
-      onError: () => {},
-      batch: 2,
-    });
-    expect(await sweep()).toEqual({ rotated: ['b'], failed: ['a'] });
-    expect(await sweep()).toEqual({ rotated: ['b', 'c'], failed: [] });
-  });
-
-  it('yields to the event loop between chats, and a failure to list chats is logged, not thrown', async () => {
-    const turns: boolean[] = [];
-    let turned = false;
-    const errors: unknown[] = [];
-    let fail = false;
-    const sweep = createRotationSweep({
-      store: {
-        chatsDueForRotation: async () => {
-          if (fail) throw new Error('database away');
-          return due('a', 'b', 'c');
-        },
-      },
-      rotate: async () => {
-        turns.push(turned);
-      },
-      rotateSeconds: 60,
-      onError: (error) => errors.push(error),
-    });
-    setImmediate(() => {
-      turned = true;
-    });
-    await sweep();
-    expect(turns).toEqual([false, true, true]);
-    fail = true;
-    expect(await sweep()).toEqual({ rotated: [], failed: [] });
-    expect(errors).toHaveLength(1);
-  });
-
   it('on a real server, a chat whose rotation throws does not stop the others from rotating', async () => {
     await withServer({ SECURECHAT_ROTATE_SECONDS: '1' }, async (server) => {
       const { chats, bus } = server.app.services;
@@ -107,86 +29,6 @@ describe('the age sweep (issue 15, item 8)', () => {
 });
 
 describe('the signing share (issue 15, item 8)', () => {
-  it('keeps at most its share of envelope signatures on the thread pool, and every envelope verifies', async () => {
-    const alice = await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'));
-    const server = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const encryption = createPublicKey(alice.encryption.publicKey);
-    let inFlight = 0;
-    let most = 0;
-    const issue = createEnvelopeIssuer(
-      server.privateKey,
-      async () => encryption,
-      1,
-      async (...args) => {
-        inFlight += 1;
-        most = Math.max(most, inFlight);
-        try {
-          return await sealEnvelope(...args);
-        } finally {
-          inFlight -= 1;
-        }
-      },
-    );
-    const members = Array.from({ length: 200 }, (_, i) => `m${i}`);
-    const envelopes = await issue('chat', 2, members);
-    expect(most).toBe(1);
-    expect([...envelopes.keys()].sort()).toEqual([...members].sort());
-    const publicKey = createPublicKey(server.privateKey);
-    for (const envelope of envelopes.values()) expect(await verifyEnvelope(publicKey, envelope)).toBe(true);
-  });
-
-  it('is a quarter of the thread pool, at least one', () => {
-    expect([1, 4, 8, 16].map((pool) => signingSlots(pool))).toEqual([1, 1, 2, 4]);
-  });
-
-  /** An issuer with one signing slot whose sealing is `seal` and makes no signature. */
-  async function fakeIssuer(seal: (fields: { chatId: string; recipient: string }) => Promise<void>) {
-    const encryption = createPublicKey(
-      (await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'))).encryption.publicKey,
-    );
-    const server = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return createEnvelopeIssuer(
-      server.privateKey,
-      async () => encryption,
-      1,
-      async (_key, fields) => {
-        await seal(fields);
-        return { ...fields, serverSignature: 'fake' } as never;
-      },
-    );
-  }
-
-  it('a rotation whose sealing fails on one member stops: no more signatures are made for it', async () => {
-    const sealed: string[] = [];
-    const issue = await fakeIssuer(async ({ recipient }) => {
-      sealed.push(recipient);
-      if (recipient === 'm2') throw new Error('the thread pool failed');
-    });
-    const members = Array.from({ length: 50 }, (_, i) => `m${i}`);
-    await expect(issue('chat', 2, members)).rejects.toThrow('the thread pool failed');
-    await new Promise((r) => setImmediate(r));
-    expect(sealed).toEqual(['m0', 'm1', 'm2']);
-  });
-
-  it('takes turns between rotations: a small chat does not wait behind a large one', async () => {
-    const sealed: string[] = [];
-    const issue = await fakeIssuer(async ({ chatId }) => {
-      sealed.push(chatId);
-      await new Promise((r) => setImmediate(r));
-    });
-    const large = issue(
-      'large',
-      2,
-      Array.from({ length: 100 }, (_, i) => `m${i}`),
-    );
-    const small = issue('small', 2, ['a', 'b', 'c']);
-    await small;
-    await large;
-    // one slot: after the large rotation's first signature, the two take turns
-    expect(sealed.slice(0, 7)).toEqual(['large', 'large', 'small', 'large', 'small', 'large', 'small']);
-    expect(sealed).toHaveLength(103);
-  });
-
   it('a member whose encryption key cannot wrap a key is a 400 naming them, never a 500', async () => {
     await withServer({}, async (server) => {
       const { store, accounts } = server.app.services;
@@ -222,6 +64,33 @@ describe('the signing share (issue 15, item 8)', () => {
       });
       expect(invited.status).toBe(400);
       expect(invited.body.code).toBe('INVALID_INVITEE');
+    });
+  });
+});
+
+describe('keys rotate by use and by age', () => {
+  it('after SECURECHAT_ROTATE_MESSAGES messages in an epoch', async () => {
+    await withServer({ SECURECHAT_ROTATE_MESSAGES: '3' }, async (server) => {
+      const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
+      const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+      const stream = await bob.events();
+      const chatId = await chatOf(alice, bob);
+      for (let i = 0; i < 3; i++) await alice.send(chatId, 1, `m${i}`, 'ed25519');
+      const rotated = await stream.nextOf('chat.key', (d) => d.chatId === chatId);
+      expect(rotated.json.keyEnvelope.epoch).toBe(2);
+      expect((await alice.send(chatId, 1, 'old key', 'ed25519')).res.body.code).toBe('STALE_EPOCH');
+      stream.close();
+    });
+  });
+
+  it('after SECURECHAT_ROTATE_SECONDS in an epoch', async () => {
+    await withServer({ SECURECHAT_ROTATE_SECONDS: '1' }, async (server) => {
+      const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
+      const stream = await alice.events();
+      const created = await alice.api.call('createChat', { body: { invitees: ['nobody'] } });
+      const rotated = await stream.nextOf('chat.key', (d) => d.chatId === created.body.chat.id);
+      expect(rotated.json.keyEnvelope.epoch).toBeGreaterThanOrEqual(2);
+      stream.close();
     });
   });
 });

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { BACKEND, backendEnv } from './backend.js';
-import { Api } from './client.js';
+import { Api, type Participant } from './client.js';
 import { PASSWORD, type TestServer } from './helper.js';
 
 /**
@@ -50,4 +50,16 @@ export async function moreUsers(server: TestServer, prefix: string, count: numbe
       return api;
     }),
   );
+}
+
+/** A chat of `owner` with `others`, every one joined and holding the key. */
+export async function chatOf(owner: Participant, ...others: Participant[]): Promise<string> {
+  const res = await owner.api.call('createChat', { body: { invitees: others.map((o) => o.username) } });
+  await owner.acceptEnvelope(res.body.keyEnvelope);
+  for (const o of others) {
+    await o.acceptEnvelope(
+      (await o.api.call('joinChat', { params: { chatId: res.body.chat.id } })).body.keyEnvelope,
+    );
+  }
+  return res.body.chat.id;
 }

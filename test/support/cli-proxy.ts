@@ -90,18 +90,6 @@ export function answer(
   };
 }
 
-/** A chat of `owner` with `others`, every one joined and holding the key. */
-export async function chatOf(owner: Participant, ...others: Participant[]): Promise<string> {
-  const res = await owner.api.call('createChat', { body: { invitees: others.map((o) => o.username) } });
-  await owner.acceptEnvelope(res.body.keyEnvelope);
-  for (const o of others) {
-    await o.acceptEnvelope(
-      (await o.api.call('joinChat', { params: { chatId: res.body.chat.id } })).body.keyEnvelope,
-    );
-  }
-  return res.body.chat.id;
-}
-
 /** `p`'s current envelope of the chat, as the server has it. */
 export async function envelopeOf(p: Participant, chatId: string) {
   const res = await p.api.call('getChatKey', { params: { chatId } });
