@@ -178,7 +178,9 @@ describe('security in the client', () => {
   });
 });
 
-describe('scriptable commands', () => {
+// Each of these starts the CLI process several times (ten, for the failures): on a loaded machine
+// that takes longer than the default 30 s; nothing here waits on a timer.
+describe('scriptable commands', { timeout: 120_000 }, () => {
   it('print JSON with --json and exit 0', async () => {
     const status = await runCli(
       ['--user', 'bob', '--password-stdin', '--json', 'status', 'carol'],

@@ -1,10 +1,7 @@
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRUNE_BATCH, pruneEvents } from '../../src/store/prune.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
 import { Participant } from '../support/client.js';
-import { PASSWORD, startServer, type TestServer, tempDir } from '../support/helper.js';
+import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 
 let server: TestServer;
 let alice: Participant;
@@ -58,26 +55,5 @@ describe('pruning', () => {
     await alice.send(chatId, 1, 'fresh', 'ed25519');
     expect(await pruneEvents(store, cutoff, Date.now())).toBe(0);
     expect((await store.eventBounds()).latest).toBe(latest + 1);
-  });
-});
-
-describe('the SQLite schema', () => {
-  it('has the indexes pruning needs (as PostgreSQL does), and the plans use them', async () => {
-    const dir = await tempDir();
-    await (await openSqliteStore(dir)).close();
-    const db = new Database(path.join(dir, 'securechat.db'), { readonly: true });
-    try {
-      const names = (
-        db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all() as { name: string }[]
-      ).map((r) => r.name);
-      expect(names).toEqual(expect.arrayContaining(['events_by_age', 'event_recipients_by_event']));
-      const plan = (sql: string) =>
-        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(0) as { detail: string }[])
-          .map((r) => r.detail)
-          .join('; ');
-      expect(plan('DELETE FROM event_recipients WHERE event_id <= ?')).toMatch(/event_recipients_by_event/);
-    } finally {
-      db.close();
-    }
   });
 });

@@ -76,3 +76,25 @@ describe('migration 3', () => {
     }
   });
 });
+
+describe('the SQLite schema', () => {
+  it('has the indexes pruning needs (as PostgreSQL does), and the plans use them', async () => {
+    const dir = await tempDir();
+    await (await openSqliteStore(dir)).close();
+    const db = new Database(path.join(dir, 'securechat.db'), { readonly: true });
+    try {
+      const names = (
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all() as { name: string }[]
+      ).map((r) => r.name);
+      expect(names).toEqual(expect.arrayContaining(['events_by_age', 'event_recipients_by_event']));
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(0) as { detail: string }[])
+          .map((r) => r.detail)
+          .join('; ');
+      expect(plan('DELETE FROM event_recipients WHERE event_id <= ?')).toMatch(/event_recipients_by_event/);
+    } finally {
+      db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
