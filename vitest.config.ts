@@ -3,11 +3,15 @@ import { defineConfig } from 'vitest/config';
 // Tests with no server in them run once; every server test runs against both backends; the tests
 // in test/postgres/ (several instances, outages, the store under concurrency) need PostgreSQL and Redis.
 const SERVERLESS = [
-  'test/crypto.test.ts',
+  'test/crypto/crypto.test.ts',
+  'test/crypto/encodings.test.ts',
   'test/config.test.ts',
-  'test/relay.test.ts',
-  'test/chats-queue.test.ts',
-  'test/store-sqlite.test.ts',
+  'test/bus/relay.test.ts',
+  'test/services/chat-queue.test.ts',
+  'test/services/envelopes.test.ts',
+  'test/services/limiter.test.ts',
+  'test/services/rotation-sweep.test.ts',
+  'test/store/sqlite.test.ts',
   'test/architecture.test.ts',
   'test/store/refusals.test.ts',
   'test/bus/memory.test.ts',
@@ -22,7 +26,7 @@ const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

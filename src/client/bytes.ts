@@ -6,6 +6,10 @@ export type Bytes = Uint8Array<ArrayBuffer>;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+export function isBase64(text: string): boolean {
+  return BASE64.test(text);
+}
+
 const encoder = new TextEncoder();
 
 export function utf8(text: string): Bytes {
@@ -25,7 +29,7 @@ export function toBase64(bytes: Bytes): string {
 
 /** Anything but canonical padded base64 (including non-zero trailing bits) is `undefined`. */
 export function fromBase64(text: unknown): Bytes | undefined {
-  if (typeof text !== 'string' || !BASE64.test(text)) return undefined;
+  if (typeof text !== 'string' || !isBase64(text)) return undefined;
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

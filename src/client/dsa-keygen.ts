@@ -12,8 +12,10 @@
  * user's own device; this module never signs (see ./dsa.ts). Signing with the key is for a client
  * with OpenSSL (the CLI) after the key store is downloaded.
  */
+
+import { modPow } from './bigint.js';
 import type { Bytes } from './bytes.js';
-import { derInteger, derLength, modPow } from './dsa.js';
+import { derInteger, derLength } from './dsa.js';
 import type { DsaKeyGenerator, PemKeyPair } from './keygen.js';
 import { derToPem } from './keygen.js';
 import { DSA_BITS } from './keys.js';

@@ -3,6 +3,7 @@
  * it only ever computes on public values, so it need not be constant-time. It never signs:
  * JavaScript has no constant-time big-integer arithmetic, and signing would leak the key.
  */
+import { modPow } from './bigint.js';
 import { type Bytes, sha256Hex } from './bytes.js';
 import { bytesToBigInt, DerError, dsaValues, element, parseSpki, TAG } from './der.js';
 import { ClientError } from './errors.js';
@@ -13,17 +14,6 @@ export interface DsaPublicKey {
   q: bigint;
   g: bigint;
   y: bigint;
-}
-
-/** base^exponent mod modulus, square and multiply (public values only). */
-export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
-  let result = 1n;
-  let b = base % modulus;
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * b) % modulus;
-    b = (b * b) % modulus;
-  }
-  return result;
 }
 
 /** a^-1 mod m for a prime m (extended Euclid). */

@@ -3,6 +3,7 @@
  * client use it. WebCrypto only; Node-only adapters live in ./node/.
  */
 export * from './api.js';
+export * from './bigint.js';
 export * from './bytes.js';
 export * from './canonical.js';
 export * from './chats.js';

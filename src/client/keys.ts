@@ -1,6 +1,6 @@
+import { modPow } from './bigint.js';
 import { type Bytes, pemToDer, sha256Hex } from './bytes.js';
 import { DerError, dsaValues, OID, parseSpki, rsaValues } from './der.js';
-import { modPow } from './dsa.js';
 import { KeyCheckError } from './errors.js';
 
 export const SIGNATURE_ALGORITHMS = ['rsa-pss-sha256', 'dsa-sha256', 'ed25519'] as const;
@@ -61,11 +61,8 @@ export function checkPublicKey(pem: unknown, purpose: KeyPurpose): Bytes {
       case 'dsa-sha256': {
         const { L, N } = DSA_BITS;
         if (spki.algorithm !== OID.dsa) fail(`DSA with L = ${L}, N = ${N}`);
-        const { p, q, g, y } = dsaValues(spki);
-        if (bitLength(p) !== L || bitLength(q) !== N) fail(`DSA with L = ${L}, N = ${N}`);
-        if (!(g > 1n && g < p && modPow(g, q, p) === 1n))
-          fail('DSA with a generator g of order q (1 < g < p)');
-        if (!(y > 1n && y < p && modPow(y, q, p) === 1n)) fail('DSA with a public value y in the subgroup');
+        const problem = dsaDomainProblem(dsaValues(spki));
+        if (problem) fail(problem);
         break;
       }
       case 'ed25519':
@@ -78,6 +75,20 @@ export function checkPublicKey(pem: unknown, purpose: KeyPurpose): Bytes {
     throw error;
   }
   return der;
+}
+
+/**
+ * What is wrong with a DSA key's domain parameters and public value, or undefined: L = 2048 and
+ * N = 256, 1 < g < p with g^q = 1 (g generates the order-q subgroup), 1 < y < p with y^q = 1. A key
+ * with g = 1 would make r = 1 verify for every message. Registration (src/crypto/keys.ts) checks
+ * the same, and primality of p and q besides.
+ */
+export function dsaDomainProblem({ p, q, g, y }: { p: bigint; q: bigint; g: bigint; y: bigint }) {
+  const { L, N } = DSA_BITS;
+  if (bitLength(p) !== L || bitLength(q) !== N) return `DSA with L = ${L}, N = ${N}`;
+  if (!(g > 1n && g < p && modPow(g, q, p) === 1n)) return 'DSA with a generator g of order q (1 < g < p)';
+  if (!(y > 1n && y < p && modPow(y, q, p) === 1n)) return 'DSA with a public value y in the subgroup';
+  return undefined;
 }
 
 /** SHA-256 of the key's SPKI DER, lowercase hex. */

@@ -3,12 +3,12 @@
  * type (an array where a name is expected, a string where an epoch is) would otherwise slip through
  * a Map lookup, be stringified into a pin or joined into an AAD. Pure functions, no Node imports.
  */
+import { isBase64 } from './bytes.js';
 import { ClientError } from './errors.js';
 
 /** The username grammar of the protocol (openapi `Username`). */
 export const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const SHORT = 40;
 
 /** Data from the server that does not have the documented shape. Its message is one line. */
@@ -60,7 +60,7 @@ function string(value: unknown, field: string, max = 1024): string {
 }
 
 function base64(value: unknown, field: string): string {
-  return typeof value === 'string' && BASE64.test(value) ? value : fail(field, value, 'base64');
+  return typeof value === 'string' && isBase64(value) ? value : fail(field, value, 'base64');
 }
 
 function object(value: unknown, field: string): Record<string, unknown> {

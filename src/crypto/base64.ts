@@ -1,9 +1,10 @@
-/** Standard base64 with padding (RFC 4648 §4), the only binary encoding on the wire. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * Standard base64 with padding (RFC 4648 §4), the only binary encoding on the wire: its grammar is
+ * the client library's (src/client/bytes.ts); decoding here is Buffer's, fast for large bodies.
+ */
+import { isBase64 } from '../client/bytes.js';
 
-export function isBase64(text: string): boolean {
-  return BASE64.test(text);
-}
+export { isBase64 };
 
 /** Decodes strictly: anything but canonical padded base64 is refused, not silently skipped. */
 export function fromBase64(text: string): Buffer | undefined {

@@ -1,20 +1,11 @@
 import { constants, type KeyObject, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { CHAT_KEY_BYTES, type KeyEnvelope, WRAP_ALGORITHM } from '../client/envelope.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { envelopeSigningInput } from './canonical.js';
 import { signAsync, verifyAsync } from './signatures.js';
 
-export const WRAP_ALGORITHM = 'RSA-OAEP-SHA256';
-export const CHAT_KEY_BYTES = 32;
-
-export interface KeyEnvelope {
-  chatId: string;
-  epoch: number;
-  recipient: string;
-  algorithm: typeof WRAP_ALGORITHM;
-  wrappedKey: string;
-  issuedAt: string;
-  serverSignature: string;
-}
+// The envelope's shape is the protocol's, defined once in the client library.
+export { CHAT_KEY_BYTES, type KeyEnvelope, WRAP_ALGORITHM };
 
 type KeyInput = KeyObject | string;
 

@@ -6,11 +6,21 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
+import {
+  DSA_BITS,
+  dsaDomainProblem,
+  MAX_RSA_BITS,
+  MIN_RSA_BITS,
+  RSA_EXPONENT,
+  SIGNATURE_ALGORITHMS,
+  type SignatureAlgorithm,
+} from '../client/keys.js';
 import { DerError, dsaPublicKeyValues } from './der.js';
 import { wrapKey } from './envelope.js';
 
-export const SIGNATURE_ALGORITHMS = ['rsa-pss-sha256', 'dsa-sha256', 'ed25519'] as const;
-export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
+// The protocol's key rules are the client library's (src/client/keys.ts); the server adds what
+// needs node:crypto (parsing any PEM, primality of p and q).
+export { DSA_BITS, MAX_RSA_BITS, MIN_RSA_BITS, RSA_EXPONENT, SIGNATURE_ALGORITHMS, type SignatureAlgorithm };
 
 /** The four public keys a user registers, as SPKI PEM. */
 export interface PublicKeySet {
@@ -30,13 +40,6 @@ export interface KeySizes {
 }
 
 export const PRODUCTION_KEY_SIZES: KeySizes = { rsaBits: 3072 };
-export const MIN_RSA_BITS = 2048;
-/** Larger moduli buy nothing and make every wrap and verification slow (a wrap at 16384 bits: ~1.6 ms). */
-export const MAX_RSA_BITS = 8192;
-/** protocol.md, "What every client checks itself": e = 65537. */
-export const RSA_EXPONENT = 65537n;
-/** The protocol's only DSA size (FIPS 186-4): L = 2048-bit p, N = 256-bit q. */
-export const DSA_BITS = { L: 2048, N: 256 } as const;
 /** Miller-Rabin rounds for p and q: a composite passes with probability at most 4^-64. */
 const PRIME_CHECKS = 64;
 
@@ -95,21 +98,7 @@ export function fingerprint(key: KeyObject | string): string {
 
 export class KeyCheckError extends Error {}
 
-/** base^exponent mod modulus, square and multiply (only ever on public values). */
-function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
-  let result = 1n;
-  let b = base % modulus;
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * b) % modulus;
-    b = (b * b) % modulus;
-  }
-  return result;
-}
-
-/**
- * The DSA domain parameters and public value: 1 < g < p and g^q = 1 (g generates the order-q
- * subgroup), 1 < y < p and y^q = 1. A key with g = 1 would make r = 1 verify for every message.
- */
+/** The DSA domain parameters and public value, checked as the client library checks them. */
 function dsaValues(key: KeyObject, fail: (what: string) => never) {
   let values: ReturnType<typeof dsaPublicKeyValues>;
   try {
@@ -118,11 +107,8 @@ function dsaValues(key: KeyObject, fail: (what: string) => never) {
     if (error instanceof DerError) fail('DSA with readable domain parameters');
     throw error;
   }
-  const { p, q, g, y } = values;
-  const { L, N } = DSA_BITS;
-  if (p.toString(2).length !== L || q.toString(2).length !== N) fail(`DSA with L = ${L}, N = ${N}`);
-  if (!(g > 1n && g < p && modPow(g, q, p) === 1n)) fail('DSA with a generator g of order q (1 < g < p)');
-  if (!(y > 1n && y < p && modPow(y, q, p) === 1n)) fail('DSA with a public value y in the subgroup');
+  const problem = dsaDomainProblem(values);
+  if (problem) fail(problem);
   return values;
 }
 

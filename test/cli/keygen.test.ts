@@ -20,7 +20,7 @@ import {
 import { fingerprint } from '../../src/crypto/keys.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { inviteUser } from '../../src/services/registration.js';
-import { startServer, type TestServer, tempDir } from '../helper.js';
+import { startServer, type TestServer, tempDir } from '../support/helper.js';
 
 const openssl = promisify(execFile);
 const PASSWORD = 'my own password';

@@ -10,7 +10,7 @@ import {
   SeenMessages,
 } from '../../src/client/index.js';
 import type { Answer } from '../../src/contract/index.js';
-import { PASSWORD, startServer, type TestServer } from '../helper.js';
+import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 import { keyStore } from './support.js';
 
 let server: TestServer;

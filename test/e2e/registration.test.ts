@@ -6,10 +6,10 @@ import { dsaPublicKeyValues } from '../../src/crypto/der.js';
 import { fingerprint, type PublicKeySet } from '../../src/crypto/keys.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { hashRegistrationCode, inviteUser } from '../../src/services/registration.js';
-import { backendEnv } from '../backend.js';
-import { Api } from '../client.js';
-import { startServer, type TestServer } from '../helper.js';
+import { backendEnv } from '../support/backend.js';
+import { Api } from '../support/client.js';
 import { dsaPem } from '../support/forge-keys.js';
+import { startServer, type TestServer } from '../support/helper.js';
 
 const PASSWORD = 'a password of mine';
 let server: TestServer;
@@ -35,8 +35,7 @@ const body = (username: string, code: string, overrides: Partial<PublicKeySet['s
 });
 
 const register = (b: object, target = api) => target.call('registerUser', { body: b, token: null });
-const registered = async (username: string) =>
-  (await server.app.store.getUser(username)) !== undefined;
+const registered = async (username: string) => (await server.app.store.getUser(username)) !== undefined;
 
 describe('POST /users (self-registration with a one-time code)', () => {
   it('registers with a good code, answers the fingerprints, and the user can log in', async () => {

@@ -3,8 +3,8 @@ import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../cli/child.js';
 import type { SignatureAlgorithm } from '../../src/crypto/keys.js';
-import { EventStream, Participant, type SseEvent } from '../client.js';
-import { PASSWORD, seedFoldersForProcesses, tempDir } from '../helper.js';
+import { EventStream, Participant, type SseEvent } from '../support/client.js';
+import { PASSWORD, seedFoldersForProcesses, tempDir } from '../support/helper.js';
 
 // Two real server processes on one PostgreSQL database and one Redis (the postgres project only).
 const dirs = seedFoldersForProcesses();

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PG_MIGRATIONS } from '../../src/store/migrations.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
-import { backendEnv } from '../backend.js';
+import { backendEnv } from '../support/backend.js';
 
 // An upgrade on a modest database (1,000 chats, 100k messages and events at schema v2) must
 // finish: migration 3 once scanned `messages` per chat, and ran under the pool's 15 s timeout.

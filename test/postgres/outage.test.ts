@@ -3,8 +3,8 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServerProcess } from '../../cli/child.js';
-import { Api, EventStream, Participant } from '../client.js';
-import { PASSWORD, seedFoldersForProcesses } from '../helper.js';
+import { Api, EventStream, Participant } from '../support/client.js';
+import { PASSWORD, seedFoldersForProcesses } from '../support/helper.js';
 
 // A server process on the suite's PostgreSQL and Redis, with one of them taken away and given
 // back: Redis by running a redis-server of its own, PostgreSQL through a TCP proxy that the test

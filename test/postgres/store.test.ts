@@ -12,8 +12,8 @@ import {
   type NewMessage,
   type Store,
 } from '../../src/store/types.js';
-import { backendEnv } from '../backend.js';
-import { tempDir } from '../helper.js';
+import { backendEnv } from '../support/backend.js';
+import { tempDir } from '../support/helper.js';
 
 // Two stores with their own connection pools on one database: two instances, as far as the
 // database can tell.

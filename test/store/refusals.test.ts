@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { AppendRefusedError, type NewMessage, type Store } from '../../src/store/types.js';
-import { tempDir } from '../helper.js';
+import { tempDir } from '../support/helper.js';
 
 // The store refuses in its own terms (a reason, and the chat's epoch when it is stale), never with
 // an HTTP error: services/messages.ts says it to the client. PostgreSQL's twin: test/postgres/store.test.ts.
