@@ -11,6 +11,7 @@ import problems from './plugins/problems.js';
 import routes from './plugins/routes.js';
 import security from './plugins/security.js';
 import services from './plugins/services.js';
+import web from './plugins/web.js';
 import {
   checkSharedIdentity,
   ensureJwtSecret,
@@ -134,6 +135,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(services, { config, store, bus, serverKey });
     drainOnClose(app, config.shutdownMs);
     await app.register(docs, { spec });
+    await app.register(web);
     await app.register(routes, { spec });
     await app.ready();
     if (config.demoUsers)
