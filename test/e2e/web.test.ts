@@ -47,6 +47,7 @@ describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', () =
     await bob.page.getByRole('region', { name: 'Online' }).getByText('alice', { exact: true }).waitFor();
 
     // a chat with one online, one offline and one unknown invitee
+    expect(await alice.page.getByLabel('Invitees').isVisible()).toBe(false); // until New chat
     await alice.page.getByRole('button', { name: 'New chat' }).click();
     await alice.page.getByLabel('Invitees').fill('bob erin nobody');
     await alice.page.getByRole('button', { name: 'Start chat' }).click();
