@@ -39,6 +39,8 @@ export interface WebUser {
 
 export async function openPage(browser: Browser, server: TestServer): Promise<WebUser> {
   const context = await browser.newContext();
+  // a step that waits in vain fails on its own, naming what it waited for, within the test's time
+  context.setDefaultTimeout(20_000);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {

@@ -34,7 +34,7 @@ function entry(web: WebUser, text: string) {
 describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', () => {
   let alice: WebUser;
   let bob: WebUser;
-  let carol: CliProcess | undefined;
+  let carol!: CliProcess;
 
   afterAll(() => carol?.kill());
 
@@ -166,6 +166,25 @@ describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', () =
     await bob.page.getByRole('button', { name: /Trust new key/ }).click();
     await warning.waitFor({ state: 'detached' });
     expect(await entry(bob, 'from carol refused')).toMatch(/dsa-sha256 signature does not verify/);
+  });
+
+  it('several chats at once; Leave rotates the key for those who stay', async () => {
+    await bob.page.getByRole('button', { name: 'New chat' }).click();
+    await bob.page.getByLabel('Invitees').fill('alice');
+    await bob.page.getByRole('button', { name: 'Start chat' }).click();
+    await alice.page.getByRole('button', { name: /^bob · .* · invited$/ }).click();
+    await alice.page.getByRole('button', { name: 'Join' }).click();
+    await send(alice, 'in the second chat', 'ed25519');
+    expect(await entry(bob, 'in the second chat')).toMatch(/alice \(Ed25519\)/);
+    await bob.page.getByRole('button', { name: /^alice, carol/ }).click();
+    await bob.page.getByRole('button', { name: 'Leave' }).click();
+    await bob.page.getByRole('button', { name: /^alice, carol/ }).waitFor({ state: 'detached' });
+    await alice.page.getByRole('button', { name: /^carol · / }).click(); // bob is no longer a member
+    await log(alice.page).getByText('bob left').waitFor();
+    await alice.page.getByText('Epoch 3', { exact: true }).waitFor();
+    await carol.waitFor(/bob left/);
+
+    expect(alice.problems).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { ApiError, type SignatureAlgorithm, shortId } from '../../../src/client/index.js';
 import { field, h, names, onSubmit, replace } from '../dom.js';
 import type { WebSession } from '../session.js';
+import { unavailableText } from './chats.js';
 import { ChatLog } from './messages.js';
 
 /** The schemes a browser signs with; DSA is verified but never signed in the page. */
@@ -113,11 +114,7 @@ export class ChatView {
       const res = await this.session.client.invite(chat.id, names(invitees.value));
       invitees.value = '';
       this.session.setChat(res.chat);
-      for (const u of res.unavailable)
-        this.log(chat.id)?.note(
-          `${u.username} was not invited: ${u.reason === 'offline' ? 'offline' : 'no such user'}`,
-          true,
-        );
+      if (res.unavailable.length) this.log(chat.id)?.note(unavailableText(res.unavailable), true);
     });
 
     const text = this.text;
