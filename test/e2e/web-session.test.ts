@@ -97,6 +97,20 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', () => {
     await web.page.context().close();
   });
 
+  it('is driven by keyboard alone: Tab to each field, Enter to log in', async () => {
+    const web = await openPage(browser, server);
+    await web.page.keyboard.press('Tab');
+    await web.page.keyboard.type('erin');
+    await web.page.keyboard.press('Tab');
+    await web.page.keyboard.type(PASSWORD);
+    await web.page.keyboard.press('Enter');
+    await web.page.getByRole('button', { name: 'Log out' }).waitFor();
+    await web.page.getByRole('button', { name: 'Log out' }).focus();
+    await web.page.keyboard.press('Enter');
+    await web.page.getByRole('button', { name: 'Log in' }).waitFor();
+    await web.page.context().close();
+  });
+
   it('Log out and closing the page revoke the token; Forget keys removes the keys', async () => {
     const web = await openPage(browser, server);
     let token = tokenOf(web.page);

@@ -1,6 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess } from '../../cli/child.js';
+import { keySetFingerprint } from '../../src/client/index.js';
 import { onDatabase } from '../chats-support.js';
 import { PASSWORD, startServer, type TestServer } from '../helper.js';
 import { connected, haveChromium, launch, log, logIn, start, type WebUser } from './web-support.js';
@@ -185,6 +186,34 @@ describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', () =
     await carol.waitFor(/bob left/);
 
     expect(alice.problems).toEqual([]);
+  });
+
+  it("a new browser of the same user reads every epoch's history; fingerprints and status on demand", async () => {
+    // a fresh context: nothing kept, so older epochs' keys are asked for with GET /chats/{id}/key?epoch=n
+    const again = await start(browser, server, 'alice');
+    await again.page.getByRole('button', { name: /^carol · / }).click();
+    expect(await entry(again, 'not bold')).toMatch(/bob \(Ed25519\) hi alice/); // epoch 1
+    expect(await entry(again, 'DSA from the terminal')).toMatch(/carol \(DSA\)/); // epoch 2
+    expect(await entry(again, 'refused')).toMatch(/^.*Message #1 from alice refused/); // still tampered
+    await again.page.getByText('Epoch 3', { exact: true }).waitFor();
+
+    const registered = await (
+      await fetch(`${server.url}/users/alice/keys`, { headers: await authOf('dave') })
+    ).json();
+    await again.page.getByText('Fingerprints', { exact: true }).click();
+    await again.page
+      .getByText(await keySetFingerprint(registered.fingerprints), { exact: true })
+      .first()
+      .waitFor();
+    await again.page.getByText(registered.fingerprints.ed25519, { exact: true }).first().waitFor();
+
+    await again.page.getByLabel('Status of').fill('erin');
+    await again.page.getByRole('button', { name: 'Status', exact: true }).click();
+    await again.page.getByText(/^erin is offline/).waitFor();
+    await again.page.getByLabel('Status of').fill('bob');
+    await again.page.getByRole('button', { name: 'Status', exact: true }).click();
+    await again.page.getByText('bob is online', { exact: true }).waitFor();
+    expect(again.problems).toEqual([]);
   });
 });
 
