@@ -70,7 +70,7 @@ async function statusWith(token: string): Promise<number> {
   return res.status;
 }
 
-describe.skipIf(!haveChromium)('sessions and key stores in the page', () => {
+describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout: 120_000 }, () => {
   it("refuses a key store that is not the user's registered keys, and keeps nothing", async () => {
     const web = await openPage(browser, server);
     await logIn(web.page, 'dave');
@@ -102,6 +102,14 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', () => {
     await web.page.keyboard.press('Tab');
     await web.page.keyboard.type('erin');
     await web.page.keyboard.press('Tab');
+    await web.page.keyboard.type('not the password');
+    await web.page.keyboard.press('Enter');
+    await web.page
+      .getByRole('alert')
+      .filter({ hasText: 'login failed: unknown user or wrong password' })
+      .waitFor();
+    await web.page.getByLabel('Password').fill('');
+    await web.page.getByLabel('Password').focus();
     await web.page.keyboard.type(PASSWORD);
     await web.page.keyboard.press('Enter');
     await web.page.getByRole('button', { name: 'Log out' }).waitFor();

@@ -32,7 +32,7 @@ function entry(web: WebUser, text: string) {
   return li.waitFor().then(async () => (await li.textContent()) ?? '');
 }
 
-describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', () => {
+describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', { timeout: 120_000 }, () => {
   let alice: WebUser;
   let bob: WebUser;
   let carol!: CliProcess;

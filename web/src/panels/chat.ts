@@ -38,7 +38,17 @@ export class ChatView {
 
   constructor(private readonly session: WebSession) {
     session.on((event) => {
-      if (event.type === 'message') this.log(event.data.chatId)?.add(event.data);
+      if (event.type === 'message') {
+        const log = this.log(event.data.chatId);
+        if (log) log.add(event.data);
+        // refused, not dropped: a message for a chat this user is not in
+        else
+          session.emit({
+            type: 'notice',
+            warning: true,
+            text: 'a message for a chat you are not in was refused',
+          });
+      }
       if (event.type === 'notice' && event.chatId) this.log(event.chatId)?.note(event.text, event.warning);
       if (event.type === 'chats' && (event.chatId === undefined || event.chatId === this.current))
         this.render();
