@@ -3,7 +3,7 @@
  * assets under content-hashed names (served with a year's cache), index.html naming them (served
  * with no-cache). `npm start` runs it first and the test global setup runs it once; dist/ is not in git.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -11,9 +11,19 @@ import { build } from 'esbuild';
 export const WEB_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const DIST_DIR = path.join(WEB_DIR, 'dist');
 
+/** Writes through a temp file and a rename, so that a reader sees the old file or the new, never half. */
+async function writeAtomic(file: string, contents: string | Uint8Array): Promise<void> {
+  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(temp, contents);
+  await rename(temp, file);
+}
+
+/**
+ * Builds into `outDir` without emptying it first: a server (or a second test project's build)
+ * reading it meanwhile finds every file whole. Assets of earlier builds are removed after.
+ */
 export async function buildWeb(outDir = DIST_DIR): Promise<{ script: string; style: string }> {
   const assets = path.join(outDir, 'assets');
-  await rm(outDir, { recursive: true, force: true });
   await mkdir(assets, { recursive: true });
   const result = await build({
     entryPoints: { app: path.join(WEB_DIR, 'src/main.ts'), style: path.join(WEB_DIR, 'styles.css') },
@@ -25,17 +35,21 @@ export async function buildWeb(outDir = DIST_DIR): Promise<{ script: string; sty
     target: 'es2022',
     minify: true,
     legalComments: 'none',
-    metafile: true,
+    write: false,
     logLevel: 'warning',
   });
-  const outputs = Object.keys(result.metafile.outputs).map((file) => path.basename(file));
+  const outputs = result.outputFiles.map((f) => path.basename(f.path));
   const script = outputs.find((f) => f.startsWith('app-') && f.endsWith('.js'));
   const style = outputs.find((f) => f.startsWith('style-') && f.endsWith('.css'));
   if (!script || !style) throw new Error(`the web build made ${outputs.join(', ')}`);
+  for (const file of result.outputFiles)
+    await writeAtomic(path.join(assets, path.basename(file.path)), file.contents);
   const html = (await readFile(path.join(WEB_DIR, 'index.html'), 'utf8'))
     .replace('%STYLE%', `/assets/${style}`)
     .replace('%SCRIPT%', `/assets/${script}`);
-  await writeFile(path.join(outDir, 'index.html'), html);
+  await writeAtomic(path.join(outDir, 'index.html'), html);
+  for (const old of await readdir(assets))
+    if (!outputs.includes(old) && !old.endsWith('.tmp')) await rm(path.join(assets, old), { force: true });
   return { script, style };
 }
 
