@@ -5,9 +5,9 @@ import {
   checkedKeySet,
   escapeControls,
   type Fingerprints,
-  fingerprint,
   importEncryptionKey,
   importPrivatePem,
+  type KeyHandle,
   pemToDer,
   type SignatureProvider,
   type UserKeys,
@@ -25,11 +25,7 @@ export const KEY_FILES = {
 } as const;
 type Purpose = (typeof KEY_FILES)[keyof typeof KEY_FILES];
 
-const PARAMS: Record<Purpose, { alg: RsaHashedImportParams | Algorithm; priv: KeyUsage; pub: KeyUsage }> = {
-  encryption: { alg: { name: 'RSA-OAEP', hash: 'SHA-256' }, priv: 'decrypt', pub: 'encrypt' },
-  'rsa-pss-sha256': { alg: { name: 'RSA-PSS', hash: 'SHA-256' }, priv: 'sign', pub: 'verify' },
-  ed25519: { alg: { name: 'Ed25519' }, priv: 'sign', pub: 'verify' },
-};
+const OAEP = { name: 'RSA-OAEP', hash: 'SHA-256' } as const;
 
 /** What IndexedDB keeps per user: the non-extractable keys and the public keys they match. */
 interface Kept {
@@ -40,18 +36,32 @@ interface Kept {
 const storeKey = (username: string) => `keys/${username}`;
 
 /**
- * The public key of a PKCS#8 private key, as SPKI DER: imported once (extractable, only to read
- * its public half, and then dropped), its public fields re-imported and exported.
+ * Whether a private key (already imported non-extractable) belongs to the registered public key:
+ * it signs a random challenge that the public key verifies, or opens what the public key wrapped.
+ * No extractable copy of a private key is ever made, not even to read its public half.
  */
-async function publicSpki(der: Bytes, purpose: Purpose): Promise<Bytes> {
-  const { alg, priv, pub } = PARAMS[purpose];
-  const subtle = crypto.subtle;
-  const privateKey = await subtle.importKey('pkcs8', der, alg, true, [priv]);
-  const jwk = await subtle.exportKey('jwk', privateKey);
-  const publicJwk: JsonWebKey =
-    purpose === 'ed25519' ? { kty: 'OKP', crv: 'Ed25519', x: jwk.x } : { kty: 'RSA', n: jwk.n, e: jwk.e };
-  const publicKey = await subtle.importKey('jwk', publicJwk, alg, true, [pub]);
-  return new Uint8Array(await subtle.exportKey('spki', publicKey));
+async function matches(
+  provider: SignatureProvider,
+  purpose: Purpose,
+  privateKey: KeyHandle,
+  publicKey: KeyHandle,
+): Promise<boolean> {
+  const challenge = crypto.getRandomValues(new Uint8Array(32));
+  try {
+    if (purpose === 'encryption') {
+      const wrapped = await crypto.subtle.encrypt(OAEP, publicKey as CryptoKey, challenge);
+      const opened = new Uint8Array(await crypto.subtle.decrypt(OAEP, privateKey as CryptoKey, wrapped));
+      return opened.length === challenge.length && opened.every((b, i) => b === challenge[i]);
+    }
+    return await provider.verify(
+      purpose,
+      publicKey,
+      challenge,
+      await provider.sign(purpose, privateKey, challenge),
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** The user's registered public keys, checked as registration checks them, fingerprinted here. */
@@ -60,8 +70,19 @@ async function registered(api: Api, provider: SignatureProvider, username: strin
     'GET',
     `/users/${encodeURIComponent(username)}/keys`,
   );
-  const { fingerprints } = await checkedKeySet(provider, res?.encryptionKey, res?.signingKeys);
-  return { publicKeys: { encryption: res.encryptionKey, signing: res.signingKeys }, fingerprints };
+  const { keys, fingerprints } = await checkedKeySet(provider, res?.encryptionKey, res?.signingKeys);
+  const encryption = await crypto.subtle.importKey(
+    'spki',
+    pemToDer(res.encryptionKey, 'PUBLIC KEY') as Bytes,
+    OAEP,
+    false,
+    ['encrypt'],
+  );
+  return {
+    publicKeys: { encryption: res.encryptionKey, signing: res.signingKeys },
+    fingerprints,
+    handles: { ...keys, encryption } as Record<Purpose, KeyHandle>,
+  };
 }
 
 function mismatch(username: string, purposes: string[]): ClientError {
@@ -73,7 +94,7 @@ function mismatch(username: string, purposes: string[]): ClientError {
 
 /**
  * Reads the picked files, imports the private keys non-extractable, and keeps them for this user
- * only if each one's public half has the fingerprint the server has registered for the user.
+ * only if each one is the private half of the key the server has registered for the user.
  */
 export async function loadKeyStore(
   files: File[],
@@ -93,30 +114,28 @@ export async function loadKeyStore(
     throw new ClientError(
       `Missing ${missing.join(', ')}: pick the .key.pem files of keys/users/${escapeControls(username)}/ (or the folder).`,
     );
-  const ders = {} as Record<Purpose, Bytes>;
+  // imported non-extractable at once: the page never holds a private key it could read back
+  const imported = {} as Record<Purpose, KeyHandle>;
   for (const purpose of Object.values(KEY_FILES)) {
-    const der = pemToDer(pems[purpose], 'PRIVATE KEY');
-    if (!der) throw new ClientError(`The ${purpose} key file is not a PKCS#8 PEM private key.`);
-    ders[purpose] = der;
-  }
-  const server = await registered(api, provider, username);
-  const differ: string[] = [];
-  for (const purpose of Object.values(KEY_FILES)) {
-    let spki: Bytes;
+    if (!pemToDer(pems[purpose], 'PRIVATE KEY'))
+      throw new ClientError(`The ${purpose} key file is not a PKCS#8 PEM private key.`);
     try {
-      spki = await publicSpki(ders[purpose], purpose);
+      imported[purpose] =
+        purpose === 'encryption'
+          ? await importEncryptionKey(pems.encryption)
+          : await importPrivatePem(provider, purpose, pems[purpose]);
     } catch {
       throw new ClientError(`The ${purpose} key file does not hold a key of the right kind.`);
     }
-    if ((await fingerprint(spki)) !== server.fingerprints[purpose]) differ.push(purpose);
   }
+  const server = await registered(api, provider, username);
+  const differ: string[] = [];
+  for (const purpose of Object.values(KEY_FILES))
+    if (!(await matches(provider, purpose, imported[purpose], server.handles[purpose]))) differ.push(purpose);
   if (differ.length) throw mismatch(username, differ);
   const keys: UserKeys = {
-    encryption: await importEncryptionKey(pems.encryption),
-    signing: {
-      'rsa-pss-sha256': await importPrivatePem(provider, 'rsa-pss-sha256', pems['rsa-pss-sha256']),
-      ed25519: await importPrivatePem(provider, 'ed25519', pems.ed25519),
-    },
+    encryption: imported.encryption as CryptoKey,
+    signing: { 'rsa-pss-sha256': imported['rsa-pss-sha256'], ed25519: imported.ed25519 },
     publicKeys: server.publicKeys,
   };
   await idbPut(storeKey(username), { keys, fingerprints: server.fingerprints } satisfies Kept);
