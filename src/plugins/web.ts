@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { Errors, unavailable } from '../errors.js';
 
@@ -12,6 +12,24 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
 };
+
+/**
+ * The web client's own CSP, stricter than the server's default (which Swagger UI at /docs needs):
+ * nothing but this origin's scripts, styles and API; no inline style; no sink that takes markup
+ * as a string (Trusted Types, so a mistaken innerHTML throws); never framed.
+ */
+export const WEB_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "require-trusted-types-for 'script'",
+  "trusted-types 'none'",
+].join('; ');
 
 /**
  * The web client at `/`: index.html (never cached, so a new build is picked up at once) and its
@@ -31,7 +49,10 @@ export default fp(
     } catch {
       app.log.warn('the web client is not built (web/dist/): `npm start` builds it');
     }
+    const strict = (reply: FastifyReply) =>
+      reply.header('content-security-policy', WEB_CSP).header('x-frame-options', 'DENY');
     app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+      strict(reply);
       if (index === undefined) throw unavailable('The web client is not built; `npm start` builds it.', 60);
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
     });
@@ -39,6 +60,7 @@ export default fp(
       '/assets/:file',
       { schema: { hide: true } },
       async (request, reply) => {
+        strict(reply);
         const asset = assets.get(request.params.file);
         if (!asset) throw new Errors.NOT_FOUND('No such asset.');
         return reply

@@ -19,6 +19,33 @@ afterAll(async () => {
   await server?.close();
 });
 
+describe('serving the web client: headers', () => {
+  it('/ is sent with a CSP of its own: no inline style, no other origin, never framed', async () => {
+    for (const url of [`${server.url}/`, `${server.url}/assets/nope.js`]) {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      const csp = res.headers.get('content-security-policy') ?? '';
+      const directives = new Map(
+        csp.split(';').map((d) => {
+          const [name, ...values] = d.trim().split(/\s+/);
+          return [name, values.join(' ')] as const;
+        }),
+      );
+      expect(directives.get('default-src'), url).toBe("'none'");
+      expect(directives.get('script-src'), url).toBe("'self'");
+      expect(directives.get('style-src'), url).toBe("'self'");
+      expect(directives.get('connect-src'), url).toBe("'self'");
+      expect(directives.get('frame-ancestors'), url).toBe("'none'");
+      expect(directives.get('base-uri'), url).toBe("'none'");
+      expect(directives.get('form-action'), url).toBe("'none'");
+      expect(directives.get('require-trusted-types-for'), url).toBe("'script'");
+      expect(csp, url).not.toMatch(/unsafe|https:|\*/);
+      expect(res.headers.get('x-frame-options'), url).toBe('DENY');
+      expect(res.headers.get('x-content-type-options'), url).toBe('nosniff');
+    }
+  });
+});
+
 describe.skipIf(!haveChromium)('the web client under attack', { timeout: 120_000 }, () => {
   it('checks a key store against the registered keys without an extractable private key', async () => {
     const context = await browser.newContext();

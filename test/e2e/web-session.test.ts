@@ -24,7 +24,7 @@ describe('serving the web client', () => {
     expect(page.headers.get('cache-control')).toBe('no-cache');
     const csp = page.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("script-src 'self'");
-    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("default-src 'none'");
     const html = await page.text();
     expect(html).not.toMatch(/<script>|<style>| style=| on\w+=/); // nothing inline
     const assets = [...html.matchAll(/"\/assets\/([^"]+)"/g)].map((m) => m[1]);
