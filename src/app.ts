@@ -25,6 +25,7 @@ import security from './plugins/security.js';
 import serverKeyPlugin from './plugins/server-key.js';
 import storePlugin from './plugins/store.js';
 import streams from './plugins/streams.js';
+import web from './plugins/web.js';
 import { loadSpec } from './spec.js';
 
 export interface AppOptions {
@@ -151,6 +152,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(jobs);
     drainOnClose(app, config.shutdownMs);
     await app.register(docs, { spec });
+    await app.register(web);
     await app.register(routes, { spec });
     await app.ready();
     if (config.demoUsers) await provisionDemoUsers(app.accounts, config.keysDir, app.log, options.keySizes);

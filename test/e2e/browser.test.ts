@@ -1,13 +1,7 @@
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
-
-/** Debian's Chromium (`apt-get install chromium`; .ci/run installs it). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`CI must provide Chromium at ${CHROMIUM}`);
+import { haveChromium, launch } from './web-support.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -20,18 +14,7 @@ describe.skipIf(!haveChromium)('Swagger UI at /docs, in headless Chromium', () =
     const token = (
       await new Api(server.url).call('login', { body: { username: 'alice', password: PASSWORD } })
     ).body.token;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launch();
     try {
       const page = await browser.newPage();
       const problems: string[] = [];

@@ -1,0 +1,110 @@
+/**
+ * The web client attacked: a malicious server (answers rewritten with playwright's routes), a
+ * malicious peer, another origin, another tab. Each test guards one finding of the review.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/helper.js';
+import { connected, haveChromium, keyFiles, launch, logIn } from './web-support.js';
+
+let server: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
+  if (haveChromium) browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('serving the web client: headers', () => {
+  it('/ is sent with a CSP of its own: no inline style, no other origin, never framed', async () => {
+    for (const url of [`${server.url}/`, `${server.url}/assets/nope.js`]) {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      const csp = res.headers.get('content-security-policy') ?? '';
+      const directives = new Map(
+        csp.split(';').map((d) => {
+          const [name, ...values] = d.trim().split(/\s+/);
+          return [name, values.join(' ')] as const;
+        }),
+      );
+      expect(directives.get('default-src'), url).toBe("'none'");
+      expect(directives.get('script-src'), url).toBe("'self'");
+      expect(directives.get('style-src'), url).toBe("'self'");
+      expect(directives.get('connect-src'), url).toBe("'self'");
+      expect(directives.get('frame-ancestors'), url).toBe("'none'");
+      expect(directives.get('base-uri'), url).toBe("'none'");
+      expect(directives.get('form-action'), url).toBe("'none'");
+      expect(directives.get('require-trusted-types-for'), url).toBe("'script'");
+      expect(csp, url).not.toMatch(/unsafe|https:|\*/);
+      expect(res.headers.get('x-frame-options'), url).toBe('DENY');
+      expect(res.headers.get('x-content-type-options'), url).toBe('nosniff');
+    }
+  });
+});
+
+describe.skipIf(!haveChromium)('the web client under attack', { timeout: 120_000 }, () => {
+  it('checks a key store against the registered keys without an extractable private key', async () => {
+    const context = await browser.newContext();
+    // every call that would make a private key readable, recorded before the page's own code runs
+    await context.addInitScript(() => {
+      const subtle = crypto.subtle;
+      const seen: string[] = [];
+      (window as unknown as { readable: string[] }).readable = seen;
+      const importKey = subtle.importKey.bind(subtle);
+      const exportKey = subtle.exportKey.bind(subtle);
+      subtle.importKey = ((
+        format: string,
+        data: unknown,
+        alg: unknown,
+        extractable: boolean,
+        usages: string[],
+      ) => {
+        if (format === 'pkcs8' && extractable)
+          seen.push(`importKey pkcs8 extractable ${JSON.stringify(alg)}`);
+        return importKey(
+          format as 'raw',
+          data as BufferSource,
+          alg as AlgorithmIdentifier,
+          extractable,
+          usages as KeyUsage[],
+        );
+      }) as typeof subtle.importKey;
+      subtle.exportKey = ((format: string, key: CryptoKey) => {
+        if (key.type === 'private') seen.push(`exportKey ${format} of a private key`);
+        return exportKey(format as 'raw', key);
+      }) as typeof subtle.exportKey;
+    });
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await logIn(page, 'alice');
+    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'alice'));
+    await connected(page);
+    expect(await page.evaluate(() => (window as unknown as { readable: string[] }).readable)).toEqual([]);
+    // and what IndexedDB keeps cannot be read back either
+    const kept = await page.evaluate(
+      () =>
+        new Promise<string[]>((resolve, reject) => {
+          const open = indexedDB.open('securechat');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction('kv').objectStore('kv').get('keys/alice');
+            get.onerror = () => reject(get.error);
+            get.onsuccess = () => {
+              const keys = get.result.keys;
+              resolve(
+                [keys.encryption, ...Object.values(keys.signing)].map(
+                  (k) => `${(k as CryptoKey).type} ${(k as CryptoKey).extractable}`,
+                ),
+              );
+            };
+          };
+        }),
+    );
+    expect(kept).toEqual(['private false', 'private false', 'private false']);
+    await context.close();
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Elements made from data, never from markup: text goes in as text nodes (protocol.md, "Display":
+ * a page inserts text as text), attributes through setAttribute, handlers through addEventListener.
+ * Nothing in the web client uses innerHTML.
+ */
+type Child = Node | string | number | undefined | null | false;
+type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value === 'function') el.addEventListener(name.replace(/^on/, ''), value);
+    else if (value === true) el.setAttribute(name, '');
+    else if (typeof value === 'string') el.setAttribute(name, value);
+  }
+  append(el, ...children);
+  return el;
+}
+
+export function append(el: Element, ...children: Child[]): void {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function replace(el: Element, ...children: Child[]): void {
+  el.replaceChildren();
+  append(el, ...children);
+}
+
+/** What an error says, for a person. */
+export function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A labelled input: the label wraps it, so its accessible name is the label's text. */
+export function field(label: string, input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement) {
+  return h('label', { class: 'field' }, h('span', {}, label), input);
+}
+
+/** Runs a form's action on submit; the button is disabled meanwhile and errors go to `out`. */
+export function onSubmit(form: HTMLFormElement, out: HTMLElement, action: () => Promise<void>): void {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const buttons = [...form.querySelectorAll('button')];
+    for (const b of buttons) b.disabled = true;
+    replace(out);
+    try {
+      await action();
+    } catch (error) {
+      replace(out, reason(error));
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
+  });
+}
+
+/** Usernames typed in a field: split on spaces and commas. */
+export function names(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

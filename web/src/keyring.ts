@@ -1,0 +1,160 @@
+import {
+  type Api,
+  type Bytes,
+  ClientError,
+  checkedKeySet,
+  escapeControls,
+  type Fingerprints,
+  importEncryptionKey,
+  importPrivatePem,
+  type KeyHandle,
+  pemToDer,
+  type SignatureProvider,
+  type UserKeys,
+} from '../../src/client/index.js';
+import { idbDelete, idbGet, idbPut } from './db.js';
+
+/**
+ * The private keys the page uses, by file name in the key store folder (`keys/users/<name>/`).
+ * The DSA key is never read: the page does not sign with DSA (see dsa.ts in src/client).
+ */
+export const KEY_FILES = {
+  'encryption.key.pem': 'encryption',
+  'signing-rsa.key.pem': 'rsa-pss-sha256',
+  'signing-ed25519.key.pem': 'ed25519',
+} as const;
+type Purpose = (typeof KEY_FILES)[keyof typeof KEY_FILES];
+
+const OAEP = { name: 'RSA-OAEP', hash: 'SHA-256' } as const;
+
+/** What IndexedDB keeps per user: the non-extractable keys and the public keys they match. */
+interface Kept {
+  keys: UserKeys;
+  fingerprints: Fingerprints;
+}
+
+const storeKey = (username: string) => `keys/${username}`;
+
+/**
+ * Whether a private key (already imported non-extractable) belongs to the registered public key:
+ * it signs a random challenge that the public key verifies, or opens what the public key wrapped.
+ * No extractable copy of a private key is ever made, not even to read its public half.
+ */
+async function matches(
+  provider: SignatureProvider,
+  purpose: Purpose,
+  privateKey: KeyHandle,
+  publicKey: KeyHandle,
+): Promise<boolean> {
+  const challenge = crypto.getRandomValues(new Uint8Array(32));
+  try {
+    if (purpose === 'encryption') {
+      const wrapped = await crypto.subtle.encrypt(OAEP, publicKey as CryptoKey, challenge);
+      const opened = new Uint8Array(await crypto.subtle.decrypt(OAEP, privateKey as CryptoKey, wrapped));
+      return opened.length === challenge.length && opened.every((b, i) => b === challenge[i]);
+    }
+    return await provider.verify(
+      purpose,
+      publicKey,
+      challenge,
+      await provider.sign(purpose, privateKey, challenge),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The user's registered public keys, checked as registration checks them, fingerprinted here. */
+async function registered(api: Api, provider: SignatureProvider, username: string) {
+  const res = await api.call<{ encryptionKey: string; signingKeys: UserKeys['publicKeys']['signing'] }>(
+    'GET',
+    `/users/${encodeURIComponent(username)}/keys`,
+  );
+  const { keys, fingerprints } = await checkedKeySet(provider, res?.encryptionKey, res?.signingKeys);
+  const encryption = await crypto.subtle.importKey(
+    'spki',
+    pemToDer(res.encryptionKey, 'PUBLIC KEY') as Bytes,
+    OAEP,
+    false,
+    ['encrypt'],
+  );
+  return {
+    publicKeys: { encryption: res.encryptionKey, signing: res.signingKeys },
+    fingerprints,
+    handles: { ...keys, encryption } as Record<Purpose, KeyHandle>,
+  };
+}
+
+function mismatch(username: string, purposes: string[]): ClientError {
+  return new ClientError(
+    `These are not ${escapeControls(username)}'s keys: the ${purposes.join(', ')} key's fingerprint differs ` +
+      'from the one registered on the server. Nothing was kept; pick the files of your own key store.',
+  );
+}
+
+/**
+ * Reads the picked files, imports the private keys non-extractable, and keeps them for this user
+ * only if each one is the private half of the key the server has registered for the user.
+ */
+export async function loadKeyStore(
+  files: File[],
+  username: string,
+  api: Api,
+  provider: SignatureProvider,
+): Promise<UserKeys> {
+  const pems = {} as Record<Purpose, string>;
+  for (const file of files) {
+    const purpose = (KEY_FILES as Record<string, Purpose>)[file.name];
+    if (purpose && file.size < 64 * 1024) pems[purpose] = await file.text();
+  }
+  const missing = Object.entries(KEY_FILES)
+    .filter(([, p]) => pems[p] === undefined)
+    .map(([name]) => name);
+  if (missing.length)
+    throw new ClientError(
+      `Missing ${missing.join(', ')}: pick the .key.pem files of keys/users/${escapeControls(username)}/ (or the folder).`,
+    );
+  // imported non-extractable at once: the page never holds a private key it could read back
+  const imported = {} as Record<Purpose, KeyHandle>;
+  for (const purpose of Object.values(KEY_FILES)) {
+    if (!pemToDer(pems[purpose], 'PRIVATE KEY'))
+      throw new ClientError(`The ${purpose} key file is not a PKCS#8 PEM private key.`);
+    try {
+      imported[purpose] =
+        purpose === 'encryption'
+          ? await importEncryptionKey(pems.encryption)
+          : await importPrivatePem(provider, purpose, pems[purpose]);
+    } catch {
+      throw new ClientError(`The ${purpose} key file does not hold a key of the right kind.`);
+    }
+  }
+  const server = await registered(api, provider, username);
+  const differ: string[] = [];
+  for (const purpose of Object.values(KEY_FILES))
+    if (!(await matches(provider, purpose, imported[purpose], server.handles[purpose]))) differ.push(purpose);
+  if (differ.length) throw mismatch(username, differ);
+  const keys: UserKeys = {
+    encryption: imported.encryption as CryptoKey,
+    signing: { 'rsa-pss-sha256': imported['rsa-pss-sha256'], ed25519: imported.ed25519 },
+    publicKeys: server.publicKeys,
+  };
+  await idbPut(storeKey(username), { keys, fingerprints: server.fingerprints } satisfies Kept);
+  return keys;
+}
+
+/**
+ * The keys kept for this user on this browser, if they still match the server's registered keys
+ * (after a key change on the server they are refused and must be picked again).
+ */
+export async function keptKeys(username: string, api: Api, provider: SignatureProvider) {
+  const kept = await idbGet<Kept>(storeKey(username));
+  if (!kept) return undefined;
+  const server = await registered(api, provider, username);
+  const differ = Object.values(KEY_FILES).filter((p) => kept.fingerprints[p] !== server.fingerprints[p]);
+  if (differ.length) throw mismatch(username, differ);
+  return { ...kept.keys, publicKeys: server.publicKeys };
+}
+
+export function forgetKeys(username: string): Promise<void> {
+  return idbDelete(storeKey(username));
+}

@@ -1,0 +1,143 @@
+/**
+ * The Secure Chat web client: log in, load the key store, then chat. All cryptography happens
+ * here, in the page, through the client library (src/client/), exactly as the CLI does it.
+ */
+import { Api, browserSignatures, type UserKeys } from '../../src/client/index.js';
+import { h, reason, replace } from './dom.js';
+import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
+import { ChatView } from './panels/chat.js';
+import { chatsPanel } from './panels/chats.js';
+import { keysPanel } from './panels/keys.js';
+import { loginPanel } from './panels/login.js';
+import { presencePanel } from './panels/presence.js';
+import { trustPanel } from './panels/trust.js';
+import { WebSession } from './session.js';
+import { BrowserStores } from './stores.js';
+
+const app = document.getElementById('app') as HTMLElement;
+const account = document.getElementById('account') as HTMLElement;
+const connection = document.getElementById('connection') as HTMLElement;
+const provider = browserSignatures();
+
+let api: Api | undefined;
+let session: WebSession | undefined;
+
+/**
+ * Closing the tab (or leaving the page) revokes the token: a keepalive request outlives the page.
+ * A page restored from the back-forward cache starts again from the login.
+ */
+addEventListener('pagehide', () => {
+  if (!api?.token) return;
+  fetch(`${api.server}/auth/logout`, {
+    method: 'POST',
+    keepalive: true,
+    headers: { authorization: `Bearer ${api.token}` },
+  }).catch(() => undefined);
+  api.token = undefined;
+});
+addEventListener('pageshow', (event) => {
+  if (event.persisted) location.reload();
+});
+
+function showLogin(): void {
+  replace(account);
+  replace(connection);
+  replace(app, loginPanel(login));
+}
+
+async function login(username: string, password: string): Promise<void> {
+  const fresh = new Api({ server: location.origin });
+  await fresh.login(username, password);
+  api = fresh;
+  showAccount(username, false);
+  let kept: UserKeys | undefined;
+  let problem: string | undefined;
+  try {
+    kept = await keptKeys(username, fresh, provider);
+  } catch (error) {
+    problem = reason(error);
+  }
+  if (kept) await startChat(username, kept);
+  else askForKeys(username, problem);
+}
+
+function askForKeys(username: string, problem?: string): void {
+  const current = api;
+  if (!current) return;
+  replace(
+    app,
+    keysPanel(
+      username,
+      async (files) => startChat(username, await loadKeyStore(files, username, current, provider)),
+      problem,
+    ),
+  );
+}
+
+function showAccount(username: string, withKeys: boolean): void {
+  const logout = h('button', { type: 'button' }, 'Log out');
+  logout.addEventListener('click', () => void logOut());
+  const forget = h('button', { type: 'button' }, 'Forget keys');
+  forget.addEventListener('click', async () => {
+    await forgetKeys(username);
+    await logOut();
+  });
+  replace(account, h('span', {}, `Logged in as ${username}`), ' ', withKeys && forget, ' ', logout);
+}
+
+async function logOut(): Promise<void> {
+  const s = session;
+  const a = api;
+  session = undefined;
+  api = undefined;
+  if (s) await s.close();
+  else await a?.logout().catch(() => undefined);
+  showLogin();
+}
+
+async function startChat(username: string, keys: UserKeys): Promise<void> {
+  const current = api;
+  if (!current) return;
+  const s = new WebSession(current, username, keys, await BrowserStores.load(username), provider);
+  session = s;
+  s.on((event) => {
+    if (event.type !== 'status') return;
+    const text =
+      event.state === 'connected'
+        ? 'Connected'
+        : event.state === 'reconnecting'
+          ? `Reconnecting… (${event.detail ?? ''})`
+          : `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
+    connection.dataset.state = event.state;
+    replace(connection, text);
+  });
+  const view = new ChatView(s);
+  const chats = chatsPanel(
+    s,
+    (chatId) => {
+      view.open(chatId);
+      chats.render();
+    },
+    () => view.current,
+  );
+  showAccount(username, true);
+  replace(
+    app,
+    h(
+      'div',
+      { class: 'side' },
+      presencePanel(s),
+      chats.element,
+      trustPanel(s, (sender) => view.retry(sender)),
+    ),
+    view.element,
+  );
+  replace(connection, 'Connecting…');
+  try {
+    await s.start();
+  } catch (error) {
+    replace(app, h('p', { role: 'alert', class: 'error' }, reason(error)));
+  }
+}
+
+showLogin();

@@ -1,0 +1,88 @@
+import { shortId, type Unavailable } from '../../../src/client/index.js';
+import { field, h, names, onSubmit, replace } from '../dom.js';
+import type { WebSession } from '../session.js';
+
+/**
+ * The user's chats (invitations marked) and "New chat". A "Only members can read" checkbox for
+ * members-mode chats goes into the new-chat form, passed on to `createChat`.
+ */
+export function chatsPanel(
+  session: WebSession,
+  open: (chatId: string) => void,
+  current: () => string | undefined,
+) {
+  const list = h('ul', { class: 'chats' });
+  const notes = h('p', { role: 'status' });
+  const render = () => {
+    const items = [...session.chats.values()].map((chat) => {
+      const me = chat.members.find((m) => m.username === session.username);
+      const others = chat.members.filter((m) => m.username !== session.username).map((m) => m.username);
+      const label = `${others.join(', ') || 'only you'} · ${shortId(chat.id)} · epoch ${session.epochOf(chat.id) ?? chat.epoch}${me?.state === 'invited' ? ' · invited' : ''}`;
+      return h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            'aria-current': chat.id === current() ? 'true' : undefined,
+            onclick: () => open(chat.id),
+          },
+          label,
+        ),
+      );
+    });
+    replace(list, ...(items.length ? items : [h('li', {}, 'No chats yet.')]));
+  };
+  session.on((event) => {
+    if (event.type === 'chats') render();
+    if (event.type === 'notice' && !event.chatId) replace(notes, event.text);
+    if (event.type === 'notice' && event.chatId && /invited you/.test(event.text)) replace(notes, event.text);
+  });
+
+  const invitees = h('input', { name: 'invitees', autocomplete: 'off', spellcheck: 'false', required: true });
+  const out = h('p', { role: 'alert', class: 'error' });
+  const form = h(
+    'form',
+    { class: 'stack', hidden: true },
+    field('Invitees', invitees),
+    h('button', { type: 'submit' }, 'Start chat'),
+  );
+  const toggle = h('button', { type: 'button', 'aria-expanded': 'false' }, 'New chat');
+  toggle.addEventListener('click', () => {
+    form.hidden = !form.hidden;
+    toggle.setAttribute('aria-expanded', String(!form.hidden));
+    if (!form.hidden) invitees.focus();
+  });
+  onSubmit(form, out, async () => {
+    const { chat, unavailable } = await session.client.createChat(names(invitees.value));
+    invitees.value = '';
+    form.hidden = true;
+    toggle.setAttribute('aria-expanded', 'false');
+    session.setChat(chat);
+    open(chat.id);
+    replace(out, unavailableText(unavailable));
+  });
+  render();
+  return {
+    element: h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'chats-title' },
+      h('h2', { id: 'chats-title' }, 'Chats'),
+      toggle,
+      form,
+      out,
+      list,
+      notes,
+    ),
+    render,
+  };
+}
+
+/** "erin is offline, nobody is unknown: not invited". */
+export function unavailableText(unavailable: Unavailable): string {
+  if (!unavailable.length) return '';
+  const parts = unavailable.map((u) => `${u.username} is ${u.reason === 'offline' ? 'offline' : 'unknown'}`);
+  return `${parts.join(', ')}: not invited.`;
+}

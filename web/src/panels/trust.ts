@@ -1,0 +1,87 @@
+import { FINGERPRINT_KEYS, type Fingerprints, keySetFingerprint } from '../../../src/client/index.js';
+import { h, onSubmit, reason, replace } from '../dom.js';
+import type { WebSession } from '../session.js';
+
+async function table(fps: Fingerprints): Promise<HTMLElement> {
+  return h(
+    'dl',
+    { class: 'fingerprints' },
+    h('dt', {}, 'all four keys'),
+    h('dd', {}, await keySetFingerprint(fps)),
+    ...FINGERPRINT_KEYS.flatMap((k) => [h('dt', {}, k), h('dd', {}, fps[k])]),
+  );
+}
+
+/**
+ * Fingerprints to compare out of band: the user's own, the server's, each pinned peer's. A peer
+ * whose keys changed gets a warning with the new fingerprints and a deliberate "Trust new key"
+ * that pins exactly the fingerprints shown (the client library refuses if they changed again).
+ */
+export function trustPanel(session: WebSession, retry: (sender: string) => Promise<void>): HTMLElement {
+  const warnings = h('div', { role: 'alert' });
+  const body = h('div');
+  const client = session.client;
+  let rendering = Promise.resolve();
+  const render = async () => {
+    const changed = await Promise.all(
+      [...client.changed.keys()].map(async (name) => {
+        const out = h('p', { class: 'error' });
+        let shown: HTMLElement;
+        try {
+          shown = await table((await client.fingerprints(name)).current);
+        } catch (error) {
+          shown = h('p', {}, reason(error));
+        }
+        const form = h(
+          'form',
+          { class: 'row' },
+          h('button', { type: 'submit', 'aria-label': `Trust new key of ${name}` }, 'Trust new key'),
+        );
+        onSubmit(form, out, async () => {
+          await client.trustUser(name);
+          await retry(name);
+          void refresh();
+        });
+        return h(
+          'div',
+          { class: 'warning' },
+          h(
+            'p',
+            {},
+            `Warning: ${name}'s keys changed since this browser first saw them. Their messages are refused until you compare these new fingerprints with ${name} (in person, by phone) and trust them.`,
+          ),
+          shown,
+          form,
+          out,
+        );
+      }),
+    );
+    replace(warnings, ...changed);
+    const own = await table(await client.ownFingerprints());
+    const peers = await Promise.all(
+      session.stores
+        .pinnedUsers()
+        .map(async ([name, fps]) => h('details', {}, h('summary', {}, name), await table(fps))),
+    );
+    replace(
+      body,
+      h('h3', {}, `You (${session.username})`),
+      own,
+      h('h3', {}, 'Server'),
+      h('p', { class: 'mono' }, client.serverFingerprint ?? 'not pinned'),
+      h('h3', {}, 'People (pinned on first use)'),
+      ...(peers.length ? peers : [h('p', {}, 'Nobody yet.')]),
+    );
+  };
+  const refresh = () => {
+    rendering = rendering.then(render).catch(() => undefined);
+    return rendering;
+  };
+  session.on((event) => {
+    if (event.type === 'trust') void refresh();
+  });
+  void refresh();
+  const details = h('details', { class: 'fps' }, h('summary', { id: 'trust-title' }, 'Fingerprints'), body);
+  details.addEventListener('toggle', () => void refresh());
+  return h('section', { class: 'panel', 'aria-labelledby': 'trust-title' }, warnings, details);
+}

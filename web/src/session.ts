@@ -1,0 +1,183 @@
+import {
+  type Api,
+  type ChatView,
+  Client,
+  checkChat,
+  checkEvent,
+  type FeedEvent,
+  follow,
+  listChats,
+  type TrustHints,
+  type UserKeys,
+} from '../../src/client/index.js';
+import type { BrowserStores } from './stores.js';
+
+/** What a refusal tells the user to do, in this page's words. */
+const WEB_HINTS: TrustHints = {
+  trustServer: 'forget this browser’s data for the site only if the operator confirms the new fingerprint',
+  showServer: 'compare the server key’s fingerprint first',
+  compare: (name) => `see ${name}'s new fingerprints under Fingerprints`,
+  trust: (name) => `press "Trust new key" for ${name} there`,
+};
+
+export type SessionEvent =
+  | { type: 'status'; state: 'connected' | 'reconnecting' | 'stopped'; detail?: string }
+  | { type: 'presence' }
+  | { type: 'chats'; chatId?: string }
+  | { type: 'message'; data: FeedEvent['data'] }
+  | { type: 'notice'; text: string; chatId?: string; warning?: boolean }
+  | { type: 'trust' };
+
+/**
+ * The logged-in user with their keys: the client library's {@link Client} (every envelope and
+ * message checked before use), the event stream, who is online and the user's chats. Panels
+ * listen to it and call it; it knows nothing of the DOM.
+ */
+export class WebSession {
+  readonly client: Client;
+  readonly online = new Set<string>();
+  readonly chats = new Map<string, ChatView>();
+  private readonly listeners = new Set<(event: SessionEvent) => void>();
+  private readonly stop = new AbortController();
+
+  constructor(
+    readonly api: Api,
+    readonly username: string,
+    keys: UserKeys,
+    readonly stores: BrowserStores,
+    provider: Client['provider'],
+  ) {
+    this.client = new Client({
+      api,
+      username,
+      keys,
+      provider,
+      pins: stores,
+      epochs: stores,
+      hints: WEB_HINTS,
+    });
+  }
+
+  on(listener: (event: SessionEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  emit(event: SessionEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Pins the server key (a changed one is refused), loads chats and who is online, and follows the stream. */
+  async start(): Promise<void> {
+    await this.client.pinServerKey();
+    await this.reload();
+    follow(
+      this.api,
+      {
+        onEvent: (event) => this.take(event),
+        onStatus: (state, detail) => {
+          this.emit({ type: 'status', state, detail });
+          // presence missed while the stream was down: ask again
+          if (state === 'connected') this.reloadOnline().catch(() => undefined);
+        },
+      },
+      this.stop.signal,
+    ).then(
+      () => this.emit({ type: 'status', state: 'stopped' }),
+      (error) => this.emit({ type: 'status', state: 'stopped', detail: (error as Error).message }),
+    );
+  }
+
+  /** Chats and presence over REST (at start, and on `resync`). */
+  async reload(): Promise<void> {
+    for (const chat of await listChats(this.api)) this.chats.set(chat.id, chat);
+    this.emit({ type: 'chats' });
+    await this.reloadOnline();
+  }
+
+  private async reloadOnline(): Promise<void> {
+    const res = await this.api.call<{ users: unknown }>('GET', '/users/online');
+    if (!Array.isArray(res?.users)) return;
+    this.online.clear();
+    for (const name of res.users) if (typeof name === 'string') this.online.add(name);
+    this.emit({ type: 'presence' });
+  }
+
+  /** A chat as the server has it now (after a membership change). */
+  async refreshChat(chatId: string): Promise<void> {
+    const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
+    checkChat(chat);
+    this.chats.set(chat.id, chat);
+    this.emit({ type: 'chats', chatId });
+  }
+
+  setChat(chat: ChatView): void {
+    this.chats.set(chat.id, chat);
+    this.emit({ type: 'chats', chatId: chat.id });
+  }
+
+  /** The highest epoch this browser has a key for (what is sent under), else the chat's. */
+  epochOf(chatId: string): number | undefined {
+    return this.stores.highestEpoch(chatId) ?? this.chats.get(chatId)?.epoch;
+  }
+
+  /** One event of the stream, checked before use; a refused one is said, never used. */
+  private async take(event: FeedEvent): Promise<void> {
+    const d = event.data;
+    try {
+      checkEvent(event.type, d);
+      switch (event.type) {
+        case 'presence':
+          if (d.online) this.online.add(d.username);
+          else this.online.delete(d.username);
+          this.emit({ type: 'presence' });
+          return;
+        case 'chat.invited':
+          await this.client.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+          this.setChat(d.chat);
+          this.emit({ type: 'notice', chatId: d.chat.id, text: `${d.invitedBy} invited you to a chat` });
+          return;
+        case 'chat.key':
+          await this.client.accept(d.keyEnvelope, { chatId: d.chatId });
+          this.emit({ type: 'chats', chatId: d.chatId });
+          this.emit({
+            type: 'notice',
+            chatId: d.chatId,
+            text: `the chat key rotated (epoch ${d.keyEnvelope.epoch})`,
+          });
+          return;
+        case 'member.joined':
+        case 'member.left': {
+          const self = d.username === this.username;
+          if (self && event.type === 'member.left') {
+            this.chats.delete(d.chatId);
+            this.emit({ type: 'chats', chatId: d.chatId });
+            return;
+          }
+          if (this.chats.has(d.chatId)) await this.refreshChat(d.chatId);
+          const verb = event.type === 'member.joined' ? 'joined' : 'left';
+          this.emit({ type: 'notice', chatId: d.chatId, text: `${self ? 'you' : d.username} ${verb}` });
+          return;
+        }
+        case 'message':
+          this.emit({ type: 'message', data: d });
+          return;
+        case 'resync':
+          this.emit({ type: 'notice', text: 'the server could not replay everything missed; reloading' });
+          await this.reload();
+          return;
+      }
+    } catch (error) {
+      this.emit({
+        type: 'notice',
+        warning: true,
+        text: `${event.type} event refused: ${(error as Error).message}`,
+      });
+    }
+  }
+
+  /** Stops the stream and logs out (the token is revoked). */
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.client.close();
+  }
+}
