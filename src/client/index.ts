@@ -10,6 +10,7 @@ export * from './dsa.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './keys.js';
+export * from './members.js';
 export * from './message.js';
 export * from './session.js';
 export * from './signatures.js';

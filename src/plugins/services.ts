@@ -7,6 +7,7 @@ import { fingerprint } from '../crypto/keys.js';
 import { type Accounts, createAccounts } from '../services/accounts.js';
 import { type Chats, createChats } from '../services/chats.js';
 import { createEnvelopeIssuer } from '../services/envelopes.js';
+import { createEpochs, type Epochs } from '../services/epochs.js';
 import { createMessages, type Messages } from '../services/messages.js';
 import { createPresence, type Presence } from '../services/presence.js';
 import { createRotationSweep } from '../services/rotation-sweep.js';
@@ -22,6 +23,7 @@ export interface Services {
   presence: Presence;
   chats: Chats;
   messages: Messages;
+  epochs: Epochs;
   hub: Hub;
   serverKey: { algorithm: 'rsa-pss-sha256'; publicKey: string; fingerprint: string };
 }
@@ -71,6 +73,14 @@ export default fp(
       },
       audit,
     });
+    const epochs = createEpochs({
+      store,
+      bus,
+      accounts,
+      view: chats.view,
+      pendingMs: config.pendingSeconds * 1000,
+      audit,
+    });
     const messages = createMessages({
       store,
       bus,
@@ -110,6 +120,7 @@ export default fp(
       presence,
       chats,
       messages,
+      epochs,
       hub,
       serverKey: {
         algorithm: 'rsa-pss-sha256',
@@ -136,6 +147,12 @@ export default fp(
     });
     const sweep = setInterval(sweepDue, Math.max(1000, Math.min(60_000, (config.rotateSeconds * 1000) / 2)));
     sweep.unref();
+    // Members mode: additions nobody committed in time are dropped (the invitation fails).
+    const dropStale = setInterval(
+      () => epochs.dropStale().catch((err) => app.log.error({ err }, 'dropping stale pending epochs failed')),
+      Math.max(250, Math.min(10_000, (config.pendingSeconds * 1000) / 4)),
+    );
+    dropStale.unref();
 
     // Streams end before the server waits for open connections, so close() never hangs.
     app.addHook('preClose', async () => {
@@ -144,6 +161,7 @@ export default fp(
     app.addHook('onClose', async () => {
       clearInterval(prune);
       clearInterval(sweep);
+      clearInterval(dropStale);
       presence.close();
       await bus.close();
       await store.close();

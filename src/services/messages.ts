@@ -77,6 +77,8 @@ export function createMessages({
       if (!found) throw new Errors.CHAT_NOT_FOUND(chatId);
       const { member, epoch: currentEpoch } = found;
       if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before posting.');
+      if (found.pending)
+        throw new Errors.REKEY_PENDING('A new epoch waits for its key; send again when it arrives.');
       if (body.epoch !== currentEpoch) {
         throw new Errors.STALE_EPOCH(
           `The chat is at epoch ${currentEpoch}; re-encrypt under its current key.`,

@@ -94,6 +94,28 @@ export const MIGRATIONS: string[] = [
   UPDATE chats SET active_at = COALESCE(
     (SELECT max(received_at) FROM messages m WHERE m.chat_id = chats.id), epoch_started_at, created_at);
   `,
+  // 6 (members-mode chats; numbered 4 on this branch, it becomes 6 when 4 and 5 land): how a
+  // chat's keys are made, the epoch waiting for a member's commit (JSON; additions_since: when
+  // its additions began to wait, for the 60-second drop), and envelopes wrapped and signed by a
+  // member instead of the server.
+  `
+  ALTER TABLE chats ADD COLUMN key_mode TEXT NOT NULL DEFAULT 'server' CHECK (key_mode IN ('server', 'members'));
+  ALTER TABLE chats ADD COLUMN pending TEXT;
+  ALTER TABLE chats ADD COLUMN additions_since TEXT;
+  CREATE INDEX chats_by_additions_since ON chats(additions_since) WHERE additions_since IS NOT NULL;
+  CREATE TABLE member_envelopes (
+    chat_id     TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    recipient   TEXT NOT NULL,
+    wrapped_key TEXT NOT NULL,
+    issued_at   TEXT NOT NULL,
+    committer   TEXT NOT NULL,
+    members     TEXT NOT NULL,
+    sig_alg     TEXT NOT NULL,
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (chat_id, epoch, recipient)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**
@@ -200,5 +222,24 @@ export const PG_MIGRATIONS: string[] = [
     FROM (SELECT chat_id COLLATE "C" AS chat_id, max(received_at) AS at FROM messages GROUP BY 1) x
     WHERE c.id = x.chat_id;
   UPDATE chats SET active_at = COALESCE(epoch_started_at, created_at) WHERE active_at IS NULL;
+  `,
+  // 6 (members-mode chats; 4 on this branch until 4 and 5 land): as SQLite's.
+  `
+  ALTER TABLE chats ADD COLUMN key_mode TEXT NOT NULL DEFAULT 'server' CHECK (key_mode IN ('server', 'members'));
+  ALTER TABLE chats ADD COLUMN pending TEXT;
+  ALTER TABLE chats ADD COLUMN additions_since TEXT COLLATE "C";
+  CREATE INDEX chats_by_additions_since ON chats(additions_since) WHERE additions_since IS NOT NULL;
+  CREATE TABLE member_envelopes (
+    chat_id     TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    recipient   TEXT NOT NULL,
+    wrapped_key TEXT NOT NULL,
+    issued_at   TEXT NOT NULL,
+    committer   TEXT NOT NULL,
+    members     TEXT NOT NULL,
+    sig_alg     TEXT NOT NULL,
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (chat_id, epoch, recipient)
+  );
   `,
 ];
