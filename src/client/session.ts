@@ -36,10 +36,11 @@ import {
   verifyMessageSignature,
 } from './message.js';
 import { importPrivatePem, importPublicPem, type KeyHandle, type SignatureProvider } from './signatures.js';
+import type { FeedEvent } from './sse.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
-import { checkChat, checkMessage, checkUnavailable } from './validate.js';
+import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
 
 /** A user's own keys, imported: the private ones non-extractable, the public ones as PEM. */
 export interface UserKeys {
@@ -332,6 +333,21 @@ export class Client extends KeyTrust {
     await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
     for (const u of p.added) this.asked.get(chatId)?.delete(u);
     return { status: 'committed', chat: res.chat };
+  }
+
+  /**
+   * What a client does with the key events of its stream: accepts a new epoch's envelope
+   * (`chat.key`, `chat.invited`), and commits a pending epoch it may commit (`chat.rekey`). A
+   * refusal is thrown, for the caller to show.
+   */
+  async handleKeyEvent(event: FeedEvent): Promise<CommitOutcome | undefined> {
+    checkEvent(event.type, event.data);
+    const d = event.data;
+    if (event.type === 'chat.key') await this.accept(d.keyEnvelope, { chatId: d.chatId });
+    else if (event.type === 'chat.invited')
+      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+    else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
+    return undefined;
   }
 
   /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
