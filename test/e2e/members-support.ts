@@ -4,18 +4,24 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import {
   Api,
+  buildCommit,
   Client,
+  type CommitBody,
   type CommitOutcome,
   type FeedEvent,
   follow,
+  importPrivatePem,
   importUserKeys,
   type MemberChange,
+  type MemberKeyEnvelope,
   MemoryStores,
 } from '../../src/client/index.js';
 import { nodeSignatures } from '../../src/client/node/index.js';
 import { unwrapKey } from '../../src/crypto/envelope.js';
+import type { PendingEpoch } from '../../src/store/types.js';
 import { BACKEND, backendEnv } from '../backend.js';
 import { keyStore } from '../client/support.js';
+import { Api as SpecApi } from '../client.js';
 import { PASSWORD, type TestServer } from '../helper.js';
 
 /**
@@ -172,4 +178,90 @@ export function holdsAnyKey(haystack: Buffer, keys: Buffer[]): boolean {
       haystack.includes(Buffer.from(k.toString('base64'))) ||
       haystack.includes(Buffer.from(k.toString('hex'))),
   );
+}
+
+/** The spec-validating caller of test/client.ts, with `m`'s session. */
+export function specApi(server: TestServer, m: Member): SpecApi {
+  const api = new SpecApi(server.url);
+  api.token = m.client.api.token;
+  return api;
+}
+
+/**
+ * Member envelopes for `members` of epoch `epoch`, signed with `signer`'s own keys but naming
+ * `committer`: what a forger (a compromised server, a member who left) could make.
+ */
+export async function forgeEnvelopes(
+  signer: string,
+  chatId: string,
+  epoch: number,
+  members: string[],
+  committer = signer,
+): Promise<{ body: CommitBody; envelopes: MemberKeyEnvelope[] }> {
+  const provider = nodeSignatures();
+  const pairs = await keyStore(signer);
+  const body = await buildCommit(provider, {
+    chatId,
+    epoch,
+    members,
+    committer,
+    alg: 'ed25519',
+    signingKey: await importPrivatePem(provider, 'ed25519', pairs.signing.ed25519.privateKey),
+    wrapFor: async (u) => (await keyStore(u)).encryption.publicKey,
+  });
+  const envelopes = body.envelopes.map(
+    (e): MemberKeyEnvelope => ({
+      chatId,
+      epoch,
+      recipient: e.recipient,
+      algorithm: 'RSA-OAEP-SHA256',
+      wrappedKey: e.wrappedKey,
+      issuedAt: body.issuedAt,
+      committer,
+      members: body.members,
+      signatureAlgorithm: e.signatureAlgorithm,
+      signature: e.signature,
+    }),
+  );
+  return { body, envelopes };
+}
+
+/**
+ * What a compromised server (or its database) can do past every check of the commit route:
+ * store an epoch with `envelopes` (or a pending epoch `pending`) and send the events.
+ */
+export async function inject(
+  server: TestServer,
+  chatId: string,
+  change: { envelopes?: MemberKeyEnvelope[]; pending?: PendingEpoch },
+): Promise<void> {
+  const { store, bus } = server.app.services;
+  const chat = await store.getChat(chatId);
+  if (!chat) throw new Error('no such chat');
+  const envelopes = change.envelopes ?? [];
+  const events = envelopes.length
+    ? envelopes.map((e) => ({
+        type: 'chat.key',
+        data: JSON.stringify({ chatId, keyEnvelope: e }),
+        recipients: [e.recipient],
+        chatId,
+      }))
+    : chat.members.map((m) => ({
+        type: 'chat.rekey',
+        data: JSON.stringify({ chatId, pending: change.pending }),
+        recipients: [m.username],
+        chatId,
+      }));
+  const stored = await store.changeMembership({
+    chatId,
+    expectedEpoch: chat.epoch,
+    epoch: envelopes[0]?.epoch ?? chat.epoch,
+    upsert: [],
+    remove: [],
+    envelopes,
+    events,
+    pending: { expected: chat.pending ?? null, next: change.pending ?? null },
+  });
+  for (const e of stored)
+    await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
 }
