@@ -49,7 +49,7 @@ export function checkNewChat(
   if (
     epochs.highestEpoch(chat.id) !== undefined ||
     !first ||
-    chat.keyMode !== keyMode ||
+    (chat.keyMode ?? 'server') !== keyMode ||
     chat.createdBy !== username
   )
     throw new ClientError(

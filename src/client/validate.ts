@@ -114,7 +114,8 @@ export function checkPending(value: unknown, field = 'pending'): void {
 export function checkChat(value: unknown, field = 'chat'): void {
   const c = object(value, field);
   uuid(c.id, `${field}.id`);
-  if (c.keyMode !== 'server' && c.keyMode !== 'members')
+  // absent (a server of the previous release): server mode, as it was
+  if (c.keyMode !== undefined && c.keyMode !== 'server' && c.keyMode !== 'members')
     fail(`${field}.keyMode`, c.keyMode, 'server or members');
   // a members-mode chat is at epoch 0 until its first epoch is committed
   integer(c.epoch, `${field}.epoch`, c.keyMode === 'members' ? 0 : 1);
