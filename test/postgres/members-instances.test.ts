@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { backendEnv } from '../backend.js';
-import { type Member, member, say } from '../e2e/members-support.js';
+import { type Member, member } from '../e2e/members-support.js';
 import { startServer, type TestServer } from '../helper.js';
 
 // Members mode on two instances of one PostgreSQL and one Redis (the postgres project only): a
