@@ -99,6 +99,8 @@ export class Client extends KeyTrust {
   private readonly chatKeys = new Map<string, CryptoKey>();
   /** Members mode: per chat, the users this user asked to add (the only additions it commits). */
   private readonly asked = new Map<string, Set<string>>();
+  /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
+  private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
   constructor(private readonly options: ClientOptions) {
     super(options);
@@ -296,7 +298,15 @@ export class Client extends KeyTrust {
    * exactly this client's record with the changes named. Called after creating and inviting, on
    * `chat.rekey`, when posting meets REKEY_PENDING, and for every chat on connecting.
    */
-  async commitPending(chatId: string, retried = false): Promise<CommitOutcome> {
+  commitPending(chatId: string): Promise<CommitOutcome> {
+    const running = this.committing.get(chatId);
+    if (running) return running;
+    const commit = this.commitOnce(chatId).finally(() => this.committing.delete(chatId));
+    this.committing.set(chatId, commit);
+    return commit;
+  }
+
+  private async commitOnce(chatId: string, retried = false): Promise<CommitOutcome> {
     const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
     checkChat(chat);
     const p = chat.pending;
@@ -326,7 +336,7 @@ export class Client extends KeyTrust {
     } catch (error) {
       if (error instanceof ApiError && error.code === 'EPOCH_COMMITTED') return { status: 'lost' };
       if (error instanceof ApiError && error.code === 'PENDING_MISMATCH' && !retried)
-        return this.commitPending(chatId, true);
+        return this.commitOnce(chatId, true);
       throw error;
     }
     checkChat(res?.chat);
