@@ -397,6 +397,8 @@ export class Client extends KeyTrust {
     );
     checkChat(res?.chat);
     await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
+    // members mode: a removal or rotation may have waited for a joined member, as this user now is
+    if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);
     return res.chat;
   }
 

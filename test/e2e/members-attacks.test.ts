@@ -194,4 +194,22 @@ describe('members mode under attack', () => {
       committer: 'alice',
     });
   });
+
+  it('a removal that waits with only invited members left is committed by the first who joins', async () => {
+    const [alice, bob] = await login('alice', 'bob');
+    const { chat } = await alice.client.createChat(['bob'], { keyMode: 'members' });
+    await bob.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
+    await alice.client.api.call('POST', `/chats/${chat.id}/leave`);
+    expect((await server.app.services.store.getChat(chat.id))?.pending).toMatchObject({
+      epoch: 2,
+      members: ['bob'],
+    });
+    const joined = await bob.client.join(chat.id);
+    expect(joined.pending).toMatchObject({ epoch: 2 });
+    expect(await server.app.services.store.getChat(chat.id)).toMatchObject({ epoch: 2, pending: null });
+    expect(bob.changes.filter((c) => c.chatId === chat.id).at(-1)).toMatchObject({
+      epoch: 2,
+      removed: ['alice'],
+    });
+  });
 });
