@@ -47,7 +47,7 @@ const types = {
  * a version: a new body gets a new name, so instances of two releases can run side by side.
  */
 const APPEND_MESSAGE = `
-CREATE OR REPLACE FUNCTION securechat_append_message_v2(
+CREATE OR REPLACE FUNCTION securechat_append_message_v3(
   p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
   p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
   p_data_before TEXT, p_data_after TEXT,
@@ -57,11 +57,13 @@ DECLARE
   chat RECORD;
   member_state TEXT;
 BEGIN
-  SELECT c.epoch, c.next_seq, c.epoch_messages INTO chat FROM chats c WHERE c.id = p_chat FOR UPDATE;
+  SELECT c.epoch, c.next_seq, c.epoch_messages, c.pending INTO chat FROM chats c WHERE c.id = p_chat FOR UPDATE;
   IF NOT FOUND THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
   SELECT m.state INTO member_state FROM members m WHERE m.chat_id = p_chat AND m.username = p_sender;
   IF member_state IS NULL THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
   IF member_state <> 'joined' THEN RAISE EXCEPTION 'NOT_JOINED'; END IF;
+  -- v3: members mode, an epoch waiting for a member's commit (set under this row's lock)
+  IF chat.pending IS NOT NULL THEN RAISE EXCEPTION 'REKEY_PENDING'; END IF;
   IF chat.epoch <> p_epoch THEN RAISE EXCEPTION 'STALE_EPOCH' USING DETAIL = chat.epoch::text; END IF;
   out_seq := chat.next_seq;
   INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
@@ -526,7 +528,7 @@ class PostgresStore implements Store {
     const [before, after] = [`${parts[0]}"seq":`, parts[1]];
     try {
       const [row] = await this.rows(
-        'SELECT * FROM securechat_append_message_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+        'SELECT * FROM securechat_append_message_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
         [
           chatId,
           sender,
@@ -562,6 +564,8 @@ class PostgresStore implements Store {
         throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
       if (message === 'CHAT_NOT_FOUND') throw new Errors.CHAT_NOT_FOUND(chatId);
       if (message === 'NOT_JOINED') throw new Errors.NOT_JOINED('Join the chat before posting.');
+      if (message === 'REKEY_PENDING')
+        throw new Errors.REKEY_PENDING('A new epoch waits for its key; send again when it arrives.');
       if (message === 'STALE_EPOCH')
         throw new Errors.STALE_EPOCH(`The chat is at epoch ${detail}; re-encrypt under its current key.`);
       throw error;
