@@ -15,6 +15,18 @@ export function concerns(event: FeedEvent, only?: string): boolean {
   return (event.type === 'chat.invited' ? d?.chat?.id : d?.chatId) === only;
 }
 
+/**
+ * On connecting: make the keys that wait in members-mode chats (a removal, a rotation) and that
+ * this user may make; a failure is shown, never fatal.
+ */
+export async function commitWaiting(ctx: Context): Promise<void> {
+  try {
+    await ctx.session.commitAllPending();
+  } catch (error) {
+    ctx.warn(`!! making waiting keys failed: ${escapeControls((error as Error).message)}`);
+  }
+}
+
 /** What `listen --json` prints of an event the client took: checked fields only, never raw data. */
 export type Taken = Record<string, unknown>;
 
@@ -47,6 +59,20 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
         await s.accept(d.keyEnvelope, { chatId: d.chatId });
         ctx.say(`* ${where(d.chatId)}the chat key rotated (epoch ${d.keyEnvelope.epoch})`);
         return { chatId: d.chatId, epoch: d.keyEnvelope.epoch };
+      case 'chat.rekey': {
+        // members mode: a new epoch waits for a member's client to make its key
+        if (!d.pending) {
+          ctx.say(
+            `* ${where(d.chatId)}the change waiting for a new key was dropped: nobody made the key in time`,
+          );
+          return { chatId: d.chatId, pending: null };
+        }
+        ctx.say(`* ${where(d.chatId)}a new key (epoch ${d.pending.epoch}) waits for a member to make it`);
+        const outcome = await s.commitPending(d.chatId);
+        if (outcome.status === 'committed')
+          ctx.say(`* ${where(d.chatId)}you made the key of epoch ${d.pending.epoch}`);
+        return { chatId: d.chatId, pending: d.pending.epoch };
+      }
       case 'member.joined':
         if (d.username !== s.username) ctx.say(`* ${where(d.chatId)}${name(d.username)} joined`);
         return { chatId: d.chatId, username: d.username };

@@ -3,13 +3,14 @@ import { follow, SeenMessages } from '../src/client/index.js';
 import { chats, keys, messages, parseScheme, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
-import { showEvent } from './events.js';
+import { commitWaiting, showEvent } from './events.js';
 import { escapeControls, printable, shortId, shortScheme } from './format.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
 
 export const MENU = `Menu commands (interactive):
   chat <users…>        start a chat (you are told who is offline or unknown)
+  chat --members <users…>  a chat only its members can read (their clients make its keys)
   invite <users…>      invite more people to the current chat (the key rotates)
   join [chatId]        accept an invitation (no id needed when there is one)
   leave                leave the current chat (the key rotates for the others)
@@ -54,6 +55,7 @@ export async function interactive(
     pending: [],
     seen: new SeenMessages(),
   };
+  session.notice = (line, warn) => (warn ? ctx.warn(line) : ctx.say(line));
   const setPrompt = () =>
     lines.setPrompt(`${session.username}${ctx.currentChat ? `@${shortId(ctx.currentChat)}` : ''}> `);
 
@@ -73,8 +75,10 @@ export async function interactive(
       onEvent: async (event) => {
         await showEvent(ctx, event);
       },
-      onStatus: (status, detail) =>
-        write(status === 'connected' ? '* connected' : `* ${detail}`, process.stderr),
+      onStatus: (status, detail) => {
+        write(status === 'connected' ? '* connected' : `* ${detail}`, process.stderr);
+        if (status === 'connected') void commitWaiting(ctx);
+      },
     },
     abort.signal,
   ).catch((error) => {

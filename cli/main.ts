@@ -8,7 +8,7 @@ import { promptHidden, readStdin } from '../src/util/prompt.js';
 import { account, chats, keys, keystore, messages, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
-import { showEvent } from './events.js';
+import { commitWaiting, showEvent } from './events.js';
 import { installStops } from './exits.js';
 import { escapeControls, jsonLine, printable, shortId } from './format.js';
 import { interactive, MENU } from './interactive.js';
@@ -55,7 +55,8 @@ One-shot commands (securechat [options] <command>):
   online              who is online
   users               every user with their presence
   chats               your chats
-  chat <users…>       start a chat (prints its id; says who was offline or unknown)
+  chat <users…>       start a chat (prints its id; says who was offline or unknown); with
+                      --members, only its members' clients make its keys: the server cannot read it
   invite <users…>     invite to --chat
   join [chatId]       accept an invitation (no id needed when there is one)
   leave               leave --chat
@@ -171,6 +172,7 @@ async function main(argv: string[]): Promise<number> {
       'password-stdin': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       chat: { type: 'string' },
+      members: { type: 'boolean', default: false },
       sig: { type: 'string' },
       limit: { type: 'string' },
       envelope: { type: 'string' },
@@ -294,6 +296,7 @@ async function main(argv: string[]): Promise<number> {
     pending: [],
     seen: new SeenMessages(),
   };
+  session.notice = (line, warn) => (warn ? ctx.warn(line) : ctx.say(line));
   // Ctrl-C, SIGTERM, SIGHUP or a closed pipe stops the command; the finally below still logs out.
   try {
     switch (command) {
@@ -310,7 +313,7 @@ async function main(argv: string[]): Promise<number> {
         await chats.list(ctx);
         break;
       case 'chat':
-        await chats.create(ctx, args);
+        await chats.create(ctx, args, values.members);
         break;
       case 'invite':
         await chats.invite(ctx, values.chat, args);
@@ -349,8 +352,10 @@ async function main(argv: string[]): Promise<number> {
               if (taken && values.json)
                 console.log(jsonLine({ event: event.type, id: event.id ?? null, data: taken }));
             },
-            onStatus: (status, detail) =>
-              console.error(status === 'connected' ? '* connected' : `* ${escapeControls(detail ?? '')}`),
+            onStatus: (status, detail) => {
+              console.error(status === 'connected' ? '* connected' : `* ${escapeControls(detail ?? '')}`);
+              if (status === 'connected') void commitWaiting(ctx);
+            },
           },
           abort.signal,
         );

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   Api,
   Client,
+  describeChange,
   importUserKeys,
   type MessageData,
   type SignatureAlgorithm,
@@ -10,6 +11,7 @@ import {
 import { nodeFetch, nodeSignatures } from '../src/client/node/index.js';
 import { readKeyStore } from '../src/crypto/keystore.js';
 import { CliError } from './errors.js';
+import { escapeControls, shortId } from './format.js';
 import { TrustStore } from './trust.js';
 
 export type { MessageData };
@@ -41,6 +43,9 @@ const CLI_HINTS: TrustHints = {
  * kept on disk beside it (trust.ts), and the signature setting kept until changed.
  */
 export class Session extends Client {
+  /** Where notices of member changes and refused commits go (the command's or the menu's output). */
+  notice: (line: string, warn?: boolean) => void = () => {};
+
   private constructor(
     options: ConstructorParameters<typeof Client>[0],
     readonly trust: TrustStore,
@@ -69,8 +74,17 @@ export class Session extends Client {
     const trust = await TrustStore.load(options.keysDir, options.username);
     const http = nodeFetch({ ca: options.ca });
     const api = new Api({ server: options.server, signal: options.signal, ...http });
-    const session = new Session(
+    const notify = (line: string, warn?: boolean) => session.notice(line, warn);
+    const session: Session = new Session(
       {
+        // members mode: every change of members shown with who made it; a refused commit said why
+        onMemberChange: (c) => notify(`* [${shortId(c.chatId)}] ${describeChange(c, options.username)}`),
+        onCommitRefused: (chatId, p, reason) =>
+          notify(
+            `!! [${shortId(chatId)}] not making the key of epoch ${escapeControls(String(p.epoch))}: ${reason}`,
+            true,
+          ),
+        commitAlgorithm: () => trust.state.sig,
         api,
         username: options.username,
         keys: await importUserKeys(pems, provider),

@@ -60,6 +60,8 @@ export interface Config {
   /** The key of a chat rotates after this many messages, or this many seconds, in one epoch. */
   rotateMessages: number;
   rotateSeconds: number;
+  /** Members-mode chats: how long the additions of a pending epoch wait for a commit. */
+  pendingSeconds: number;
   /** How long SIGTERM waits for requests in flight. */
   shutdownMs: number;
   /** Where users, chats, messages and events live: SQLite in the data folder, or PostgreSQL. */
@@ -344,6 +346,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       parseDuration,
       'a duration such as 7d or 3600',
     ),
+    pendingSeconds: read('SECURECHAT_PENDING_SECONDS', 60, int(1, 86_400), 'seconds 1-86400'),
     shutdownMs: read('SECURECHAT_SHUTDOWN_MS', 10_000, int(0, 600_000), 'milliseconds'),
     store: { kind: 'sqlite' },
     bus: { kind: 'memory' },

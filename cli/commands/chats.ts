@@ -5,13 +5,17 @@ import { escapeControls, shortId } from '../format.js';
 
 export { listChats };
 
+/** Who can read a chat, in words a non-cryptographer understands (issue 14). */
+export const modeWords = (chat: ChatView) =>
+  chat.keyMode === 'members' ? 'only members can read' : 'the server can read if it is compromised';
+
 export const describeChat = (chat: ChatView, me: string) =>
   `${shortId(chat.id)} (${
     chat.members
       .filter((m) => m.username !== me)
       .map((m) => `${escapeControls(m.username)}${m.state === 'invited' ? ' (invited)' : ''}`)
       .join(', ') || 'just you'
-  }; epoch ${escapeControls(String(chat.epoch))})`;
+  }; epoch ${escapeControls(String(chat.epoch))}) — ${modeWords(chat)}`;
 
 function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
   for (const u of unavailable) {
@@ -35,10 +39,16 @@ export async function resolveChat(ctx: Context, given?: string): Promise<string>
   return matches[0].id;
 }
 
-export async function create(ctx: Context, invitees: string[]): Promise<void> {
-  if (invitees.length === 0) throw new CliError('usage: chat <user> [user…]');
+/**
+ * `chat [--members] <users…>`: with `--members`, a chat whose keys only its members' clients make
+ * (this client makes the first one now).
+ */
+export async function create(ctx: Context, args: string[], members = false): Promise<void> {
+  const keyMode = members || args[0] === '--members' ? 'members' : 'server';
+  const invitees = args.filter((a) => a !== '--members');
+  if (invitees.length === 0) throw new CliError('usage: chat [--members] <user> [user…]');
   // Review A10: a replayed answer (an existing chat) is refused in the library (checkNewChat).
-  const res = await ctx.session.createChat(invitees);
+  const res = await ctx.session.createChat(invitees, { keyMode });
   ctx.currentChat = res.chat.id;
   ctx.say(`started chat ${describeChat(res.chat, ctx.session.username)}`);
   reportUnavailable(ctx, res.unavailable);
@@ -50,7 +60,9 @@ export async function invite(ctx: Context, chat: string | undefined, invitees: s
   const chatId = await resolveChat(ctx, chat);
   const res = await ctx.session.invite(chatId, invitees);
   const added = invitees.filter((u) => !res.unavailable.some((x) => x.username === u));
-  if (added.length)
+  if (added.length && res.chat.keyMode === 'members' && res.chat.pending)
+    ctx.say(`invited ${added.join(', ')}; the new key waits for a member to make it`);
+  else if (added.length)
     ctx.say(
       `invited ${added.join(', ')}; the chat key rotated (epoch ${escapeControls(String(res.chat.epoch))})`,
     );

@@ -30,6 +30,31 @@ export function envelopeSigningText(e: EnvelopeFields): string {
   return ['securechat/v1/key', e.chatId, String(e.epoch), e.recipient, e.wrappedKey, e.issuedAt].join('\n');
 }
 
+/** A members-mode envelope's fields: who committed it, and the epoch's whole member list. */
+export interface MemberEnvelopeFields extends EnvelopeFields {
+  committer: string;
+  members: readonly string[];
+}
+
+/** Usernames sorted by code point (not by locale), as the member-key string lists them. */
+export function sortedNames(names: Iterable<string>): string[] {
+  return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** protocol.md, "Chats the server cannot read": what a committing member signs for each recipient. */
+export function memberEnvelopeSigningText(e: MemberEnvelopeFields): string {
+  return [
+    'securechat/v1/member-key',
+    e.chatId,
+    String(e.epoch),
+    e.recipient,
+    e.wrappedKey,
+    e.issuedAt,
+    e.committer,
+    sortedNames(e.members).join(','),
+  ].join('\n');
+}
+
 export function messageAad(h: MessageHeader): string {
   return ['securechat/v1/msg', h.chatId, String(h.epoch), h.sender, h.id, h.sentAt].join('\n');
 }

@@ -34,12 +34,24 @@ export async function listChats(api: Api): Promise<ChatView[]> {
 }
 
 /**
- * A chat just created is new to this client (no epoch of it seen yet), at epoch 1 and created by
- * this user; otherwise the answer is a replay of an existing chat's (whose other members would
+ * A chat just created is new to this client (no epoch of it seen yet), at epoch 1 (members mode:
+ * 0, with epoch 1 pending) in the mode asked for, and created by this user; otherwise the answer is a replay of an existing chat's (whose other members would
  * read what is sent to it), and is refused. `chat` is shape-checked already.
  */
-export function checkNewChat(chat: ChatView, username: string, epochs: EpochStore): void {
-  if (epochs.highestEpoch(chat.id) !== undefined || chat.epoch !== 1 || chat.createdBy !== username)
+export function checkNewChat(
+  chat: ChatView,
+  username: string,
+  epochs: EpochStore,
+  keyMode: ChatView['keyMode'] = 'server',
+): void {
+  // members mode: epoch 0, its first epoch (epoch 1) pending
+  const first = keyMode === 'members' ? chat.epoch === 0 && chat.pending?.epoch === 1 : chat.epoch === 1;
+  if (
+    epochs.highestEpoch(chat.id) !== undefined ||
+    !first ||
+    (chat.keyMode ?? 'server') !== keyMode ||
+    chat.createdBy !== username
+  )
     throw new ClientError(
       `WARNING: the server answered with chat ${shortId(chat.id)} (epoch ${chat.epoch}, created by ${escapeControls(chat.createdBy)}), ` +
         'which is not a chat just created by you (a replayed answer?); nothing sent to it',

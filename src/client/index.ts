@@ -13,6 +13,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './keygen.js';
 export * from './keys.js';
+export * from './members.js';
 export * from './message.js';
 export * from './register.js';
 export * from './session.js';

@@ -1,10 +1,12 @@
-import { type ChatView, checkNewChat, type Unavailable } from './chats.js';
+import type { Bytes } from './bytes.js';
+import { type ChatView, checkNewChat, listChats, type Unavailable } from './chats.js';
 import {
+  checkEnvelopeFields,
   type EnvelopeExpectation,
   importChatKey,
   importEncryptionKey,
-  type KeyEnvelope,
   openEnvelope,
+  unwrapChatKeyBytes,
 } from './envelope.js';
 import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
 import {
@@ -14,6 +16,18 @@ import {
   type SignatureAlgorithm,
 } from './keys.js';
 import {
+  buildCommit,
+  checkCommitter,
+  checkMemberEnvelope,
+  commitRefusal,
+  isMemberEnvelope,
+  type AnyKeyEnvelope as KeyEnvelope,
+  type MemberChange,
+  type MemberKeyEnvelope,
+  type PendingEpoch,
+  verifyMemberSignature,
+} from './members.js';
+import {
   composeMessage,
   type MessageBody,
   type MessageData,
@@ -21,11 +35,12 @@ import {
   openMessage,
   verifyMessageSignature,
 } from './message.js';
-import { importPrivatePem, type KeyHandle, type SignatureProvider } from './signatures.js';
+import { importPrivatePem, importPublicPem, type KeyHandle, type SignatureProvider } from './signatures.js';
+import type { FeedEvent } from './sse.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
-import { checkChat, checkMessage, checkUnavailable } from './validate.js';
+import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
 
 /** A user's own keys, imported: the private ones non-extractable, the public ones as PEM. */
 export interface UserKeys {
@@ -59,7 +74,19 @@ export interface ClientOptions extends TrustOptions {
   username: string;
   keys: UserKeys;
   epochs: EpochStore;
+  /** Told of each members-mode epoch accepted: its change of members and who made it. */
+  onMemberChange?: (change: MemberChange) => void;
+  /** Told when this client will not commit a pending epoch, and why (a ghost member, say). */
+  onCommitRefused?: (chatId: string, pending: PendingEpoch, reason: string) => void;
+  /** The scheme commits are signed with (the user's setting); else the first of Ed25519, RSA-PSS, DSA it has. */
+  commitAlgorithm?: () => SignatureAlgorithm;
 }
+
+/** What `commitPending` did: committed, nothing to do, lost to another member's commit, or refused. */
+export type CommitOutcome =
+  | { status: 'committed'; chat: ChatView }
+  | { status: 'none' | 'lost' }
+  | { status: 'refused'; reason: string };
 
 /**
  * A logged-in user with their keys: verifies every envelope before unwrapping it and every
@@ -70,6 +97,10 @@ export class Client extends KeyTrust {
   readonly username: string;
   readonly keys: UserKeys;
   private readonly chatKeys = new Map<string, CryptoKey>();
+  /** Members mode: per chat, the users this user asked to add (the only additions it commits). */
+  private readonly asked = new Map<string, Set<string>>();
+  /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
+  private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
   constructor(private readonly options: ClientOptions) {
     super(options);
@@ -105,14 +136,21 @@ export class Client extends KeyTrust {
    * Verifies the server's signature, that the envelope is this user's, for the chat asked for, and
    * not older than an epoch already seen; then unwraps, and records it.
    */
-  async accept(envelope: KeyEnvelope, expected: EnvelopeExpectation): Promise<CryptoKey> {
-    if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
-    const bytes = await openEnvelope(envelope, expected, {
-      highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
-      username: this.username,
-      serverKey: this.serverKey,
-      encryptionKey: this.keys.encryption,
-    });
+  async accept(given: KeyEnvelope | null, expected: EnvelopeExpectation): Promise<CryptoKey> {
+    let change: MemberChange | undefined;
+    let bytes: Bytes;
+    // checked below, whichever its shape, before any field is used
+    const envelope = given as KeyEnvelope;
+    if (isMemberEnvelope(envelope)) ({ bytes, change } = await this.openMemberEnvelope(envelope, expected));
+    else {
+      if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
+      bytes = await openEnvelope(envelope, expected, {
+        highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
+        username: this.username,
+        serverKey: this.serverKey,
+        encryptionKey: this.keys.encryption,
+      });
+    }
     const key = await importChatKey(bytes);
     bytes.fill(0);
     // Another accept may have raised the highest epoch while this one awaited: check again now
@@ -122,9 +160,61 @@ export class Client extends KeyTrust {
       throw new EnvelopeRefused(
         `chat ${shortId(expected.chatId)}: epoch ${envelope.epoch} is older than epoch ${now}, already seen (a replayed key?)`,
       );
+    const known = this.options.epochs.envelope(envelope.chatId, envelope.epoch) !== undefined;
     this.chatKeys.set(`${envelope.chatId}/${envelope.epoch}`, key);
     await this.options.epochs.record(envelope);
+    if (change && !known) this.options.onMemberChange?.(change);
     return key;
+  }
+
+  /**
+   * protocol.md, members mode: besides the checks of every envelope, the member list holds this
+   * user, the signature verifies under the committer's pinned key, and the committer was a member
+   * of the previous epoch in this client's own record. Returns the key and the change of members.
+   */
+  private async openMemberEnvelope(
+    envelope: MemberKeyEnvelope,
+    expected: EnvelopeExpectation,
+  ): Promise<{ bytes: Bytes; change: MemberChange }> {
+    checkEnvelopeFields(
+      envelope,
+      expected,
+      this.options.epochs.highestEpoch(expected.chatId) ?? 0,
+      this.username,
+    );
+    checkMemberEnvelope(envelope, this.username);
+    const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
+    const where = `chat ${shortId(envelope.chatId)} epoch ${envelope.epoch}`;
+    const key = await this.signingKeyOf(envelope.committer, envelope.signatureAlgorithm);
+    if (!(await verifyMemberSignature(this.provider, key, envelope)))
+      throw new EnvelopeRefused(
+        `${where}: the signature of ${escapeControls(envelope.committer)} does not verify`,
+      );
+    try {
+      return { bytes: await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey), change };
+    } catch {
+      throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
+    }
+  }
+
+  /** A user's public signing key: this user's own from its key store, a peer's pinned. */
+  private async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
+    if (username === this.username)
+      return importPublicPem(this.provider, alg, this.keys.publicKeys.signing[alg]);
+    return (await this.peerKeys(username))[alg];
+  }
+
+  /**
+   * The verified envelope of the epoch before `epoch`, kept by this client; one it missed (a
+   * device that was offline) is fetched and verified in turn. None before this user's membership
+   * began, or on a device that never saw the chat: then `epoch` is the first this client sees.
+   */
+  private async previousRecord(chatId: string, epoch: number): Promise<KeyEnvelope | undefined> {
+    if (epoch <= 1) return undefined;
+    const kept = this.options.epochs.envelope(chatId, epoch - 1);
+    if (kept || this.options.epochs.highestEpoch(chatId) === undefined) return kept;
+    await this.chatKey(chatId, epoch - 1);
+    return this.options.epochs.envelope(chatId, epoch - 1);
   }
 
   /** The key of one epoch: in memory, from a recorded envelope, or asked of the server for that epoch. */
@@ -158,15 +248,27 @@ export class Client extends KeyTrust {
    * POST /chats: the answer checked (a chat just created by this user, new to this client, at
    * epoch 1; a replayed answer is refused before anything is sent to it), its envelope accepted.
    */
-  async createChat(invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
+  async createChat(
+    invitees: string[],
+    options: { keyMode?: 'server' | 'members' } = {},
+  ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
+    const members = options.keyMode === 'members';
     const res = await this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
       'POST',
       '/chats',
-      { invitees },
+      members ? { invitees, keyMode: 'members' } : { invitees },
     );
     checkChat(res?.chat);
     checkUnavailable(res.unavailable);
-    checkNewChat(res.chat, this.username, this.options.epochs);
+    checkNewChat(res.chat, this.username, this.options.epochs, members ? 'members' : 'server');
+    if (members) {
+      // only the invitees asked for here may be in the first epoch this client commits
+      this.asked.set(res.chat.id, new Set(invitees));
+      const outcome = await this.commitPending(res.chat.id);
+      if (outcome.status === 'refused')
+        throw new EnvelopeRefused(`the new chat's first epoch: ${outcome.reason}`);
+      return { chat: outcome.status === 'committed' ? outcome.chat : res.chat, unavailable: res.unavailable };
+    }
     await this.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
     return { chat: res.chat, unavailable: res.unavailable };
   }
@@ -180,7 +282,111 @@ export class Client extends KeyTrust {
     );
     checkChat(res?.chat);
     checkUnavailable(res.unavailable);
+    if (res.chat.keyMode === 'members' && res.chat.pending) {
+      const asked = this.asked.get(chatId) ?? new Set<string>();
+      for (const u of invitees) asked.add(u);
+      this.asked.set(chatId, asked);
+      const outcome = await this.commitPending(chatId);
+      if (outcome.status === 'committed') return { chat: outcome.chat, unavailable: res.unavailable };
+    }
     return res;
+  }
+
+  /**
+   * Commits the chat's pending epoch (members mode) if the protocol's rule lets this user: every
+   * addition one this user asked for, removals and rotations by any joined member, and the list
+   * exactly this client's record with the changes named. Called after creating and inviting, on
+   * `chat.rekey`, when posting meets REKEY_PENDING, and for every chat on connecting.
+   */
+  commitPending(chatId: string): Promise<CommitOutcome> {
+    const running = this.committing.get(chatId);
+    if (running) return running;
+    const commit = this.commitOnce(chatId).finally(() => this.committing.delete(chatId));
+    this.committing.set(chatId, commit);
+    return commit;
+  }
+
+  private async commitOnce(chatId: string, retried = false): Promise<CommitOutcome> {
+    const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
+    checkChat(chat);
+    const p = chat.pending;
+    const me = chat.members.find((m) => m.username === this.username);
+    if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
+    if (p.epoch === 1 && chat.createdBy !== this.username) return { status: 'none' };
+    const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
+    const reason = commitRefusal(p, this.username, previous, this.asked.get(chatId) ?? new Set());
+    if (reason !== undefined) {
+      this.options.onCommitRefused?.(chatId, p, reason);
+      return { status: 'refused', reason };
+    }
+    const alg = this.commitScheme();
+    const body = await buildCommit(this.provider, {
+      chatId,
+      epoch: p.epoch,
+      members: p.members,
+      committer: this.username,
+      alg,
+      signingKey: this.keys.signing[alg],
+      wrapFor: (u) =>
+        u === this.username ? Promise.resolve(this.keys.publicKeys.encryption) : this.peerEncryptionKey(u),
+    });
+    let res: { chat: ChatView; keyEnvelope: KeyEnvelope };
+    try {
+      res = await this.api.call('POST', `/chats/${encodeURIComponent(chatId)}/epochs`, body);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'EPOCH_COMMITTED') return { status: 'lost' };
+      if (error instanceof ApiError && error.code === 'PENDING_MISMATCH' && !retried)
+        return this.commitOnce(chatId, true);
+      throw error;
+    }
+    checkChat(res?.chat);
+    await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
+    for (const u of p.added) this.asked.get(chatId)?.delete(u);
+    return { status: 'committed', chat: res.chat };
+  }
+
+  /**
+   * What a client does with the key events of its stream: accepts a new epoch's envelope
+   * (`chat.key`, `chat.invited`), and commits a pending epoch it may commit (`chat.rekey`). A
+   * refusal is thrown, for the caller to show.
+   */
+  async handleKeyEvent(event: FeedEvent): Promise<CommitOutcome | undefined> {
+    checkEvent(event.type, event.data);
+    const d = event.data;
+    if (event.type === 'chat.key') await this.accept(d.keyEnvelope, { chatId: d.chatId });
+    else if (event.type === 'chat.invited')
+      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+    else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
+    return undefined;
+  }
+
+  /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
+  async commitAllPending(): Promise<Map<string, CommitOutcome>> {
+    const outcomes = new Map<string, CommitOutcome>();
+    for (const chat of await listChats(this.api))
+      if (chat.keyMode === 'members' && chat.pending)
+        outcomes.set(chat.id, await this.commitPending(chat.id));
+    return outcomes;
+  }
+
+  /** The members of `epoch` in this client's own record (fetching a missed epoch, verified), if any. */
+  private async recordedMembers(chatId: string, epoch: number): Promise<string[] | undefined> {
+    let kept = this.options.epochs.envelope(chatId, epoch);
+    if (!kept) {
+      await this.chatKey(chatId, epoch);
+      kept = this.options.epochs.envelope(chatId, epoch);
+    }
+    return isMemberEnvelope(kept) ? kept.members : undefined;
+  }
+
+  private commitScheme(): SignatureAlgorithm {
+    const chosen = this.options.commitAlgorithm?.();
+    if (chosen && this.keys.signing[chosen] !== undefined) return chosen;
+    const alg = (['ed25519', 'rsa-pss-sha256', 'dsa-sha256'] as const).find(
+      (a) => this.keys.signing[a] !== undefined,
+    );
+    if (!alg) throw new ClientError('this client has no signing key to commit a key with');
+    return alg;
   }
 
   /** POST /chats/{chatId}/join, its answer checked and its envelope accepted. */
@@ -191,6 +397,8 @@ export class Client extends KeyTrust {
     );
     checkChat(res?.chat);
     await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
+    // members mode: a removal or rotation may have waited for a joined member, as this user now is
+    if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);
     return res.chat;
   }
 
@@ -232,6 +440,16 @@ export class Client extends KeyTrust {
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
+      if (error instanceof ApiError && error.code === 'REKEY_PENDING') {
+        // members mode: make the waiting key if this user may, then send under it
+        const outcome = await this.commitPending(chatId);
+        if (outcome.status !== 'committed' && outcome.status !== 'lost')
+          throw new ClientError(
+            `chat ${shortId(chatId)}: a new key waits for another member to make it; send again shortly`,
+          );
+        const current = await this.currentKey(chatId);
+        return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
+      }
       if (!(error instanceof ApiError) || error.code !== 'STALE_EPOCH') throw error;
       const named = /\bepoch (\d+)\b/.exec(error.detail);
       const current = await this.currentKey(chatId, named ? Number(named[1]) : undefined);

@@ -1,5 +1,5 @@
-import type { KeyEnvelope } from './envelope.js';
 import type { Fingerprints } from './keys.js';
+import type { AnyKeyEnvelope as KeyEnvelope } from './members.js';
 
 /**
  * Trust on first use: the server key's and each peer's fingerprints, pinned the first time they
@@ -14,7 +14,9 @@ export interface PinStore {
 
 /**
  * The highest epoch seen per chat (an envelope of a lower one is refused, even after a restart)
- * and the envelopes received (wrapped keys, useless without the private key).
+ * and the envelopes received (wrapped keys, useless without the private key). In a members-mode
+ * chat the verified envelopes are also this client's own record of each epoch's members and
+ * committer, against which the next epoch is checked.
  */
 export interface EpochStore {
   highestEpoch(chatId: string): number | undefined;

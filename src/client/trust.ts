@@ -84,6 +84,8 @@ export class KeyTrust {
   /** Peers whose key changed, with the new fingerprints, waiting for `trustUser`. */
   readonly changed = new Map<string, Fingerprints>();
   private readonly peers = new Map<string, Record<SignatureAlgorithm, KeyHandle>>();
+  /** Peers' encryption keys (SPKI PEM), from the same pinned key sets as `peers`. */
+  private readonly peerEncryption = new Map<string, string>();
   /** Fingerprints shown to the user in this session: what a bare `trustUser` pins. */
   private readonly shown = new Map<string, Fingerprints>();
   private shownServer?: string;
@@ -157,7 +159,8 @@ export class KeyTrust {
       encryptionKey?: string;
     }>('GET', `/users/${encodeURIComponent(username)}/keys`);
     try {
-      return await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys);
+      const checked = await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys);
+      return { ...checked, encryptionPem: res?.encryptionKey as string };
     } catch (error) {
       const why = error instanceof KeyCheckError ? error.message : 'they are not public keys';
       throw new ClientError(`the server sent keys for ${escapeControls(username)} that are refused: ${why}`);
@@ -168,7 +171,7 @@ export class KeyTrust {
   async peerKeys(username: string): Promise<Record<SignatureAlgorithm, KeyHandle>> {
     const cached = this.peers.get(username);
     if (cached) return cached;
-    const { keys, fingerprints } = await this.fetchPeer(username);
+    const { keys, fingerprints, encryptionPem } = await this.fetchPeer(username);
     const pinned = this.trustOptions.pins.pinnedUser(username);
     const name = escapeControls(username);
     if (pinned && !sameFingerprints(pinned, fingerprints)) {
@@ -180,7 +183,14 @@ export class KeyTrust {
     }
     if (!pinned) await this.trustOptions.pins.pinUser(username, fingerprints);
     this.peers.set(username, keys);
+    this.peerEncryption.set(username, encryptionPem);
     return keys;
+  }
+
+  /** A peer's encryption key (SPKI PEM) for wrapping a chat key: pinned, and refused when changed, as `peerKeys`. */
+  async peerEncryptionKey(username: string): Promise<string> {
+    await this.peerKeys(username);
+    return this.peerEncryption.get(username) as string;
   }
 
   /** A user's fingerprints as the server has them now, and as pinned; remembered as shown. */
@@ -217,6 +227,7 @@ export class KeyTrust {
     await this.trustOptions.pins.pinUser(username, current);
     this.changed.delete(username);
     this.peers.delete(username);
+    this.peerEncryption.delete(username);
     return current;
   }
 }

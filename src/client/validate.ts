@@ -97,11 +97,29 @@ export function checkEnvelope(value: unknown): void {
   base64(e.wrappedKey, 'keyEnvelope.wrappedKey');
 }
 
-/** A chat object (`{id, epoch, createdBy, createdAt, members}`), in any answer or event. */
+function names(value: unknown, field: string): string[] {
+  return array(value, field).map((u) => checkUsername(u, `${field}[]`));
+}
+
+/** A members-mode chat's pending epoch (`chat.pending`, `chat.rekey`), or null. */
+export function checkPending(value: unknown, field = 'pending'): void {
+  if (value === null) return;
+  const p = object(value, field);
+  epoch(p.epoch, `${field}.epoch`);
+  for (const list of ['members', 'added', 'removed']) names(p[list], `${field}.${list}`);
+  string(p.reason, `${field}.reason`, 32);
+}
+
+/** A chat object (`{id, epoch, createdBy, createdAt, members, keyMode, pending?}`), in any answer or event. */
 export function checkChat(value: unknown, field = 'chat'): void {
   const c = object(value, field);
   uuid(c.id, `${field}.id`);
-  epoch(c.epoch, `${field}.epoch`);
+  // absent (a server of the previous release): server mode, as it was
+  if (c.keyMode !== undefined && c.keyMode !== 'server' && c.keyMode !== 'members')
+    fail(`${field}.keyMode`, c.keyMode, 'server or members');
+  // a members-mode chat is at epoch 0 until its first epoch is committed
+  integer(c.epoch, `${field}.epoch`, c.keyMode === 'members' ? 0 : 1);
+  if (c.keyMode === 'members') checkPending(c.pending ?? null, `${field}.pending`);
   checkUsername(c.createdBy, `${field}.createdBy`);
   string(c.createdAt, `${field}.createdAt`, 64);
   for (const m of array(c.members, `${field}.members`)) {
@@ -142,6 +160,12 @@ export function checkEvent(type: string, data: unknown): void {
       const d = object(data, 'data');
       uuid(d.chatId, 'chatId');
       checkEnvelope(d.keyEnvelope);
+      return;
+    }
+    case 'chat.rekey': {
+      const d = object(data, 'data');
+      uuid(d.chatId, 'chatId');
+      checkPending(d.pending);
       return;
     }
     case 'member.joined':

@@ -178,10 +178,15 @@ export interface paths {
         get: operations["listChats"];
         put?: never;
         /**
-         * Start a chat; the server generates its key.
+         * Start a chat; the server makes its key, or (members mode) the creator's client does.
          * @description The caller becomes a joined member. Online invitees become invited members and get a
          *     `chat.invited` event; offline and unknown invitees are not added and are listed in
          *     `unavailable`. The chat starts at epoch 1 even when nobody else could be added.
+         *     With `keyMode: members` the server makes no key: the chat starts at epoch 0 with the
+         *     caller alone, and epoch 1 (the caller and the online invitees) is `pending` until the
+         *     caller's client commits it (`POST /chats/{chatId}/epochs`); `keyEnvelope` is null, and the
+         *     invitees get `chat.invited` with the caller's envelope when it is committed. Uncommitted
+         *     additions are dropped after `SECURECHAT_PENDING_SECONDS` (default 60).
          *     Creating is limited per user and instance (`SECURECHAT_CHAT_LIMIT` a minute, 429; a 503
          *     is not counted), and a user who has joined `SECURECHAT_MAX_CHATS` chats (default 1000;
          *     invitations not accepted do not count) gets 409 `TOO_MANY_CHATS`.
@@ -229,6 +234,9 @@ export interface paths {
          *     (`SECURECHAT_MEMBERSHIP_LIMIT` a minute, 429; a 503 is not counted); an invitee's cap
          *     (`SECURECHAT_MAX_CHATS`) applies when they join. Changes to one chat wait for each other,
          *     and a change that keeps losing to other instances' is 503 with `Retry-After`.
+         *     In a members-mode chat nothing is added yet: the next epoch (with the online invitees) is
+         *     `pending` until a member's client commits it, and the invitees get `chat.invited` then;
+         *     while an epoch is pending, inviting is 409 `REKEY_PENDING`.
          */
         post: operations["inviteToChat"];
         delete?: never;
@@ -274,6 +282,9 @@ export interface paths {
          * @description `member.left` goes to every member including the one who left; the remaining members
          *     get the new epoch's envelope in `chat.key`. No body is needed. Leaving a joined chat is
          *     limited per user and instance with invitations (429); declining an invitation is not.
+         *     In a members-mode chat the member is gone at once, and the remaining members' next epoch
+         *     is `pending` (`chat.rekey`) until one of their clients commits it; a leave while an epoch
+         *     is pending joins it (the leaver leaves its list).
          */
         post: operations["leaveChat"];
         delete?: never;
@@ -297,10 +308,42 @@ export interface paths {
          *     history. An epoch before the membership began, or not yet made, is 404 `KEY_NOT_FOUND`;
          *     a member who left and was invited again reads from the epoch of the new invitation on.
          *     The client checks that the envelope's `chatId` and `epoch` are the ones it asked for.
+         *     A members-mode chat's envelopes are the ones its members committed (signed by the
+         *     committer, not the server); before its first commit it has none (404 `KEY_NOT_FOUND`).
          */
         get: operations["getChatKey"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/chats/{chatId}/epochs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit a members-mode chat's pending epoch with member-made envelopes.
+         * @description A joined member's client draws the epoch's key, wraps it for every member of the pending
+         *     list and signs each wrapped key (protocol.md, "Chats the server cannot read"). Checked in
+         *     this order: schema, one envelope per member and a real `issuedAt` (400 `INVALID_BODY`);
+         *     membership (404 `CHAT_NOT_FOUND`, 403 `NOT_JOINED`); an epoch already committed (409
+         *     `EPOCH_COMMITTED`, also for the loser of two commits at once, on any instance); no such
+         *     pending epoch (409 `NO_PENDING_EPOCH`; always so in a server-mode chat); `members`
+         *     not the pending list (409 `PENDING_MISMATCH`: read the chat again); for epoch 1 a
+         *     committer other than the creator (403 `NOT_COMMITTER`); each signature under the
+         *     committer's registered key for its `signatureAlgorithm` (400 `BAD_SIGNATURE`). Then the
+         *     epoch is the chat's, added members become invited (`chat.invited` with their envelope),
+         *     the others get `chat.key`, and posting is open again.
+         */
+        post: operations["commitEpoch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -329,8 +372,9 @@ export interface paths {
         /**
          * Post an encrypted, signed message.
          * @description Checked in this order; the first failure answers: schema (400 `INVALID_BODY`),
-         *     membership (404 `CHAT_NOT_FOUND`; 403 `NOT_JOINED` for an invited member), current
-         *     epoch (409 `STALE_EPOCH`), `sentAt` within 5 minutes of the server clock
+         *     membership (404 `CHAT_NOT_FOUND`; 403 `NOT_JOINED` for an invited member), no epoch
+         *     waiting for a member's commit in a members-mode chat (409 `REKEY_PENDING`: wait for
+         *     `chat.key`, then send again), current epoch (409 `STALE_EPOCH`), `sentAt` within 5 minutes of the server clock
          *     (400 `CLOCK_SKEW`), signature under the sender's registered key for
          *     `signatureAlgorithm` (400 `BAD_SIGNATURE`), id unused in this chat
          *     (409 `DUPLICATE_MESSAGE`; ids compare case-insensitively). The message then gets the
@@ -353,7 +397,7 @@ export interface paths {
         /**
          * The caller's Server-Sent Events stream.
          * @description `text/event-stream`. Each event has `event:` (its type) and `data:` (one line of JSON).
-         *     Stored events (`chat.invited`, `chat.key`, `member.joined`, `member.left`, `message`)
+         *     Stored events (`chat.invited`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`, `message`)
          *     carry `id:`, a number that only grows. Reconnect with `Last-Event-ID: N` to receive
          *     every stored event for you with a larger id, in order, before live ones. When N is
          *     older than the server keeps (or is not an id this server issued) the stream starts with
@@ -368,6 +412,7 @@ export interface paths {
          *     | `presence` | `PresenceEvent` |
          *     | `chat.invited` | `ChatInvitedEvent` |
          *     | `chat.key` | `ChatKeyEvent` |
+         *     | `chat.rekey` | `ChatRekeyEvent` (members-mode chats) |
          *     | `member.joined`, `member.left` | `MemberEvent` |
          *     | `message` | `MessageEvent` |
          *     | `resync` | `ResyncEvent` |
@@ -494,6 +539,42 @@ export interface components {
             issuedAt: components["schemas"]["Timestamp"];
             serverSignature: components["schemas"]["Base64"];
         };
+        /**
+         * @description A members-mode chat's envelope, wrapped and signed by the member who committed the epoch
+         *     (never by the server): `signature` is over `securechat/v1/member-key\n{chatId}\n{epoch}\n{recipient}\n{wrappedKey}\n{issuedAt}\n{committer}\n{members}`
+         *     with `members` sorted by code point and joined with `,`.
+         */
+        MemberKeyEnvelope: {
+            chatId: components["schemas"]["Uuid"];
+            epoch: components["schemas"]["Epoch"];
+            recipient: components["schemas"]["Username"];
+            /** @enum {string} */
+            algorithm: "RSA-OAEP-SHA256";
+            wrappedKey: components["schemas"]["Base64"];
+            issuedAt: components["schemas"]["Timestamp"];
+            committer: components["schemas"]["Username"];
+            members: components["schemas"]["MemberNames"];
+            signatureAlgorithm: components["schemas"]["SignatureAlgorithm"];
+            signature: components["schemas"]["Base64"];
+        };
+        /** @description Signed by the server (`keyMode` server) or by the committing member (`keyMode` members). */
+        AnyKeyEnvelope: components["schemas"]["KeyEnvelope"] | components["schemas"]["MemberKeyEnvelope"];
+        /** @description Usernames, sorted by code point. */
+        MemberNames: components["schemas"]["Username"][];
+        /** @description A members-mode chat's next epoch, waiting for a member's client to commit its key. */
+        PendingEpoch: {
+            epoch: components["schemas"]["Epoch"];
+            members: components["schemas"]["MemberNames"];
+            added: components["schemas"]["MemberNames"];
+            removed: components["schemas"]["MemberNames"];
+            /** @enum {string} */
+            reason: "create" | "invite" | "leave" | "messages" | "age";
+        };
+        /**
+         * @description `server`: the server makes every key (the default). `members`: only members' clients make and hold keys.
+         * @enum {string}
+         */
+        KeyMode: "server" | "members";
         Member: {
             username: components["schemas"]["Username"];
             /** @enum {string} */
@@ -502,10 +583,14 @@ export interface components {
         };
         Chat: {
             id: components["schemas"]["Uuid"];
-            epoch: components["schemas"]["Epoch"];
+            /** @description The current epoch; 0 in a members-mode chat whose first epoch is still pending. */
+            epoch: number;
             createdBy: components["schemas"]["Username"];
             createdAt: components["schemas"]["Timestamp"];
             members: components["schemas"]["Member"][];
+            keyMode: components["schemas"]["KeyMode"];
+            /** @description Members mode only (absent in server mode); null when no epoch waits. */
+            pending?: components["schemas"]["PendingEpoch"] | null;
         };
         Unavailable: {
             username: string;
@@ -515,9 +600,27 @@ export interface components {
         InviteRequest: {
             invitees: components["schemas"]["Username"][];
         };
+        CreateChatRequest: {
+            invitees: components["schemas"]["Username"][];
+            /** @default server */
+            keyMode: components["schemas"]["KeyMode"];
+        };
+        CommitEpochRequest: {
+            epoch: components["schemas"]["Epoch"];
+            members: components["schemas"]["MemberNames"];
+            issuedAt: components["schemas"]["Timestamp"];
+            envelopes: {
+                recipient: components["schemas"]["Username"];
+                /** @description The epoch's key wrapped with RSA-OAEP-SHA256 for `recipient` (a key of at most 8192 bits). */
+                wrappedKey: components["schemas"]["Base64"];
+                signatureAlgorithm: components["schemas"]["SignatureAlgorithm"];
+                signature: components["schemas"]["Base64"];
+            }[];
+        };
         CreateChatResponse: {
             chat: components["schemas"]["Chat"];
-            keyEnvelope: components["schemas"]["KeyEnvelope"];
+            /** @description The caller's envelope; null in a members-mode chat (its first epoch is pending). */
+            keyEnvelope: components["schemas"]["KeyEnvelope"] | null;
             unavailable: components["schemas"]["Unavailable"];
         };
         ChatList: {
@@ -531,7 +634,7 @@ export interface components {
         };
         JoinResponse: {
             chat: components["schemas"]["Chat"];
-            keyEnvelope: components["schemas"]["KeyEnvelope"];
+            keyEnvelope: components["schemas"]["AnyKeyEnvelope"];
         };
         PostMessageRequest: {
             id: components["schemas"]["Uuid"];
@@ -577,12 +680,17 @@ export interface components {
         };
         ChatInvitedEvent: {
             chat: components["schemas"]["Chat"];
-            keyEnvelope: components["schemas"]["KeyEnvelope"];
+            keyEnvelope: components["schemas"]["AnyKeyEnvelope"];
             invitedBy: components["schemas"]["Username"];
         };
         ChatKeyEvent: {
             chatId: components["schemas"]["Uuid"];
-            keyEnvelope: components["schemas"]["KeyEnvelope"];
+            keyEnvelope: components["schemas"]["AnyKeyEnvelope"];
+        };
+        /** @description Members-mode chats: a new epoch waits for a member to commit its key; `pending: null`: the wait was dropped. */
+        ChatRekeyEvent: {
+            chatId: components["schemas"]["Uuid"];
+            pending: components["schemas"]["PendingEpoch"] | null;
         };
         MemberEvent: {
             chatId: components["schemas"]["Uuid"];
@@ -731,6 +839,42 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `ALREADY_MEMBER`: an invitee is already a member; `CHAT_FULL`: the chat would pass its member limit; `REKEY_PENDING`: a members-mode chat has an epoch waiting for its key. */
+        AlreadyMemberOrPending: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `INVALID_BODY` (not one envelope per member, an impossible `issuedAt`) or `BAD_SIGNATURE`. */
+        CommitRejected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `NOT_JOINED`: the caller is invited but has not joined; `NOT_COMMITTER`: only the creator commits epoch 1. */
+        NotCommitter: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `EPOCH_COMMITTED` (that epoch has its key already), `NO_PENDING_EPOCH` or `PENDING_MISMATCH` (the pending list changed: read the chat again). */
+        CommitConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /**
          * @description `CHAT_FULL`: the chat would pass its member limit (`SECURECHAT_MAX_MEMBERS`, default
          *     100); `TOO_MANY_CHATS`: the caller is in as many chats as allowed (`SECURECHAT_MAX_CHATS`).
@@ -758,7 +902,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `STALE_EPOCH` (re-encrypt under the current key) or `DUPLICATE_MESSAGE`. */
+        /** @description `REKEY_PENDING` (wait for `chat.key`), `STALE_EPOCH` (re-encrypt under the current key) or `DUPLICATE_MESSAGE`. */
         MessageConflict: {
             headers: {
                 [name: string]: unknown;
@@ -1057,7 +1201,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["InviteRequest"];
+                "application/json": components["schemas"]["CreateChatRequest"];
             };
         };
         responses: {
@@ -1132,7 +1276,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["NotJoined"];
             404: components["responses"]["ChatNotFound"];
-            409: components["responses"]["AlreadyMember"];
+            409: components["responses"]["AlreadyMemberOrPending"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -1216,12 +1360,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KeyEnvelope"];
+                    "application/json": components["schemas"]["AnyKeyEnvelope"];
                 };
             };
             400: components["responses"]["InvalidQuery"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ChatOrKeyNotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    commitEpoch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                chatId: components["parameters"]["ChatId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommitEpochRequest"];
+            };
+        };
+        responses: {
+            /** @description Committed; the chat at its new epoch and the caller's envelope. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinResponse"];
+                };
+            };
+            400: components["responses"]["CommitRejected"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotCommitter"];
+            404: components["responses"]["ChatNotFound"];
+            409: components["responses"]["CommitConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -5,13 +5,15 @@
 import {
   type EnvelopeFields,
   envelopeSigningText,
+  type MemberEnvelopeFields,
   type MessageHeader,
+  memberEnvelopeSigningText,
   messageAad,
   messageSigningText,
   type SealedParts,
 } from '../client/canonical.js';
 
-export type { EnvelopeFields, MessageHeader, SealedParts };
+export type { EnvelopeFields, MemberEnvelopeFields, MessageHeader, SealedParts };
 export { messageAad };
 
 export function envelopeSigningInput(e: EnvelopeFields): Buffer {
@@ -20,4 +22,8 @@ export function envelopeSigningInput(e: EnvelopeFields): Buffer {
 
 export function messageSigningInput(h: MessageHeader, parts: SealedParts): Buffer {
   return Buffer.from(messageSigningText(h, parts), 'utf8');
+}
+
+export function memberEnvelopeSigningInput(e: MemberEnvelopeFields): Buffer {
+  return Buffer.from(memberEnvelopeSigningText(e), 'utf8');
 }

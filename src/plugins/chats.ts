@@ -2,16 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { type Chats, createChats } from '../services/chats.js';
 import { createEnvelopeIssuer } from '../services/envelopes.js';
+import { createEpochs, type Epochs } from '../services/epochs.js';
 import { createMessages, type Messages } from '../services/messages.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     chats: Chats;
     messages: Messages;
+    /** Members-mode chats: commits of pending epochs, and the drop of stale additions. */
+    epochs: Epochs;
   }
 }
 
-/** Chats (membership, epochs, envelopes) and the messages posted to them. */
+/** Chats (membership, epochs, envelopes, members-mode commits) and the messages posted to them. */
 export default fp(
   async function chats(app: FastifyInstance) {
     const { config, store, fanout, accounts } = app;
@@ -30,6 +33,17 @@ export default fp(
       audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
     });
     app.decorate('chats', chats);
+    app.decorate(
+      'epochs',
+      createEpochs({
+        store,
+        bus: fanout,
+        accounts,
+        view: chats.view,
+        pendingMs: config.pendingSeconds * 1000,
+        audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
+      }),
+    );
     app.decorate(
       'messages',
       createMessages({

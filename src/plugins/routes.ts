@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { authRoutes } from '../routes/auth.js';
 import { chatRoutes } from '../routes/chats.js';
+import { epochRoutes } from '../routes/epochs.js';
 import { eventRoutes } from '../routes/events.js';
 import { messageRoutes } from '../routes/messages.js';
 import { registrationRoutes } from '../routes/registration.js';
@@ -27,6 +28,7 @@ export default fp(
       ...authRoutes(app),
       ...userRoutes(app),
       ...chatRoutes(app),
+      ...epochRoutes(app),
       ...messageRoutes(app),
       ...eventRoutes(app),
       ...serverRoutes(app),

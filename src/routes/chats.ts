@@ -7,7 +7,7 @@ export const chatRoutes = ({
   'createChat' | 'listChats' | 'getChat' | 'inviteToChat' | 'joinChat' | 'leaveChat' | 'getChatKey'
 > => ({
   async createChat(request, reply) {
-    const result = await chats.create(request.session.username, request.body.invitees);
+    const result = await chats.create(request.session.username, request.body.invitees, request.body.keyMode);
     request.log.info({ chatId: result.chat.id, by: request.session.username }, 'chat created');
     return reply.status(201).send(result);
   },

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Fanout, SharedCounter } from '../bus/types.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
+import type { AnyEnvelope } from '../crypto/member-envelope.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, isOutage, rateLimited, unavailable } from '../errors.js';
 import {
   type ChatCursor,
   type ChatRecord,
   EpochConflictError,
+  type KeyMode,
   type MemberRecord,
   type NewEvent,
   type Store,
@@ -16,6 +18,14 @@ import type { Accounts } from './accounts.js';
 import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
 import { localCounter } from './limiter.js';
+import {
+  isMembersMode,
+  nextPending,
+  type PendingView,
+  pendingView,
+  rekeyEvents,
+  withoutMember,
+} from './pending.js';
 import type { Presence } from './presence.js';
 
 export interface ChatView {
@@ -24,6 +34,9 @@ export interface ChatView {
   createdBy: string;
   createdAt: string;
   members: { username: string; state: MemberRecord['state']; online: boolean }[];
+  keyMode: KeyMode;
+  /** Members mode only: the epoch waiting for a member's commit, or null. */
+  pending?: PendingView | null;
 }
 
 export interface Unavailable {
@@ -195,7 +208,16 @@ export function createChats({
       state: m.state,
       online: onlineNow.has(m.username),
     }));
-    return { id: chat.id, epoch: chat.epoch, createdBy: chat.createdBy, createdAt: chat.createdAt, members };
+    const keyMode = chat.keyMode ?? 'server';
+    return {
+      id: chat.id,
+      epoch: chat.epoch,
+      createdBy: chat.createdBy,
+      createdAt: chat.createdAt,
+      members,
+      keyMode,
+      ...(keyMode === 'members' && { pending: pendingView(chat.pending) }),
+    };
   }
 
   async function view(chat: ChatRecord): Promise<ChatView> {
@@ -254,7 +276,11 @@ export function createChats({
   }
 
   /** The caller's envelope for the chat's current epoch (written with the epoch, so it is there). */
-  async function currentEnvelope(chat: ChatRecord, username: string): Promise<KeyEnvelope> {
+  async function currentEnvelope(chat: ChatRecord, username: string): Promise<AnyEnvelope> {
+    if (chat.epoch === 0)
+      throw new Errors.KEY_NOT_FOUND(
+        'The chat has no key yet: its first epoch waits for a member to commit it.',
+      );
     const envelope = await store.getEnvelope(chat.id, chat.epoch, username);
     // Only a read that saw half a change could miss it: read again.
     if (!envelope) throw new EpochConflictError(`no envelope for ${username} at epoch ${chat.epoch}`);
@@ -264,7 +290,8 @@ export function createChats({
   const chats = {
     view,
 
-    async create(creator: string, invitees: string[]) {
+    async create(creator: string, invitees: string[], keyMode: KeyMode = 'server') {
+      if (keyMode === 'members') return createForMembers(creator, invitees);
       if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
       await checkRoomFor(creator);
       return charged(creations, creator, 'chats created', async () => {
@@ -331,9 +358,12 @@ export function createChats({
           if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before inviting others.');
           const already = invitees.filter((u) => chat.members.some((m) => m.username === u));
           if (already.length > 0) throw new Errors.ALREADY_MEMBER(`Already members: ${already.join(', ')}.`);
+          if (chat.pending) throw rekeyPending('invite again once it has its key');
           const { available, unavailable } = await classify(invitees);
           if (available.length === 0) return { chat: await view(chat), unavailable };
           checkSize(chat.members.length + available.length);
+          if (isMembersMode(chat))
+            return { chat: await propose(chat, { added: available, inviter }), unavailable };
 
           const epoch = chat.epoch + 1;
           const added = available.map(
@@ -407,6 +437,7 @@ export function createChats({
       const leaving = () =>
         withRetry(chatId, async () => {
           const { chat } = await memberChat(chatId, username);
+          if (isMembersMode(chat)) return leaveMembersChat(chat, username);
           const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
           const epoch = chat.epoch + 1;
           const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
@@ -452,7 +483,7 @@ export function createChats({
      * The caller's envelope for `epoch` (default: the current one), for any epoch from the one at
      * which their membership began: that is how a new device reads older history.
      */
-    async key(chatId: string, username: string, epoch?: number): Promise<KeyEnvelope> {
+    async key(chatId: string, username: string, epoch?: number): Promise<AnyEnvelope> {
       for (let i = 1; ; i++) {
         const { chat, member } = await memberChat(chatId, username);
         if (epoch !== undefined && epoch !== chat.epoch) {
@@ -476,9 +507,103 @@ export function createChats({
     },
   };
 
+  const rekeyPending = (what: string) =>
+    new Errors.REKEY_PENDING(`A new epoch of this chat waits for a member to commit its key; ${what}.`);
+
+  /** Members mode: a new chat whose first epoch (creator and online invitees) waits for the creator's commit. */
+  async function createForMembers(creator: string, invitees: string[]) {
+    if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
+    await checkRoomFor(creator);
+    return charged(creations, creator, 'chats created', async () => {
+      const { available, unavailable } = await classify(invitees);
+      checkSize(1 + available.length);
+      const now = timestamp();
+      const chat: ChatRecord = {
+        id: randomUUID(),
+        epoch: 0,
+        createdBy: creator,
+        createdAt: now,
+        members: [{ username: creator, state: 'joined', sinceEpoch: 1 }],
+        keyMode: 'members',
+      };
+      chat.pending = nextPending(chat, { added: available, reason: 'create', requestedBy: creator, now });
+      const chatView = await view(chat);
+      await publish(await store.createChat(chat, [], rekeyEvents(chat, chat.pending, [])));
+      audit('chat.created', { chatId: chat.id, by: creator, proposed: available, keyMode: 'members' });
+      return { chat: chatView, keyEnvelope: null, unavailable };
+    });
+  }
+
+  /**
+   * Members mode: records the next epoch (with `added`, or the same members for a rotation) as
+   * pending, and tells the joined members of the new list, whose clients commit it.
+   */
+  async function propose(
+    chat: ChatRecord,
+    change: { added?: string[]; inviter?: string; reason?: 'messages' | 'age' },
+  ) {
+    const next = nextPending(chat, {
+      added: change.added,
+      reason: change.reason ?? 'invite',
+      requestedBy: change.inviter,
+      now: timestamp(),
+    });
+    const proposed = { ...chat, pending: next };
+    const chatView = await view(proposed);
+    const stored = await store.changeMembership({
+      chatId: chat.id,
+      expectedEpoch: chat.epoch,
+      epoch: chat.epoch,
+      upsert: [],
+      remove: [],
+      envelopes: [],
+      events: rekeyEvents(chat, next, []),
+      pending: { expected: null, next },
+    });
+    await publish(stored);
+    audit('key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason, added: next.added });
+    return chatView;
+  }
+
+  /** Members mode: the member leaves now; the remaining members' next epoch waits for a commit. */
+  async function leaveMembersChat(chat: ChatRecord, username: string): Promise<void> {
+    const remaining = chat.members.filter((m) => m.username !== username);
+    const before = chat.pending ?? null;
+    const next =
+      remaining.length === 0
+        ? null
+        : before
+          ? withoutMember(before, username)
+          : nextPending(chat, { removed: [username], reason: 'leave', now: timestamp() });
+    const after = { ...chat, members: remaining };
+    const stored = await store.changeMembership({
+      chatId: chat.id,
+      expectedEpoch: chat.epoch,
+      epoch: chat.epoch,
+      upsert: [],
+      remove: [username],
+      envelopes: [],
+      events: [
+        event('member.left', { chatId: chat.id, username }, [...remaining.map((m) => m.username), username]),
+        ...rekeyEvents(after, next, []),
+      ],
+      pending: { expected: before, next },
+    });
+    await publish(stored);
+    audit('member.left', { chatId: chat.id, username });
+    if (next) audit('key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason });
+  }
+
   async function rotateNow(chatId: string, reason: string, fromEpoch: number): Promise<void> {
     const chat = await store.getChat(chatId);
     if (!chat || chat.members.length === 0 || chat.epoch !== fromEpoch) return;
+    if (isMembersMode(chat)) {
+      if (chat.pending) return;
+      await propose(chat, { reason: reason === 'age' ? 'age' : 'messages' }).catch((error) => {
+        if (!(error instanceof EpochConflictError)) throw error;
+      });
+      return;
+    }
     const epoch = chat.epoch + 1;
     const members = chat.members.map((m) => m.username);
     const envelopes = await issueEnvelopes(chat.id, epoch, members);

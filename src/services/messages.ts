@@ -67,6 +67,8 @@ function refused(reason: AppendRefusal, chatId: string, messageId: string, epoch
       return new Errors.STALE_EPOCH(`The chat is at epoch ${epoch}; re-encrypt under its current key.`);
     case 'duplicate-message':
       return new Errors.DUPLICATE_MESSAGE(`Message ${messageId} was already posted to this chat.`);
+    case 'rekey-pending':
+      return new Errors.REKEY_PENDING('A new epoch waits for its key; send again when it arrives.');
   }
 }
 
@@ -100,6 +102,7 @@ export function createMessages({
       if (!found) throw refused('chat-not-found', chatId, body.id);
       const { member, epoch: currentEpoch } = found;
       if (member.state !== 'joined') throw refused('not-joined', chatId, body.id);
+      if (found.pending) throw refused('rekey-pending', chatId, body.id);
       if (body.epoch !== currentEpoch) throw refused('stale-epoch', chatId, body.id, currentEpoch);
 
       // 4. clock.

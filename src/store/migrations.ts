@@ -105,6 +105,27 @@ export const MIGRATIONS: string[] = [
     used_at    TEXT
   );
   `,
+  // 5: members-mode chats: how a chat's keys are made, the epoch waiting for a member's commit
+  // (JSON; additions_since: when its additions began to wait, for the 60-second drop), and
+  // envelopes wrapped and signed by a member instead of the server.
+  `
+  ALTER TABLE chats ADD COLUMN key_mode TEXT NOT NULL DEFAULT 'server' CHECK (key_mode IN ('server', 'members'));
+  ALTER TABLE chats ADD COLUMN pending TEXT;
+  ALTER TABLE chats ADD COLUMN additions_since TEXT;
+  CREATE INDEX chats_by_additions_since ON chats(additions_since) WHERE additions_since IS NOT NULL;
+  CREATE TABLE member_envelopes (
+    chat_id     TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    recipient   TEXT NOT NULL,
+    wrapped_key TEXT NOT NULL,
+    issued_at   TEXT NOT NULL,
+    committer   TEXT NOT NULL,
+    members     TEXT NOT NULL,
+    sig_alg     TEXT NOT NULL,
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (chat_id, epoch, recipient)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**
@@ -220,6 +241,25 @@ export const PG_MIGRATIONS: string[] = [
     created_at TEXT COLLATE "C" NOT NULL,
     expires_at TEXT COLLATE "C" NOT NULL,
     used_at    TEXT COLLATE "C"
+  );
+  `,
+  // 5: as SQLite's 5 (members-mode chats)
+  `
+  ALTER TABLE chats ADD COLUMN key_mode TEXT NOT NULL DEFAULT 'server' CHECK (key_mode IN ('server', 'members'));
+  ALTER TABLE chats ADD COLUMN pending TEXT;
+  ALTER TABLE chats ADD COLUMN additions_since TEXT COLLATE "C";
+  CREATE INDEX chats_by_additions_since ON chats(additions_since) WHERE additions_since IS NOT NULL;
+  CREATE TABLE member_envelopes (
+    chat_id     TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    recipient   TEXT NOT NULL,
+    wrapped_key TEXT NOT NULL,
+    issued_at   TEXT NOT NULL,
+    committer   TEXT NOT NULL,
+    members     TEXT NOT NULL,
+    sig_alg     TEXT NOT NULL,
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (chat_id, epoch, recipient)
   );
   `,
 ];

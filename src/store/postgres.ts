@@ -1,8 +1,19 @@
 import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
+import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
 import { BackendUnavailableError } from '../util/unavailable.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { type Row, toEnvelope, toEvent, toMessage, toRegistrationCode, toUser } from './rows.js';
+import {
+  pendingText,
+  type Row,
+  toEnvelope,
+  toEvent,
+  toMemberEnvelope,
+  toMessage,
+  toPending,
+  toRegistrationCode,
+  toUser,
+} from './rows.js';
 import {
   AppendRefusedError,
   type ChatCursor,
@@ -40,7 +51,7 @@ const types = {
  * a version: a new body gets a new name, so instances of two releases can run side by side.
  */
 const APPEND_MESSAGE = `
-CREATE OR REPLACE FUNCTION securechat_append_message_v2(
+CREATE OR REPLACE FUNCTION securechat_append_message_v3(
   p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
   p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
   p_data_before TEXT, p_data_after TEXT,
@@ -50,11 +61,13 @@ DECLARE
   chat RECORD;
   member_state TEXT;
 BEGIN
-  SELECT c.epoch, c.next_seq, c.epoch_messages INTO chat FROM chats c WHERE c.id = p_chat FOR UPDATE;
+  SELECT c.epoch, c.next_seq, c.epoch_messages, c.pending INTO chat FROM chats c WHERE c.id = p_chat FOR UPDATE;
   IF NOT FOUND THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
   SELECT m.state INTO member_state FROM members m WHERE m.chat_id = p_chat AND m.username = p_sender;
   IF member_state IS NULL THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
   IF member_state <> 'joined' THEN RAISE EXCEPTION 'NOT_JOINED'; END IF;
+  -- v3: members mode, an epoch waiting for a member's commit (set under this row's lock)
+  IF chat.pending IS NOT NULL THEN RAISE EXCEPTION 'REKEY_PENDING'; END IF;
   IF chat.epoch <> p_epoch THEN RAISE EXCEPTION 'STALE_EPOCH' USING DETAIL = chat.epoch::text; END IF;
   out_seq := chat.next_seq;
   INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
@@ -289,6 +302,7 @@ class PostgresStore implements Store {
   private async chatsWhere(where: string, params: unknown[], order = 'c.id'): Promise<ListedChat[]> {
     const rows = await this.rows(
       `SELECT c.id, c.epoch, c.created_by, c.created_at, COALESCE(c.active_at, c.created_at) AS active_at,
+         c.key_mode, c.pending,
          COALESCE((SELECT json_agg(json_build_object('username', m.username, 'state', m.state,
              'sinceEpoch', m.since_epoch) ORDER BY m.since_epoch, m.username)
            FROM members m WHERE m.chat_id = c.id), '[]') AS members
@@ -302,10 +316,33 @@ class PostgresStore implements Store {
       createdAt: row.created_at as string,
       activeAt: row.active_at as string,
       members: row.members as MemberRecord[],
+      keyMode: (row.key_mode as ChatRecord['keyMode']) ?? 'server',
+      pending: toPending(row.pending),
     }));
   }
 
-  private async insertEnvelopes(client: Client, envelopes: KeyEnvelope[]): Promise<void> {
+  private async insertEnvelopes(client: Client, all: AnyEnvelope[]): Promise<void> {
+    const byMembers = all.filter(isMemberEnvelope);
+    if (byMembers.length > 0) {
+      await client.query(
+        `INSERT INTO member_envelopes (chat_id, epoch, recipient, wrapped_key, issued_at, committer, members,
+           sig_alg, signature)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+           $8::text[], $9::text[])`,
+        [
+          byMembers.map((e) => e.chatId),
+          byMembers.map((e) => e.epoch),
+          byMembers.map((e) => e.recipient),
+          byMembers.map((e) => e.wrappedKey),
+          byMembers.map((e) => e.issuedAt),
+          byMembers.map((e) => e.committer),
+          byMembers.map((e) => JSON.stringify(e.members)),
+          byMembers.map((e) => e.signatureAlgorithm),
+          byMembers.map((e) => e.signature),
+        ],
+      );
+    }
+    const envelopes = all.filter((e): e is KeyEnvelope => !isMemberEnvelope(e));
     if (envelopes.length === 0) return;
     await client.query(
       `INSERT INTO envelopes (chat_id, epoch, recipient, wrapped_key, issued_at, server_signature)
@@ -363,8 +400,17 @@ class PostgresStore implements Store {
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
     return this.transaction(async (client) => {
       await client.query(
-        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at, active_at) VALUES ($1, $2, $3, $4, $4, $4)',
-        [chat.id, chat.epoch, chat.createdBy, chat.createdAt],
+        `INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at, active_at, key_mode, pending,
+           additions_since) VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7)`,
+        [
+          chat.id,
+          chat.epoch,
+          chat.createdBy,
+          chat.createdAt,
+          chat.keyMode ?? 'server',
+          pendingText(chat.pending),
+          chat.pending?.additionsSince ?? null,
+        ],
       );
       await this.upsertMembers(client, chat.id, chat.members);
       await this.insertEnvelopes(client, envelopes);
@@ -388,13 +434,14 @@ class PostgresStore implements Store {
 
   async membership(chatId: string, username: string) {
     const [row] = await this.rows(
-      `SELECT c.epoch, m.state, m.since_epoch FROM chats c JOIN members m ON m.chat_id = c.id
-       WHERE c.id = $1 AND m.username = $2`,
+      `SELECT c.epoch, c.pending IS NOT NULL AS pending, m.state, m.since_epoch FROM chats c
+       JOIN members m ON m.chat_id = c.id WHERE c.id = $1 AND m.username = $2`,
       [chatId, username],
     );
     if (!row) return undefined;
     return {
       epoch: row.epoch as number,
+      pending: Boolean(row.pending),
       member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
     };
   }
@@ -437,6 +484,15 @@ class PostgresStore implements Store {
       );
       if (rowCount !== 1)
         throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
+      if (change.pending) {
+        const { next, expected } = change.pending;
+        const set = await client.query(
+          'UPDATE chats SET pending = $1, additions_since = $2 WHERE id = $3 AND pending IS NOT DISTINCT FROM $4',
+          [pendingText(next), next?.additionsSince ?? null, change.chatId, pendingText(expected)],
+        );
+        if (set.rowCount !== 1)
+          throw new EpochConflictError(`chat ${change.chatId}: its pending epoch changed meanwhile`);
+      }
       if (change.remove.length > 0) {
         await client.query('DELETE FROM members WHERE chat_id = $1 AND username = ANY($2)', [
           change.chatId,
@@ -449,12 +505,25 @@ class PostgresStore implements Store {
     });
   }
 
-  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<KeyEnvelope | undefined> {
+  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyEnvelope | undefined> {
     const [row] = await this.rows(
       'SELECT * FROM envelopes WHERE chat_id = $1 AND epoch = $2 AND recipient = $3',
       [chatId, epoch, recipient],
     );
-    return row && toEnvelope(row);
+    if (row) return toEnvelope(row);
+    const [member] = await this.rows(
+      'SELECT * FROM member_envelopes WHERE chat_id = $1 AND epoch = $2 AND recipient = $3',
+      [chatId, epoch, recipient],
+    );
+    return member && toMemberEnvelope(member);
+  }
+
+  async chatsWithStaleAdditions(before: string, limit: number): Promise<string[]> {
+    const rows = await this.rows(
+      'SELECT id FROM chats WHERE additions_since < $1 ORDER BY additions_since LIMIT $2',
+      [before, limit],
+    );
+    return rows.map((r) => r.id as string);
   }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
@@ -465,7 +534,7 @@ class PostgresStore implements Store {
     const [before, after] = [`${parts[0]}"seq":`, parts[1]];
     try {
       const [row] = await this.rows(
-        'SELECT * FROM securechat_append_message_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+        'SELECT * FROM securechat_append_message_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
         [
           chatId,
           sender,
@@ -500,6 +569,7 @@ class PostgresStore implements Store {
       if (constraint === 'messages_unique_id') throw new AppendRefusedError('duplicate-message');
       if (message === 'CHAT_NOT_FOUND') throw new AppendRefusedError('chat-not-found');
       if (message === 'NOT_JOINED') throw new AppendRefusedError('not-joined');
+      if (message === 'REKEY_PENDING') throw new AppendRefusedError('rekey-pending');
       if (message === 'STALE_EPOCH') throw new AppendRefusedError('stale-epoch', Number(detail));
       throw error;
     }
@@ -507,7 +577,7 @@ class PostgresStore implements Store {
 
   async chatsDueForRotation(startedBefore: string, limit: number) {
     const rows = await this.rows(
-      `SELECT id, epoch FROM chats c WHERE epoch_started_at < $1 AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+      `SELECT id, epoch FROM chats c WHERE epoch_started_at < $1 AND pending IS NULL AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
        ORDER BY epoch_started_at LIMIT $2`,
       [startedBefore, limit],
     );

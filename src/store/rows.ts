@@ -1,5 +1,13 @@
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { MessageRecord, NewMessage, RegistrationCode, StoredEvent, UserRecord } from './types.js';
+import type { MemberKeyEnvelope } from '../crypto/member-envelope.js';
+import type {
+  MessageRecord,
+  NewMessage,
+  PendingEpoch,
+  RegistrationCode,
+  StoredEvent,
+  UserRecord,
+} from './types.js';
 
 /** A row as both SQL adapters read it: column names in snake_case. */
 export type Row = Record<string, unknown>;
@@ -21,6 +29,26 @@ export const toEnvelope = (r: Row): KeyEnvelope => ({
   issuedAt: r.issued_at as string,
   serverSignature: r.server_signature as string,
 });
+
+export const toMemberEnvelope = (r: Row): MemberKeyEnvelope => ({
+  chatId: r.chat_id as string,
+  epoch: r.epoch as number,
+  recipient: r.recipient as string,
+  algorithm: 'RSA-OAEP-SHA256',
+  wrappedKey: r.wrapped_key as string,
+  issuedAt: r.issued_at as string,
+  committer: r.committer as string,
+  members: JSON.parse(r.members as string),
+  signatureAlgorithm: r.sig_alg as MemberKeyEnvelope['signatureAlgorithm'],
+  signature: r.signature as string,
+});
+
+/** A pending epoch as stored (JSON text), compared as that text when it is replaced. */
+export const pendingText = (p: PendingEpoch | null | undefined): string | null =>
+  p ? JSON.stringify(p) : null;
+
+export const toPending = (text: unknown): PendingEpoch | null =>
+  typeof text === 'string' ? (JSON.parse(text) as PendingEpoch) : null;
 
 export const toMessage = (r: Row): MessageRecord => ({
   chatId: r.chat_id as string,

@@ -2,14 +2,18 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
+import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
 import { MIGRATIONS } from './migrations.js';
 import {
   messageValues,
+  pendingText,
   type Row,
   takeWithin,
   toEnvelope,
   toEvent,
+  toMemberEnvelope,
   toMessage,
+  toPending,
   toRegistrationCode,
   toUser,
 } from './rows.js';
@@ -85,10 +89,15 @@ class SqliteStore implements Store {
       revoke: p('INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)'),
       isRevoked: p('SELECT 1 FROM revoked_tokens WHERE jti = ?'),
       insertChat: p(
-        'INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at, active_at) VALUES (?, ?, ?, ?, ?, ?)',
+        `INSERT INTO chats (id, epoch, created_by, created_at, epoch_started_at, active_at, key_mode, pending,
+           additions_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      setPending: p(
+        'UPDATE chats SET pending = @next, additions_since = @since WHERE id = @id AND pending IS @expected',
+      ),
+      staleAdditions: p('SELECT id FROM chats WHERE additions_since < ? ORDER BY additions_since LIMIT ?'),
       getChat: p('SELECT * FROM chats WHERE id = ?'),
-      chatEpoch: p('SELECT epoch, next_seq, epoch_messages FROM chats WHERE id = ?'),
+      chatEpoch: p('SELECT epoch, next_seq, epoch_messages, pending FROM chats WHERE id = ?'),
       setEpoch: p(
         `UPDATE chats SET epoch = @epoch,
            epoch_started_at = CASE WHEN @epoch = @expected THEN epoch_started_at ELSE @now END,
@@ -97,7 +106,7 @@ class SqliteStore implements Store {
          WHERE id = @id AND epoch = @expected`,
       ),
       dueForRotation: p(
-        `SELECT id, epoch FROM chats c WHERE epoch_started_at < ? AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+        `SELECT id, epoch FROM chats c WHERE epoch_started_at < ? AND pending IS NULL AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
          ORDER BY epoch_started_at LIMIT ?`,
       ),
       members: p(
@@ -105,8 +114,8 @@ class SqliteStore implements Store {
       ),
       member: p('SELECT state FROM members WHERE chat_id = ? AND username = ?'),
       membership: p(
-        `SELECT c.epoch, m.state, m.since_epoch FROM chats c JOIN members m ON m.chat_id = c.id
-         WHERE c.id = ? AND m.username = ?`,
+        `SELECT c.epoch, c.pending IS NOT NULL AS pending, m.state, m.since_epoch FROM chats c
+         JOIN members m ON m.chat_id = c.id WHERE c.id = ? AND m.username = ?`,
       ),
       chatsOf: p(
         // a chat made by an instance of the previous release has no active_at: its creation
@@ -129,6 +138,13 @@ class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       getEnvelope: p('SELECT * FROM envelopes WHERE chat_id = ? AND epoch = ? AND recipient = ?'),
+      insertMemberEnvelope: p(
+        `INSERT INTO member_envelopes (chat_id, epoch, recipient, wrapped_key, issued_at, committer, members,
+           sig_alg, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getMemberEnvelope: p(
+        'SELECT * FROM member_envelopes WHERE chat_id = ? AND epoch = ? AND recipient = ?',
+      ),
       messageIdUsed: p('SELECT 1 FROM messages WHERE chat_id = ? AND id_lower = ?'),
       insertMessage: p(
         `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
@@ -235,12 +251,34 @@ class SqliteStore implements Store {
       createdBy: row.created_by as string,
       createdAt: row.created_at as string,
       members,
+      keyMode: (row.key_mode as ChatRecord['keyMode']) ?? 'server',
+      pending: toPending(row.pending),
     };
   }
 
-  private insertEnvelopes(envelopes: KeyEnvelope[]): void {
+  private insertEnvelopes(envelopes: AnyEnvelope[]): void {
     for (const e of envelopes) {
-      this.q.insertEnvelope.run(e.chatId, e.epoch, e.recipient, e.wrappedKey, e.issuedAt, e.serverSignature);
+      if (isMemberEnvelope(e))
+        this.q.insertMemberEnvelope.run(
+          e.chatId,
+          e.epoch,
+          e.recipient,
+          e.wrappedKey,
+          e.issuedAt,
+          e.committer,
+          JSON.stringify(e.members),
+          e.signatureAlgorithm,
+          e.signature,
+        );
+      else
+        this.q.insertEnvelope.run(
+          e.chatId,
+          e.epoch,
+          e.recipient,
+          e.wrappedKey,
+          e.issuedAt,
+          e.serverSignature,
+        );
     }
   }
 
@@ -258,7 +296,17 @@ class SqliteStore implements Store {
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
     return this.db.transaction(() => {
       const at = chat.createdAt;
-      this.q.insertChat.run(chat.id, chat.epoch, chat.createdBy, at, at, at);
+      this.q.insertChat.run(
+        chat.id,
+        chat.epoch,
+        chat.createdBy,
+        at,
+        at,
+        at,
+        chat.keyMode ?? 'server',
+        pendingText(chat.pending),
+        chat.pending?.additionsSince ?? null,
+      );
       for (const m of chat.members) this.q.upsertMember.run(chat.id, m.username, m.state, m.sinceEpoch);
       this.insertEnvelopes(envelopes);
       return this.insertEvents(events);
@@ -275,6 +323,7 @@ class SqliteStore implements Store {
     if (!row) return undefined;
     return {
       epoch: row.epoch as number,
+      pending: Boolean(row.pending),
       member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
     };
   }
@@ -309,6 +358,17 @@ class SqliteStore implements Store {
       });
       if (changes !== 1)
         throw new EpochConflictError(`chat ${change.chatId} is no longer at epoch ${change.expectedEpoch}`);
+      if (change.pending) {
+        const { next, expected } = change.pending;
+        const set = this.q.setPending.run({
+          id: change.chatId,
+          next: pendingText(next),
+          since: next?.additionsSince ?? null,
+          expected: pendingText(expected),
+        });
+        if (set.changes !== 1)
+          throw new EpochConflictError(`chat ${change.chatId}: its pending epoch changed meanwhile`);
+      }
       for (const username of change.remove) this.q.removeMember.run(change.chatId, username);
       for (const m of change.upsert)
         this.q.upsertMember.run(change.chatId, m.username, m.state, m.sinceEpoch);
@@ -317,9 +377,15 @@ class SqliteStore implements Store {
     })();
   }
 
-  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<KeyEnvelope | undefined> {
+  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyEnvelope | undefined> {
     const row = this.q.getEnvelope.get(chatId, epoch, recipient) as Row | undefined;
-    return row && toEnvelope(row);
+    if (row) return toEnvelope(row);
+    const member = this.q.getMemberEnvelope.get(chatId, epoch, recipient) as Row | undefined;
+    return member && toMemberEnvelope(member);
+  }
+
+  async chatsWithStaleAdditions(before: string, limit: number): Promise<string[]> {
+    return (this.q.staleAdditions.all(before, limit) as Row[]).map((r) => r.id as string);
   }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
@@ -329,6 +395,7 @@ class SqliteStore implements Store {
       const member = chat && (this.q.member.get(chatId, sender) as Row | undefined);
       if (!chat || !member) throw new AppendRefusedError('chat-not-found');
       if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
+      if (chat.pending !== null) throw new AppendRefusedError('rekey-pending');
       if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
       if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase()))
         throw new AppendRefusedError('duplicate-message');

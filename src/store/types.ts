@@ -1,5 +1,6 @@
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import type { PublicKeySet, SignatureAlgorithm } from '../crypto/keys.js';
+import type { AnyEnvelope } from '../crypto/member-envelope.js';
 
 /**
  * The storage port. Every method is one atomic step of the domain, so that an adapter over a
@@ -22,11 +23,14 @@ export interface Store {
   revokeToken(jti: string, expiresAt: number): Promise<void>;
   isTokenRevoked(jti: string): Promise<boolean>;
 
-  /** Stores a new chat at its first epoch with its envelopes, and its events. */
+  /** Stores a new chat at its first epoch with its envelopes (or its pending first epoch), and its events. */
   createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]>;
   getChat(chatId: string): Promise<ChatRecord | undefined>;
   /** One member's standing and the chat's epoch, without loading every member (the hot path of posting). */
-  membership(chatId: string, username: string): Promise<{ epoch: number; member: MemberRecord } | undefined>;
+  membership(
+    chatId: string,
+    username: string,
+  ): Promise<{ epoch: number; member: MemberRecord; pending?: boolean } | undefined>;
   /**
    * The chats `username` is a member of, most recent activity first (ties by id, descending),
    * at most `limit`, starting after `after` in that order (and only those active since
@@ -43,7 +47,10 @@ export interface Store {
    * epoch set, the new envelopes and the events stored together.
    */
   changeMembership(change: MembershipChange): Promise<StoredEvent[]>;
-  getEnvelope(chatId: string, epoch: number, recipient: string): Promise<KeyEnvelope | undefined>;
+  /** Server-made or member-made, as the chat's key mode made it. */
+  getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyEnvelope | undefined>;
+  /** Members-mode chats whose pending epoch has waited with additions since before `before`. */
+  chatsWithStaleAdditions(before: string, limit: number): Promise<string[]>;
 
   /**
    * Gives the message the chat's next seq and stores it with its event, atomically, after
@@ -127,12 +134,33 @@ export interface MemberRecord {
   sinceEpoch: number;
 }
 
+export type KeyMode = 'server' | 'members';
+export type PendingReason = 'create' | 'invite' | 'leave' | 'messages' | 'age';
+
+/** A members-mode chat's next epoch, waiting for a member's client to commit its key. */
+export interface PendingEpoch {
+  epoch: number;
+  /** The new member list, sorted by code point. */
+  members: string[];
+  added: string[];
+  removed: string[];
+  reason: PendingReason;
+  /** Who asked for the additions (the `invitedBy` of their `chat.invited`). */
+  requestedBy?: string;
+  /** When the additions began to wait (they are dropped after SECURECHAT_PENDING_SECONDS). */
+  additionsSince?: string;
+}
+
 export interface ChatRecord {
   id: string;
+  /** 0 in a members-mode chat whose first epoch waits for its key. */
   epoch: number;
   createdBy: string;
   createdAt: string;
   members: MemberRecord[];
+  /** Absent: `server`. */
+  keyMode?: KeyMode;
+  pending?: PendingEpoch | null;
 }
 
 /** Where a page of {@link Store.listChats} starts. */
@@ -155,8 +183,13 @@ export interface MembershipChange {
   epoch: number;
   upsert: MemberRecord[];
   remove: string[];
-  envelopes: KeyEnvelope[];
+  envelopes: AnyEnvelope[];
   events: NewEvent[];
+  /**
+   * Members mode: the pending epoch replaced only if it is still `expected` (else
+   * {@link EpochConflictError}); absent, the pending epoch is left as it is.
+   */
+  pending?: { expected: PendingEpoch | null; next: PendingEpoch | null };
 }
 
 /** An event to store; `data` is its JSON text, exactly as it goes on the wire. */
@@ -210,7 +243,12 @@ export class UserExistsError extends Error {}
 export class EpochConflictError extends Error {}
 
 /** Why {@link Store.appendMessage} stored nothing: the sender's standing or the message changed. */
-export type AppendRefusal = 'chat-not-found' | 'not-joined' | 'stale-epoch' | 'duplicate-message';
+export type AppendRefusal =
+  | 'chat-not-found'
+  | 'not-joined'
+  | 'stale-epoch'
+  | 'duplicate-message'
+  | 'rekey-pending';
 
 /** A message the store refused; `epoch` is the chat's current one when the reason is 'stale-epoch'. */
 export class AppendRefusedError extends Error {

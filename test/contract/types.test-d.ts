@@ -38,7 +38,14 @@ export const getChat: HandlersOf<'getChat'> = {
     const chatId: string = request.params.chatId;
     // @ts-expect-error a path parameter getChat does not have
     request.params.username;
-    return { id: chatId, epoch: 1, createdBy: 'alice', createdAt: '2026-01-01T00:00:00Z', members: [] };
+    return {
+      id: chatId,
+      epoch: 1,
+      createdBy: 'alice',
+      createdAt: '2026-01-01T00:00:00Z',
+      members: [],
+      keyMode: 'server',
+    };
   },
 };
 

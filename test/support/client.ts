@@ -124,6 +124,7 @@ const EVENT_SCHEMA: Record<string, string> = {
   presence: 'PresenceEvent',
   'chat.invited': 'ChatInvitedEvent',
   'chat.key': 'ChatKeyEvent',
+  'chat.rekey': 'ChatRekeyEvent',
   'member.joined': 'MemberEvent',
   'member.left': 'MemberEvent',
   message: 'MessageEvent',

@@ -1,0 +1,94 @@
+import type { Fanout } from '../bus/types.js';
+import { sortedNames } from '../client/canonical.js';
+import type { ChatRecord, NewEvent, PendingEpoch, PendingReason, StoredEvent } from '../store/types.js';
+
+/**
+ * Members-mode chats (protocol.md, "Chats the server cannot read"): every change that would
+ * rotate the key makes a pending epoch instead, which a member's client commits. These are the
+ * pure steps; the chats and epochs services store them.
+ */
+
+/** What the wire shows of a pending epoch (who asked and since when stay on the server). */
+export interface PendingView {
+  epoch: number;
+  members: string[];
+  added: string[];
+  removed: string[];
+  reason: PendingReason;
+}
+
+export const pendingView = (p: PendingEpoch | null | undefined): PendingView | null =>
+  p ? { epoch: p.epoch, members: p.members, added: p.added, removed: p.removed, reason: p.reason } : null;
+
+export const isMembersMode = (chat: ChatRecord): boolean => chat.keyMode === 'members';
+
+/** The next epoch of `chat` with `added` and without `removed`; additions wait from `now`. */
+export function nextPending(
+  chat: ChatRecord,
+  change: { added?: string[]; removed?: string[]; reason: PendingReason; requestedBy?: string; now: string },
+): PendingEpoch {
+  const added = sortedNames(change.added ?? []);
+  const removed = sortedNames(change.removed ?? []);
+  const members = sortedNames([
+    ...chat.members.map((m) => m.username).filter((u) => !removed.includes(u)),
+    ...added,
+  ]);
+  return {
+    epoch: chat.epoch + 1,
+    members,
+    added,
+    removed,
+    reason: change.reason,
+    ...(change.requestedBy !== undefined && { requestedBy: change.requestedBy }),
+    ...(added.length > 0 && { additionsSince: change.now }),
+  };
+}
+
+/** The pending epoch after `username` left: they leave its list too (a leave joins what waits). */
+export function withoutMember(p: PendingEpoch, username: string): PendingEpoch {
+  const wasAdded = p.added.includes(username);
+  const added = p.added.filter((u) => u !== username);
+  const { additionsSince, ...rest } = p;
+  return {
+    ...rest,
+    members: p.members.filter((u) => u !== username),
+    added,
+    removed: wasAdded ? p.removed : sortedNames([...p.removed, username]),
+    ...(added.length > 0 && additionsSince !== undefined && { additionsSince }),
+  };
+}
+
+/**
+ * The pending epoch once its uncommitted additions are dropped: nothing, when only they waited
+ * (the member list is as before); the removals alone, when a leave joined them; the creator
+ * alone, for a chat whose first epoch was never committed (so that it still gets a key).
+ */
+export function withoutAdditions(chat: ChatRecord, p: PendingEpoch): PendingEpoch | null {
+  const { additionsSince: _dropped, requestedBy: _by, ...rest } = p;
+  const members = p.members.filter((u) => !p.added.includes(u));
+  if (chat.epoch === 0) return { ...rest, members, added: [], reason: 'create' };
+  if (p.removed.length === 0 && (p.reason === 'create' || p.reason === 'invite')) return null;
+  return { ...rest, members, added: [], reason: p.removed.length > 0 ? 'leave' : p.reason };
+}
+
+/** Joined members of the chat who are in `list`: those whose clients may commit. */
+export const joinedIn = (chat: ChatRecord, list: string[]): string[] =>
+  chat.members.filter((m) => m.state === 'joined' && list.includes(m.username)).map((m) => m.username);
+
+/** One event, addressed to exactly `recipients`. */
+export const chatEvent = (
+  type: string,
+  data: { chatId?: string; chat?: { id: string } } & Record<string, unknown>,
+  recipients: string[],
+): NewEvent => ({ type, data: JSON.stringify(data), recipients, chatId: data.chatId ?? data.chat?.id });
+
+/** `chat.rekey`, one addressed event per joined member of the new list. */
+export const rekeyEvents = (chat: ChatRecord, next: PendingEpoch | null, fallback: string[]): NewEvent[] =>
+  joinedIn(chat, next?.members ?? fallback).map((u) =>
+    chatEvent('chat.rekey', { chatId: chat.id, pending: pendingView(next) }, [u]),
+  );
+
+export async function publishEvents(bus: Fanout, events: StoredEvent[]): Promise<void> {
+  for (const e of events)
+    await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
+}
