@@ -12,6 +12,7 @@ const SERVERLESS = [
   'test/client/checks.test.ts',
   'test/client/crypto.test.ts',
   'test/client/dsa.test.ts',
+  'test/client/keygen.test.ts',
   'test/client/sse.test.ts',
 ];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];

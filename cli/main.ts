@@ -4,8 +4,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { follow, SeenMessages } from '../src/client/index.js';
-import { promptHidden } from '../src/util/prompt.js';
-import { chats, keys, messages, users } from './commands/index.js';
+import { promptHidden, readStdin } from '../src/util/prompt.js';
+import { account, chats, keys, keystore, messages, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { showEvent } from './events.js';
@@ -29,11 +29,26 @@ Options:
                       else $XDG_DATA_HOME/securechat, else ~/.securechat)
   --insecure          send the password over plain http:// to a host that is not this machine
   --password-stdin    read the password from the first line of standard input (else it is prompted)
+  --code CODE         register: the one-time registration code from your administrator (default
+                      $SECURECHAT_REGISTER_CODE, else asked on a terminal; on a shared machine
+                      prefer those: other users can read a command line while it runs)
+  --force             keygen: replace an existing key store (what was sent to the old keys is lost)
   --json              print results as JSON (commands only)
   --chat ID           the chat (a full id or a unique prefix) for invite, leave, send, history, listen
   --sig rsa|dsa|ed25519  the signature scheme for send (default: your saved setting, rsa at first)
   --limit N           how many messages history shows (default 20)
   -h, --help          this help
+
+Your own keys and account (no login needed):
+  keygen              make your key store (four key pairs) in --keys DIR/users/<--user>/;
+                      refuses to replace one without --force; prints the fingerprints
+  keygen --export-public DIR
+                      copy the public halves of your key store to DIR, for an administrator's
+                      \`npm run user:add -- NAME --public-keys DIR\`
+  register [--code CODE]
+                      register --user with the code your administrator made
+                      (\`npm run user:invite -- NAME\`): makes the key store first if there is
+                      none, asks for a new password twice (or --password-stdin); then log in
 
 One-shot commands (securechat [options] <command>):
   status <user>       online or not, and when last seen
@@ -75,6 +90,8 @@ const STRING_OPTIONS = new Set([
   '--envelope',
   '--wrapped',
   '--server-key',
+  '--code',
+  '--export-public',
 ]);
 
 /**
@@ -124,6 +141,23 @@ function checkTransport(server: string, insecure: boolean): void {
   );
 }
 
+async function readCa(file: string | undefined): Promise<string | undefined> {
+  if (!file) return undefined;
+  return readFile(file, 'utf8').catch((error) => {
+    throw new CliError(`--ca ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
+}
+
+/** A new password: asked twice on a terminal, or the first line of standard input. */
+async function newPassword(user: string, fromStdin: boolean): Promise<string> {
+  if (fromStdin) return (await readStdin()).split(/\r?\n/)[0];
+  if (!process.stdin.isTTY)
+    throw new CliError('no terminal to prompt for the password on; use --password-stdin');
+  const password = await promptHidden(`New password for ${user}: `);
+  if ((await promptHidden('Again: ')) !== password) throw new CliError('the passwords differ');
+  return password;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rewriteTrustServer(argv),
@@ -142,6 +176,9 @@ async function main(argv: string[]): Promise<number> {
       envelope: { type: 'string' },
       wrapped: { type: 'string' },
       'server-key': { type: 'string' },
+      code: { type: 'string' },
+      'export-public': { type: 'string' },
+      force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -162,6 +199,34 @@ async function main(argv: string[]): Promise<number> {
     });
     if (values.json) console.log(JSON.stringify({ key: out.key }));
     else for (const line of out.lines) console.log(line);
+    return 0;
+  }
+  if (command === 'keygen') {
+    const out = await keystore.keygen({
+      keysDir,
+      user: values.user,
+      force: values.force,
+      exportPublic: values['export-public'],
+    });
+    for (const warning of out.warnings) console.error(`securechat: ${warning}`);
+    if (values.json) console.log(jsonLine(out.result));
+    else for (const line of out.lines) console.log(printable(line));
+    return 0;
+  }
+  if (command === 'register') {
+    checkTransport(values.server, values.insecure);
+    const out = await account.register({
+      keysDir,
+      user: values.user,
+      server: values.server,
+      ca: await readCa(values.ca),
+      code: values.code ?? process.env.SECURECHAT_REGISTER_CODE,
+      askCode: async () =>
+        process.stdin.isTTY && !values['password-stdin'] ? promptHidden('Registration code: ') : '',
+      password: () => newPassword(values.user ?? '', values['password-stdin']),
+    });
+    if (values.json) console.log(jsonLine(out.result));
+    else for (const line of out.lines) console.log(printable(line));
     return 0;
   }
   if (command && !COMMANDS.has(command))
@@ -193,12 +258,7 @@ async function main(argv: string[]): Promise<number> {
     if (password === undefined) throw new CliError('--password-stdin: standard input is empty');
   }
 
-  let ca: string | undefined;
-  if (values.ca) {
-    ca = await readFile(values.ca, 'utf8').catch((error) => {
-      throw new CliError(`--ca ${values.ca}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
-    });
-  }
+  const ca = await readCa(values.ca);
   stops.arm();
   const session = await Session.open({
     ca,

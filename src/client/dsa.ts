@@ -38,7 +38,7 @@ function modInverse(a: bigint, m: bigint): bigint {
   return ((s0 % m) + m) % m;
 }
 
-function derInteger(value: bigint): number[] {
+export function derInteger(value: bigint): number[] {
   let hex = value.toString(16);
   if (hex.length % 2) hex = `0${hex}`;
   const body = hex.match(/../g)?.map((h) => Number.parseInt(h, 16)) ?? [0];
@@ -46,7 +46,7 @@ function derInteger(value: bigint): number[] {
   return [TAG.integer, ...derLength(body.length), ...body];
 }
 
-function derLength(n: number): number[] {
+export function derLength(n: number): number[] {
   if (n < 0x80) return [n];
   const bytes: number[] = [];
   for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);

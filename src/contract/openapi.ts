@@ -63,7 +63,23 @@ export interface paths {
         /** Every registered user with their presence. */
         get: operations["listUsers"];
         put?: never;
-        post?: never;
+        /**
+         * Register yourself with a one-time code.
+         * @description Self-registration: no token, but the one-time code an administrator made for this
+         *     username (`npm run user:invite -- <username>`; valid 24 hours unless `--ttl` says
+         *     otherwise, one use, only its SHA-256 is stored). The client made the four key pairs
+         *     on the user's own device and sends only the public halves; they are checked exactly
+         *     as `user:add --public-keys` checks them (RSA 2048-8192 bits with e = 65537; DSA with
+         *     L = 2048, N = 256, prime p and q and valid domain parameters; Ed25519). Passwords are
+         *     8 to 72 UTF-8 bytes. A wrong, used or expired code, a code made for another username,
+         *     and a username with no code all get the same 403 `INVALID_CODE`; each counts against
+         *     the client address (`SECURECHAT_REGISTER_FAILURES` in 10 minutes, default 10), and so
+         *     does every request (`SECURECHAT_LOGIN_LIMIT` a minute, as for logins): past either,
+         *     429 with `Retry-After`. The code is checked first; a request with a good code that
+         *     fails a later check leaves the code unused. Nothing is registered on any failure, and
+         *     of concurrent requests with one code exactly one succeeds.
+         */
+        post: operations["registerUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -422,6 +438,18 @@ export interface components {
             expiresAt: components["schemas"]["Timestamp"];
             username: components["schemas"]["Username"];
         };
+        RegisterRequest: {
+            username: components["schemas"]["Username"];
+            password: string;
+            /** @description The one-time registration code. */
+            code: string;
+            encryptionKey: components["schemas"]["PublicKeyPem"];
+            signingKeys: components["schemas"]["SigningKeys"];
+        };
+        RegisterResponse: {
+            username: components["schemas"]["Username"];
+            fingerprints: components["schemas"]["Fingerprints"];
+        };
         UserStatus: {
             username: components["schemas"]["Username"];
             online: boolean;
@@ -434,17 +462,19 @@ export interface components {
         UserKeys: {
             username: components["schemas"]["Username"];
             encryptionKey: components["schemas"]["PublicKeyPem"];
-            signingKeys: {
-                "rsa-pss-sha256": components["schemas"]["PublicKeyPem"];
-                "dsa-sha256": components["schemas"]["PublicKeyPem"];
-                ed25519: components["schemas"]["PublicKeyPem"];
-            };
-            fingerprints: {
-                encryption: components["schemas"]["Fingerprint"];
-                "rsa-pss-sha256": components["schemas"]["Fingerprint"];
-                "dsa-sha256": components["schemas"]["Fingerprint"];
-                ed25519: components["schemas"]["Fingerprint"];
-            };
+            signingKeys: components["schemas"]["SigningKeys"];
+            fingerprints: components["schemas"]["Fingerprints"];
+        };
+        SigningKeys: {
+            "rsa-pss-sha256": components["schemas"]["PublicKeyPem"];
+            "dsa-sha256": components["schemas"]["PublicKeyPem"];
+            ed25519: components["schemas"]["PublicKeyPem"];
+        };
+        Fingerprints: {
+            encryption: components["schemas"]["Fingerprint"];
+            "rsa-pss-sha256": components["schemas"]["Fingerprint"];
+            "dsa-sha256": components["schemas"]["Fingerprint"];
+            ed25519: components["schemas"]["Fingerprint"];
         };
         /** @description SHA-256 of the key's SPKI DER, lowercase hex. */
         Fingerprint: string;
@@ -579,6 +609,39 @@ export interface components {
         };
         /** @description `INVALID_BODY`, or `INVALID_INVITEE` when the caller invites themself. */
         InvalidBodyOrInvitee: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `INVALID_BODY` (also for a password under 8 characters or over 72 UTF-8 bytes), or
+         *     `INVALID_KEY`: a public key registration refuses; `detail` says which and why.
+         */
+        InvalidBodyOrKey: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `INVALID_CODE`: the registration code is wrong, used or expired, or was made for another
+         *     username (or none was made for this one). One answer for all.
+         */
+        InvalidCode: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `USERNAME_TAKEN`: a user of that name is registered. */
+        UsernameTaken: {
             headers: {
                 [name: string]: unknown;
             };
@@ -831,6 +894,37 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    registerUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description Registered; the user can log in now. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterResponse"];
+                };
+            };
+            400: components["responses"]["InvalidBodyOrKey"];
+            403: components["responses"]["InvalidCode"];
+            409: components["responses"]["UsernameTaken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };

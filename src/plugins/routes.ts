@@ -4,6 +4,7 @@ import { authRoutes } from '../routes/auth.js';
 import { chatRoutes } from '../routes/chats.js';
 import { eventRoutes } from '../routes/events.js';
 import { messageRoutes } from '../routes/messages.js';
+import { registrationRoutes } from '../routes/registration.js';
 import { serverRoutes } from '../routes/server.js';
 import type { Handlers, OperationId, Route } from '../routes/types.js';
 import { userRoutes } from '../routes/users.js';
@@ -30,6 +31,7 @@ export default fp(
       ...messageRoutes(s),
       ...eventRoutes(s),
       ...serverRoutes(s),
+      ...registrationRoutes(s),
     };
     // The compiler holds the handlers to src/contract/openapi.ts; this holds that to the openapi.yaml read.
     const routed = (id: string): id is OperationId => Object.hasOwn(handlers, id);
@@ -46,6 +48,7 @@ export default fp(
     // Per-operation limits (@fastify/rate-limit); posting is counted per user, after authentication.
     const limits: Partial<Record<OperationId, object>> = {
       login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
+      registerUser: { max: config.loginLimitPerIp, timeWindow: 60_000 },
       postMessage: {
         max: config.postLimit,
         timeWindow: 60_000,

@@ -9,6 +9,7 @@ import { type Chats, createChats } from '../services/chats.js';
 import { createEnvelopeIssuer } from '../services/envelopes.js';
 import { createMessages, type Messages } from '../services/messages.js';
 import { createPresence, type Presence } from '../services/presence.js';
+import { createRegistration, type Registration } from '../services/registration.js';
 import { createRotationSweep } from '../services/rotation-sweep.js';
 import { createHub, type Hub } from '../sse/hub.js';
 import { pruneEvents } from '../store/prune.js';
@@ -23,6 +24,7 @@ export interface Services {
   chats: Chats;
   messages: Messages;
   hub: Hub;
+  registration: Registration;
   serverKey: { algorithm: 'rsa-pss-sha256'; publicKey: string; fingerprint: string };
 }
 
@@ -111,6 +113,12 @@ export default fp(
       chats,
       messages,
       hub,
+      registration: createRegistration({
+        store,
+        accounts,
+        failuresPerAddress: config.registerFailuresPerIp,
+        counter: bus.counter,
+      }),
       serverKey: {
         algorithm: 'rsa-pss-sha256',
         publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,

@@ -131,19 +131,28 @@ export function createAccounts({
     return parsed;
   }
 
+  /**
+   * The record a registration stores, after every check (username, password rules, public keys:
+   * {@link RegistrationError}, KeyCheckError) and the password's hashing; stores nothing.
+   */
+  async function newUser(username: string, password: string, keys: PublicKeySet): Promise<UserRecord> {
+    if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
+    checkNewPassword(password);
+    const canonical = await checkPublicKeySet(keys);
+    return {
+      username,
+      passwordHash: await hashing.run(() => hasher.hash(password, bcryptCost)),
+      keys: canonical,
+      createdAt: timestamp(),
+      lastSeen: null,
+    };
+  }
+
   return {
+    newUser,
+
     async register(username: string, password: string, keys: PublicKeySet): Promise<void> {
-      if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
-      checkNewPassword(password);
-      const canonical = await checkPublicKeySet(keys);
-      const user: UserRecord = {
-        username,
-        passwordHash: await hashing.run(() => hasher.hash(password, bcryptCost)),
-        keys: canonical,
-        createdAt: timestamp(),
-        lastSeen: null,
-      };
-      await store.createUser(user);
+      await store.createUser(await newUser(username, password, keys));
     },
 
     /**

@@ -94,6 +94,17 @@ export const MIGRATIONS: string[] = [
   UPDATE chats SET active_at = COALESCE(
     (SELECT max(received_at) FROM messages m WHERE m.chat_id = chats.id), epoch_started_at, created_at);
   `,
+  // 4: one-time registration codes (POST /users), one per username: only the SHA-256 of the code
+  // is kept. Times are RFC 3339 strings of one fixed format, so they compare as text.
+  `
+  CREATE TABLE registration_codes (
+    username   TEXT PRIMARY KEY,
+    code_hash  TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+  );
+  `,
 ];
 
 /**
@@ -200,5 +211,15 @@ export const PG_MIGRATIONS: string[] = [
     FROM (SELECT chat_id COLLATE "C" AS chat_id, max(received_at) AS at FROM messages GROUP BY 1) x
     WHERE c.id = x.chat_id;
   UPDATE chats SET active_at = COALESCE(epoch_started_at, created_at) WHERE active_at IS NULL;
+  `,
+  // 4: as SQLite's 4
+  `
+  CREATE TABLE registration_codes (
+    username   TEXT COLLATE "C" PRIMARY KEY,
+    code_hash  TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    expires_at TEXT COLLATE "C" NOT NULL,
+    used_at    TEXT COLLATE "C"
+  );
   `,
 ];

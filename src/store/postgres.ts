@@ -2,10 +2,11 @@ import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors, unavailable } from '../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { type Row, toEnvelope, toEvent, toMessage, toUser } from './rows.js';
+import { type Row, toEnvelope, toEvent, toMessage, toRegistrationCode, toUser } from './rows.js';
 import {
   type ChatCursor,
   type ChatRecord,
+  type CodedRegistration,
   EpochConflictError,
   type ListedChat,
   MESSAGE_OVERHEAD_BYTES,
@@ -14,6 +15,7 @@ import {
   type MessageRecord,
   type NewEvent,
   type NewMessage,
+  type RegistrationCode,
   type Store,
   type StoredEvent,
   UserExistsError,
@@ -587,5 +589,53 @@ class PostgresStore implements Store {
       );
       return rowCount ?? 0;
     });
+  }
+
+  async putRegistrationCode(code: RegistrationCode): Promise<void> {
+    await this.exec(
+      `INSERT INTO registration_codes (username, code_hash, created_at, expires_at, used_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash,
+       created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+      [code.username, code.codeHash, code.createdAt, code.expiresAt, code.usedAt],
+    );
+  }
+
+  async getRegistrationCode(username: string): Promise<RegistrationCode | undefined> {
+    const [row] = await this.rows('SELECT * FROM registration_codes WHERE username = $1', [username]);
+    return row && toRegistrationCode(row);
+  }
+
+  async listRegistrationCodes(): Promise<RegistrationCode[]> {
+    return (await this.rows('SELECT * FROM registration_codes ORDER BY username')).map(toRegistrationCode);
+  }
+
+  async deleteRegistrationCode(username: string): Promise<boolean> {
+    const { rowCount } = await this.exec('DELETE FROM registration_codes WHERE username = $1', [username]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration> {
+    try {
+      return await this.transaction(async (client): Promise<CodedRegistration> => {
+        // the row lock makes a concurrent use of the same code wait, then find it used
+        const used = await client.query(
+          `UPDATE registration_codes SET used_at = $1
+           WHERE username = $2 AND code_hash = $3 AND used_at IS NULL AND expires_at > $1`,
+          [now, user.username, codeHash],
+        );
+        if (used.rowCount !== 1) return 'invalid-code';
+        const created = await client.query(
+          `INSERT INTO users (username, password_hash, keys, created_at, last_seen)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING`,
+          [user.username, user.passwordHash, JSON.stringify(user.keys), user.createdAt, user.lastSeen],
+        );
+        // thrown, not returned: the code's use is rolled back with it
+        if (created.rowCount !== 1) throw new UserExistsError(user.username);
+        return 'created';
+      });
+    } catch (error) {
+      if (error instanceof UserExistsError) return 'username-taken';
+      throw error;
+    }
   }
 }

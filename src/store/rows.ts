@@ -1,5 +1,5 @@
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { MessageRecord, NewMessage, StoredEvent, UserRecord } from './types.js';
+import type { MessageRecord, NewMessage, RegistrationCode, StoredEvent, UserRecord } from './types.js';
 
 /** A row as both SQL adapters read it: column names in snake_case. */
 export type Row = Record<string, unknown>;
@@ -87,3 +87,11 @@ export function takeWithin<T>(
   }
   return taken;
 }
+
+export const toRegistrationCode = (r: Row): RegistrationCode => ({
+  username: r.username as string,
+  codeHash: r.code_hash as string,
+  createdAt: r.created_at as string,
+  expiresAt: r.expires_at as string,
+  usedAt: (r.used_at as string | null) ?? null,
+});

@@ -4,10 +4,20 @@ import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
-import { messageValues, type Row, takeWithin, toEnvelope, toEvent, toMessage, toUser } from './rows.js';
+import {
+  messageValues,
+  type Row,
+  takeWithin,
+  toEnvelope,
+  toEvent,
+  toMessage,
+  toRegistrationCode,
+  toUser,
+} from './rows.js';
 import {
   type ChatCursor,
   type ChatRecord,
+  type CodedRegistration,
   EpochConflictError,
   type ListedChat,
   type MemberRecord,
@@ -16,6 +26,7 @@ import {
   messageBytes,
   type NewEvent,
   type NewMessage,
+  type RegistrationCode,
   type Store,
   type StoredEvent,
   UserExistsError,
@@ -173,13 +184,7 @@ class SqliteStore implements Store {
 
   async createUser(user: UserRecord): Promise<void> {
     try {
-      this.q.insertUser.run(
-        user.username,
-        user.passwordHash,
-        JSON.stringify(user.keys),
-        user.createdAt,
-        user.lastSeen,
-      );
+      this.insertUser(user);
     } catch (error) {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new UserExistsError(`user ${user.username} already exists`);
@@ -396,5 +401,61 @@ class SqliteStore implements Store {
       this.q.setPrunedThrough.run(String(last));
       return changes;
     })();
+  }
+
+  private insertUser(user: UserRecord): void {
+    this.q.insertUser.run(
+      user.username,
+      user.passwordHash,
+      JSON.stringify(user.keys),
+      user.createdAt,
+      user.lastSeen,
+    );
+  }
+
+  // Registration is rare: its statements are prepared when used.
+  async putRegistrationCode(code: RegistrationCode): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO registration_codes (username, code_hash, created_at, expires_at, used_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash,
+         created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+      )
+      .run(code.username, code.codeHash, code.createdAt, code.expiresAt, code.usedAt);
+  }
+
+  async getRegistrationCode(username: string): Promise<RegistrationCode | undefined> {
+    const row = this.db.prepare('SELECT * FROM registration_codes WHERE username = ?').get(username);
+    return row ? toRegistrationCode(row as Row) : undefined;
+  }
+
+  async listRegistrationCodes(): Promise<RegistrationCode[]> {
+    const rows = this.db.prepare('SELECT * FROM registration_codes ORDER BY username').all() as Row[];
+    return rows.map(toRegistrationCode);
+  }
+
+  async deleteRegistrationCode(username: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM registration_codes WHERE username = ?').run(username).changes > 0;
+  }
+
+  async createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration> {
+    const consume = this.db.prepare(
+      `UPDATE registration_codes SET used_at = ?
+       WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`,
+    );
+    const register = this.db.transaction((): CodedRegistration => {
+      if (consume.run(now, user.username, codeHash, now).changes !== 1) return 'invalid-code';
+      // thrown, not returned: the code's use is rolled back with it
+      if (this.q.getUser.get(user.username)) throw new UserExistsError(user.username);
+      this.insertUser(user);
+      return 'created';
+    });
+    try {
+      // IMMEDIATE: the write lock first, so another connection cannot read the code unused meanwhile
+      return register.immediate();
+    } catch (error) {
+      if (error instanceof UserExistsError) return 'username-taken';
+      throw error;
+    }
   }
 }

@@ -83,7 +83,32 @@ export interface Store {
    * `batch`, yielding in between, so that no single transaction holds the database for long.
    */
   prune(before: string, now: number, batch: number): Promise<number>;
+
+  /** Makes the registration code for `username`, replacing any earlier one. */
+  putRegistrationCode(code: RegistrationCode): Promise<void>;
+  getRegistrationCode(username: string): Promise<RegistrationCode | undefined>;
+  /** Every code, used and expired ones included, by username. */
+  listRegistrationCodes(): Promise<RegistrationCode[]>;
+  /** Deletes the code for `username`; false when there was none. */
+  deleteRegistrationCode(username: string): Promise<boolean>;
+  /**
+   * In one transaction: marks the code of `user.username` used if it still has `codeHash`, is
+   * unused and expires after `now`, and creates the user. Of two concurrent calls with one code,
+   * one at most answers `created`; on any other answer nothing changed.
+   */
+  createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration>;
 }
+
+/** A one-time registration code: only the SHA-256 (hex) of the code itself is kept. */
+export interface RegistrationCode {
+  username: string;
+  codeHash: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+}
+
+export type CodedRegistration = 'created' | 'invalid-code' | 'username-taken';
 
 export interface UserRecord {
   username: string;

@@ -2,10 +2,18 @@
  * Node adapters of the client library: DSA on node:crypto (no browser has DSA) and fetch over
  * undici with a CA for self-signed HTTPS. Nothing else in src/client/ may import `node:`.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import type { Fetch } from '../api.js';
+import type { DsaKeyGenerator } from '../keygen.js';
 import type { SignatureProvider } from '../signatures.js';
 import { webCryptoSignatures } from '../signatures.js';
 
@@ -36,6 +44,21 @@ export const nodeDsa: SignatureProvider = {
     });
   },
 };
+
+/** DSA-2048/256 key pairs on OpenSSL: fresh domain parameters per key, off the event loop. */
+export const nodeDsaKeyGenerator: DsaKeyGenerator = () =>
+  new Promise((resolve, reject) =>
+    generateKeyPair(
+      'dsa',
+      {
+        modulusLength: 2048,
+        divisorLength: 256,
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      },
+      (error, publicKey, privateKey) => (error ? reject(error) : resolve({ publicKey, privateKey })),
+    ),
+  );
 
 /** WebCrypto for RSA-PSS and Ed25519, node:crypto for DSA. */
 export function nodeSignatures(): SignatureProvider {
