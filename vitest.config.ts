@@ -14,6 +14,7 @@ const SERVERLESS = [
   'test/client/dsa.test.ts',
   'test/client/keygen.test.ts',
   'test/client/sse.test.ts',
+  'test/web/tar.test.ts',
 ];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 

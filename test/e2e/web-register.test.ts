@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
@@ -91,6 +91,12 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
       .waitFor({ timeout: KEYGEN_MS });
     expect(workers).toHaveLength(1);
     expect(new URL(workers[0]).pathname).toMatch(/^\/assets\/dsa-worker-[A-Z0-9]+\.js$/);
+    // a hashed asset of this origin (the CSP's script-src 'self' covers workers), cached for good
+    const served = await fetch(workers[0]);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(served.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(new URL(workers[0]).origin).toBe(new URL(server.url).origin);
     expect(await server.app.services.store.getUser('wren')).toBeUndefined();
     expect((await server.app.services.store.getRegistrationCode('wren'))?.usedAt).toBeNull();
     // Chromium logs the refused request itself; nothing else went wrong
@@ -106,6 +112,10 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
     expect(workers).toHaveLength(1);
     await page.getByRole('button', { name: 'Log out' }).waitFor();
     expect(await page.getByLabel('Password', { exact: true }).count()).toBe(0); // no password field left filled
+
+    // going on without the download is warned about once
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await alert.filter({ hasText: 'You have not downloaded your key store' }).waitFor();
 
     // one click: a tar of the key store folder, unpacked by tar with the key store's modes
     const [download] = await Promise.all([page.waitForEvent('download'), downloadButton.click()]);
@@ -138,6 +148,14 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
         '-check',
       ]);
       expect(stdout).toMatch(/valid/i);
+      // and derives the public key beside it: the download holds the pairs that were registered
+      const { stdout: derived } = await run('openssl', [
+        'pkey',
+        '-in',
+        path.join(dir, `${stem}.key.pem`),
+        '-pubout',
+      ]);
+      expect(derived).toBe(await readFile(path.join(dir, `${stem}.pub.pem`), 'utf8'));
     }
     // exactly the public keys the server registered for wren
     expect(await readPublicKeys(dir)).toEqual((await server.app.services.store.getUser('wren'))?.keys);

@@ -67,6 +67,7 @@ export function registerPanel(
   const code = h('input', { name: 'code', autocomplete: 'off', required: true, spellcheck: 'false' });
   const busy = h('p', { role: 'status' });
   const out = h('p', { role: 'alert', class: 'error' });
+  // in the form: disabled with the rest while keys are made and sent, so no registration runs on unseen
   const back = h('button', { type: 'button' }, 'Back to log in');
   back.addEventListener('click', onBack);
   const form = h(
@@ -76,7 +77,7 @@ export function registerPanel(
     field('Password', password),
     field('Repeat password', repeat),
     field('Registration code', code),
-    h('button', { type: 'submit' }, 'Create account'),
+    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Create account'), back),
     busy,
     out,
   );
@@ -122,7 +123,6 @@ export function registerPanel(
         'download (for the command-line client or another browser). Making them takes a minute.',
     ),
     form,
-    back,
   );
 }
 
@@ -169,9 +169,22 @@ export function createdPanel(
     // the browser has taken the file by then; the URL would otherwise keep the keys for the page's life
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
     replace(done, `Saved as ${archive.name} (in your downloads).`);
+    saved = true;
   });
+  let saved = false;
+  let warned = false;
   const next = h('button', { type: 'button' }, 'Continue');
   next.addEventListener('click', async () => {
+    if (!saved && !warned) {
+      warned = true;
+      replace(
+        out,
+        'You have not downloaded your key store: without it this account can be used only in this browser, ' +
+          'and forgetting its keys here loses them. Continue again to go on without it.',
+      );
+      return;
+    }
+    replace(out);
     next.disabled = true;
     try {
       await onContinue();
