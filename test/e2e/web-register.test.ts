@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../../cli/child.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
+import { inviteUser } from '../../src/services/registration.js';
 import { backendEnv } from '../backend.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../helper.js';
 import { connected, haveChromium, launch, log, openPage, type WebUser } from './web-support.js';
@@ -207,6 +208,9 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
       await page.getByRole('button', { name: 'New chat' }).click();
       await page.getByLabel('Invitees').fill('tess');
       await page.getByRole('button', { name: 'Start chat' }).click();
+      // the page has the chat before tess joins it (as web.test.ts waits): a member.joined event that
+      // comes before the page applied POST /chats's answer is not applied to it (WebSession.take)
+      await page.getByText('Epoch 1', { exact: true }).waitFor();
       await tess.waitFor(/wren invited you to chat/);
       tess.send('join');
       await tess.waitFor(/^joined chat/);
@@ -264,6 +268,51 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
       expect(wren.problems).toEqual([]);
     } finally {
       tess.kill();
+    }
+  });
+  it('says a taken name and the rate limit on wrong codes as text, registering nothing; Back returns to the login', async () => {
+    const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '1' });
+    try {
+      const { store, accounts } = limited.app.services;
+      // a good code for a name that was registered meanwhile (by user:add)
+      const code = (await inviteUser(store, 'taken')).code;
+      await accounts.register(
+        'taken',
+        PASSWORD,
+        await readPublicKeys(path.join(limited.keysDir, 'users', 'dave')),
+      );
+      const web = await openPage(browser, limited);
+      const { page } = web;
+      const alert = page.getByRole('alert');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      const submit = async (username: string, registration: string) => {
+        await page.getByLabel('Username').fill(username);
+        await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await page.getByLabel('Repeat password').fill(PASSWORD);
+        await page.getByLabel('Registration code').fill(registration);
+        await page.getByRole('button', { name: 'Create account' }).click();
+      };
+      await submit('taken', code);
+      await alert
+        .filter({ hasText: 'Registration refused: that username is taken' })
+        .waitFor({ timeout: KEYGEN_MS });
+      expect((await store.getRegistrationCode('taken'))?.usedAt).toBeNull();
+      // one wrong code is all this server allows an address; the next try is refused for a while
+      await submit('newcomer', 'a-wrong-code');
+      await alert.filter({ hasText: /^Registration refused: the code is wrong/ }).waitFor();
+      await submit('newcomer', 'another-wrong-code');
+      await alert
+        .filter({ hasText: /^Registration refused: too many wrong codes; try again in \d+ s$/ })
+        .waitFor();
+      expect(await store.getUser('newcomer')).toBeUndefined();
+      expect(web.problems.map((p) => /status of (\d+)/.exec(p)?.[1])).toEqual(['409', '403', '429']);
+
+      await page.getByRole('button', { name: 'Back to log in' }).click();
+      await page.getByRole('button', { name: 'Log in' }).waitFor();
+      expect(await page.getByLabel('Registration code').count()).toBe(0);
+      await page.context().close();
+    } finally {
+      await limited.close();
     }
   });
 });
