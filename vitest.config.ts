@@ -22,6 +22,7 @@ const SERVERLESS = [
   'test/client/keygen.test.ts',
   'test/client/members.test.ts',
   'test/client/sse.test.ts',
+  'test/web/tar.test.ts',
 ];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 

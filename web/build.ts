@@ -1,5 +1,6 @@
 /**
- * Bundles the web client (web/src/main.ts and web/styles.css) with esbuild into web/dist/: the
+ * Bundles the web client (web/src/main.ts, web/styles.css and the DSA key generation worker
+ * web/src/workers/dsa.ts) with esbuild into web/dist/: the
  * assets under content-hashed names (served with a year's cache), index.html naming them (served
  * with no-cache). `npm start` runs it first and the test global setup runs it once; dist/ is not in git.
  */
@@ -22,35 +23,49 @@ async function writeAtomic(file: string, contents: string | Uint8Array): Promise
  * Builds into `outDir` without emptying it first: a server (or a second test project's build)
  * reading it meanwhile finds every file whole. Assets of earlier builds are removed after.
  */
-export async function buildWeb(outDir = DIST_DIR): Promise<{ script: string; style: string }> {
+export async function buildWeb(
+  outDir = DIST_DIR,
+): Promise<{ script: string; style: string; dsaWorker: string }> {
   const assets = path.join(outDir, 'assets');
   await mkdir(assets, { recursive: true });
-  const result = await build({
-    entryPoints: { app: path.join(WEB_DIR, 'src/main.ts'), style: path.join(WEB_DIR, 'styles.css') },
+  const options = {
     outdir: assets,
     entryNames: '[name]-[hash]',
     bundle: true,
-    format: 'esm',
     platform: 'browser',
     target: 'es2022',
     minify: true,
     legalComments: 'none',
     write: false,
     logLevel: 'warning',
+  } as const;
+  // the DSA key generation worker first (a classic worker script): the app is built with its name
+  const worker = await build({
+    ...options,
+    entryPoints: { 'dsa-worker': path.join(WEB_DIR, 'src/workers/dsa.ts') },
+    format: 'iife',
   });
-  const outputs = result.outputFiles.map((f) => path.basename(f.path));
+  const dsaWorker = worker.outputFiles.map((f) => path.basename(f.path)).find((f) => f.endsWith('.js'));
+  if (!dsaWorker) throw new Error('the web build made no DSA worker');
+  const result = await build({
+    ...options,
+    entryPoints: { app: path.join(WEB_DIR, 'src/main.ts'), style: path.join(WEB_DIR, 'styles.css') },
+    format: 'esm',
+    define: { SECURECHAT_DSA_WORKER: JSON.stringify(`/assets/${dsaWorker}`) },
+  });
+  const files = [...worker.outputFiles, ...result.outputFiles];
+  const outputs = files.map((f) => path.basename(f.path));
   const script = outputs.find((f) => f.startsWith('app-') && f.endsWith('.js'));
   const style = outputs.find((f) => f.startsWith('style-') && f.endsWith('.css'));
   if (!script || !style) throw new Error(`the web build made ${outputs.join(', ')}`);
-  for (const file of result.outputFiles)
-    await writeAtomic(path.join(assets, path.basename(file.path)), file.contents);
+  for (const file of files) await writeAtomic(path.join(assets, path.basename(file.path)), file.contents);
   const html = (await readFile(path.join(WEB_DIR, 'index.html'), 'utf8'))
     .replace('%STYLE%', `/assets/${style}`)
     .replace('%SCRIPT%', `/assets/${script}`);
   await writeAtomic(path.join(outDir, 'index.html'), html);
   for (const old of await readdir(assets))
     if (!outputs.includes(old) && !old.endsWith('.tmp')) await rm(path.join(assets, old), { force: true });
-  return { script, style };
+  return { script, style, dsaWorker };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -10,6 +10,13 @@ import { chatsPanel } from './panels/chats.js';
 import { keysPanel } from './panels/keys.js';
 import { loginPanel } from './panels/login.js';
 import { presencePanel } from './panels/presence.js';
+import {
+  createdPanel,
+  keyStoreArchive,
+  type NewAccount,
+  privateKeyFiles,
+  registerPanel,
+} from './panels/register.js';
 import { trustPanel } from './panels/trust.js';
 import { WebSession } from './session.js';
 import { BrowserStores } from './stores.js';
@@ -42,7 +49,34 @@ addEventListener('pageshow', (event) => {
 function showLogin(): void {
   replace(account);
   replace(connection);
-  replace(app, loginPanel(login));
+  replace(app, loginPanel(login, showRegister));
+}
+
+function showRegister(): void {
+  replace(app, registerPanel(created, showLogin));
+}
+
+/**
+ * A new account: logged in at once, its keys kept (non-extractable) as the key store picker keeps
+ * them, and the key store offered for download. Whatever fails here, the account exists and the
+ * download is still offered: the keys made in the page must not be lost with a failed login.
+ */
+async function created({ username, password, keys }: NewAccount): Promise<void> {
+  const archive = keyStoreArchive(username, keys);
+  let kept: UserKeys | undefined;
+  let problem: string | undefined;
+  try {
+    const fresh = new Api({ server: location.origin });
+    await fresh.login(username, password);
+    api = fresh;
+    showAccount(username, false);
+    kept = await loadKeyStore(privateKeyFiles(keys), username, fresh, provider);
+    showAccount(username, true);
+  } catch (error) {
+    problem = `${reason(error)} Your account exists: download the key store, then log in.`;
+  }
+  const next = () => (kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin());
+  replace(app, createdPanel(username, archive, next, problem));
 }
 
 async function login(username: string, password: string): Promise<void> {

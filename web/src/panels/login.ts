@@ -1,10 +1,13 @@
 import { field, h, onSubmit } from '../dom.js';
 
 /**
- * Username and password. A "Create account" form (self-registration with a one-time code) is a
- * panel of its own beside this one (main.ts shows the login screen's panels in order).
+ * Username and password. "Create account" (self-registration with a one-time code) opens a panel
+ * of its own in place of this one (panels/register.ts).
  */
-export function loginPanel(onLogin: (username: string, password: string) => Promise<void>): HTMLElement {
+export function loginPanel(
+  onLogin: (username: string, password: string) => Promise<void>,
+  onCreateAccount: () => void,
+): HTMLElement {
   const username = h('input', {
     name: 'username',
     autocomplete: 'username',
@@ -30,10 +33,13 @@ export function loginPanel(onLogin: (username: string, password: string) => Prom
     await onLogin(username.value.trim(), password.value);
     password.value = '';
   });
+  const create = h('button', { type: 'button' }, 'Create account');
+  create.addEventListener('click', onCreateAccount);
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'login-title' },
     h('h2', { id: 'login-title' }, 'Log in'),
     form,
+    h('p', {}, 'New here, with a registration code from your administrator? ', create),
   );
 }
