@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../../cli/child.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { inviteUser } from '../../src/services/registration.js';
-import { backendEnv } from '../backend.js';
-import { PASSWORD, startServer, type TestServer, tempDir } from '../helper.js';
+import { backendEnv } from '../support/backend.js';
+import { PASSWORD, startServer, type TestServer, tempDir } from '../support/helper.js';
 import { connected, haveChromium, launch, log, openPage, type WebUser } from './web-support.js';
 
 const run = promisify(execFile);

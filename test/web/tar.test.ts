@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tar } from '../../web/src/tar.js';
-import { tempDir } from '../helper.js';
+import { tempDir } from '../support/helper.js';
 
 const run = promisify(execFile);
 let dir: string;
