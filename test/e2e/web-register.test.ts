@@ -98,8 +98,8 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
     expect(served.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(served.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(new URL(workers[0]).origin).toBe(new URL(server.url).origin);
-    expect(await server.app.services.store.getUser('wren')).toBeUndefined();
-    expect((await server.app.services.store.getRegistrationCode('wren'))?.usedAt).toBeNull();
+    expect(await server.app.store.getUser('wren')).toBeUndefined();
+    expect((await server.app.store.getRegistrationCode('wren'))?.usedAt).toBeNull();
     // Chromium logs the refused request itself; nothing else went wrong
     expect(wren.problems).toEqual([
       'Failed to load resource: the server responded with a status of 403 (Forbidden)',
@@ -159,7 +159,7 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
       expect(derived).toBe(await readFile(path.join(dir, `${stem}.pub.pem`), 'utf8'));
     }
     // exactly the public keys the server registered for wren
-    expect(await readPublicKeys(dir)).toEqual((await server.app.services.store.getUser('wren'))?.keys);
+    expect(await readPublicKeys(dir)).toEqual((await server.app.store.getUser('wren'))?.keys);
 
     // into the chat with the keys kept: non-extractable CryptoKeys, and no DSA key in the page
     await page.getByRole('button', { name: 'Continue' }).click();
@@ -229,7 +229,7 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
       );
 
       // wren in a terminal, with the key store downloaded from the page: reads both, signs with DSA
-      const chatId = (await server.app.services.store.listChats('wren', 1))[0].id;
+      const chatId = (await server.app.store.listChats('wren', 1))[0].id;
       const wrenEnv = { SECURECHAT_SERVER: server.url, SECURECHAT_KEYS_DIR: wrenKeys };
       const history = await runCli(
         ['--user', 'wren', '--password-stdin', '--chat', chatId, 'history'],
@@ -273,7 +273,7 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
   it('says a taken name and the rate limit on wrong codes as text, registering nothing; Back returns to the login', async () => {
     const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '1' });
     try {
-      const { store, accounts } = limited.app.services;
+      const { store, accounts } = limited.app;
       // a good code for a name that was registered meanwhile (by user:add)
       const code = (await inviteUser(store, 'taken')).code;
       await accounts.register(
