@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,21 @@ describe('securechat keygen', () => {
     await server.app.services.accounts.register('kim', PASSWORD, exported);
     expect((await runCli(['--user', 'kim', 'keygen', '--export-public', target], env)).stderr).toMatch(
       /exists; --force overwrites it/,
+    );
+  });
+
+  it('--export-public --force replaces a symlink planted in DIR, never the file it points to', async () => {
+    const target = path.join(keysDir, 'shared-drop');
+    await mkdir(target);
+    const victim = path.join(keysDir, 'victim.txt');
+    await writeFile(victim, 'mine\n');
+    await symlink(victim, path.join(target, 'encryption.pub.pem'));
+    const out = await runCli(['--user', 'kim', 'keygen', '--export-public', target, '--force'], env);
+    expect(out.code).toBe(0);
+    expect(await readFile(victim, 'utf8')).toBe('mine\n');
+    expect((await lstat(path.join(target, 'encryption.pub.pem'))).isSymbolicLink()).toBe(false);
+    expect((await readPublicKeys(target)).encryption).toBe(
+      (await readPublicKeys(path.join(keysDir, 'users', 'kim'))).encryption,
     );
   });
 });
