@@ -41,7 +41,10 @@ afterAll(async () => {
 const FILES = ['encryption', 'signing-rsa', 'signing-dsa', 'signing-ed25519'];
 const mode = async (file: string) => (await stat(file)).mode & 0o777;
 
-describe('securechat keygen', () => {
+// RSA-3072 pairs in a child process and DSA parameters in BigInt take a random, load-bound time
+const SLOW = { timeout: 180_000 };
+
+describe('securechat keygen', SLOW, () => {
   it('makes four pairs with the protocol parameters, private files 0600 in a 0700 folder', async () => {
     const out = await runCli(['--user', 'kim', 'keygen'], env);
     expect(out.stderr).toBe('');
@@ -118,7 +121,7 @@ describe('securechat keygen', () => {
   });
 });
 
-describe('securechat register', () => {
+describe('securechat register', SLOW, () => {
   it("refuses a bad code with the server's one answer, keeping the key store it made for the retry", async () => {
     const out = await runCli(
       ['--user', 'lee', 'register', '--code', 'nope', '--password-stdin'],
