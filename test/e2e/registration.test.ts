@@ -99,6 +99,32 @@ describe('POST /users (self-registration with a one-time code)', () => {
     expect((await server.app.services.store.getRegistrationCode('taken1'))?.usedAt).toBeNull();
   });
 
+  it('registers nothing when the code expires, is replaced or revoked while its request is in flight', async () => {
+    // the store's last word, in the transaction that creates the user (after the service checked the code)
+    const { store, accounts } = server.app.services;
+    const user = await accounts.newUser('midway', PASSWORD, keys);
+    const issued = await inviteUser(store, 'midway', 3600);
+    const hash = issued.record.codeHash;
+    const afterExpiry = new Date(Date.parse(issued.record.expiresAt) + 1).toISOString();
+    expect(await store.createUserWithCode(user, hash, afterExpiry)).toBe('invalid-code');
+    await inviteUser(store, 'midway'); // invited again: the first code is void
+    expect(await store.createUserWithCode(user, hash, new Date().toISOString())).toBe('invalid-code');
+    const second = await inviteUser(store, 'midway');
+    await store.deleteRegistrationCode('midway');
+    expect(await store.createUserWithCode(user, second.record.codeHash, new Date().toISOString())).toBe(
+      'invalid-code',
+    );
+    expect(await registered('midway')).toBe(false);
+    const third = await inviteUser(store, 'midway');
+    expect(await store.createUserWithCode(user, third.record.codeHash, new Date().toISOString())).toBe(
+      'created',
+    );
+    expect(await store.createUserWithCode(user, third.record.codeHash, new Date().toISOString())).toBe(
+      'invalid-code',
+    );
+    expect(await registered('midway')).toBe(true);
+  });
+
   const dsa = () =>
     dsaPublicKeyValues(createPublicKey(keys.signing['dsa-sha256']).export({ type: 'spki', format: 'der' }));
   const rsa1024 = () =>
