@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { dsaPublicKeyValues } from '../../src/crypto/der.js';
 import { fingerprint, type PublicKeySet } from '../../src/crypto/keys.js';
-import { readPublicKeys } from '../../src/crypto/keystore.js';
+import { readKeyStore, readPublicKeys } from '../../src/crypto/keystore.js';
 import { hashRegistrationCode, inviteUser } from '../../src/services/registration.js';
 import { backendEnv } from '../backend.js';
 import { Api } from '../client.js';
@@ -204,6 +207,61 @@ describe('rate limit on wrong codes', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('logs', () => {
+  it('name each refusal and success, and never carry the code, the password or a private key', async () => {
+    let text = '';
+    const logStream = new Writable({
+      write(chunk, _enc, done) {
+        text += chunk;
+        done();
+      },
+    });
+    const dataDir = path.join(server.dataDir, 'logged');
+    const config = loadConfig({
+      SECURECHAT_DATA_DIR: dataDir,
+      SECURECHAT_KEYS_DIR: server.keysDir,
+      SECURECHAT_DEMO_USERS: 'false',
+      BCRYPT_COST: '4',
+      LOG_LEVEL: 'info',
+      ...(await backendEnv(dataDir)),
+    });
+    const app = await buildApp(config, { keySizes: { rsaBits: 2048 }, logStream });
+    let code = '';
+    let codeHash = '';
+    try {
+      const logged = new Api(await app.listen({ port: 0, host: '127.0.0.1' }));
+      ({
+        code,
+        record: { codeHash },
+      } = await inviteUser(app.services.store, 'logme'));
+      const privateKey = (await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'))).signing
+        .ed25519.privateKey;
+      const statuses = [
+        (await register(body('logme', `${code}x`), logged)).status,
+        (await register(body('logme', code, { ed25519: privateKey }), logged)).status,
+        (await register(body('logme', code), logged)).status,
+      ];
+      expect(statuses).toEqual([403, 400, 201]);
+    } finally {
+      await app.close();
+    }
+    const events = text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event?: string; reason?: string });
+    expect(events.filter((e) => e.event?.startsWith('register.')).map((e) => [e.event, e.reason])).toEqual([
+      ['register.failure', 'INVALID_CODE'],
+      ['register.failure', 'INVALID_KEY'],
+      ['register.success', undefined],
+    ]);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toMatch(/PRIVATE KEY|BEGIN PUBLIC KEY/);
+    expect(code).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(text).not.toContain(code.slice(0, 12));
+    expect(text).not.toContain(codeHash);
   });
 });
 
