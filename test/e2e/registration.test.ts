@@ -196,6 +196,23 @@ describe('rate limit on wrong codes', () => {
     }
   });
 
+  it('counts a used, an expired, an other-name and a missing code like a wrong one', async () => {
+    const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '4' });
+    try {
+      const limitedApi = new Api(limited.url);
+      const store = limited.app.services.store;
+      const used = (await inviteUser(store, 'once1')).code;
+      expect((await register(body('once1', used), limitedApi)).status).toBe(201);
+      const expired = (await inviteUser(store, 'late2', 60, Date.now() - 61_000)).code;
+      const good = (await inviteUser(store, 'patient2')).code;
+      const bad = [body('once1', used), body('late2', expired), body('thief2', good), body('nocode2', good)];
+      for (const b of bad) expect((await register(b, limitedApi)).status).toBe(403);
+      expect((await register(body('patient2', good), limitedApi)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('does not count good codes', async () => {
     const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '1' });
     try {
