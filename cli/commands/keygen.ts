@@ -10,7 +10,7 @@ import {
   USERNAME,
 } from '../../src/client/index.js';
 import { nodeDsaKeyGenerator } from '../../src/client/node/index.js';
-import { readKeyStore, writeKeyStore } from '../../src/crypto/keystore.js';
+import { readKeyStore, writeAtomic, writeKeyStore } from '../../src/crypto/keystore.js';
 import { CliError } from '../errors.js';
 import { shortScheme } from '../format.js';
 
@@ -84,10 +84,12 @@ async function exportPublic(username: string, dir: string, target: string, force
   });
   await mkdir(target, { recursive: true });
   for (const file of keyStoreFiles(keys, 'public')) {
-    await writeFile(path.join(target, file.name), file.content, {
-      mode: 0o644,
-      flag: force ? 'w' : 'wx',
-    }).catch((error) => {
+    const to = path.join(target, file.name);
+    // --force replaces what is there (a symlink planted in a shared DIR included), never writes through it
+    await (force
+      ? writeAtomic(to, file.content, 0o644)
+      : writeFile(to, file.content, { mode: 0o644, flag: 'wx' })
+    ).catch((error) => {
       if (error.code === 'EEXIST')
         throw new CliError(`${path.join(target, file.name)} exists; --force overwrites it`);
       throw error;

@@ -21,12 +21,21 @@ import { derToPem } from './keygen.js';
 import { DSA_BITS } from './keys.js';
 
 const ROUNDS = 64;
-const SMALL_PRIMES = (() => {
+/** The 2000 odd primes up to 17,393, for trial division: sieved on first use, not at import. */
+let smallPrimes: bigint[] | undefined;
+function oddSmallPrimes(): bigint[] {
+  if (smallPrimes) return smallPrimes;
+  const limit = 17_394;
+  const composite = new Uint8Array(limit);
   const primes: bigint[] = [];
-  for (let n = 3; primes.length < 2000; n += 2)
-    if (primes.every((p) => Number(p) * Number(p) > n || n % Number(p) !== 0)) primes.push(BigInt(n));
+  for (let n = 3; n < limit; n += 2) {
+    if (composite[n]) continue;
+    primes.push(BigInt(n));
+    for (let m = n * n; m < limit; m += 2 * n) composite[m] = 1;
+  }
+  smallPrimes = primes;
   return primes;
-})();
+}
 
 function randomBits(bits: number): bigint {
   const bytes = new Uint8Array(Math.ceil(bits / 8));
@@ -50,7 +59,7 @@ function randomBetween(low: bigint, high: bigint): bigint {
 export function isProbablePrime(n: bigint, rounds = ROUNDS): boolean {
   if (n < 2n) return false;
   if (n % 2n === 0n) return n === 2n;
-  for (const p of SMALL_PRIMES) {
+  for (const p of oddSmallPrimes()) {
     if (n === p) return true;
     if (n % p === 0n) return false;
   }

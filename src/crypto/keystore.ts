@@ -18,7 +18,8 @@ export function userKeyStoreDir(keysDir: string, username: string): string {
   return path.join(keysDir, 'users', username);
 }
 
-async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
+/** Through a new temporary file and a rename: a symlink at `file` is replaced, never followed. */
+export async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, text, { mode, flag: 'wx' });
   await rename(temp, file);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,10 @@ afterAll(async () => {
 const FILES = ['encryption', 'signing-rsa', 'signing-dsa', 'signing-ed25519'];
 const mode = async (file: string) => (await stat(file)).mode & 0o777;
 
-describe('securechat keygen', () => {
+// RSA-3072 pairs in a child process and DSA parameters in BigInt take a random, load-bound time
+const SLOW = { timeout: 180_000 };
+
+describe('securechat keygen', SLOW, () => {
   it('makes four pairs with the protocol parameters, private files 0600 in a 0700 folder', async () => {
     const out = await runCli(['--user', 'kim', 'keygen'], env);
     expect(out.stderr).toBe('');
@@ -101,9 +104,24 @@ describe('securechat keygen', () => {
       /exists; --force overwrites it/,
     );
   });
+
+  it('--export-public --force replaces a symlink planted in DIR, never the file it points to', async () => {
+    const target = path.join(keysDir, 'shared-drop');
+    await mkdir(target);
+    const victim = path.join(keysDir, 'victim.txt');
+    await writeFile(victim, 'mine\n');
+    await symlink(victim, path.join(target, 'encryption.pub.pem'));
+    const out = await runCli(['--user', 'kim', 'keygen', '--export-public', target, '--force'], env);
+    expect(out.code).toBe(0);
+    expect(await readFile(victim, 'utf8')).toBe('mine\n');
+    expect((await lstat(path.join(target, 'encryption.pub.pem'))).isSymbolicLink()).toBe(false);
+    expect((await readPublicKeys(target)).encryption).toBe(
+      (await readPublicKeys(path.join(keysDir, 'users', 'kim'))).encryption,
+    );
+  });
 });
 
-describe('securechat register', () => {
+describe('securechat register', SLOW, () => {
   it("refuses a bad code with the server's one answer, keeping the key store it made for the retry", async () => {
     const out = await runCli(
       ['--user', 'lee', 'register', '--code', 'nope', '--password-stdin'],

@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { dsaPublicKeyValues } from '../../src/crypto/der.js';
 import { fingerprint, type PublicKeySet } from '../../src/crypto/keys.js';
-import { readPublicKeys } from '../../src/crypto/keystore.js';
+import { readKeyStore, readPublicKeys } from '../../src/crypto/keystore.js';
 import { hashRegistrationCode, inviteUser } from '../../src/services/registration.js';
 import { backendEnv } from '../support/backend.js';
 import { Api } from '../support/client.js';
@@ -98,6 +101,32 @@ describe('POST /users (self-registration with a one-time code)', () => {
     expect((await server.app.store.getRegistrationCode('taken1'))?.usedAt).toBeNull();
   });
 
+  it('registers nothing when the code expires, is replaced or revoked while its request is in flight', async () => {
+    // the store's last word, in the transaction that creates the user (after the service checked the code)
+    const { store, accounts } = server.app.services;
+    const user = await accounts.newUser('midway', PASSWORD, keys);
+    const issued = await inviteUser(store, 'midway', 3600);
+    const hash = issued.record.codeHash;
+    const afterExpiry = new Date(Date.parse(issued.record.expiresAt) + 1).toISOString();
+    expect(await store.createUserWithCode(user, hash, afterExpiry)).toBe('invalid-code');
+    await inviteUser(store, 'midway'); // invited again: the first code is void
+    expect(await store.createUserWithCode(user, hash, new Date().toISOString())).toBe('invalid-code');
+    const second = await inviteUser(store, 'midway');
+    await store.deleteRegistrationCode('midway');
+    expect(await store.createUserWithCode(user, second.record.codeHash, new Date().toISOString())).toBe(
+      'invalid-code',
+    );
+    expect(await registered('midway')).toBe(false);
+    const third = await inviteUser(store, 'midway');
+    expect(await store.createUserWithCode(user, third.record.codeHash, new Date().toISOString())).toBe(
+      'created',
+    );
+    expect(await store.createUserWithCode(user, third.record.codeHash, new Date().toISOString())).toBe(
+      'invalid-code',
+    );
+    expect(await registered('midway')).toBe(true);
+  });
+
   const dsa = () =>
     dsaPublicKeyValues(createPublicKey(keys.signing['dsa-sha256']).export({ type: 'spki', format: 'der' }));
   const rsa1024 = () =>
@@ -166,6 +195,23 @@ describe('rate limit on wrong codes', () => {
     }
   });
 
+  it('counts a used, an expired, an other-name and a missing code like a wrong one', async () => {
+    const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '4' });
+    try {
+      const limitedApi = new Api(limited.url);
+      const store = limited.app.services.store;
+      const used = (await inviteUser(store, 'once1')).code;
+      expect((await register(body('once1', used), limitedApi)).status).toBe(201);
+      const expired = (await inviteUser(store, 'late2', 60, Date.now() - 61_000)).code;
+      const good = (await inviteUser(store, 'patient2')).code;
+      const bad = [body('once1', used), body('late2', expired), body('thief2', good), body('nocode2', good)];
+      for (const b of bad) expect((await register(b, limitedApi)).status).toBe(403);
+      expect((await register(body('patient2', good), limitedApi)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('does not count good codes', async () => {
     const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '1' });
     try {
@@ -177,6 +223,61 @@ describe('rate limit on wrong codes', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('logs', () => {
+  it('name each refusal and success, and never carry the code, the password or a private key', async () => {
+    let text = '';
+    const logStream = new Writable({
+      write(chunk, _enc, done) {
+        text += chunk;
+        done();
+      },
+    });
+    const dataDir = path.join(server.dataDir, 'logged');
+    const config = loadConfig({
+      SECURECHAT_DATA_DIR: dataDir,
+      SECURECHAT_KEYS_DIR: server.keysDir,
+      SECURECHAT_DEMO_USERS: 'false',
+      BCRYPT_COST: '4',
+      LOG_LEVEL: 'info',
+      ...(await backendEnv(dataDir)),
+    });
+    const app = await buildApp(config, { keySizes: { rsaBits: 2048 }, logStream });
+    let code = '';
+    let codeHash = '';
+    try {
+      const logged = new Api(await app.listen({ port: 0, host: '127.0.0.1' }));
+      ({
+        code,
+        record: { codeHash },
+      } = await inviteUser(app.services.store, 'logme'));
+      const privateKey = (await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'))).signing
+        .ed25519.privateKey;
+      const statuses = [
+        (await register(body('logme', `${code}x`), logged)).status,
+        (await register(body('logme', code, { ed25519: privateKey }), logged)).status,
+        (await register(body('logme', code), logged)).status,
+      ];
+      expect(statuses).toEqual([403, 400, 201]);
+    } finally {
+      await app.close();
+    }
+    const events = text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event?: string; reason?: string });
+    expect(events.filter((e) => e.event?.startsWith('register.')).map((e) => [e.event, e.reason])).toEqual([
+      ['register.failure', 'INVALID_CODE'],
+      ['register.failure', 'INVALID_KEY'],
+      ['register.success', undefined],
+    ]);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toMatch(/PRIVATE KEY|BEGIN PUBLIC KEY/);
+    expect(code).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(text).not.toContain(code.slice(0, 12));
+    expect(text).not.toContain(codeHash);
   });
 });
 
