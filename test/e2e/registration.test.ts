@@ -103,7 +103,7 @@ describe('POST /users (self-registration with a one-time code)', () => {
 
   it('registers nothing when the code expires, is replaced or revoked while its request is in flight', async () => {
     // the store's last word, in the transaction that creates the user (after the service checked the code)
-    const { store, accounts } = server.app.services;
+    const { store, accounts } = server.app;
     const user = await accounts.newUser('midway', PASSWORD, keys);
     const issued = await inviteUser(store, 'midway', 3600);
     const hash = issued.record.codeHash;
@@ -199,7 +199,7 @@ describe('rate limit on wrong codes', () => {
     const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '4' });
     try {
       const limitedApi = new Api(limited.url);
-      const store = limited.app.services.store;
+      const store = limited.app.store;
       const used = (await inviteUser(store, 'once1')).code;
       expect((await register(body('once1', used), limitedApi)).status).toBe(201);
       const expired = (await inviteUser(store, 'late2', 60, Date.now() - 61_000)).code;
@@ -252,7 +252,7 @@ describe('logs', () => {
       ({
         code,
         record: { codeHash },
-      } = await inviteUser(app.services.store, 'logme'));
+      } = await inviteUser(app.store, 'logme'));
       const privateKey = (await readKeyStore(path.join(inject('fixtureKeys'), 'users', 'alice'))).signing
         .ed25519.privateKey;
       const statuses = [
