@@ -143,6 +143,13 @@ export class Client extends KeyTrust {
     const envelope = given as KeyEnvelope;
     if (isMemberEnvelope(envelope)) ({ bytes, change } = await this.openMemberEnvelope(envelope, expected));
     else {
+      // A chat's mode never changes: once its members made a key, a key the server made (which
+      // a compromised server can always make) is a downgrade, whatever the chat object says.
+      const epochs = this.options.epochs;
+      if (isMemberEnvelope(epochs.envelope(expected.chatId, epochs.highestEpoch(expected.chatId) ?? 0)))
+        throw new EnvelopeRefused(
+          `chat ${shortId(expected.chatId)}: its members make its keys, but this one was made by the server (a downgrade?)`,
+        );
       if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
       bytes = await openEnvelope(envelope, expected, {
         highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
