@@ -215,13 +215,20 @@ export class Client extends KeyTrust {
    * The verified envelope of the epoch before `epoch`, kept by this client; one it missed (a
    * device that was offline) is fetched and verified in turn. None before this user's membership
    * began, or on a device that never saw the chat: then `epoch` is the first this client sees.
+   * When the server withholds a missed epoch, the latest earlier one this client holds is the
+   * record: else a server could make anyone a committer by answering KEY_NOT_FOUND.
    */
   private async previousRecord(chatId: string, epoch: number): Promise<KeyEnvelope | undefined> {
     if (epoch <= 1) return undefined;
-    const kept = this.options.epochs.envelope(chatId, epoch - 1);
-    if (kept || this.options.epochs.highestEpoch(chatId) === undefined) return kept;
+    const { epochs } = this.options;
+    const kept = epochs.envelope(chatId, epoch - 1);
+    if (kept || epochs.highestEpoch(chatId) === undefined) return kept;
     await this.chatKey(chatId, epoch - 1);
-    return this.options.epochs.envelope(chatId, epoch - 1);
+    for (let e = epoch - 1; e >= 1; e--) {
+      const earlier = epochs.envelope(chatId, e);
+      if (earlier) return earlier;
+    }
+    return undefined;
   }
 
   /** The key of one epoch: in memory, from a recorded envelope, or asked of the server for that epoch. */

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { startServer, type TestServer } from '../helper.js';
-import { forgeEnvelopes, inject, type Member, members } from './members-support.js';
+import { forgeEnvelopes, type Member, members } from './members-support.js';
 
 // A review of members mode as an attacker: a compromised server that answers what it likes,
 // and a member colluding with it. Each case is a way the client once took a key it should not.
@@ -54,5 +54,18 @@ describe('members mode, reviewed as an attacker', () => {
     });
     await expect(alice.client.accept(forged, { chatId })).rejects.toThrow(/made by the server/);
     expect(epochOf(alice, chatId)).toBe(1);
+  });
+
+  it('checks the committer against the latest epoch it holds when the server withholds the one before', async () => {
+    const [alice, bob] = await login('alice', 'bob');
+    const chatId = await chatOf(alice, bob);
+    // erin, never a member, makes epoch 3; the server answers KEY_NOT_FOUND for epoch 2
+    const forged = await forgeEnvelopes('erin', chatId, 3, ['alice', 'bob', 'erin']);
+    const forAlice = forged.envelopes.find((e) => e.recipient === 'alice');
+    await expect(alice.client.accept(forAlice ?? null, { chatId })).rejects.toThrow(
+      /erin, who was not a member of epoch 1/,
+    );
+    expect(epochOf(alice, chatId)).toBe(1);
+    expect(alice.changes.some((c) => c.committer === 'erin')).toBe(false);
   });
 });
