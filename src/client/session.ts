@@ -97,8 +97,12 @@ export class Client extends KeyTrust {
   readonly username: string;
   readonly keys: UserKeys;
   private readonly chatKeys = new Map<string, CryptoKey>();
-  /** Members mode: per chat, the users this user asked to add (the only additions it commits). */
-  private readonly asked = new Map<string, Set<string>>();
+  /**
+   * Members mode: per chat, the pending epoch this user's own invitation (or new chat) made and
+   * whom it adds: the only additions it commits, and only for that epoch. An invitee the server
+   * reported unavailable, or an invitation dropped or long committed, vouches for nothing later.
+   */
+  private readonly asked = new Map<string, { epoch: number; names: Set<string> }>();
   /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
   private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
@@ -277,7 +281,7 @@ export class Client extends KeyTrust {
     checkNewChat(res.chat, this.username, this.options.epochs, members ? 'members' : 'server');
     if (members) {
       // only the invitees asked for here may be in the first epoch this client commits
-      this.asked.set(res.chat.id, new Set(invitees));
+      this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(res.chat.id);
       if (outcome.status === 'refused')
         throw new EnvelopeRefused(`the new chat's first epoch: ${outcome.reason}`);
@@ -297,9 +301,7 @@ export class Client extends KeyTrust {
     checkChat(res?.chat);
     checkUnavailable(res.unavailable);
     if (res.chat.keyMode === 'members' && res.chat.pending) {
-      const asked = this.asked.get(chatId) ?? new Set<string>();
-      for (const u of invitees) asked.add(u);
-      this.asked.set(chatId, asked);
+      this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(chatId);
       if (outcome.status === 'committed') return { chat: outcome.chat, unavailable: res.unavailable };
     }
@@ -328,7 +330,12 @@ export class Client extends KeyTrust {
     if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
     if (p.epoch === 1 && chat.createdBy !== this.username) return { status: 'none' };
     const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
-    const reason = commitRefusal(p, this.username, previous, this.asked.get(chatId) ?? new Set());
+    const highest = this.options.epochs.highestEpoch(chatId);
+    const ask = this.asked.get(chatId);
+    const reason =
+      highest !== undefined && p.epoch !== highest + 1
+        ? `its epoch ${p.epoch} is not the one after epoch ${highest}, the latest you hold`
+        : commitRefusal(p, this.username, previous, ask?.epoch === p.epoch ? ask.names : new Set());
     if (reason !== undefined) {
       this.options.onCommitRefused?.(chatId, p, reason);
       return { status: 'refused', reason };
@@ -355,8 +362,18 @@ export class Client extends KeyTrust {
     }
     checkChat(res?.chat);
     await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
-    for (const u of p.added) this.asked.get(chatId)?.delete(u);
+    if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
     return { status: 'committed', chat: res.chat };
+  }
+
+  /** Remembers whom this user's own request adds in the pending epoch its answer names. */
+  private askFor(chat: ChatView, invitees: string[]): void {
+    const p = chat.pending;
+    if (p)
+      this.asked.set(chat.id, {
+        epoch: p.epoch,
+        names: new Set(invitees.filter((u) => p.added.includes(u))),
+      });
   }
 
   /**
@@ -371,6 +388,8 @@ export class Client extends KeyTrust {
     else if (event.type === 'chat.invited')
       await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
     else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
+    // the wait was dropped: the invitation failed, and vouches for nothing any more
+    else if (event.type === 'chat.rekey') this.asked.delete(d.chatId);
     return undefined;
   }
 

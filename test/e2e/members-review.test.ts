@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { startServer, type TestServer } from '../helper.js';
-import { forgeEnvelopes, type Member, members } from './members-support.js';
+import { forgeEnvelopes, inject, type Member, members } from './members-support.js';
 
 // A review of members mode as an attacker: a compromised server that answers what it likes,
 // and a member colluding with it. Each case is a way the client once took a key it should not.
@@ -67,5 +67,41 @@ describe('members mode, reviewed as an attacker', () => {
     );
     expect(epochOf(alice, chatId)).toBe(1);
     expect(alice.changes.some((c) => c.committer === 'erin')).toBe(false);
+  });
+
+  it('counts an invitation only for the pending epoch it made, and commits only the epoch after its latest', async () => {
+    const [alice, bob, dave] = await login('alice', 'bob', 'dave');
+    const chatId = await chatOf(alice, bob);
+    // carol is offline: the invitation adds dave only, and says carol was not added
+    const { unavailable } = await alice.client.invite(chatId, ['dave', 'carol']);
+    expect(unavailable).toEqual([{ username: 'carol', reason: 'offline' }]);
+    await dave.next((e) => e.type === 'chat.invited' && e.data.chat.id === chatId);
+    expect(epochOf(alice, chatId)).toBe(2);
+    // later, the server adds carol as if the invitation still stood: refused
+    await inject(server, chatId, {
+      pending: {
+        epoch: 3,
+        members: ['alice', 'bob', 'carol', 'dave'],
+        added: ['carol'],
+        removed: [],
+        reason: 'invite',
+        additionsSince: new Date().toISOString(),
+      },
+    });
+    const committed = (epoch: number) =>
+      alice.outcomes.some((o) => o.status === 'committed' && o.chat.epoch === epoch);
+    await alice.until(() => alice.refused.length > 0 || committed(3));
+    expect(committed(3)).toBe(false);
+    expect(alice.refused[0].reason).toMatch(/adds carol, whom you did not invite/);
+    const lost = () => alice.outcomes.filter((o) => o.status === 'lost').length;
+    const lostBefore = lost();
+    // and an old pending epoch, replayed as a rotation of the roster of epoch 1: no commit for it
+    await inject(server, chatId, {
+      pending: { epoch: 2, members: ['alice', 'bob'], added: [], removed: [], reason: 'age' },
+    });
+    await alice.until(() => alice.refused.length > 1 || lost() > lostBefore);
+    expect(lost()).toBe(lostBefore);
+    expect(alice.refused[1].reason).toMatch(/epoch 2 is not the one after epoch 2, the latest you hold/);
+    expect(await server.app.services.store.getEnvelope(chatId, 3, 'carol')).toBeUndefined();
   });
 });
