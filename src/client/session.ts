@@ -25,6 +25,7 @@ import {
   type MemberChange,
   type MemberKeyEnvelope,
   type PendingEpoch,
+  sameMemberEnvelope,
   verifyMemberSignature,
 } from './members.js';
 import {
@@ -194,8 +195,15 @@ export class Client extends KeyTrust {
       this.username,
     );
     checkMemberEnvelope(envelope, this.username);
-    const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
     const where = `chat ${shortId(envelope.chatId)} epoch ${envelope.epoch}`;
+    // One key and one roster per epoch: a second, even signed by a member, would swap the key
+    // and the members under a change already shown.
+    const held = this.options.epochs.envelope(envelope.chatId, envelope.epoch);
+    if (held && !sameMemberEnvelope(held, envelope))
+      throw new EnvelopeRefused(
+        `${where}: another key for epoch ${envelope.epoch}, which you hold already (made by ${escapeControls(envelope.committer)})`,
+      );
+    const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
     const key = await this.signingKeyOf(envelope.committer, envelope.signatureAlgorithm);
     if (!(await verifyMemberSignature(this.provider, key, envelope)))
       throw new EnvelopeRefused(

@@ -104,4 +104,19 @@ describe('members mode, reviewed as an attacker', () => {
     expect(alice.refused[1].reason).toMatch(/epoch 2 is not the one after epoch 2, the latest you hold/);
     expect(await server.app.services.store.getEnvelope(chatId, 3, 'carol')).toBeUndefined();
   });
+
+  it('keeps the key and roster it holds for an epoch: a second one for it, signed by a member, is refused', async () => {
+    const [alice, bob] = await login('alice', 'bob');
+    const chatId = await chatOf(alice, bob);
+    const held = alice.stores.envelope(chatId, 1);
+    // bob, a member, with the server: another key of epoch 1, for a roster that adds erin
+    const forged = await forgeEnvelopes('bob', chatId, 1, ['alice', 'bob', 'erin']);
+    const forAlice = forged.envelopes.find((e) => e.recipient === 'alice');
+    await expect(alice.client.accept(forAlice ?? null, { chatId })).rejects.toThrow(
+      /another key for epoch 1, which you hold already/,
+    );
+    expect(alice.stores.envelope(chatId, 1)).toEqual(held);
+    // the one it holds, delivered again (a replayed event), is still fine
+    await expect(alice.client.accept(held ?? null, { chatId })).resolves.toBeDefined();
+  });
 });
