@@ -150,8 +150,7 @@ export class Client extends KeyTrust {
     else {
       // A chat's mode never changes: once its members made a key, a key the server made (which
       // a compromised server can always make) is a downgrade, whatever the chat object says.
-      const epochs = this.options.epochs;
-      if (isMemberEnvelope(epochs.envelope(expected.chatId, epochs.highestEpoch(expected.chatId) ?? 0)))
+      if (expected.keyMode === 'members' || this.heldMode(expected.chatId) === 'members')
         throw new EnvelopeRefused(
           `chat ${shortId(expected.chatId)}: its members make its keys, but this one was made by the server (a downgrade?)`,
         );
@@ -177,6 +176,21 @@ export class Client extends KeyTrust {
     await this.options.epochs.record(envelope);
     if (change && !known) this.options.onMemberChange?.(change);
     return key;
+  }
+
+  /** The mode of the keys this client holds of a chat (a chat's mode never changes), if any. */
+  private heldMode(chatId: string): 'server' | 'members' | undefined {
+    const epochs = this.options.epochs;
+    const held = epochs.envelope(chatId, epochs.highestEpoch(chatId) ?? 0);
+    return held === undefined ? undefined : isMemberEnvelope(held) ? 'members' : 'server';
+  }
+
+  /**
+   * Who makes a chat's keys, to show the user: as the keys this client holds of it say, and only
+   * for a chat it holds none of yet, as the server says.
+   */
+  keyModeOf(chat: ChatView): 'server' | 'members' {
+    return this.heldMode(chat.id) ?? chat.keyMode ?? 'server';
   }
 
   /**
@@ -394,7 +408,7 @@ export class Client extends KeyTrust {
     const d = event.data;
     if (event.type === 'chat.key') await this.accept(d.keyEnvelope, { chatId: d.chatId });
     else if (event.type === 'chat.invited')
-      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch, keyMode: d.chat.keyMode });
     else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
     // the wait was dropped: the invitation failed, and vouches for nothing any more
     else if (event.type === 'chat.rekey') this.asked.delete(d.chatId);
@@ -437,7 +451,7 @@ export class Client extends KeyTrust {
       `/chats/${encodeURIComponent(chatId)}/join`,
     );
     checkChat(res?.chat);
-    await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
+    await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
     if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);
     return res.chat;

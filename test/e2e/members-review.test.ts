@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatView } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { startServer, type TestServer } from '../helper.js';
@@ -118,5 +119,22 @@ describe('members mode, reviewed as an attacker', () => {
     expect(alice.stores.envelope(chatId, 1)).toEqual(held);
     // the one it holds, delivered again (a replayed event), is still fine
     await expect(alice.client.accept(held ?? null, { chatId })).resolves.toBeDefined();
+  });
+
+  it('refuses a server-made envelope that comes with a chat said to be members-mode, and names the mode it holds', async () => {
+    const [alice, bob] = await login('alice', 'bob');
+    // a server-mode chat; the server tells bob it is one only its members can read
+    const { chat } = await alice.client.createChat(['bob']);
+    const invited = await bob.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
+    const claimed = { ...invited.data.chat, keyMode: 'members', pending: null };
+    await expect(
+      bob.client.handleKeyEvent({ ...invited, data: { ...invited.data, chat: claimed } }),
+    ).rejects.toThrow(/made by the server/);
+    // holding the server's key (its stream took the true event), the chat is a server-mode one
+    expect(bob.client.keyModeOf(claimed)).toBe('server');
+    expect(alice.client.keyModeOf({ ...chat, keyMode: 'members' })).toBe('server');
+    const members = await chatOf(alice, bob);
+    const said = await alice.client.api.call<ChatView>('GET', `/chats/${members}`);
+    expect(alice.client.keyModeOf({ ...said, keyMode: 'server' })).toBe('members');
   });
 });
