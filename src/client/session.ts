@@ -223,11 +223,24 @@ export class Client extends KeyTrust {
       throw new EnvelopeRefused(
         `${where}: the signature of ${escapeControls(envelope.committer)} does not verify`,
       );
+    let bytes: Bytes;
     try {
-      return { bytes: await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey), change };
+      bytes = await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey);
     } catch {
       throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
     }
+    await this.pinMembers(envelope.members);
+    return { bytes, change };
+  }
+
+  /**
+   * Pins, on first sight, the keys of every member of a roster this client took: a later commit
+   * by one of them is then checked under a key pinned before it, not one the server hands over
+   * at that moment. A changed key is not refused here: `changed` holds it, and that member's
+   * messages and keys are refused until the user compares fingerprints.
+   */
+  private async pinMembers(members: readonly string[]): Promise<void> {
+    for (const u of members) if (u !== this.username) await this.peerKeys(u).catch(() => undefined);
   }
 
   /** A user's public signing key: this user's own from its key store, a peer's pinned. */

@@ -137,4 +137,17 @@ describe('members mode, reviewed as an attacker', () => {
     const said = await alice.client.api.call<ChatView>('GET', `/chats/${members}`);
     expect(alice.client.keyModeOf({ ...said, keyMode: 'server' })).toBe('members');
   });
+
+  it('pins every member of a roster it accepts, so a later committer is checked under a key pinned before', async () => {
+    const [alice, bob, carol] = await login('alice', 'bob', 'carol');
+    const chatId = await chatOf(alice, bob, carol);
+    // bob never heard from carol: he pinned her keys when he took the roster naming her
+    expect(bob.stores.pinnedUser('carol')).toEqual(await carol.client.ownFingerprints());
+    // a key "by carol" signed with other keys than those is refused
+    const forged = await forgeEnvelopes('erin', chatId, 2, ['alice', 'bob', 'carol', 'erin'], 'carol');
+    const forBob = forged.envelopes.find((e) => e.recipient === 'bob');
+    await expect(bob.client.accept(forBob ?? null, { chatId })).rejects.toThrow(
+      /signature of carol does not verify/,
+    );
+  });
 });
