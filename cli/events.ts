@@ -48,28 +48,29 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
         if (d.username !== s.username) ctx.say(`* ${name(d.username)} is ${d.online ? 'online' : 'offline'}`);
         return { username: d.username, online: d.online };
       case 'chat.invited':
-        await s.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+        await s.handleKeyEvent(event);
         if (!ctx.pending.includes(d.chat.id)) ctx.pending.push(d.chat.id);
         ctx.say(
-          `* ${name(d.invitedBy)} invited you to chat ${describeChat(d.chat, s.username)}; type \`join\` to accept`,
+          `* ${name(d.invitedBy)} invited you to chat ${describeChat(d.chat, s)}; type \`join\` to accept`,
         );
         return { chatId: d.chat.id, epoch: d.chat.epoch, invitedBy: d.invitedBy };
       case 'chat.key':
         // The envelope must be for the chat the event names (accept checks it against d.chatId).
-        await s.accept(d.keyEnvelope, { chatId: d.chatId });
+        await s.handleKeyEvent(event);
         ctx.say(`* ${where(d.chatId)}the chat key rotated (epoch ${d.keyEnvelope.epoch})`);
         return { chatId: d.chatId, epoch: d.keyEnvelope.epoch };
       case 'chat.rekey': {
         // members mode: a new epoch waits for a member's client to make its key
         if (!d.pending) {
+          await s.handleKeyEvent(event);
           ctx.say(
             `* ${where(d.chatId)}the change waiting for a new key was dropped: nobody made the key in time`,
           );
           return { chatId: d.chatId, pending: null };
         }
         ctx.say(`* ${where(d.chatId)}a new key (epoch ${d.pending.epoch}) waits for a member to make it`);
-        const outcome = await s.commitPending(d.chatId);
-        if (outcome.status === 'committed')
+        const outcome = await s.handleKeyEvent(event);
+        if (outcome?.status === 'committed')
           ctx.say(`* ${where(d.chatId)}you made the key of epoch ${d.pending.epoch}`);
         return { chatId: d.chatId, pending: d.pending.epoch };
       }

@@ -5,17 +5,20 @@ import { escapeControls, shortId } from '../format.js';
 
 export { listChats };
 
-/** Who can read a chat, in words a non-cryptographer understands (issue 14). */
-export const modeWords = (chat: ChatView) =>
-  chat.keyMode === 'members' ? 'only members can read' : 'the server can read if it is compromised';
+/**
+ * Who can read a chat, in words a non-cryptographer understands (issue 14): as the keys this
+ * client holds of it say (`keyModeOf`), not as a server's answer claims.
+ */
+export const modeWords = (mode: 'server' | 'members') =>
+  mode === 'members' ? 'only members can read' : 'the server can read if it is compromised';
 
-export const describeChat = (chat: ChatView, me: string) =>
+export const describeChat = (chat: ChatView, session: Pick<Context['session'], 'username' | 'keyModeOf'>) =>
   `${shortId(chat.id)} (${
     chat.members
-      .filter((m) => m.username !== me)
+      .filter((m) => m.username !== session.username)
       .map((m) => `${escapeControls(m.username)}${m.state === 'invited' ? ' (invited)' : ''}`)
       .join(', ') || 'just you'
-  }; epoch ${escapeControls(String(chat.epoch))}) — ${modeWords(chat)}`;
+  }; epoch ${escapeControls(String(chat.epoch))}) — ${modeWords(session.keyModeOf(chat))}`;
 
 function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
   for (const u of unavailable) {
@@ -50,7 +53,7 @@ export async function create(ctx: Context, args: string[], members = false): Pro
   // Review A10: a replayed answer (an existing chat) is refused in the library (checkNewChat).
   const res = await ctx.session.createChat(invitees, { keyMode });
   ctx.currentChat = res.chat.id;
-  ctx.say(`started chat ${describeChat(res.chat, ctx.session.username)}`);
+  ctx.say(`started chat ${describeChat(res.chat, ctx.session)}`);
   reportUnavailable(ctx, res.unavailable);
   ctx.result({ chat: res.chat, unavailable: res.unavailable });
 }
@@ -90,7 +93,7 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
   const joined = await ctx.session.join(chatId);
   ctx.pending = ctx.pending.filter((id) => id !== chatId);
   ctx.currentChat = chatId;
-  ctx.say(`joined chat ${describeChat(joined, ctx.session.username)}`);
+  ctx.say(`joined chat ${describeChat(joined, ctx.session)}`);
   ctx.result(joined);
 }
 
@@ -108,7 +111,7 @@ export async function list(ctx: Context): Promise<void> {
   for (const chat of chats) {
     const mine = chat.members.find((m) => m.username === ctx.session.username);
     const mark = chat.id === ctx.currentChat ? '*' : mine?.state === 'invited' ? '?' : ' ';
-    ctx.say(`${mark} ${describeChat(chat, ctx.session.username)}`);
+    ctx.say(`${mark} ${describeChat(chat, ctx.session)}`);
   }
   ctx.result({ chats });
 }

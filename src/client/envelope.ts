@@ -117,6 +117,8 @@ export interface EnvelopeExpectation {
   atLeast?: number;
   /** An explicitly asked-for past epoch (to read history): lower than the highest seen is fine. */
   past?: boolean;
+  /** The mode the chat object that carried the envelope names: `members` takes no server-made key. */
+  keyMode?: 'server' | 'members';
 }
 
 /**

@@ -32,6 +32,14 @@ export type AnyKeyEnvelope = KeyEnvelope | MemberKeyEnvelope;
 export const isMemberEnvelope = (e: unknown): e is MemberKeyEnvelope =>
   typeof e === 'object' && e !== null && Object.hasOwn(e, 'committer');
 
+/** The same envelope, field for field (a replay of the one held, not another key for its epoch). */
+export function sameMemberEnvelope(held: AnyKeyEnvelope, e: MemberKeyEnvelope): boolean {
+  if (!isMemberEnvelope(held)) return false;
+  const fields: (keyof MemberKeyEnvelope)[] = ['chatId', 'epoch', 'recipient', 'algorithm', 'wrappedKey'];
+  fields.push('issuedAt', 'committer', 'signatureAlgorithm', 'signature');
+  return fields.every((f) => held[f] === e[f]) && sameNames(held.members, e.members);
+}
+
 /** A members-mode chat's next epoch, as the chat object and `chat.rekey` carry it. */
 export interface PendingEpoch {
   epoch: number;

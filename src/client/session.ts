@@ -25,6 +25,7 @@ import {
   type MemberChange,
   type MemberKeyEnvelope,
   type PendingEpoch,
+  sameMemberEnvelope,
   verifyMemberSignature,
 } from './members.js';
 import {
@@ -97,8 +98,12 @@ export class Client extends KeyTrust {
   readonly username: string;
   readonly keys: UserKeys;
   private readonly chatKeys = new Map<string, CryptoKey>();
-  /** Members mode: per chat, the users this user asked to add (the only additions it commits). */
-  private readonly asked = new Map<string, Set<string>>();
+  /**
+   * Members mode: per chat, the pending epoch this user's own invitation (or new chat) made and
+   * whom it adds: the only additions it commits, and only for that epoch. An invitee the server
+   * reported unavailable, or an invitation dropped or long committed, vouches for nothing later.
+   */
+  private readonly asked = new Map<string, { epoch: number; names: Set<string> }>();
   /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
   private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
@@ -143,6 +148,12 @@ export class Client extends KeyTrust {
     const envelope = given as KeyEnvelope;
     if (isMemberEnvelope(envelope)) ({ bytes, change } = await this.openMemberEnvelope(envelope, expected));
     else {
+      // A chat's mode never changes: once its members made a key, a key the server made (which
+      // a compromised server can always make) is a downgrade, whatever the chat object says.
+      if (expected.keyMode === 'members' || this.heldMode(expected.chatId) === 'members')
+        throw new EnvelopeRefused(
+          `chat ${shortId(expected.chatId)}: its members make its keys, but this one was made by the server (a downgrade?)`,
+        );
       if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
       bytes = await openEnvelope(envelope, expected, {
         highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
@@ -167,6 +178,21 @@ export class Client extends KeyTrust {
     return key;
   }
 
+  /** The mode of the keys this client holds of a chat (a chat's mode never changes), if any. */
+  private heldMode(chatId: string): 'server' | 'members' | undefined {
+    const epochs = this.options.epochs;
+    const held = epochs.envelope(chatId, epochs.highestEpoch(chatId) ?? 0);
+    return held === undefined ? undefined : isMemberEnvelope(held) ? 'members' : 'server';
+  }
+
+  /**
+   * Who makes a chat's keys, to show the user: as the keys this client holds of it say, and only
+   * for a chat it holds none of yet, as the server says.
+   */
+  keyModeOf(chat: ChatView): 'server' | 'members' {
+    return this.heldMode(chat.id) ?? chat.keyMode ?? 'server';
+  }
+
   /**
    * protocol.md, members mode: besides the checks of every envelope, the member list holds this
    * user, the signature verifies under the committer's pinned key, and the committer was a member
@@ -183,18 +209,38 @@ export class Client extends KeyTrust {
       this.username,
     );
     checkMemberEnvelope(envelope, this.username);
-    const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
     const where = `chat ${shortId(envelope.chatId)} epoch ${envelope.epoch}`;
+    // One key and one roster per epoch: a second, even signed by a member, would swap the key
+    // and the members under a change already shown.
+    const held = this.options.epochs.envelope(envelope.chatId, envelope.epoch);
+    if (held && !sameMemberEnvelope(held, envelope))
+      throw new EnvelopeRefused(
+        `${where}: another key for epoch ${envelope.epoch}, which you hold already (made by ${escapeControls(envelope.committer)})`,
+      );
+    const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
     const key = await this.signingKeyOf(envelope.committer, envelope.signatureAlgorithm);
     if (!(await verifyMemberSignature(this.provider, key, envelope)))
       throw new EnvelopeRefused(
         `${where}: the signature of ${escapeControls(envelope.committer)} does not verify`,
       );
+    let bytes: Bytes;
     try {
-      return { bytes: await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey), change };
+      bytes = await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey);
     } catch {
       throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
     }
+    await this.pinMembers(envelope.members);
+    return { bytes, change };
+  }
+
+  /**
+   * Pins, on first sight, the keys of every member of a roster this client took: a later commit
+   * by one of them is then checked under a key pinned before it, not one the server hands over
+   * at that moment. A changed key is not refused here: `changed` holds it, and that member's
+   * messages and keys are refused until the user compares fingerprints.
+   */
+  private async pinMembers(members: readonly string[]): Promise<void> {
+    for (const u of members) if (u !== this.username) await this.peerKeys(u).catch(() => undefined);
   }
 
   /** A user's public signing key: this user's own from its key store, a peer's pinned. */
@@ -208,13 +254,20 @@ export class Client extends KeyTrust {
    * The verified envelope of the epoch before `epoch`, kept by this client; one it missed (a
    * device that was offline) is fetched and verified in turn. None before this user's membership
    * began, or on a device that never saw the chat: then `epoch` is the first this client sees.
+   * When the server withholds a missed epoch, the latest earlier one this client holds is the
+   * record: else a server could make anyone a committer by answering KEY_NOT_FOUND.
    */
   private async previousRecord(chatId: string, epoch: number): Promise<KeyEnvelope | undefined> {
     if (epoch <= 1) return undefined;
-    const kept = this.options.epochs.envelope(chatId, epoch - 1);
-    if (kept || this.options.epochs.highestEpoch(chatId) === undefined) return kept;
+    const { epochs } = this.options;
+    const kept = epochs.envelope(chatId, epoch - 1);
+    if (kept || epochs.highestEpoch(chatId) === undefined) return kept;
     await this.chatKey(chatId, epoch - 1);
-    return this.options.epochs.envelope(chatId, epoch - 1);
+    for (let e = epoch - 1; e >= 1; e--) {
+      const earlier = epochs.envelope(chatId, e);
+      if (earlier) return earlier;
+    }
+    return undefined;
   }
 
   /** The key of one epoch: in memory, from a recorded envelope, or asked of the server for that epoch. */
@@ -263,7 +316,7 @@ export class Client extends KeyTrust {
     checkNewChat(res.chat, this.username, this.options.epochs, members ? 'members' : 'server');
     if (members) {
       // only the invitees asked for here may be in the first epoch this client commits
-      this.asked.set(res.chat.id, new Set(invitees));
+      this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(res.chat.id);
       if (outcome.status === 'refused')
         throw new EnvelopeRefused(`the new chat's first epoch: ${outcome.reason}`);
@@ -283,9 +336,7 @@ export class Client extends KeyTrust {
     checkChat(res?.chat);
     checkUnavailable(res.unavailable);
     if (res.chat.keyMode === 'members' && res.chat.pending) {
-      const asked = this.asked.get(chatId) ?? new Set<string>();
-      for (const u of invitees) asked.add(u);
-      this.asked.set(chatId, asked);
+      this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(chatId);
       if (outcome.status === 'committed') return { chat: outcome.chat, unavailable: res.unavailable };
     }
@@ -314,7 +365,12 @@ export class Client extends KeyTrust {
     if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
     if (p.epoch === 1 && chat.createdBy !== this.username) return { status: 'none' };
     const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
-    const reason = commitRefusal(p, this.username, previous, this.asked.get(chatId) ?? new Set());
+    const highest = this.options.epochs.highestEpoch(chatId);
+    const ask = this.asked.get(chatId);
+    const reason =
+      highest !== undefined && p.epoch !== highest + 1
+        ? `its epoch ${p.epoch} is not the one after epoch ${highest}, the latest you hold`
+        : commitRefusal(p, this.username, previous, ask?.epoch === p.epoch ? ask.names : new Set());
     if (reason !== undefined) {
       this.options.onCommitRefused?.(chatId, p, reason);
       return { status: 'refused', reason };
@@ -341,8 +397,18 @@ export class Client extends KeyTrust {
     }
     checkChat(res?.chat);
     await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
-    for (const u of p.added) this.asked.get(chatId)?.delete(u);
+    if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
     return { status: 'committed', chat: res.chat };
+  }
+
+  /** Remembers whom this user's own request adds in the pending epoch its answer names. */
+  private askFor(chat: ChatView, invitees: string[]): void {
+    const p = chat.pending;
+    if (p)
+      this.asked.set(chat.id, {
+        epoch: p.epoch,
+        names: new Set(invitees.filter((u) => p.added.includes(u))),
+      });
   }
 
   /**
@@ -355,8 +421,10 @@ export class Client extends KeyTrust {
     const d = event.data;
     if (event.type === 'chat.key') await this.accept(d.keyEnvelope, { chatId: d.chatId });
     else if (event.type === 'chat.invited')
-      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch, keyMode: d.chat.keyMode });
     else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
+    // the wait was dropped: the invitation failed, and vouches for nothing any more
+    else if (event.type === 'chat.rekey') this.asked.delete(d.chatId);
     return undefined;
   }
 
@@ -396,7 +464,7 @@ export class Client extends KeyTrust {
       `/chats/${encodeURIComponent(chatId)}/join`,
     );
     checkChat(res?.chat);
-    await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch });
+    await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
     if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);
     return res.chat;
