@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatView } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
-import { startServer, type TestServer } from '../helper.js';
+import { startServer, type TestServer } from '../support/helper.js';
 import { forgeEnvelopes, inject, type Member, members } from './members-support.js';
 
 // A review of members mode as an attacker: a compromised server that answers what it likes,
@@ -103,7 +103,7 @@ describe('members mode, reviewed as an attacker', () => {
     await alice.until(() => alice.refused.length > 1 || lost() > lostBefore);
     expect(lost()).toBe(lostBefore);
     expect(alice.refused[1].reason).toMatch(/epoch 2 is not the one after epoch 2, the latest you hold/);
-    expect(await server.app.services.store.getEnvelope(chatId, 3, 'carol')).toBeUndefined();
+    expect(await server.app.store.getEnvelope(chatId, 3, 'carol')).toBeUndefined();
   });
 
   it('keeps the key and roster it holds for an epoch: a second one for it, signed by a member, is refused', async () => {
