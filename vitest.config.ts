@@ -8,6 +8,7 @@ const SERVERLESS = [
   'test/relay.test.ts',
   'test/chats-queue.test.ts',
   'test/store-sqlite.test.ts',
+  'test/store/migration-5.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',
   'test/client/crypto.test.ts',

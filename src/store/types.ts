@@ -138,9 +138,18 @@ export interface MembershipChange {
 export interface NewEvent {
   type: string;
   data: string;
+  /**
+   * Who receives it. With `toMembers`, the store sets them: the chat's members as the change
+   * leaves them, plus those named here who are not members (who left, and learn it).
+   */
   recipients: string[];
   /** The chat it concerns (kept in a column, so that replay need not parse `data`). */
   chatId?: string;
+  /**
+   * A chat's event (a join, a leave), stored once for the chat: its recipients are derived from
+   * membership. Without it the event is addressed to each of `recipients` (an invitation, a key).
+   */
+  toMembers?: boolean;
 }
 
 export interface StoredEvent extends NewEvent {
