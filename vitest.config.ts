@@ -9,6 +9,7 @@ const SERVERLESS = [
   'test/chats-queue.test.ts',
   'test/store-sqlite.test.ts',
   'test/store/migration-5.test.ts',
+  'test/store/group-commit.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',
   'test/client/crypto.test.ts',

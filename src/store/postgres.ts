@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors, unavailable } from '../errors.js';
+import { groupCommit, type Settled } from './group-commit.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import {
   audience,
@@ -14,6 +15,7 @@ import {
   toUser,
 } from './rows.js';
 import {
+  type AppendedMessage,
   type ChatCursor,
   type ChatRecord,
   EpochConflictError,
@@ -80,6 +82,49 @@ BEGIN
 END
 $fn$`;
 
+/**
+ * Group commit: the posts that arrived while the last batch was written, in one statement (so one
+ * transaction and one commit). Every chat row of the batch is locked first, in id order, then the
+ * event counter (the order every transaction keeps); each post runs in a subtransaction, so a
+ * failed check fails that post alone, and comes back as its error's name.
+ */
+const APPEND_MESSAGES = `
+CREATE OR REPLACE FUNCTION securechat_append_messages_v3(
+  p_chat TEXT[], p_sender TEXT[], p_id TEXT[], p_epoch INTEGER[], p_sent_at TEXT[], p_iv TEXT[],
+  p_ciphertext TEXT[], p_tag TEXT[], p_sig_alg TEXT[], p_signature TEXT[], p_received_at TEXT[])
+RETURNS TABLE (out_seq BIGINT, out_event_id BIGINT, out_epoch_messages INTEGER, out_recipients TEXT[],
+  out_error TEXT, out_detail TEXT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  r RECORD;
+  failed_constraint TEXT;
+BEGIN
+  PERFORM 1 FROM chats c WHERE c.id = ANY(p_chat) ORDER BY c.id FOR UPDATE;
+  FOR i IN 1 .. coalesce(array_length(p_chat, 1), 0) LOOP
+    out_seq := NULL; out_event_id := NULL; out_epoch_messages := NULL; out_recipients := NULL;
+    out_error := NULL; out_detail := NULL;
+    BEGIN
+      SELECT * INTO r FROM securechat_append_message_v3(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
+        p_sent_at[i], p_iv[i], p_ciphertext[i], p_tag[i], p_sig_alg[i], p_signature[i], p_received_at[i]);
+      out_seq := r.out_seq; out_event_id := r.out_event_id;
+      out_epoch_messages := r.out_epoch_messages; out_recipients := r.out_recipients;
+    EXCEPTION
+      WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS failed_constraint = CONSTRAINT_NAME;
+        IF failed_constraint <> 'messages_unique_id' THEN RAISE; END IF;
+        out_error := 'DUPLICATE_MESSAGE';
+      WHEN raise_exception THEN
+        out_error := SQLERRM;
+        GET STACKED DIAGNOSTICS out_detail = PG_EXCEPTION_DETAIL;
+    END;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$`;
+
+/** Posts written in one statement at most (each is a subtransaction: PostgreSQL keeps 64 cheaply). */
+const APPEND_BATCH = 64;
+
 /** Any fixed 64-bit number: instances starting together take turns to migrate. */
 const MIGRATION_LOCK = 0x5ec0c4a7;
 
@@ -110,6 +155,7 @@ async function migrate(client: pg.Client): Promise<void> {
     }
     await client.query('UPDATE schema_version SET version = $1', [PG_MIGRATIONS.length]);
     await client.query(APPEND_MESSAGE);
+    await client.query(APPEND_MESSAGES);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
@@ -172,6 +218,38 @@ function connectivity(error: unknown): Error {
 
 // Lock order is always chat row, then the event counter, so these are not expected; retried if they come.
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/** One post of a batch as the database answered it: stored, or the domain error that refused it. */
+function appended(input: NewMessage, eventData: (seq: number) => string, row: Row): Settled<AppendedMessage> {
+  const { chatId, message: m } = input;
+  const fail = (error: Error): Settled<AppendedMessage> => ({ ok: false, error });
+  switch (row.out_error) {
+    case null:
+      break;
+    case 'DUPLICATE_MESSAGE':
+      return fail(new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`));
+    case 'CHAT_NOT_FOUND':
+      return fail(new Errors.CHAT_NOT_FOUND(chatId));
+    case 'NOT_JOINED':
+      return fail(new Errors.NOT_JOINED('Join the chat before posting.'));
+    case 'STALE_EPOCH':
+      return fail(
+        new Errors.STALE_EPOCH(`The chat is at epoch ${row.out_detail}; re-encrypt under its current key.`),
+      );
+    default:
+      return fail(new Error(`posting failed: ${row.out_error}`));
+  }
+  const seq = row.out_seq as number;
+  const event = {
+    id: row.out_event_id as number,
+    type: 'message',
+    data: eventData(seq),
+    recipients: (row.out_recipients as string[] | null) ?? [],
+    chatId,
+    toMembers: true,
+  };
+  return { ok: true, value: { seq, event, epochMessages: row.out_epoch_messages as number } };
+}
 
 /** Event ids a replay page looks through at first (doubling while it finds none for the user). */
 const REPLAY_WINDOW = 4096;
@@ -534,49 +612,32 @@ class PostgresStore implements Store {
   }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
-    const { chatId, sender, message: m } = input;
-    try {
-      const [row] = await this.rows(
-        'SELECT * FROM securechat_append_message_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+    return this.append({ input, eventData });
+  }
+
+  private readonly append = groupCommit(
+    async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) => {
+      const column = <T>(pick: (input: NewMessage) => T) => batch.map((b) => pick(b.input));
+      const rows = await this.rows(
+        'SELECT * FROM securechat_append_messages_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
         [
-          chatId,
-          sender,
-          m.id,
-          m.epoch,
-          m.sentAt,
-          m.iv,
-          m.ciphertext,
-          m.tag,
-          m.signatureAlgorithm,
-          m.signature,
-          input.receivedAt,
+          column((i) => i.chatId),
+          column((i) => i.sender),
+          column((i) => i.message.id),
+          column((i) => i.message.epoch),
+          column((i) => i.message.sentAt),
+          column((i) => i.message.iv),
+          column((i) => i.message.ciphertext),
+          column((i) => i.message.tag),
+          column((i) => i.message.signatureAlgorithm),
+          column((i) => i.message.signature),
+          column((i) => i.receivedAt),
         ],
       );
-      const seq = row.out_seq as number;
-      const event = {
-        id: row.out_event_id as number,
-        type: 'message',
-        data: eventData(seq),
-        recipients: (row.out_recipients as string[] | null) ?? [],
-        chatId,
-        toMembers: true,
-      };
-      return { seq, event, epochMessages: row.out_epoch_messages as number };
-    } catch (error) {
-      const { constraint, message, detail } = error as {
-        constraint?: string;
-        message?: string;
-        detail?: string;
-      };
-      if (constraint === 'messages_unique_id')
-        throw new Errors.DUPLICATE_MESSAGE(`Message ${m.id} was already posted to this chat.`);
-      if (message === 'CHAT_NOT_FOUND') throw new Errors.CHAT_NOT_FOUND(chatId);
-      if (message === 'NOT_JOINED') throw new Errors.NOT_JOINED('Join the chat before posting.');
-      if (message === 'STALE_EPOCH')
-        throw new Errors.STALE_EPOCH(`The chat is at epoch ${detail}; re-encrypt under its current key.`);
-      throw error;
-    }
-  }
+      return batch.map(({ input, eventData }, i) => appended(input, eventData, rows[i]));
+    },
+    APPEND_BATCH,
+  );
 
   async chatsDueForRotation(startedBefore: string, limit: number) {
     const rows = await this.rows(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { Errors } from '../errors.js';
+import { groupCommit, type Settled } from './group-commit.js';
 import { MIGRATIONS } from './migrations.js';
 import {
   audience,
@@ -18,6 +19,7 @@ import {
   toUser,
 } from './rows.js';
 import {
+  type AppendedMessage,
   type ChatCursor,
   type ChatRecord,
   EpochConflictError,
@@ -66,6 +68,9 @@ export function openSqliteStore(dataDir: string, synchronous: 'normal' | 'full' 
   migrate(db);
   return new SqliteStore(db);
 }
+
+/** Posts stored in one transaction at most. */
+const APPEND_BATCH = 256;
 
 /** Event ids a replay page looks through at first (doubling while it finds none for the user). */
 export const REPLAY_WINDOW = 4096;
@@ -401,6 +406,26 @@ class SqliteStore implements Store {
   }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
+    return this.append({ input, eventData });
+  }
+
+  /** Posts that arrive together are stored in one transaction (each in its own savepoint). */
+  private readonly append = groupCommit(
+    async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) =>
+      this.db.transaction(() =>
+        batch.map(({ input, eventData }): Settled<AppendedMessage> => {
+          try {
+            return { ok: true, value: this.appendOne(input, eventData) };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
+      )(),
+    APPEND_BATCH,
+  );
+
+  /** One post, in a savepoint of the batch's transaction: a failed check leaves nothing behind. */
+  private appendOne(input: NewMessage, eventData: (seq: number) => string): AppendedMessage {
     return this.db.transaction(() => {
       const { chatId, sender, message: m } = input;
       const chat = this.q.chatEpoch.get(chatId) as Row | undefined;
