@@ -10,6 +10,7 @@ const SERVERLESS = [
   'test/store-sqlite.test.ts',
   'test/store/migration-5.test.ts',
   'test/store/group-commit.test.ts',
+  'test/sse/connection.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',
   'test/client/crypto.test.ts',
