@@ -1,0 +1,245 @@
+/** Closed- and open-loop load against a server, and the figures per scheme and per chat size. */
+import { spawn } from 'node:child_process';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import path from 'node:path';
+import type { KeyPairSet, SignatureAlgorithm } from '../src/crypto/keys.js';
+import { signSync } from '../src/crypto/signatures.js';
+import { cpuTicks, type Figure, figure, type Pinning, repeated, round, TICKS_PER_SECOND } from './measure.js';
+import { type BenchChat, type BenchServer, databaseBytes, name } from './setup.js';
+import { worker } from './workers.js';
+
+const log = (text: string) => console.error(`[bench] ${text}`);
+
+export interface LoadOptions {
+  alg: SignatureAlgorithm;
+  /** Messages prepared (signed) before the window; the window ends early if they run out. */
+  count: number;
+  seconds: number;
+  /** Open loop at this rate/s; closed loop (64 in flight) without it. */
+  rate?: number;
+  /** The process whose CPU time is counted over the window. */
+  cpuPid: number;
+}
+
+/** Posts prepared messages from one worker while another holds `size` streams; returns the figures. */
+export async function load(
+  s: BenchServer,
+  pairs: KeyPairSet,
+  url: string,
+  chat: BenchChat,
+  size: number,
+  o: LoadOptions,
+  cleanup: (() => void)[],
+) {
+  const listener = await worker();
+  const sender = await worker();
+  cleanup.push(
+    () => listener.stop(),
+    () => sender.stop(),
+  );
+  sender.send({
+    op: 'prepare',
+    chatId: chat.chatId,
+    epoch: chat.epoch,
+    sender: name(0),
+    key: chat.key,
+    signingKey: pairs.signing[o.alg].privateKey,
+    alg: o.alg,
+    count: o.count,
+    bytes: 200,
+  });
+  listener.send({
+    op: 'listen',
+    server: url,
+    tokens: s.tokens.slice(0, size),
+    expect: Number.MAX_SAFE_INTEGER,
+  });
+  await Promise.all([sender.next('prepared'), listener.next('listening')]);
+  const ticks0 = await cpuTicks(o.cpuPid);
+  sender.send({
+    op: 'send',
+    server: url,
+    token: s.tokens[0],
+    chatId: chat.chatId,
+    concurrency: 64,
+    rate: o.rate,
+    seconds: o.seconds,
+  });
+  const sent = await sender.next('sent');
+  const ticks = (await cpuTicks(o.cpuPid)) - ticks0;
+  // let the last deliveries land, then collect
+  await new Promise((r) => setTimeout(r, 500));
+  listener.send({ op: 'exit' });
+  const heard = await listener.next('listened');
+  sender.send({ op: 'exit' });
+  const elapsed = sent.seconds as number;
+  const accepted = sent.accepted as number;
+  const arrivals = new Map(heard.arrivals as [string, number][]);
+  const latencies = (sent.sentAt as [string, number][])
+    .map(([id, t]) => (arrivals.get(id) ?? NaN) - t)
+    .filter((x) => !Number.isNaN(x))
+    .sort((a, b) => a - b);
+  if ((sent.left as number) === 0)
+    log(`  (the ${o.count} prepared messages ran out after ${round(elapsed, 2)} s)`);
+  return {
+    accepted,
+    acceptedPerSec: accepted / elapsed,
+    deliveries: heard.deliveries as number,
+    deliveriesPerSec: (heard.deliveries as number) / elapsed,
+    ticks,
+    /** CPU µs of the counted process per accepted message. */
+    cpuMicrosPerMessage: (ticks * (1e6 / TICKS_PER_SECOND)) / Math.max(1, accepted),
+    deliveriesPerCpuSec:
+      (heard.deliveries as number) / Math.max(1 / TICKS_PER_SECOND, ticks / TICKS_PER_SECOND),
+    bodyBytes: sent.bodyBytes as number,
+    latencies,
+  };
+}
+
+/** µs one verification takes on one thread (a second of them), measured in this run. */
+export function verifyMicros(pairs: KeyPairSet, alg: SignatureAlgorithm): number {
+  const data = randomBytes(400);
+  const sig = signSync(alg, pairs.signing[alg].privateKey, data);
+  const key = createPublicKey(pairs.signing[alg].publicKey);
+  // biome-ignore lint/suspicious/noExplicitAny: the options object per scheme, as in src/crypto/signatures.ts
+  const opts: any = alg === 'rsa-pss-sha256' ? { key, padding: 6, saltLength: 32 } : { key };
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 1000) {
+    verify(alg === 'ed25519' ? null : 'sha256', data, opts, sig);
+    n++;
+  }
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+/** The baseline (bench/baseline.ts) in its own process, pinned beside the server. */
+export async function startBaseline(root: string, pin: Pinning, cleanup: (() => void)[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench/baseline.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanup.push(() => child.kill('SIGKILL'));
+  const url = await new Promise<string>((resolve) => {
+    child.stdout?.on('data', (d) => {
+      const m = /listening on (\S+)/.exec(String(d));
+      if (m) resolve(m[1]);
+    });
+  });
+  pin.server0(child.pid as number);
+  return { url, pid: child.pid as number };
+}
+
+export interface SchemeFigures {
+  acceptedPerSec: Figure;
+  deliveriesPerCpuSec: Figure;
+  cpuMicrosPerMessage: Figure;
+  baselineCpuMicrosPerMessage: Figure;
+  verifyMicros: Figure;
+  overheadMicrosPerMessage: Figure;
+  baselinePerSec: Figure;
+  serverTicks: number[];
+}
+
+/**
+ * One scheme in a chat of 10, closed loop, `repeats` times: ours, the baseline and one
+ * verification, each run measured back to back, so `overhead = ours − baseline − verify` per run.
+ */
+export async function schemeFigures(
+  s: BenchServer,
+  pairs: KeyPairSet,
+  baseline: { url: string; pid: number },
+  chat: BenchChat,
+  alg: SignatureAlgorithm,
+  o: { count: number; seconds: number; repeats: number },
+  cleanup: (() => void)[],
+): Promise<SchemeFigures> {
+  const runs = await repeated(o.repeats, async () => {
+    const ours = await load(
+      s,
+      pairs,
+      s.url,
+      chat,
+      10,
+      { alg, count: o.count, seconds: o.seconds, cpuPid: s.pid },
+      cleanup,
+    );
+    const base = await load(
+      s,
+      pairs,
+      baseline.url,
+      chat,
+      10,
+      { alg, count: o.count, seconds: o.seconds, cpuPid: baseline.pid },
+      cleanup,
+    );
+    const verifyUs = verifyMicros(pairs, alg);
+    return { ours, base, verifyUs };
+  });
+  return {
+    acceptedPerSec: figure(runs.map((r) => r.ours.acceptedPerSec)),
+    deliveriesPerCpuSec: figure(
+      runs.map((r) => r.ours.deliveriesPerCpuSec),
+      0,
+    ),
+    cpuMicrosPerMessage: figure(runs.map((r) => r.ours.cpuMicrosPerMessage)),
+    baselineCpuMicrosPerMessage: figure(runs.map((r) => r.base.cpuMicrosPerMessage)),
+    verifyMicros: figure(runs.map((r) => r.verifyUs)),
+    overheadMicrosPerMessage: figure(
+      runs.map((r) => r.ours.cpuMicrosPerMessage - r.base.cpuMicrosPerMessage - r.verifyUs),
+    ),
+    baselinePerSec: figure(runs.map((r) => r.base.acceptedPerSec)),
+    serverTicks: runs.map((r) => r.ours.ticks),
+  };
+}
+
+export interface GrowthFigures {
+  acceptedPerSec: Figure;
+  deliveriesPerSec: Figure;
+  deliveriesPerCpuSec: Figure;
+  cpuMicrosPerMessage: Figure;
+  dbBytesPerMessage: Figure;
+  postedJsonBytes: number;
+  serverTicks: number[];
+}
+
+/** One chat size, Ed25519, closed loop, `repeats` times, with the database's growth per message. */
+export async function growthFigures(
+  s: BenchServer,
+  pairs: KeyPairSet,
+  chat: BenchChat,
+  size: number,
+  o: { count: number; seconds: number; repeats: number },
+  cleanup: (() => void)[],
+): Promise<GrowthFigures> {
+  const runs = await repeated(o.repeats, async () => {
+    const before = databaseBytes(s.dbFile);
+    const r = await load(
+      s,
+      pairs,
+      s.url,
+      chat,
+      size,
+      { alg: 'ed25519', count: o.count, seconds: o.seconds, cpuPid: s.pid },
+      cleanup,
+    );
+    return { ...r, dbBytesPerMessage: (databaseBytes(s.dbFile) - before) / Math.max(1, r.accepted) };
+  });
+  return {
+    acceptedPerSec: figure(runs.map((r) => r.acceptedPerSec)),
+    deliveriesPerSec: figure(
+      runs.map((r) => r.deliveriesPerSec),
+      0,
+    ),
+    deliveriesPerCpuSec: figure(
+      runs.map((r) => r.deliveriesPerCpuSec),
+      0,
+    ),
+    cpuMicrosPerMessage: figure(runs.map((r) => r.cpuMicrosPerMessage)),
+    dbBytesPerMessage: figure(
+      runs.map((r) => r.dbBytesPerMessage),
+      0,
+    ),
+    postedJsonBytes: runs[0].bodyBytes,
+    serverTicks: runs.map((r) => r.ticks),
+  };
+}
