@@ -4,11 +4,16 @@ import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import path from 'node:path';
 import type { KeyPairSet, SignatureAlgorithm } from '../src/crypto/keys.js';
 import { signSync } from '../src/crypto/signatures.js';
-import { cpuTicks, type Figure, figure, type Pinning, repeated, round, TICKS_PER_SECOND } from './measure.js';
+import { cpuTicks, type Figure, figure, type Pinning, repeated, TICKS_PER_SECOND } from './measure.js';
 import { type BenchChat, type BenchServer, databaseBytes, name } from './setup.js';
 import { worker } from './workers.js';
 
 const log = (text: string) => console.error(`[bench] ${text}`);
+/** Says when a counted window held fewer ticks than asked (its figure is noisier than it should be). */
+const warnShort = (what: string, ticks: number[], minTicks: number) => {
+  if (ticks.some((t) => t < minTicks))
+    log(`  ${what}: windows of ${ticks.join(', ')} ticks, fewer than ${minTicks}`);
+};
 
 export interface LoadOptions {
   alg: SignatureAlgorithm;
@@ -79,8 +84,6 @@ export async function load(
     .map(([id, t]) => (arrivals.get(id) ?? NaN) - t)
     .filter((x) => !Number.isNaN(x))
     .sort((a, b) => a - b);
-  if ((sent.left as number) === 0)
-    log(`  (the ${o.count} prepared messages ran out after ${round(elapsed, 2)} s)`);
   return {
     accepted,
     acceptedPerSec: accepted / elapsed,
@@ -92,11 +95,27 @@ export async function load(
     deliveriesPerCpuSec:
       (heard.deliveries as number) / Math.max(1 / TICKS_PER_SECOND, ticks / TICKS_PER_SECOND),
     bodyBytes: sent.bodyBytes as number,
+    /** The window ended because the prepared messages ran out (not at its deadline). */
+    ranOut: (sent.left as number) === 0,
     latencies,
   };
 }
 
-/** µs one verification takes on one thread (a second of them), measured in this run. */
+/**
+ * Messages enough for a window of `minTicks` of the counted process's CPU: one run with `initial`
+ * (not counted) gives the rate, scaled up with a margin. Signing them is the load side's work.
+ */
+export async function calibrated(
+  initial: number,
+  minTicks: number,
+  run: (count: number) => Promise<{ ticks: number; accepted: number; ranOut: boolean }>,
+): Promise<number> {
+  const r = await run(initial);
+  if (!r.ranOut) return initial;
+  return Math.max(initial, Math.ceil(((r.accepted * minTicks) / Math.max(1, r.ticks)) * 1.3));
+}
+
+/** CPU µs one verification takes on one thread (a second of them), measured in this run. */
 export function verifyMicros(pairs: KeyPairSet, alg: SignatureAlgorithm): number {
   const data = randomBytes(400);
   const sig = signSync(alg, pairs.signing[alg].privateKey, data);
@@ -104,12 +123,15 @@ export function verifyMicros(pairs: KeyPairSet, alg: SignatureAlgorithm): number
   // biome-ignore lint/suspicious/noExplicitAny: the options object per scheme, as in src/crypto/signatures.ts
   const opts: any = alg === 'rsa-pss-sha256' ? { key, padding: 6, saltLength: 32 } : { key };
   let n = 0;
+  // CPU time, not wall time: on a shared machine the wait for a CPU is not verification
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < 1000) {
     verify(alg === 'ed25519' ? null : 'sha256', data, opts, sig);
     n++;
   }
-  return ((performance.now() - t0) * 1000) / n;
+  const cpu = process.cpuUsage(c0);
+  return (cpu.user + cpu.system) / n;
 }
 
 /** The baseline (bench/baseline.ts) in its own process, pinned beside the server. */
@@ -138,6 +160,16 @@ export interface SchemeFigures {
   overheadMicrosPerMessage: Figure;
   baselinePerSec: Figure;
   serverTicks: number[];
+  baselineTicks: number[];
+}
+
+/** How long a figure's windows are and how often it is taken. */
+export interface Windows {
+  /** Messages the calibration run starts from. */
+  count: number;
+  seconds: number;
+  repeats: number;
+  minTicks: number;
 }
 
 /**
@@ -150,31 +182,28 @@ export async function schemeFigures(
   baseline: { url: string; pid: number },
   chat: BenchChat,
   alg: SignatureAlgorithm,
-  o: { count: number; seconds: number; repeats: number },
+  o: Windows,
   cleanup: (() => void)[],
 ): Promise<SchemeFigures> {
+  const on = (url: string, cpuPid: number) => (count: number) =>
+    load(s, pairs, url, chat, 10, { alg, count, seconds: o.seconds, cpuPid }, cleanup);
+  const ourCount = await calibrated(o.count, o.minTicks, on(s.url, s.pid));
+  const baseCount = await calibrated(o.count, o.minTicks, on(baseline.url, baseline.pid));
   const runs = await repeated(o.repeats, async () => {
-    const ours = await load(
-      s,
-      pairs,
-      s.url,
-      chat,
-      10,
-      { alg, count: o.count, seconds: o.seconds, cpuPid: s.pid },
-      cleanup,
-    );
-    const base = await load(
-      s,
-      pairs,
-      baseline.url,
-      chat,
-      10,
-      { alg, count: o.count, seconds: o.seconds, cpuPid: baseline.pid },
-      cleanup,
-    );
-    const verifyUs = verifyMicros(pairs, alg);
-    return { ours, base, verifyUs };
+    const ours = await on(s.url, s.pid)(ourCount);
+    const base = await on(baseline.url, baseline.pid)(baseCount);
+    return { ours, base, verifyUs: verifyMicros(pairs, alg) };
   });
+  warnShort(
+    `${alg} server`,
+    runs.map((r) => r.ours.ticks),
+    o.minTicks,
+  );
+  warnShort(
+    `${alg} baseline`,
+    runs.map((r) => r.base.ticks),
+    o.minTicks,
+  );
   return {
     acceptedPerSec: figure(runs.map((r) => r.ours.acceptedPerSec)),
     deliveriesPerCpuSec: figure(
@@ -189,6 +218,7 @@ export async function schemeFigures(
     ),
     baselinePerSec: figure(runs.map((r) => r.base.acceptedPerSec)),
     serverTicks: runs.map((r) => r.ours.ticks),
+    baselineTicks: runs.map((r) => r.base.ticks),
   };
 }
 
@@ -208,22 +238,22 @@ export async function growthFigures(
   pairs: KeyPairSet,
   chat: BenchChat,
   size: number,
-  o: { count: number; seconds: number; repeats: number },
+  o: Windows,
   cleanup: (() => void)[],
 ): Promise<GrowthFigures> {
+  const run = (count: number) =>
+    load(s, pairs, s.url, chat, size, { alg: 'ed25519', count, seconds: o.seconds, cpuPid: s.pid }, cleanup);
+  const count = await calibrated(o.count, o.minTicks, run);
   const runs = await repeated(o.repeats, async () => {
     const before = databaseBytes(s.dbFile);
-    const r = await load(
-      s,
-      pairs,
-      s.url,
-      chat,
-      size,
-      { alg: 'ed25519', count: o.count, seconds: o.seconds, cpuPid: s.pid },
-      cleanup,
-    );
+    const r = await run(count);
     return { ...r, dbBytesPerMessage: (databaseBytes(s.dbFile) - before) / Math.max(1, r.accepted) };
   });
+  warnShort(
+    `chat of ${size}`,
+    runs.map((r) => r.ticks),
+    o.minTicks,
+  );
   return {
     acceptedPerSec: figure(runs.map((r) => r.acceptedPerSec)),
     deliveriesPerSec: figure(
