@@ -48,7 +48,9 @@ export interface Store {
   /**
    * Gives the message the chat's next seq and stores it with its event, atomically, after
    * re-checking that the sender is a joined member and the epoch is current. Throws the domain
-   * errors CHAT_NOT_FOUND, NOT_JOINED, STALE_EPOCH and DUPLICATE_MESSAGE.
+   * errors CHAT_NOT_FOUND, NOT_JOINED, STALE_EPOCH and DUPLICATE_MESSAGE. Posts that arrive
+   * together share a transaction (group commit); each still succeeds or fails on its own. The event
+   * is stored once for the chat's members (no copy of the message); `eventData` makes its data.
    */
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
   /** Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their keys are due to rotate. */
@@ -67,7 +69,8 @@ export interface Store {
 
   /**
    * Stored events for `username` with id > afterId, oldest first: at most `limit`, and no more
-   * than fit in `maxBytes` of data, but always the first one.
+   * than fit in `maxBytes` of data, but always the first one. A chat's events are the user's from
+   * when they joined it until they left; other events are the user's when addressed to them.
    */
   eventsAfter(username: string, afterId: number, limit: number, maxBytes: number): Promise<StoredEvent[]>;
   /**
