@@ -48,9 +48,9 @@ const plan = quick
       history: [1000, 1_000_000],
     };
 /**
- * A throughput window ends when its prepared messages run out: enough of them for `minTicks` of
- * server CPU (calibrated by a first run that is not counted), or at this deadline, three times
- * what a busy server would need, whichever comes first.
+ * A throughput window ends when its prepared messages run out or at its deadline, whichever comes
+ * first: a first run that is not counted (with this deadline, three times what a server with a
+ * CPU to itself would need) sizes both for `minTicks` of server CPU (bench/throughput.ts).
  */
 const windowSeconds = (plan.minTicks / TICKS_PER_SECOND) * 3;
 /** Messages per second of CPU the calibration run starts from. */

@@ -101,19 +101,30 @@ export async function load(
   };
 }
 
+/** A window: the messages prepared for it, and its deadline. */
+export interface Window {
+  count: number;
+  seconds: number;
+}
+
 /**
- * Messages enough for a window of `minTicks` of the counted process's CPU: one run with `initial`
- * (not counted) gives the rate, scaled up with a margin. Signing them is the load side's work.
+ * A window long enough for `minTicks` of the counted process's CPU: one run (not counted) gives the
+ * CPU the process gets per message and per second (on a shared machine it may get less than its
+ * CPU), and both are scaled up, twice over: CPU per message also moves with how much arrives
+ * together (batches). Signing the messages is the load side's work.
  */
 export async function calibrated(
-  initial: number,
+  first: Window,
   minTicks: number,
-  run: (count: number) => Promise<{ ticks: number; accepted: number; ranOut: boolean }>,
-): Promise<number> {
-  const r = await run(initial);
-  if (!r.ranOut) return initial;
-  // twice: CPU per message moves with how much arrives together (batches), and with the machine
-  return Math.max(initial, Math.ceil(((r.accepted * minTicks) / Math.max(1, r.ticks)) * 2));
+  run: (w: Window) => Promise<{ ticks: number; accepted: number; ranOut: boolean }>,
+): Promise<Window> {
+  const r = await run(first);
+  if (r.ticks >= minTicks) return first;
+  const scale = (2 * minTicks) / Math.max(1, r.ticks);
+  return {
+    count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * scale)) : first.count,
+    seconds: r.ranOut ? first.seconds : first.seconds * scale,
+  };
 }
 
 /** CPU µs one verification takes on one thread (a second of them), measured in this run. */
@@ -166,7 +177,7 @@ export interface SchemeFigures {
 
 /** How long a figure's windows are and how often it is taken. */
 export interface Windows {
-  /** Messages the calibration run starts from. */
+  /** The calibration run's window. */
   count: number;
   seconds: number;
   repeats: number;
@@ -186,10 +197,11 @@ export async function schemeFigures(
   o: Windows,
   cleanup: (() => void)[],
 ): Promise<SchemeFigures> {
-  const on = (url: string, cpuPid: number) => (count: number) =>
-    load(s, pairs, url, chat, 10, { alg, count, seconds: o.seconds, cpuPid }, cleanup);
-  const ourCount = await calibrated(o.count, o.minTicks, on(s.url, s.pid));
-  const baseCount = await calibrated(o.count, o.minTicks, on(baseline.url, baseline.pid));
+  const on = (url: string, cpuPid: number) => (w: Window) =>
+    load(s, pairs, url, chat, 10, { alg, ...w, cpuPid }, cleanup);
+  const first = { count: o.count, seconds: o.seconds };
+  const ourCount = await calibrated(first, o.minTicks, on(s.url, s.pid));
+  const baseCount = await calibrated(first, o.minTicks, on(baseline.url, baseline.pid));
   const runs = await repeated(o.repeats, async () => {
     const ours = await on(s.url, s.pid)(ourCount);
     const base = await on(baseline.url, baseline.pid)(baseCount);
@@ -242,9 +254,9 @@ export async function growthFigures(
   o: Windows,
   cleanup: (() => void)[],
 ): Promise<GrowthFigures> {
-  const run = (count: number) =>
-    load(s, pairs, s.url, chat, size, { alg: 'ed25519', count, seconds: o.seconds, cpuPid: s.pid }, cleanup);
-  const count = await calibrated(o.count, o.minTicks, run);
+  const run = (w: Window) =>
+    load(s, pairs, s.url, chat, size, { alg: 'ed25519', ...w, cpuPid: s.pid }, cleanup);
+  const count = await calibrated({ count: o.count, seconds: o.seconds }, o.minTicks, run);
   const runs = await repeated(o.repeats, async () => {
     const before = databaseBytes(s.dbFile);
     const r = await run(count);
