@@ -119,7 +119,7 @@ export async function calibrated(
   run: (w: Window) => Promise<{ ticks: number; accepted: number; ranOut: boolean }>,
 ): Promise<Window> {
   const r = await run(first);
-  if (r.ticks >= minTicks) return first;
+  if (r.ticks >= 2 * minTicks) return first;
   const scale = (2 * minTicks) / Math.max(1, r.ticks);
   return {
     count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * scale)) : first.count,
