@@ -120,7 +120,8 @@ export async function calibrated(
 ): Promise<Window> {
   const r = await run(first);
   if (r.ticks >= 2 * minTicks) return first;
-  const scale = (2 * minTicks) / Math.max(1, r.ticks);
+  // at most ten times: a first run starved of CPU must not ask for hours
+  const scale = Math.min(10, (2 * minTicks) / Math.max(1, r.ticks));
   return {
     count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * scale)) : first.count,
     // the deadline grows as much: more messages take longer, and a server short of CPU too
