@@ -19,7 +19,10 @@ export class Worker {
       stdio: 'inherit',
     });
     this.gone = new Promise<never>((_, reject) => {
-      this.child.once('exit', (code, signal) => reject(new Error(`bench worker exited (${code ?? signal})`)));
+      // 'close', not 'exit': by then every message it sent has been read
+      this.child.once('close', (code, signal) =>
+        reject(new Error(`bench worker exited (${code ?? signal})`)),
+      );
     });
     this.gone.catch(() => {});
     this.child.on('message', (m: Msg) => {
