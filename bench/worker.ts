@@ -173,7 +173,16 @@ async function sendAll(c: Extract<Command, { op: 'send' }>): Promise<void> {
       }),
     );
   }
-  send({ op: 'sent', accepted, refused, seconds: (now() - started) / 1000, sentAt });
+  const bodyBytes = prepared.length > 0 ? Buffer.byteLength(prepared[0]) : 0;
+  send({
+    op: 'sent',
+    accepted,
+    refused,
+    seconds: (now() - started) / 1000,
+    sentAt,
+    bodyBytes,
+    left: prepared.length - next,
+  });
 }
 
 async function logins(c: Extract<Command, { op: 'logins' }>): Promise<void> {

@@ -10,12 +10,21 @@ export class Worker {
   readonly child: ChildProcess;
   private queue: Msg[] = [];
   private waiters: ((m: Msg) => void)[] = [];
+  /** Rejects once the worker process is gone: a bench waiting on a dead worker fails, not hangs. */
+  private readonly gone: Promise<never>;
   constructor() {
     this.child = fork(path.join(here, 'worker.ts'), [], {
       execArgv: ['--import', 'tsx'],
       cwd: path.dirname(here),
       stdio: 'inherit',
     });
+    this.gone = new Promise<never>((_, reject) => {
+      // 'close', not 'exit': by then every message it sent has been read
+      this.child.once('close', (code, signal) =>
+        reject(new Error(`bench worker exited (${code ?? signal})`)),
+      );
+    });
+    this.gone.catch(() => {});
     this.child.on('message', (m: Msg) => {
       if (m.op === 'error') console.error(`[worker] ${m.message}`);
       const w = this.waiters.shift();
@@ -26,6 +35,9 @@ export class Worker {
   next(op: string): Promise<Msg> {
     const i = this.queue.findIndex((m) => m.op === op);
     if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
+    return Promise.race([this.gone, this.nextMessage(op)]);
+  }
+  private nextMessage(op: string): Promise<Msg> {
     return new Promise((resolve) => {
       const wait = (m: Msg) => {
         if (m.op === op) resolve(m);

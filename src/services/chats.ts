@@ -423,7 +423,7 @@ export function createChats({
           upsert: [{ ...member, state: 'joined' }],
           remove: [],
           envelopes: [],
-          events: [event('member.joined', { chatId: chat.id, username }, everyone)],
+          events: [{ ...event('member.joined', { chatId: chat.id, username }, everyone), toMembers: true }],
         });
         await publish(stored);
         audit('member.joined', { chatId: chat.id, username });
@@ -442,7 +442,10 @@ export function createChats({
           const epoch = chat.epoch + 1;
           const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
           const events = [
-            event('member.left', { chatId: chat.id, username }, [...remaining, username]),
+            {
+              ...event('member.left', { chatId: chat.id, username }, [...remaining, username]),
+              toMembers: true,
+            },
             ...remaining.map((u) =>
               event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
             ),

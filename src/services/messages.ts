@@ -4,13 +4,8 @@ import { messageSigningInput } from '../crypto/canonical.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import {
-  type AppendRefusal,
-  AppendRefusedError,
-  type MessageBody,
-  type MessageRecord,
-  type Store,
-} from '../store/types.js';
+import { messageEventData } from '../store/rows.js';
+import { type AppendRefusal, AppendRefusedError, type MessageBody, type Store } from '../store/types.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
 import { WindowCounter } from './limiter.js';
@@ -32,26 +27,8 @@ export interface MessagesDeps {
   onError?: (error: unknown) => void;
 }
 
-/** The event data (and history item) of a message: sender and seq come from the server. */
-export function messageEventData(record: MessageRecord): string {
-  const m = record.message;
-  return JSON.stringify({
-    chatId: record.chatId,
-    seq: record.seq,
-    sender: record.sender,
-    receivedAt: record.receivedAt,
-    message: {
-      id: m.id,
-      epoch: m.epoch,
-      sentAt: m.sentAt,
-      iv: m.iv,
-      ciphertext: m.ciphertext,
-      tag: m.tag,
-      signatureAlgorithm: m.signatureAlgorithm,
-      signature: m.signature,
-    },
-  });
-}
+/** The event data (and history item) of a message, made where the store makes it again. */
+export { messageEventData };
 
 /**
  * Why a message was refused, said once: the checks before the signature and the store's repeat of

@@ -20,19 +20,23 @@ export interface ConnectionLimits {
   drainMs: number;
 }
 
-/** An event as it goes on the wire, framed once for every stream it is written to. */
+/**
+ * An event as it goes on the wire, framed and encoded once for every stream it is written to:
+ * each stream is handed the same bytes (no stream serializes or encodes it again).
+ */
 export interface Framed {
   id?: number;
   chunk: string;
-  /** The chunk's length in bytes (UTF-8). */
+  /** The chunk in UTF-8. */
+  encoded: Buffer;
+  /** Its length in bytes. */
   bytes: number;
 }
 
-export const framed = (id: number | undefined, chunk: string): Framed => ({
-  id,
-  chunk,
-  bytes: Buffer.byteLength(chunk),
-});
+export const framed = (id: number | undefined, chunk: string): Framed => {
+  const encoded = Buffer.from(chunk);
+  return { id, chunk, encoded, bytes: encoded.length };
+};
 
 export const frame = (event: OutgoingEvent): Framed =>
   framed(
@@ -79,7 +83,7 @@ export class SseConnection {
     this.close();
   }
 
-  private write(chunk: string): void {
+  private write(chunk: string | Buffer): void {
     if (this.closed) return;
     // Everything written within one tick leaves in one chunk (one syscall), not one per event.
     if (!this.corked) {
@@ -114,12 +118,12 @@ export class SseConnection {
     this.sendFramed(frame(event));
   }
 
-  private sendFramed({ id, chunk }: Framed): void {
+  private sendFramed({ id, encoded }: Framed): void {
     if (id !== undefined) {
       if (id <= this.lastId) return; // already sent by the replay
       this.lastId = id;
     }
-    this.write(chunk);
+    this.write(encoded);
   }
 
   /**

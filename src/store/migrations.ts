@@ -1,4 +1,28 @@
 /**
+ * SQL that makes a message's event JSON from its `messages` row `m`, byte for byte as
+ * {@link messageEventData} does; `quote` makes a JSON string of a text column.
+ */
+function messageJson(quote: 'json_quote' | 'to_json'): string {
+  const q = (column: string) =>
+    quote === 'to_json' ? `to_json(m.${column})::text` : `json_quote(m.${column})`;
+  const fields = [
+    `'{"chatId":' || ${q('chat_id')}`,
+    `',"seq":' || m.seq`,
+    `',"sender":' || ${q('sender')}`,
+    `',"receivedAt":' || ${q('received_at')}`,
+    `',"message":{"id":' || ${q('id')}`,
+    `',"epoch":' || m.epoch`,
+    `',"sentAt":' || ${q('sent_at')}`,
+    `',"iv":' || ${q('iv')}`,
+    `',"ciphertext":' || ${q('ciphertext')}`,
+    `',"tag":' || ${q('tag')}`,
+    `',"signatureAlgorithm":' || ${q('sig_alg')}`,
+    `',"signature":' || ${q('signature')} || '}}'`,
+  ];
+  return `(${fields.join(' || ')})`;
+}
+
+/**
  * Versioned schema. Migration N takes the database from version N-1 to N (SQLite `user_version`;
  * PostgreSQL keeps its version in `schema_version`). Never edit a released migration: add one, to
  * both lists, so that the two engines always hold the same tables at the same version.
@@ -125,6 +149,30 @@ export const MIGRATIONS: string[] = [
     signature   TEXT NOT NULL,
     PRIMARY KEY (chat_id, epoch, recipient)
   ) WITHOUT ROWID;
+  `,
+  // 6: each event stored once. A chat's events (to_members = 1) have no recipient rows: who
+  // receives one is derived from `memberships`, each member's span of event ids (since_id, until_id]
+  // in the chat. Events addressed to users keep their `event_recipients` rows. A message's event
+  // keeps no copy of the message (data '' and its seq: it is made from the `messages` row when
+  // read). Existing events keep their recipient rows (the spans of today's members start after
+  // them); a message event's data is dropped only where it is exactly what would be made again.
+  `
+  ALTER TABLE events ADD COLUMN to_members INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE events ADD COLUMN seq INTEGER;
+  CREATE TABLE memberships (
+    chat_id  TEXT NOT NULL,
+    username TEXT NOT NULL,
+    since_id INTEGER NOT NULL,
+    until_id INTEGER,
+    PRIMARY KEY (chat_id, username, since_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX memberships_by_user ON memberships(username, chat_id);
+  INSERT INTO memberships (chat_id, username, since_id)
+    SELECT chat_id, username, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) FROM members;
+  UPDATE events SET seq = m.seq, data = '' FROM messages m
+    WHERE events.type = 'message' AND json_valid(events.data) AND m.chat_id = events.chat_id
+      AND m.seq = json_extract(events.data, '$.seq') AND events.data = ${messageJson('json_quote')};
+  CREATE INDEX events_by_chat ON events(chat_id, id) WHERE to_members = 1;
   `,
 ];
 
@@ -261,5 +309,26 @@ export const PG_MIGRATIONS: string[] = [
     signature   TEXT NOT NULL,
     PRIMARY KEY (chat_id, epoch, recipient)
   );
+  `,
+  // 6: as SQLite's 6. Instances of the previous release may still post through
+  // securechat_append_message_v2 meanwhile: their events are addressed, which this release reads.
+  `
+  ALTER TABLE events ADD COLUMN to_members BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE events ADD COLUMN seq BIGINT;
+  CREATE TABLE memberships (
+    chat_id  TEXT NOT NULL,
+    username TEXT NOT NULL,
+    since_id BIGINT NOT NULL,
+    until_id BIGINT,
+    PRIMARY KEY (chat_id, username, since_id)
+  );
+  CREATE INDEX memberships_by_user ON memberships(username, chat_id);
+  INSERT INTO memberships (chat_id, username, since_id)
+    SELECT chat_id, username, (SELECT value FROM counters WHERE name = 'event_id') FROM members;
+  UPDATE events e SET seq = m.seq, data = '' FROM messages m
+    WHERE e.type = 'message' AND e.chat_id IS NOT NULL AND m.chat_id = e.chat_id
+      AND m.seq = substring(e.data from '"seq":([0-9]{1,15})[,}]')::bigint
+      AND e.data = ${messageJson('to_json')};
+  CREATE INDEX events_by_chat ON events(chat_id, id) WHERE to_members;
   `,
 ];

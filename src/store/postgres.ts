@@ -2,8 +2,13 @@ import pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
 import { BackendUnavailableError } from '../util/unavailable.js';
+import { groupCommit, type Settled } from './group-commit.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import {
+  audience,
+  eventData,
+  JOIN_MESSAGE,
+  JOINED_MESSAGE,
   pendingText,
   type Row,
   toEnvelope,
@@ -15,6 +20,7 @@ import {
   toUser,
 } from './rows.js';
 import {
+  type AppendedMessage,
   AppendRefusedError,
   type ChatCursor,
   type ChatRecord,
@@ -48,13 +54,13 @@ const types = {
 /**
  * Posting in one round trip. The chat row is locked from the first statement to commit, so the
  * lock is held for the function's own work, not for seven network round trips. The name carries
- * a version: a new body gets a new name, so instances of two releases can run side by side.
+ * a version: a new body gets a new name, so instances of two releases can run side by side. The
+ * event is stored once, for the chat's members (migration 6), without a copy of the message.
  */
 const APPEND_MESSAGE = `
 CREATE OR REPLACE FUNCTION securechat_append_message_v3(
   p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
   p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
-  p_data_before TEXT, p_data_after TEXT,
   OUT out_seq BIGINT, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -77,18 +83,57 @@ BEGIN
   UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1,
     active_at = GREATEST(active_at, p_received_at)
   WHERE id = p_chat;
+  SELECT array_agg(m.username) INTO out_recipients FROM members m WHERE m.chat_id = p_chat;
   -- last: the counter row stays locked until commit, so event ids commit in order everywhere
   UPDATE counters SET value = value + 1 WHERE name = 'event_id' RETURNING value INTO out_event_id;
-  INSERT INTO events (id, type, data, created_at, chat_id)
-  VALUES (out_event_id, 'message', p_data_before || out_seq || p_data_after, p_received_at, p_chat);
-  WITH r AS (
-    INSERT INTO event_recipients (username, event_id)
-    SELECT m.username, out_event_id FROM members m WHERE m.chat_id = p_chat RETURNING username
-  )
-  SELECT array_agg(r.username) INTO out_recipients FROM r;
+  INSERT INTO events (id, type, data, created_at, chat_id, to_members, seq)
+  VALUES (out_event_id, 'message', '', p_received_at, p_chat, true, out_seq);
   out_epoch_messages := chat.epoch_messages + 1;
 END
 $fn$`;
+
+/**
+ * Group commit: the posts that arrived while the last batch was written, in one statement (so one
+ * transaction and one commit). Every chat row of the batch is locked first, in id order, then the
+ * event counter (the order every transaction keeps); each post runs in a subtransaction, so a
+ * failed check fails that post alone, and comes back as its error's name.
+ */
+const APPEND_MESSAGES = `
+CREATE OR REPLACE FUNCTION securechat_append_messages_v3(
+  p_chat TEXT[], p_sender TEXT[], p_id TEXT[], p_epoch INTEGER[], p_sent_at TEXT[], p_iv TEXT[],
+  p_ciphertext TEXT[], p_tag TEXT[], p_sig_alg TEXT[], p_signature TEXT[], p_received_at TEXT[])
+RETURNS TABLE (out_seq BIGINT, out_event_id BIGINT, out_epoch_messages INTEGER, out_recipients TEXT[],
+  out_error TEXT, out_detail TEXT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  r RECORD;
+  failed_constraint TEXT;
+BEGIN
+  PERFORM 1 FROM chats c WHERE c.id = ANY(p_chat) ORDER BY c.id FOR UPDATE;
+  FOR i IN 1 .. coalesce(array_length(p_chat, 1), 0) LOOP
+    out_seq := NULL; out_event_id := NULL; out_epoch_messages := NULL; out_recipients := NULL;
+    out_error := NULL; out_detail := NULL;
+    BEGIN
+      SELECT * INTO r FROM securechat_append_message_v3(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
+        p_sent_at[i], p_iv[i], p_ciphertext[i], p_tag[i], p_sig_alg[i], p_signature[i], p_received_at[i]);
+      out_seq := r.out_seq; out_event_id := r.out_event_id;
+      out_epoch_messages := r.out_epoch_messages; out_recipients := r.out_recipients;
+    EXCEPTION
+      WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS failed_constraint = CONSTRAINT_NAME;
+        IF failed_constraint <> 'messages_unique_id' THEN RAISE; END IF;
+        out_error := 'DUPLICATE_MESSAGE';
+      WHEN raise_exception THEN
+        out_error := SQLERRM;
+        GET STACKED DIAGNOSTICS out_detail = PG_EXCEPTION_DETAIL;
+    END;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$`;
+
+/** Posts written in one statement at most (each is a subtransaction: PostgreSQL keeps 64 cheaply). */
+const APPEND_BATCH = 64;
 
 /** Any fixed 64-bit number: instances starting together take turns to migrate. */
 const MIGRATION_LOCK = 0x5ec0c4a7;
@@ -120,6 +165,7 @@ async function migrate(client: pg.Client): Promise<void> {
     }
     await client.query('UPDATE schema_version SET version = $1', [PG_MIGRATIONS.length]);
     await client.query(APPEND_MESSAGE);
+    await client.query(APPEND_MESSAGES);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
@@ -182,10 +228,43 @@ function connectivity(error: unknown): Error {
     : (error as Error);
 }
 
-/** Stands for seq in a message event's JSON until the database has allocated it. */
-const SEQ_MARKER = Number.MAX_SAFE_INTEGER;
 // Lock order is always chat row, then the event counter, so these are not expected; retried if they come.
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/** One post of a batch as the database answered it: stored, or the domain error that refused it. */
+function appended(input: NewMessage, eventData: (seq: number) => string, row: Row): Settled<AppendedMessage> {
+  const { chatId } = input;
+  const fail = (error: Error): Settled<AppendedMessage> => ({ ok: false, error });
+  switch (row.out_error) {
+    case null:
+      break;
+    case 'DUPLICATE_MESSAGE':
+      return fail(new AppendRefusedError('duplicate-message'));
+    case 'CHAT_NOT_FOUND':
+      return fail(new AppendRefusedError('chat-not-found'));
+    case 'NOT_JOINED':
+      return fail(new AppendRefusedError('not-joined'));
+    case 'REKEY_PENDING':
+      return fail(new AppendRefusedError('rekey-pending'));
+    case 'STALE_EPOCH':
+      return fail(new AppendRefusedError('stale-epoch', Number(row.out_detail)));
+    default:
+      return fail(new Error(`posting failed: ${row.out_error}`));
+  }
+  const seq = row.out_seq as number;
+  const event = {
+    id: row.out_event_id as number,
+    type: 'message',
+    data: eventData(seq),
+    recipients: (row.out_recipients as string[] | null) ?? [],
+    chatId,
+    toMembers: true,
+  };
+  return { ok: true, value: { seq, event, epochMessages: row.out_epoch_messages as number } };
+}
+
+/** Event ids a replay page looks through at first (doubling while it finds none for the user). */
+const REPLAY_WINDOW = 4096;
 
 class PostgresStore implements Store {
   constructor(private readonly pool: pg.Pool) {}
@@ -371,23 +450,45 @@ class PostgresStore implements Store {
     return (row.value as number) - count + 1;
   }
 
+  /**
+   * Stores events after the change to the chat's members (made in this transaction): a chat's
+   * event once, for the members as they are now, plus rows for anyone else it names.
+   */
   private async insertEvents(client: Client, events: NewEvent[], createdAt: string): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
+    // the members of each chat a chat's event concerns, read once
+    const members = new Map<string, string[]>();
+    for (const { chatId, toMembers } of events) {
+      if (!toMembers || chatId === undefined || members.has(chatId)) continue;
+      const rows = await this.rows('SELECT username FROM members WHERE chat_id = $1', [chatId], client);
+      members.set(
+        chatId,
+        rows.map((r) => r.username as string),
+      );
+    }
+    const audiences = events.map((event) => audience(event, () => members.get(event.chatId as string) ?? []));
     const first = await this.takeEventIds(client, events.length);
-    const stored = events.map((event, i) => ({ ...event, id: first + i }));
+    const stored = events.map((event, i) => ({
+      ...event,
+      recipients: audiences[i].recipients,
+      id: first + i,
+    }));
     await client.query(
-      `INSERT INTO events (id, type, data, created_at, chat_id)
-       SELECT id, type, data, $4, chat_id FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[])
-         AS e(id, type, data, chat_id)`,
+      `INSERT INTO events (id, type, data, created_at, chat_id, to_members)
+       SELECT id, type, data, $4, chat_id, to_members
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[], $6::boolean[]) AS e(id, type, data, chat_id, to_members)`,
       [
         stored.map((e) => e.id),
         stored.map((e) => e.type),
         stored.map((e) => e.data),
         createdAt,
         stored.map((e) => e.chatId ?? null),
+        stored.map((e) => e.toMembers === true),
       ],
     );
-    const pairs = stored.flatMap((e) => e.recipients.map((username) => [username, e.id] as const));
+    const pairs = stored.flatMap((e, i) =>
+      audiences[i].addressed.map((username) => [username, e.id] as const),
+    );
     if (pairs.length > 0) {
       await client.query(
         'INSERT INTO event_recipients (username, event_id) SELECT * FROM unnest($1::text[], $2::bigint[])',
@@ -414,8 +515,47 @@ class PostgresStore implements Store {
       );
       await this.upsertMembers(client, chat.id, chat.members);
       await this.insertEnvelopes(client, envelopes);
-      return this.insertEvents(client, events, new Date().toISOString());
+      const stored = await this.insertEvents(client, events, new Date().toISOString());
+      await this.moveSpans(
+        client,
+        chat.id,
+        chat.members.map((m) => m.username),
+        [],
+        stored,
+      );
+      return stored;
     });
+  }
+
+  /**
+   * Starts the spans of members added, and ends those of members removed, at the first of the
+   * events `stored` with the change (without events: at the latest id, the counter row locked
+   * until commit, like any change that stores events).
+   */
+  private async moveSpans(
+    client: Client,
+    chatId: string,
+    added: string[],
+    removed: string[],
+    stored: StoredEvent[],
+  ): Promise<void> {
+    if (added.length === 0 && removed.length === 0) return;
+    const base = stored.length > 0 ? stored[0].id - 1 : (await this.takeEventIds(client, 0)) - 1;
+    if (removed.length > 0) {
+      await client.query(
+        'UPDATE memberships SET until_id = $3 WHERE chat_id = $1 AND username = ANY($2) AND until_id IS NULL',
+        [chatId, removed, base],
+      );
+    }
+    if (added.length > 0) {
+      await client.query(
+        `INSERT INTO memberships (chat_id, username, since_id)
+         SELECT $1, u, $3 FROM unnest($2::text[]) AS u
+         WHERE NOT EXISTS (SELECT 1 FROM memberships s WHERE s.chat_id = $1 AND s.username = u AND s.until_id IS NULL)
+         ON CONFLICT (chat_id, username, since_id) DO UPDATE SET until_id = NULL`,
+        [chatId, added, base],
+      );
+    }
   }
 
   private async upsertMembers(client: Client, chatId: string, members: MemberRecord[]): Promise<void> {
@@ -450,8 +590,13 @@ class PostgresStore implements Store {
     return this.chatsWhere(
       `c.id IN (SELECT chat_id FROM members WHERE username = $1)
        AND ($2::text IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < ($2::text, $3::text))
-       AND ($5::bigint IS NULL OR c.id IN (SELECT e.chat_id COLLATE "C" FROM event_recipients r
-             JOIN events e ON e.id = r.event_id WHERE r.username = $1 AND r.event_id > $5::bigint))`,
+       AND ($5::bigint IS NULL
+            OR c.id IN (SELECT s.chat_id COLLATE "C" FROM memberships s
+                 WHERE s.username = $1 AND EXISTS (SELECT 1 FROM events e WHERE e.chat_id = s.chat_id
+                   AND e.to_members AND e.id > GREATEST(s.since_id, $5::bigint)
+                   AND (s.until_id IS NULL OR e.id <= s.until_id)))
+            OR c.id IN (SELECT e.chat_id COLLATE "C" FROM event_recipients r
+                 JOIN events e ON e.id = r.event_id WHERE r.username = $1 AND r.event_id > $5::bigint))`,
       [username, after?.activeAt ?? null, after?.id ?? null, limit, after?.since ?? null],
       // a chat made by an instance of the previous release has no active_at: its creation
       'COALESCE(c.active_at, c.created_at) DESC, c.id DESC LIMIT $4',
@@ -501,7 +646,15 @@ class PostgresStore implements Store {
       }
       await this.upsertMembers(client, change.chatId, change.upsert);
       await this.insertEnvelopes(client, change.envelopes);
-      return this.insertEvents(client, change.events, now);
+      const stored = await this.insertEvents(client, change.events, now);
+      await this.moveSpans(
+        client,
+        change.chatId,
+        change.upsert.map((m) => m.username),
+        change.remove,
+        stored,
+      );
+      return stored;
     });
   }
 
@@ -527,53 +680,32 @@ class PostgresStore implements Store {
   }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
-    const { chatId, sender, message: m } = input;
-    // The event's JSON is made here with a marker for seq, which the database fills in.
-    const parts = eventData(SEQ_MARKER).split(`"seq":${SEQ_MARKER}`);
-    if (parts.length !== 2) throw new Error('the message event must name seq exactly once');
-    const [before, after] = [`${parts[0]}"seq":`, parts[1]];
-    try {
-      const [row] = await this.rows(
-        'SELECT * FROM securechat_append_message_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)',
+    return this.append({ input, eventData });
+  }
+
+  private readonly append = groupCommit(
+    async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) => {
+      const column = <T>(pick: (input: NewMessage) => T) => batch.map((b) => pick(b.input));
+      const rows = await this.rows(
+        'SELECT * FROM securechat_append_messages_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
         [
-          chatId,
-          sender,
-          m.id,
-          m.epoch,
-          m.sentAt,
-          m.iv,
-          m.ciphertext,
-          m.tag,
-          m.signatureAlgorithm,
-          m.signature,
-          input.receivedAt,
-          before,
-          after,
+          column((i) => i.chatId),
+          column((i) => i.sender),
+          column((i) => i.message.id),
+          column((i) => i.message.epoch),
+          column((i) => i.message.sentAt),
+          column((i) => i.message.iv),
+          column((i) => i.message.ciphertext),
+          column((i) => i.message.tag),
+          column((i) => i.message.signatureAlgorithm),
+          column((i) => i.message.signature),
+          column((i) => i.receivedAt),
         ],
       );
-      const seq = row.out_seq as number;
-      const event = {
-        id: row.out_event_id as number,
-        type: 'message',
-        data: `${before}${seq}${after}`,
-        recipients: row.out_recipients as string[],
-        chatId,
-      };
-      return { seq, event, epochMessages: row.out_epoch_messages as number };
-    } catch (error) {
-      const { constraint, message, detail } = error as {
-        constraint?: string;
-        message?: string;
-        detail?: string;
-      };
-      if (constraint === 'messages_unique_id') throw new AppendRefusedError('duplicate-message');
-      if (message === 'CHAT_NOT_FOUND') throw new AppendRefusedError('chat-not-found');
-      if (message === 'NOT_JOINED') throw new AppendRefusedError('not-joined');
-      if (message === 'REKEY_PENDING') throw new AppendRefusedError('rekey-pending');
-      if (message === 'STALE_EPOCH') throw new AppendRefusedError('stale-epoch', Number(detail));
-      throw error;
-    }
-  }
+      return batch.map(({ input, eventData }, i) => appended(input, eventData, rows[i]));
+    },
+    APPEND_BATCH,
+  );
 
   async chatsDueForRotation(startedBefore: string, limit: number) {
     const rows = await this.rows(
@@ -601,33 +733,52 @@ class PostgresStore implements Store {
        ) page WHERE running <= $6 OR n = 1 ORDER BY seq`,
       [chatId, after, minEpoch, limit, MESSAGE_OVERHEAD_BYTES, maxBytes],
     );
-    return rows.map(toMessage);
+    return rows.map((r) => toMessage(r));
   }
 
   async eventsAfter(username: string, afterId: number, limit: number, maxBytes: number) {
-    const rows = await this.rows(
-      `SELECT id, type, data, chat_id FROM (
-         SELECT e.id, e.type, e.data, e.chat_id,
-           sum(length(e.data)) OVER (ORDER BY e.id) AS running, row_number() OVER (ORDER BY e.id) AS n
-         FROM (SELECT event_id FROM event_recipients WHERE username = $1 AND event_id > $2
-               ORDER BY event_id LIMIT $3) r JOIN events e ON e.id = r.event_id
-       ) page WHERE running <= $4 OR n = 1 ORDER BY id`,
-      [username, afterId, limit, maxBytes],
-    );
-    return rows.map((r) => toEvent(r, username));
+    // A window of ids at a time, so a page never sorts more than a window's events; an empty
+    // window doubles the next. The database counts the bytes (a message's as history does) and
+    // sends only what fits, plus the first row whatever its size.
+    const { latest } = await this.eventBounds();
+    for (let from = afterId, width = REPLAY_WINDOW; from < latest; from += width, width *= 2) {
+      const to = Math.min(latest, from + width);
+      const rows = await this.rows(
+        `SELECT * FROM (
+           SELECT e.id, e.type, e.data, e.chat_id, ${JOINED_MESSAGE},
+             sum(CASE WHEN m.seq IS NULL THEN length(e.data)
+                      ELSE $6 + length(m.ciphertext) + length(m.signature) END) OVER (ORDER BY e.id) AS running,
+             row_number() OVER (ORDER BY e.id) AS n
+           FROM (
+             SELECT e.id FROM memberships s JOIN events e ON e.chat_id = s.chat_id AND e.to_members
+               AND e.id > GREATEST(s.since_id, $2) AND e.id <= LEAST(COALESCE(s.until_id, $3), $3)
+             WHERE s.username = $1
+             UNION
+             SELECT event_id FROM event_recipients WHERE username = $1 AND event_id > $2 AND event_id <= $3
+             ORDER BY 1 LIMIT $4
+           ) x JOIN events e ON e.id = x.id ${JOIN_MESSAGE}
+         ) page WHERE running <= $5 OR n = 1 ORDER BY id`,
+        [username, from, to, limit, maxBytes, MESSAGE_OVERHEAD_BYTES],
+      );
+      if (rows.length > 0) return rows.map((r) => toEvent(r, username));
+    }
+    return [];
   }
 
   async eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]> {
     const rows = await this.rows(
-      `SELECT e.id, e.type, e.data,
-         ARRAY(SELECT r.username FROM event_recipients r WHERE r.event_id = e.id) AS recipients
-       FROM events e WHERE e.id BETWEEN $1 AND $2 ORDER BY e.id`,
+      `SELECT e.id, e.type, e.data, e.chat_id, ${JOINED_MESSAGE},
+         ARRAY(SELECT r.username FROM event_recipients r WHERE r.event_id = e.id
+               UNION ALL
+               SELECT s.username FROM memberships s WHERE e.to_members AND s.chat_id = e.chat_id
+                 AND s.since_id < e.id AND (s.until_id IS NULL OR s.until_id >= e.id)) AS recipients
+       FROM events e ${JOIN_MESSAGE} WHERE e.id BETWEEN $1 AND $2 ORDER BY e.id`,
       [fromId, toId],
     );
     return rows.map((r) => ({
       id: r.id as number,
       type: r.type as string,
-      data: r.data as string,
+      data: eventData(r),
       recipients: r.recipients as string[],
     }));
   }
@@ -652,6 +803,8 @@ class PostgresStore implements Store {
       const last = row.id as number | null;
       if (last === null) return 0;
       await client.query('DELETE FROM event_recipients WHERE event_id <= $1', [last]);
+      // a span that ended there can match no event left
+      await client.query('DELETE FROM memberships WHERE until_id <= $1', [last]);
       const { rowCount } = await client.query('DELETE FROM events WHERE id <= $1', [last]);
       // Two instances may prune at once: the mark only moves forward.
       await client.query(

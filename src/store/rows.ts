@@ -2,6 +2,7 @@ import type { KeyEnvelope } from '../crypto/envelope.js';
 import type { MemberKeyEnvelope } from '../crypto/member-envelope.js';
 import type {
   MessageRecord,
+  NewEvent,
   NewMessage,
   PendingEpoch,
   RegistrationCode,
@@ -50,22 +51,62 @@ export const pendingText = (p: PendingEpoch | null | undefined): string | null =
 export const toPending = (text: unknown): PendingEpoch | null =>
   typeof text === 'string' ? (JSON.parse(text) as PendingEpoch) : null;
 
-export const toMessage = (r: Row): MessageRecord => ({
-  chatId: r.chat_id as string,
-  seq: r.seq as number,
-  sender: r.sender as string,
-  receivedAt: r.received_at as string,
+/** A `messages` row (its columns named with `prefix`, when read joined to another table). */
+export const toMessage = (r: Row, prefix = ''): MessageRecord => ({
+  chatId: r[`${prefix}chat_id`] as string,
+  seq: r[`${prefix}seq`] as number,
+  sender: r[`${prefix}sender`] as string,
+  receivedAt: r[`${prefix}received_at`] as string,
   message: {
-    id: r.id as string,
-    epoch: r.epoch as number,
-    sentAt: r.sent_at as string,
-    iv: r.iv as string,
-    ciphertext: r.ciphertext as string,
-    tag: r.tag as string,
-    signatureAlgorithm: r.sig_alg as MessageRecord['message']['signatureAlgorithm'],
-    signature: r.signature as string,
+    id: r[`${prefix}id`] as string,
+    epoch: r[`${prefix}epoch`] as number,
+    sentAt: r[`${prefix}sent_at`] as string,
+    iv: r[`${prefix}iv`] as string,
+    ciphertext: r[`${prefix}ciphertext`] as string,
+    tag: r[`${prefix}tag`] as string,
+    signatureAlgorithm: r[`${prefix}sig_alg`] as MessageRecord['message']['signatureAlgorithm'],
+    signature: r[`${prefix}signature`] as string,
   },
 });
+
+/**
+ * The event data (and history item) of a message: sender and seq come from the server. A stored
+ * message event holds none of it (data ''); it is made again from the message when read, so this
+ * is its one definition (migration 6 matches it byte for byte in SQL).
+ */
+export function messageEventData(record: MessageRecord): string {
+  const m = record.message;
+  return JSON.stringify({
+    chatId: record.chatId,
+    seq: record.seq,
+    sender: record.sender,
+    receivedAt: record.receivedAt,
+    message: {
+      id: m.id,
+      epoch: m.epoch,
+      sentAt: m.sentAt,
+      iv: m.iv,
+      ciphertext: m.ciphertext,
+      tag: m.tag,
+      signatureAlgorithm: m.signatureAlgorithm,
+      signature: m.signature,
+    },
+  });
+}
+
+/** The columns of the message joined as `m` to an event `e`, named for {@link toEvent}. */
+export const JOINED_MESSAGE = `m.chat_id AS m_chat_id, m.seq AS m_seq, m.id AS m_id, m.sender AS m_sender,
+  m.epoch AS m_epoch, m.sent_at AS m_sent_at, m.iv AS m_iv, m.ciphertext AS m_ciphertext, m.tag AS m_tag,
+  m.sig_alg AS m_sig_alg, m.signature AS m_signature, m.received_at AS m_received_at`;
+/** Joins to an event `e` the message whose data it stands for (none for other events). */
+export const JOIN_MESSAGE = "LEFT JOIN messages m ON e.data = '' AND m.chat_id = e.chat_id AND m.seq = e.seq";
+
+/** An event's data: stored, or (a message's) made from its message read with {@link JOINED_MESSAGE}. */
+export function eventData(r: Row): string {
+  if (r.data !== '') return r.data as string;
+  if (r.m_seq == null) throw new Error(`event ${r.id}: its message is missing`);
+  return messageEventData(toMessage(r, 'm_'));
+}
 
 /** The values of a `messages` row, in column order (chat_id, seq, id, id_lower, sender, epoch, ...). */
 export const messageValues = (input: NewMessage, seq: number): unknown[] => {
@@ -87,14 +128,31 @@ export const messageValues = (input: NewMessage, seq: number): unknown[] => {
   ];
 };
 
-/** A stored event as read for one recipient's replay. */
+/** A stored event as read for one recipient's replay (with its message joined). */
 export const toEvent = (r: Row, username: string): StoredEvent => ({
   id: r.id as number,
   type: r.type as string,
-  data: r.data as string,
+  data: eventData(r),
   recipients: [username],
   ...(r.chat_id != null && { chatId: r.chat_id as string }),
 });
+
+/**
+ * Who receives an event stored after a change to its chat's `members` (the members as the change
+ * leaves them): a chat's event goes to them (derived, no rows) and to anyone else it names, who get
+ * rows of their own (`addressed`), as every recipient of an event that is not the chat's does.
+ */
+export function audience(
+  event: NewEvent,
+  members: () => string[],
+): { recipients: string[]; addressed: string[] } {
+  if (!event.toMembers) return { recipients: event.recipients, addressed: event.recipients };
+  if (event.chatId === undefined) throw new Error(`a ${event.type} event for members names no chat`);
+  const current = members();
+  const inChat = new Set(current);
+  const addressed = event.recipients.filter((u) => !inChat.has(u));
+  return { recipients: [...current, ...addressed], addressed };
+}
 
 /**
  * Takes rows while their cost stays within `maxBytes` (always the first), and stops reading

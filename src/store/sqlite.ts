@@ -3,8 +3,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
+import { groupCommit, type Settled } from './group-commit.js';
 import { MIGRATIONS } from './migrations.js';
 import {
+  audience,
+  eventData,
+  JOIN_MESSAGE,
+  JOINED_MESSAGE,
   messageValues,
   pendingText,
   type Row,
@@ -18,6 +23,7 @@ import {
   toUser,
 } from './rows.js';
 import {
+  type AppendedMessage,
   AppendRefusedError,
   type ChatCursor,
   type ChatRecord,
@@ -69,6 +75,12 @@ export function openSqliteStore(dataDir: string, synchronous: 'normal' | 'full' 
   migrate(db);
   return new SqliteStore(db);
 }
+
+/** Posts stored in one transaction at most. */
+const APPEND_BATCH = 256;
+
+/** Event ids a replay page looks through at first (doubling while it finds none for the user). */
+export const REPLAY_WINDOW = 4096;
 
 class SqliteStore implements Store {
   private readonly q;
@@ -122,8 +134,12 @@ class SqliteStore implements Store {
         `SELECT c.*, COALESCE(c.active_at, c.created_at) AS active FROM chats c JOIN members m ON m.chat_id = c.id
          WHERE m.username = @username
            AND (@activeAt IS NULL OR (COALESCE(c.active_at, c.created_at), c.id) < (@activeAt, @id))
-           AND (@since IS NULL OR c.id IN (SELECT e.chat_id FROM event_recipients r JOIN events e ON e.id = r.event_id
-                                           WHERE r.username = @username AND r.event_id > @since))
+           AND (@since IS NULL
+                OR EXISTS (SELECT 1 FROM memberships s JOIN events e ON e.chat_id = s.chat_id AND e.to_members = 1
+                             AND e.id > max(s.since_id, @since) AND (s.until_id IS NULL OR e.id <= s.until_id)
+                           WHERE s.username = @username AND s.chat_id = c.id)
+                OR c.id IN (SELECT e.chat_id FROM event_recipients r JOIN events e ON e.id = r.event_id
+                            WHERE r.username = @username AND r.event_id > @since))
          ORDER BY active DESC, c.id DESC LIMIT @limit`,
       ),
       countJoinedChats: p("SELECT count(*) AS n FROM members WHERE username = ? AND state = 'joined'"),
@@ -158,19 +174,38 @@ class SqliteStore implements Store {
       listMessages: p(
         `SELECT * FROM messages WHERE chat_id = ? AND seq > ? AND epoch >= ? ORDER BY seq LIMIT ?`,
       ),
-      insertEvent: p('INSERT INTO events (type, data, created_at, chat_id) VALUES (?, ?, ?, ?)'),
-      insertRecipient: p('INSERT INTO event_recipients (username, event_id) VALUES (?, ?)'),
-      // one statement fans a chat event out to every member, however many
-      insertMemberRecipients: p(
-        'INSERT INTO event_recipients (username, event_id) SELECT username, ? FROM members WHERE chat_id = ?',
+      insertEvent: p(
+        'INSERT INTO events (type, data, created_at, chat_id, to_members, seq) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      insertRecipient: p('INSERT INTO event_recipients (username, event_id) VALUES (?, ?)'),
+      memberNames: p('SELECT username FROM members WHERE chat_id = ?'),
+      // a member's span of the chat's events: (since_id, until_id]
+      openSpan: p(
+        `INSERT INTO memberships (chat_id, username, since_id) SELECT @chat, @username, @base
+         WHERE NOT EXISTS (SELECT 1 FROM memberships WHERE chat_id = @chat AND username = @username AND until_id IS NULL)
+         ON CONFLICT (chat_id, username, since_id) DO UPDATE SET until_id = NULL`,
+      ),
+      closeSpan: p(
+        'UPDATE memberships SET until_id = @base WHERE chat_id = @chat AND username = @username AND until_id IS NULL',
+      ),
+      // ids in (@after, @to]: the chat's events within the user's spans, and those addressed to them
       eventsAfter: p(
-        `SELECT e.id, e.type, e.data, e.chat_id FROM event_recipients r JOIN events e ON e.id = r.event_id
-         WHERE r.username = ? AND r.event_id > ? ORDER BY r.event_id LIMIT ?`,
+        `SELECT e.id, e.type, e.data, e.chat_id, ${JOINED_MESSAGE} FROM (
+           SELECT e.id FROM memberships s JOIN events e ON e.chat_id = s.chat_id AND e.to_members = 1
+             AND e.id > max(s.since_id, @after) AND e.id <= min(COALESCE(s.until_id, @to), @to)
+           WHERE s.username = @username
+           UNION
+           SELECT event_id FROM event_recipients WHERE username = @username AND event_id > @after AND event_id <= @to
+           ORDER BY 1 LIMIT @limit
+         ) x JOIN events e ON e.id = x.id ${JOIN_MESSAGE} ORDER BY e.id`,
       ),
       eventsBetween: p(
-        `SELECT e.id, e.type, e.data, (SELECT json_group_array(r.username) FROM event_recipients r
-           WHERE r.event_id = e.id) AS recipients FROM events e WHERE e.id BETWEEN ? AND ? ORDER BY e.id`,
+        `SELECT e.id, e.type, e.data, e.chat_id, ${JOINED_MESSAGE}, (SELECT json_group_array(username) FROM (
+             SELECT r.username FROM event_recipients r WHERE r.event_id = e.id
+             UNION ALL
+             SELECT s.username FROM memberships s WHERE e.to_members = 1 AND s.chat_id = e.chat_id
+               AND s.since_id < e.id AND (s.until_id IS NULL OR s.until_id >= e.id))) AS recipients
+         FROM events e ${JOIN_MESSAGE} WHERE e.id BETWEEN ? AND ? ORDER BY e.id`,
       ),
       latestEvent: p("SELECT seq AS latest FROM sqlite_sequence WHERE name = 'events'"),
       prunedThrough: p("SELECT value FROM meta WHERE key = 'events_pruned_through'"),
@@ -179,6 +214,8 @@ class SqliteStore implements Store {
         'SELECT max(id) AS id FROM (SELECT id FROM events WHERE created_at < ? ORDER BY id LIMIT ?)',
       ),
       pruneRecipients: p('DELETE FROM event_recipients WHERE event_id <= ?'),
+      // a span that ended there can match no event left
+      pruneSpans: p('DELETE FROM memberships WHERE until_id <= ?'),
       pruneEvents: p('DELETE FROM events WHERE id <= ?'),
       setPrunedThrough: p("UPDATE meta SET value = ? WHERE key = 'events_pruned_through'"),
       pruneRevoked: p('DELETE FROM revoked_tokens WHERE expires_at < ?'),
@@ -282,15 +319,44 @@ class SqliteStore implements Store {
     }
   }
 
+  private latestEventId(): number {
+    return ((this.q.latestEvent.get() as Row | undefined)?.latest as number | undefined) ?? 0;
+  }
+
+  private memberNames(chatId: string): string[] {
+    return (this.q.memberNames.all(chatId) as Row[]).map((r) => r.username as string);
+  }
+
+  /**
+   * Stores events after the change to the chat's members (made in this transaction): a chat's
+   * event once, for the members as they are now, plus rows for anyone else it names.
+   */
   private insertEvents(events: NewEvent[]): StoredEvent[] {
     const now = new Date().toISOString();
+    const members = new Map<string, string[]>();
+    const membersOf = (chatId: string) => {
+      if (!members.has(chatId)) members.set(chatId, this.memberNames(chatId));
+      return members.get(chatId) as string[];
+    };
     return events.map((event) => {
+      const { recipients, addressed } = audience(event, () => membersOf(event.chatId as string));
+      const { type, data, chatId, toMembers } = event;
       const id = Number(
-        this.q.insertEvent.run(event.type, event.data, now, event.chatId ?? null).lastInsertRowid,
+        this.q.insertEvent.run(type, data, now, chatId ?? null, toMembers ? 1 : 0, null).lastInsertRowid,
       );
-      for (const username of event.recipients) this.q.insertRecipient.run(username, id);
-      return { ...event, id };
+      for (const username of addressed) this.q.insertRecipient.run(username, id);
+      return { ...event, recipients, id };
     });
+  }
+
+  /**
+   * Starts the spans of members added, and ends those of members removed, at the first of the
+   * events `stored` with the change: the chat's events from there on go to the members after it.
+   */
+  private moveSpans(chatId: string, added: string[], removed: string[], stored: StoredEvent[]): void {
+    const base = stored.length > 0 ? stored[0].id - 1 : this.latestEventId();
+    for (const username of removed) this.q.closeSpan.run({ chat: chatId, username, base });
+    for (const username of added) this.q.openSpan.run({ chat: chatId, username, base });
   }
 
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
@@ -309,7 +375,14 @@ class SqliteStore implements Store {
       );
       for (const m of chat.members) this.q.upsertMember.run(chat.id, m.username, m.state, m.sinceEpoch);
       this.insertEnvelopes(envelopes);
-      return this.insertEvents(events);
+      const stored = this.insertEvents(events);
+      this.moveSpans(
+        chat.id,
+        chat.members.map((m) => m.username),
+        [],
+        stored,
+      );
+      return stored;
     })();
   }
 
@@ -373,7 +446,14 @@ class SqliteStore implements Store {
       for (const m of change.upsert)
         this.q.upsertMember.run(change.chatId, m.username, m.state, m.sinceEpoch);
       this.insertEnvelopes(change.envelopes);
-      return this.insertEvents(change.events);
+      const stored = this.insertEvents(change.events);
+      this.moveSpans(
+        change.chatId,
+        change.upsert.map((m) => m.username),
+        change.remove,
+        stored,
+      );
+      return stored;
     })();
   }
 
@@ -389,6 +469,26 @@ class SqliteStore implements Store {
   }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
+    return this.append({ input, eventData });
+  }
+
+  /** Posts that arrive together are stored in one transaction (each in its own savepoint). */
+  private readonly append = groupCommit(
+    async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) =>
+      this.db.transaction(() =>
+        batch.map(({ input, eventData }): Settled<AppendedMessage> => {
+          try {
+            return { ok: true, value: this.appendOne(input, eventData) };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
+      )(),
+    APPEND_BATCH,
+  );
+
+  /** One post, in a savepoint of the batch's transaction: a failed check leaves nothing behind. */
+  private appendOne(input: NewMessage, eventData: (seq: number) => string): AppendedMessage {
     return this.db.transaction(() => {
       const { chatId, sender, message: m } = input;
       const chat = this.q.chatEpoch.get(chatId) as Row | undefined;
@@ -402,11 +502,12 @@ class SqliteStore implements Store {
       const seq = chat.next_seq as number;
       this.q.insertMessage.run(...messageValues(input, seq));
       this.q.bumpSeq.run(input.receivedAt, chatId);
-      const recipients = (this.q.members.all(chatId) as Row[]).map((r) => r.username as string);
-      const data = eventData(seq);
-      const id = Number(this.q.insertEvent.run('message', data, input.receivedAt, chatId).lastInsertRowid);
-      this.q.insertMemberRecipients.run(id, chatId);
-      const event = { id, type: 'message', data, recipients, chatId };
+      const recipients = this.memberNames(chatId);
+      // stored once, for the chat's members; its data is made from the message when read
+      const id = Number(
+        this.q.insertEvent.run('message', '', input.receivedAt, chatId, 1, seq).lastInsertRowid,
+      );
+      const event = { id, type: 'message', data: eventData(seq), recipients, chatId, toMembers: true };
       return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
     })();
   }
@@ -433,26 +534,33 @@ class SqliteStore implements Store {
   }
 
   async eventsAfter(username: string, afterId: number, limit: number, maxBytes: number) {
-    const rows = this.q.eventsAfter.iterate(username, afterId, limit) as IterableIterator<Row>;
-    return takeWithin(rows, maxBytes, (r): [StoredEvent, number] => [
-      toEvent(r, username),
-      (r.data as string).length,
-    ]);
+    // A window of ids at a time, so a page never sorts more than a window's events; an empty
+    // window doubles the next.
+    const latest = this.latestEventId();
+    for (let from = afterId, width = REPLAY_WINDOW; from < latest; from += width, width *= 2) {
+      const to = Math.min(latest, from + width);
+      const rows = this.q.eventsAfter.iterate({ username, after: from, to, limit }) as IterableIterator<Row>;
+      const page = takeWithin(rows, maxBytes, (r): [StoredEvent, number] => {
+        const event = toEvent(r, username);
+        return [event, event.data.length];
+      });
+      if (page.length > 0) return page;
+    }
+    return [];
   }
 
   async eventsBetween(fromId: number, toId: number): Promise<StoredEvent[]> {
     return (this.q.eventsBetween.all(fromId, toId) as Row[]).map((r) => ({
       id: r.id as number,
       type: r.type as string,
-      data: r.data as string,
+      data: eventData(r),
       recipients: JSON.parse(r.recipients as string),
     }));
   }
 
   async eventBounds() {
-    const latest = (this.q.latestEvent.get() as Row | undefined)?.latest ?? 0;
     const prunedThrough = Number((this.q.prunedThrough.get() as Row).value);
-    return { prunedThrough, latest: latest as number };
+    return { prunedThrough, latest: this.latestEventId() };
   }
 
   async prune(before: string, now: number, batch: number): Promise<number> {
@@ -461,6 +569,7 @@ class SqliteStore implements Store {
       const last = (this.q.lastEventBefore.get(before, batch) as Row).id as number | null;
       if (last === null) return 0;
       this.q.pruneRecipients.run(last);
+      this.q.pruneSpans.run(last);
       const { changes } = this.q.pruneEvents.run(last);
       this.q.setPrunedThrough.run(String(last));
       return changes;

@@ -54,8 +54,10 @@ export interface Store {
 
   /**
    * Gives the message the chat's next seq and stores it with its event, atomically, after
-   * re-checking that the sender is a joined member and the epoch is current; else throws
-   * {@link AppendRefusedError} with the reason.
+   * re-checking that the sender is a joined member, no epoch is pending and the epoch is current;
+   * else throws {@link AppendRefusedError} with the reason. Posts that arrive together share a
+   * transaction (group commit); each still succeeds or fails on its own. The event is stored once
+   * for the chat's members (no copy of the message); `eventData` makes its data.
    */
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
   /** Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their keys are due to rotate. */
@@ -74,7 +76,8 @@ export interface Store {
 
   /**
    * Stored events for `username` with id > afterId, oldest first: at most `limit`, and no more
-   * than fit in `maxBytes` of data, but always the first one.
+   * than fit in `maxBytes` of data, but always the first one. A chat's events are the user's from
+   * when they joined it until they left; other events are the user's when addressed to them.
    */
   eventsAfter(username: string, afterId: number, limit: number, maxBytes: number): Promise<StoredEvent[]>;
   /**
@@ -196,9 +199,18 @@ export interface MembershipChange {
 export interface NewEvent {
   type: string;
   data: string;
+  /**
+   * Who receives it. With `toMembers`, the store sets them: the chat's members as the change
+   * leaves them, plus those named here who are not members (who left, and learn it).
+   */
   recipients: string[];
   /** The chat it concerns (kept in a column, so that replay need not parse `data`). */
   chatId?: string;
+  /**
+   * A chat's event (a join, a leave), stored once for the chat: its recipients are derived from
+   * membership. Without it the event is addressed to each of `recipients` (an invitation, a key).
+   */
+  toMembers?: boolean;
 }
 
 export interface StoredEvent extends NewEvent {

@@ -1,0 +1,290 @@
+/** Closed- and open-loop load against a server, and the figures per scheme and per chat size. */
+import { spawn } from 'node:child_process';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import path from 'node:path';
+import type { KeyPairSet, SignatureAlgorithm } from '../src/crypto/keys.js';
+import { signSync } from '../src/crypto/signatures.js';
+import { cpuTicks, type Figure, figure, type Pinning, repeated, TICKS_PER_SECOND } from './measure.js';
+import { type BenchChat, type BenchServer, databaseBytes, name } from './setup.js';
+import { worker } from './workers.js';
+
+const log = (text: string) => console.error(`[bench] ${text}`);
+/** Says when a counted window held fewer ticks than asked (its figure is noisier than it should be). */
+const warnShort = (what: string, ticks: number[], minTicks: number) => {
+  if (ticks.some((t) => t < minTicks))
+    log(`  ${what}: windows of ${ticks.join(', ')} ticks, fewer than ${minTicks}`);
+};
+
+export interface LoadOptions {
+  alg: SignatureAlgorithm;
+  /** Messages prepared (signed) before the window; the window ends early if they run out. */
+  count: number;
+  seconds: number;
+  /** Open loop at this rate/s; closed loop (64 in flight) without it. */
+  rate?: number;
+  /** The process whose CPU time is counted over the window. */
+  cpuPid: number;
+}
+
+/** Posts prepared messages from one worker while another holds `size` streams; returns the figures. */
+export async function load(
+  s: BenchServer,
+  pairs: KeyPairSet,
+  url: string,
+  chat: BenchChat,
+  size: number,
+  o: LoadOptions,
+  cleanup: (() => void)[],
+) {
+  const listener = await worker();
+  const sender = await worker();
+  cleanup.push(
+    () => listener.stop(),
+    () => sender.stop(),
+  );
+  sender.send({
+    op: 'prepare',
+    chatId: chat.chatId,
+    epoch: chat.epoch,
+    sender: name(0),
+    key: chat.key,
+    signingKey: pairs.signing[o.alg].privateKey,
+    alg: o.alg,
+    count: o.count,
+    bytes: 200,
+  });
+  listener.send({
+    op: 'listen',
+    server: url,
+    tokens: s.tokens.slice(0, size),
+    expect: Number.MAX_SAFE_INTEGER,
+  });
+  await Promise.all([sender.next('prepared'), listener.next('listening')]);
+  const ticks0 = await cpuTicks(o.cpuPid);
+  sender.send({
+    op: 'send',
+    server: url,
+    token: s.tokens[0],
+    chatId: chat.chatId,
+    concurrency: 64,
+    rate: o.rate,
+    seconds: o.seconds,
+  });
+  const sent = await sender.next('sent');
+  const ticks = (await cpuTicks(o.cpuPid)) - ticks0;
+  // let the last deliveries land, then collect
+  await new Promise((r) => setTimeout(r, 500));
+  listener.send({ op: 'exit' });
+  const heard = await listener.next('listened');
+  sender.send({ op: 'exit' });
+  const elapsed = sent.seconds as number;
+  const accepted = sent.accepted as number;
+  const arrivals = new Map(heard.arrivals as [string, number][]);
+  const latencies = (sent.sentAt as [string, number][])
+    .map(([id, t]) => (arrivals.get(id) ?? NaN) - t)
+    .filter((x) => !Number.isNaN(x))
+    .sort((a, b) => a - b);
+  return {
+    accepted,
+    acceptedPerSec: accepted / elapsed,
+    deliveries: heard.deliveries as number,
+    deliveriesPerSec: (heard.deliveries as number) / elapsed,
+    ticks,
+    /** CPU µs of the counted process per accepted message. */
+    cpuMicrosPerMessage: (ticks * (1e6 / TICKS_PER_SECOND)) / Math.max(1, accepted),
+    deliveriesPerCpuSec:
+      (heard.deliveries as number) / Math.max(1 / TICKS_PER_SECOND, ticks / TICKS_PER_SECOND),
+    bodyBytes: sent.bodyBytes as number,
+    /** The window ended because the prepared messages ran out (not at its deadline). */
+    ranOut: (sent.left as number) === 0,
+    latencies,
+  };
+}
+
+/** A window: the messages prepared for it, and its deadline. */
+export interface Window {
+  count: number;
+  seconds: number;
+}
+
+/**
+ * A window long enough for `minTicks` of the counted process's CPU: one run (not counted) gives the
+ * CPU the process gets per message and per second (on a shared machine it may get less than its
+ * CPU), and both are scaled up, twice over: CPU per message also moves with how much arrives
+ * together (batches). Signing the messages is the load side's work.
+ */
+export async function calibrated(
+  first: Window,
+  minTicks: number,
+  run: (w: Window) => Promise<{ ticks: number; accepted: number; ranOut: boolean }>,
+): Promise<Window> {
+  const r = await run(first);
+  if (r.ticks >= 2 * minTicks) return first;
+  // at most ten times: a first run starved of CPU must not ask for hours
+  const scale = Math.min(10, (2 * minTicks) / Math.max(1, r.ticks));
+  return {
+    count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * scale)) : first.count,
+    // the deadline grows as much: more messages take longer, and a server short of CPU too
+    seconds: first.seconds * scale,
+  };
+}
+
+/** CPU µs one verification takes on one thread (a second of them), measured in this run. */
+export function verifyMicros(pairs: KeyPairSet, alg: SignatureAlgorithm): number {
+  const data = randomBytes(400);
+  const sig = signSync(alg, pairs.signing[alg].privateKey, data);
+  const key = createPublicKey(pairs.signing[alg].publicKey);
+  // biome-ignore lint/suspicious/noExplicitAny: the options object per scheme, as in src/crypto/signatures.ts
+  const opts: any = alg === 'rsa-pss-sha256' ? { key, padding: 6, saltLength: 32 } : { key };
+  let n = 0;
+  // CPU time, not wall time: on a shared machine the wait for a CPU is not verification
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  while (performance.now() - t0 < 1000) {
+    verify(alg === 'ed25519' ? null : 'sha256', data, opts, sig);
+    n++;
+  }
+  const cpu = process.cpuUsage(c0);
+  return (cpu.user + cpu.system) / n;
+}
+
+/** The baseline (bench/baseline.ts) in its own process, pinned beside the server. */
+export async function startBaseline(root: string, pin: Pinning, cleanup: (() => void)[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench/baseline.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanup.push(() => child.kill('SIGKILL'));
+  const url = await new Promise<string>((resolve) => {
+    child.stdout?.on('data', (d) => {
+      const m = /listening on (\S+)/.exec(String(d));
+      if (m) resolve(m[1]);
+    });
+  });
+  pin.server0(child.pid as number);
+  return { url, pid: child.pid as number };
+}
+
+export interface SchemeFigures {
+  acceptedPerSec: Figure;
+  deliveriesPerCpuSec: Figure;
+  cpuMicrosPerMessage: Figure;
+  baselineCpuMicrosPerMessage: Figure;
+  verifyMicros: Figure;
+  overheadMicrosPerMessage: Figure;
+  baselinePerSec: Figure;
+  serverTicks: number[];
+  baselineTicks: number[];
+}
+
+/** How long a figure's windows are and how often it is taken. */
+export interface Windows {
+  /** The calibration run's window. */
+  count: number;
+  seconds: number;
+  repeats: number;
+  minTicks: number;
+}
+
+/**
+ * One scheme in a chat of 10, closed loop, `repeats` times: ours, the baseline and one
+ * verification, each run measured back to back, so `overhead = ours − baseline − verify` per run.
+ */
+export async function schemeFigures(
+  s: BenchServer,
+  pairs: KeyPairSet,
+  baseline: { url: string; pid: number },
+  chat: BenchChat,
+  alg: SignatureAlgorithm,
+  o: Windows,
+  cleanup: (() => void)[],
+): Promise<SchemeFigures> {
+  const on = (url: string, cpuPid: number) => (w: Window) =>
+    load(s, pairs, url, chat, 10, { alg, ...w, cpuPid }, cleanup);
+  const first = { count: o.count, seconds: o.seconds };
+  const ourCount = await calibrated(first, o.minTicks, on(s.url, s.pid));
+  const baseCount = await calibrated(first, o.minTicks, on(baseline.url, baseline.pid));
+  const runs = await repeated(o.repeats, async () => {
+    const ours = await on(s.url, s.pid)(ourCount);
+    const base = await on(baseline.url, baseline.pid)(baseCount);
+    return { ours, base, verifyUs: verifyMicros(pairs, alg) };
+  });
+  warnShort(
+    `${alg} server`,
+    runs.map((r) => r.ours.ticks),
+    o.minTicks,
+  );
+  warnShort(
+    `${alg} baseline`,
+    runs.map((r) => r.base.ticks),
+    o.minTicks,
+  );
+  return {
+    acceptedPerSec: figure(runs.map((r) => r.ours.acceptedPerSec)),
+    deliveriesPerCpuSec: figure(
+      runs.map((r) => r.ours.deliveriesPerCpuSec),
+      0,
+    ),
+    cpuMicrosPerMessage: figure(runs.map((r) => r.ours.cpuMicrosPerMessage)),
+    baselineCpuMicrosPerMessage: figure(runs.map((r) => r.base.cpuMicrosPerMessage)),
+    verifyMicros: figure(runs.map((r) => r.verifyUs)),
+    overheadMicrosPerMessage: figure(
+      runs.map((r) => r.ours.cpuMicrosPerMessage - r.base.cpuMicrosPerMessage - r.verifyUs),
+    ),
+    baselinePerSec: figure(runs.map((r) => r.base.acceptedPerSec)),
+    serverTicks: runs.map((r) => r.ours.ticks),
+    baselineTicks: runs.map((r) => r.base.ticks),
+  };
+}
+
+export interface GrowthFigures {
+  acceptedPerSec: Figure;
+  deliveriesPerSec: Figure;
+  deliveriesPerCpuSec: Figure;
+  cpuMicrosPerMessage: Figure;
+  dbBytesPerMessage: Figure;
+  postedJsonBytes: number;
+  serverTicks: number[];
+}
+
+/** One chat size, Ed25519, closed loop, `repeats` times, with the database's growth per message. */
+export async function growthFigures(
+  s: BenchServer,
+  pairs: KeyPairSet,
+  chat: BenchChat,
+  size: number,
+  o: Windows,
+  cleanup: (() => void)[],
+): Promise<GrowthFigures> {
+  const run = (w: Window) =>
+    load(s, pairs, s.url, chat, size, { alg: 'ed25519', ...w, cpuPid: s.pid }, cleanup);
+  const count = await calibrated({ count: o.count, seconds: o.seconds }, o.minTicks, run);
+  const runs = await repeated(o.repeats, async () => {
+    const before = databaseBytes(s.dbFile);
+    const r = await run(count);
+    return { ...r, dbBytesPerMessage: (databaseBytes(s.dbFile) - before) / Math.max(1, r.accepted) };
+  });
+  warnShort(
+    `chat of ${size}`,
+    runs.map((r) => r.ticks),
+    o.minTicks,
+  );
+  return {
+    acceptedPerSec: figure(runs.map((r) => r.acceptedPerSec)),
+    deliveriesPerSec: figure(
+      runs.map((r) => r.deliveriesPerSec),
+      0,
+    ),
+    deliveriesPerCpuSec: figure(
+      runs.map((r) => r.deliveriesPerCpuSec),
+      0,
+    ),
+    cpuMicrosPerMessage: figure(runs.map((r) => r.cpuMicrosPerMessage)),
+    dbBytesPerMessage: figure(
+      runs.map((r) => r.dbBytesPerMessage),
+      0,
+    ),
+    postedJsonBytes: runs[0].bodyBytes,
+    serverTicks: runs.map((r) => r.ticks),
+  };
+}
