@@ -8,7 +8,7 @@ import { unwrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 import { forgeEnvelopes, holdsAnyKey, inject, storedBytes } from './members-support.js';
-import { haveChromium, launch, log, start, type WebUser } from './web-support.js';
+import { connected, haveChromium, launch, log, logIn, start, type WebUser } from './web-support.js';
 
 // Issue 14 in the browser: a members-mode chat of a browser user (alice) and two CLI users (bob,
 // who signs with DSA, and carol), across an invitation, a leave and a count-based rotation; every
@@ -155,6 +155,21 @@ describe.skipIf(!haveChromium)('a members-mode chat in the web client', { timeou
     expect(await entry(alice, /refused: .* epoch 6/)).toMatch(/its member list does not include you$/);
     // neither key was taken: the page stays at epoch 4
     await alice.page.getByText('Epoch 4', { exact: true }).waitFor();
+
+    // a reload: the page's own record (IndexedDB) of every epoch still verifies the whole history
+    await alice.page.reload();
+    await logIn(alice.page, 'alice');
+    await connected(alice.page);
+    await alice.page.getByRole('button', { name: /^carol · / }).click();
+    expect(await entry(alice, 'bob, signing with DSA')).toMatch(/bob \(DSA\)/); // epoch 1
+    expect(await entry(alice, 'carol, RSA-PSS')).toMatch(/carol \(RSA-PSS\)/); // epoch 2
+    expect(await entry(alice, 'carol after the rotation')).toMatch(/carol \(RSA-PSS\)/); // epoch 4
+    expect(
+      await log(alice.page)
+        .getByText(/refused/)
+        .count(),
+    ).toBe(0);
+
     // no console error but the browser's own line for a 409 it got: REKEY_PENDING when posting
     // while a key waits, or EPOCH_COMMITTED when carol made the key first (both protocol answers)
     expect(alice.problems.filter((p) => !/status of 409 \(Conflict\)$/.test(p))).toEqual([]);
