@@ -174,4 +174,37 @@ describe.skipIf(!haveChromium)('a members-mode chat in the web client', { timeou
     // while a key waits, or EPOCH_COMMITTED when carol made the key first (both protocol answers)
     expect(alice.problems.filter((p) => !/status of 409 \(Conflict\)$/.test(p))).toEqual([]);
   });
+
+  it('a removal waiting while nobody was online is committed by the page when its user comes back', async () => {
+    const erin = terminal('erin');
+    await erin.waitFor(/\* connected$/);
+    const dave = await start(browser, server, 'dave');
+    await dave.page.getByRole('button', { name: 'New chat' }).click();
+    await dave.page.getByLabel('Only members can read').check();
+    await dave.page.getByLabel('Invitees').fill('erin');
+    await dave.page.getByRole('button', { name: 'Start chat' }).click();
+    await erin.waitFor(/epoch 1: you were added by dave \(members: dave, erin\)$/);
+    erin.send('join');
+    await erin.waitFor(/^joined chat/);
+    await dave.page.getByText(/^Members: dave, erin$/).waitFor();
+
+    // dave logs out; erin leaves: epoch 2 waits, with no joined member online to make its key
+    await dave.page.getByRole('button', { name: 'Log out' }).click();
+    await dave.page.getByRole('button', { name: 'Log in' }).waitFor();
+    erin.send('leave');
+    await erin.waitFor(/^left chat/);
+    const chatId = (await server.app.store.listChats('dave', 10))[0].id;
+    expect((await server.app.store.getChat(chatId))?.pending).toMatchObject({ epoch: 2, removed: ['erin'] });
+
+    // back: on connecting, the page makes the waiting key (the keys were kept in this browser)
+    await logIn(dave.page, 'dave');
+    await connected(dave.page);
+    await dave.page.getByRole('button', { name: /^only you · / }).click();
+    expect(await entry(dave, /^epoch 2:/)).toBe('epoch 2: erin left (new key made by dave)');
+    await dave.page.getByText('Epoch 2', { exact: true }).waitFor();
+    const chat = await server.app.store.getChat(chatId);
+    expect(chat?.epoch).toBe(2);
+    expect(chat?.pending ?? null).toBeNull();
+    expect(dave.problems).toEqual([]);
+  });
 });
