@@ -170,6 +170,16 @@ describe.skipIf(!haveChromium)('a members-mode chat in the web client', { timeou
         .count(),
     ).toBe(0);
 
+    // the checkbox is off again: the next chat is a server-mode one, and says what that means
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    expect(await alice.page.getByLabel('Only members can read').isChecked()).toBe(false);
+    await alice.page.getByLabel('Invitees').fill('carol');
+    await alice.page.getByRole('button', { name: 'Start chat' }).click();
+    await alice.page
+      .getByText('Who can read: the server can read if it is compromised', { exact: true })
+      .waitFor();
+    await alice.page.getByText('(the server can read if it is compromised)', { exact: true }).waitFor();
+
     // no console error but the browser's own line for a 409 it got: REKEY_PENDING when posting
     // while a key waits, or EPOCH_COMMITTED when carol made the key first (both protocol answers)
     expect(alice.problems.filter((p) => !/status of 409 \(Conflict\)$/.test(p))).toEqual([]);
