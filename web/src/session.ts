@@ -16,10 +16,10 @@ import {
 } from '../../src/client/index.js';
 import type { BrowserStores } from './stores.js';
 
-/** What a refusal tells the user to do, in this page's words. */
 /** The signature scheme the user picked in the Signature select (kept in this browser). */
 export const SCHEME_SETTING = 'securechat.signature';
 
+/** What a refusal tells the user to do, in this page's words. */
 const WEB_HINTS: TrustHints = {
   trustServer: 'forget this browser’s data for the site only if the operator confirms the new fingerprint',
   showServer: 'compare the server key’s fingerprint first',
@@ -227,8 +227,8 @@ export class WebSession {
   /** On connecting: makes the keys that wait (a removal nobody was online for), where this user may. */
   private async commitWaiting(): Promise<void> {
     try {
-      await this.client.commitAllPending();
-      await this.reload();
+      for (const outcome of (await this.client.commitAllPending()).values())
+        if (outcome.status === 'committed') this.setChat(outcome.chat);
     } catch (error) {
       this.emit({
         type: 'notice',
