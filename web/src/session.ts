@@ -4,13 +4,20 @@ import {
   Client,
   checkChat,
   checkEvent,
+  describeChange,
+  escapeControls,
   type FeedEvent,
   follow,
   listChats,
+  type MemberChange,
+  type SignatureAlgorithm,
   type TrustHints,
   type UserKeys,
 } from '../../src/client/index.js';
 import type { BrowserStores } from './stores.js';
+
+/** The signature scheme the user picked in the Signature select (kept in this browser). */
+export const SCHEME_SETTING = 'securechat.signature';
 
 /** What a refusal tells the user to do, in this page's words. */
 const WEB_HINTS: TrustHints = {
@@ -55,6 +62,7 @@ export class WebSession {
       pins: stores,
       epochs: stores,
       hints: WEB_HINTS,
+      ...this.membersOptions(),
     });
   }
 
@@ -78,6 +86,7 @@ export class WebSession {
           this.emit({ type: 'status', state, detail });
           // presence missed while the stream was down: ask again
           if (state === 'connected') this.reloadOnline().catch(() => undefined);
+          if (state === 'connected') void this.commitWaiting();
         },
       },
       this.stop.signal,
@@ -113,6 +122,7 @@ export class WebSession {
   setChat(chat: ChatView): void {
     this.chats.set(chat.id, chat);
     this.emit({ type: 'chats', chatId: chat.id });
+    this.flushChanges(chat.id);
   }
 
   /** The highest epoch this browser has a key for (what is sent under), else the chat's. */
@@ -125,6 +135,7 @@ export class WebSession {
     const d = event.data;
     try {
       checkEvent(event.type, d);
+      if (await this.takeMembersEvent(event)) return;
       switch (event.type) {
         case 'presence':
           if (d.online) this.online.add(d.username);
@@ -169,10 +180,92 @@ export class WebSession {
     } catch (error) {
       this.emit({
         type: 'notice',
+        // said in the chat's own log when it is one of this user's chats, else above the list
+        chatId: typeof d?.chatId === 'string' && this.chats.has(d.chatId) ? d.chatId : undefined,
         warning: true,
         text: `${event.type} event refused: ${(error as Error).message}`,
       });
     }
+  }
+
+  // ---- Chats the server cannot read (keyMode "members"): as the CLI does it, through src/client ----
+
+  /** Changes of members accepted for a chat not (yet) in the list: said once it is (an invitation). */
+  private readonly waitingChanges = new Map<string, string[]>();
+
+  /**
+   * The client library's members-mode hooks: every change of members said in its chat's log with
+   * who made it; a pending epoch this user will not commit said with the reason; commits signed
+   * with the scheme picked under Signature (never DSA: the page has no DSA signing key).
+   */
+  private membersOptions() {
+    return {
+      onMemberChange: (change: MemberChange) =>
+        this.sayChange(change.chatId, describeChange(change, this.username)),
+      // not a warning by itself: another member's invitation is one this user did not ask for
+      onCommitRefused: (chatId: string, pending: { epoch: number }, reason: string) =>
+        this.emit({
+          type: 'notice',
+          chatId: this.chats.has(chatId) ? chatId : undefined,
+          text: `the key of epoch ${escapeControls(String(pending.epoch))} is left to another member: ${reason}`,
+        }),
+      commitAlgorithm: () => (localStorage.getItem(SCHEME_SETTING) ?? 'rsa-pss-sha256') as SignatureAlgorithm,
+    };
+  }
+
+  private sayChange(chatId: string, text: string): void {
+    if (this.chats.has(chatId)) this.emit({ type: 'notice', chatId, text });
+    else this.waitingChanges.set(chatId, [...(this.waitingChanges.get(chatId) ?? []), text]);
+  }
+
+  private flushChanges(chatId: string): void {
+    const waiting = this.waitingChanges.get(chatId);
+    this.waitingChanges.delete(chatId);
+    for (const text of waiting ?? []) this.emit({ type: 'notice', chatId, text });
+  }
+
+  /** On connecting: makes the keys that wait (a removal nobody was online for), where this user may. */
+  private async commitWaiting(): Promise<void> {
+    try {
+      for (const outcome of (await this.client.commitAllPending()).values())
+        if (outcome.status === 'committed') this.setChat(outcome.chat);
+    } catch (error) {
+      this.emit({
+        type: 'notice',
+        warning: true,
+        text: `making waiting keys failed: ${(error as Error).message}`,
+      });
+    }
+  }
+
+  /**
+   * `chat.rekey`: a new epoch of a members-mode chat waits for a member's client to make its key;
+   * this one makes it if the rules let this user (the library decides, and says why not). A
+   * `chat.key` of a members-mode chat also refreshes the chat (its members changed with it).
+   * Returns whether the event was taken here.
+   */
+  private async takeMembersEvent(event: FeedEvent): Promise<boolean> {
+    const d = event.data;
+    if (event.type === 'chat.rekey') {
+      if (!d.pending) {
+        this.emit({
+          type: 'notice',
+          chatId: d.chatId,
+          text: 'the change waiting for a new key was dropped: nobody made the key in time',
+        });
+      } else {
+        const outcome = await this.client.handleKeyEvent(event);
+        if (outcome?.status === 'committed') this.setChat(outcome.chat);
+      }
+      if (this.chats.has(d.chatId)) await this.refreshChat(d.chatId);
+      return true;
+    }
+    if (event.type === 'chat.key' && this.chats.get(d.chatId)?.keyMode === 'members') {
+      await this.client.handleKeyEvent(event);
+      await this.refreshChat(d.chatId);
+      return true;
+    }
+    return false;
   }
 
   /** Stops the stream and logs out (the token is revoked). */

@@ -1,7 +1,7 @@
 import { ApiError, type SignatureAlgorithm, shortId } from '../../../src/client/index.js';
 import { field, h, names, onSubmit, replace } from '../dom.js';
-import type { WebSession } from '../session.js';
-import { unavailableText } from './chats.js';
+import { SCHEME_SETTING, type WebSession } from '../session.js';
+import { modeWords, unavailableText } from './chats.js';
 import { ChatLog } from './messages.js';
 
 /** The schemes a browser signs with; DSA is verified but never signed in the page. */
@@ -9,7 +9,6 @@ const SCHEMES: { value: SignatureAlgorithm; label: string }[] = [
   { value: 'rsa-pss-sha256', label: 'RSA-PSS (SHA-256)' },
   { value: 'ed25519', label: 'Ed25519' },
 ];
-const SCHEME_SETTING = 'securechat.signature';
 
 /** The signature scheme chosen, kept (in this browser) until changed. */
 function schemeSelect(): HTMLSelectElement {
@@ -149,6 +148,7 @@ export class ChatView {
     replace(
       this.element,
       h('h2', { id: 'chat-title' }, `Chat ${shortId(chat.id)}`),
+      h('p', { class: 'mode' }, `Who can read: ${modeWords(chat)}`),
       h('p', { class: 'members' }, `Members: ${members.join(', ')}`),
       h('p', { class: 'epoch' }, `Epoch ${this.session.epochOf(chat.id) ?? chat.epoch}`),
       h('div', { class: 'row' }, invited ? join : invite, leave),

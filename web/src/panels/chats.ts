@@ -1,10 +1,14 @@
-import { shortId, type Unavailable } from '../../../src/client/index.js';
+import { type ChatView, shortId, type Unavailable } from '../../../src/client/index.js';
 import { field, h, names, onSubmit, replace } from '../dom.js';
 import type { WebSession } from '../session.js';
 
+/** Which mode a chat is in, in words a non-cryptographer understands (as the CLI says it). */
+export const modeWords = (chat: ChatView) =>
+  chat.keyMode === 'members' ? 'only members can read' : 'the server can read if it is compromised';
+
 /**
- * The user's chats (invitations marked) and "New chat". A "Only members can read" checkbox for
- * members-mode chats goes into the new-chat form, passed on to `createChat`.
+ * The user's chats (invitations marked, each with its mode in words) and "New chat", whose
+ * "Only members can read" checkbox makes a members-mode chat (its first key made in this page).
  */
 export function chatsPanel(
   session: WebSession,
@@ -31,6 +35,8 @@ export function chatsPanel(
           },
           label,
         ),
+        ' ',
+        h('span', { class: 'mode' }, `(${modeWords(chat)})`),
       );
     });
     replace(list, ...(items.length ? items : [h('li', {}, 'No chats yet.')]));
@@ -42,11 +48,14 @@ export function chatsPanel(
   });
 
   const invitees = h('input', { name: 'invitees', autocomplete: 'off', spellcheck: 'false', required: true });
+  // off: the server makes the chat's keys (server mode, the default); on: members' clients do
+  const membersOnly = h('input', { type: 'checkbox', name: 'members-only' });
   const out = h('p', { role: 'alert', class: 'error' });
   const form = h(
     'form',
     { class: 'stack', hidden: true },
     field('Invitees', invitees),
+    h('label', { class: 'check' }, membersOnly, ' Only members can read'),
     h('button', { type: 'submit' }, 'Start chat'),
   );
   const toggle = h('button', { type: 'button', 'aria-expanded': 'false' }, 'New chat');
@@ -56,8 +65,11 @@ export function chatsPanel(
     if (!form.hidden) invitees.focus();
   });
   onSubmit(form, out, async () => {
-    const { chat, unavailable } = await session.client.createChat(names(invitees.value));
+    const { chat, unavailable } = await session.client.createChat(names(invitees.value), {
+      keyMode: membersOnly.checked ? 'members' : 'server',
+    });
     invitees.value = '';
+    membersOnly.checked = false;
     form.hidden = true;
     toggle.setAttribute('aria-expanded', 'false');
     session.setChat(chat);
