@@ -1,4 +1,4 @@
-import { type MessageData, SeenMessages, shortId } from '../../../src/client/index.js';
+import { isUsername, type MessageData, SeenMessages, shortId } from '../../../src/client/index.js';
 import { h, reason } from '../dom.js';
 import type { WebSession } from '../session.js';
 
@@ -89,7 +89,8 @@ export class ChatLog {
         { class: 'message refused' },
         h('span', { class: 'meta' }, 'refused'),
         ' ',
-        `Message #${Number.isSafeInteger(seq) ? seq : '?'} from ${String(data?.sender)} refused: ${reason(error)}`,
+        // the sender is named only when it is a username: any other string is the server's, not a name
+        `Message #${Number.isSafeInteger(seq) ? seq : '?'} from ${isUsername(data?.sender) ? data.sender : 'an invalid sender'} refused: ${reason(error)}`,
       );
       this.session.emit({ type: 'trust' });
     }
