@@ -2,9 +2,9 @@
  * The web client attacked: a malicious server (answers rewritten with playwright's routes), a
  * malicious peer, another origin, another tab. Each test guards one finding of the review.
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helper.js';
+import { PASSWORD, startServer, type TestServer } from '../helper.js';
 import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
 
 let server: TestServer;
@@ -168,3 +168,79 @@ describe.skipIf(!haveChromium)(
     });
   },
 );
+
+/** What IndexedDB keeps for a user's pins and epochs (stores.ts), read in the page. */
+function savedState(page: Page, user: string) {
+  return page.evaluate(
+    (key) =>
+      new Promise<{ users: Record<string, unknown>; epochs: Record<string, number> }>((resolve, reject) => {
+        const open = indexedDB.open('securechat');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('kv').objectStore('kv').get(key);
+          get.onerror = () => reject(get.error);
+          get.onsuccess = () => resolve(get.result);
+        };
+      }),
+    `state/${user}`,
+  );
+}
+
+describe.skipIf(!haveChromium)('two tabs of one user', { timeout: 120_000 }, () => {
+  it("one tab's pins are not lost to another tab's write, nor replaced by it", async () => {
+    const alice = await start(browser, server, 'alice');
+    const first = await start(browser, server, 'bob');
+    // a second tab of bob in the same browser, logged in before anyone is pinned; its stream is
+    // down, so that it does not read (and pin) what the first tab reads
+    const second = await first.page.context().newPage();
+    await second.route('**/events', (route) => route.abort());
+    await second.goto(server.url);
+    await logIn(second, 'bob');
+
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    await alice.page.getByLabel('Invitees').fill('bob');
+    await alice.page.getByRole('button', { name: 'Start chat' }).click();
+    await first.page.getByRole('button', { name: /invited$/ }).click();
+    await first.page.getByRole('button', { name: 'Join' }).click();
+    await alice.page.getByText(/^Members: alice, bob$/).waitFor();
+    await alice.page.getByLabel('Message', { exact: true }).fill('pinned in the first tab');
+    await alice.page.getByRole('button', { name: 'Send' }).click();
+    await log(first.page).getByText('pinned in the first tab').waitFor();
+    const chat = ((await first.page.locator('#chat-title').textContent()) ?? '').replace('Chat ', '');
+    const pinned = (await savedState(first.page, 'bob')).users.alice;
+    expect(pinned).toBeDefined();
+
+    // the second tab writes (a chat of its own) without ever having seen alice's pin
+    await second.getByRole('button', { name: 'New chat' }).click();
+    await second.getByLabel('Invitees').fill('alice');
+    await second.getByRole('button', { name: 'Start chat' }).click();
+    await second.getByText('Epoch 1', { exact: true }).waitFor();
+    expect((await savedState(second, 'bob')).users.alice).toEqual(pinned);
+
+    // a third tab, to which the server hands dave's keys as alice's: the pin made in the first
+    // tab is what they are compared with
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'dave', password: PASSWORD }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const dave = await (
+      await fetch(`${server.url}/users/dave/keys`, { headers: { authorization: `Bearer ${token}` } })
+    ).json();
+    const third = await first.page.context().newPage();
+    await third.route('**/users/alice/keys', (route) =>
+      route.fulfill({ json: { ...dave, username: 'alice' } }),
+    );
+    await third.goto(server.url);
+    await logIn(third, 'bob');
+    await connected(third);
+    await third.getByRole('button', { name: new RegExp(`^alice · ${chat}`) }).click();
+    const refused = log(third).getByRole('listitem').filter({ hasText: 'refused' });
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/alice's keys CHANGED/);
+    expect((await savedState(first.page, 'bob')).users.alice).toEqual(pinned);
+    await alice.page.context().close();
+    await first.page.context().close();
+  });
+});
