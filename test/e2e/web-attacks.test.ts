@@ -4,6 +4,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fingerprints, keySetFingerprint } from '../../src/client/index.js';
 import { PASSWORD, startServer, type TestServer } from '../helper.js';
 import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
 
@@ -242,5 +243,116 @@ describe.skipIf(!haveChromium)('two tabs of one user', { timeout: 120_000 }, () 
     expect((await savedState(first.page, 'bob')).users.alice).toEqual(pinned);
     await alice.page.context().close();
     await first.page.context().close();
+  });
+});
+
+/** A user's registered keys as the server answers GET /users/{name}/keys. */
+async function keysOf(user: string): Promise<{ fingerprints: Fingerprints } & Record<string, unknown>> {
+  const login = await fetch(`${server.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'erin', password: PASSWORD }),
+  });
+  const { token } = (await login.json()) as { token: string };
+  const res = await fetch(`${server.url}/users/${user}/keys`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return res.json();
+}
+
+describe.skipIf(!haveChromium)('trusting a changed key', { timeout: 120_000 }, () => {
+  it('"Trust new key" pins exactly the fingerprints its warning shows, never ones fetched after', async () => {
+    const carol = await keysOf('carol');
+    const dave = await keysOf('dave');
+    const shownSet = await keySetFingerprint(carol.fingerprints);
+    const page = await (await browser.newContext()).newPage();
+    // carol and dave were pinned (here: with other keys) before, so both now show as changed
+    await page.goto(server.url);
+    const fake = {
+      encryption: '0'.repeat(64),
+      'rsa-pss-sha256': '1'.repeat(64),
+      'dsa-sha256': '2'.repeat(64),
+      ed25519: '3'.repeat(64),
+    };
+    await page.evaluate(
+      (users) =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open('securechat', 1);
+          open.onupgradeneeded = () => open.result.createObjectStore('kv');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const tx = open.result.transaction('kv', 'readwrite');
+            tx.objectStore('kv').put({ servers: {}, users, epochs: {}, envelopes: {} }, 'state/bob');
+            tx.oncomplete = () => {
+              open.result.close();
+              resolve();
+            };
+          };
+        }),
+      { carol: fake, dave: fake },
+    );
+    // the server: a message of each in the history; carol's keys as shown until `swap`, then
+    // dave's; dave's keys held while `hold` is set
+    let swap = false;
+    let hold: (() => void) | undefined;
+    let held: () => void = () => undefined;
+    const holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    await page.route('**/chats/*/messages?*', (route) => {
+      const chatId = new URL(route.request().url()).pathname.split('/')[2];
+      const message = (seq: number, sender: string) => ({
+        chatId,
+        seq,
+        sender,
+        receivedAt: new Date().toISOString(),
+        message: {
+          id: crypto.randomUUID(),
+          epoch: 1,
+          sentAt: new Date().toISOString(),
+          iv: 'AAAAAAAAAAAAAAAA',
+          ciphertext: 'AAAA',
+          tag: 'AAAAAAAAAAAAAAAAAAAAAA==',
+          signatureAlgorithm: 'ed25519',
+          signature: 'AAAA',
+        },
+      });
+      return route.fulfill({ json: { messages: [message(1, 'carol'), message(2, 'dave')] } });
+    });
+    await page.route('**/users/carol/keys', (route) =>
+      route.fulfill({ json: swap ? { ...dave, username: 'carol' } : carol }),
+    );
+    await page.route('**/users/dave/keys', async (route) => {
+      if (hold) {
+        await new Promise<void>((resolve) => {
+          hold = resolve;
+          held();
+        });
+      }
+      return route.fulfill({ json: dave });
+    });
+    await logIn(page, 'bob');
+    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'bob'));
+    await connected(page);
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByLabel('Invitees').fill('nobody');
+    await page.getByRole('button', { name: 'Start chat' }).click();
+    const warning = page.getByRole('alert').filter({ hasText: "carol's keys changed" });
+    await warning.getByText(shownSet, { exact: true }).waitFor();
+    await page.getByRole('alert').filter({ hasText: "dave's keys changed" }).waitFor();
+
+    // the server swaps carol's keys and holds the next render on dave's, while the old table shows
+    swap = true;
+    hold = () => undefined;
+    const carolFetched = page.waitForResponse('**/users/carol/keys');
+    await page.getByText('Fingerprints', { exact: true }).click(); // a render
+    await holding;
+    await carolFetched;
+    expect(await warning.getByText(shownSet, { exact: true }).count()).toBe(1); // still shown
+    await warning.getByRole('button', { name: 'Trust new key of carol' }).click();
+    await warning.getByText(/nothing trusted/).waitFor();
+    expect((await savedState(page, 'bob')).users.carol).toEqual(fake);
+    (hold as () => void)();
+    await page.context().close();
   });
 });
