@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fingerprints, keySetFingerprint } from '../../src/client/index.js';
 import { PASSWORD, startServer, type TestServer } from '../helper.js';
-import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
+import { connected, haveChromium, keyFiles, launch, log, logIn, openPage, start } from './web-support.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -354,5 +354,44 @@ describe.skipIf(!haveChromium)('trusting a changed key', { timeout: 120_000 }, (
     expect((await savedState(page, 'bob')).users.carol).toEqual(fake);
     (hold as () => void)();
     await page.context().close();
+  });
+});
+
+describe.skipIf(!haveChromium)("the server's answers bound to what was asked", { timeout: 120_000 }, () => {
+  it('names in the online list are usernames; a join answered with another chat changes nothing', async () => {
+    const alice = await start(browser, server, 'alice');
+    const bob = await openPage(browser, server);
+    await bob.page.route('**/users/online', async (route) => {
+      const res = await route.fetch();
+      const { users } = (await res.json()) as { users: string[] };
+      await route.fulfill({ response: res, json: { users: [...users, 'alice (you)', 'eve\u202enoisrev'] } });
+    });
+    const other = crypto.randomUUID();
+    await bob.page.route('**/chats/*/join', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      await route.fulfill({ response: res, json: { ...body, chat: { ...body.chat, id: other } } });
+    });
+    await logIn(bob.page, 'bob');
+    await bob.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'bob'));
+    await connected(bob.page);
+    const online = bob.page.getByRole('region', { name: 'Online' }).getByRole('listitem');
+    await online.filter({ hasText: 'alice' }).first().waitFor();
+    expect(await online.allTextContents()).toEqual(['alice', 'bob (you)']);
+
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    await alice.page.getByLabel('Invitees').fill('bob');
+    await alice.page.getByRole('button', { name: 'Start chat' }).click();
+    await bob.page.getByRole('button', { name: /invited$/ }).click();
+    await bob.page.getByRole('button', { name: 'Join' }).click();
+    // the join itself went through (member.joined), and a message after it arrived: by then the
+    // answer was long taken, and no chat of the answer's id was made up from it
+    await alice.page.getByText(/^Members: alice, bob$/).waitFor();
+    await alice.page.getByLabel('Message', { exact: true }).fill('after the join');
+    await alice.page.getByRole('button', { name: 'Send' }).click();
+    await log(bob.page).getByText('after the join').waitFor();
+    expect(await bob.page.getByRole('button', { name: new RegExp(other.slice(0, 8)) }).count()).toBe(0);
+    await alice.page.context().close();
+    await bob.page.context().close();
   });
 });
