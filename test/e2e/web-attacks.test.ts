@@ -395,3 +395,33 @@ describe.skipIf(!haveChromium)("the server's answers bound to what was asked", {
     await bob.page.context().close();
   });
 });
+
+describe.skipIf(!haveChromium)('a session that ends', { timeout: 120_000 }, () => {
+  it('a revoked token takes the page back to the login, with nothing of the session left on it', async () => {
+    const web = await openPage(browser, server);
+    const token = new Promise<string>((resolve) =>
+      web.page.on('request', (request) => {
+        const auth = request.headers().authorization;
+        if (request.url().endsWith('/events') && auth) resolve(auth.slice('Bearer '.length));
+      }),
+    );
+    await logIn(web.page, 'erin');
+    await web.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'erin'));
+    await connected(web.page);
+    await web.page.getByRole('region', { name: 'Online' }).waitFor();
+    // revoked elsewhere (or expired): the server ends the stream, and the token is refused
+    const res = await fetch(`${server.url}/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token}` },
+    });
+    expect(res.status).toBe(204);
+    await web.page
+      .getByRole('alert')
+      .filter({ hasText: /^Your session ended \(.*\): log in again\.$/ })
+      .waitFor();
+    await web.page.getByRole('button', { name: 'Log in' }).waitFor();
+    expect(await web.page.getByRole('region', { name: 'Online' }).count()).toBe(0);
+    expect(await web.page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
+    await web.page.context().close();
+  });
+});

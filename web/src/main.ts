@@ -39,10 +39,10 @@ addEventListener('pageshow', (event) => {
   if (event.persisted) location.reload();
 });
 
-function showLogin(): void {
+function showLogin(notice?: string): void {
   replace(account);
   replace(connection);
-  replace(app, loginPanel(login));
+  replace(app, loginPanel(login, notice));
 }
 
 async function login(username: string, password: string): Promise<void> {
@@ -85,14 +85,14 @@ function showAccount(username: string, withKeys: boolean): void {
   replace(account, h('span', {}, `Logged in as ${username}`), ' ', withKeys && forget, ' ', logout);
 }
 
-async function logOut(): Promise<void> {
+async function logOut(notice?: string): Promise<void> {
   const s = session;
   const a = api;
   session = undefined;
   api = undefined;
   if (s) await s.close();
   else await a?.logout().catch(() => undefined);
-  showLogin();
+  showLogin(notice);
 }
 
 async function startChat(username: string, keys: UserKeys): Promise<void> {
@@ -110,6 +110,10 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
           : `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
     connection.dataset.state = event.state;
     replace(connection, text);
+    // the stream ended for good (the token expired or was revoked): nothing of the session stays
+    // on the screen, and it takes the password again
+    if (event.state === 'stopped' && session === s)
+      void logOut(`Your session ended (${event.detail ?? 'the server closed it'}): log in again.`);
   });
   const view = new ChatView(s);
   const chats = chatsPanel(

@@ -4,7 +4,10 @@ import { field, h, onSubmit } from '../dom.js';
  * Username and password. A "Create account" form (self-registration with a one-time code) is a
  * panel of its own beside this one (main.ts shows the login screen's panels in order).
  */
-export function loginPanel(onLogin: (username: string, password: string) => Promise<void>): HTMLElement {
+export function loginPanel(
+  onLogin: (username: string, password: string) => Promise<void>,
+  notice?: string,
+): HTMLElement {
   const username = h('input', {
     name: 'username',
     autocomplete: 'username',
@@ -17,7 +20,7 @@ export function loginPanel(onLogin: (username: string, password: string) => Prom
     autocomplete: 'current-password',
     required: true,
   });
-  const out = h('p', { role: 'alert', class: 'error' });
+  const out = h('p', { role: 'alert', class: 'error' }, notice);
   const form = h(
     'form',
     { class: 'stack' },
