@@ -44,6 +44,16 @@ describe('serving the web client: headers', () => {
       expect(res.headers.get('x-frame-options'), url).toBe('DENY');
       expect(res.headers.get('x-content-type-options'), url).toBe('nosniff');
     }
+    // HEAD answers as GET does, without the body
+    const html = await (await fetch(`${server.url}/`)).text();
+    const script = /"\/assets\/(app-[^"]+\.js)"/.exec(html)?.[1];
+    for (const url of [`${server.url}/`, `${server.url}/assets/${script}`]) {
+      const head = await fetch(url, { method: 'HEAD' });
+      expect(head.status, url).toBe(200);
+      expect(await head.text(), url).toBe('');
+      expect(head.headers.get('content-type'), url).toMatch(/^text\/(html|javascript)/);
+      expect(head.headers.get('content-security-policy'), url).toContain("default-src 'none'");
+    }
   });
 });
 
