@@ -2,6 +2,7 @@
  * The web client attacked: a malicious server (answers rewritten with playwright's routes), a
  * malicious peer, another origin, another tab. Each test guards one finding of the review.
  */
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fingerprints, keySetFingerprint } from '../../src/client/index.js';
@@ -433,5 +434,31 @@ describe.skipIf(!haveChromium)('a session that ends', { timeout: 120_000 }, () =
     expect(await web.page.getByRole('region', { name: 'Online' }).count()).toBe(0);
     expect(await web.page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
     await web.page.context().close();
+  });
+});
+
+describe.skipIf(!haveChromium)('picking the key store', { timeout: 120_000 }, () => {
+  it("a folder holding several users' key stores is refused before any key in it is read", async () => {
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      const read: string[] = [];
+      (window as unknown as { read: string[] }).read = read;
+      const text = File.prototype.text;
+      File.prototype.text = function (this: File) {
+        read.push(this.webkitRelativePath || this.name);
+        return text.call(this);
+      };
+    });
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await logIn(page, 'alice');
+    const users = path.dirname(path.dirname(keyFiles(server, 'alice')[0]));
+    await page.getByLabel('Or the key store folder').setInputFiles(users);
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /^Several files named [a-z0-9-]+\.key\.pem were picked/ })
+      .waitFor();
+    expect(await page.evaluate(() => (window as unknown as { read: string[] }).read)).toEqual([]);
+    await context.close();
   });
 });
