@@ -388,7 +388,10 @@ describe.skipIf(!haveChromium)("the server's answers bound to what was asked", {
     await connected(bob.page);
     const online = bob.page.getByRole('region', { name: 'Online' }).getByRole('listitem');
     await online.filter({ hasText: 'alice' }).first().waitFor();
-    expect(await online.allTextContents()).toEqual(['alice', 'bob (you)']);
+    const listed = await online.allTextContents();
+    expect(listed.filter((name) => name.endsWith('(you)'))).toEqual(['bob (you)']);
+    expect(listed.filter((name) => !/^[a-z0-9][a-z0-9_.-]*( \(you\))?$/.test(name))).toEqual([]);
+    expect(listed).toContain('alice');
 
     await alice.page.getByRole('button', { name: 'New chat' }).click();
     await alice.page.getByLabel('Invitees').fill('bob');
