@@ -465,3 +465,26 @@ describe.skipIf(!haveChromium)('picking the key store', { timeout: 120_000 }, ()
     await context.close();
   });
 });
+
+describe.skipIf(!haveChromium)('a changed server key', { timeout: 120_000 }, () => {
+  it('is refused at login once pinned: nothing is opened under it', async () => {
+    const web = await start(browser, server, 'dave');
+    await web.page.getByRole('button', { name: 'Log out' }).click();
+    const other = await keysOf('alice');
+    await web.page.route('**/server/key', (route) =>
+      route.fulfill({
+        json: {
+          algorithm: 'rsa-pss-sha256',
+          publicKey: (other.signingKeys as Record<string, string>)['rsa-pss-sha256'],
+        },
+      }),
+    );
+    await logIn(web.page, 'dave');
+    await web.page
+      .getByRole('alert')
+      .filter({ hasText: "WARNING: the server's signing key CHANGED" })
+      .waitFor();
+    expect(await web.page.getByRole('region', { name: 'Online' }).count()).toBe(0);
+    await web.page.context().close();
+  });
+});
