@@ -471,20 +471,31 @@ describe.skipIf(!haveChromium)('a changed server key', { timeout: 120_000 }, () 
     const web = await start(browser, server, 'dave');
     await web.page.getByRole('button', { name: 'Log out' }).click();
     const other = await keysOf('alice');
-    await web.page.route('**/server/key', (route) =>
-      route.fulfill({
+    let token = '';
+    await web.page.route('**/server/key', (route) => {
+      token = (route.request().headers().authorization ?? '').slice('Bearer '.length);
+      return route.fulfill({
         json: {
           algorithm: 'rsa-pss-sha256',
           publicKey: (other.signingKeys as Record<string, string>)['rsa-pss-sha256'],
         },
-      }),
-    );
-    await logIn(web.page, 'dave');
+      });
+    });
+    // (not logIn(): the page may be back at the login before "Log out" is seen)
+    await web.page.getByLabel('Username').fill('dave');
+    await web.page.getByLabel('Password').fill(PASSWORD);
+    await web.page.getByRole('button', { name: 'Log in' }).click();
     await web.page
       .getByRole('alert')
       .filter({ hasText: "WARNING: the server's signing key CHANGED" })
       .waitFor();
     expect(await web.page.getByRole('region', { name: 'Online' }).count()).toBe(0);
+    // and logged out at once: back at the login, the token revoked
+    await web.page.getByRole('button', { name: 'Log in' }).waitFor();
+    expect(token).not.toBe('');
+    const res = await fetch(`${server.url}/users/online`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    expect(res.status).toBe(401);
     await web.page.context().close();
   });
 });

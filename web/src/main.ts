@@ -140,7 +140,9 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   try {
     await s.start();
   } catch (error) {
-    replace(app, h('p', { role: 'alert', class: 'error' }, reason(error)));
+    // refused (a changed server key, an answer that does not check): logged out at once, as the
+    // CLI does, so that no live token is left behind a page that cannot be used
+    if (session === s) await logOut(reason(error));
   }
 }
 
