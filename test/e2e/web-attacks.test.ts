@@ -198,6 +198,26 @@ function savedState(page: Page, user: string) {
   );
 }
 
+/** A message of the documented shape whose signature is no signature: refused once checked. */
+function forged(chatId: string, seq: number, sender: string) {
+  return {
+    chatId,
+    seq,
+    sender,
+    receivedAt: new Date().toISOString(),
+    message: {
+      id: crypto.randomUUID(),
+      epoch: 1,
+      sentAt: new Date().toISOString(),
+      iv: 'AAAAAAAAAAAAAAAA',
+      ciphertext: 'AAAA',
+      tag: 'AAAAAAAAAAAAAAAAAAAAAA==',
+      signatureAlgorithm: 'ed25519',
+      signature: 'AAAA',
+    },
+  };
+}
+
 describe.skipIf(!haveChromium)('two tabs of one user', { timeout: 120_000 }, () => {
   it("one tab's pins are not lost to another tab's write, nor replaced by it", async () => {
     const alice = await start(browser, server, 'alice');
@@ -312,23 +332,7 @@ describe.skipIf(!haveChromium)('trusting a changed key', { timeout: 120_000 }, (
     });
     await page.route('**/chats/*/messages?*', (route) => {
       const chatId = new URL(route.request().url()).pathname.split('/')[2];
-      const message = (seq: number, sender: string) => ({
-        chatId,
-        seq,
-        sender,
-        receivedAt: new Date().toISOString(),
-        message: {
-          id: crypto.randomUUID(),
-          epoch: 1,
-          sentAt: new Date().toISOString(),
-          iv: 'AAAAAAAAAAAAAAAA',
-          ciphertext: 'AAAA',
-          tag: 'AAAAAAAAAAAAAAAAAAAAAA==',
-          signatureAlgorithm: 'ed25519',
-          signature: 'AAAA',
-        },
-      });
-      return route.fulfill({ json: { messages: [message(1, 'carol'), message(2, 'dave')] } });
+      return route.fulfill({ json: { messages: [forged(chatId, 1, 'carol'), forged(chatId, 2, 'dave')] } });
     });
     await page.route('**/users/carol/keys', (route) =>
       route.fulfill({ json: swap ? { ...dave, username: 'carol' } : carol }),
@@ -497,5 +501,33 @@ describe.skipIf(!haveChromium)('a changed server key', { timeout: 120_000 }, () 
     await res.arrayBuffer();
     expect(res.status).toBe(401);
     await web.page.context().close();
+  });
+});
+
+describe.skipIf(!haveChromium)('a long history', { timeout: 120_000 }, () => {
+  it("is checked message by message: a sender's keys are fetched (and pinned) once, not once per message", async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.route('**/chats/*/messages?*', (route) => {
+      const chatId = new URL(route.request().url()).pathname.split('/')[2];
+      return route.fulfill({
+        json: { messages: Array.from({ length: 30 }, (_, i) => forged(chatId, i + 1, 'carol')) },
+      });
+    });
+    let fetched = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/users/carol/keys')) fetched++;
+    });
+    await page.goto(server.url);
+    await logIn(page, 'erin');
+    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'erin'));
+    await connected(page);
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByLabel('Invitees').fill('nobody');
+    await page.getByRole('button', { name: 'Start chat' }).click();
+    const refused = log(page).getByRole('listitem').filter({ hasText: 'refused' });
+    await refused.nth(29).waitFor();
+    expect(await refused.count()).toBe(30);
+    expect(fetched).toBe(1);
+    await page.context().close();
   });
 });

@@ -45,7 +45,9 @@ export class ChatLog {
           `/chats/${encodeURIComponent(this.chatId)}/messages?after=${after}&limit=1000`,
         );
         const page = Array.isArray(res?.messages) ? (res.messages as MessageData[]) : [];
-        await Promise.all(page.map((m) => this.add(m)));
+        // one at a time: the first message of a sender or epoch fetches (and pins) its keys, the
+        // rest find them; all at once, every message fetched them again (and checked DSA keys anew)
+        for (const m of page) await this.add(m);
         const last = page.at(-1)?.seq;
         if (page.length < 1000 || typeof last !== 'number' || last <= after) return;
         after = last;
