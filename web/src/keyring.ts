@@ -103,9 +103,16 @@ export async function loadKeyStore(
   provider: SignatureProvider,
 ): Promise<UserKeys> {
   const pems = {} as Record<Purpose, string>;
-  for (const file of files) {
-    const purpose = (KEY_FILES as Record<string, Purpose>)[file.name];
-    if (purpose && file.size < 64 * 1024) pems[purpose] = await file.text();
+  const picked = files.filter((file) => Object.hasOwn(KEY_FILES, file.name));
+  // a folder above the user's (keys/users/, say) holds everyone's: nothing of it is read
+  const twice = picked.find((file, i) => picked.findIndex((f) => f.name === file.name) !== i);
+  if (twice)
+    throw new ClientError(
+      `Several files named ${twice.name} were picked: pick the files of keys/users/${escapeControls(username)}/ only (or that folder).`,
+    );
+  for (const file of picked) {
+    const purpose = KEY_FILES[file.name as keyof typeof KEY_FILES];
+    if (file.size < 64 * 1024) pems[purpose] = await file.text();
   }
   const missing = Object.entries(KEY_FILES)
     .filter(([, p]) => pems[p] === undefined)

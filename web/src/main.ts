@@ -46,10 +46,10 @@ addEventListener('pageshow', (event) => {
   if (event.persisted) location.reload();
 });
 
-function showLogin(): void {
+function showLogin(notice?: string): void {
   replace(account);
   replace(connection);
-  replace(app, loginPanel(login, showRegister));
+  replace(app, loginPanel(login, showRegister, notice));
 }
 
 function showRegister(): void {
@@ -119,14 +119,14 @@ function showAccount(username: string, withKeys: boolean): void {
   replace(account, h('span', {}, `Logged in as ${username}`), ' ', withKeys && forget, ' ', logout);
 }
 
-async function logOut(): Promise<void> {
+async function logOut(notice?: string): Promise<void> {
   const s = session;
   const a = api;
   session = undefined;
   api = undefined;
   if (s) await s.close();
   else await a?.logout().catch(() => undefined);
-  showLogin();
+  showLogin(notice);
 }
 
 async function startChat(username: string, keys: UserKeys): Promise<void> {
@@ -144,6 +144,10 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
           : `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
     connection.dataset.state = event.state;
     replace(connection, text);
+    // the stream ended for good (the token expired or was revoked): nothing of the session stays
+    // on the screen, and it takes the password again
+    if (event.state === 'stopped' && session === s)
+      void logOut(`Your session ended (${event.detail ?? 'the server closed it'}): log in again.`);
   });
   const view = new ChatView(s);
   const chats = chatsPanel(
@@ -170,7 +174,9 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   try {
     await s.start();
   } catch (error) {
-    replace(app, h('p', { role: 'alert', class: 'error' }, reason(error)));
+    // refused (a changed server key, an answer that does not check): logged out at once, as the
+    // CLI does, so that no live token is left behind a page that cannot be used
+    if (session === s) await logOut(reason(error));
   }
 }
 

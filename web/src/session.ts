@@ -2,15 +2,18 @@ import {
   type Api,
   type ChatView,
   Client,
+  ClientError,
   checkChat,
   checkEvent,
   describeChange,
   escapeControls,
   type FeedEvent,
   follow,
+  isUsername,
   listChats,
   type MemberChange,
   type SignatureAlgorithm,
+  shortId,
   type TrustHints,
   type UserKeys,
 } from '../../src/client/index.js';
@@ -107,7 +110,7 @@ export class WebSession {
     const res = await this.api.call<{ users: unknown }>('GET', '/users/online');
     if (!Array.isArray(res?.users)) return;
     this.online.clear();
-    for (const name of res.users) if (typeof name === 'string') this.online.add(name);
+    for (const name of res.users) if (isUsername(name)) this.online.add(name);
     this.emit({ type: 'presence' });
   }
 
@@ -115,11 +118,15 @@ export class WebSession {
   async refreshChat(chatId: string): Promise<void> {
     const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
     checkChat(chat);
-    this.chats.set(chat.id, chat);
-    this.emit({ type: 'chats', chatId });
+    this.setChat(chat, chatId);
   }
 
-  setChat(chat: ChatView): void {
+  /** A chat as an answer has it; `asked` is the chat the request named, which the answer must be. */
+  setChat(chat: ChatView, asked?: string): void {
+    if (asked !== undefined && chat.id !== asked)
+      throw new ClientError(
+        `the server answered with chat ${shortId(chat.id)} for chat ${shortId(asked)}; nothing changed`,
+      );
     this.chats.set(chat.id, chat);
     this.emit({ type: 'chats', chatId: chat.id });
     this.flushChanges(chat.id);

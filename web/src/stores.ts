@@ -1,5 +1,12 @@
-import type { EpochStore, Fingerprints, KeyEnvelope, PinStore } from '../../src/client/index.js';
-import { idbGet, idbPut } from './db.js';
+import {
+  ClientError,
+  type EpochStore,
+  type Fingerprints,
+  type KeyEnvelope,
+  type PinStore,
+  sameFingerprints,
+} from '../../src/client/index.js';
+import { idbGet, idbUpdate } from './db.js';
 
 interface Saved {
   servers: Record<string, string>;
@@ -8,10 +15,14 @@ interface Saved {
   envelopes: Record<string, KeyEnvelope>;
 }
 
+const empty = (): Saved => ({ servers: {}, users: {}, epochs: {}, envelopes: {} });
+
 /**
  * The pins (server key, peers' fingerprints) and the highest epoch and envelopes per chat, for
- * one user on this browser, in IndexedDB: what the CLI keeps in its trust file. Read once at
- * login; every change is written before the call that made it resolves.
+ * one user on this browser, in IndexedDB: what the CLI keeps in its trust file. Read at login;
+ * every change is written before the call that made it resolves, merged into what is stored
+ * (another tab of the same user may have written meanwhile): epochs only ever rise, envelopes
+ * and pins of others are kept, and a pin is replaced only if it is still the one this tab had.
  */
 export class BrowserStores implements PinStore, EpochStore {
   private writing: Promise<void> = Promise.resolve();
@@ -24,28 +35,71 @@ export class BrowserStores implements PinStore, EpochStore {
   static async load(username: string): Promise<BrowserStores> {
     const key = `state/${username}`;
     const saved = await idbGet<Saved>(key);
-    return new BrowserStores(key, saved ?? { servers: {}, users: {}, epochs: {}, envelopes: {} });
+    return new BrowserStores(key, saved ?? empty());
   }
 
-  private save(): Promise<void> {
-    const snapshot = structuredClone(this.data);
-    this.writing = this.writing.catch(() => undefined).then(() => idbPut(this.key, snapshot));
+  /** Applies `change` to the stored value in one transaction, then takes in what other tabs wrote. */
+  private save(change: (stored: Saved) => void): Promise<void> {
+    this.writing = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        const stored = await idbUpdate<Saved>(this.key, (value) => {
+          const next = value ?? empty();
+          change(next);
+          return next;
+        });
+        this.learn(stored);
+      });
     return this.writing;
   }
 
+  /** What another tab pinned or saw: pins this tab has not got, higher epochs, more envelopes. */
+  private learn(stored: Saved): void {
+    for (const part of ['servers', 'users', 'envelopes'] as const)
+      for (const [k, v] of Object.entries(stored[part]))
+        if (!Object.hasOwn(this.data[part], k)) (this.data[part] as Record<string, unknown>)[k] = v;
+    for (const [chatId, epoch] of Object.entries(stored.epochs))
+      if ((this.highestEpoch(chatId) ?? 0) < epoch) this.data.epochs[chatId] = epoch;
+  }
+
+  /**
+   * Pins `value` under `name` unless another tab pinned something else there since this tab read
+   * it: that pin stays (and this tab takes it), and this change is refused.
+   */
+  private pin<T>(
+    part: 'servers' | 'users',
+    name: string,
+    value: T,
+    same: (a: T, b: T) => boolean,
+    what: string,
+  ): Promise<void> {
+    const mine = this.data[part] as Record<string, T>;
+    const had = Object.hasOwn(mine, name) ? mine[name] : undefined;
+    mine[name] = value;
+    return this.save((saved) => {
+      const stored = saved[part] as Record<string, T>;
+      const now = Object.hasOwn(stored, name) ? stored[name] : undefined;
+      if (now !== undefined && !same(now, value) && (had === undefined || !same(now, had))) {
+        mine[name] = now;
+        throw new ClientError(
+          `${what} was pinned differently in another tab of this browser meanwhile; nothing changed (reload the page)`,
+        );
+      }
+      stored[name] = value;
+    });
+  }
+
   pinnedServer(origin: string) {
-    return this.data.servers[origin];
+    return Object.hasOwn(this.data.servers, origin) ? this.data.servers[origin] : undefined;
   }
   pinServer(origin: string, fingerprint: string) {
-    this.data.servers[origin] = fingerprint;
-    return this.save();
+    return this.pin<string>('servers', origin, fingerprint, (a, b) => a === b, "the server's key");
   }
   pinnedUser(username: string) {
     return Object.hasOwn(this.data.users, username) ? this.data.users[username] : undefined;
   }
   pinUser(username: string, fingerprints: Fingerprints) {
-    this.data.users[username] = fingerprints;
-    return this.save();
+    return this.pin<Fingerprints>('users', username, fingerprints, sameFingerprints, `${username}'s keys`);
   }
   /** Every peer pinned, by name. */
   pinnedUsers(): [string, Fingerprints][] {
@@ -62,6 +116,10 @@ export class BrowserStores implements PinStore, EpochStore {
     if ((this.highestEpoch(envelope.chatId) ?? 0) < envelope.epoch)
       this.data.epochs[envelope.chatId] = envelope.epoch;
     this.data.envelopes[`${envelope.chatId}/${envelope.epoch}`] = envelope;
-    return this.save();
+    return this.save((stored) => {
+      if ((stored.epochs[envelope.chatId] ?? 0) < envelope.epoch)
+        stored.epochs[envelope.chatId] = envelope.epoch;
+      stored.envelopes[`${envelope.chatId}/${envelope.epoch}`] = envelope;
+    });
   }
 }

@@ -103,7 +103,7 @@ export class ChatView {
     );
 
     const join = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Join'));
-    onSubmit(join, out, async () => this.session.setChat(await this.session.client.join(chat.id)));
+    onSubmit(join, out, async () => this.session.setChat(await this.session.client.join(chat.id), chat.id));
 
     const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Leave'));
     onSubmit(leave, out, async () => {
@@ -122,7 +122,7 @@ export class ChatView {
     onSubmit(invite, out, async () => {
       const res = await this.session.client.invite(chat.id, names(invitees.value));
       invitees.value = '';
-      this.session.setChat(res.chat);
+      this.session.setChat(res.chat, chat.id);
       if (res.unavailable.length) this.log(chat.id)?.note(unavailableText(res.unavailable), true);
     });
 

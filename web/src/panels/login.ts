@@ -7,6 +7,7 @@ import { field, h, onSubmit } from '../dom.js';
 export function loginPanel(
   onLogin: (username: string, password: string) => Promise<void>,
   onCreateAccount: () => void,
+  notice?: string,
 ): HTMLElement {
   const username = h('input', {
     name: 'username',
@@ -20,7 +21,7 @@ export function loginPanel(
     autocomplete: 'current-password',
     required: true,
   });
-  const out = h('p', { role: 'alert', class: 'error' });
+  const out = h('p', { role: 'alert', class: 'error' }, notice);
   const form = h(
     'form',
     { class: 'stack' },

@@ -1,4 +1,4 @@
-import { type MessageData, SeenMessages, shortId } from '../../../src/client/index.js';
+import { isUsername, type MessageData, SeenMessages, shortId } from '../../../src/client/index.js';
 import { h, reason } from '../dom.js';
 import type { WebSession } from '../session.js';
 
@@ -45,7 +45,9 @@ export class ChatLog {
           `/chats/${encodeURIComponent(this.chatId)}/messages?after=${after}&limit=1000`,
         );
         const page = Array.isArray(res?.messages) ? (res.messages as MessageData[]) : [];
-        await Promise.all(page.map((m) => this.add(m)));
+        // one at a time: the first message of a sender or epoch fetches (and pins) its keys, the
+        // rest find them; all at once, every message fetched them again (and checked DSA keys anew)
+        for (const m of page) await this.add(m);
         const last = page.at(-1)?.seq;
         if (page.length < 1000 || typeof last !== 'number' || last <= after) return;
         after = last;
@@ -89,7 +91,8 @@ export class ChatLog {
         { class: 'message refused' },
         h('span', { class: 'meta' }, 'refused'),
         ' ',
-        `Message #${Number.isSafeInteger(seq) ? seq : '?'} from ${String(data?.sender)} refused: ${reason(error)}`,
+        // the sender is named only when it is a username: any other string is the server's, not a name
+        `Message #${Number.isSafeInteger(seq) ? seq : '?'} from ${isUsername(data?.sender) ? data.sender : 'an invalid sender'} refused: ${reason(error)}`,
       );
       this.session.emit({ type: 'trust' });
     }

@@ -27,21 +27,27 @@ export function trustPanel(session: WebSession, retry: (sender: string) => Promi
       [...client.changed.keys()].map(async (name) => {
         const out = h('p', { class: 'error' });
         let shown: HTMLElement;
+        let form: HTMLElement | undefined;
         try {
-          shown = await table((await client.fingerprints(name)).current);
+          const current = (await client.fingerprints(name)).current;
+          shown = await table(current);
+          // exactly what this table shows is what its button pins: if the server has other keys
+          // by the time it is pressed, nothing is trusted
+          const all = await keySetFingerprint(current);
+          const trust = h(
+            'form',
+            { class: 'row' },
+            h('button', { type: 'submit', 'aria-label': `Trust new key of ${name}` }, 'Trust new key'),
+          );
+          onSubmit(trust, out, async () => {
+            await client.trustUser(name, all);
+            await retry(name);
+            void refresh();
+          });
+          form = trust;
         } catch (error) {
           shown = h('p', {}, reason(error));
         }
-        const form = h(
-          'form',
-          { class: 'row' },
-          h('button', { type: 'submit', 'aria-label': `Trust new key of ${name}` }, 'Trust new key'),
-        );
-        onSubmit(form, out, async () => {
-          await client.trustUser(name);
-          await retry(name);
-          void refresh();
-        });
         return h(
           'div',
           { class: 'warning' },
