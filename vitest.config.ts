@@ -17,6 +17,7 @@ const SERVERLESS = [
   'test/bus/memory.test.ts',
   'test/store/migration-6.test.ts',
   'test/store/group-commit.test.ts',
+  'test/store/spans.test.ts',
   'test/sse/connection.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',

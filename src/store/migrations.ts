@@ -330,5 +330,25 @@ export const PG_MIGRATIONS: string[] = [
       AND m.seq = substring(e.data from '"seq":([0-9]{1,15})[,}]')::bigint
       AND e.data = ${messageJson('to_json')};
   CREATE INDEX events_by_chat ON events(chat_id, id) WHERE to_members;
+  -- An instance of the previous release changes \`members\` alone: a member it adds or removes
+  -- starts or ends a span here, at the latest event id (the chat's row is locked by then, so no
+  -- event of the chat comes between); the spans this release moves itself are already moved.
+  CREATE FUNCTION securechat_member_span() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    IF TG_OP = 'DELETE' THEN
+      UPDATE memberships SET until_id = (SELECT value FROM counters WHERE name = 'event_id')
+        WHERE chat_id = OLD.chat_id AND username = OLD.username AND until_id IS NULL;
+      RETURN OLD;
+    END IF;
+    INSERT INTO memberships (chat_id, username, since_id)
+      SELECT NEW.chat_id, NEW.username, value FROM counters WHERE name = 'event_id'
+        AND NOT EXISTS (SELECT 1 FROM memberships s
+                        WHERE s.chat_id = NEW.chat_id AND s.username = NEW.username AND s.until_id IS NULL)
+      ON CONFLICT (chat_id, username, since_id) DO UPDATE SET until_id = NULL;
+    RETURN NEW;
+  END
+  $fn$;
+  CREATE TRIGGER members_span AFTER INSERT OR DELETE ON members
+    FOR EACH ROW EXECUTE FUNCTION securechat_member_span();
   `,
 ];
