@@ -16,7 +16,9 @@ const TYPES: Record<string, string> = {
 /**
  * The web client's own CSP, stricter than the server's default (which Swagger UI at /docs needs):
  * nothing but this origin's scripts, styles and API; no inline style; no sink that takes markup
- * as a string (Trusted Types, so a mistaken innerHTML throws); never framed.
+ * as a string (Trusted Types, so a mistaken innerHTML throws; the one policy allowed lets only the
+ * DSA key worker's own URL through to `new Worker`, see web/src/workers/protocol.ts); never framed.
+ * Workers fall under script-src 'self' (no worker-src, so nothing wider than scripts).
  */
 export const WEB_CSP = [
   "default-src 'none'",
@@ -28,7 +30,7 @@ export const WEB_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
   "require-trusted-types-for 'script'",
-  "trusted-types 'none'",
+  'trusted-types securechat-dsa-worker',
 ].join('; ');
 
 /**

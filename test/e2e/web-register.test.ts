@@ -105,6 +105,41 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
       'Failed to load resource: the server responded with a status of 403 (Forbidden)',
     ]);
     wren.problems.length = 0;
+    // Trusted Types still hold after the worker: its policy is not made twice, no other policy is
+    // allowed, and no worker starts from a plain string
+    const attempts = await page.evaluate(() => {
+      const types = (
+        globalThis as unknown as {
+          trustedTypes: { createPolicy(name: string, rules: object): unknown };
+        }
+      ).trustedTypes;
+      const rules = { createScriptURL: (url: string) => url };
+      const tries = [
+        () => types.createPolicy('securechat-dsa-worker', rules),
+        () => types.createPolicy('another', rules),
+        () => new Worker('/assets/nope.js'),
+      ];
+      return tries.map((attempt) => {
+        try {
+          attempt();
+          return 'allowed';
+        } catch (error) {
+          return `${(error as Error).name}: ${(error as Error).message}`;
+        }
+      });
+    });
+    expect(attempts).toEqual([
+      expect.stringMatching(/^TypeError: .*Policy with name "securechat-dsa-worker" already exists/),
+      expect.stringMatching(/^TypeError: .*Policy "another" disallowed/),
+      expect.stringMatching(/^TypeError: .*requires 'TrustedScriptURL' assignment/),
+    ]);
+    // each refusal is reported as a CSP violation, and nothing else went wrong
+    expect(wren.problems).toEqual([
+      expect.stringMatching(/^Creating a TrustedTypePolicy named 'securechat-dsa-worker' violates/),
+      expect.stringMatching(/^Creating a TrustedTypePolicy named 'another' violates/),
+      "This document requires 'TrustedScriptURL' assignment. The action has been blocked.",
+    ]);
+    wren.problems.length = 0;
 
     // the right code: registered with the keys already made (no second worker), then logged in
     await fill(PASSWORD, PASSWORD, code);

@@ -8,6 +8,47 @@ export type DsaWorkerAnswer =
 /** The hashed URL of the worker's bundle, set by web/build.ts at build time. */
 declare const SECURECHAT_DSA_WORKER: string;
 
+/**
+ * The name of the page's one Trusted Types policy, the only one the CSP allows (`trusted-types`
+ * in src/plugins/web.ts): `new Worker(url)` is a script-URL sink, so under
+ * `require-trusted-types-for 'script'` it takes only a TrustedScriptURL.
+ */
+const WORKER_POLICY = 'securechat-dsa-worker';
+
+/** Trusted Types, as much of it as is used (TypeScript's DOM library does not type it). */
+interface TrustedTypes {
+  createPolicy(
+    name: string,
+    rules: { createScriptURL(url: string): string },
+  ): {
+    createScriptURL(url: string): unknown;
+  };
+}
+
+let workerUrl: string | undefined;
+
+/**
+ * The worker's URL as the Worker constructor takes it: through the policy, which lets exactly the
+ * built-in worker URL through and refuses any other. Made once (the CSP allows no duplicate
+ * policy); a browser without Trusted Types gets the plain string.
+ */
+function dsaWorkerUrl(): string {
+  if (workerUrl === undefined) {
+    const types = (globalThis as { trustedTypes?: TrustedTypes }).trustedTypes;
+    workerUrl = types
+      ? (types
+          .createPolicy(WORKER_POLICY, {
+            createScriptURL(url) {
+              if (url !== SECURECHAT_DSA_WORKER) throw new TypeError(`not the key worker's URL: ${url}`);
+              return url;
+            },
+          })
+          .createScriptURL(SECURECHAT_DSA_WORKER) as string)
+      : SECURECHAT_DSA_WORKER;
+  }
+  return workerUrl;
+}
+
 const PEM = (label: string) =>
   new RegExp(`^-----BEGIN ${label}-----\\n[A-Za-z0-9+/=\\n]+-----END ${label}-----\\n$`);
 
@@ -28,7 +69,7 @@ function pairOf(answer: unknown): PemKeyPair {
  */
 export const workerDsaKeyGenerator: DsaKeyGenerator = () =>
   new Promise<PemKeyPair>((resolve, reject) => {
-    const worker = new Worker(SECURECHAT_DSA_WORKER, { name: 'dsa-keygen' });
+    const worker = new Worker(dsaWorkerUrl(), { name: 'dsa-keygen' });
     worker.onmessage = (event) => {
       worker.terminate();
       try {
