@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { messageEventData } from '../../src/store/rows.js';
-import type { NewMessage, Store } from '../../src/store/types.js';
+import type { AppendRefusedError, NewMessage, Store } from '../../src/store/types.js';
 import { startServer, type TestServer } from '../support/helper.js';
 
 // Posts that arrive together are stored in one transaction (group commit) on either engine: each
@@ -50,13 +50,13 @@ it('stores a burst of posts to two chats together; the refused ones alone fail, 
     inputs.map((m) => store.appendMessage(m, (seq) => messageEventData({ ...m, seq }))),
   );
   const codes = results.map((r) =>
-    r.status === 'fulfilled' ? r.value.seq : (r.reason as { code: string }).code,
+    r.status === 'fulfilled' ? r.value.seq : (r.reason as AppendRefusedError).reason,
   );
   expect(codes.filter((c) => typeof c === 'string')).toEqual([
-    'DUPLICATE_MESSAGE',
-    'STALE_EPOCH',
-    'NOT_JOINED',
-    'CHAT_NOT_FOUND',
+    'duplicate-message',
+    'stale-epoch',
+    'not-joined',
+    'chat-not-found',
   ]);
   // every chat's seq is gapless in the order the posts came, and so are the event ids
   const stored = results.flatMap((r, i) =>
