@@ -7,6 +7,7 @@ const SERVERLESS = [
   'test/crypto/encodings.test.ts',
   'test/config.test.ts',
   'test/bus/relay.test.ts',
+  'test/services/chat-change.test.ts',
   'test/services/chat-queue.test.ts',
   'test/services/envelopes.test.ts',
   'test/services/limiter.test.ts',

@@ -1,189 +1,22 @@
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import { follow, SeenMessages } from '../src/client/index.js';
-import { promptHidden, readStdin } from '../src/util/prompt.js';
+import { promptHidden } from '../src/util/prompt.js';
+import { COMMANDS, NEEDS_CHAT, parseCommandLine } from './args.js';
 import { account, chats, keys, keystore, messages, users } from './commands/index.js';
+import { checkTransport, newPassword, readCa } from './connect.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { commitWaiting, showEvent } from './events.js';
 import { installStops } from './exits.js';
 import { escapeControls, jsonLine, printable, shortId } from './format.js';
-import { interactive, MENU } from './interactive.js';
+import { HELP } from './help.js';
+import { interactive } from './interactive.js';
 import { LineQueue } from './lines.js';
 import { Session } from './session.js';
 
-const HELP = `securechat — end-to-end encrypted, signed group chat
-
-Usage:
-  securechat [options]                  the interactive menu
-  securechat [options] <command> [args] one action, then log out
-
-Options:
-  --server URL        the server (default $SECURECHAT_SERVER or http://127.0.0.1:8080)
-  --user NAME         who you are (default $SECURECHAT_USER)
-  --ca FILE           trust this CA or self-signed certificate for an https server (default $SECURECHAT_CA)
-  --keys DIR          the key store folder holding users/<NAME>/ (default $SECURECHAT_KEYS_DIR,
-                      else $XDG_DATA_HOME/securechat, else ~/.securechat)
-  --insecure          send the password over plain http:// to a host that is not this machine
-  --password-stdin    read the password from the first line of standard input (else it is prompted)
-  --code CODE         register: the one-time registration code from your administrator (default
-                      $SECURECHAT_REGISTER_CODE, else asked on a terminal; on a shared machine
-                      prefer those: other users can read a command line while it runs)
-  --force             keygen: replace an existing key store (what was sent to the old keys is lost)
-  --json              print results as JSON (commands only)
-  --chat ID           the chat (a full id or a unique prefix) for invite, leave, send, history, listen
-  --sig rsa|dsa|ed25519  the signature scheme for send (default: your saved setting, rsa at first)
-  --limit N           how many messages history shows (default 20)
-  -h, --help          this help
-
-Your own keys and account (no login needed):
-  keygen              make your key store (four key pairs) in --keys DIR/users/<--user>/;
-                      refuses to replace one without --force; prints the fingerprints
-  keygen --export-public DIR
-                      copy the public halves of your key store to DIR, for an administrator's
-                      \`npm run user:add -- NAME --public-keys DIR\`
-  register [--code CODE]
-                      register --user with the code your administrator made
-                      (\`npm run user:invite -- NAME\`): makes the key store first if there is
-                      none, asks for a new password twice (or --password-stdin); then log in
-
-One-shot commands (securechat [options] <command>):
-  status <user>       online or not, and when last seen
-  online              who is online
-  users               every user with their presence
-  chats               your chats
-  chat <users…>       start a chat (prints its id; says who was offline or unknown); with
-                      --members, only its members' clients make its keys: the server cannot read it
-  invite <users…>     invite to --chat
-  join [chatId]       accept an invitation (no id needed when there is one)
-  leave               leave --chat
-  send <text…>        send to --chat (prints the message's seq)
-  history             the last --limit messages of --chat, verified and decrypted
-  listen              print events (and verified messages) until Ctrl-C
-  fingerprint [user]  key fingerprints (yours and the server's, or a user's); works when the
-                      server's key changed, showing the pinned and the new one
-  trust <user> FP     accept a user's changed keys: FP is the "all keys" fingerprint that
-                      \`fingerprint <user>\` shows, compared with the user out of band
-  trust --server FP   accept the server's changed key, once its operator confirmed FP
-  decrypt             teaching aid: unwrap a key envelope (--envelope FILE or stdin, or
-                      --wrapped BASE64) with --user's key store and print the chat key in hex;
-                      --server-key FILE checks the server's signature first
-
-${MENU}`;
-
-/** Where key stores are when neither --keys nor SECURECHAT_KEYS_DIR says: a per-user folder. */
-function defaultKeysDir(): string {
-  const xdg = process.env.XDG_DATA_HOME;
-  return xdg && path.isAbsolute(xdg) ? path.join(xdg, 'securechat') : path.join(homedir(), '.securechat');
-}
-
-const STRING_OPTIONS = new Set([
-  '--server',
-  '--user',
-  '--keys',
-  '--ca',
-  '--chat',
-  '--sig',
-  '--limit',
-  '--envelope',
-  '--wrapped',
-  '--server-key',
-  '--code',
-  '--export-public',
-]);
-
-/**
- * `trust --server`: the server key has its own syntax (no username can shadow it), but `--server`
- * is also the URL option, so after the `trust` command it is taken out and the words are made
- * positionals (after `--`): `trust --server FP` → `-- trust --server FP`.
- */
-function rewriteTrustServer(argv: string[]): string[] {
-  const command = argv.findIndex((a, i) => !a.startsWith('-') && !STRING_OPTIONS.has(argv[i - 1]));
-  if (command < 0 || argv[command] !== 'trust' || argv.slice(0, command).includes('--')) return argv;
-  const options: string[] = [];
-  const words: string[] = [];
-  let server = false;
-  for (let i = command + 1; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--server' && !server) server = true;
-    else if (a === '--') {
-      words.push(...argv.slice(i + 1));
-      break;
-    } else if (a.startsWith('-')) {
-      options.push(a);
-      if (STRING_OPTIONS.has(a) && i + 1 < argv.length) options.push(argv[++i]);
-    } else words.push(a);
-  }
-  if (!server) return argv;
-  return [...argv.slice(0, command), ...options, '--', 'trust', keys.SERVER, ...words];
-}
-
-/** A password over plain http:// may cross the network only to this machine, unless --insecure. */
-function checkTransport(server: string, insecure: boolean): void {
-  let url: URL;
-  try {
-    url = new URL(server);
-  } catch {
-    return; // the Api says what is wrong with it
-  }
-  if (url.protocol !== 'http:') return;
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-  if (loopback) return;
-  if (!insecure)
-    throw new CliError(
-      `refusing to send your password over plain http:// to ${host}: use https:// (with --ca FILE for the server's own certificate), or pass --insecure`,
-    );
-  console.error(
-    `securechat: WARNING: --insecure: your password and messages' metadata cross the network to ${host} unencrypted`,
-  );
-}
-
-async function readCa(file: string | undefined): Promise<string | undefined> {
-  if (!file) return undefined;
-  return readFile(file, 'utf8').catch((error) => {
-    throw new CliError(`--ca ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
-  });
-}
-
-/** A new password: asked twice on a terminal, or the first line of standard input. */
-async function newPassword(user: string, fromStdin: boolean): Promise<string> {
-  if (fromStdin) return (await readStdin()).split(/\r?\n/)[0];
-  if (!process.stdin.isTTY)
-    throw new CliError('no terminal to prompt for the password on; use --password-stdin');
-  const password = await promptHidden(`New password for ${user}: `);
-  if ((await promptHidden('Again: ')) !== password) throw new CliError('the passwords differ');
-  return password;
-}
-
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: rewriteTrustServer(argv),
-    allowPositionals: true,
-    options: {
-      server: { type: 'string', default: process.env.SECURECHAT_SERVER ?? 'http://127.0.0.1:8080' },
-      user: { type: 'string', default: process.env.SECURECHAT_USER },
-      keys: { type: 'string', default: process.env.SECURECHAT_KEYS_DIR || defaultKeysDir() },
-      insecure: { type: 'boolean', default: false },
-      ca: { type: 'string', default: process.env.SECURECHAT_CA },
-      'password-stdin': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      chat: { type: 'string' },
-      members: { type: 'boolean', default: false },
-      sig: { type: 'string' },
-      limit: { type: 'string' },
-      envelope: { type: 'string' },
-      wrapped: { type: 'string' },
-      'server-key': { type: 'string' },
-      code: { type: 'string' },
-      'export-public': { type: 'string' },
-      force: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -367,24 +200,6 @@ async function main(argv: string[]): Promise<number> {
   }
   return 0;
 }
-
-const NEEDS_CHAT = new Set(['invite', 'leave', 'send', 'history']);
-
-const COMMANDS = new Set([
-  'status',
-  'online',
-  'users',
-  'chats',
-  'chat',
-  'invite',
-  'join',
-  'leave',
-  'send',
-  'history',
-  'fingerprint',
-  'trust',
-  'listen',
-]);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -5,27 +5,20 @@ import type { AnyEnvelope } from '../crypto/member-envelope.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, isOutage, rateLimited, unavailable } from '../errors.js';
 import {
-  type ChatCursor,
   type ChatRecord,
   EpochConflictError,
   type KeyMode,
   type MemberRecord,
-  type NewEvent,
   type Store,
-  type StoredEvent,
 } from '../store/types.js';
 import type { Accounts } from './accounts.js';
+import { changeOf, chatCommitter } from './chat-change.js';
+import { decodeCursor, encodeCursor, type ListingCursor } from './chat-cursor.js';
 import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
 import { localCounter } from './limiter.js';
-import {
-  isMembersMode,
-  nextPending,
-  type PendingView,
-  pendingView,
-  rekeyEvents,
-  withoutMember,
-} from './pending.js';
+import { createMembersMode } from './members-mode.js';
+import { chatEvent, isMembersMode, type PendingView, pendingView } from './pending.js';
 import type { Presence } from './presence.js';
 
 export interface ChatView {
@@ -77,64 +70,6 @@ const BACKOFF_MS = 25;
 const FEW_USERS = 64;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Where a GET /chats listing is: a pass over the caller's chats (all of them, or those active
- * since event `since`), the last chat it gave, and `bound`, the latest event id when the pass
- * began. A chat active during a pass may move above where the pass has got to: the next pass
- * lists the chats active since `bound` again, so none is ever skipped.
- */
-interface ListingCursor extends ChatCursor {
-  bound: number;
-}
-
-/** Opaque to clients. */
-function encodeCursor(c: ListingCursor): string {
-  return Buffer.from(JSON.stringify([c.activeAt ?? null, c.id ?? null, c.since ?? null, c.bound])).toString(
-    'base64url',
-  );
-}
-
-const eventId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const cursorTime = (v: unknown): v is string =>
-  typeof v === 'string' &&
-  CURSOR_TIME.test(v) &&
-  !Number.isNaN(Date.parse(v)) &&
-  new Date(v).toISOString() === v;
-const cursorId = (v: unknown): v is string => typeof v === 'string' && CURSOR_ID.test(v);
-
-/**
- * Exactly what {@link encodeCursor} makes (an ISO time to the millisecond and a chat id, or
- * neither; event ids), or 400. The previous release's `[time, id]` is taken as a first pass
- * bounded now (`bound` undefined).
- */
-function decodeCursor(text: string): Omit<ListingCursor, 'bound'> & { bound?: number } {
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && cursorTime(value[0]) && cursorId(value[1]))
-      return { activeAt: value[0], id: value[1] };
-    if (
-      Array.isArray(value) &&
-      value.length === 4 &&
-      ((cursorTime(value[0]) && cursorId(value[1])) || (value[0] === null && value[1] === null)) &&
-      (value[2] === null || (eventId(value[2]) && value[2] <= value[3])) &&
-      eventId(value[3])
-    )
-      return {
-        activeAt: value[0] ?? undefined,
-        id: value[1] ?? undefined,
-        since: value[2] ?? undefined,
-        bound: value[3],
-      };
-  } catch {
-    // reported below
-  }
-  throw new Errors.INVALID_QUERY('cursor is not one this server gave out');
-}
 
 /** Membership, epochs and envelopes: every change of members rotates the chat key. */
 export function createChats({
@@ -244,16 +179,15 @@ export function createChats({
     return { available, unavailable };
   }
 
-  async function publish(events: StoredEvent[]): Promise<void> {
-    for (const e of events)
-      await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
-  }
+  const commit = chatCommitter(store, bus, audit);
+  const membersMode = createMembersMode({ view, commit });
 
-  const event = (
-    type: string,
-    data: { chatId?: string; chat?: { id: string } } & Record<string, unknown>,
-    recipients: string[],
-  ): NewEvent => ({ type, data: JSON.stringify(data), recipients, chatId: data.chatId ?? data.chat?.id });
+  const rekeyPending = (what: string) =>
+    new Errors.REKEY_PENDING(`A new epoch of this chat waits for a member to commit its key; ${what}.`);
+
+  /** Server mode: `chat.key`, each of `usernames` addressed with their envelope of the new epoch. */
+  const keyEvents = (chatId: string, envelopes: Map<string, KeyEnvelope>, usernames: string[]) =>
+    usernames.map((u) => chatEvent('chat.key', { chatId, keyEnvelope: envelopes.get(u) }, [u]));
 
   /**
    * Runs a change to one chat after the others queued for it on this instance, and recomputes
@@ -291,18 +225,18 @@ export function createChats({
     view,
 
     async create(creator: string, invitees: string[], keyMode: KeyMode = 'server') {
-      if (keyMode === 'members') return createForMembers(creator, invitees);
       if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
       await checkRoomFor(creator);
       return charged(creations, creator, 'chats created', async () => {
         const { available, unavailable } = await classify(invitees);
         checkSize(1 + available.length);
-        const now = timestamp();
+        if (keyMode === 'members')
+          return { chat: await membersMode.create(creator, available), keyEnvelope: null, unavailable };
         const chat: ChatRecord = {
           id: randomUUID(),
           epoch: 1,
           createdBy: creator,
-          createdAt: now,
+          createdAt: timestamp(),
           members: [
             { username: creator, state: 'joined', sinceEpoch: 1 },
             ...available.map((username): MemberRecord => ({ username, state: 'invited', sinceEpoch: 1 })),
@@ -315,10 +249,13 @@ export function createChats({
         );
         const chatView = await view(chat);
         const events = available.map((u) =>
-          event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [u]),
+          chatEvent('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [
+            u,
+          ]),
         );
-        await publish(await store.createChat(chat, [...envelopes.values()], events));
-        audit('chat.created', { chatId: chat.id, by: creator, invited: available, epoch: 1 });
+        await commit({ create: chat, envelopes: [...envelopes.values()], events }, [
+          ['chat.created', { chatId: chat.id, by: creator, invited: available, epoch: 1 }],
+        ]);
         return { chat: chatView, keyEnvelope: envelopes.get(creator) as KeyEnvelope, unavailable };
       });
     },
@@ -363,7 +300,7 @@ export function createChats({
           if (available.length === 0) return { chat: await view(chat), unavailable };
           checkSize(chat.members.length + available.length);
           if (isMembersMode(chat))
-            return { chat: await propose(chat, { added: available, inviter }), unavailable };
+            return { chat: await membersMode.propose(chat, { added: available, inviter }), unavailable };
 
           const epoch = chat.epoch + 1;
           const added = available.map(
@@ -377,27 +314,23 @@ export function createChats({
           );
           const chatView = await view(next);
           const events = [
-            ...chat.members.map((m) =>
-              event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(m.username) }, [m.username]),
+            ...keyEvents(
+              chat.id,
+              envelopes,
+              chat.members.map((m) => m.username),
             ),
             ...available.map((u) =>
-              event('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: inviter }, [
-                u,
-              ]),
+              chatEvent(
+                'chat.invited',
+                { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: inviter },
+                [u],
+              ),
             ),
           ];
-          const stored = await store.changeMembership({
-            chatId: chat.id,
-            expectedEpoch: chat.epoch,
-            epoch,
-            upsert: added,
-            remove: [],
-            envelopes: [...envelopes.values()],
-            events,
-          });
-          await publish(stored);
-          audit('member.invited', { chatId: chat.id, by: inviter, invited: available });
-          audit('key.rotated', { chatId: chat.id, epoch, reason: 'invite' });
+          await commit(changeOf(chat, { epoch, upsert: added, envelopes: [...envelopes.values()], events }), [
+            ['member.invited', { chatId: chat.id, by: inviter, invited: available }],
+            ['key.rotated', { chatId: chat.id, epoch, reason: 'invite' }],
+          ]);
           return { chat: chatView, unavailable };
         }),
       );
@@ -416,17 +349,15 @@ export function createChats({
         // Everything that can fail (presence is in Redis) before the commit: a 503 changes nothing.
         const chatView = await view(next);
         const everyone = next.members.map((m) => m.username);
-        const stored = await store.changeMembership({
-          chatId: chat.id,
-          expectedEpoch: chat.epoch,
-          epoch: chat.epoch,
-          upsert: [{ ...member, state: 'joined' }],
-          remove: [],
-          envelopes: [],
-          events: [{ ...event('member.joined', { chatId: chat.id, username }, everyone), toMembers: true }],
-        });
-        await publish(stored);
-        audit('member.joined', { chatId: chat.id, username });
+        await commit(
+          changeOf(chat, {
+            upsert: [{ ...member, state: 'joined' }],
+            events: [
+              { ...chatEvent('member.joined', { chatId: chat.id, username }, everyone), toMembers: true },
+            ],
+          }),
+          [['member.joined', { chatId: chat.id, username }]],
+        );
         return { chat: chatView, keyEnvelope };
       });
     },
@@ -437,31 +368,26 @@ export function createChats({
       const leaving = () =>
         withRetry(chatId, async () => {
           const { chat } = await memberChat(chatId, username);
-          if (isMembersMode(chat)) return leaveMembersChat(chat, username);
+          if (isMembersMode(chat)) return membersMode.leave(chat, username);
           const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
           const epoch = chat.epoch + 1;
           const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
           const events = [
             {
-              ...event('member.left', { chatId: chat.id, username }, [...remaining, username]),
+              ...chatEvent('member.left', { chatId: chat.id, username }, [...remaining, username]),
               toMembers: true,
             },
-            ...remaining.map((u) =>
-              event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
-            ),
+            ...keyEvents(chat.id, envelopes, remaining),
           ];
-          const stored = await store.changeMembership({
-            chatId: chat.id,
-            expectedEpoch: chat.epoch,
-            epoch,
-            upsert: [],
-            remove: [username],
-            envelopes: [...envelopes.values()],
-            events,
-          });
-          await publish(stored);
-          audit('member.left', { chatId: chat.id, username });
-          if (remaining.length > 0) audit('key.rotated', { chatId: chat.id, epoch, reason: 'leave' });
+          await commit(
+            changeOf(chat, { epoch, remove: [username], envelopes: [...envelopes.values()], events }),
+            [
+              ['member.left', { chatId: chat.id, username }],
+              ...(remaining.length > 0
+                ? [['key.rotated', { chatId: chat.id, epoch, reason: 'leave' }] as const]
+                : []),
+            ],
+          );
         });
       if (member.state === 'joined')
         await charged(membershipChanges, username, 'invitations and leaves', leaving);
@@ -510,125 +436,32 @@ export function createChats({
     },
   };
 
-  const rekeyPending = (what: string) =>
-    new Errors.REKEY_PENDING(`A new epoch of this chat waits for a member to commit its key; ${what}.`);
-
-  /** Members mode: a new chat whose first epoch (creator and online invitees) waits for the creator's commit. */
-  async function createForMembers(creator: string, invitees: string[]) {
-    if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
-    await checkRoomFor(creator);
-    return charged(creations, creator, 'chats created', async () => {
-      const { available, unavailable } = await classify(invitees);
-      checkSize(1 + available.length);
-      const now = timestamp();
-      const chat: ChatRecord = {
-        id: randomUUID(),
-        epoch: 0,
-        createdBy: creator,
-        createdAt: now,
-        members: [{ username: creator, state: 'joined', sinceEpoch: 1 }],
-        keyMode: 'members',
-      };
-      chat.pending = nextPending(chat, { added: available, reason: 'create', requestedBy: creator, now });
-      const chatView = await view(chat);
-      await publish(await store.createChat(chat, [], rekeyEvents(chat, chat.pending, [])));
-      audit('chat.created', { chatId: chat.id, by: creator, proposed: available, keyMode: 'members' });
-      return { chat: chatView, keyEnvelope: null, unavailable };
-    });
-  }
-
-  /**
-   * Members mode: records the next epoch (with `added`, or the same members for a rotation) as
-   * pending, and tells the joined members of the new list, whose clients commit it.
-   */
-  async function propose(
-    chat: ChatRecord,
-    change: { added?: string[]; inviter?: string; reason?: 'messages' | 'age' },
-  ) {
-    const next = nextPending(chat, {
-      added: change.added,
-      reason: change.reason ?? 'invite',
-      requestedBy: change.inviter,
-      now: timestamp(),
-    });
-    const proposed = { ...chat, pending: next };
-    const chatView = await view(proposed);
-    const stored = await store.changeMembership({
-      chatId: chat.id,
-      expectedEpoch: chat.epoch,
-      epoch: chat.epoch,
-      upsert: [],
-      remove: [],
-      envelopes: [],
-      events: rekeyEvents(chat, next, []),
-      pending: { expected: null, next },
-    });
-    await publish(stored);
-    audit('key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason, added: next.added });
-    return chatView;
-  }
-
-  /** Members mode: the member leaves now; the remaining members' next epoch waits for a commit. */
-  async function leaveMembersChat(chat: ChatRecord, username: string): Promise<void> {
-    const remaining = chat.members.filter((m) => m.username !== username);
-    const before = chat.pending ?? null;
-    const next =
-      remaining.length === 0
-        ? null
-        : before
-          ? withoutMember(before, username)
-          : nextPending(chat, { removed: [username], reason: 'leave', now: timestamp() });
-    const after = { ...chat, members: remaining };
-    const stored = await store.changeMembership({
-      chatId: chat.id,
-      expectedEpoch: chat.epoch,
-      epoch: chat.epoch,
-      upsert: [],
-      remove: [username],
-      envelopes: [],
-      events: [
-        event('member.left', { chatId: chat.id, username }, [...remaining.map((m) => m.username), username]),
-        ...rekeyEvents(after, next, []),
-      ],
-      pending: { expected: before, next },
-    });
-    await publish(stored);
-    audit('member.left', { chatId: chat.id, username });
-    if (next) audit('key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason });
-  }
+  /** Drops the rotation when the chat moved on from `fromEpoch` meanwhile (its key was just rotated). */
+  const ifStillCurrent = (error: unknown) => {
+    if (!(error instanceof EpochConflictError)) throw error;
+  };
 
   async function rotateNow(chatId: string, reason: string, fromEpoch: number): Promise<void> {
     const chat = await store.getChat(chatId);
     if (!chat || chat.members.length === 0 || chat.epoch !== fromEpoch) return;
     if (isMembersMode(chat)) {
       if (chat.pending) return;
-      await propose(chat, { reason: reason === 'age' ? 'age' : 'messages' }).catch((error) => {
-        if (!(error instanceof EpochConflictError)) throw error;
-      });
+      await membersMode
+        .propose(chat, { reason: reason === 'age' ? 'age' : 'messages' })
+        .catch(ifStillCurrent);
       return;
     }
     const epoch = chat.epoch + 1;
     const members = chat.members.map((m) => m.username);
     const envelopes = await issueEnvelopes(chat.id, epoch, members);
-    const stored = await store
-      .changeMembership({
-        chatId: chat.id,
-        expectedEpoch: chat.epoch,
+    await commit(
+      changeOf(chat, {
         epoch,
-        upsert: [],
-        remove: [],
         envelopes: [...envelopes.values()],
-        events: members.map((u) =>
-          event('chat.key', { chatId: chat.id, keyEnvelope: envelopes.get(u) }, [u]),
-        ),
-      })
-      .catch((error) => {
-        if (error instanceof EpochConflictError) return undefined;
-        throw error;
-      });
-    if (!stored) return;
-    await publish(stored);
-    audit('key.rotated', { chatId: chat.id, epoch, reason });
+        events: keyEvents(chat.id, envelopes, members),
+      }),
+      [['key.rotated', { chatId: chat.id, epoch, reason }]],
+    ).catch(ifStillCurrent);
   }
   return chats;
 }

@@ -10,9 +10,10 @@ import { parseTimestamp } from '../crypto/time.js';
 import { Errors, unavailable } from '../errors.js';
 import { type ChatRecord, EpochConflictError, type MemberRecord, type Store } from '../store/types.js';
 import type { Accounts } from './accounts.js';
+import { changeOf, chatCommitter } from './chat-change.js';
 import { chatQueue } from './chat-queue.js';
 import type { Chats } from './chats.js';
-import { chatEvent, publishEvents, rekeyEvents, withoutAdditions } from './pending.js';
+import { chatEvent, rekeyEvents, withoutAdditions } from './pending.js';
 
 /** The body of POST /chats/{chatId}/epochs, as the client library builds it. */
 export type CommitRequest = CommitBody;
@@ -47,6 +48,7 @@ export function createEpochs({
   audit = () => {},
 }: EpochsDeps) {
   const serialized = chatQueue();
+  const commit = chatCommitter(store, bus, audit);
 
   /** What JSON Schema cannot say: one envelope per member, a real time, canonical base64. */
   function checkShape(body: CommitRequest) {
@@ -142,24 +144,27 @@ export function createEpochs({
         ? chatEvent('chat.invited', { chat: chatView, keyEnvelope: byRecipient.get(u), invitedBy }, [u])
         : chatEvent('chat.key', { chatId: chat.id, keyEnvelope: byRecipient.get(u) }, [u]),
     );
-    const stored = await store.changeMembership({
-      chatId: chat.id,
-      expectedEpoch: chat.epoch,
-      epoch: pending.epoch,
-      upsert: added,
-      remove: [],
-      envelopes,
-      events,
-      pending: { expected: pending, next: null },
-    });
-    await publishEvents(bus, stored);
-    audit('key.committed', {
-      chatId: chat.id,
-      epoch: pending.epoch,
-      by: committer,
-      added: pending.added,
-      removed: pending.removed,
-    });
+    await commit(
+      changeOf(chat, {
+        epoch: pending.epoch,
+        upsert: added,
+        envelopes,
+        events,
+        pending: { expected: pending, next: null },
+      }),
+      [
+        [
+          'key.committed',
+          {
+            chatId: chat.id,
+            epoch: pending.epoch,
+            by: committer,
+            added: pending.added,
+            removed: pending.removed,
+          },
+        ],
+      ],
+    );
     return { chat: chatView, keyEnvelope: byRecipient.get(committer) as MemberKeyEnvelope };
   }
 
@@ -195,29 +200,20 @@ export function createEpochs({
           const pending = chat?.pending;
           if (!chat || !pending?.additionsSince || pending.additionsSince >= before) return false;
           const next = withoutAdditions(chat, pending);
-          const stored = await store
-            .changeMembership({
-              chatId,
-              expectedEpoch: chat.epoch,
-              epoch: chat.epoch,
-              upsert: [],
-              remove: [],
-              envelopes: [],
-              events: rekeyEvents(
-                chat,
-                next,
-                chat.members.map((m) => m.username),
-              ),
-              pending: { expected: pending, next },
-            })
-            .catch((error) => {
-              if (error instanceof EpochConflictError) return undefined; // committed or changed meanwhile
+          const events = rekeyEvents(
+            chat,
+            next,
+            chat.members.map((m) => m.username),
+          );
+          return commit(changeOf(chat, { events, pending: { expected: pending, next } }), [
+            ['key.pending.dropped', { chatId, epoch: pending.epoch, dropped: pending.added }],
+          ]).then(
+            () => true,
+            (error) => {
+              if (error instanceof EpochConflictError) return false; // committed or changed meanwhile
               throw error;
-            });
-          if (!stored) return false;
-          await publishEvents(bus, stored);
-          audit('key.pending.dropped', { chatId, epoch: pending.epoch, dropped: pending.added });
-          return true;
+            },
+          );
         });
         if (changed) dropped.push(chatId);
       }

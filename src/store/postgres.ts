@@ -1,16 +1,17 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
-import { BackendUnavailableError } from '../util/unavailable.js';
-import { groupCommit, type Settled } from './group-commit.js';
-import { PG_MIGRATIONS } from './migrations.js';
+import { groupCommit } from './group-commit.js';
+import { APPEND_BATCH, appended } from './postgres/append.js';
+import { migrate } from './postgres/migrate.js';
+import type { Client, PostgresOptions } from './postgres/pool.js';
+import * as db from './postgres/pool.js';
 import {
   audience,
   eventData,
   JOIN_MESSAGE,
   JOINED_MESSAGE,
   pendingText,
-  type Row,
   toEnvelope,
   toEvent,
   toMemberEnvelope,
@@ -20,8 +21,6 @@ import {
   toUser,
 } from './rows.js';
 import {
-  type AppendedMessage,
-  AppendRefusedError,
   type ChatCursor,
   type ChatRecord,
   type CodedRegistration,
@@ -40,227 +39,11 @@ import {
   type UserRecord,
 } from './types.js';
 
-type Client = pg.PoolClient;
+/** The queries of the PostgreSQL adapter; the pool is in postgres/pool.ts, the schema in postgres/migrate.ts. */
 
-// BIGINT (event ids, expiry times in ms) as a JS number: every value we store is below 2^53.
-const INT8 = 20;
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
-/**
- * Posting in one round trip. The chat row is locked from the first statement to commit, so the
- * lock is held for the function's own work, not for seven network round trips. The name carries
- * a version: a new body gets a new name, so instances of two releases can run side by side. The
- * event is stored once, for the chat's members (migration 6), without a copy of the message.
- */
-const APPEND_MESSAGE = `
-CREATE OR REPLACE FUNCTION securechat_append_message_v3(
-  p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
-  p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
-  OUT out_seq BIGINT, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  chat RECORD;
-  member_state TEXT;
-BEGIN
-  SELECT c.epoch, c.next_seq, c.epoch_messages, c.pending INTO chat FROM chats c WHERE c.id = p_chat FOR UPDATE;
-  IF NOT FOUND THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
-  SELECT m.state INTO member_state FROM members m WHERE m.chat_id = p_chat AND m.username = p_sender;
-  IF member_state IS NULL THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
-  IF member_state <> 'joined' THEN RAISE EXCEPTION 'NOT_JOINED'; END IF;
-  -- v3: members mode, an epoch waiting for a member's commit (set under this row's lock)
-  IF chat.pending IS NOT NULL THEN RAISE EXCEPTION 'REKEY_PENDING'; END IF;
-  IF chat.epoch <> p_epoch THEN RAISE EXCEPTION 'STALE_EPOCH' USING DETAIL = chat.epoch::text; END IF;
-  out_seq := chat.next_seq;
-  INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
-    sig_alg, signature, received_at)
-  VALUES (p_chat, out_seq, p_id, lower(p_id), p_sender, p_epoch, p_sent_at, p_iv, p_ciphertext, p_tag,
-    p_sig_alg, p_signature, p_received_at);
-  UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1,
-    active_at = GREATEST(active_at, p_received_at)
-  WHERE id = p_chat;
-  SELECT array_agg(m.username) INTO out_recipients FROM members m WHERE m.chat_id = p_chat;
-  -- last: the counter row stays locked until commit, so event ids commit in order everywhere
-  UPDATE counters SET value = value + 1 WHERE name = 'event_id' RETURNING value INTO out_event_id;
-  INSERT INTO events (id, type, data, created_at, chat_id, to_members, seq)
-  VALUES (out_event_id, 'message', '', p_received_at, p_chat, true, out_seq);
-  out_epoch_messages := chat.epoch_messages + 1;
-END
-$fn$`;
-
-/**
- * Group commit: the posts that arrived while the last batch was written, in one statement (so one
- * transaction and one commit). Every chat row of the batch is locked first, in id order, then the
- * event counter (the order every transaction keeps); each post runs in a subtransaction, so a
- * failed check fails that post alone, and comes back as its error's name.
- */
-const APPEND_MESSAGES = `
-CREATE OR REPLACE FUNCTION securechat_append_messages_v3(
-  p_chat TEXT[], p_sender TEXT[], p_id TEXT[], p_epoch INTEGER[], p_sent_at TEXT[], p_iv TEXT[],
-  p_ciphertext TEXT[], p_tag TEXT[], p_sig_alg TEXT[], p_signature TEXT[], p_received_at TEXT[])
-RETURNS TABLE (out_seq BIGINT, out_event_id BIGINT, out_epoch_messages INTEGER, out_recipients TEXT[],
-  out_error TEXT, out_detail TEXT)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  r RECORD;
-  failed_constraint TEXT;
-BEGIN
-  PERFORM 1 FROM chats c WHERE c.id = ANY(p_chat) ORDER BY c.id FOR UPDATE;
-  FOR i IN 1 .. coalesce(array_length(p_chat, 1), 0) LOOP
-    out_seq := NULL; out_event_id := NULL; out_epoch_messages := NULL; out_recipients := NULL;
-    out_error := NULL; out_detail := NULL;
-    BEGIN
-      SELECT * INTO r FROM securechat_append_message_v3(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
-        p_sent_at[i], p_iv[i], p_ciphertext[i], p_tag[i], p_sig_alg[i], p_signature[i], p_received_at[i]);
-      out_seq := r.out_seq; out_event_id := r.out_event_id;
-      out_epoch_messages := r.out_epoch_messages; out_recipients := r.out_recipients;
-    EXCEPTION
-      WHEN unique_violation THEN
-        GET STACKED DIAGNOSTICS failed_constraint = CONSTRAINT_NAME;
-        IF failed_constraint <> 'messages_unique_id' THEN RAISE; END IF;
-        out_error := 'DUPLICATE_MESSAGE';
-      WHEN raise_exception THEN
-        out_error := SQLERRM;
-        GET STACKED DIAGNOSTICS out_detail = PG_EXCEPTION_DETAIL;
-    END;
-    RETURN NEXT;
-  END LOOP;
-END
-$fn$`;
-
-/** Posts written in one statement at most (each is a subtransaction: PostgreSQL keeps 64 cheaply). */
-const APPEND_BATCH = 64;
-
-/** Any fixed 64-bit number: instances starting together take turns to migrate. */
-const MIGRATION_LOCK = 0x5ec0c4a7;
-
-export interface PostgresOptions {
-  url: string;
-  /** Connections this instance may hold. */
-  poolSize: number;
-  onError: (error: unknown) => void;
-}
-
-/** Takes the database to the current schema, once, however many instances start at the same time. */
-async function migrate(client: pg.Client): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    // a migration may rewrite a large table: no server-side limit either (the pool's 15 s
-    // query_timeout does not apply: migrate runs on its own connection)
-    await client.query('SET LOCAL statement_timeout = 0');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const { rows } = await client.query('SELECT version FROM schema_version');
-    if (rows.length === 0) await client.query('INSERT INTO schema_version (version) VALUES (0)');
-    const current = (rows[0]?.version as number | undefined) ?? 0;
-    if (current > PG_MIGRATIONS.length) {
-      throw new Error(`database schema v${current} is newer than this server (v${PG_MIGRATIONS.length})`);
-    }
-    for (let version = current; version < PG_MIGRATIONS.length; version++) {
-      await client.query(PG_MIGRATIONS[version]);
-    }
-    await client.query('UPDATE schema_version SET version = $1', [PG_MIGRATIONS.length]);
-    await client.query(APPEND_MESSAGE);
-    await client.query(APPEND_MESSAGES);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
-
-/** Connects to PostgreSQL, migrates, and returns the store; the URL (it may hold a password) is never logged. */
-export async function openPostgresStore({ url, poolSize, onError }: PostgresOptions): Promise<Store> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: poolSize,
-    types,
-    connectionTimeoutMillis: 10_000,
-    // a database that stops answering without closing the connection fails the request, not hangs it
-    query_timeout: 15_000,
-    keepAlive: true,
-  });
-  // An idle connection that breaks (the database restarted) must not end the process.
-  pool.on('error', onError);
-  try {
-    // its own connection, without the pool's query_timeout: an upgrade may take longer than any
-    // request should
-    const client = new pg.Client({
-      connectionString: url,
-      types,
-      connectionTimeoutMillis: 10_000,
-      keepAlive: true,
-    });
-    client.on('error', onError);
-    await client.connect();
-    try {
-      await migrate(client);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw new Error(`PostgreSQL: ${error instanceof Error ? error.message : error}`);
-  }
-  return new PostgresStore(pool);
-}
-
-const UNIQUE_VIOLATION = '23505';
-
-/**
- * The database did not answer (refused, dropped, timed out, shutting down, out of connections),
- * as opposed to answering with an error about the data: the first is a 503 to retry, not a 500.
- */
-function connectivity(error: unknown): Error {
-  const { code = '', message = '' } = error as { code?: string; message?: string };
-  const down =
-    /^(08|57P|53300)/.test(code) || // connection exception, shutting down, too many connections
-    /^E[A-Z]+$/.test(code) || // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ... from the socket
-    /connection terminated|timeout exceeded when trying to connect|encountered a connection error|query read timeout/i.test(
-      message,
-    );
-  return down
-    ? new BackendUnavailableError('The database does not answer; try again shortly.')
-    : (error as Error);
-}
-
-// Lock order is always chat row, then the event counter, so these are not expected; retried if they come.
-const RETRYABLE = new Set(['40001', '40P01']);
-
-/** One post of a batch as the database answered it: stored, or the domain error that refused it. */
-function appended(input: NewMessage, eventData: (seq: number) => string, row: Row): Settled<AppendedMessage> {
-  const { chatId } = input;
-  const fail = (error: Error): Settled<AppendedMessage> => ({ ok: false, error });
-  switch (row.out_error) {
-    case null:
-      break;
-    case 'DUPLICATE_MESSAGE':
-      return fail(new AppendRefusedError('duplicate-message'));
-    case 'CHAT_NOT_FOUND':
-      return fail(new AppendRefusedError('chat-not-found'));
-    case 'NOT_JOINED':
-      return fail(new AppendRefusedError('not-joined'));
-    case 'REKEY_PENDING':
-      return fail(new AppendRefusedError('rekey-pending'));
-    case 'STALE_EPOCH':
-      return fail(new AppendRefusedError('stale-epoch', Number(row.out_detail)));
-    default:
-      return fail(new Error(`posting failed: ${row.out_error}`));
-  }
-  const seq = row.out_seq as number;
-  const event = {
-    id: row.out_event_id as number,
-    type: 'message',
-    data: eventData(seq),
-    recipients: (row.out_recipients as string[] | null) ?? [],
-    chatId,
-    toMembers: true,
-  };
-  return { ok: true, value: { seq, event, epochMessages: row.out_epoch_messages as number } };
+/** Connects to PostgreSQL, migrates, and returns the store. */
+export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
+  return new PostgresStore(await db.openPool(options, migrate));
 }
 
 /** Event ids a replay page looks through at first (doubling while it finds none for the user). */
@@ -269,42 +52,16 @@ const REPLAY_WINDOW = 4096;
 class PostgresStore implements Store {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Every statement outside a transaction goes through here (and every transaction through the next). */
-  private async exec(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
-    try {
-      return await client.query(sql, params);
-    } catch (error) {
-      throw connectivity(error);
-    }
+  private exec(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
+    return db.exec(client, sql, params);
   }
 
-  private async rows(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
-    return (await this.exec(sql, params, client)).rows as Row[];
+  private rows(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
+    return db.rows(client, sql, params);
   }
 
-  /** Runs `work` in one READ COMMITTED transaction; domain errors roll it back and pass through. */
-  private async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect().catch((error) => {
-        throw connectivity(error);
-      });
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
-        const reported = connectivity(error);
-        // a connection that failed goes, rather than back to the pool
-        if (reported !== error) broken = error as Error;
-        throw reported;
-      } finally {
-        client.release(broken);
-      }
-    }
+  private transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    return db.transaction(this.pool, work);
   }
 
   async ping(): Promise<void> {
@@ -331,7 +88,7 @@ class PostgresStore implements Store {
         [user.username, user.passwordHash, JSON.stringify(user.keys), user.createdAt, user.lastSeen],
       );
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+      if ((error as { code?: string }).code === db.UNIQUE_VIOLATION) {
         throw new UserExistsError(`user ${user.username} already exists`);
       }
       throw error;

@@ -1,0 +1,217 @@
+import type { Bytes } from './bytes.js';
+import type { ChatView } from './chats.js';
+import {
+  checkEnvelopeFields,
+  type EnvelopeExpectation,
+  importChatKey,
+  openEnvelope,
+  unwrapChatKeyBytes,
+} from './envelope.js';
+import { ApiError, ClientError, EnvelopeRefused } from './errors.js';
+import type { Fingerprints, SignatureAlgorithm } from './keys.js';
+import {
+  checkCommitter,
+  checkMemberEnvelope,
+  isMemberEnvelope,
+  type AnyKeyEnvelope as KeyEnvelope,
+  type MemberChange,
+  type MemberKeyEnvelope,
+  sameMemberEnvelope,
+  verifyMemberSignature,
+} from './members.js';
+import { importPublicPem, type KeyHandle } from './signatures.js';
+import type { EpochStore } from './stores.js';
+import { escapeControls, shortId } from './text.js';
+import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
+import type { UserKeys } from './user-keys.js';
+
+export interface ChatKeysOptions extends TrustOptions {
+  username: string;
+  keys: UserKeys;
+  epochs: EpochStore;
+  /** Told of each members-mode epoch accepted: its change of members and who made it. */
+  onMemberChange?: (change: MemberChange) => void;
+}
+
+/**
+ * A user's chat keys: every envelope verified before it is unwrapped (protocol.md, "What every
+ * client checks itself"), members-mode envelopes against the committer's pinned key and this
+ * client's own record of the previous epoch; the keys kept in memory and the envelopes in `epochs`.
+ */
+export class ChatKeys extends KeyTrust {
+  readonly username: string;
+  readonly keys: UserKeys;
+  private readonly chatKeys = new Map<string, CryptoKey>();
+
+  constructor(protected readonly options: ChatKeysOptions) {
+    super(options);
+    this.username = options.username;
+    this.keys = options.keys;
+  }
+
+  /** The user's own fingerprints, to compare out of band. */
+  async ownFingerprints(): Promise<Fingerprints> {
+    const pub = this.keys.publicKeys;
+    return (await checkedKeySet(this.provider, pub.encryption, pub.signing)).fingerprints;
+  }
+
+  /**
+   * Verifies the server's signature, that the envelope is this user's, for the chat asked for, and
+   * not older than an epoch already seen; then unwraps, and records it.
+   */
+  async accept(given: KeyEnvelope | null, expected: EnvelopeExpectation): Promise<CryptoKey> {
+    let change: MemberChange | undefined;
+    let bytes: Bytes;
+    // checked below, whichever its shape, before any field is used
+    const envelope = given as KeyEnvelope;
+    if (isMemberEnvelope(envelope)) ({ bytes, change } = await this.openMemberEnvelope(envelope, expected));
+    else {
+      // A chat's mode never changes: once its members made a key, a key the server made (which
+      // a compromised server can always make) is a downgrade, whatever the chat object says.
+      if (expected.keyMode === 'members' || this.heldMode(expected.chatId) === 'members')
+        throw new EnvelopeRefused(
+          `chat ${shortId(expected.chatId)}: its members make its keys, but this one was made by the server (a downgrade?)`,
+        );
+      if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
+      bytes = await openEnvelope(envelope, expected, {
+        highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
+        username: this.username,
+        serverKey: this.serverKey,
+        encryptionKey: this.keys.encryption,
+      });
+    }
+    const key = await importChatKey(bytes);
+    bytes.fill(0);
+    // Another accept may have raised the highest epoch while this one awaited: check again now
+    // (the store only ever raises it).
+    const now = this.options.epochs.highestEpoch(expected.chatId) ?? 0;
+    if (!expected.past && envelope.epoch < now)
+      throw new EnvelopeRefused(
+        `chat ${shortId(expected.chatId)}: epoch ${envelope.epoch} is older than epoch ${now}, already seen (a replayed key?)`,
+      );
+    const known = this.options.epochs.envelope(envelope.chatId, envelope.epoch) !== undefined;
+    this.chatKeys.set(`${envelope.chatId}/${envelope.epoch}`, key);
+    await this.options.epochs.record(envelope);
+    if (change && !known) this.options.onMemberChange?.(change);
+    return key;
+  }
+
+  /** The mode of the keys this client holds of a chat (a chat's mode never changes), if any. */
+  private heldMode(chatId: string): 'server' | 'members' | undefined {
+    const epochs = this.options.epochs;
+    const held = epochs.envelope(chatId, epochs.highestEpoch(chatId) ?? 0);
+    return held === undefined ? undefined : isMemberEnvelope(held) ? 'members' : 'server';
+  }
+
+  /**
+   * Who makes a chat's keys, to show the user: as the keys this client holds of it say, and only
+   * for a chat it holds none of yet, as the server says.
+   */
+  keyModeOf(chat: ChatView): 'server' | 'members' {
+    return this.heldMode(chat.id) ?? chat.keyMode ?? 'server';
+  }
+
+  /**
+   * protocol.md, members mode: besides the checks of every envelope, the member list holds this
+   * user, the signature verifies under the committer's pinned key, and the committer was a member
+   * of the previous epoch in this client's own record. Returns the key and the change of members.
+   */
+  private async openMemberEnvelope(
+    envelope: MemberKeyEnvelope,
+    expected: EnvelopeExpectation,
+  ): Promise<{ bytes: Bytes; change: MemberChange }> {
+    checkEnvelopeFields(
+      envelope,
+      expected,
+      this.options.epochs.highestEpoch(expected.chatId) ?? 0,
+      this.username,
+    );
+    checkMemberEnvelope(envelope, this.username);
+    const where = `chat ${shortId(envelope.chatId)} epoch ${envelope.epoch}`;
+    // One key and one roster per epoch: a second, even signed by a member, would swap the key
+    // and the members under a change already shown.
+    const held = this.options.epochs.envelope(envelope.chatId, envelope.epoch);
+    if (held && !sameMemberEnvelope(held, envelope))
+      throw new EnvelopeRefused(
+        `${where}: another key for epoch ${envelope.epoch}, which you hold already (made by ${escapeControls(envelope.committer)})`,
+      );
+    const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
+    const key = await this.signingKeyOf(envelope.committer, envelope.signatureAlgorithm);
+    if (!(await verifyMemberSignature(this.provider, key, envelope)))
+      throw new EnvelopeRefused(
+        `${where}: the signature of ${escapeControls(envelope.committer)} does not verify`,
+      );
+    let bytes: Bytes;
+    try {
+      bytes = await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey);
+    } catch {
+      throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
+    }
+    await this.pinMembers(envelope.members);
+    return { bytes, change };
+  }
+
+  /**
+   * Pins, on first sight, the keys of every member of a roster this client took: a later commit
+   * by one of them is then checked under a key pinned before it, not one the server hands over
+   * at that moment. A changed key is not refused here: `changed` holds it, and that member's
+   * messages and keys are refused until the user compares fingerprints.
+   */
+  private async pinMembers(members: readonly string[]): Promise<void> {
+    for (const u of members) if (u !== this.username) await this.peerKeys(u).catch(() => undefined);
+  }
+
+  /** A user's public signing key: this user's own from its key store, a peer's pinned. */
+  private async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
+    if (username === this.username)
+      return importPublicPem(this.provider, alg, this.keys.publicKeys.signing[alg]);
+    return (await this.peerKeys(username))[alg];
+  }
+
+  /**
+   * The verified envelope of the epoch before `epoch`, kept by this client; one it missed (a
+   * device that was offline) is fetched and verified in turn. None before this user's membership
+   * began, or on a device that never saw the chat: then `epoch` is the first this client sees.
+   * When the server withholds a missed epoch, the latest earlier one this client holds is the
+   * record: else a server could make anyone a committer by answering KEY_NOT_FOUND.
+   */
+  private async previousRecord(chatId: string, epoch: number): Promise<KeyEnvelope | undefined> {
+    if (epoch <= 1) return undefined;
+    const { epochs } = this.options;
+    const kept = epochs.envelope(chatId, epoch - 1);
+    if (kept || epochs.highestEpoch(chatId) === undefined) return kept;
+    await this.chatKey(chatId, epoch - 1);
+    for (let e = epoch - 1; e >= 1; e--) {
+      const earlier = epochs.envelope(chatId, e);
+      if (earlier) return earlier;
+    }
+    return undefined;
+  }
+
+  /** The key of one epoch: in memory, from a recorded envelope, or asked of the server for that epoch. */
+  async chatKey(chatId: string, epoch: number): Promise<CryptoKey | undefined> {
+    const cached = this.chatKeys.get(`${chatId}/${epoch}`);
+    if (cached) return cached;
+    const kept = this.options.epochs.envelope(chatId, epoch);
+    if (kept) return this.accept(kept, { chatId, epoch, past: true });
+    let envelope: KeyEnvelope;
+    try {
+      envelope = await this.api.call<KeyEnvelope>(
+        'GET',
+        `/chats/${encodeURIComponent(chatId)}/key?epoch=${epoch}`,
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'KEY_NOT_FOUND') return undefined;
+      throw error;
+    }
+    // A server without `?epoch=` answers with the current epoch: there is no key of this one for us.
+    if (envelope?.chatId === chatId && envelope.epoch !== epoch) return undefined;
+    return this.accept(envelope, { chatId, epoch, past: true });
+  }
+
+  /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */
+  async currentKey(chatId: string, named?: number): Promise<{ epoch: number; key: CryptoKey }> {
+    const envelope = await this.api.call<KeyEnvelope>('GET', `/chats/${encodeURIComponent(chatId)}/key`);
+    return { epoch: envelope?.epoch, key: await this.accept(envelope, { chatId, atLeast: named }) };
+  }
+}

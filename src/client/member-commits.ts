@@ -1,0 +1,159 @@
+import { ChatKeys, type ChatKeysOptions } from './chat-keys.js';
+import { type ChatView, listChats } from './chats.js';
+import { ApiError, ClientError } from './errors.js';
+import type { SignatureAlgorithm } from './keys.js';
+import {
+  buildCommit,
+  commitRefusal,
+  isMemberEnvelope,
+  type AnyKeyEnvelope as KeyEnvelope,
+  type PendingEpoch,
+} from './members.js';
+import type { FeedEvent } from './sse.js';
+import { checkChat, checkEvent } from './validate.js';
+
+export interface MemberCommitsOptions extends ChatKeysOptions {
+  /** Told when this client will not commit a pending epoch, and why (a ghost member, say). */
+  onCommitRefused?: (chatId: string, pending: PendingEpoch, reason: string) => void;
+  /** The scheme commits are signed with (the user's setting); else the first of Ed25519, RSA-PSS, DSA it has. */
+  commitAlgorithm?: () => SignatureAlgorithm;
+}
+
+/** What `commitPending` did: committed, nothing to do, lost to another member's commit, or refused. */
+export type CommitOutcome =
+  | { status: 'committed'; chat: ChatView }
+  | { status: 'none' | 'lost' }
+  | { status: 'refused'; reason: string };
+
+/**
+ * Members mode on the client: commits a chat's pending epoch when the protocol's rule lets this
+ * user (protocol.md, "Chats the server cannot read"), and takes the key events of the stream.
+ */
+export class MemberCommits extends ChatKeys {
+  /**
+   * Members mode: per chat, the pending epoch this user's own invitation (or new chat) made and
+   * whom it adds: the only additions it commits, and only for that epoch. An invitee the server
+   * reported unavailable, or an invitation dropped or long committed, vouches for nothing later.
+   */
+  private readonly asked = new Map<string, { epoch: number; names: Set<string> }>();
+  /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
+  private readonly committing = new Map<string, Promise<CommitOutcome>>();
+
+  constructor(protected override readonly options: MemberCommitsOptions) {
+    super(options);
+  }
+
+  /**
+   * Commits the chat's pending epoch (members mode) if the protocol's rule lets this user: every
+   * addition one this user asked for, removals and rotations by any joined member, and the list
+   * exactly this client's record with the changes named. Called after creating and inviting, on
+   * `chat.rekey`, when posting meets REKEY_PENDING, and for every chat on connecting.
+   */
+  commitPending(chatId: string): Promise<CommitOutcome> {
+    const running = this.committing.get(chatId);
+    if (running) return running;
+    const commit = this.commitOnce(chatId).finally(() => this.committing.delete(chatId));
+    this.committing.set(chatId, commit);
+    return commit;
+  }
+
+  private async commitOnce(chatId: string, retried = false): Promise<CommitOutcome> {
+    const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
+    checkChat(chat);
+    const p = chat.pending;
+    const me = chat.members.find((m) => m.username === this.username);
+    if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
+    if (p.epoch === 1 && chat.createdBy !== this.username) return { status: 'none' };
+    const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
+    const highest = this.options.epochs.highestEpoch(chatId);
+    const ask = this.asked.get(chatId);
+    const reason =
+      highest !== undefined && p.epoch !== highest + 1
+        ? `its epoch ${p.epoch} is not the one after epoch ${highest}, the latest you hold`
+        : commitRefusal(p, this.username, previous, ask?.epoch === p.epoch ? ask.names : new Set());
+    if (reason !== undefined) {
+      this.options.onCommitRefused?.(chatId, p, reason);
+      return { status: 'refused', reason };
+    }
+    const alg = this.commitScheme();
+    const body = await buildCommit(this.provider, {
+      chatId,
+      epoch: p.epoch,
+      members: p.members,
+      committer: this.username,
+      alg,
+      signingKey: this.keys.signing[alg],
+      wrapFor: (u) =>
+        u === this.username ? Promise.resolve(this.keys.publicKeys.encryption) : this.peerEncryptionKey(u),
+    });
+    let res: { chat: ChatView; keyEnvelope: KeyEnvelope };
+    try {
+      res = await this.api.call('POST', `/chats/${encodeURIComponent(chatId)}/epochs`, body);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'EPOCH_COMMITTED') return { status: 'lost' };
+      if (error instanceof ApiError && error.code === 'PENDING_MISMATCH' && !retried)
+        return this.commitOnce(chatId, true);
+      throw error;
+    }
+    checkChat(res?.chat);
+    await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
+    if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
+    return { status: 'committed', chat: res.chat };
+  }
+
+  /** Remembers whom this user's own request adds in the pending epoch its answer names. */
+  protected askFor(chat: ChatView, invitees: string[]): void {
+    const p = chat.pending;
+    if (p)
+      this.asked.set(chat.id, {
+        epoch: p.epoch,
+        names: new Set(invitees.filter((u) => p.added.includes(u))),
+      });
+  }
+
+  /**
+   * What a client does with the key events of its stream: accepts a new epoch's envelope
+   * (`chat.key`, `chat.invited`), and commits a pending epoch it may commit (`chat.rekey`). A
+   * refusal is thrown, for the caller to show.
+   */
+  async handleKeyEvent(event: FeedEvent): Promise<CommitOutcome | undefined> {
+    checkEvent(event.type, event.data);
+    const d = event.data;
+    if (event.type === 'chat.key') await this.accept(d.keyEnvelope, { chatId: d.chatId });
+    else if (event.type === 'chat.invited')
+      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch, keyMode: d.chat.keyMode });
+    else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
+    // the wait was dropped: the invitation failed, and vouches for nothing any more
+    else if (event.type === 'chat.rekey') this.asked.delete(d.chatId);
+    return undefined;
+  }
+
+  /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
+  async commitAllPending(): Promise<Map<string, CommitOutcome>> {
+    const outcomes = new Map<string, CommitOutcome>();
+    for (const chat of await listChats(this.api))
+      if (chat.keyMode === 'members' && chat.pending)
+        outcomes.set(chat.id, await this.commitPending(chat.id));
+    return outcomes;
+  }
+
+  /** The members of `epoch` in this client's own record (fetching a missed epoch, verified), if any. */
+  private async recordedMembers(chatId: string, epoch: number): Promise<string[] | undefined> {
+    let kept = this.options.epochs.envelope(chatId, epoch);
+    if (!kept) {
+      await this.chatKey(chatId, epoch);
+      kept = this.options.epochs.envelope(chatId, epoch);
+    }
+    return isMemberEnvelope(kept) ? kept.members : undefined;
+  }
+
+  private commitScheme(): SignatureAlgorithm {
+    const chosen = this.options.commitAlgorithm?.();
+    if (chosen && this.keys.signing[chosen] !== undefined) return chosen;
+    const alg = (['ed25519', 'rsa-pss-sha256', 'dsa-sha256'] as const).find(
+      (a) => this.keys.signing[a] !== undefined,
+    );
+    if (!alg) throw new ClientError('this client has no signing key to commit a key with');
+    return alg;
+  }
+}
