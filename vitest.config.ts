@@ -28,6 +28,7 @@ const SERVERLESS = [
   'test/client/members.test.ts',
   'test/client/sse.test.ts',
   'test/web/tar.test.ts',
+  'test/bench/workers.test.ts',
 ];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 

@@ -39,7 +39,23 @@ type Command =
   | { op: 'logins'; server: string; username: string; password: string; concurrency: number; seconds: number }
   | { op: 'exit' };
 
-const send = (message: object) => process.send?.(message);
+/** Messages handed to the IPC channel and not yet written: the process must not exit before they are. */
+let unsent = 0;
+let whenSent: (() => void) | undefined;
+const send = (message: object) => {
+  unsent += 1;
+  process.send?.(message, () => {
+    unsent -= 1;
+    if (unsent === 0) whenSent?.();
+  });
+};
+/** Exits once every message sent so far is written (a large `listened` takes a while on a loaded machine). */
+const exitWhenSent = () => {
+  if (unsent === 0) process.exit(0);
+  whenSent = () => process.exit(0);
+};
+/** What the `exit` command reports first (the listener's deliveries), set by `listen`. */
+let beforeExit: (() => void) | undefined;
 // No cap on sockets per origin: every open stream holds one for good.
 const agent = new Agent({
   pipelining: 1,
@@ -60,9 +76,7 @@ async function listen(server: string, tokens: string[], expect: number): Promise
     reported = true;
     send({ op: 'listened', deliveries, arrivals: [...arrivals] });
   };
-  process.once('message', (m: Command) => {
-    if (m.op === 'exit') report();
-  });
+  beforeExit = report;
   await Promise.all(
     tokens.map(async (token, index) => {
       const res = await request(`${server}/events`, {
@@ -219,7 +233,8 @@ process.on('message', (c: Command) => {
       case 'logins':
         return logins(c);
       case 'exit':
-        setTimeout(() => process.exit(0), 50);
+        beforeExit?.();
+        exitWhenSent();
     }
   };
   run().catch((error) => {

@@ -35,7 +35,10 @@ export class Worker {
   next(op: string): Promise<Msg> {
     const i = this.queue.findIndex((m) => m.op === op);
     if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
-    return Promise.race([this.gone, this.nextMessage(op)]);
+    const gone = this.gone.catch((error: Error) => {
+      throw new Error(`${error.message} while the bench waited for its '${op}'`);
+    });
+    return Promise.race([gone, this.nextMessage(op)]);
   }
   private nextMessage(op: string): Promise<Msg> {
     return new Promise((resolve) => {
