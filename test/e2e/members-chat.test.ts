@@ -1,3 +1,6 @@
+import { constants, createDecipheriv, privateDecrypt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeChange } from '../../src/client/index.js';
 import { assertSchema } from '../support/client.js';
@@ -78,7 +81,52 @@ describe('a members-mode chat', () => {
     const keys = [...(await rawKeysOf(alice, chatId)), ...(await rawKeysOf(bob, chatId))];
     expect(keys).toHaveLength(4 + 2);
     expect(holdsAnyKey(Buffer.concat(keys), keys)).toBe(true);
-    expect(holdsAnyKey(await storedBytes(server), keys)).toBe(false);
+    const stored = await storedBytes(server);
+    expect(holdsAnyKey(stored, keys)).toBe(false);
+
+    // independently of the client library (node:crypto and protocol.md only): nothing the server
+    // stored opens a stored message. Every base64 value in its store, decoded, gives every 32-byte
+    // window as a candidate key; the server's own private key unwraps no envelope.
+    type Item = { chatId: string; sender: string; message: Record<string, string | number> };
+    const history = (await alice.client.api.call('GET', `/chats/${chatId}/messages?limit=1000`)) as {
+      messages: Item[];
+    };
+    const opens = (key: Buffer, m: Item) => {
+      const { id, epoch, sentAt, iv, ciphertext, tag } = m.message;
+      try {
+        const d = createDecipheriv('aes-256-gcm', key, Buffer.from(String(iv), 'base64'));
+        d.setAAD(Buffer.from(`securechat/v1/msg\n${m.chatId}\n${epoch}\n${m.sender}\n${id}\n${sentAt}`));
+        d.setAuthTag(Buffer.from(String(tag), 'base64'));
+        d.update(Buffer.from(String(ciphertext), 'base64'));
+        d.final();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const oneOfEachEpoch = [...new Map(history.messages.map((m) => [m.message.epoch, m])).values()];
+    expect(oneOfEachEpoch).toHaveLength(4);
+    // the check can succeed: each message opens under a key its members hold
+    for (const m of oneOfEachEpoch) expect(keys.some((k) => opens(k, m))).toBe(true);
+    const candidates = new Set<string>();
+    for (const run of stored.toString('latin1').match(/[A-Za-z0-9+/]{43,}={0,2}/g) ?? []) {
+      const bytes = Buffer.from(run, 'base64');
+      for (let i = 0; i + 32 <= bytes.length; i++) candidates.add(bytes.subarray(i, i + 32).toString('hex'));
+    }
+    expect(candidates.size).toBeGreaterThan(1000);
+    for (const hex of candidates) {
+      for (const m of oneOfEachEpoch) expect(opens(Buffer.from(hex, 'hex'), m)).toBe(false);
+    }
+    const serverKey = await readFile(path.join(server.keysDir, 'server', 'signing.key.pem'));
+    for (const e of alice.stores.envelopes.values()) {
+      if (e.chatId !== chatId) continue;
+      expect(() =>
+        privateDecrypt(
+          { key: serverKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+          Buffer.from(e.wrappedKey, 'base64'),
+        ),
+      ).toThrow();
+    }
     for (const m of all) expect(m.errors).toEqual([]);
   });
 
