@@ -19,7 +19,14 @@ import {
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { percentile, pinning, round, rssBytes, TICKS_PER_SECOND } from './measure.js';
 import { table } from './report.js';
-import { type BenchChat, type BenchServer, makeChat, registerUsers, startBenchServer } from './setup.js';
+import {
+  type BenchChat,
+  type BenchServer,
+  makeChat,
+  registerUsers,
+  startBenchServer,
+  stopProcess,
+} from './setup.js';
 import { growthFigures, load, schemeFigures, startBaseline } from './throughput.js';
 import { type Worker, worker } from './workers.js';
 
@@ -27,7 +34,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 /** `--profile`: the server writes a V8 CPU profile of the scheme runs to bench/results/profile/. */
 const profile = process.argv.includes('--profile');
-const log = (text: string) => console.error(`[bench] ${text}`);
+const started = performance.now();
+const log = (text: string) =>
+  console.error(`[bench ${Math.round((performance.now() - started) / 1000)} s] ${text}`);
 
 /** How long and how often: the full run's windows hold at least 500 ticks of server CPU. */
 const plan = quick
@@ -194,13 +203,7 @@ async function connections(c: Context) {
 }
 
 /** Stops a bench server and waits until its process is gone (its database is free for the next). */
-async function stopServer(s: BenchServer): Promise<void> {
-  const child = s.server.child;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
+const stopServer = (s: BenchServer) => stopProcess(s.server.child);
 
 /** 6b: a history page with few and many stored messages (the query, in this process). */
 async function history(dir: string) {
@@ -280,7 +283,7 @@ async function main(): Promise<void> {
     await registerUsers(path.join(dir, 'data'), plan.members, publicKeysOf(pairs));
     const args = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profile')}`] : [];
     const s = await startBenchServer(dir, plan.members, pin, args, cleanup);
-    log(`server pid ${s.pid} at ${s.url}`);
+    log(`${plan.members} users logged in; server pid ${s.pid} at ${s.url}`);
     const c: Context = { s, pairs, ten: await makeChat(s, pairs, 10), cleanup };
 
     results.scheme = await schemes(c, pin);
