@@ -1,0 +1,134 @@
+/**
+ * The web client's newest parts attacked (a review of Create account and members mode in the
+ * page): a hostile server (answers and the event stream rewritten with playwright's routes) and
+ * the races between the stream and the page's own answers. Each test guards one finding.
+ */
+import type { Browser, Route } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Participant } from '../support/client.js';
+import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
+import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
+
+let server: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
+  if (haveChromium) browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const participant = (user: string) => Participant.login(server.url, server.keysDir, user, PASSWORD);
+
+/** Only the page's own `POST /chats` (not `/chats/{id}/…`, not a GET). */
+const isCreate = (route: Route) =>
+  route.request().method() === 'POST' && new URL(route.request().url()).pathname === '/chats';
+
+describe.skipIf(!haveChromium)('the stream and the page’s own answers', { timeout: 120_000 }, () => {
+  it('a member.joined that arrives before the page applied its own POST /chats answer is not lost', async () => {
+    const alice = await start(browser, server, 'alice');
+    const bob = await participant('bob');
+    // the server answers POST /chats only once bob has joined and alice's stream has carried
+    // that (and a later presence event, so the join was taken before it)
+    await alice.page.route(
+      (url) => url.pathname === '/chats',
+      async (route) => {
+        if (!isCreate(route)) return route.fallback();
+        const response = await route.fetch();
+        const chatId = (await response.json()).chat.id as string;
+        const joined = await bob.api.call('joinChat', { params: { chatId } });
+        expect(joined.status).toBe(200);
+        await participant('erin'); // comes online: a presence event after bob's member.joined
+        await alice.page.getByRole('region', { name: 'Online' }).getByText('erin', { exact: true }).waitFor();
+        return route.fulfill({ response });
+      },
+    );
+    await alice.page.getByRole('button', { name: 'New chat' }).click();
+    await alice.page.getByLabel('Invitees').fill('bob');
+    await alice.page.getByRole('button', { name: 'Start chat' }).click();
+    await alice.page.getByText(/^Members: alice, bob/).waitFor();
+    // the page's answer (bob invited) is older than the event it took first (bob joined)
+    await alice.page.getByText(/^Members: alice, bob$/).waitFor();
+    await log(alice.page).getByText('bob joined', { exact: true }).waitFor();
+    expect(alice.problems).toEqual([]);
+    await alice.page.context().close();
+  });
+});
+
+describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say', { timeout: 120_000 }, () => {
+  it('a server-mode chat the server calls members mode is named as the server-made keys say', async () => {
+    await participant('dave'); // online, so invited
+    const carol = await start(browser, server, 'carol');
+    await carol.page.getByRole('button', { name: 'New chat' }).click();
+    await carol.page.getByLabel('Invitees').fill('dave');
+    await carol.page.getByRole('button', { name: 'Start chat' }).click();
+    await carol.page.getByText('Who can read: the server can read if it is compromised').waitFor();
+
+    // the server now says the chat is one only members can read; its key is still the server's
+    await carol.page.route(
+      (url) => url.pathname === '/chats',
+      async (route) => {
+        if (route.request().method() !== 'GET') return route.fallback();
+        const response = await route.fetch();
+        const body = await response.json();
+        for (const chat of body.chats) Object.assign(chat, { keyMode: 'members', pending: null });
+        return route.fulfill({ response, json: body });
+      },
+    );
+    await carol.page.reload();
+    await logIn(carol.page, 'carol');
+    await connected(carol.page);
+    await carol.page.getByRole('button', { name: /^dave · / }).click();
+    await carol.page.getByText(/^Who can read: /).waitFor();
+    expect(await carol.page.getByText(/^Who can read: /).textContent()).toBe(
+      'Who can read: the server can read if it is compromised',
+    );
+    expect(await carol.page.getByText('(only members can read)').count()).toBe(0);
+    await carol.page.context().close();
+  });
+
+  it('an invitation to a "members" chat that carries a server-made key is refused', async () => {
+    // a server-mode chat of bob with dave; the server keeps dave's (server-signed) envelope
+    const dave = await participant('dave');
+    const bob = await participant('bob');
+    const created = await bob.api.call('createChat', { body: { invitees: ['dave'] } });
+    expect(created.status).toBe(201);
+    const chat = created.body.chat;
+    const envelope = (await dave.api.call('getChatKey', { params: { chatId: chat.id } })).body;
+    expect(envelope.recipient).toBe('dave');
+
+    // and tells dave's page it was invited to a chat only members can read, with that key
+    const invited = {
+      chat: { ...chat, keyMode: 'members', pending: null },
+      keyEnvelope: envelope,
+      invitedBy: 'bob',
+    };
+    let sent = false;
+    const context = await browser.newContext();
+    context.setDefaultTimeout(20_000);
+    await context.route('**/events', (route) => {
+      if (sent) return route.fallback();
+      sent = true;
+      return route.fulfill({
+        status: 200,
+        contentType: 'text/event-stream',
+        body: `id: 1000000\nevent: chat.invited\ndata: ${JSON.stringify(invited)}\n\n`,
+      });
+    });
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await logIn(page, 'dave');
+    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'dave'));
+    await page.getByRole('button', { name: /^bob · / }).click();
+    expect(
+      await log(page)
+        .getByText(/^chat\.invited event refused: /)
+        .textContent(),
+    ).toMatch(/made by the server \(a downgrade\?\)$/);
+    await page.getByText('Who can read: the server can read if it is compromised').waitFor();
+    await context.close();
+  });
+});
