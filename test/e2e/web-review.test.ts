@@ -3,8 +3,10 @@
  * page): a hostile server (answers and the event stream rewritten with playwright's routes) and
  * the races between the stream and the page's own answers. Each test guards one finding.
  */
+import path from 'node:path';
 import type { Browser, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyStore } from '../client/support.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
@@ -132,3 +134,56 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
     await context.close();
   });
 });
+
+describe.skipIf(!haveChromium)(
+  'the user’s own public keys as the server hands them',
+  { timeout: 120_000 },
+  () => {
+    it('a DSA key of the user swapped by the server is refused: on a later login, and against the picked folder', async () => {
+      // the page has no DSA private key to challenge: it checks commits its user's CLI signed
+      // with DSA under the registered DSA key, which a server could swap for one of its own
+      const alice = await start(browser, server, 'alice'); // honest at first: the keys are kept
+      const other = (await keyStore('bob')).signing['dsa-sha256'].publicKey;
+      await alice.page.route('**/users/alice/keys', async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        body.signingKeys['dsa-sha256'] = other;
+        return route.fulfill({ response, json: body });
+      });
+      await alice.page.reload();
+      await logIn(alice.page, 'alice');
+      const refused = alice.page.getByRole('alert').filter({ hasText: /^These are not alice's keys/ });
+      expect(await refused.textContent()).toMatch(/the dsa-sha256 key's fingerprint differs/);
+      expect(
+        await alice.page
+          .getByRole('status')
+          .filter({ hasText: /^Connected$/ })
+          .count(),
+      ).toBe(0);
+
+      // picked again, with the folder's public DSA key: refused as well, nothing kept
+      const dsa = path.join(server.keysDir, 'users', 'alice', 'signing-dsa.pub.pem');
+      await alice.page
+        .getByLabel('Key store', { exact: true })
+        .setInputFiles([...keyFiles(server, 'alice'), dsa]);
+      await alice.page
+        .getByRole('alert')
+        .filter({ hasText: /dsa-sha256 key's fingerprint differs/ })
+        .waitFor();
+      expect(
+        await alice.page
+          .getByRole('status')
+          .filter({ hasText: /^Connected$/ })
+          .count(),
+      ).toBe(0);
+
+      // the server's honest answer again: the same folder is taken
+      await alice.page.unroute('**/users/alice/keys');
+      await alice.page
+        .getByLabel('Key store', { exact: true })
+        .setInputFiles([...keyFiles(server, 'alice'), dsa]);
+      await connected(alice.page);
+      await alice.page.context().close();
+    });
+  },
+);
