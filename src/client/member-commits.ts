@@ -60,6 +60,7 @@ export class MemberCommits extends ChatKeys {
   private async commitOnce(chatId: string, retried = false): Promise<CommitOutcome> {
     const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
     checkChat(chat);
+    this.noteChat(chat);
     const p = chat.pending;
     const me = chat.members.find((m) => m.username === this.username);
     if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
@@ -131,9 +132,11 @@ export class MemberCommits extends ChatKeys {
   /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
   async commitAllPending(): Promise<Map<string, CommitOutcome>> {
     const outcomes = new Map<string, CommitOutcome>();
-    for (const chat of await listChats(this.api))
+    for (const chat of await listChats(this.api)) {
+      this.noteChat(chat);
       if (chat.keyMode === 'members' && chat.pending)
         outcomes.set(chat.id, await this.commitPending(chat.id));
+    }
     return outcomes;
   }
 

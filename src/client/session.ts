@@ -57,6 +57,7 @@ export class Client extends MemberCommits {
     checkChat(res?.chat);
     checkUnavailable(res.unavailable);
     checkNewChat(res.chat, this.username, this.options.epochs, members ? 'members' : 'server');
+    this.noteChat(res.chat);
     if (members) {
       // only the invitees asked for here may be in the first epoch this client commits
       this.askFor(res.chat, invitees);
@@ -78,6 +79,7 @@ export class Client extends MemberCommits {
     );
     checkChat(res?.chat);
     checkUnavailable(res.unavailable);
+    this.noteChat(res.chat);
     if (res.chat.keyMode === 'members' && res.chat.pending) {
       this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(chatId);
@@ -93,6 +95,7 @@ export class Client extends MemberCommits {
       `/chats/${encodeURIComponent(chatId)}/join`,
     );
     checkChat(res?.chat);
+    this.noteChat(res.chat);
     await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
     if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);

@@ -3,12 +3,16 @@
  * page): a hostile server (answers and the event stream rewritten with playwright's routes) and
  * the races between the stream and the page's own answers. Each test guards one finding.
  */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
+import { members } from './members-support.js';
 import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
 
 let server: TestServer;
@@ -187,3 +191,43 @@ describe.skipIf(!haveChromium)(
     });
   },
 );
+
+describe.skipIf(!haveChromium)('a members-mode chat on a new browser', { timeout: 120_000 }, () => {
+  it('takes no server-made key for a chat the server says is members mode, though it holds no key of it yet', async () => {
+    const [erin, carol] = await members(server, 'erin', 'carol');
+    const { chat } = await erin.client.createChat(['carol'], { keyMode: 'members' });
+    await carol.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
+    await carol.client.join(chat.id);
+    await erin.client.send(chat.id, 'only members can read this', 'ed25519');
+    await erin.close();
+    await carol.close();
+
+    // carol on a new browser: the server hands her a key it made itself, for the epoch of the message
+    const serverKey = await readFile(path.join(server.keysDir, 'server', 'signing.key.pem'), 'utf8');
+    const forged = await sealEnvelope(serverKey, {
+      chatId: chat.id,
+      epoch: 1,
+      recipient: 'carol',
+      wrappedKey: wrapKey((await keyStore('carol')).encryption.publicKey, randomBytes(32)),
+      issuedAt: new Date().toISOString(),
+    });
+    const context = await browser.newContext();
+    context.setDefaultTimeout(20_000);
+    await context.route(
+      (url) => url.pathname === `/chats/${chat.id}/key`,
+      (route) => route.fulfill({ json: forged }),
+    );
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await logIn(page, 'carol');
+    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'carol'));
+    await connected(page);
+    await page.getByRole('button', { name: /^erin · / }).click();
+    const refused = log(page)
+      .getByRole('listitem')
+      .filter({ hasText: /refused/ });
+    expect(await refused.textContent()).toMatch(/made by the server \(a downgrade\?\)/);
+    await page.getByText('Who can read: only members can read', { exact: true }).waitFor();
+    await context.close();
+  });
+});

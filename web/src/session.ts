@@ -101,7 +101,10 @@ export class WebSession {
 
   /** Chats and presence over REST (at start, and on `resync`). */
   async reload(): Promise<void> {
-    for (const chat of await listChats(this.api)) this.chats.set(chat.id, chat);
+    for (const chat of await listChats(this.api)) {
+      this.client.noteChat(chat);
+      this.chats.set(chat.id, chat);
+    }
     this.emit({ type: 'chats' });
     await this.reloadOnline();
   }
@@ -133,6 +136,7 @@ export class WebSession {
       throw new ClientError(
         `the server answered with chat ${shortId(chat.id)} for chat ${shortId(asked)}; nothing changed`,
       );
+    this.client.noteChat(chat);
     this.chats.set(chat.id, chat);
     this.emit({ type: 'chats', chatId: chat.id });
     this.flushChanges(chat.id);
