@@ -36,6 +36,13 @@ export class MemberCommits extends ChatKeys {
    * reported unavailable, or an invitation dropped or long committed, vouches for nothing later.
    */
   private readonly asked = new Map<string, { epoch: number; names: Set<string> }>();
+  /**
+   * This user's own requests that add members (a new chat, an invitation) whose answer has not
+   * come yet: a `chat.rekey` of that very addition can arrive first, before the answer says whom
+   * this user asked for. Such an addition is left to the answer (which commits it) instead of
+   * being refused as one nobody asked for.
+   */
+  protected asking = 0;
   /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
   private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
@@ -68,6 +75,7 @@ export class MemberCommits extends ChatKeys {
     const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
     const highest = this.options.epochs.highestEpoch(chatId);
     const ask = this.asked.get(chatId);
+    if (p.added.length > 0 && ask?.epoch !== p.epoch && this.asking > 0) return { status: 'none' };
     const reason =
       highest !== undefined && p.epoch !== highest + 1
         ? `its epoch ${p.epoch} is not the one after epoch ${highest}, the latest you hold`
@@ -100,6 +108,21 @@ export class MemberCommits extends ChatKeys {
     await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
     if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
     return { status: 'committed', chat: res.chat };
+  }
+
+  /**
+   * A request of this user that may add members: {@link asking} until `answered` (which checks
+   * the answer and remembers whom it asked for) has taken its answer.
+   */
+  protected async adding<T>(request: () => Promise<T>, answered: (answer: T) => void): Promise<T> {
+    this.asking += 1;
+    try {
+      const answer = await request();
+      answered(answer);
+      return answer;
+    } finally {
+      this.asking -= 1;
+    }
   }
 
   /** Remembers whom this user's own request adds in the pending epoch its answer names. */

@@ -64,6 +64,40 @@ describe.skipIf(!haveChromium)('the stream and the page’s own answers', { time
   });
 });
 
+describe.skipIf(!haveChromium)(
+  'the stream ahead of the page’s own members-mode answers',
+  { timeout: 120_000 },
+  () => {
+    it('the chat.rekey of a new chat taken before the POST /chats answer is not refused as an addition nobody asked for', async () => {
+      const dave = await start(browser, server, 'dave');
+      await participant('bob'); // online, so invited
+      // the server answers POST /chats only once the page, taking the chat.rekey of the new chat
+      // from its stream, has read the chat (to commit its first epoch) without the answer
+      await dave.page.route(
+        (url) => url.pathname === '/chats',
+        async (route) => {
+          if (!isCreate(route)) return route.fallback();
+          const read = dave.page.waitForResponse(
+            (r) => r.request().method() === 'GET' && /^\/chats\/[^/]+$/.test(new URL(r.url()).pathname),
+          );
+          const response = await route.fetch();
+          await read;
+          return route.fulfill({ response });
+        },
+      );
+      await dave.page.getByRole('button', { name: 'New chat' }).click();
+      await dave.page.getByLabel('Only members can read').check();
+      await dave.page.getByLabel('Invitees').fill('bob');
+      await dave.page.getByRole('button', { name: 'Start chat' }).click();
+      await dave.page.getByText('Epoch 1', { exact: true }).waitFor();
+      expect(await log(dave.page).getByText('epoch 1: key made by you for bob, dave').count()).toBe(1);
+      expect(await dave.page.getByText(/whom you did not invite/).count()).toBe(0);
+      expect(dave.problems).toEqual([]);
+      await dave.page.context().close();
+    });
+  },
+);
+
 describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say', { timeout: 120_000 }, () => {
   it('a server-mode chat the server calls members mode is named as the server-made keys say', async () => {
     await participant('dave'); // online, so invited
