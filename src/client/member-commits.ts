@@ -10,6 +10,7 @@ import {
   type PendingEpoch,
 } from './members.js';
 import type { FeedEvent } from './sse.js';
+import { escapeControls, shortId } from './text.js';
 import { checkChat, checkEvent } from './validate.js';
 
 export interface MemberCommitsOptions extends ChatKeysOptions {
@@ -105,6 +106,11 @@ export class MemberCommits extends ChatKeys {
       throw error;
     }
     checkChat(res?.chat);
+    // the answer is the chat committed to, at the epoch committed: else it is shown for another
+    if (res.chat.id !== chatId || res.chat.epoch !== p.epoch)
+      throw new ClientError(
+        `the server answered the key of chat ${shortId(chatId)} epoch ${p.epoch} with chat ${shortId(res.chat.id)} epoch ${escapeControls(String(res.chat.epoch))}; nothing taken`,
+      );
     await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
     if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
     return { status: 'committed', chat: res.chat };

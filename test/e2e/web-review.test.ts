@@ -98,6 +98,37 @@ describe.skipIf(!haveChromium)(
   },
 );
 
+describe.skipIf(!haveChromium)('the answer to the page’s own commit', { timeout: 120_000 }, () => {
+  it('is the chat and the epoch committed: an answer with another chat changes nothing', async () => {
+    const erin = await start(browser, server, 'erin');
+    await participant('carol'); // online, so invited
+    await erin.page.getByRole('button', { name: 'New chat' }).click();
+    await erin.page.getByLabel('Invitees').fill('carol');
+    await erin.page.getByRole('button', { name: 'Start chat' }).click();
+    await erin.page.getByRole('button', { name: /^carol · / }).waitFor();
+    const other = (await server.app.store.listChats('erin', 10))[0];
+    // the server answers the commit of the new chat's first epoch with erin's other chat
+    await erin.page.route('**/chats/*/epochs', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      return route.fulfill({ response, json: { ...body, chat: { ...body.chat, id: other.id } } });
+    });
+    await erin.page.getByRole('button', { name: 'New chat' }).click();
+    await erin.page.getByLabel('Only members can read').check();
+    await erin.page.getByLabel('Invitees').fill('carol');
+    await erin.page.getByRole('button', { name: 'Start chat' }).click();
+    await erin.page
+      .getByRole('alert')
+      .filter({ hasText: /with chat .* epoch 1; nothing taken$/ })
+      .waitFor();
+    // the other chat is as it was: a server-mode chat, in the list once
+    expect(await erin.page.getByRole('button', { name: /^carol · / }).count()).toBe(1);
+    await erin.page.getByRole('button', { name: /^carol · / }).click();
+    await erin.page.getByText('Who can read: the server can read if it is compromised').waitFor();
+    await erin.page.context().close();
+  });
+});
+
 describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say', { timeout: 120_000 }, () => {
   it('a server-mode chat the server calls members mode is named as the server-made keys say', async () => {
     await participant('dave'); // online, so invited
