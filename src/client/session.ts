@@ -87,6 +87,11 @@ export class Client extends MemberCommits {
       (answer) => {
         checkChat(answer?.chat);
         checkUnavailable(answer.unavailable);
+        // an invitation vouches only for the chat it was made in
+        if (answer.chat.id !== chatId)
+          throw new ClientError(
+            `the server answered the invitation to chat ${shortId(chatId)} with chat ${shortId(answer.chat.id)}; nothing taken`,
+          );
         this.noteChat(answer.chat);
         if (answer.chat.keyMode === 'members' && answer.chat.pending) this.askFor(answer.chat, invitees);
       },
