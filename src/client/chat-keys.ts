@@ -42,6 +42,8 @@ export class ChatKeys extends KeyTrust {
   readonly username: string;
   readonly keys: UserKeys;
   private readonly chatKeys = new Map<string, CryptoKey>();
+  /** Chats a chat object said are members mode: a chat's mode never changes, so no key of theirs is the server's. */
+  private readonly membersChats = new Set<string>();
 
   constructor(protected readonly options: ChatKeysOptions) {
     super(options);
@@ -68,7 +70,11 @@ export class ChatKeys extends KeyTrust {
     else {
       // A chat's mode never changes: once its members made a key, a key the server made (which
       // a compromised server can always make) is a downgrade, whatever the chat object says.
-      if (expected.keyMode === 'members' || this.heldMode(expected.chatId) === 'members')
+      if (
+        expected.keyMode === 'members' ||
+        this.membersChats.has(expected.chatId) ||
+        this.heldMode(expected.chatId) === 'members'
+      )
         throw new EnvelopeRefused(
           `chat ${shortId(expected.chatId)}: its members make its keys, but this one was made by the server (a downgrade?)`,
         );
@@ -94,6 +100,14 @@ export class ChatKeys extends KeyTrust {
     await this.options.epochs.record(envelope);
     if (change && !known) this.options.onMemberChange?.(change);
     return key;
+  }
+
+  /**
+   * Takes in the mode a (checked) chat object names: a chat once said to be members mode takes no
+   * server-made key on this client, even before it holds any key of it (a new device, say).
+   */
+  noteChat(chat: ChatView): void {
+    if (chat.keyMode === 'members') this.membersChats.add(chat.id);
   }
 
   /** The mode of the keys this client holds of a chat (a chat's mode never changes), if any. */

@@ -10,6 +10,7 @@ import {
   type PendingEpoch,
 } from './members.js';
 import type { FeedEvent } from './sse.js';
+import { escapeControls, shortId } from './text.js';
 import { checkChat, checkEvent } from './validate.js';
 
 export interface MemberCommitsOptions extends ChatKeysOptions {
@@ -36,6 +37,13 @@ export class MemberCommits extends ChatKeys {
    * reported unavailable, or an invitation dropped or long committed, vouches for nothing later.
    */
   private readonly asked = new Map<string, { epoch: number; names: Set<string> }>();
+  /**
+   * This user's own requests that add members (a new chat, an invitation) whose answer has not
+   * come yet: a `chat.rekey` of that very addition can arrive first, before the answer says whom
+   * this user asked for. Such an addition is left to the answer (which commits it) instead of
+   * being refused as one nobody asked for.
+   */
+  protected asking = 0;
   /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
   private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
@@ -60,6 +68,7 @@ export class MemberCommits extends ChatKeys {
   private async commitOnce(chatId: string, retried = false): Promise<CommitOutcome> {
     const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
     checkChat(chat);
+    this.noteChat(chat);
     const p = chat.pending;
     const me = chat.members.find((m) => m.username === this.username);
     if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
@@ -67,6 +76,7 @@ export class MemberCommits extends ChatKeys {
     const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
     const highest = this.options.epochs.highestEpoch(chatId);
     const ask = this.asked.get(chatId);
+    if (p.added.length > 0 && ask?.epoch !== p.epoch && this.asking > 0) return { status: 'none' };
     const reason =
       highest !== undefined && p.epoch !== highest + 1
         ? `its epoch ${p.epoch} is not the one after epoch ${highest}, the latest you hold`
@@ -96,9 +106,29 @@ export class MemberCommits extends ChatKeys {
       throw error;
     }
     checkChat(res?.chat);
+    // the answer is the chat committed to, at the epoch committed: else it is shown for another
+    if (res.chat.id !== chatId || res.chat.epoch !== p.epoch)
+      throw new ClientError(
+        `the server answered the key of chat ${shortId(chatId)} epoch ${p.epoch} with chat ${shortId(res.chat.id)} epoch ${escapeControls(String(res.chat.epoch))}; nothing taken`,
+      );
     await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
     if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
     return { status: 'committed', chat: res.chat };
+  }
+
+  /**
+   * A request of this user that may add members: {@link asking} until `answered` (which checks
+   * the answer and remembers whom it asked for) has taken its answer.
+   */
+  protected async adding<T>(request: () => Promise<T>, answered: (answer: T) => void): Promise<T> {
+    this.asking += 1;
+    try {
+      const answer = await request();
+      answered(answer);
+      return answer;
+    } finally {
+      this.asking -= 1;
+    }
   }
 
   /** Remembers whom this user's own request adds in the pending epoch its answer names. */
@@ -131,9 +161,11 @@ export class MemberCommits extends ChatKeys {
   /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
   async commitAllPending(): Promise<Map<string, CommitOutcome>> {
     const outcomes = new Map<string, CommitOutcome>();
-    for (const chat of await listChats(this.api))
+    for (const chat of await listChats(this.api)) {
+      this.noteChat(chat);
       if (chat.keyMode === 'members' && chat.pending)
         outcomes.set(chat.id, await this.commitPending(chat.id));
+    }
     return outcomes;
   }
 

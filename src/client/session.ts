@@ -49,17 +49,23 @@ export class Client extends MemberCommits {
     options: { keyMode?: 'server' | 'members' } = {},
   ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
     const members = options.keyMode === 'members';
-    const res = await this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
-      'POST',
-      '/chats',
-      members ? { invitees, keyMode: 'members' } : { invitees },
+    const res = await this.adding(
+      () =>
+        this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
+          'POST',
+          '/chats',
+          members ? { invitees, keyMode: 'members' } : { invitees },
+        ),
+      (answer) => {
+        checkChat(answer?.chat);
+        checkUnavailable(answer.unavailable);
+        checkNewChat(answer.chat, this.username, this.options.epochs, members ? 'members' : 'server');
+        this.noteChat(answer.chat);
+        // only the invitees asked for here may be in the first epoch this client commits
+        if (members) this.askFor(answer.chat, invitees);
+      },
     );
-    checkChat(res?.chat);
-    checkUnavailable(res.unavailable);
-    checkNewChat(res.chat, this.username, this.options.epochs, members ? 'members' : 'server');
     if (members) {
-      // only the invitees asked for here may be in the first epoch this client commits
-      this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(res.chat.id);
       if (outcome.status === 'refused')
         throw new EnvelopeRefused(`the new chat's first epoch: ${outcome.reason}`);
@@ -71,15 +77,26 @@ export class Client extends MemberCommits {
 
   /** POST /chats/{chatId}/invite, its answer checked. */
   async invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
-    const res = await this.api.call<{ chat: ChatView; unavailable: Unavailable }>(
-      'POST',
-      `/chats/${encodeURIComponent(chatId)}/invite`,
-      { invitees },
+    const res = await this.adding(
+      () =>
+        this.api.call<{ chat: ChatView; unavailable: Unavailable }>(
+          'POST',
+          `/chats/${encodeURIComponent(chatId)}/invite`,
+          { invitees },
+        ),
+      (answer) => {
+        checkChat(answer?.chat);
+        checkUnavailable(answer.unavailable);
+        // an invitation vouches only for the chat it was made in
+        if (answer.chat.id !== chatId)
+          throw new ClientError(
+            `the server answered the invitation to chat ${shortId(chatId)} with chat ${shortId(answer.chat.id)}; nothing taken`,
+          );
+        this.noteChat(answer.chat);
+        if (answer.chat.keyMode === 'members' && answer.chat.pending) this.askFor(answer.chat, invitees);
+      },
     );
-    checkChat(res?.chat);
-    checkUnavailable(res.unavailable);
     if (res.chat.keyMode === 'members' && res.chat.pending) {
-      this.askFor(res.chat, invitees);
       const outcome = await this.commitPending(chatId);
       if (outcome.status === 'committed') return { chat: outcome.chat, unavailable: res.unavailable };
     }
@@ -93,6 +110,7 @@ export class Client extends MemberCommits {
       `/chats/${encodeURIComponent(chatId)}/join`,
     );
     checkChat(res?.chat);
+    this.noteChat(res.chat);
     await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
     if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);

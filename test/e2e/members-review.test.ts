@@ -57,6 +57,41 @@ describe('members mode, reviewed as an attacker', () => {
     expect(epochOf(alice, chatId)).toBe(1);
   });
 
+  it('an invitation answered with another chat vouches for nobody in that chat', async () => {
+    const [alice, bob] = await login('alice', 'bob');
+    await login('carol'); // online, so invitable
+    const asked = await chatOf(alice, bob);
+    const other = await chatOf(alice, bob);
+    // carol waits to be added to the other chat, which nobody asked for
+    await inject(server, other, {
+      pending: {
+        epoch: 2,
+        members: ['alice', 'bob', 'carol'],
+        added: ['carol'],
+        removed: [],
+        reason: 'invite',
+        additionsSince: new Date().toISOString(),
+      },
+    });
+    await alice.until(() => alice.refused.some((r) => r.chatId === other));
+    // alice invites carol to the first chat; the server answers with the other one
+    const api = alice.client.api;
+    const call = api.call.bind(api);
+    api.call = (async (method: string, path: string, body?: unknown) =>
+      path === `/chats/${asked}/invite`
+        ? { chat: await call<ChatView>('GET', `/chats/${other}`), unavailable: [] }
+        : call(method, path, body)) as typeof api.call;
+    await expect(alice.client.invite(asked, ['carol'])).rejects.toThrow(
+      /answered the invitation to chat .* with chat .*; nothing taken$/,
+    );
+    api.call = call;
+    expect(await alice.client.commitPending(other)).toEqual({
+      status: 'refused',
+      reason: 'it adds carol, whom you did not invite',
+    });
+    expect(epochOf(alice, other)).toBe(1);
+  });
+
   it('checks the committer against the latest epoch it holds when the server withholds the one before', async () => {
     const [alice, bob] = await login('alice', 'bob');
     const chatId = await chatOf(alice, bob);

@@ -4,7 +4,9 @@ import {
   ClientError,
   checkedKeySet,
   escapeControls,
+  FINGERPRINT_KEYS,
   type Fingerprints,
+  fingerprint,
   importEncryptionKey,
   importPrivatePem,
   type KeyHandle,
@@ -26,6 +28,13 @@ export const KEY_FILES = {
 type Purpose = (typeof KEY_FILES)[keyof typeof KEY_FILES];
 
 const OAEP = { name: 'RSA-OAEP', hash: 'SHA-256' } as const;
+
+/**
+ * The public DSA key of the key store, when picked with it (a new account's is, and the folder
+ * holds it): the page has no DSA private key to challenge, and checks commits its user's CLI
+ * signed with DSA under this key, so the server's copy must be this one.
+ */
+export const DSA_PUBLIC_FILE = 'signing-dsa.pub.pem';
 
 /** What IndexedDB keeps per user: the non-extractable keys and the public keys they match. */
 interface Kept {
@@ -139,6 +148,11 @@ export async function loadKeyStore(
   const differ: string[] = [];
   for (const purpose of Object.values(KEY_FILES))
     if (!(await matches(provider, purpose, imported[purpose], server.handles[purpose]))) differ.push(purpose);
+  const dsa = files.filter((file) => file.name === DSA_PUBLIC_FILE);
+  if (dsa.length === 1 && dsa[0].size < 64 * 1024) {
+    const der = pemToDer(await dsa[0].text(), 'PUBLIC KEY');
+    if (!der || (await fingerprint(der)) !== server.fingerprints['dsa-sha256']) differ.push('dsa-sha256');
+  }
   if (differ.length) throw mismatch(username, differ);
   const keys: UserKeys = {
     encryption: imported.encryption as CryptoKey,
@@ -157,7 +171,8 @@ export async function keptKeys(username: string, api: Api, provider: SignaturePr
   const kept = await idbGet<Kept>(storeKey(username));
   if (!kept) return undefined;
   const server = await registered(api, provider, username);
-  const differ = Object.values(KEY_FILES).filter((p) => kept.fingerprints[p] !== server.fingerprints[p]);
+  // all four: the DSA key too, which no private key here vouches for (pinned when first kept)
+  const differ = FINGERPRINT_KEYS.filter((p) => kept.fingerprints[p] !== server.fingerprints[p]);
   if (differ.length) throw mismatch(username, differ);
   return { ...kept.keys, publicKeys: server.publicKeys };
 }

@@ -14,7 +14,7 @@ import {
   createdPanel,
   keyStoreArchive,
   type NewAccount,
-  privateKeyFiles,
+  pickedKeyFiles,
   registerPanel,
 } from './panels/register.js';
 import { trustPanel } from './panels/trust.js';
@@ -70,7 +70,7 @@ async function created({ username, password, keys }: NewAccount): Promise<void> 
     await fresh.login(username, password);
     api = fresh;
     showAccount(username, false);
-    kept = await loadKeyStore(privateKeyFiles(keys), username, fresh, provider);
+    kept = await loadKeyStore(pickedKeyFiles(keys), username, fresh, provider);
     showAccount(username, true);
   } catch (error) {
     problem = `${reason(error)} Your account exists: download the key store, then log in.`;

@@ -101,7 +101,10 @@ export class WebSession {
 
   /** Chats and presence over REST (at start, and on `resync`). */
   async reload(): Promise<void> {
-    for (const chat of await listChats(this.api)) this.chats.set(chat.id, chat);
+    for (const chat of await listChats(this.api)) {
+      this.client.noteChat(chat);
+      this.chats.set(chat.id, chat);
+    }
     this.emit({ type: 'chats' });
     await this.reloadOnline();
   }
@@ -121,15 +124,40 @@ export class WebSession {
     this.setChat(chat, chatId);
   }
 
-  /** A chat as an answer has it; `asked` is the chat the request named, which the answer must be. */
-  setChat(chat: ChatView, asked?: string): void {
+  /**
+   * A chat as an answer has it; `asked` is the chat the request named, which the answer must be.
+   * `since` is {@link mark} taken before the request: an answer is as old as its request, so if
+   * the stream changed the chat's members meanwhile (a `member.joined` taken before the answer
+   * came, even before the page knew the chat), the chat is read again rather than shown as the
+   * older answer has it.
+   */
+  setChat(chat: ChatView, asked?: string, since?: number): void {
     if (asked !== undefined && chat.id !== asked)
       throw new ClientError(
         `the server answered with chat ${shortId(chat.id)} for chat ${shortId(asked)}; nothing changed`,
       );
+    this.client.noteChat(chat);
     this.chats.set(chat.id, chat);
     this.emit({ type: 'chats', chatId: chat.id });
     this.flushChanges(chat.id);
+    if (since !== undefined && (this.changedAt.get(chat.id) ?? 0) > since)
+      this.refreshChat(chat.id).catch((error) =>
+        this.emit({
+          type: 'notice',
+          chatId: chat.id,
+          warning: true,
+          text: `the chat could not be read again: ${(error as Error).message}`,
+        }),
+      );
+  }
+
+  /** Events taken that change a chat's members or epoch, and per chat the count at its latest. */
+  private changes = 0;
+  private readonly changedAt = new Map<string, number>();
+
+  /** Where the stream is now: taken before a request whose answer is given to {@link setChat}. */
+  mark(): number {
+    return this.changes;
   }
 
   /** The highest epoch this browser has a key for (what is sent under), else the chat's. */
@@ -142,6 +170,8 @@ export class WebSession {
     const d = event.data;
     try {
       checkEvent(event.type, d);
+      if (['member.joined', 'member.left', 'chat.key', 'chat.rekey'].includes(event.type))
+        this.changedAt.set(d.chatId, ++this.changes);
       if (await this.takeMembersEvent(event)) return;
       switch (event.type) {
         case 'presence':
@@ -150,7 +180,8 @@ export class WebSession {
           this.emit({ type: 'presence' });
           return;
         case 'chat.invited':
-          await this.client.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch });
+          // with the chat's mode: a "members" chat's key made by the server is a downgrade
+          await this.client.handleKeyEvent(event);
           this.setChat(d.chat);
           this.emit({ type: 'notice', chatId: d.chat.id, text: `${d.invitedBy} invited you to a chat` });
           return;
@@ -171,9 +202,11 @@ export class WebSession {
             this.emit({ type: 'chats', chatId: d.chatId });
             return;
           }
+          // a chat not (yet) in the list: one this page's own request made, whose answer is on
+          // its way; said once it is there (and read again then, see setChat)
           if (this.chats.has(d.chatId)) await this.refreshChat(d.chatId);
           const verb = event.type === 'member.joined' ? 'joined' : 'left';
-          this.emit({ type: 'notice', chatId: d.chatId, text: `${self ? 'you' : d.username} ${verb}` });
+          this.sayChange(d.chatId, `${self ? 'you' : d.username} ${verb}`);
           return;
         }
         case 'message':
@@ -185,10 +218,12 @@ export class WebSession {
           return;
       }
     } catch (error) {
+      // `chat.invited` names its chat in `chat.id`
+      const chatId: unknown = d?.chatId ?? d?.chat?.id;
       this.emit({
         type: 'notice',
         // said in the chat's own log when it is one of this user's chats, else above the list
-        chatId: typeof d?.chatId === 'string' && this.chats.has(d.chatId) ? d.chatId : undefined,
+        chatId: typeof chatId === 'string' && this.chats.has(chatId) ? chatId : undefined,
         warning: true,
         text: `${event.type} event refused: ${(error as Error).message}`,
       });
@@ -234,8 +269,9 @@ export class WebSession {
   /** On connecting: makes the keys that wait (a removal nobody was online for), where this user may. */
   private async commitWaiting(): Promise<void> {
     try {
+      const since = this.mark();
       for (const outcome of (await this.client.commitAllPending()).values())
-        if (outcome.status === 'committed') this.setChat(outcome.chat);
+        if (outcome.status === 'committed') this.setChat(outcome.chat, undefined, since);
     } catch (error) {
       this.emit({
         type: 'notice',

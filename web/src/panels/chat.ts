@@ -103,7 +103,10 @@ export class ChatView {
     );
 
     const join = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Join'));
-    onSubmit(join, out, async () => this.session.setChat(await this.session.client.join(chat.id), chat.id));
+    onSubmit(join, out, async () => {
+      const since = this.session.mark();
+      this.session.setChat(await this.session.client.join(chat.id), chat.id, since);
+    });
 
     const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Leave'));
     onSubmit(leave, out, async () => {
@@ -120,9 +123,10 @@ export class ChatView {
       h('button', { type: 'submit' }, 'Invite'),
     );
     onSubmit(invite, out, async () => {
+      const since = this.session.mark();
       const res = await this.session.client.invite(chat.id, names(invitees.value));
       invitees.value = '';
-      this.session.setChat(res.chat, chat.id);
+      this.session.setChat(res.chat, chat.id, since);
       if (res.unavailable.length) this.log(chat.id)?.note(unavailableText(res.unavailable), true);
     });
 
@@ -148,7 +152,7 @@ export class ChatView {
     replace(
       this.element,
       h('h2', { id: 'chat-title' }, `Chat ${shortId(chat.id)}`),
-      h('p', { class: 'mode' }, `Who can read: ${modeWords(chat)}`),
+      h('p', { class: 'mode' }, `Who can read: ${modeWords(this.session, chat)}`),
       h('p', { class: 'members' }, `Members: ${members.join(', ')}`),
       h('p', { class: 'epoch' }, `Epoch ${this.session.epochOf(chat.id) ?? chat.epoch}`),
       h('div', { class: 'row' }, invited ? join : invite, leave),

@@ -2,9 +2,15 @@ import { type ChatView, shortId, type Unavailable } from '../../../src/client/in
 import { field, h, names, onSubmit, replace } from '../dom.js';
 import type { WebSession } from '../session.js';
 
-/** Which mode a chat is in, in words a non-cryptographer understands (as the CLI says it). */
-export const modeWords = (chat: ChatView) =>
-  chat.keyMode === 'members' ? 'only members can read' : 'the server can read if it is compromised';
+/**
+ * Which mode a chat is in, in words a non-cryptographer understands (as the CLI says it): as the
+ * keys this browser holds of it say, and only for a chat it holds none of yet, as the server says
+ * (protocol.md: a client names a chat's mode as the keys it holds say).
+ */
+export const modeWords = (session: WebSession, chat: ChatView) =>
+  session.client.keyModeOf(chat) === 'members'
+    ? 'only members can read'
+    : 'the server can read if it is compromised';
 
 /**
  * The user's chats (invitations marked, each with its mode in words) and "New chat", whose
@@ -36,7 +42,7 @@ export function chatsPanel(
           label,
         ),
         ' ',
-        h('span', { class: 'mode' }, `(${modeWords(chat)})`),
+        h('span', { class: 'mode' }, `(${modeWords(session, chat)})`),
       );
     });
     replace(list, ...(items.length ? items : [h('li', {}, 'No chats yet.')]));
@@ -65,6 +71,7 @@ export function chatsPanel(
     if (!form.hidden) invitees.focus();
   });
   onSubmit(form, out, async () => {
+    const since = session.mark();
     const { chat, unavailable } = await session.client.createChat(names(invitees.value), {
       keyMode: membersOnly.checked ? 'members' : 'server',
     });
@@ -72,7 +79,7 @@ export function chatsPanel(
     membersOnly.checked = false;
     form.hidden = true;
     toggle.setAttribute('aria-expanded', 'false');
-    session.setChat(chat);
+    session.setChat(chat, undefined, since);
     open(chat.id);
     replace(out, unavailableText(unavailable));
   });

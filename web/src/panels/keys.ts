@@ -1,5 +1,5 @@
 import { h, reason, replace } from '../dom.js';
-import { KEY_FILES } from '../keyring.js';
+import { DSA_PUBLIC_FILE, KEY_FILES } from '../keyring.js';
 
 /**
  * Picking the key store: the private-key files of `keys/users/<name>/`, or the whole folder where
@@ -40,6 +40,7 @@ export function keysPanel(
       {},
       `Pick ${Object.keys(KEY_FILES).join(', ')} from keys/users/${username}/`,
       folderAllowed ? ', or the whole folder.' : '.',
+      ` With ${DSA_PUBLIC_FILE} (the folder holds it), the server's copy of your DSA key is checked too.`,
     ),
     h('label', { class: 'field' }, h('span', {}, 'Key store'), files),
     folderAllowed && h('label', { class: 'field' }, h('span', {}, 'Or the key store folder'), folder),

@@ -8,6 +8,7 @@ import {
   utf8,
 } from '../../../src/client/index.js';
 import { field, h, onSubmit, reason, replace } from '../dom.js';
+import { DSA_PUBLIC_FILE } from '../keyring.js';
 import { tar } from '../tar.js';
 import { workerDsaKeyGenerator } from '../workers/protocol.js';
 
@@ -143,10 +144,13 @@ export function keyStoreArchive(username: string, keys: PemKeyPairSet): { name: 
   return { name: `${username}-keystore.tar`, blob: new Blob([tar(entries)], { type: 'application/x-tar' }) };
 }
 
-/** The private-key files of a key store, as the key store picker would have read them. */
-export function privateKeyFiles(keys: PemKeyPairSet): File[] {
+/**
+ * The files of a key store the key store picker reads, as it would have read them from the
+ * folder: the private keys, and the public DSA key the server's copy is checked against.
+ */
+export function pickedKeyFiles(keys: PemKeyPairSet): File[] {
   return keyStoreFiles(keys)
-    .filter((f) => f.private)
+    .filter((f) => f.private || f.name === DSA_PUBLIC_FILE)
     .map((f) => new File([f.content], f.name, { type: 'application/x-pem-file' }));
 }
 
