@@ -47,6 +47,11 @@ export class WorkQueue {
   /** One line per key, in the order their turns come (a served line moves to the back). */
   private readonly lines = new Map<string | undefined, Waiter[]>();
   private readonly perKeyCount = new Map<string, number>();
+  /**
+   * What each signal abandons when it aborts: one 'abort' listener a signal however many of its
+   * tasks wait (a rotation queues one signature a member under one signal), removed with the last.
+   */
+  private readonly watches = new Map<AbortSignal, { waiters: Set<() => void>; fire: () => void }>();
 
   constructor(
     private readonly slots: number,
@@ -120,27 +125,50 @@ export class WorkQueue {
 
   private wait(key: string | undefined, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.remove(waiter);
-        reject(new AbandonedError('the client has gone'));
-      };
       const waiter: Waiter = {
         key,
         start: () => {
-          signal?.removeEventListener('abort', onAbort);
+          unwatch();
           resolve();
         },
         evict: () => {
-          signal?.removeEventListener('abort', onAbort);
+          unwatch();
           reject(busy());
         },
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const unwatch = this.watch(signal, () => {
+        this.remove(waiter);
+        reject(new AbandonedError('the client has gone'));
+      });
       const line = this.lines.get(key);
       if (line) line.push(waiter);
       else this.lines.set(key, [waiter]);
       this.waitingCount += 1;
     });
+  }
+
+  /** Calls `onAbort` when `signal` aborts, unless the returned function was called first. */
+  private watch(signal: AbortSignal | undefined, onAbort: () => void): () => void {
+    if (!signal) return () => {};
+    let watch = this.watches.get(signal);
+    if (!watch) {
+      const waiters = new Set<() => void>();
+      const fire = () => {
+        this.watches.delete(signal);
+        for (const abandon of waiters) abandon();
+      };
+      watch = { waiters, fire };
+      this.watches.set(signal, watch);
+      signal.addEventListener('abort', fire, { once: true });
+    }
+    const { waiters, fire } = watch;
+    waiters.add(onAbort);
+    return () => {
+      waiters.delete(onAbort);
+      if (waiters.size > 0 || this.watches.get(signal)?.fire !== fire) return;
+      this.watches.delete(signal);
+      signal.removeEventListener('abort', fire);
+    };
   }
 
   private count(key: string | undefined, delta: number): void {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess, runCli } from '../../cli/child.js';
+import { CliProcess } from '../../cli/child.js';
 import { MAX_HISTORY_PAGES } from '../../cli/commands/messages.js';
 import { escapeControls, jsonLine, messageText, printable } from '../../cli/format.js';
 import { Session } from '../../cli/session.js';
@@ -15,6 +15,7 @@ import { toBase64 } from '../../src/crypto/base64.js';
 import { messageAad, messageSigningInput } from '../../src/crypto/canonical.js';
 import { signSync } from '../../src/crypto/signatures.js';
 import { chatOf } from '../support/chats.js';
+import { cliEnv, cliOf } from '../support/cli.js';
 import { answer, envelopeOf, type LyingProxy, type Rule, startProxy } from '../support/cli-proxy.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../support/helper.js';
@@ -34,13 +35,7 @@ let alice: Participant;
 let bob: Participant;
 let carol: Participant;
 
-const cli = (user: string, ...args: string[]) =>
-  runCli(['--user', user, '--password-stdin', ...args], env, PASSWORD);
-const menu = (user: string) => {
-  const c = new CliProcess(['--user', user, '--password-stdin'], env);
-  c.send(PASSWORD);
-  return c;
-};
+const { cli, menu } = cliOf(() => env);
 
 const userFile = (user: string, name: string) => path.join(server.keysDir, 'users', user, name);
 const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8'));
@@ -115,7 +110,7 @@ beforeAll(async () => {
     SECURECHAT_MEMBERSHIP_LIMIT: '1000000',
   });
   proxy = await startProxy(server.url);
-  env = { SECURECHAT_SERVER: proxy.url, SECURECHAT_KEYS_DIR: server.keysDir };
+  env = cliEnv(proxy.url, server.keysDir);
   alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
   bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
   // online, so that inviting carol rotates a chat's key

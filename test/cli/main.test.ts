@@ -1,8 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess, runCli } from '../../cli/child.js';
+import { type CliProcess, runCli } from '../../cli/child.js';
 import { Session } from '../../cli/session.js';
+import { cliEnv, cliOf } from '../support/cli.js';
 import { type EventStream, Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 
@@ -11,15 +12,11 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  env = { SECURECHAT_SERVER: server.url, SECURECHAT_KEYS_DIR: server.keysDir };
+  env = cliEnv(server.url, server.keysDir);
 });
 afterAll(() => server?.close());
 
-const menu = (user: string) => {
-  const cli = new CliProcess(['--user', user, '--password-stdin'], env);
-  cli.send(PASSWORD);
-  return cli;
-};
+const { menu } = cliOf(() => env);
 
 describe('the menu, two people in two terminals', () => {
   it('chat both ways with RSA and DSA; joins, presence, history; quit logs out', async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../../cli/child.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { chatOf } from '../support/chats.js';
+import { cliEnv, cliOf } from '../support/cli.js';
 import { answer, envelopeOf, type LyingProxy, type Rule, startProxy } from '../support/cli-proxy.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../support/helper.js';
@@ -32,13 +33,7 @@ let env: Record<string, string>;
 let alice: Participant;
 let bob: Participant;
 
-const cli = (user: string, ...args: string[]) =>
-  runCli(['--user', user, '--password-stdin', ...args], env, PASSWORD);
-const menu = (user: string, extraEnv: Record<string, string> = {}) => {
-  const c = new CliProcess(['--user', user, '--password-stdin'], { ...env, ...extraEnv });
-  c.send(PASSWORD);
-  return c;
-};
+const { cli, menu } = cliOf(() => env);
 const oneLine = (stderr: string) => expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
 
 /** Registers a user whose key store is a copy of carol's (the server allows equal public keys). */
@@ -56,7 +51,7 @@ beforeAll(async () => {
   // every CLI run logs in: more than the default 30 a minute from this address
   server = await startServer({ PRESENCE_GRACE_MS: '60000', SECURECHAT_LOGIN_LIMIT: '1000000' });
   proxy = await startProxy(server.url);
-  env = { SECURECHAT_SERVER: proxy.url, SECURECHAT_KEYS_DIR: server.keysDir };
+  env = cliEnv(proxy.url, server.keysDir);
   alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
   bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
   // online, so that inviting carol rotates a chat's key

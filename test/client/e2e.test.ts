@@ -3,15 +3,13 @@ import {
   Api,
   browserSignatures,
   Client,
-  type FeedEvent,
-  follow,
   importUserKeys,
   MemoryStores,
   SeenMessages,
 } from '../../src/client/index.js';
 import type { Answer } from '../../src/contract/index.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
-import { keyStore } from './support.js';
+import { followed, keyStore } from './support.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -38,48 +36,11 @@ async function browserClient(username: string) {
   return { client, stores };
 }
 
-/** Follows the client's stream and hands each event to a waiter. */
-function stream(client: Client) {
-  const abort = new AbortController();
-  const events: FeedEvent[] = [];
-  const waiters: (() => void)[] = [];
-  let connected!: () => void;
-  const open = new Promise<void>((resolve) => (connected = resolve));
-  const done = follow(
-    client.api,
-    {
-      onEvent: (event) => {
-        events.push(event);
-        for (const wake of waiters.splice(0)) wake();
-      },
-      onStatus: (status) => status === 'connected' && connected(),
-    },
-    abort.signal,
-  );
-  return {
-    open,
-    async next(match: (e: FeedEvent) => boolean): Promise<FeedEvent> {
-      for (;;) {
-        const found = events.find(match);
-        if (found) {
-          events.splice(events.indexOf(found), 1);
-          return found;
-        }
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    },
-    async close() {
-      abort.abort();
-      await done;
-    },
-  };
-}
-
 describe('the client library against a real server, with only what a browser has', () => {
   it('two users chat: envelopes verified and unwrapped, messages signed, verified and opened', async () => {
     const alice = await browserClient('alice');
     const bob = await browserClient('bob');
-    const bobs = stream(bob.client);
+    const bobs = followed(bob.client.api);
     await bobs.open;
     try {
       const created = await alice.client.api.call<Answer<'createChat'>>('POST', '/chats', {

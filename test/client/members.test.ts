@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildCommit,
   checkCommitter,
   checkMemberEnvelope,
   commitRefusal,
   describeChange,
-  importPrivatePem,
   importPublicPem,
-  type MemberKeyEnvelope,
   memberEnvelopeSigningText,
   type PendingEpoch,
   verifyMemberSignature,
   webCryptoSignatures,
 } from '../../src/client/index.js';
-import { keyStore } from './support.js';
+import { forgeEnvelopes, keyStore } from './support.js';
 
 // The members-mode rules of the client library, without a server: what the web client and the
 // CLI both rely on (protocol.md, "Chats the server cannot read").
@@ -81,31 +78,7 @@ describe('which pending epochs a client commits', () => {
 describe('member-made envelopes', () => {
   async function committed(signer: string, members: string[], committer = signer) {
     const provider = webCryptoSignatures();
-    const pairs = await keyStore(signer);
-    const body = await buildCommit(provider, {
-      chatId: CHAT,
-      epoch: 2,
-      members,
-      committer,
-      alg: 'ed25519',
-      signingKey: await importPrivatePem(provider, 'ed25519', pairs.signing.ed25519.privateKey),
-      wrapFor: async (u) => (await keyStore(u)).encryption.publicKey,
-    });
-    const envelopes = body.envelopes.map(
-      (e): MemberKeyEnvelope => ({
-        chatId: CHAT,
-        epoch: 2,
-        recipient: e.recipient,
-        algorithm: 'RSA-OAEP-SHA256',
-        wrappedKey: e.wrappedKey,
-        issuedAt: body.issuedAt,
-        committer,
-        members: body.members,
-        signatureAlgorithm: e.signatureAlgorithm,
-        signature: e.signature,
-      }),
-    );
-    return { body, envelopes, provider };
+    return { ...(await forgeEnvelopes(signer, CHAT, 2, members, committer, provider)), provider };
   }
 
   it('are built for every member, sorted, and verify under the committer key only', async () => {

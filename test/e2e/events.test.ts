@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatOf } from '../support/chats.js';
 import { EventStream, Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 
@@ -11,10 +12,7 @@ beforeAll(async () => {
   server = await startServer({ SECURECHAT_HEARTBEAT_MS: '50' });
   alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
   bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
-  const res = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
-  chatId = res.body.chat.id;
-  await alice.acceptEnvelope(res.body.keyEnvelope);
-  await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
+  chatId = await chatOf(alice, bob);
 });
 afterAll(() => server?.close());
 

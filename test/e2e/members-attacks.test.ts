@@ -1,39 +1,26 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/helper.js';
-import { forgeEnvelopes, inject, type Member, member, members, say, specApi } from './members-support.js';
+import {
+  chatOf,
+  epochOf,
+  forgeEnvelopes,
+  inject,
+  loginEach,
+  type Member,
+  member,
+  say,
+  specApi,
+} from './members-support.js';
 
 // Issue 14, "Attacks as tests": what a compromised server, its database or a former member
 // tries against a members-mode chat, and the honest clients' (and the server's) answers.
 let server: TestServer;
-let open: Member[] = [];
 beforeAll(async () => {
   server = await startServer();
 });
-afterEach(async () => {
-  for (const m of open.splice(0)) await m.close();
-});
 afterAll(() => server?.close());
 
-async function login(...names: string[]) {
-  const ms = await members(server, ...names);
-  open.push(...ms);
-  return ms;
-}
-
-/** A members-mode chat of `creator` with every one of `others` joined, at epoch 1. */
-async function chatOf(creator: Member, ...others: Member[]): Promise<string> {
-  const { chat } = await creator.client.createChat(
-    others.map((m) => m.username),
-    { keyMode: 'members' },
-  );
-  for (const m of others) {
-    await m.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
-    await m.client.join(chat.id);
-  }
-  return chat.id;
-}
-
-const epochOf = (m: Member, chatId: string) => m.stores.highestEpoch(chatId) ?? 0;
+const { login, open } = loginEach(() => server);
 
 describe('members mode under attack', () => {
   it('a ghost member the database adds to a pending list gets no commit from an honest client', async () => {
@@ -155,7 +142,6 @@ describe('members mode under attack', () => {
     open.push(...quiet);
     await alice.close();
     await carol.close();
-    open = open.filter((m) => m !== alice && m !== carol);
     await bob.client.api.call('POST', `/chats/${chatId}/leave`);
     const outcomes = await Promise.all(quiet.map((m) => m.client.commitPending(chatId)));
     expect(outcomes.map((o) => o.status).sort()).toEqual(['committed', 'lost']);
@@ -177,7 +163,6 @@ describe('members mode under attack', () => {
     const chatId = await chatOf(alice, bob);
     const kept = alice.stores;
     await alice.close();
-    open = open.filter((m) => m !== alice);
     await bob.client.api.call('POST', `/chats/${chatId}/leave`);
     expect((await server.app.store.getChat(chatId))?.pending).toMatchObject({
       epoch: 2,

@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeChange } from '../../src/client/index.js';
 import { assertSchema } from '../support/client.js';
 import { startServer, type TestServer } from '../support/helper.js';
-import { holdsAnyKey, type Member, members, rawKeysOf, say, storedBytes } from './members-support.js';
+import {
+  epochOf,
+  holdsAnyKey,
+  type Member,
+  members,
+  rawKeysOf,
+  say,
+  storedBytes,
+} from './members-support.js';
 
 // Issue 14: a members-mode conversation across an invitation, a leave and a count-based rotation,
 // every key made by a member's client; afterwards the server's database holds none of them.
@@ -18,8 +26,6 @@ afterAll(async () => {
   for (const m of all) await m.close();
   await server?.close();
 });
-
-const epochOf = (m: Member, chatId: string) => m.stores.highestEpoch(chatId) ?? 0;
 
 describe('a members-mode chat', () => {
   it('holds a conversation across an invitation, a leave and a rotation, with no key on the server', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess } from '../../cli/child.js';
-import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
+import { cliEnv, cliOf } from '../support/cli.js';
+import { startServer, type TestServer } from '../support/helper.js';
 import { holdsAnyKey, member, rawKeysOf, storedBytes } from './members-support.js';
 
 // Issue 14 through the CLI: `chat --members`, the mode in plain words, every change of members
@@ -10,15 +10,11 @@ let server: TestServer;
 let env: Record<string, string>;
 beforeAll(async () => {
   server = await startServer({ PRESENCE_GRACE_MS: '60000', SECURECHAT_ROTATE_MESSAGES: '3' });
-  env = { SECURECHAT_SERVER: server.url, SECURECHAT_KEYS_DIR: server.keysDir };
+  env = cliEnv(server.url, server.keysDir);
 });
 afterAll(() => server?.close());
 
-const menu = (user: string) => {
-  const cli = new CliProcess(['--user', user, '--password-stdin'], env);
-  cli.send(PASSWORD);
-  return cli;
-};
+const { menu } = cliOf(() => env);
 
 describe('a members-mode chat in the CLI', () => {
   it('is made, shown and kept by its members across an invitation, a leave and a rotation', async () => {

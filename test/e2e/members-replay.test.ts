@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/store/types.js';
 import { startServer, type TestServer } from '../support/helper.js';
-import { type Member, members, say } from './members-support.js';
+import { epochOf, type Member, members, say } from './members-support.js';
 
 // Issue 12 review: in a members-mode chat (members added when their epoch is committed, a leaver
 // removed at once while the next epoch waits), the events stored once reach on replay exactly
@@ -16,7 +16,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const epochOf = (m: Member, chatId: string) => m.stores.highestEpoch(chatId) ?? 0;
 const shown = (e: StoredEvent) => (e.type === 'message' ? `message ${JSON.parse(e.data).seq}` : e.type);
 
 describe('a members-mode chat stored once', () => {

@@ -1,45 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatView } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { startServer, type TestServer } from '../support/helper.js';
-import { forgeEnvelopes, inject, type Member, members } from './members-support.js';
+import { chatOf, epochOf, forgeEnvelopes, inject, loginEach } from './members-support.js';
 
 // A review of members mode as an attacker: a compromised server that answers what it likes,
 // and a member colluding with it. Each case is a way the client once took a key it should not.
 let server: TestServer;
-const open: Member[] = [];
 beforeAll(async () => {
   server = await startServer();
 });
-afterEach(async () => {
-  for (const m of open.splice(0)) await m.close();
-});
 afterAll(() => server?.close());
 
-async function login(...names: string[]) {
-  const ms = await members(server, ...names);
-  open.push(...ms);
-  return ms;
-}
-
-/** A members-mode chat of `creator` with every one of `others` joined, at epoch 1. */
-async function chatOf(creator: Member, ...others: Member[]): Promise<string> {
-  const { chat } = await creator.client.createChat(
-    others.map((m) => m.username),
-    { keyMode: 'members' },
-  );
-  for (const m of others) {
-    await m.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
-    await m.client.join(chat.id);
-  }
-  return chat.id;
-}
-
-const epochOf = (m: Member, chatId: string) => m.stores.highestEpoch(chatId) ?? 0;
+const { login } = loginEach(() => server);
 
 describe('members mode, reviewed as an attacker', () => {
   it('refuses a server-made envelope in a chat whose keys its members make (downgrade)', async () => {

@@ -1,16 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import {
   Api,
-  buildCommit,
   Client,
-  type CommitBody,
   type CommitOutcome,
   type FeedEvent,
-  follow,
-  importPrivatePem,
   importUserKeys,
   type MemberChange,
   type MemberKeyEnvelope,
@@ -19,10 +15,12 @@ import {
 import { nodeSignatures } from '../../src/client/node/index.js';
 import { unwrapKey } from '../../src/crypto/envelope.js';
 import type { PendingEpoch } from '../../src/store/types.js';
-import { keyStore } from '../client/support.js';
+import { eventQueue, followed, keyStore } from '../client/support.js';
 import { BACKEND, backendEnv } from '../support/backend.js';
 import { Api as SpecApi } from '../support/client.js';
 import { PASSWORD, type TestServer } from '../support/helper.js';
+
+export { forgeEnvelopes } from '../client/support.js';
 
 /**
  * A user of a members-mode chat as a real client behaves: the client library, its own stores, and
@@ -65,53 +63,27 @@ export async function member(
     onMemberChange: (c) => m.changes.push(c),
     onCommitRefused: (chatId, _p, reason) => m.refused.push({ chatId, reason }),
   });
-  const events: FeedEvent[] = [];
-  const waiters: (() => void)[] = [];
-  const wake = () => {
-    for (const w of waiters.splice(0)) w();
-  };
-  const abort = new AbortController();
-  let done: Promise<void> = Promise.resolve();
-  if (options.follow !== false) {
-    let connected!: () => void;
-    const open = new Promise<void>((resolve) => (connected = resolve));
-    done = follow(
-      m.client.api,
-      {
-        onEvent: async (event) => {
-          try {
-            const outcome = await m.client.handleKeyEvent(event);
-            if (outcome) m.outcomes.push(outcome);
-          } catch (error) {
-            m.errors.push((error as Error).message);
-          }
-          events.push(event);
-          wake();
-        },
-        onStatus: (status) => status === 'connected' && connected(),
-      },
-      abort.signal,
-    ).catch(() => {});
-    await open;
-  }
-  m.next = async (match) => {
-    for (;;) {
-      const found = events.find(match);
-      if (found) {
-        events.splice(events.indexOf(found), 1);
-        return found;
-      }
-      await new Promise<void>((resolve) => waiters.push(resolve));
+  const handle = async (event: FeedEvent) => {
+    try {
+      const outcome = await m.client.handleKeyEvent(event);
+      if (outcome) m.outcomes.push(outcome);
+    } catch (error) {
+      m.errors.push((error as Error).message);
     }
   };
-  m.until = async (check) => {
-    while (!check()) await new Promise<void>((resolve) => waiters.push(resolve));
-  };
-  m.close = async () => {
-    abort.abort();
-    await done;
-    await m.client.close();
-  };
+  const feed = options.follow === false ? undefined : followed(m.client.api, handle);
+  // the stream's end (a refused token) is the test's to see in what it waits for, not an error here
+  feed?.done.catch(() => {});
+  await feed?.open;
+  const { next, until } = feed ?? eventQueue();
+  m.next = next;
+  m.until = until;
+  let closed: Promise<void> | undefined;
+  m.close = () =>
+    (closed ??= (async () => {
+      await feed?.close().catch(() => {});
+      await m.client.close();
+    })());
   return m;
 }
 
@@ -121,6 +93,43 @@ export async function members(server: TestServer, ...names: string[]): Promise<M
   for (const name of names) all.push(await member(server, name));
   return all;
 }
+
+/**
+ * `login(...names)` for a test file on `server()`: logs the users in as {@link members}, and closes
+ * them after the test that logged them in (with any the test adds to `open`).
+ */
+export function loginEach(server: () => TestServer): {
+  login: (...names: string[]) => Promise<Member[]>;
+  /** Closed after the test; a test may add members it made itself (closing one twice does nothing). */
+  open: Member[];
+} {
+  const open: Member[] = [];
+  afterEach(async () => {
+    for (const m of open.splice(0)) await m.close();
+  });
+  const login = async (...names: string[]) => {
+    const ms = await members(server(), ...names);
+    open.push(...ms);
+    return ms;
+  };
+  return { login, open };
+}
+
+/** A members-mode chat of `creator` with every one of `others` joined, at epoch 1. */
+export async function chatOf(creator: Member, ...others: Member[]): Promise<string> {
+  const { chat } = await creator.client.createChat(
+    others.map((m) => m.username),
+    { keyMode: 'members' },
+  );
+  for (const m of others) {
+    await m.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
+    await m.client.join(chat.id);
+  }
+  return chat.id;
+}
+
+/** The latest epoch whose key `m`'s client holds for the chat (0 for none). */
+export const epochOf = (m: Member, chatId: string) => m.stores.highestEpoch(chatId) ?? 0;
 
 /** Sends `text` as `from` and waits until `to` has it, read and verified by its client. */
 export async function say(from: Member, to: Member[], chatId: string, text: string): Promise<void> {
@@ -185,45 +194,6 @@ export function specApi(server: TestServer, m: Member): SpecApi {
   const api = new SpecApi(server.url);
   api.token = m.client.api.token;
   return api;
-}
-
-/**
- * Member envelopes for `members` of epoch `epoch`, signed with `signer`'s own keys but naming
- * `committer`: what a forger (a compromised server, a member who left) could make.
- */
-export async function forgeEnvelopes(
-  signer: string,
-  chatId: string,
-  epoch: number,
-  members: string[],
-  committer = signer,
-): Promise<{ body: CommitBody; envelopes: MemberKeyEnvelope[] }> {
-  const provider = nodeSignatures();
-  const pairs = await keyStore(signer);
-  const body = await buildCommit(provider, {
-    chatId,
-    epoch,
-    members,
-    committer,
-    alg: 'ed25519',
-    signingKey: await importPrivatePem(provider, 'ed25519', pairs.signing.ed25519.privateKey),
-    wrapFor: async (u) => (await keyStore(u)).encryption.publicKey,
-  });
-  const envelopes = body.envelopes.map(
-    (e): MemberKeyEnvelope => ({
-      chatId,
-      epoch,
-      recipient: e.recipient,
-      algorithm: 'RSA-OAEP-SHA256',
-      wrappedKey: e.wrappedKey,
-      issuedAt: body.issuedAt,
-      committer,
-      members: body.members,
-      signatureAlgorithm: e.signatureAlgorithm,
-      signature: e.signature,
-    }),
-  );
-  return { body, envelopes };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatOf } from '../support/chats.js';
 import { type EventStream, Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 
@@ -15,10 +16,7 @@ beforeAll(async () => {
   bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
   dave = await Participant.login(server.url, server.keysDir, 'dave', PASSWORD);
   bobEvents = await bob.events();
-  const res = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
-  chatId = res.body.chat.id;
-  await alice.acceptEnvelope(res.body.keyEnvelope);
-  await bob.acceptEnvelope((await bob.api.call('joinChat', { params: { chatId } })).body.keyEnvelope);
+  chatId = await chatOf(alice, bob);
 });
 
 afterAll(async () => {

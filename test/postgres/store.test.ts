@@ -14,6 +14,7 @@ import {
 } from '../../src/store/types.js';
 import { backendEnv } from '../support/backend.js';
 import { tempDir } from '../support/helper.js';
+import { newMessage as message } from '../support/store.js';
 
 // Two stores with their own connection pools on one database: two instances, as far as the
 // database can tell.
@@ -48,22 +49,6 @@ async function chatWith(members: string[]): Promise<string> {
   );
   return id;
 }
-
-const message = (chatId: string, sender: string, epoch = 1, id: string = randomUUID()): NewMessage => ({
-  chatId,
-  sender,
-  receivedAt: now(),
-  message: {
-    id,
-    epoch,
-    sentAt: now(),
-    iv: 'AAAAAAAAAAAAAAAA',
-    ciphertext: 'AA==',
-    tag: 'AAAAAAAAAAAAAAAAAAAAAA==',
-    signatureAlgorithm: 'ed25519',
-    signature: 'AA==',
-  },
-});
 
 const eventData = (input: NewMessage) => (seq: number) =>
   JSON.stringify({ chatId: input.chatId, seq, sender: input.sender, message: input.message });

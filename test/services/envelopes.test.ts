@@ -67,6 +67,22 @@ describe('the signing share (issue 15, item 8)', () => {
     expect(sealed).toEqual(['m0', 'm1', 'm2']);
   });
 
+  it('queues a large rotation under one abort listener: no MaxListenersExceededWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const issue = await fakeIssuer(async () => {});
+      const members = Array.from({ length: 50 }, (_, i) => `m${i}`);
+      expect((await issue('chat', 2, members)).size).toBe(50);
+      // a warning is emitted on the next tick: let it come before listening stops
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('takes turns between rotations: a small chat does not wait behind a large one', async () => {
     const sealed: string[] = [];
     const issue = await fakeIssuer(async ({ chatId }) => {

@@ -1,5 +1,12 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { addressKey, threadPoolSize, WindowCounter, WorkQueue } from '../../src/services/limiter.js';
+import {
+  AbandonedError,
+  addressKey,
+  threadPoolSize,
+  WindowCounter,
+  WorkQueue,
+} from '../../src/services/limiter.js';
 
 /** A task held until `release`, recording when it starts. */
 function heldTasks(order: string[]) {
@@ -45,6 +52,45 @@ describe('the password-check queue is fair between addresses (accounts review, f
     for (const name of ['a1', 'b1', 'c1', 'd1', 'e1']) await release(name);
     expect(await Promise.all([...runs, ...newcomers])).toEqual(['a1', 'b1', 503, 'c1', 503, 'd1', 'e1']);
     expect(order).toEqual(['a1', 'b1', 'c1', 'd1', 'e1']);
+  });
+});
+
+describe('tasks waiting under one signal (a rotation: one signature a member)', () => {
+  it('hold one abort listener however many wait, and none once they ran or were abandoned', async () => {
+    const order: string[] = [];
+    const { task, release } = heldTasks(order);
+    const queue = new WorkQueue(1);
+    const stop = new AbortController();
+    const listeners = () => getEventListeners(stop.signal, 'abort').length;
+    const blocker = queue.run(task('blocker'));
+    const runs = Array.from({ length: 20 }, (_, i) =>
+      queue.run(task(`t${i}`), { signal: stop.signal }).catch((e: Error) => e),
+    );
+    expect(queue.size).toEqual({ active: 1, waiting: 20 });
+    expect(listeners()).toBe(1);
+    for (const name of ['blocker', 't0', 't1']) await release(name);
+    expect(queue.size).toEqual({ active: 1, waiting: 17 });
+    expect(listeners()).toBe(1);
+    // the rotation stops: every task still waiting leaves the queue, the running one finishes
+    stop.abort();
+    await release('t2');
+    const results = await Promise.all(runs);
+    expect(results.slice(0, 3)).toEqual(['t0', 't1', 't2']);
+    expect(results.slice(3).every((r) => r instanceof AbandonedError)).toBe(true);
+    expect(order).toEqual(['blocker', 't0', 't1', 't2']);
+    expect(queue.size).toEqual({ active: 0, waiting: 0 });
+    expect(listeners()).toBe(0);
+    await blocker;
+
+    const other = new AbortController();
+    const more = [
+      queue.run(task('a')),
+      ...['b', 'c'].map((n) => queue.run(task(n), { signal: other.signal })),
+    ];
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1);
+    for (const name of ['a', 'b', 'c']) await release(name);
+    expect(await Promise.all(more)).toEqual(['a', 'b', 'c']);
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { AppendRefusedError, type NewMessage, type Store } from '../../src/store/types.js';
 import { tempDir } from '../support/helper.js';
+import { newMessage as message } from '../support/store.js';
 
 // The store refuses in its own terms (a reason, and the chat's epoch when it is stale), never with
 // an HTTP error: services/messages.ts says it to the client. PostgreSQL's twin: test/postgres/store.test.ts.
@@ -19,22 +20,6 @@ afterAll(async () => {
 });
 
 const now = () => new Date().toISOString();
-
-const message = (chatId: string, sender: string, epoch = 1, id: string = randomUUID()): NewMessage => ({
-  chatId,
-  sender,
-  receivedAt: now(),
-  message: {
-    id,
-    epoch,
-    sentAt: now(),
-    iv: 'AAAAAAAAAAAAAAAA',
-    ciphertext: 'AA==',
-    tag: 'AAAAAAAAAAAAAAAAAAAAAA==',
-    signatureAlgorithm: 'ed25519',
-    signature: 'AA==',
-  },
-});
 
 const eventData = (input: NewMessage) => (seq: number) => JSON.stringify({ chatId: input.chatId, seq });
 
