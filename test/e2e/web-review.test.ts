@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Route } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shortId } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
@@ -209,6 +209,17 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
   });
 });
 
+/** The server hands `user`'s keys with bob's DSA key in place of the user's own. */
+async function swapDsaKey(page: Page, user: string): Promise<void> {
+  const other = (await keyStore('bob')).signing['dsa-sha256'].publicKey;
+  await page.route(`**/users/${user}/keys`, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.signingKeys['dsa-sha256'] = other;
+    return route.fulfill({ response, json: body });
+  });
+}
+
 describe.skipIf(!haveChromium)(
   'the user’s own public keys as the server hands them',
   { timeout: 120_000 },
@@ -217,13 +228,7 @@ describe.skipIf(!haveChromium)(
       // the page has no DSA private key to challenge: it checks commits its user's CLI signed
       // with DSA under the registered DSA key, which a server could swap for one of its own
       const alice = await start(browser, server, 'alice'); // honest at first: the keys are kept
-      const other = (await keyStore('bob')).signing['dsa-sha256'].publicKey;
-      await alice.page.route('**/users/alice/keys', async (route) => {
-        const response = await route.fetch();
-        const body = await response.json();
-        body.signingKeys['dsa-sha256'] = other;
-        return route.fulfill({ response, json: body });
-      });
+      await swapDsaKey(alice.page, 'alice');
       await alice.page.reload();
       await logIn(alice.page, 'alice');
       const refused = alice.page.getByRole('alert').filter({ hasText: /^These are not alice's keys/ });
@@ -258,6 +263,37 @@ describe.skipIf(!haveChromium)(
         .setInputFiles([...keyFiles(server, 'alice'), dsa]);
       await connected(alice.page);
       await alice.page.context().close();
+    });
+
+    it('a swapped DSA key refused at login is not taken when the private keys alone are picked again', async () => {
+      // the refusal says "pick the files of your own key store": the three private keys match
+      // (the server swapped only the DSA key, which no private key here vouches for), so taking
+      // them would keep the swapped DSA fingerprint in place of the one kept
+      const carol = await start(browser, server, 'carol'); // honest at first: the keys are kept
+      await swapDsaKey(carol.page, 'carol');
+      await carol.page.reload();
+      await logIn(carol.page, 'carol');
+      await carol.page
+        .getByRole('alert')
+        .filter({ hasText: /dsa-sha256 key's fingerprint differs/ })
+        .waitFor();
+      await carol.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'carol'));
+      const refused = carol.page.getByRole('alert').filter({ hasText: /signing-dsa\.pub\.pem/ });
+      expect(await refused.textContent()).toMatch(/the dsa-sha256 key's fingerprint differs/);
+      expect(
+        await carol.page
+          .getByRole('status')
+          .filter({ hasText: /^Connected$/ })
+          .count(),
+      ).toBe(0);
+
+      // nothing was kept: with the server honest again, the kept keys are taken at the next login
+      await carol.page.unroute('**/users/carol/keys');
+      await carol.page.reload();
+      await logIn(carol.page, 'carol');
+      await connected(carol.page);
+      expect(carol.problems).toEqual([]);
+      await carol.page.context().close();
     });
   },
 );
