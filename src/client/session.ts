@@ -177,14 +177,15 @@ export class Client extends MemberCommits {
   }
 
   /**
-   * Verifies that the message is of the chat being shown and the sender's signature (against keys
-   * fetched and pinned), then decrypts. Showing each (chatId, id) once is the caller's view's job.
+   * Verifies that the message is of the chat being shown and the sender's signature (against a
+   * peer's keys fetched and pinned, this user's own), then decrypts. Showing each (chatId, id) once is the caller's view's job.
    */
   async read(data: MessageData, chatId: string): Promise<string> {
     checkMessage(data); // the shape first: a malformed one is refused
     const alg = messageScheme(data, chatId);
-    const keys = await this.peerKeys(data.sender);
-    if (!(await verifyMessageSignature(this.provider, keys[alg], data)))
+    // this user's own messages (sent from another device) under its own keys, not a fetched copy
+    const signingKey = await this.signingKeyOf(data.sender, alg);
+    if (!(await verifyMessageSignature(this.provider, signingKey, data)))
       throw new MessageRefused(
         `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
       );

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shortId } from '../../src/client/index.js';
+import { composeMessage, type KeyHandle, shortId } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { Participant } from '../support/client.js';
@@ -297,6 +297,57 @@ describe.skipIf(!haveChromium)(
     });
   },
 );
+
+describe.skipIf(!haveChromium)('the user’s own messages', { timeout: 120_000 }, () => {
+  it("are checked under the user's own checked keys, not a copy the server hands over later", async () => {
+    // the login checks the server's copy of the user's keys; a later GET of them (to read a
+    // message of the user's own, sent from the CLI) must not be where the server swaps one
+    const alice = await start(browser, server, 'alice');
+    const [bob] = await members(server, 'bob');
+    const { chat } = await bob.client.createChat(['alice']);
+    await alice.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    await alice.page.getByRole('button', { name: 'Join' }).click();
+    await alice.page.getByRole('button', { name: 'Invite' }).waitFor();
+    // a message "from alice" signed with bob's Ed25519 key, under the chat's real key
+    const message = await composeMessage(bob.client.provider, {
+      chatId: chat.id,
+      epoch: 1,
+      sender: 'alice',
+      key: (await bob.client.chatKey(chat.id, 1)) as CryptoKey,
+      text: 'alice never wrote this',
+      alg: 'ed25519',
+      signingKey: bob.client.keys.signing.ed25519 as KeyHandle,
+    });
+    await bob.close();
+    const bobs = (await keyStore('bob')).signing.ed25519.publicKey;
+    let asked = 0;
+    await alice.page.route('**/users/alice/keys', async (route) => {
+      asked += 1;
+      if (asked === 1) return route.fallback(); // the login's check: honest
+      const response = await route.fetch();
+      const body = await response.json();
+      body.signingKeys.ed25519 = bobs;
+      return route.fulfill({ response, json: body });
+    });
+    await alice.page.route(`**/chats/${chat.id}/messages?*`, (route) =>
+      route.fulfill({
+        json: {
+          messages: [
+            { chatId: chat.id, seq: 1, sender: 'alice', receivedAt: new Date().toISOString(), message },
+          ],
+        },
+      }),
+    );
+    await alice.page.reload();
+    await logIn(alice.page, 'alice');
+    await connected(alice.page);
+    await alice.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    const refused = log(alice.page).getByRole('listitem').filter({ hasText: 'refused' });
+    expect(await refused.textContent()).toMatch(/signature does not verify against alice's key/);
+    expect(await log(alice.page).getByText('alice never wrote this').count()).toBe(0);
+    await alice.page.context().close();
+  });
+});
 
 describe.skipIf(!haveChromium)('a members-mode chat on a new browser', { timeout: 120_000 }, () => {
   it('takes no server-made key for a chat the server says is members mode, though it holds no key of it yet', async () => {
