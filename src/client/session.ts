@@ -1,7 +1,7 @@
 import { type ChatView, checkNewChat, type Unavailable } from './chats.js';
 import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
 import type { SignatureAlgorithm } from './keys.js';
-import { MemberCommits, type MemberCommitsOptions } from './member-commits.js';
+import { MemberCommits, type MemberCommitsOptions, NEW_CHAT } from './member-commits.js';
 import type { AnyKeyEnvelope as KeyEnvelope } from './members.js';
 import {
   composeMessage,
@@ -50,6 +50,7 @@ export class Client extends MemberCommits {
   ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
     const members = options.keyMode === 'members';
     const res = await this.adding(
+      NEW_CHAT,
       () =>
         this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
           'POST',
@@ -78,6 +79,7 @@ export class Client extends MemberCommits {
   /** POST /chats/{chatId}/invite, its answer checked. */
   async invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
     const res = await this.adding(
+      chatId,
       () =>
         this.api.call<{ chat: ChatView; unavailable: Unavailable }>(
           'POST',

@@ -96,6 +96,44 @@ describe.skipIf(!haveChromium)(
       expect(dave.problems).toEqual([]);
       await dave.page.context().close();
     });
+
+    it('a POST /chats answer held back does not silence the refusal of an addition to another chat', async () => {
+      const dave = await start(browser, server, 'dave');
+      const [bob, erin] = await members(server, 'bob', 'erin');
+      const { chat } = await bob.client.createChat(['dave'], { keyMode: 'members' });
+      await dave.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+      await dave.page.getByRole('button', { name: 'Join' }).click();
+      await dave.page.getByRole('button', { name: 'Invite' }).waitFor();
+      // the server holds the answer to dave's new chat back (for good, in this test)
+      let held!: () => void;
+      const holding = new Promise<void>((resolve) => {
+        held = resolve;
+      });
+      await dave.page.route(
+        (url) => url.pathname === '/chats',
+        (route) => {
+          if (!isCreate(route)) return route.fallback();
+          held();
+        },
+      );
+      await dave.page.getByRole('button', { name: 'New chat' }).click();
+      await dave.page.getByLabel('Invitees').fill('bob');
+      await dave.page.getByRole('button', { name: 'Start chat' }).click();
+      await holding;
+      // meanwhile an addition to bob's chat that nobody's client will commit (the server's own)
+      const invited = await bob.client.api.call<{ chat: { pending: unknown } }>(
+        'POST',
+        `/chats/${encodeURIComponent(chat.id)}/invite`,
+        { invitees: ['erin'] },
+      );
+      expect(invited.chat.pending).not.toBeNull();
+      await log(dave.page)
+        .getByText(/^the key of epoch 2 is left to another member: /)
+        .waitFor();
+      await bob.close();
+      await erin.close();
+      await dave.page.context().close();
+    });
   },
 );
 
