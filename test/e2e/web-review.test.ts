@@ -14,7 +14,7 @@ import { keyStore } from '../client/support.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 import { members } from './members-support.js';
-import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
+import { connected, haveChromium, keyFiles, launch, log, logIn, openPage, start } from './web-support.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -301,6 +301,26 @@ describe.skipIf(!haveChromium)(
         .setInputFiles([...keyFiles(server, 'alice'), dsa]);
       await connected(alice.page);
       await alice.page.context().close();
+    });
+
+    it('several signing-dsa.pub.pem picked are refused, not the DSA check skipped', async () => {
+      const web = await openPage(browser, server);
+      await logIn(web.page, 'erin');
+      const dsa = (user: string) => path.join(server.keysDir, 'users', user, 'signing-dsa.pub.pem');
+      await web.page
+        .getByLabel('Key store', { exact: true })
+        .setInputFiles([...keyFiles(server, 'erin'), dsa('bob'), dsa('erin')]);
+      await web.page
+        .getByRole('alert')
+        .filter({ hasText: /^Several files named signing-dsa\.pub\.pem were picked/ })
+        .waitFor();
+      expect(
+        await web.page
+          .getByRole('status')
+          .filter({ hasText: /^Connected$/ })
+          .count(),
+      ).toBe(0);
+      await web.page.context().close();
     });
 
     it('a swapped DSA key refused at login is not taken when the private keys alone are picked again', async () => {
