@@ -42,6 +42,8 @@ export class ChatKeys extends KeyTrust {
   readonly username: string;
   readonly keys: UserKeys;
   private readonly chatKeys = new Map<string, CryptoKey>();
+  /** This user's own public signing keys, imported once (a history of one's own messages). */
+  private readonly ownSigning = new Map<SignatureAlgorithm, Promise<KeyHandle>>();
   /** Chats a chat object said are members mode: a chat's mode never changes, so no key of theirs is the server's. */
   private readonly membersChats = new Set<string>();
 
@@ -175,10 +177,19 @@ export class ChatKeys extends KeyTrust {
     for (const u of members) if (u !== this.username) await this.peerKeys(u).catch(() => undefined);
   }
 
-  /** A user's public signing key: this user's own from its key store, a peer's pinned. */
-  private async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
-    if (username === this.username)
-      return importPublicPem(this.provider, alg, this.keys.publicKeys.signing[alg]);
+  /**
+   * A user's public signing key: this user's own from its key store (in a browser, the server's
+   * copy checked at login), never one the server hands over later; a peer's pinned.
+   */
+  protected async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
+    if (username === this.username) {
+      let own = this.ownSigning.get(alg);
+      if (!own) {
+        own = importPublicPem(this.provider, alg, this.keys.publicKeys.signing[alg]);
+        this.ownSigning.set(alg, own);
+      }
+      return own;
+    }
     return (await this.peerKeys(username))[alg];
   }
 

@@ -13,6 +13,9 @@ import type { FeedEvent } from './sse.js';
 import { escapeControls, shortId } from './text.js';
 import { checkChat, checkEvent } from './validate.js';
 
+/** What {@link MemberCommits.adding} names a new chat by, before its answer gives its id. */
+export const NEW_CHAT = 'new chat';
+
 export interface MemberCommitsOptions extends ChatKeysOptions {
   /** Told when this client will not commit a pending epoch, and why (a ghost member, say). */
   onCommitRefused?: (chatId: string, pending: PendingEpoch, reason: string) => void;
@@ -38,12 +41,13 @@ export class MemberCommits extends ChatKeys {
    */
   private readonly asked = new Map<string, { epoch: number; names: Set<string> }>();
   /**
-   * This user's own requests that add members (a new chat, an invitation) whose answer has not
-   * come yet: a `chat.rekey` of that very addition can arrive first, before the answer says whom
-   * this user asked for. Such an addition is left to the answer (which commits it) instead of
-   * being refused as one nobody asked for.
+   * This user's own requests that add members whose answer has not come yet, per chat invited to
+   * ({@link NEW_CHAT} for a new chat): a `chat.rekey` of that very addition can arrive first,
+   * before the answer says whom this user asked for. Such an addition is left to the answer
+   * (which commits it) instead of being refused as one nobody asked for; another chat's is not
+   * (an answer the server holds back must not silence the refusals of every chat).
    */
-  protected asking = 0;
+  private readonly asking = new Map<string, number>();
   /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
   private readonly committing = new Map<string, Promise<CommitOutcome>>();
 
@@ -76,7 +80,9 @@ export class MemberCommits extends ChatKeys {
     const previous = p.epoch === 1 ? [this.username] : await this.recordedMembers(chatId, p.epoch - 1);
     const highest = this.options.epochs.highestEpoch(chatId);
     const ask = this.asked.get(chatId);
-    if (p.added.length > 0 && ask?.epoch !== p.epoch && this.asking > 0) return { status: 'none' };
+    // a new chat's first epoch (the creator's own, checked above), or an invitation to this chat
+    const answerDue = this.asking.has(chatId) || (p.epoch === 1 && this.asking.has(NEW_CHAT));
+    if (p.added.length > 0 && ask?.epoch !== p.epoch && answerDue) return { status: 'none' };
     const reason =
       highest !== undefined && p.epoch !== highest + 1
         ? `its epoch ${p.epoch} is not the one after epoch ${highest}, the latest you hold`
@@ -117,17 +123,24 @@ export class MemberCommits extends ChatKeys {
   }
 
   /**
-   * A request of this user that may add members: {@link asking} until `answered` (which checks
-   * the answer and remembers whom it asked for) has taken its answer.
+   * A request of this user that may add members to `chatId` (a new chat: {@link NEW_CHAT}):
+   * {@link asking} until `answered` (which checks the answer and remembers whom it asked for)
+   * has taken its answer.
    */
-  protected async adding<T>(request: () => Promise<T>, answered: (answer: T) => void): Promise<T> {
-    this.asking += 1;
+  protected async adding<T>(
+    chatId: string,
+    request: () => Promise<T>,
+    answered: (answer: T) => void,
+  ): Promise<T> {
+    this.asking.set(chatId, (this.asking.get(chatId) ?? 0) + 1);
     try {
       const answer = await request();
       answered(answer);
       return answer;
     } finally {
-      this.asking -= 1;
+      const left = (this.asking.get(chatId) ?? 1) - 1;
+      if (left > 0) this.asking.set(chatId, left);
+      else this.asking.delete(chatId);
     }
   }
 

@@ -1,7 +1,7 @@
 import { type ChatView, checkNewChat, type Unavailable } from './chats.js';
 import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
 import type { SignatureAlgorithm } from './keys.js';
-import { MemberCommits, type MemberCommitsOptions } from './member-commits.js';
+import { MemberCommits, type MemberCommitsOptions, NEW_CHAT } from './member-commits.js';
 import type { AnyKeyEnvelope as KeyEnvelope } from './members.js';
 import {
   composeMessage,
@@ -50,6 +50,7 @@ export class Client extends MemberCommits {
   ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
     const members = options.keyMode === 'members';
     const res = await this.adding(
+      NEW_CHAT,
       () =>
         this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
           'POST',
@@ -78,6 +79,7 @@ export class Client extends MemberCommits {
   /** POST /chats/{chatId}/invite, its answer checked. */
   async invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
     const res = await this.adding(
+      chatId,
       () =>
         this.api.call<{ chat: ChatView; unavailable: Unavailable }>(
           'POST',
@@ -177,14 +179,15 @@ export class Client extends MemberCommits {
   }
 
   /**
-   * Verifies that the message is of the chat being shown and the sender's signature (against keys
-   * fetched and pinned), then decrypts. Showing each (chatId, id) once is the caller's view's job.
+   * Verifies that the message is of the chat being shown and the sender's signature (against a
+   * peer's keys fetched and pinned, this user's own), then decrypts. Showing each (chatId, id) once is the caller's view's job.
    */
   async read(data: MessageData, chatId: string): Promise<string> {
     checkMessage(data); // the shape first: a malformed one is refused
     const alg = messageScheme(data, chatId);
-    const keys = await this.peerKeys(data.sender);
-    if (!(await verifyMessageSignature(this.provider, keys[alg], data)))
+    // this user's own messages (sent from another device) under its own keys, not a fetched copy
+    const signingKey = await this.signingKeyOf(data.sender, alg);
+    if (!(await verifyMessageSignature(this.provider, signingKey, data)))
       throw new MessageRefused(
         `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
       );

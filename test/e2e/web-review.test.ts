@@ -6,15 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Route } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shortId } from '../../src/client/index.js';
+import { composeMessage, type KeyHandle, shortId } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 import { members } from './members-support.js';
-import { connected, haveChromium, keyFiles, launch, log, logIn, start } from './web-support.js';
+import { connected, haveChromium, keyFiles, launch, log, logIn, openPage, start } from './web-support.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -94,6 +94,44 @@ describe.skipIf(!haveChromium)(
       expect(await log(dave.page).getByText('epoch 1: key made by you for bob, dave').count()).toBe(1);
       expect(await dave.page.getByText(/whom you did not invite/).count()).toBe(0);
       expect(dave.problems).toEqual([]);
+      await dave.page.context().close();
+    });
+
+    it('a POST /chats answer held back does not silence the refusal of an addition to another chat', async () => {
+      const dave = await start(browser, server, 'dave');
+      const [bob, erin] = await members(server, 'bob', 'erin');
+      const { chat } = await bob.client.createChat(['dave'], { keyMode: 'members' });
+      await dave.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+      await dave.page.getByRole('button', { name: 'Join' }).click();
+      await dave.page.getByRole('button', { name: 'Invite' }).waitFor();
+      // the server holds the answer to dave's new chat back (for good, in this test)
+      let held!: () => void;
+      const holding = new Promise<void>((resolve) => {
+        held = resolve;
+      });
+      await dave.page.route(
+        (url) => url.pathname === '/chats',
+        (route) => {
+          if (!isCreate(route)) return route.fallback();
+          held();
+        },
+      );
+      await dave.page.getByRole('button', { name: 'New chat' }).click();
+      await dave.page.getByLabel('Invitees').fill('bob');
+      await dave.page.getByRole('button', { name: 'Start chat' }).click();
+      await holding;
+      // meanwhile an addition to bob's chat that nobody's client will commit (the server's own)
+      const invited = await bob.client.api.call<{ chat: { pending: unknown } }>(
+        'POST',
+        `/chats/${encodeURIComponent(chat.id)}/invite`,
+        { invitees: ['erin'] },
+      );
+      expect(invited.chat.pending).not.toBeNull();
+      await log(dave.page)
+        .getByText(/^the key of epoch 2 is left to another member: /)
+        .waitFor();
+      await bob.close();
+      await erin.close();
       await dave.page.context().close();
     });
   },
@@ -209,6 +247,24 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
   });
 });
 
+/** Whether the page says its stream is connected (a refused key store leaves it not). */
+const isConnected = async (page: Page) =>
+  (await page
+    .getByRole('status')
+    .filter({ hasText: /^Connected$/ })
+    .count()) > 0;
+
+/** The server hands `user`'s keys with bob's DSA key in place of the user's own. */
+async function swapDsaKey(page: Page, user: string): Promise<void> {
+  const other = (await keyStore('bob')).signing['dsa-sha256'].publicKey;
+  await page.route(`**/users/${user}/keys`, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.signingKeys['dsa-sha256'] = other;
+    return route.fulfill({ response, json: body });
+  });
+}
+
 describe.skipIf(!haveChromium)(
   'the user’s own public keys as the server hands them',
   { timeout: 120_000 },
@@ -217,23 +273,12 @@ describe.skipIf(!haveChromium)(
       // the page has no DSA private key to challenge: it checks commits its user's CLI signed
       // with DSA under the registered DSA key, which a server could swap for one of its own
       const alice = await start(browser, server, 'alice'); // honest at first: the keys are kept
-      const other = (await keyStore('bob')).signing['dsa-sha256'].publicKey;
-      await alice.page.route('**/users/alice/keys', async (route) => {
-        const response = await route.fetch();
-        const body = await response.json();
-        body.signingKeys['dsa-sha256'] = other;
-        return route.fulfill({ response, json: body });
-      });
+      await swapDsaKey(alice.page, 'alice');
       await alice.page.reload();
       await logIn(alice.page, 'alice');
       const refused = alice.page.getByRole('alert').filter({ hasText: /^These are not alice's keys/ });
       expect(await refused.textContent()).toMatch(/the dsa-sha256 key's fingerprint differs/);
-      expect(
-        await alice.page
-          .getByRole('status')
-          .filter({ hasText: /^Connected$/ })
-          .count(),
-      ).toBe(0);
+      expect(await isConnected(alice.page)).toBe(false);
 
       // picked again, with the folder's public DSA key: refused as well, nothing kept
       const dsa = path.join(server.keysDir, 'users', 'alice', 'signing-dsa.pub.pem');
@@ -244,12 +289,7 @@ describe.skipIf(!haveChromium)(
         .getByRole('alert')
         .filter({ hasText: /dsa-sha256 key's fingerprint differs/ })
         .waitFor();
-      expect(
-        await alice.page
-          .getByRole('status')
-          .filter({ hasText: /^Connected$/ })
-          .count(),
-      ).toBe(0);
+      expect(await isConnected(alice.page)).toBe(false);
 
       // the server's honest answer again: the same folder is taken
       await alice.page.unroute('**/users/alice/keys');
@@ -259,8 +299,100 @@ describe.skipIf(!haveChromium)(
       await connected(alice.page);
       await alice.page.context().close();
     });
+
+    it('several signing-dsa.pub.pem picked are refused, not the DSA check skipped', async () => {
+      const web = await openPage(browser, server);
+      await logIn(web.page, 'erin');
+      const dsa = (user: string) => path.join(server.keysDir, 'users', user, 'signing-dsa.pub.pem');
+      await web.page
+        .getByLabel('Key store', { exact: true })
+        .setInputFiles([...keyFiles(server, 'erin'), dsa('bob'), dsa('erin')]);
+      await web.page
+        .getByRole('alert')
+        .filter({ hasText: /^Several files named signing-dsa\.pub\.pem were picked/ })
+        .waitFor();
+      expect(await isConnected(web.page)).toBe(false);
+      await web.page.context().close();
+    });
+
+    it('a swapped DSA key refused at login is not taken when the private keys alone are picked again', async () => {
+      // the refusal says "pick the files of your own key store": the three private keys match
+      // (the server swapped only the DSA key, which no private key here vouches for), so taking
+      // them would keep the swapped DSA fingerprint in place of the one kept
+      const carol = await start(browser, server, 'carol'); // honest at first: the keys are kept
+      await swapDsaKey(carol.page, 'carol');
+      await carol.page.reload();
+      await logIn(carol.page, 'carol');
+      await carol.page
+        .getByRole('alert')
+        .filter({ hasText: /dsa-sha256 key's fingerprint differs/ })
+        .waitFor();
+      await carol.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'carol'));
+      const refused = carol.page.getByRole('alert').filter({ hasText: /signing-dsa\.pub\.pem/ });
+      expect(await refused.textContent()).toMatch(/the dsa-sha256 key's fingerprint differs/);
+      expect(await isConnected(carol.page)).toBe(false);
+
+      // nothing was kept: with the server honest again, the kept keys are taken at the next login
+      await carol.page.unroute('**/users/carol/keys');
+      await carol.page.reload();
+      await logIn(carol.page, 'carol');
+      await connected(carol.page);
+      expect(carol.problems).toEqual([]);
+      await carol.page.context().close();
+    });
   },
 );
+
+describe.skipIf(!haveChromium)('the user’s own messages', { timeout: 120_000 }, () => {
+  it("are checked under the user's own checked keys, not a copy the server hands over later", async () => {
+    // the login checks the server's copy of the user's keys; a later GET of them (to read a
+    // message of the user's own, sent from the CLI) must not be where the server swaps one
+    const alice = await start(browser, server, 'alice');
+    const [bob] = await members(server, 'bob');
+    const { chat } = await bob.client.createChat(['alice']);
+    await alice.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    await alice.page.getByRole('button', { name: 'Join' }).click();
+    await alice.page.getByRole('button', { name: 'Invite' }).waitFor();
+    // a message "from alice" signed with bob's Ed25519 key, under the chat's real key
+    const message = await composeMessage(bob.client.provider, {
+      chatId: chat.id,
+      epoch: 1,
+      sender: 'alice',
+      key: (await bob.client.chatKey(chat.id, 1)) as CryptoKey,
+      text: 'alice never wrote this',
+      alg: 'ed25519',
+      signingKey: bob.client.keys.signing.ed25519 as KeyHandle,
+    });
+    await bob.close();
+    const bobs = (await keyStore('bob')).signing.ed25519.publicKey;
+    let asked = 0;
+    await alice.page.route('**/users/alice/keys', async (route) => {
+      asked += 1;
+      if (asked === 1) return route.fallback(); // the login's check: honest
+      const response = await route.fetch();
+      const body = await response.json();
+      body.signingKeys.ed25519 = bobs;
+      return route.fulfill({ response, json: body });
+    });
+    await alice.page.route(`**/chats/${chat.id}/messages?*`, (route) =>
+      route.fulfill({
+        json: {
+          messages: [
+            { chatId: chat.id, seq: 1, sender: 'alice', receivedAt: new Date().toISOString(), message },
+          ],
+        },
+      }),
+    );
+    await alice.page.reload();
+    await logIn(alice.page, 'alice');
+    await connected(alice.page);
+    await alice.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    const refused = log(alice.page).getByRole('listitem').filter({ hasText: 'refused' });
+    expect(await refused.textContent()).toMatch(/signature does not verify against alice's key/);
+    expect(await log(alice.page).getByText('alice never wrote this').count()).toBe(0);
+    await alice.page.context().close();
+  });
+});
 
 describe.skipIf(!haveChromium)('a members-mode chat on a new browser', { timeout: 120_000 }, () => {
   it('takes no server-made key for a chat the server says is members mode, though it holds no key of it yet', async () => {

@@ -94,10 +94,10 @@ async function registered(api: Api, provider: SignatureProvider, username: strin
   };
 }
 
-function mismatch(username: string, purposes: string[]): ClientError {
+function mismatch(username: string, purposes: string[], hint = ''): ClientError {
   return new ClientError(
     `These are not ${escapeControls(username)}'s keys: the ${purposes.join(', ')} key's fingerprint differs ` +
-      'from the one registered on the server. Nothing was kept; pick the files of your own key store.',
+      `from the one registered on the server. Nothing was kept; pick the files of your own key store.${hint}`,
   );
 }
 
@@ -148,12 +148,25 @@ export async function loadKeyStore(
   const differ: string[] = [];
   for (const purpose of Object.values(KEY_FILES))
     if (!(await matches(provider, purpose, imported[purpose], server.handles[purpose]))) differ.push(purpose);
+  let hint = '';
   const dsa = files.filter((file) => file.name === DSA_PUBLIC_FILE);
-  if (dsa.length === 1 && dsa[0].size < 64 * 1024) {
-    const der = pemToDer(await dsa[0].text(), 'PUBLIC KEY');
+  if (dsa.length > 1)
+    throw new ClientError(
+      `Several files named ${DSA_PUBLIC_FILE} were picked: pick the files of keys/users/${escapeControls(username)}/ only (or that folder).`,
+    );
+  if (dsa.length === 1) {
+    const der = dsa[0].size < 64 * 1024 ? pemToDer(await dsa[0].text(), 'PUBLIC KEY') : undefined;
     if (!der || (await fingerprint(der)) !== server.fingerprints['dsa-sha256']) differ.push('dsa-sha256');
+  } else {
+    // no private key here vouches for the DSA key: one other than the one this browser kept (a
+    // later login refused it) is taken only against the key store's own public DSA key
+    const kept = (await idbGet<Kept>(storeKey(username)))?.fingerprints['dsa-sha256'];
+    if (kept !== undefined && kept !== server.fingerprints['dsa-sha256']) {
+      differ.push('dsa-sha256');
+      hint = ` The DSA key is checked against ${DSA_PUBLIC_FILE}: pick it too (the folder holds it).`;
+    }
   }
-  if (differ.length) throw mismatch(username, differ);
+  if (differ.length) throw mismatch(username, differ, hint);
   const keys: UserKeys = {
     encryption: imported.encryption as CryptoKey,
     signing: { 'rsa-pss-sha256': imported['rsa-pss-sha256'], ed25519: imported.ed25519 },
