@@ -22,6 +22,8 @@ const SERVERLESS = [
   'test/sse/connection.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',
+  'test/client/epoch-order.test.ts',
+  'test/client/text.test.ts',
   'test/client/crypto.test.ts',
   'test/client/dsa.test.ts',
   'test/client/keygen.test.ts',

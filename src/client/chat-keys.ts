@@ -2,6 +2,7 @@ import type { Bytes } from './bytes.js';
 import type { ChatView } from './chats.js';
 import {
   checkEnvelopeFields,
+  checkNotOlder,
   type EnvelopeExpectation,
   importChatKey,
   openEnvelope,
@@ -82,7 +83,7 @@ export class ChatKeys extends KeyTrust {
         );
       if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
       bytes = await openEnvelope(envelope, expected, {
-        highest: this.options.epochs.highestEpoch(expected.chatId) ?? 0,
+        highest: () => this.highest(expected.chatId),
         username: this.username,
         serverKey: this.serverKey,
         encryptionKey: this.keys.encryption,
@@ -90,18 +91,25 @@ export class ChatKeys extends KeyTrust {
     }
     const key = await importChatKey(bytes);
     bytes.fill(0);
-    // Another accept may have raised the highest epoch while this one awaited: check again now
-    // (the store only ever raises it).
-    const now = this.options.epochs.highestEpoch(expected.chatId) ?? 0;
-    if (!expected.past && envelope.epoch < now)
-      throw new EnvelopeRefused(
-        `chat ${shortId(expected.chatId)}: epoch ${envelope.epoch} is older than epoch ${now}, already seen (a replayed key?)`,
-      );
+    // The older-epoch check ran before the signature check and the unwrap; another accept may
+    // have raised the highest epoch during them (the store only ever raises it): asked once more
+    // before the key is taken, so no older key is ever returned as the chat's current one.
+    this.checkStillNew(envelope, expected);
     const known = this.options.epochs.envelope(envelope.chatId, envelope.epoch) !== undefined;
     this.chatKeys.set(`${envelope.chatId}/${envelope.epoch}`, key);
     await this.options.epochs.record(envelope);
     if (change && !known) this.options.onMemberChange?.(change);
     return key;
+  }
+
+  /** The highest epoch this client holds of a chat (0 for none): the store only ever raises it. */
+  private highest(chatId: string): number {
+    return this.options.epochs.highestEpoch(chatId) ?? 0;
+  }
+
+  /** An envelope offered as the chat's new or current key is not older than the highest epoch held now. */
+  private checkStillNew(envelope: KeyEnvelope, expected: EnvelopeExpectation): void {
+    checkNotOlder(expected, envelope.epoch, this.highest(expected.chatId));
   }
 
   /**
@@ -136,12 +144,7 @@ export class ChatKeys extends KeyTrust {
     envelope: MemberKeyEnvelope,
     expected: EnvelopeExpectation,
   ): Promise<{ bytes: Bytes; change: MemberChange }> {
-    checkEnvelopeFields(
-      envelope,
-      expected,
-      this.options.epochs.highestEpoch(expected.chatId) ?? 0,
-      this.username,
-    );
+    checkEnvelopeFields(envelope, expected, this.highest(expected.chatId), this.username);
     checkMemberEnvelope(envelope, this.username);
     const where = `chat ${shortId(envelope.chatId)} epoch ${envelope.epoch}`;
     // One key and one roster per epoch: a second, even signed by a member, would swap the key
@@ -153,10 +156,13 @@ export class ChatKeys extends KeyTrust {
       );
     const change = checkCommitter(await this.previousRecord(envelope.chatId, envelope.epoch), envelope);
     const key = await this.signingKeyOf(envelope.committer, envelope.signatureAlgorithm);
+    // the record and the key may have been fetched meanwhile: still not older, before the costly steps
+    this.checkStillNew(envelope, expected);
     if (!(await verifyMemberSignature(this.provider, key, envelope)))
       throw new EnvelopeRefused(
         `${where}: the signature of ${escapeControls(envelope.committer)} does not verify`,
       );
+    this.checkStillNew(envelope, expected);
     let bytes: Bytes;
     try {
       bytes = await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey);

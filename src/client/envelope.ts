@@ -122,6 +122,19 @@ export interface EnvelopeExpectation {
 }
 
 /**
+ * protocol.md, "What every client checks itself", 1: an envelope offered as the chat's new or
+ * current key is not older than `highest`, the highest epoch held of the chat; one asked for by
+ * its epoch (`past`: an older epoch's key, to read history) may be. Cheap: asked before every
+ * signature check and unwrap, and again after each wait, since another accept may raise `highest`.
+ */
+export function checkNotOlder(expected: EnvelopeExpectation, epoch: number, highest: number): void {
+  if (!expected.past && epoch < highest)
+    throw new EnvelopeRefused(
+      `chat ${shortId(expected.chatId)}: epoch ${epoch} is older than epoch ${highest}, already seen (a replayed key?)`,
+    );
+}
+
+/**
  * protocol.md, "What every client checks itself", 1: for the chat asked for, of the epoch named,
  * not older than `highest` (the highest epoch seen for the chat), for `username`. The signature
  * is checked after these, by the caller.
@@ -154,27 +167,32 @@ export function checkEnvelopeFields(
     throw new EnvelopeRefused(
       `chat ${chat}: the server named epoch ${escapeControls(String(expected.atLeast))}, the envelope is of epoch ${epoch}`,
     );
-  if (!expected.past && epoch < highest)
-    throw new EnvelopeRefused(
-      `chat ${chat}: epoch ${epoch} is older than epoch ${highest}, already seen (a replayed key?)`,
-    );
+  checkNotOlder(expected, epoch, highest);
   if (e.recipient !== username)
     throw new EnvelopeRefused(`chat ${chat}: it is for ${escapeControls(String(e.recipient))}, not you`);
 }
 
 /**
  * Checks, verifies the server's signature, then unwraps: the only order a client uses.
- * Returns the raw chat key bytes.
+ * Returns the raw chat key bytes. `highest` as a function is read again before the unwrap: an
+ * envelope that became older while its signature was checked is not unwrapped.
  */
 export async function openEnvelope(
   envelope: unknown,
   expected: EnvelopeExpectation,
-  context: { highest: number; username: string; serverKey: CryptoKey; encryptionKey: CryptoKey },
+  context: {
+    highest: number | (() => number);
+    username: string;
+    serverKey: CryptoKey;
+    encryptionKey: CryptoKey;
+  },
 ): Promise<Bytes> {
-  checkEnvelopeFields(envelope, expected, context.highest, context.username);
+  const highest = () => (typeof context.highest === 'function' ? context.highest() : context.highest);
+  checkEnvelopeFields(envelope, expected, highest(), context.username);
   const chat = shortId(expected.chatId);
   if (!(await verifyEnvelopeSignature(context.serverKey, envelope)))
     throw new EnvelopeRefused(`chat ${chat} epoch ${envelope.epoch}: the server signature does not verify`);
+  checkNotOlder(expected, envelope.epoch, highest());
   try {
     return await unwrapChatKeyBytes(context.encryptionKey, envelope.wrappedKey);
   } catch {

@@ -1,7 +1,10 @@
+import { escapeControls } from '../../src/client/index.js';
+
 /**
  * Elements made from data, never from markup: text goes in as text nodes (protocol.md, "Display":
  * a page inserts text as text), attributes through setAttribute, handlers through addEventListener.
- * Nothing in the web client uses innerHTML.
+ * Nothing in the web client uses innerHTML. Every string goes in through {@link shown}: whatever
+ * a peer or the server wrote, it reaches the page (and a screen reader) with its controls visible.
  */
 type Child = Node | string | number | undefined | null | false;
 type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
@@ -15,7 +18,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   for (const [name, value] of Object.entries(attrs)) {
     if (typeof value === 'function') el.addEventListener(name.replace(/^on/, ''), value);
     else if (value === true) el.setAttribute(name, '');
-    else if (typeof value === 'string') el.setAttribute(name, value);
+    else if (typeof value === 'string') el.setAttribute(name, shown(value));
   }
   append(el, ...children);
   return el;
@@ -24,9 +27,19 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 export function append(el: Element, ...children: Child[]): void {
   for (const child of children) {
     if (child === undefined || child === null || child === false) continue;
-    el.append(typeof child === 'object' ? child : document.createTextNode(String(child)));
+    el.append(typeof child === 'object' ? child : document.createTextNode(shown(String(child))));
   }
 }
+
+/**
+ * Text as the page shows it, by the CLI's rule (src/client/text.ts): controls, bidi controls and
+ * invisible format characters as their code points (`⟨U+202E⟩`), a newline too.
+ */
+export const shown = (text: string): string => escapeControls(text, false, 'code point');
+
+/** A message's text: as {@link shown}, but its newlines stay newlines (only a message spans lines). */
+export const messageText = (text: string): Text =>
+  document.createTextNode(escapeControls(text, true, 'code point'));
 
 export function replace(el: Element, ...children: Child[]): void {
   el.replaceChildren();

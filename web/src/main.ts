@@ -2,7 +2,7 @@
  * The Secure Chat web client: log in, load the key store, then chat. All cryptography happens
  * here, in the page, through the client library (src/client/), exactly as the CLI does it.
  */
-import { Api, browserSignatures, type UserKeys } from '../../src/client/index.js';
+import { Api, browserSignatures, showControlsAs, type UserKeys } from '../../src/client/index.js';
 import { h, reason, replace } from './dom.js';
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
 import { ChatView } from './panels/chat.js';
@@ -20,6 +20,9 @@ import {
 import { trustPanel } from './panels/trust.js';
 import { WebSession } from './session.js';
 import { BrowserStores } from './stores.js';
+
+// the library's own messages quote what the server sent as the page shows it: ⟨U+202E⟩, not \u202e
+showControlsAs('code point');
 
 const app = document.getElementById('app') as HTMLElement;
 const account = document.getElementById('account') as HTMLElement;

@@ -1,5 +1,5 @@
 import { isUsername, type MessageData, SeenMessages, shortId } from '../../../src/client/index.js';
-import { h, reason } from '../dom.js';
+import { h, messageText, reason } from '../dom.js';
 import type { WebSession } from '../session.js';
 
 const SCHEME: Record<string, string> = {
@@ -81,7 +81,7 @@ export class ChatLog {
           ` (${SCHEME[data.message.signatureAlgorithm]})`,
         ),
         ' ',
-        h('span', { class: 'text' }, text),
+        h('span', { class: 'text' }, messageText(text)),
       );
       this.refused.delete(seq);
     } catch (error) {
