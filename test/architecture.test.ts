@@ -184,7 +184,6 @@ function circles(graph: Map<string, string[]>): string[] {
  */
 const KNOWN_CIRCLES: string[] = [
   'cli/commands/chats.ts + cli/commands/messages.ts + cli/context.ts',
-  'src/crypto/envelope.ts + src/crypto/keys.ts + src/crypto/signatures.ts',
   'src/services/chats.ts + src/services/members-mode.ts',
 ];
 
