@@ -16,5 +16,3 @@ export interface Context {
   /** Messages the live stream has shown, by `chatId/id`: a repeat is refused, not shown twice. */
   seen: Seen;
 }
-
-export type { ChatView } from '../src/client/index.js';

@@ -1,10 +1,10 @@
 import readline from 'node:readline';
-import { follow, SeenMessages } from '../src/client/index.js';
+import { escapeControls, follow, SeenMessages, shortId } from '../src/client/index.js';
 import { chats, keys, messages, parseScheme, users } from './commands/index.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { commitWaiting, showEvent } from './events.js';
-import { escapeControls, printable, shortId, shortScheme } from './format.js';
+import { printable, shortScheme } from './format.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
 

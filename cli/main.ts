@@ -1,6 +1,6 @@
 import path from 'node:path';
 import readline from 'node:readline';
-import { follow, SeenMessages } from '../src/client/index.js';
+import { escapeControls, follow, SeenMessages, shortId } from '../src/client/index.js';
 import { promptHidden } from '../src/util/prompt.js';
 import { COMMANDS, NEEDS_CHAT, parseCommandLine } from './args.js';
 import { account, chats, keys, keystore, messages, users } from './commands/index.js';
@@ -9,7 +9,7 @@ import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { commitWaiting, showEvent } from './events.js';
 import { installStops } from './exits.js';
-import { escapeControls, jsonLine, printable, shortId } from './format.js';
+import { jsonLine, printable } from './format.js';
 import { HELP } from './help.js';
 import { interactive } from './interactive.js';
 import { LineQueue } from './lines.js';

@@ -1,8 +1,12 @@
-import { SeenMessages, type SignatureAlgorithm } from '../../src/client/index.js';
+import {
+  escapeControls,
+  type MessageData,
+  SeenMessages,
+  type SignatureAlgorithm,
+} from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { clock, escapeControls, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
-import type { MessageData } from '../session.js';
+import { clock, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
 import { resolveChat } from './chats.js';
 
 export function parseScheme(name: string): SignatureAlgorithm {
