@@ -29,9 +29,6 @@ export async function send(
   return { chatId, seq: res.seq, epoch: res.epoch };
 }
 
-/** The (chat, message id) pairs already shown in one view: each is shown once, however often it comes. */
-export type Seen = SeenMessages;
-
 /**
  * A message as a person reads it, or a loud refusal: an unverified message, one of another chat
  * than `chatId`, or one already shown in this view is never shown as a message.
@@ -40,7 +37,7 @@ export async function render(
   ctx: Context,
   data: MessageData,
   chatId: string,
-  seen: Seen,
+  seen: SeenMessages,
 ): Promise<{ line: string; ok: boolean; text?: string }> {
   // Review A1: a sender or seq that is not a string or number is shown as the JSON it is.
   const raw = (v: unknown) => escapeControls(typeof v === 'string' ? v : String(JSON.stringify(v)));
@@ -95,7 +92,7 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
     after = last;
   }
   const out = [];
-  const seen: Seen = new SeenMessages();
+  const seen = new SeenMessages();
   for (const m of all) {
     const r = await render(ctx, m, chatId, seen);
     // Review A5: what history showed is shown once in this view: the live stream does not repeat it.
