@@ -1,5 +1,6 @@
 import { checkEvent, escapeControls, type FeedEvent, listChats, shortId } from '../src/client/index.js';
-import { describeChat, render } from './commands/index.js';
+import { describeChat } from './commands/chats.js';
+import { render } from './commands/messages.js';
 import type { Context } from './context.js';
 
 /**
