@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { startServerProcess } from '../cli/child.js';
+import { startServerProcess } from '../scripts/child.js';
 import { openStore } from '../src/bootstrap/backends.js';
 import {
   composeMessage,

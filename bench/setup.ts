@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
-import { startServerProcess } from '../cli/child.js';
+import { startServerProcess } from '../scripts/child.js';
 import { importEncryptionKey, toHex, unwrapChatKeyBytes } from '../src/client/index.js';
 import type { KeyPairSet, PublicKeySet } from '../src/crypto/keys.js';
 import { createAccounts } from '../src/services/accounts.js';

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { keys } from './commands/index.js';
+import { SERVER } from './commands/keys.js';
 
 /** Where key stores are when neither --keys nor SECURECHAT_KEYS_DIR says: a per-user folder. */
 function defaultKeysDir(): string {
@@ -47,7 +47,7 @@ function rewriteTrustServer(argv: string[]): string[] {
     } else words.push(a);
   }
   if (!server) return argv;
-  return [...argv.slice(0, command), ...options, '--', 'trust', keys.SERVER, ...words];
+  return [...argv.slice(0, command), ...options, '--', 'trust', SERVER, ...words];
 }
 
 /** The command line: options with their defaults from the environment, and the words after them. */
@@ -78,22 +78,5 @@ export function parseCommandLine(argv: string[]) {
   });
 }
 
-/** Commands that act on one chat, named with --chat. */
-export const NEEDS_CHAT = new Set(['invite', 'leave', 'send', 'history']);
-
-/** Commands run logged in (the others, decrypt, keygen and register, before any login). */
-export const COMMANDS = new Set([
-  'status',
-  'online',
-  'users',
-  'chats',
-  'chat',
-  'invite',
-  'join',
-  'leave',
-  'send',
-  'history',
-  'fingerprint',
-  'trust',
-  'listen',
-]);
+/** The command line's options, with their defaults. */
+export type Options = ReturnType<typeof parseCommandLine>['values'];

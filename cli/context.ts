@@ -1,4 +1,4 @@
-import type { Seen } from './commands/messages.js';
+import type { SeenMessages } from '../src/client/index.js';
 import type { Session } from './session.js';
 
 /** What a command needs: the session, where to print, and (in the menu) the current chat. */
@@ -14,7 +14,5 @@ export interface Context {
   /** Invitations not yet joined, newest last. */
   pending: string[];
   /** Messages the live stream has shown, by `chatId/id`: a repeat is refused, not shown twice. */
-  seen: Seen;
+  seen: SeenMessages;
 }
-
-export type { ChatView } from '../src/client/index.js';

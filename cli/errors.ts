@@ -1,6 +1,4 @@
-import { ApiError, ClientError } from '../src/client/index.js';
-
-export { ApiError };
+import { ClientError } from '../src/client/index.js';
 
 /** An error the user can act on: printed as one line, never with a stack trace. */
 export class CliError extends ClientError {

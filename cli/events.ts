@@ -1,8 +1,7 @@
-import { checkEvent, type FeedEvent } from '../src/client/index.js';
-import { listChats } from './commands/chats.js';
-import { describeChat, render } from './commands/index.js';
+import { checkEvent, escapeControls, type FeedEvent, listChats, shortId } from '../src/client/index.js';
+import { describeChat } from './commands/chats.js';
+import { render } from './commands/messages.js';
 import type { Context } from './context.js';
-import { escapeControls, shortId } from './format.js';
 
 /**
  * Whether an event concerns the chat `only` (presence concerns everyone). Review A4: each type by

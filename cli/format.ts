@@ -1,6 +1,4 @@
-import { escapeControls, type SignatureAlgorithm, shortId } from '../src/client/index.js';
-
-export { escapeControls, shortId };
+import { escapeControls, type SignatureAlgorithm } from '../src/client/index.js';
 
 export const SCHEME_NAMES = new Map<string, SignatureAlgorithm>([
   ['rsa', 'rsa-pss-sha256'],

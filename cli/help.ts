@@ -1,4 +1,29 @@
-import { MENU } from './interactive.js';
+import type { Help } from './commands/command.js';
+import { COMMANDS } from './commands/table.js';
+
+/**
+ * Help lines as the terminal shows them: the usage in a column `width` wide, then the text; with
+ * `wrap`, a longer usage takes its own line and the text goes under the column.
+ */
+function lines(help: Help[], width: number, wrap: boolean): string {
+  const indent = ' '.repeat(width + 4);
+  return help
+    .map(([usage, text]) => {
+      const body = text.replaceAll('\n', `\n${indent}`);
+      return wrap && usage.length > width
+        ? `  ${usage}\n${indent}${body}`
+        : `  ${usage.padEnd(width)}  ${body}`;
+    })
+    .join('\n');
+}
+
+/** The help lines of every command, for one way of running them, in the table's order. */
+const helpOf = (part: 'local' | 'oneShot' | 'menu') => COMMANDS.flatMap((c) => c[part]?.help ?? []);
+
+/** The menu's `help`. */
+export const MENU = `Menu commands (interactive):
+${lines(helpOf('menu'), 19, false)}
+Anything else is a message to the current chat.`;
 
 /** `securechat --help`. */
 export const HELP = `securechat — end-to-end encrypted, signed group chat
@@ -26,36 +51,9 @@ Options:
   -h, --help          this help
 
 Your own keys and account (no login needed):
-  keygen              make your key store (four key pairs) in --keys DIR/users/<--user>/;
-                      refuses to replace one without --force; prints the fingerprints
-  keygen --export-public DIR
-                      copy the public halves of your key store to DIR, for an administrator's
-                      \`npm run user:add -- NAME --public-keys DIR\`
-  register [--code CODE]
-                      register --user with the code your administrator made
-                      (\`npm run user:invite -- NAME\`): makes the key store first if there is
-                      none, asks for a new password twice (or --password-stdin); then log in
+${lines(helpOf('local'), 18, true)}
 
 One-shot commands (securechat [options] <command>):
-  status <user>       online or not, and when last seen
-  online              who is online
-  users               every user with their presence
-  chats               your chats
-  chat <users…>       start a chat (prints its id; says who was offline or unknown); with
-                      --members, only its members' clients make its keys: the server cannot read it
-  invite <users…>     invite to --chat
-  join [chatId]       accept an invitation (no id needed when there is one)
-  leave               leave --chat
-  send <text…>        send to --chat (prints the message's seq)
-  history             the last --limit messages of --chat, verified and decrypted
-  listen              print events (and verified messages) until Ctrl-C
-  fingerprint [user]  key fingerprints (yours and the server's, or a user's); works when the
-                      server's key changed, showing the pinned and the new one
-  trust <user> FP     accept a user's changed keys: FP is the "all keys" fingerprint that
-                      \`fingerprint <user>\` shows, compared with the user out of band
-  trust --server FP   accept the server's changed key, once its operator confirmed FP
-  decrypt             teaching aid: unwrap a key envelope (--envelope FILE or stdin, or
-                      --wrapped BASE64) with --user's key store and print the chat key in hex;
-                      --server-key FILE checks the server's signature first
+${lines(helpOf('oneShot'), 18, true)}
 
 ${MENU}`;

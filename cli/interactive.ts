@@ -1,30 +1,15 @@
 import readline from 'node:readline';
-import { follow, SeenMessages } from '../src/client/index.js';
-import { chats, keys, messages, parseScheme, users } from './commands/index.js';
+import { escapeControls, follow, SeenMessages, shortId } from '../src/client/index.js';
+import type { Menu } from './commands/command.js';
+import { send } from './commands/messages.js';
+import { menuCommand } from './commands/table.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { commitWaiting, showEvent } from './events.js';
-import { escapeControls, printable, shortId, shortScheme } from './format.js';
+import { printable, shortScheme } from './format.js';
+import { MENU } from './help.js';
 import type { LineQueue } from './lines.js';
 import type { Session } from './session.js';
-
-export const MENU = `Menu commands (interactive):
-  chat <users…>        start a chat (you are told who is offline or unknown)
-  chat --members <users…>  a chat only its members can read (their clients make its keys)
-  invite <users…>      invite more people to the current chat (the key rotates)
-  join [chatId]        accept an invitation (no id needed when there is one)
-  leave                leave the current chat (the key rotates for the others)
-  chats                your chats (* current, ? invited); switch <chatId> to change
-  status <user>        is that user online?
-  all                  who is online
-  sig rsa|dsa|ed25519  the signature scheme for your messages (kept until changed)
-  history [n]          the last n messages of the current chat (default 20)
-  fingerprint [user]   key fingerprints, yours or a user's (compare them out of band)
-  trust <user> [FP]    accept a user's changed keys: those \`fingerprint <user>\` showed, or FP
-  trust --server [FP]  accept the server's changed key (FP, or the one \`fingerprint\` showed)
-  help                 this list
-  quit                 log out and leave (Ctrl-D and Ctrl-C too)
-Anything else is a message to the current chat.`;
 
 /** The terminal menu: the stream shows events as they happen while commands are typed. */
 export async function interactive(
@@ -86,54 +71,23 @@ export async function interactive(
     void quit();
   });
 
+  const menu: Menu = {
+    quit,
+    showHelp: () => {
+      for (const line of MENU.split('\n')) ctx.say(line);
+    },
+  };
+
   async function run(line: string): Promise<void> {
     const [word, ...args] = line.trim().split(/\s+/);
-    switch (word) {
-      case '':
-        return;
-      case 'help':
-      case '?':
-        for (const line of MENU.split('\n')) ctx.say(line);
-        return;
-      case 'quit':
-      case 'exit':
-        return quit();
-      case 'chat':
-        return chats.create(ctx, args);
-      case 'invite':
-        return chats.invite(ctx, undefined, args);
-      case 'join':
-        return chats.join(ctx, args[0]);
-      case 'leave':
-        return chats.leave(ctx, args[0]);
-      case 'chats':
-        return chats.list(ctx);
-      case 'switch':
-        ctx.currentChat = await chats.resolveChat(ctx, args[0] ?? '');
-        return ctx.say(`now in chat ${shortId(ctx.currentChat)}`);
-      case 'status':
-        return users.status(ctx, args);
-      case 'all':
-      case 'online':
-        return users.online(ctx);
-      case 'sig':
-        if (args.length === 0) return ctx.say(`signing with ${shortScheme(session.sig)}`);
-        await session.setSig(parseScheme(args[0]));
-        return ctx.say(`now signing with ${shortScheme(session.sig)}`);
-      case 'history':
-        return messages.history(ctx, undefined, args[0] ? Number.parseInt(args[0], 10) || 20 : 20);
-      case 'fingerprint':
-        return keys.fingerprints(ctx, args[0]);
-      case 'trust':
-        return keys.trust(ctx, args[0], args[1]);
-      default:
-        if (!ctx.currentChat)
-          throw new CliError(
-            `unknown command ${escapeControls(word)}; type help (or start a chat to send messages)`,
-          );
-        await messages.send(ctx, undefined, line);
-        return;
-    }
+    if (word === '') return;
+    const command = menuCommand(word);
+    if (command) return command.run(ctx, args, menu);
+    if (!ctx.currentChat)
+      throw new CliError(
+        `unknown command ${escapeControls(word)}; type help (or start a chat to send messages)`,
+      );
+    await send(ctx, undefined, line);
   }
 
   // One command at a time, in the order typed.

@@ -3,18 +3,16 @@ import {
   Api,
   Client,
   describeChange,
+  escapeControls,
   importUserKeys,
-  type MessageData,
   type SignatureAlgorithm,
+  shortId,
   type TrustHints,
 } from '../src/client/index.js';
 import { nodeFetch, nodeSignatures } from '../src/client/node/index.js';
 import { readKeyStore } from '../src/crypto/keystore.js';
 import { CliError } from './errors.js';
-import { escapeControls, shortId } from './format.js';
 import { TrustStore } from './trust.js';
-
-export type { MessageData };
 
 export interface SessionOptions {
   server: string;

@@ -12,8 +12,6 @@ import {
 } from '../src/client/index.js';
 import { tempName, withFileLock } from './filelock.js';
 
-export { type Fingerprints, keySetFingerprint, sameFingerprints } from '../src/client/index.js';
-
 /** The files on disk keep plain objects; in memory every key that came from outside is a Map key. */
 interface KnownKeysFile {
   servers: Record<string, string>;

@@ -7,17 +7,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { CliProcess } from '../cli/child.js';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { buildWeb } from '../web/build.js';
+import { CliProcess } from './child.js';
 
 const OUT = path.resolve(import.meta.dirname, '../docs/web-client.png');
 const root = await mkdtemp(path.join(tmpdir(), 'securechat-screenshot-'));
 const keysDir = path.join(root, 'keys');
 await buildWeb();
 const app = await buildApp(
-  loadConfig({ SECURECHAT_DATA_DIR: path.join(root, 'data'), SECURECHAT_KEYS_DIR: keysDir, LOG_LEVEL: 'warn' }),
+  loadConfig({
+    SECURECHAT_DATA_DIR: path.join(root, 'data'),
+    SECURECHAT_KEYS_DIR: keysDir,
+    LOG_LEVEL: 'warn',
+  }),
   { keySizes: { rsaBits: 2048 } },
 );
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -39,8 +43,13 @@ async function person(user: string, n: number): Promise<Page> {
   const dir = path.join(keysDir, 'users', user);
   await page
     .getByLabel('Key store', { exact: true })
-    .setInputFiles(['encryption.key.pem', 'signing-rsa.key.pem', 'signing-ed25519.key.pem'].map((f) => path.join(dir, f)));
-  await page.getByRole('status').filter({ hasText: /^Connected$/ }).waitFor();
+    .setInputFiles(
+      ['encryption.key.pem', 'signing-rsa.key.pem', 'signing-ed25519.key.pem'].map((f) => path.join(dir, f)),
+    );
+  await page
+    .getByRole('status')
+    .filter({ hasText: /^Connected$/ })
+    .waitFor();
   return page;
 }
 

@@ -1,9 +1,12 @@
-import { type ChatView, listChats, type Unavailable } from '../../src/client/index.js';
+import {
+  type ChatView,
+  escapeControls,
+  listChats,
+  shortId,
+  type Unavailable,
+} from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { escapeControls, shortId } from '../format.js';
-
-export { listChats };
 
 /**
  * Who can read a chat, in words a non-cryptographer understands (issue 14): as the keys this

@@ -2,9 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ClientError,
+  escapeControls,
+  type Fingerprints,
   importEncryptionKey,
   importServerKey,
   type KeyEnvelope,
+  keySetFingerprint,
   toHex,
   unwrapChatKeyBytes,
   verifyEnvelopeSignature,
@@ -13,8 +16,7 @@ import { readKeyStore } from '../../src/crypto/keystore.js';
 import { readStdin } from '../../src/util/prompt.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { escapeControls, shortScheme } from '../format.js';
-import { type Fingerprints, keySetFingerprint } from '../trust.js';
+import { shortScheme } from '../format.js';
 
 const HEX64 = /^[0-9a-f]{64}$/i;
 

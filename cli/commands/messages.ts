@@ -1,8 +1,12 @@
-import { SeenMessages, type SignatureAlgorithm } from '../../src/client/index.js';
+import {
+  escapeControls,
+  type MessageData,
+  SeenMessages,
+  type SignatureAlgorithm,
+} from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { clock, escapeControls, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
-import type { MessageData } from '../session.js';
+import { clock, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
 import { resolveChat } from './chats.js';
 
 export function parseScheme(name: string): SignatureAlgorithm {
@@ -25,9 +29,6 @@ export async function send(
   return { chatId, seq: res.seq, epoch: res.epoch };
 }
 
-/** The (chat, message id) pairs already shown in one view: each is shown once, however often it comes. */
-export type Seen = SeenMessages;
-
 /**
  * A message as a person reads it, or a loud refusal: an unverified message, one of another chat
  * than `chatId`, or one already shown in this view is never shown as a message.
@@ -36,7 +37,7 @@ export async function render(
   ctx: Context,
   data: MessageData,
   chatId: string,
-  seen: Seen,
+  seen: SeenMessages,
 ): Promise<{ line: string; ok: boolean; text?: string }> {
   // Review A1: a sender or seq that is not a string or number is shown as the JSON it is.
   const raw = (v: unknown) => escapeControls(typeof v === 'string' ? v : String(JSON.stringify(v)));
@@ -91,7 +92,7 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
     after = last;
   }
   const out = [];
-  const seen: Seen = new SeenMessages();
+  const seen = new SeenMessages();
   for (const m of all) {
     const r = await render(ctx, m, chatId, seen);
     // Review A5: what history showed is shown once in this view: the live stream does not repeat it.

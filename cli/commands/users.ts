@@ -1,6 +1,6 @@
+import { escapeControls } from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
-import { escapeControls } from '../format.js';
 
 interface Status {
   username: string;

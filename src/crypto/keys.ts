@@ -6,6 +6,7 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
+import { DerError, dsaValues, parseSpki } from '../client/der.js';
 import {
   DSA_BITS,
   dsaDomainProblem,
@@ -15,7 +16,6 @@ import {
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
 } from '../client/keys.js';
-import { DerError, dsaPublicKeyValues } from './der.js';
 import { wrapKey } from './envelope.js';
 
 // The protocol's key rules are the client library's (src/client/keys.ts); the server adds what
@@ -98,8 +98,19 @@ export function fingerprint(key: KeyObject | string): string {
 
 export class KeyCheckError extends Error {}
 
+/**
+ * p, q, g and y of a DSA key's SPKI DER (the algorithm OID is checked by node:crypto first): node
+ * parses DSA keys but exposes only the sizes of p and q, and the domain parameters must be checked.
+ * The DER is read by the client library's strict reader (src/client/der.ts), the one DER reader of
+ * client and server.
+ * @see RFC 3279 section 2.3.2 (DSA public keys), ITU-T X.690 (DER)
+ */
+export function dsaPublicKeyValues(spki: Uint8Array): { p: bigint; q: bigint; g: bigint; y: bigint } {
+  return dsaValues(parseSpki(new Uint8Array(spki)));
+}
+
 /** The DSA domain parameters and public value, checked as the client library checks them. */
-function dsaValues(key: KeyObject, fail: (what: string) => never) {
+function checkedDsaValues(key: KeyObject, fail: (what: string) => never) {
   let values: ReturnType<typeof dsaPublicKeyValues>;
   try {
     values = dsaPublicKeyValues(key.export({ type: 'spki', format: 'der' }));
@@ -177,7 +188,7 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
       break;
     case 'dsa-sha256':
       if (type !== 'dsa') fail(`DSA with L = ${DSA_BITS.L}, N = ${DSA_BITS.N}`);
-      dsaValues(key, fail);
+      checkedDsaValues(key, fail);
       break;
     case 'ed25519':
       if (type !== 'ed25519') fail('Ed25519');

@@ -1,5 +1,5 @@
 import { constants, type KeyObject, sign, verify } from 'node:crypto';
-import type { SignatureAlgorithm } from './keys.js';
+import type { SignatureAlgorithm } from '../client/keys.js';
 
 type KeyInput = KeyObject | string;
 

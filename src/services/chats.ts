@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Fanout, SharedCounter } from '../bus/types.js';
+import type { AnyKeyEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { AnyEnvelope } from '../crypto/member-envelope.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, isOutage, rateLimited, unavailable } from '../errors.js';
 import {
@@ -210,7 +210,7 @@ export function createChats({
   }
 
   /** The caller's envelope for the chat's current epoch (written with the epoch, so it is there). */
-  async function currentEnvelope(chat: ChatRecord, username: string): Promise<AnyEnvelope> {
+  async function currentEnvelope(chat: ChatRecord, username: string): Promise<AnyKeyEnvelope> {
     if (chat.epoch === 0)
       throw new Errors.KEY_NOT_FOUND(
         'The chat has no key yet: its first epoch waits for a member to commit it.',
@@ -412,7 +412,7 @@ export function createChats({
      * The caller's envelope for `epoch` (default: the current one), for any epoch from the one at
      * which their membership began: that is how a new device reads older history.
      */
-    async key(chatId: string, username: string, epoch?: number): Promise<AnyEnvelope> {
+    async key(chatId: string, username: string, epoch?: number): Promise<AnyKeyEnvelope> {
       for (let i = 1; ; i++) {
         const { chat, member } = await memberChat(chatId, username);
         if (epoch !== undefined && epoch !== chat.epoch) {

@@ -1,10 +1,9 @@
 import type { Fanout } from '../bus/types.js';
 import { sortedNames } from '../client/canonical.js';
-import type { CommitBody } from '../client/members.js';
+import type { CommitBody, MemberKeyEnvelope } from '../client/members.js';
 import { fromBase64 } from '../crypto/base64.js';
 import { memberEnvelopeSigningInput } from '../crypto/canonical.js';
 import { WRAP_ALGORITHM } from '../crypto/envelope.js';
-import type { MemberKeyEnvelope } from '../crypto/member-envelope.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp } from '../crypto/time.js';
 import { Errors, unavailable } from '../errors.js';

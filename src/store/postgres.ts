@@ -1,6 +1,6 @@
 import type pg from 'pg';
+import { type AnyKeyEnvelope, isMemberEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
 import { groupCommit } from './group-commit.js';
 import { APPEND_BATCH, appended } from './postgres/append.js';
 import { migrate } from './postgres/migrate.js';
@@ -157,7 +157,7 @@ class PostgresStore implements Store {
     }));
   }
 
-  private async insertEnvelopes(client: Client, all: AnyEnvelope[]): Promise<void> {
+  private async insertEnvelopes(client: Client, all: AnyKeyEnvelope[]): Promise<void> {
     const byMembers = all.filter(isMemberEnvelope);
     if (byMembers.length > 0) {
       await client.query(
@@ -415,7 +415,7 @@ class PostgresStore implements Store {
     });
   }
 
-  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyEnvelope | undefined> {
+  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyKeyEnvelope | undefined> {
     const [row] = await this.rows(
       'SELECT * FROM envelopes WHERE chat_id = $1 AND epoch = $2 AND recipient = $3',
       [chatId, epoch, recipient],

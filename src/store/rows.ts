@@ -1,5 +1,5 @@
+import type { MemberKeyEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { MemberKeyEnvelope } from '../crypto/member-envelope.js';
 import type {
   MessageRecord,
   NewEvent,

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
+import { type AnyKeyEnvelope, isMemberEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import { type AnyEnvelope, isMemberEnvelope } from '../crypto/member-envelope.js';
 import { groupCommit, type Settled } from './group-commit.js';
 import {
   audience,
@@ -129,7 +129,7 @@ class SqliteStore implements Store {
     };
   }
 
-  private insertEnvelopes(envelopes: AnyEnvelope[]): void {
+  private insertEnvelopes(envelopes: AnyKeyEnvelope[]): void {
     for (const e of envelopes) {
       if (isMemberEnvelope(e))
         this.q.insertMemberEnvelope.run(
@@ -293,7 +293,7 @@ class SqliteStore implements Store {
     })();
   }
 
-  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyEnvelope | undefined> {
+  async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyKeyEnvelope | undefined> {
     const row = this.q.getEnvelope.get(chatId, epoch, recipient) as Row | undefined;
     if (row) return toEnvelope(row);
     const member = this.q.getMemberEnvelope.get(chatId, epoch, recipient) as Row | undefined;

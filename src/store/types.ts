@@ -1,6 +1,6 @@
+import type { AnyKeyEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import type { PublicKeySet, SignatureAlgorithm } from '../crypto/keys.js';
-import type { AnyEnvelope } from '../crypto/member-envelope.js';
 
 /**
  * The storage port. Every method is one atomic step of the domain, so that an adapter over a
@@ -48,7 +48,7 @@ export interface Store {
    */
   changeMembership(change: MembershipChange): Promise<StoredEvent[]>;
   /** Server-made or member-made, as the chat's key mode made it. */
-  getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyEnvelope | undefined>;
+  getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyKeyEnvelope | undefined>;
   /** Members-mode chats whose pending epoch has waited with additions since before `before`. */
   chatsWithStaleAdditions(before: string, limit: number): Promise<string[]>;
 
@@ -186,7 +186,7 @@ export interface MembershipChange {
   epoch: number;
   upsert: MemberRecord[];
   remove: string[];
-  envelopes: AnyEnvelope[];
+  envelopes: AnyKeyEnvelope[];
   events: NewEvent[];
   /**
    * Members mode: the pending epoch replaced only if it is still `expected` (else

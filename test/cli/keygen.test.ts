@@ -4,8 +4,8 @@ import { lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/child.js';
 import { Session } from '../../cli/session.js';
+import { runCli } from '../../scripts/child.js';
 import {
   Api,
   browserDsaKeyGenerator,

@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli } from '../../cli/child.js';
 import { Session } from '../../cli/session.js';
+import { type CliProcess, runCli } from '../../scripts/child.js';
 import { cliEnv, cliOf } from '../support/cli.js';
 import { type EventStream, Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess, runCli } from '../../cli/child.js';
+import { CliProcess, runCli } from '../../scripts/child.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { chatOf } from '../support/chats.js';
 import { cliEnv, cliOf } from '../support/cli.js';

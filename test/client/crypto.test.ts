@@ -25,9 +25,12 @@ import {
 } from '../../src/client/index.js';
 import { nodeSignatures } from '../../src/client/node/index.js';
 import { open as nodeOpen, seal as nodeSeal } from '../../src/crypto/aead.js';
-import { dsaPublicKeyValues } from '../../src/crypto/der.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
-import { generatePemKeyPair, fingerprint as nodeFingerprint } from '../../src/crypto/keys.js';
+import {
+  dsaPublicKeyValues,
+  generatePemKeyPair,
+  fingerprint as nodeFingerprint,
+} from '../../src/crypto/keys.js';
 import { readKeyStore } from '../../src/crypto/keystore.js';
 import { signSync, verifyAsync } from '../../src/crypto/signatures.js';
 

@@ -12,8 +12,7 @@ import {
   register,
 } from '../../src/client/index.js';
 import { nodeDsaKeyGenerator } from '../../src/client/node/index.js';
-import { dsaPublicKeyValues } from '../../src/crypto/der.js';
-import { checkPublicKeySet, fingerprint } from '../../src/crypto/keys.js';
+import { checkPublicKeySet, dsaPublicKeyValues, fingerprint } from '../../src/crypto/keys.js';
 
 const prime = (n: bigint) =>
   new Promise<boolean>((resolve, reject) =>

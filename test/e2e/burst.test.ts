@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startServerProcess } from '../../cli/child.js';
+import { startServerProcess } from '../../scripts/child.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, seedFoldersForProcesses } from '../support/helper.js';
 

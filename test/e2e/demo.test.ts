@@ -42,7 +42,7 @@ async function leftovers(tmp: string): Promise<string[]> {
       if (!environ.split('\0').includes(`TMPDIR=${tmp}`)) continue;
       const state = /^State:\s+(\S)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
-      if (state !== 'Z' && /src\/main\.ts|cli\/bin\.js|cli\/demo\.ts/.test(cmdline))
+      if (state !== 'Z' && /src\/main\.ts|cli\/bin\.js|scripts\/demo\.ts/.test(cmdline))
         found.push(`${pid}: ${cmdline}`);
     } catch {
       // the process ended while we looked, or is not ours to read
@@ -57,7 +57,7 @@ async function demoFolders(tmp: string): Promise<string[]> {
 
 /** The demo, once it has printed a line that matches `ready`. */
 async function demoRunning(tmp: string, ready = /server at http/) {
-  const demo = spawn(process.execPath, ['--import', 'tsx', 'cli/demo.ts'], {
+  const demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
     env: { ...process.env, TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../cli/child.js';
+import { runCli } from '../../scripts/child.js';
 import { backendEnv } from '../support/backend.js';
 import { chatOf } from '../support/chats.js';
 import { Api, Participant } from '../support/client.js';

@@ -3,8 +3,12 @@ import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'n
 import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dsaPublicKeyValues } from '../../src/crypto/der.js';
-import { checkPublicKey, checkPublicKeySet, type PublicKeySet } from '../../src/crypto/keys.js';
+import {
+  checkPublicKey,
+  checkPublicKeySet,
+  dsaPublicKeyValues,
+  type PublicKeySet,
+} from '../../src/crypto/keys.js';
 import { readKeyStore, readPublicKeys } from '../../src/crypto/keystore.js';
 import { backendEnv } from '../support/backend.js';
 import { dsaPem } from '../support/forge-keys.js';

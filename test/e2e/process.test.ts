@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { startServerProcess } from '../../cli/child.js';
+import { startServerProcess } from '../../scripts/child.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, seedFoldersForProcesses } from '../support/helper.js';
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServerProcess } from '../../cli/child.js';
+import { startServerProcess } from '../../scripts/child.js';
 import { envelopeSigningInput, messageAad, messageSigningInput } from '../../src/crypto/canonical.js';
 import { BACKEND } from '../support/backend.js';
 

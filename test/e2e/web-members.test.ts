@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess } from '../../cli/child.js';
+import { CliProcess } from '../../scripts/child.js';
 import type { MemberKeyEnvelope } from '../../src/client/index.js';
 import { unwrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess, runCli } from '../../cli/child.js';
+import { CliProcess, runCli } from '../../scripts/child.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
 import { inviteUser } from '../../src/services/registration.js';
 import { backendEnv } from '../support/backend.js';

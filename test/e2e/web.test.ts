@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess } from '../../cli/child.js';
+import { CliProcess } from '../../scripts/child.js';
 import { keySetFingerprint } from '../../src/client/index.js';
 import { onDatabase } from '../support/chats.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startServerProcess } from '../../cli/child.js';
+import { startServerProcess } from '../../scripts/child.js';
 import type { SignatureAlgorithm } from '../../src/crypto/keys.js';
 import { EventStream, Participant, type SseEvent } from '../support/client.js';
 import { PASSWORD, seedFoldersForProcesses, tempDir } from '../support/helper.js';

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startServerProcess } from '../../cli/child.js';
+import { startServerProcess } from '../../scripts/child.js';
 import { Api, EventStream, Participant } from '../support/client.js';
 import { PASSWORD, seedFoldersForProcesses } from '../support/helper.js';
 

@@ -1,4 +1,4 @@
-import { CliProcess, runCli } from '../../cli/child.js';
+import { CliProcess, runCli } from '../../scripts/child.js';
 import { PASSWORD } from './helper.js';
 
 /** The environment that points the CLI at `url`, with the fixture users' key stores in `keysDir`. */

@@ -2,7 +2,7 @@ import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin.js');
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'bin.js');
 
 /** The real CLI as a child process: write lines to it, wait for lines from it (the demo and the tests). */
 export class CliProcess {

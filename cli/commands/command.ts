@@ -1,0 +1,30 @@
+import type { Options } from '../args.js';
+import type { Context } from '../context.js';
+
+/** A line of help: the usage, and what it does (a `\n` goes on under it). */
+export type Help = readonly [usage: string, text: string];
+
+/** What the menu lends its commands. */
+export interface Menu {
+  quit(): Promise<void>;
+  showHelp(): void;
+}
+
+/**
+ * One command of the CLI, as each way of running it sees it: `securechat <name>` without a login
+ * (`local`) or logged in (`oneShot`), and typed in the menu (`menu`). `--help` and the menu's
+ * `help` list them in the table's order.
+ */
+export interface Command {
+  name: string;
+  local?: { help: Help[]; run(options: Options): Promise<void> };
+  oneShot?: {
+    help: Help[];
+    /** Refused without --chat. */
+    needsChat?: boolean;
+    /** A changed server key is shown, not refused (`SessionOptions.inspectServerKey`). */
+    inspectsServerKey?: (args: string[]) => boolean;
+    run(ctx: Context, args: string[], call: { options: Options; signal: AbortSignal }): Promise<void>;
+  };
+  menu?: { aliases?: string[]; help: Help[]; run(ctx: Context, args: string[], menu: Menu): Promise<void> };
+}
