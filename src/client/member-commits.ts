@@ -5,6 +5,7 @@ import type { SignatureAlgorithm } from './keys.js';
 import {
   buildCommit,
   commitRefusal,
+  type InvitedAgain,
   isMemberEnvelope,
   type AnyKeyEnvelope as KeyEnvelope,
   type PendingEpoch,
@@ -25,9 +26,6 @@ export interface MemberCommitsOptions extends ChatKeysOptions {
   /** Told when this client invited again those a removal or rotation dropped (`error`: it could not). */
   onInvitedAgain?: (chatId: string, invitees: string[], outcome: InvitedAgain) => void;
 }
-
-/** What inviting again came to: the invitation's answer, or why it failed. */
-export type InvitedAgain = { unavailable: Unavailable; error?: undefined } | { error: Error };
 
 /** What `commitPending` did: committed, nothing to do, lost to another member's commit, or refused. */
 export type CommitOutcome =
