@@ -3,6 +3,7 @@ import {
   Api,
   Client,
   describeChange,
+  describeInvitedAgain,
   escapeControls,
   importUserKeys,
   type SignatureAlgorithm,
@@ -81,6 +82,12 @@ export class Session extends Client {
           notify(
             `!! [${shortId(chatId)}] not making the key of epoch ${escapeControls(String(p.epoch))}: ${reason}`,
             true,
+          ),
+        // an invitation a leave or rotation dropped, made again by this client (or why not)
+        onInvitedAgain: (chatId, invitees, outcome) =>
+          notify(
+            `${outcome.error ? '!!' : '*'} [${shortId(chatId)}] ${describeInvitedAgain(invitees, outcome)}`,
+            outcome.error !== undefined,
           ),
         commitAlgorithm: () => trust.state.sig,
         api,

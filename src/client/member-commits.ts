@@ -1,13 +1,15 @@
 import { ChatKeys, type ChatKeysOptions } from './chat-keys.js';
-import { type ChatView, listChats } from './chats.js';
+import { type ChatView, listChats, type Unavailable } from './chats.js';
 import { ApiError, ClientError } from './errors.js';
 import type { SignatureAlgorithm } from './keys.js';
 import {
   buildCommit,
   commitRefusal,
+  type InvitedAgain,
   isMemberEnvelope,
   type AnyKeyEnvelope as KeyEnvelope,
   type PendingEpoch,
+  sameMemberEnvelope,
 } from './members.js';
 import type { FeedEvent } from './sse.js';
 import { escapeControls, shortId } from './text.js';
@@ -21,6 +23,8 @@ export interface MemberCommitsOptions extends ChatKeysOptions {
   onCommitRefused?: (chatId: string, pending: PendingEpoch, reason: string) => void;
   /** The scheme commits are signed with (the user's setting); else the first of Ed25519, RSA-PSS, DSA it has. */
   commitAlgorithm?: () => SignatureAlgorithm;
+  /** Told when this client invited again those a removal or rotation dropped (`error`: it could not). */
+  onInvitedAgain?: (chatId: string, invitees: string[], outcome: InvitedAgain) => void;
 }
 
 /** What `commitPending` did: committed, nothing to do, lost to another member's commit, or refused. */
@@ -33,7 +37,7 @@ export type CommitOutcome =
  * Members mode on the client: commits a chat's pending epoch when the protocol's rule lets this
  * user (protocol.md, "Chats the server cannot read"), and takes the key events of the stream.
  */
-export class MemberCommits extends ChatKeys {
+export abstract class MemberCommits extends ChatKeys {
   /**
    * Members mode: per chat, the pending epoch this user's own invitation (or new chat) made and
    * whom it adds: the only additions it commits, and only for that epoch. An invitee the server
@@ -50,6 +54,11 @@ export class MemberCommits extends ChatKeys {
   private readonly asking = new Map<string, number>();
   /** Commits under way, per chat: a second call (the `chat.rekey` of one's own invitation) joins the first. */
   private readonly committing = new Map<string, Promise<CommitOutcome>>();
+  /**
+   * This user's invitations that a removal or rotation replaced (protocol.md, "Pending epochs"),
+   * per chat: whom to invite again once epoch `after` is committed (`committed`: it is known to be).
+   */
+  private readonly dropped = new Map<string, { after: number; names: string[]; committed: boolean }>();
 
   constructor(protected override readonly options: MemberCommitsOptions) {
     super(options);
@@ -74,6 +83,7 @@ export class MemberCommits extends ChatKeys {
     checkChat(chat);
     this.noteChat(chat);
     const p = chat.pending;
+    this.noteDropped(chatId, p);
     const me = chat.members.find((m) => m.username === this.username);
     if (chat.keyMode !== 'members' || !p || me?.state !== 'joined') return { status: 'none' };
     if (p.epoch === 1 && chat.createdBy !== this.username) return { status: 'none' };
@@ -106,7 +116,12 @@ export class MemberCommits extends ChatKeys {
     try {
       res = await this.api.call('POST', `/chats/${encodeURIComponent(chatId)}/epochs`, body);
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'EPOCH_COMMITTED') return { status: 'lost' };
+      if (error instanceof ApiError && error.code === 'EPOCH_COMMITTED') {
+        // only this client commits its own addition: another commit of its epoch replaced it
+        if (ask?.epoch === p.epoch && p.added.some((u) => ask.names.has(u)))
+          this.dropAsked(chatId, p.epoch, true);
+        return { status: 'lost' };
+      }
       if (error instanceof ApiError && error.code === 'PENDING_MISMATCH' && !retried)
         return this.commitOnce(chatId, true);
       throw error;
@@ -144,6 +159,46 @@ export class MemberCommits extends ChatKeys {
     }
   }
 
+  /**
+   * Notes this user's invitation as dropped when what waits now replaced it: a pending epoch of
+   * the same number without its invitees (a removal or rotation came first).
+   */
+  private noteDropped(chatId: string, p: PendingEpoch | null | undefined): void {
+    const ask = this.asked.get(chatId);
+    if (ask && p?.epoch === ask.epoch && !p.added.some((u) => ask.names.has(u)))
+      this.dropAsked(chatId, p.epoch, false);
+  }
+
+  private dropAsked(chatId: string, after: number, committed: boolean): void {
+    const names = [...(this.asked.get(chatId)?.names ?? [])];
+    this.asked.delete(chatId);
+    if (names.length > 0) this.dropped.set(chatId, { after, names, committed });
+  }
+
+  /** POST /chats/{chatId}/invite, its answer checked (and its addition committed). */
+  abstract invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }>;
+
+  /**
+   * Invites again those this user's dropped invitation named, once the epoch that dropped it is
+   * committed (its key fetched when it is known to be committed but not yet here); once only,
+   * told to `onInvitedAgain`. Returns the new invitation's answer, if it was made.
+   */
+  protected async inviteAgain(chatId: string) {
+    const redo = this.dropped.get(chatId);
+    const held = () => (this.options.epochs.highestEpoch(chatId) ?? 0) >= (redo?.after ?? 0);
+    if (!redo || (!held() && !redo.committed)) return undefined;
+    this.dropped.delete(chatId);
+    try {
+      if (!held()) await this.currentKey(chatId, redo.after);
+      const res = await this.invite(chatId, redo.names);
+      this.options.onInvitedAgain?.(chatId, redo.names, { unavailable: res.unavailable });
+      return res;
+    } catch (error) {
+      this.options.onInvitedAgain?.(chatId, redo.names, { error: error as Error });
+      return undefined;
+    }
+  }
+
   /** Remembers whom this user's own request adds in the pending epoch its answer names. */
   protected askFor(chat: ChatView, invitees: string[]): void {
     const p = chat.pending;
@@ -162,13 +217,22 @@ export class MemberCommits extends ChatKeys {
   async handleKeyEvent(event: FeedEvent): Promise<CommitOutcome | undefined> {
     checkEvent(event.type, event.data);
     const d = event.data;
-    if (event.type === 'chat.key') await this.accept(d.keyEnvelope, { chatId: d.chatId });
-    else if (event.type === 'chat.invited')
+    let outcome: CommitOutcome | undefined;
+    if (event.type === 'chat.key') {
+      // the envelope this client holds already (it made or fetched that key itself) is nothing new
+      const held = this.options.epochs.envelope(d.chatId, d.keyEnvelope?.epoch);
+      if (!held || !isMemberEnvelope(d.keyEnvelope) || !sameMemberEnvelope(held, d.keyEnvelope))
+        await this.accept(d.keyEnvelope, { chatId: d.chatId });
+    } else if (event.type === 'chat.invited')
       await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch, keyMode: d.chat.keyMode });
-    else if (event.type === 'chat.rekey' && d.pending) return this.commitPending(d.chatId);
+    else if (event.type === 'chat.rekey' && d.pending) {
+      this.noteDropped(d.chatId, d.pending);
+      outcome = await this.commitPending(d.chatId);
+    }
     // the wait was dropped: the invitation failed, and vouches for nothing any more
     else if (event.type === 'chat.rekey') this.asked.delete(d.chatId);
-    return undefined;
+    if (event.type === 'chat.key' || event.type === 'chat.rekey') await this.inviteAgain(d.chatId);
+    return outcome;
   }
 
   /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
@@ -178,6 +242,7 @@ export class MemberCommits extends ChatKeys {
       this.noteChat(chat);
       if (chat.keyMode === 'members' && chat.pending)
         outcomes.set(chat.id, await this.commitPending(chat.id));
+      await this.inviteAgain(chat.id);
     }
     return outcomes;
   }

@@ -5,6 +5,7 @@
  */
 import { type Bytes, fromBase64, pemToDer, toBase64, utf8 } from './bytes.js';
 import { memberEnvelopeSigningText, sortedNames } from './canonical.js';
+import type { Unavailable } from './chats.js';
 import { CHAT_KEY_BYTES, type KeyEnvelope, WRAP_ALGORITHM } from './envelope.js';
 import { ClientError, EnvelopeRefused } from './errors.js';
 import { isSignatureAlgorithm, type SignatureAlgorithm } from './keys.js';
@@ -131,6 +132,22 @@ export function describeChange(c: MemberChange, me: string): string {
     ...(c.removed.length > 0 ? [`${names(c.removed)} left (new key made by ${by})`] : []),
   ];
   return `epoch ${c.epoch}: ${parts.length > 0 ? parts.join('; ') : `new key made by ${by}, same members`}`;
+}
+
+/** What inviting again after a removal or rotation dropped an invitation came to: its answer, or why it failed. */
+export type InvitedAgain = { unavailable: Unavailable; error?: undefined } | { error: Error };
+
+/** One line a person can read of an invitation made again (protocol.md, "Pending epochs"). */
+export function describeInvitedAgain(invitees: readonly string[], outcome: InvitedAgain): string {
+  const why = 'a leave or key rotation dropped the invitation';
+  if (outcome.error)
+    return `could not invite ${names(invitees)} again (${why}): ${escapeControls(outcome.error.message)}`;
+  const missed = outcome.unavailable.map((u) => u.username);
+  const invited = invitees.filter((u) => !missed.includes(u));
+  return [
+    ...(invited.length > 0 ? [`invited ${names(invited)} again (${why})`] : []),
+    ...(missed.length > 0 ? [`${names(missed)} not invited again: not online`] : []),
+  ].join('; ');
 }
 
 /**

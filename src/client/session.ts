@@ -77,7 +77,10 @@ export class Client extends MemberCommits {
   }
 
   /** POST /chats/{chatId}/invite, its answer checked. */
-  async invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }> {
+  override async invite(
+    chatId: string,
+    invitees: string[],
+  ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
     const res = await this.adding(
       chatId,
       () =>
@@ -100,6 +103,9 @@ export class Client extends MemberCommits {
     );
     if (res.chat.keyMode === 'members' && res.chat.pending) {
       const outcome = await this.commitPending(chatId);
+      // a removal or rotation that came first replaced the addition: invited again after it
+      const again = await this.inviteAgain(chatId);
+      if (again) return { chat: again.chat, unavailable: res.unavailable };
       if (outcome.status === 'committed') return { chat: outcome.chat, unavailable: res.unavailable };
     }
     return res;

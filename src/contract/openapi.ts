@@ -235,8 +235,12 @@ export interface paths {
          *     (`SECURECHAT_MAX_CHATS`) applies when they join. Changes to one chat wait for each other,
          *     and a change that keeps losing to other instances' is 503 with `Retry-After`.
          *     In a members-mode chat nothing is added yet: the next epoch (with the online invitees) is
-         *     `pending` until a member's client commits it, and the invitees get `chat.invited` then;
-         *     while an epoch is pending, inviting is 409 `REKEY_PENDING`.
+         *     `pending` until the inviter's client commits it, and the invitees get `chat.invited` then;
+         *     members go on posting under the current epoch meanwhile. While any epoch is pending,
+         *     inviting is 409 `REKEY_PENDING`: one pending addition per chat (so at most one per member),
+         *     and none while a removal or rotation waits. A leave or a count or age rotation that comes
+         *     while an addition waits drops it (`chat.rekey` without it): the inviter invites again once
+         *     that epoch is committed.
          */
         post: operations["inviteToChat"];
         delete?: never;
@@ -283,8 +287,9 @@ export interface paths {
          *     get the new epoch's envelope in `chat.key`. No body is needed. Leaving a joined chat is
          *     limited per user and instance with invitations (429); declining an invitation is not.
          *     In a members-mode chat the member is gone at once, and the remaining members' next epoch
-         *     is `pending` (`chat.rekey`) until one of their clients commits it; a leave while an epoch
-         *     is pending joins it (the leaver leaves its list).
+         *     is `pending` (`chat.rekey`) until one of their clients commits it; a leave while a removal
+         *     or rotation is pending joins it (the leaver leaves its list), and one while an addition is
+         *     pending replaces it (the addition is dropped).
          */
         post: operations["leaveChat"];
         delete?: never;
@@ -372,9 +377,10 @@ export interface paths {
         /**
          * Post an encrypted, signed message.
          * @description Checked in this order; the first failure answers: schema (400 `INVALID_BODY`),
-         *     membership (404 `CHAT_NOT_FOUND`; 403 `NOT_JOINED` for an invited member), no epoch
-         *     waiting for a member's commit in a members-mode chat (409 `REKEY_PENDING`: wait for
-         *     `chat.key`, then send again), current epoch (409 `STALE_EPOCH`), `sentAt` within 5 minutes of the server clock
+         *     membership (404 `CHAT_NOT_FOUND`; 403 `NOT_JOINED` for an invited member), no removal,
+         *     rotation or first epoch waiting for a member's commit in a members-mode chat (409
+         *     `REKEY_PENDING`: wait for `chat.key`, then send again; an epoch pending only for additions
+         *     stops nobody: post under the current epoch), current epoch (409 `STALE_EPOCH`), `sentAt` within 5 minutes of the server clock
          *     (400 `CLOCK_SKEW`), signature under the sender's registered key for
          *     `signatureAlgorithm` (400 `BAD_SIGNATURE`), id unused in this chat
          *     (409 `DUPLICATE_MESSAGE`; ids compare case-insensitively). The message then gets the
@@ -839,7 +845,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `ALREADY_MEMBER`: an invitee is already a member; `CHAT_FULL`: the chat would pass its member limit; `REKEY_PENDING`: a members-mode chat has an epoch waiting for its key. */
+        /** @description `ALREADY_MEMBER`: an invitee is already a member; `CHAT_FULL`: the chat would pass its member limit; `REKEY_PENDING`: a members-mode chat has an epoch waiting for its key (an invitation, the caller's or another member's, or a removal or rotation): invite again once it is committed or dropped. */
         AlreadyMemberOrPending: {
             headers: {
                 [name: string]: unknown;
@@ -902,7 +908,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `REKEY_PENDING` (wait for `chat.key`), `STALE_EPOCH` (re-encrypt under the current key) or `DUPLICATE_MESSAGE`. */
+        /** @description `REKEY_PENDING` (a members-mode removal, rotation or first epoch waits for its key: wait for `chat.key`; never for an addition alone), `STALE_EPOCH` (re-encrypt under the current key) or `DUPLICATE_MESSAGE`. */
         MessageConflict: {
             headers: {
                 [name: string]: unknown;

@@ -5,6 +5,7 @@ import type { KeyEnvelope } from '../crypto/envelope.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, isOutage, rateLimited, unavailable } from '../errors.js';
 import {
+  blocksPosting,
   type ChatRecord,
   EpochConflictError,
   type KeyMode,
@@ -18,7 +19,7 @@ import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
 import { localCounter } from './limiter.js';
 import { createMembersMode } from './members-mode.js';
-import { chatEvent, isMembersMode, type PendingView, pendingView } from './pending.js';
+import { chatEvent, invitationWaits, isMembersMode, type PendingView, pendingView } from './pending.js';
 import type { Presence } from './presence.js';
 
 export interface ChatView {
@@ -182,9 +183,6 @@ export function createChats({
   const commit = chatCommitter(store, bus, audit);
   const membersMode = createMembersMode({ view, commit });
 
-  const rekeyPending = (what: string) =>
-    new Errors.REKEY_PENDING(`A new epoch of this chat waits for a member to commit its key; ${what}.`);
-
   /** Server mode: `chat.key`, each of `usernames` addressed with their envelope of the new epoch. */
   const keyEvents = (chatId: string, envelopes: Map<string, KeyEnvelope>, usernames: string[]) =>
     usernames.map((u) => chatEvent('chat.key', { chatId, keyEnvelope: envelopes.get(u) }, [u]));
@@ -295,7 +293,7 @@ export function createChats({
           if (member.state !== 'joined') throw new Errors.NOT_JOINED('Join the chat before inviting others.');
           const already = invitees.filter((u) => chat.members.some((m) => m.username === u));
           if (already.length > 0) throw new Errors.ALREADY_MEMBER(`Already members: ${already.join(', ')}.`);
-          if (chat.pending) throw rekeyPending('invite again once it has its key');
+          if (chat.pending) throw invitationWaits(chat.pending, inviter);
           const { available, unavailable } = await classify(invitees);
           if (available.length === 0) return { chat: await view(chat), unavailable };
           checkSize(chat.members.length + available.length);
@@ -445,7 +443,8 @@ export function createChats({
     const chat = await store.getChat(chatId);
     if (!chat || chat.members.length === 0 || chat.epoch !== fromEpoch) return;
     if (isMembersMode(chat)) {
-      if (chat.pending) return;
+      // what waits stops posting, and its commit rotates the key; additions alone are replaced
+      if (blocksPosting(chat.pending)) return;
       await membersMode
         .propose(chat, { reason: reason === 'age' ? 'age' : 'messages' })
         .catch(ifStillCurrent);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { timestamp } from '../crypto/time.js';
-import type { ChatRecord } from '../store/types.js';
-import { type Commit, changeOf } from './chat-change.js';
+import { addsOnly, type ChatRecord, type PendingEpoch } from '../store/types.js';
+import { type Audit, type Commit, changeOf } from './chat-change.js';
 import type { ChatView } from './chats.js';
 import { chatEvent, nextPending, rekeyEvents, withoutMember } from './pending.js';
 
@@ -36,11 +36,16 @@ export function createMembersMode({ view, commit }: MembersModeDeps) {
       return chatView;
     },
 
-    /** Records the next epoch (with `added`, or the same members for a rotation) as pending. */
+    /**
+     * Records the next epoch (with `added`, or the same members for a rotation) as pending. An
+     * invitation comes only when nothing waits; a rotation may come while additions wait, and
+     * replaces them (the inviter's client invites again once the rotation is committed).
+     */
     async propose(
       chat: ChatRecord,
       change: { added?: string[]; inviter?: string; reason?: 'messages' | 'age' },
     ): Promise<ChatView> {
+      const before = chat.pending ?? null;
       const next = nextPending(chat, {
         added: change.added,
         reason: change.reason ?? 'invite',
@@ -49,20 +54,27 @@ export function createMembersMode({ view, commit }: MembersModeDeps) {
       });
       const chatView = await view({ ...chat, pending: next });
       await commit(
-        changeOf(chat, { events: rekeyEvents(chat, next, []), pending: { expected: null, next } }),
-        [['key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason, added: next.added }]],
+        changeOf(chat, { events: rekeyEvents(chat, next, []), pending: { expected: before, next } }),
+        [
+          ...dropped(chat, before, next.reason),
+          ['key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason, added: next.added }],
+        ],
       );
       return chatView;
     },
 
-    /** The member leaves now; the remaining members' next epoch waits for a commit. */
+    /**
+     * The member leaves now; the remaining members' next epoch waits for a commit. A leave while
+     * a removal or rotation waits joins it; one while additions wait replaces them, so that the
+     * removal never waits for an addition only its inviter can commit.
+     */
     async leave(chat: ChatRecord, username: string): Promise<void> {
       const remaining = chat.members.filter((m) => m.username !== username);
       const before = chat.pending ?? null;
       const next =
         remaining.length === 0
           ? null
-          : before
+          : before && !addsOnly(before)
             ? withoutMember(before, username)
             : nextPending(chat, { removed: [username], reason: 'leave', now: timestamp() });
       const after = { ...chat, members: remaining };
@@ -80,6 +92,7 @@ export function createMembersMode({ view, commit }: MembersModeDeps) {
         }),
         [
           ['member.left', { chatId: chat.id, username }],
+          ...dropped(chat, before, 'leave'),
           ...(next
             ? [['key.pending', { chatId: chat.id, epoch: next.epoch, reason: next.reason }] as const]
             : []),
@@ -87,6 +100,13 @@ export function createMembersMode({ view, commit }: MembersModeDeps) {
       );
     },
   };
+}
+
+/** The audit record of additions that `before` held and a removal or rotation (`by`) dropped. */
+function dropped(chat: ChatRecord, before: PendingEpoch | null, by: string): Audit[] {
+  if (!before || !addsOnly(before)) return [];
+  const fields = { chatId: chat.id, epoch: before.epoch, dropped: before.added, inviter: before.requestedBy };
+  return [['key.pending.dropped', { ...fields, by }]];
 }
 
 export type MembersMode = ReturnType<typeof createMembersMode>;

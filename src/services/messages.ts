@@ -79,7 +79,8 @@ export function createMessages({
       if (!found) throw refused('chat-not-found', chatId, body.id);
       const { member, epoch: currentEpoch } = found;
       if (member.state !== 'joined') throw refused('not-joined', chatId, body.id);
-      if (found.pending) throw refused('rekey-pending', chatId, body.id);
+      // members mode: a removal or rotation waits for its key (an addition alone stalls nobody)
+      if (found.rekeyPending) throw refused('rekey-pending', chatId, body.id);
       if (body.epoch !== currentEpoch) throw refused('stale-epoch', chatId, body.id, currentEpoch);
 
       // 4. clock.

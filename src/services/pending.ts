@@ -1,6 +1,14 @@
 import type { Fanout } from '../bus/types.js';
 import { sortedNames } from '../client/canonical.js';
-import type { ChatRecord, NewEvent, PendingEpoch, PendingReason, StoredEvent } from '../store/types.js';
+import { Errors } from '../errors.js';
+import {
+  addsOnly,
+  type ChatRecord,
+  type NewEvent,
+  type PendingEpoch,
+  type PendingReason,
+  type StoredEvent,
+} from '../store/types.js';
 
 /**
  * Members-mode chats (protocol.md, "Chats the server cannot read"): every change that would
@@ -69,6 +77,20 @@ export function withoutAdditions(chat: ChatRecord, p: PendingEpoch): PendingEpoc
   if (chat.epoch === 0) return { ...rest, members, added: [], reason: 'create' };
   if (p.removed.length === 0 && (p.reason === 'create' || p.reason === 'invite')) return null;
   return { ...rest, members, added: [], reason: p.removed.length > 0 ? 'leave' : p.reason };
+}
+
+/**
+ * Why an invitation waits (409 REKEY_PENDING): a pending epoch holds one inviter's additions, the
+ * only ones that inviter's client commits, so it holds one invitation at a time (a member's
+ * second one included); nor is anyone added while a removal or rotation waits.
+ */
+export function invitationWaits(p: PendingEpoch, inviter: string): Error {
+  const what = !addsOnly(p)
+    ? 'A new epoch of this chat waits for a member to commit its key'
+    : p.requestedBy === inviter
+      ? 'Your invitation waits for your client to commit its key'
+      : "Another member's invitation waits for their client to commit its key";
+  return new Errors.REKEY_PENDING(`${what}; invite again once it is committed or dropped.`);
 }
 
 /** Joined members of the chat who are in `list`: those whose clients may commit. */

@@ -21,6 +21,7 @@ import {
   toUser,
 } from './rows.js';
 import {
+  blocksPosting,
   type ChatCursor,
   type ChatRecord,
   type CodedRegistration,
@@ -331,14 +332,14 @@ class PostgresStore implements Store {
 
   async membership(chatId: string, username: string) {
     const [row] = await this.rows(
-      `SELECT c.epoch, c.pending IS NOT NULL AS pending, m.state, m.since_epoch FROM chats c
+      `SELECT c.epoch, c.pending, m.state, m.since_epoch FROM chats c
        JOIN members m ON m.chat_id = c.id WHERE c.id = $1 AND m.username = $2`,
       [chatId, username],
     );
     if (!row) return undefined;
     return {
       epoch: row.epoch as number,
-      pending: Boolean(row.pending),
+      rekeyPending: blocksPosting(toPending(row.pending)),
       member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
     };
   }
@@ -444,7 +445,7 @@ class PostgresStore implements Store {
     async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) => {
       const column = <T>(pick: (input: NewMessage) => T) => batch.map((b) => pick(b.input));
       const rows = await this.rows(
-        'SELECT * FROM securechat_append_messages_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+        'SELECT * FROM securechat_append_messages_v4($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
         [
           column((i) => i.chatId),
           column((i) => i.sender),
@@ -466,7 +467,10 @@ class PostgresStore implements Store {
 
   async chatsDueForRotation(startedBefore: string, limit: number) {
     const rows = await this.rows(
-      `SELECT id, epoch FROM chats c WHERE epoch_started_at < $1 AND pending IS NULL AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+      // a pending epoch that only adds (types.ts addsOnly) does not hold the rotation back
+      `SELECT id, epoch FROM chats c WHERE epoch_started_at < $1
+         AND (pending IS NULL OR (pending::jsonb ->> 'reason' = 'invite' AND jsonb_array_length(pending::jsonb -> 'removed') = 0))
+         AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
        ORDER BY epoch_started_at LIMIT $2`,
       [startedBefore, limit],
     );

@@ -22,6 +22,7 @@ import { prepareStatements, type Statements } from './sqlite/statements.js';
 import {
   type AppendedMessage,
   AppendRefusedError,
+  blocksPosting,
   type ChatCursor,
   type ChatRecord,
   type CodedRegistration,
@@ -232,7 +233,7 @@ class SqliteStore implements Store {
     if (!row) return undefined;
     return {
       epoch: row.epoch as number,
-      pending: Boolean(row.pending),
+      rekeyPending: blocksPosting(toPending(row.pending)),
       member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
     };
   }
@@ -331,7 +332,7 @@ class SqliteStore implements Store {
       const member = chat && (this.q.member.get(chatId, sender) as Row | undefined);
       if (!chat || !member) throw new AppendRefusedError('chat-not-found');
       if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
-      if (chat.pending !== null) throw new AppendRefusedError('rekey-pending');
+      if (blocksPosting(toPending(chat.pending))) throw new AppendRefusedError('rekey-pending');
       if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
       if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase()))
         throw new AppendRefusedError('duplicate-message');

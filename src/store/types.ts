@@ -26,11 +26,14 @@ export interface Store {
   /** Stores a new chat at its first epoch with its envelopes (or its pending first epoch), and its events. */
   createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]>;
   getChat(chatId: string): Promise<ChatRecord | undefined>;
-  /** One member's standing and the chat's epoch, without loading every member (the hot path of posting). */
+  /**
+   * One member's standing and the chat's epoch, without loading every member (the hot path of
+   * posting); `rekeyPending`: posting waits for a pending epoch's key ({@link blocksPosting}).
+   */
   membership(
     chatId: string,
     username: string,
-  ): Promise<{ epoch: number; member: MemberRecord; pending?: boolean } | undefined>;
+  ): Promise<{ epoch: number; member: MemberRecord; rekeyPending?: boolean } | undefined>;
   /**
    * The chats `username` is a member of, most recent activity first (ties by id, descending),
    * at most `limit`, starting after `after` in that order (and only those active since
@@ -54,13 +57,18 @@ export interface Store {
 
   /**
    * Gives the message the chat's next seq and stores it with its event, atomically, after
-   * re-checking that the sender is a joined member, no epoch is pending and the epoch is current;
-   * else throws {@link AppendRefusedError} with the reason. Posts that arrive together share a
+   * re-checking that the sender is a joined member, no pending epoch stops posting
+   * ({@link blocksPosting}) and the epoch is current; else throws {@link AppendRefusedError}
+   * with the reason. Posts that arrive together share a
    * transaction (group commit); each still succeeds or fails on its own. The event is stored once
    * for the chat's members (no copy of the message); `eventData` makes its data.
    */
   appendMessage(input: NewMessage, eventData: (seq: number) => string): Promise<AppendedMessage>;
-  /** Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their keys are due to rotate. */
+  /**
+   * Chats (with members) whose current epoch began before `startedBefore`, with that epoch: their
+   * keys are due to rotate. A chat whose pending epoch stops posting is left out (it rotates with
+   * that epoch); one whose pending epoch only adds is not (the rotation drops the additions).
+   */
   chatsDueForRotation(startedBefore: string, limit: number): Promise<{ chatId: string; epoch: number }[]>;
   /**
    * Messages with seq > after and epoch >= minEpoch, oldest first: at most `limit`, and no more
@@ -153,6 +161,17 @@ export interface PendingEpoch {
   /** When the additions began to wait (they are dropped after SECURECHAT_PENDING_SECONDS). */
   additionsSince?: string;
 }
+
+/**
+ * Whether a pending epoch only adds members (protocol.md, "Pending epochs"): then members go on
+ * posting under the current epoch, since the invitees are not members until the commit. A removal,
+ * a rotation or a chat's first epoch stops posting until its key comes. The SQL of both engines
+ * (posting, the rotation sweep) says the same over the stored JSON.
+ */
+export const addsOnly = (p: PendingEpoch): boolean => p.reason === 'invite' && p.removed.length === 0;
+
+/** Whether posting waits for the pending epoch's key (409 REKEY_PENDING). */
+export const blocksPosting = (p: PendingEpoch | null | undefined): boolean => !!p && !addsOnly(p);
 
 export interface ChatRecord {
   id: string;

@@ -54,6 +54,34 @@ describe('members mode under attack', () => {
     expect(epochOf(alice, chatId)).toBe(1);
   });
 
+  it('lets only the creator commit epoch 1, even with another member joined in the database', async () => {
+    const [alice, bob] = await login('alice', 'bob');
+    const created = await specApi(server, alice).call('createChat', {
+      body: { invitees: ['bob'], keyMode: 'members' },
+    });
+    const chatId = created.body.chat.id;
+    expect(created.body.chat.pending).toMatchObject({ epoch: 1, members: ['alice', 'bob'] });
+    // bob, only proposed, is made a joined member of the chat still at epoch 0
+    const store = server.app.store;
+    await store.changeMembership({
+      chatId,
+      expectedEpoch: 0,
+      epoch: 0,
+      upsert: [{ username: 'bob', state: 'joined', sinceEpoch: 1 }],
+      remove: [],
+      envelopes: [],
+      events: [],
+    });
+    const waiting = await store.getChat(chatId);
+    const byBob = await forgeEnvelopes('bob', chatId, 1, ['alice', 'bob']);
+    const res = await specApi(server, bob).call('commitEpoch', { params: { chatId }, body: byBob.body });
+    expect([res.status, res.body.code]).toEqual([403, 'NOT_COMMITTER']);
+    expect(await store.getChat(chatId)).toEqual(waiting);
+    const byAlice = await forgeEnvelopes('alice', chatId, 1, ['alice', 'bob']);
+    const ok = await specApi(server, alice).call('commitEpoch', { params: { chatId }, body: byAlice.body });
+    expect(ok.status).toBe(200);
+  });
+
   it('refuses envelopes signed by a non-member, by a member who left, or for a roster without this user', async () => {
     const [alice, bob, carol] = await login('alice', 'bob', 'carol');
     const chatId = await chatOf(alice, bob, carol);

@@ -6,9 +6,11 @@ import {
   checkChat,
   checkEvent,
   describeChange,
+  describeInvitedAgain,
   escapeControls,
   type FeedEvent,
   follow,
+  type InvitedAgain,
   isUsername,
   listChats,
   type MemberChange,
@@ -251,6 +253,14 @@ export class WebSession {
           chatId: this.chats.has(chatId) ? chatId : undefined,
           text: `the key of epoch ${escapeControls(String(pending.epoch))} is left to another member: ${reason}`,
         }),
+      // an invitation a leave or rotation dropped, made again by this page (or why not)
+      onInvitedAgain: (chatId: string, invitees: string[], outcome: InvitedAgain) =>
+        this.emit({
+          type: 'notice',
+          chatId: this.chats.has(chatId) ? chatId : undefined,
+          warning: outcome.error !== undefined,
+          text: describeInvitedAgain(invitees, outcome),
+        }),
       commitAlgorithm: () => (localStorage.getItem(SCHEME_SETTING) ?? 'rsa-pss-sha256') as SignatureAlgorithm,
     };
   }
@@ -291,6 +301,8 @@ export class WebSession {
     const d = event.data;
     if (event.type === 'chat.rekey') {
       if (!d.pending) {
+        // the library forgets the invitation that failed
+        await this.client.handleKeyEvent(event);
         this.emit({
           type: 'notice',
           chatId: d.chatId,

@@ -7,11 +7,13 @@ import { type AppendedMessage, AppendRefusedError, type NewMessage } from '../ty
 /**
  * Posting in one round trip. The chat row is locked from the first statement to commit, so the
  * lock is held for the function's own work, not for seven network round trips. The name carries
- * a version: a new body gets a new name, so instances of two releases can run side by side. The
- * event is stored once, for the chat's members (migration 6), without a copy of the message.
+ * a version: a new body gets a new name, so instances of two releases can run side by side (v3
+ * refused every post while a members-mode epoch was pending; v4 lets posts through while the
+ * pending epoch only adds members). The event is stored once, for the chat's members (migration
+ * 6), without a copy of the message.
  */
 export const APPEND_MESSAGE = `
-CREATE OR REPLACE FUNCTION securechat_append_message_v3(
+CREATE OR REPLACE FUNCTION securechat_append_message_v4(
   p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
   p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
   OUT out_seq BIGINT, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
@@ -25,8 +27,12 @@ BEGIN
   SELECT m.state INTO member_state FROM members m WHERE m.chat_id = p_chat AND m.username = p_sender;
   IF member_state IS NULL THEN RAISE EXCEPTION 'CHAT_NOT_FOUND'; END IF;
   IF member_state <> 'joined' THEN RAISE EXCEPTION 'NOT_JOINED'; END IF;
-  -- v3: members mode, an epoch waiting for a member's commit (set under this row's lock)
-  IF chat.pending IS NOT NULL THEN RAISE EXCEPTION 'REKEY_PENDING'; END IF;
+  -- members mode, an epoch waiting for a member's commit (set under this row's lock); v4: one
+  -- that only adds members does not stop posting (types.ts addsOnly)
+  IF chat.pending IS NOT NULL AND NOT (chat.pending::jsonb ->> 'reason' = 'invite'
+      AND jsonb_array_length(chat.pending::jsonb -> 'removed') = 0) THEN
+    RAISE EXCEPTION 'REKEY_PENDING';
+  END IF;
   IF chat.epoch <> p_epoch THEN RAISE EXCEPTION 'STALE_EPOCH' USING DETAIL = chat.epoch::text; END IF;
   out_seq := chat.next_seq;
   INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
@@ -52,7 +58,7 @@ $fn$`;
  * failed check fails that post alone, and comes back as its error's name.
  */
 export const APPEND_MESSAGES = `
-CREATE OR REPLACE FUNCTION securechat_append_messages_v3(
+CREATE OR REPLACE FUNCTION securechat_append_messages_v4(
   p_chat TEXT[], p_sender TEXT[], p_id TEXT[], p_epoch INTEGER[], p_sent_at TEXT[], p_iv TEXT[],
   p_ciphertext TEXT[], p_tag TEXT[], p_sig_alg TEXT[], p_signature TEXT[], p_received_at TEXT[])
 RETURNS TABLE (out_seq BIGINT, out_event_id BIGINT, out_epoch_messages INTEGER, out_recipients TEXT[],
@@ -67,7 +73,7 @@ BEGIN
     out_seq := NULL; out_event_id := NULL; out_epoch_messages := NULL; out_recipients := NULL;
     out_error := NULL; out_detail := NULL;
     BEGIN
-      SELECT * INTO r FROM securechat_append_message_v3(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
+      SELECT * INTO r FROM securechat_append_message_v4(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
         p_sent_at[i], p_iv[i], p_ciphertext[i], p_tag[i], p_sig_alg[i], p_signature[i], p_received_at[i]);
       out_seq := r.out_seq; out_event_id := r.out_event_id;
       out_epoch_messages := r.out_epoch_messages; out_recipients := r.out_recipients;

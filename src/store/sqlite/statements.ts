@@ -35,7 +35,10 @@ export function prepareStatements(db: Database.Database) {
        WHERE id = @id AND epoch = @expected`,
     ),
     dueForRotation: p(
-      `SELECT id, epoch FROM chats c WHERE epoch_started_at < ? AND pending IS NULL AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
+      // a pending epoch that only adds (types.ts addsOnly) does not hold the rotation back
+      `SELECT id, epoch FROM chats c WHERE epoch_started_at < ?
+         AND (pending IS NULL OR (json_extract(pending, '$.reason') = 'invite' AND json_array_length(pending, '$.removed') = 0))
+         AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
        ORDER BY epoch_started_at LIMIT ?`,
     ),
     members: p(
@@ -43,7 +46,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     member: p('SELECT state FROM members WHERE chat_id = ? AND username = ?'),
     membership: p(
-      `SELECT c.epoch, c.pending IS NOT NULL AS pending, m.state, m.since_epoch FROM chats c
+      `SELECT c.epoch, c.pending, m.state, m.since_epoch FROM chats c
        JOIN members m ON m.chat_id = c.id WHERE c.id = ? AND m.username = ?`,
     ),
     chatsOf: p(
