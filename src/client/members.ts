@@ -3,9 +3,10 @@
  * checks a client makes before it unwraps one, the rule for which pending epochs it commits, and
  * the commit itself. WebCrypto only (signing goes through the SignatureProvider seam).
  */
+
+import type { Schema } from '../contract/index.js';
 import { type Bytes, fromBase64, pemToDer, toBase64, utf8 } from './bytes.js';
 import { memberEnvelopeSigningText, sortedNames } from './canonical.js';
-import type { Unavailable } from './chats.js';
 import { CHAT_KEY_BYTES, type KeyEnvelope, WRAP_ALGORITHM } from './envelope.js';
 import { ClientError, EnvelopeRefused } from './errors.js';
 import { isSignatureAlgorithm, type SignatureAlgorithm } from './keys.js';
@@ -135,7 +136,7 @@ export function describeChange(c: MemberChange, me: string): string {
 }
 
 /** What inviting again after a removal or rotation dropped an invitation came to: its answer, or why it failed. */
-export type InvitedAgain = { unavailable: Unavailable; error?: undefined } | { error: Error };
+export type InvitedAgain = { unavailable: Schema<'Unavailable'>; error?: undefined } | { error: Error };
 
 /** One line a person can read of an invitation made again (protocol.md, "Pending epochs"). */
 export function describeInvitedAgain(invitees: readonly string[], outcome: InvitedAgain): string {
