@@ -17,9 +17,10 @@ import { changeOf, chatCommitter } from './chat-change.js';
 import { decodeCursor, encodeCursor, type ListingCursor } from './chat-cursor.js';
 import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
+import { chatEvent, keyEvents } from './events.js';
 import { localCounter } from './limiter.js';
 import { createMembersMode } from './members-mode.js';
-import { chatEvent, invitationWaits, isMembersMode, type PendingView, pendingView } from './pending.js';
+import { invitationWaits, isMembersMode, type PendingView, pendingView } from './pending.js';
 import type { Presence } from './presence.js';
 
 export interface ChatView {
@@ -182,10 +183,6 @@ export function createChats({
 
   const commit = chatCommitter(store, bus, audit);
   const membersMode = createMembersMode({ view, commit });
-
-  /** Server mode: `chat.key`, each of `usernames` addressed with their envelope of the new epoch. */
-  const keyEvents = (chatId: string, envelopes: Map<string, KeyEnvelope>, usernames: string[]) =>
-    usernames.map((u) => chatEvent('chat.key', { chatId, keyEnvelope: envelopes.get(u) }, [u]));
 
   /**
    * Runs a change to one chat after the others queued for it on this instance, and recomputes

@@ -27,9 +27,6 @@ export interface MessagesDeps {
   onError?: (error: unknown) => void;
 }
 
-/** The event data (and history item) of a message, made where the store makes it again. */
-export { messageEventData };
-
 /**
  * Why a message was refused, said once: the checks before the signature and the store's repeat of
  * them (atomic with the seq) give the same answer.
