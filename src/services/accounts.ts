@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import { localCounter } from '../bus/memory-counters.js';
 import type { SharedCounter } from '../bus/types.js';
 import {
   canonicalPem,
@@ -13,7 +14,7 @@ import {
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { addressKey, localCounter, threadPoolSize, WorkQueue } from './limiter.js';
+import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
 export const MAX_PASSWORD_BYTES = 72;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { localCounter } from '../bus/memory-counters.js';
 import type { Fanout, SharedCounter } from '../bus/types.js';
 import type { AnyKeyEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
@@ -18,7 +19,6 @@ import { decodeCursor, encodeCursor, type ListingCursor } from './chat-cursor.js
 import { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';
 import { chatEvent, keyEvents } from './events.js';
-import { localCounter } from './limiter.js';
 import { createMembersMode } from './members-mode.js';
 import { invitationWaits, isMembersMode, type PendingView, pendingView } from './pending.js';
 import type { Presence } from './presence.js';

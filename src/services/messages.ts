@@ -6,9 +6,9 @@ import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import { messageEventData } from '../store/rows.js';
 import { type AppendRefusal, AppendRefusedError, type MessageBody, type Store } from '../store/types.js';
+import { WindowCounter } from '../util/window-counter.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
-import { WindowCounter } from './limiter.js';
 
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
