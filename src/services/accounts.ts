@@ -46,11 +46,11 @@ export interface AccountsDeps {
   bcryptCost: number;
   tokenTtlSeconds: number;
   /** Login attempts allowed per username (any address) in 5 minutes, and per username and address in 1. */
-  failuresPerUser?: number;
-  failuresPerUserAndAddress?: number;
+  failuresPerUser: number;
+  failuresPerUserAndAddress: number;
   /** Password checks that may wait for a hashing slot (more get 503), and that one address may have at once. */
-  hashQueue?: number;
-  hashesPerAddress?: number;
+  hashQueue: number;
+  hashesPerAddress: number;
   /** bcrypt comparisons at once (default: half of libuv's pool and of the CPUs). */
   hashSlots?: number;
   /** Signs a JWT with the pinned algorithm, iss, aud and exp (the auth plugin provides it). */
@@ -69,10 +69,10 @@ export function createAccounts({
   bcryptCost,
   tokenTtlSeconds,
   signToken,
-  failuresPerUser = 50,
-  failuresPerUserAndAddress = 5,
-  hashQueue = 16,
-  hashesPerAddress = 2,
+  failuresPerUser,
+  failuresPerUserAndAddress,
+  hashQueue,
+  hashesPerAddress,
   hashSlots,
   counter = localCounter,
   hasher = bcrypt,

@@ -17,7 +17,7 @@ export interface ChatCreationDeps {
   classify: Classify;
   commit: Commit;
   membersMode: MembersMode;
-  limits: ChatLimiter;
+  limiter: ChatLimiter;
 }
 
 /**
@@ -30,9 +30,9 @@ export function chatCreation({
   classify,
   commit,
   membersMode,
-  limits,
+  limiter,
 }: ChatCreationDeps) {
-  const { creations, checkRoomFor, checkSize } = limits;
+  const { creations, checkRoomFor, checkSize } = limiter;
   return async function create(creator: string, invitees: string[], keyMode: KeyMode = 'server') {
     if (invitees.includes(creator)) throw new Errors.INVALID_INVITEE('You cannot invite yourself.');
     await checkRoomFor(creator);

@@ -18,7 +18,7 @@ export interface ChatMembershipDeps {
   classify: Classify;
   commit: Commit;
   membersMode: MembersMode;
-  limits: ChatLimiter;
+  limiter: ChatLimiter;
   withRetry: WithRetry;
 }
 
@@ -33,10 +33,10 @@ export function chatMembership({
   classify,
   commit,
   membersMode,
-  limits,
+  limiter,
   withRetry,
 }: ChatMembershipDeps) {
-  const { membershipChanges, checkRoomFor, checkSize } = limits;
+  const { membershipChanges, checkRoomFor, checkSize } = limiter;
   return {
     async invite(chatId: string, inviter: string, invitees: string[]) {
       return charged(membershipChanges, inviter, 'invitations and leaves', () =>

@@ -21,13 +21,11 @@ export interface ChatsDeps {
   presence: Presence;
   accounts: Accounts;
   issueEnvelopes: EnvelopeIssuer;
-  maxMembers?: number;
-  limits?: Partial<ChatLimits>;
+  maxMembers: number;
+  limits: ChatLimits;
   /** Records a security event (chat created, member invited/joined/left, key rotated). */
   audit?: (event: string, fields: Record<string, unknown>) => void;
 }
-
-const DEFAULT_LIMITS: ChatLimits = { createPerMinute: 30, membershipPerMinute: 60, maxChatsPerUser: 1000 };
 
 /**
  * Membership, epochs and envelopes: every change of members rotates the chat key. The chats
@@ -41,11 +39,11 @@ export function createChats({
   presence,
   accounts,
   issueEnvelopes,
-  maxMembers = 100,
-  limits: partialLimits = {},
+  maxMembers,
+  limits,
   audit = () => {},
 }: ChatsDeps) {
-  const limits = chatLimits(store, maxMembers, { ...DEFAULT_LIMITS, ...partialLimits });
+  const limiter = chatLimits(store, maxMembers, limits);
   const serialized = chatQueue();
   const withRetry = retrying(serialized);
   const onlineAmong = onlineLookup(presence);
@@ -53,7 +51,7 @@ export function createChats({
   const view = chatViewer(onlineAmong);
   const commit = chatCommitter(store, bus, audit);
   const membersMode = createMembersMode({ view, commit });
-  const change = { store, issueEnvelopes, view, classify, commit, membersMode, limits };
+  const change = { store, issueEnvelopes, view, classify, commit, membersMode, limiter };
 
   return {
     view,

@@ -19,11 +19,11 @@ export interface MessagesDeps {
   chats: Chats;
   now?: () => number;
   /** The key rotates once an epoch has carried this many messages. */
-  rotateMessages?: number;
+  rotateMessages: number;
   /** History pages one user may read per minute (on this instance). */
-  historyLimit?: number;
+  historyLimit: number;
   /** A history page holds at most this many bytes of messages (one message at least). */
-  historyPageBytes?: number;
+  historyPageBytes: number;
   onError?: (error: unknown) => void;
 }
 
@@ -52,9 +52,9 @@ export function createMessages({
   accounts,
   chats,
   now = Date.now,
-  rotateMessages = 10_000,
-  historyLimit = 600,
-  historyPageBytes = 4 * 1024 * 1024,
+  rotateMessages,
+  historyLimit,
+  historyPageBytes,
   onError = () => {},
 }: MessagesDeps) {
   const reads = new WindowCounter(historyLimit, 60_000, now);
