@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
+import { loginLimits } from '../src/plugins/accounts.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { type Worker, worker } from './workers.js';
@@ -69,7 +70,13 @@ async function main(): Promise<void> {
     const users = ['holder', ...Array.from({ length: FLIPPERS }, (_, i) => `flip${i}`)];
     {
       const store = openSqliteStore(dataDir);
-      const accounts = createAccounts({ store, bcryptCost: 4, tokenTtlSeconds: 3600, signToken: () => '' });
+      const accounts = createAccounts({
+        store,
+        bcryptCost: 4,
+        tokenTtlSeconds: 3600,
+        signToken: () => '',
+        ...loginLimits(loadConfig({})),
+      });
       for (const username of users) await accounts.register(username, PASSWORD, keys);
       await store.close();
     }

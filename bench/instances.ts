@@ -26,6 +26,7 @@ import {
 import { nodeFetch, nodeSignatures } from '../src/client/node/index.js';
 import { loadConfig } from '../src/config.js';
 import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
+import { loginLimits } from '../src/plugins/accounts.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { caller } from './api.js';
 
@@ -84,8 +85,15 @@ async function run(
   };
   const names = Array.from({ length: MEMBERS }, (_, i) => `m${i}`);
   {
-    const store = await openStore(loadConfig(serverEnv), { warn: () => {}, error: console.error });
-    const accounts = createAccounts({ store, bcryptCost: 4, tokenTtlSeconds: 3600, signToken: () => '' });
+    const config = loadConfig(serverEnv);
+    const store = await openStore(config, { warn: () => {}, error: console.error });
+    const accounts = createAccounts({
+      store,
+      bcryptCost: 4,
+      tokenTtlSeconds: 3600,
+      signToken: () => '',
+      ...loginLimits(config),
+    });
     for (const name of names) await accounts.register(name, PASSWORD, publicKeysOf(keys));
     await store.close();
   }

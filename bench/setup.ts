@@ -5,7 +5,9 @@ import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { startServerProcess } from '../scripts/child.js';
 import { importEncryptionKey, toHex, unwrapChatKeyBytes } from '../src/client/index.js';
+import { loadConfig } from '../src/config.js';
 import type { KeyPairSet, PublicKeySet } from '../src/crypto/keys.js';
+import { loginLimits } from '../src/plugins/accounts.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { caller } from './api.js';
@@ -24,9 +26,22 @@ export interface BenchChat {
 /** Registers `members` users (bcrypt cost 4) and a login-storm user (cost 12) in `dataDir`. */
 export async function registerUsers(dataDir: string, members: number, keys: PublicKeySet): Promise<void> {
   const store = openSqliteStore(dataDir);
-  const fast = createAccounts({ store, bcryptCost: 4, tokenTtlSeconds: 3600, signToken: () => '' });
+  const limits = loginLimits(loadConfig({}));
+  const fast = createAccounts({
+    store,
+    bcryptCost: 4,
+    tokenTtlSeconds: 3600,
+    signToken: () => '',
+    ...limits,
+  });
   for (let i = 0; i < members; i++) await fast.register(name(i), PASSWORD, keys);
-  const slow = createAccounts({ store, bcryptCost: 12, tokenTtlSeconds: 3600, signToken: () => '' });
+  const slow = createAccounts({
+    store,
+    bcryptCost: 12,
+    tokenTtlSeconds: 3600,
+    signToken: () => '',
+    ...limits,
+  });
   await slow.register('storm', PASSWORD, keys);
   await store.close();
 }

@@ -12,6 +12,7 @@ import {
   publicKeysOf,
 } from '../crypto/keys.js';
 import { PUBLIC_KEY_FILES, readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
+import { loginLimits } from '../plugins/accounts.js';
 import { checkNewPassword, createAccounts, USERNAME } from '../services/accounts.js';
 import { UserExistsError } from '../store/types.js';
 import { promptHidden, readStdin } from '../util/prompt.js';
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
       store,
       bcryptCost: config.bcryptCost,
       tokenTtlSeconds: config.tokenTtl,
+      ...loginLimits(config),
       signToken: () => {
         throw new Error('no tokens here');
       },

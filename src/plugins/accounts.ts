@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
 import { type Accounts, createAccounts } from '../services/accounts.js';
 
 declare module 'fastify' {
@@ -7,6 +8,14 @@ declare module 'fastify' {
     accounts: Accounts;
   }
 }
+
+/** The accounts service's login limits, as configured (config.ts holds their defaults). */
+export const loginLimits = (config: Config) => ({
+  failuresPerUser: config.loginFailuresPerUser,
+  failuresPerUserAndAddress: config.loginFailuresPerUserIp,
+  hashQueue: config.loginQueue,
+  hashesPerAddress: config.loginHashesPerIp,
+});
 
 export default fp(
   async function accounts(app: FastifyInstance) {
@@ -18,10 +27,7 @@ export default fp(
         bcryptCost: config.bcryptCost,
         tokenTtlSeconds: config.tokenTtl,
         signToken: app.signToken,
-        failuresPerUser: config.loginFailuresPerUser,
-        failuresPerUserAndAddress: config.loginFailuresPerUserIp,
-        hashQueue: config.loginQueue,
-        hashesPerAddress: config.loginHashesPerIp,
+        ...loginLimits(config),
         counter: app.counters.counter,
       }),
     );

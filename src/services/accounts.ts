@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import { localCounter } from '../bus/memory-counters.js';
 import type { SharedCounter } from '../bus/types.js';
 import {
   canonicalPem,
@@ -13,7 +14,7 @@ import {
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { addressKey, localCounter, threadPoolSize, WorkQueue } from './limiter.js';
+import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -45,11 +46,11 @@ export interface AccountsDeps {
   bcryptCost: number;
   tokenTtlSeconds: number;
   /** Login attempts allowed per username (any address) in 5 minutes, and per username and address in 1. */
-  failuresPerUser?: number;
-  failuresPerUserAndAddress?: number;
+  failuresPerUser: number;
+  failuresPerUserAndAddress: number;
   /** Password checks that may wait for a hashing slot (more get 503), and that one address may have at once. */
-  hashQueue?: number;
-  hashesPerAddress?: number;
+  hashQueue: number;
+  hashesPerAddress: number;
   /** bcrypt comparisons at once (default: half of libuv's pool and of the CPUs). */
   hashSlots?: number;
   /** Signs a JWT with the pinned algorithm, iss, aud and exp (the auth plugin provides it). */
@@ -68,10 +69,10 @@ export function createAccounts({
   bcryptCost,
   tokenTtlSeconds,
   signToken,
-  failuresPerUser = 50,
-  failuresPerUserAndAddress = 5,
-  hashQueue = 16,
-  hashesPerAddress = 2,
+  failuresPerUser,
+  failuresPerUserAndAddress,
+  hashQueue,
+  hashesPerAddress,
   hashSlots,
   counter = localCounter,
   hasher = bcrypt,

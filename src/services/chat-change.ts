@@ -1,7 +1,7 @@
 import type { Fanout } from '../bus/types.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import type { ChatRecord, MembershipChange, NewEvent, Store } from '../store/types.js';
-import { publishEvents } from './pending.js';
+import { publishEvents } from './events.js';
 
 /** What to write: a new chat, or a change of an existing one's members, epoch or pending epoch. */
 export type ChatWrite =

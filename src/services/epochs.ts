@@ -12,7 +12,8 @@ import type { Accounts } from './accounts.js';
 import { changeOf, chatCommitter } from './chat-change.js';
 import { chatQueue } from './chat-queue.js';
 import type { Chats } from './chats.js';
-import { chatEvent, rekeyEvents, withoutAdditions } from './pending.js';
+import { chatEvent } from './events.js';
+import { rekeyEvents, withoutAdditions } from './pending.js';
 
 /** The body of POST /chats/{chatId}/epochs, as the client library builds it. */
 export type CommitRequest = CommitBody;

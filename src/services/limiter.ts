@@ -1,9 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { Errors, rateLimited } from '../errors.js';
 
-export { localCounter } from '../bus/memory-counters.js';
-export { MAX_COUNTER_KEYS, WindowCounter } from '../util/window-counter.js';
-
 /**
  * libuv's thread pool size: UV_THREADPOOL_SIZE when it is a whole number 1-1024 (libuv's own
  * bounds), else libuv's default of 4 — a typo must not turn every slot count into NaN.

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { timestamp } from '../crypto/time.js';
 import { addsOnly, type ChatRecord, type PendingEpoch } from '../store/types.js';
 import { type Audit, type Commit, changeOf } from './chat-change.js';
-import type { ChatView } from './chats.js';
-import { chatEvent, nextPending, rekeyEvents, withoutMember } from './pending.js';
+import type { ChatView } from './chat-view.js';
+import { chatEvent } from './events.js';
+import { nextPending, rekeyEvents, withoutMember } from './pending.js';
 
 export interface MembersModeDeps {
   view: (chat: ChatRecord) => Promise<ChatView>;

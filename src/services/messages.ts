@@ -6,9 +6,9 @@ import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import { messageEventData } from '../store/rows.js';
 import { type AppendRefusal, AppendRefusedError, type MessageBody, type Store } from '../store/types.js';
+import { WindowCounter } from '../util/window-counter.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
-import { WindowCounter } from './limiter.js';
 
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
@@ -19,16 +19,13 @@ export interface MessagesDeps {
   chats: Chats;
   now?: () => number;
   /** The key rotates once an epoch has carried this many messages. */
-  rotateMessages?: number;
+  rotateMessages: number;
   /** History pages one user may read per minute (on this instance). */
-  historyLimit?: number;
+  historyLimit: number;
   /** A history page holds at most this many bytes of messages (one message at least). */
-  historyPageBytes?: number;
+  historyPageBytes: number;
   onError?: (error: unknown) => void;
 }
-
-/** The event data (and history item) of a message, made where the store makes it again. */
-export { messageEventData };
 
 /**
  * Why a message was refused, said once: the checks before the signature and the store's repeat of
@@ -55,9 +52,9 @@ export function createMessages({
   accounts,
   chats,
   now = Date.now,
-  rotateMessages = 10_000,
-  historyLimit = 600,
-  historyPageBytes = 4 * 1024 * 1024,
+  rotateMessages,
+  historyLimit,
+  historyPageBytes,
   onError = () => {},
 }: MessagesDeps) {
   const reads = new WindowCounter(historyLimit, 60_000, now);

@@ -1,4 +1,3 @@
-import type { Fanout } from '../bus/types.js';
 import { sortedNames } from '../client/canonical.js';
 import { Errors } from '../errors.js';
 import {
@@ -7,8 +6,8 @@ import {
   type NewEvent,
   type PendingEpoch,
   type PendingReason,
-  type StoredEvent,
 } from '../store/types.js';
+import { chatEvent } from './events.js';
 
 /**
  * Members-mode chats (protocol.md, "Chats the server cannot read"): every change that would
@@ -97,20 +96,8 @@ export function invitationWaits(p: PendingEpoch, inviter: string): Error {
 export const joinedIn = (chat: ChatRecord, list: string[]): string[] =>
   chat.members.filter((m) => m.state === 'joined' && list.includes(m.username)).map((m) => m.username);
 
-/** One event, addressed to exactly `recipients`. */
-export const chatEvent = (
-  type: string,
-  data: { chatId?: string; chat?: { id: string } } & Record<string, unknown>,
-  recipients: string[],
-): NewEvent => ({ type, data: JSON.stringify(data), recipients, chatId: data.chatId ?? data.chat?.id });
-
 /** `chat.rekey`, one addressed event per joined member of the new list. */
 export const rekeyEvents = (chat: ChatRecord, next: PendingEpoch | null, fallback: string[]): NewEvent[] =>
   joinedIn(chat, next?.members ?? fallback).map((u) =>
     chatEvent('chat.rekey', { chatId: chat.id, pending: pendingView(next) }, [u]),
   );
-
-export async function publishEvents(bus: Fanout, events: StoredEvent[]): Promise<void> {
-  for (const e of events)
-    await bus.publish({ kind: 'event', type: e.type, data: e.data, id: e.id, to: e.recipients });
-}

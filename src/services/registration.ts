@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { localCounter } from '../bus/memory-counters.js';
 import type { SharedCounter } from '../bus/types.js';
 import { KeyCheckError, type PublicKeySet } from '../crypto/keys.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { RegistrationCode, Store } from '../store/types.js';
 import { type Accounts, RegistrationError } from './accounts.js';
-import { addressKey, localCounter } from './limiter.js';
+import { addressKey } from './limiter.js';
 
 /** 144 random bits: guessing is hopeless, so a plain SHA-256 of the code is a safe thing to store. */
 const CODE_BYTES = 18;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BusMessage } from '../bus/types.js';
-import { WindowCounter } from '../services/limiter.js';
 import type { StoredEvent } from '../store/types.js';
+import { WindowCounter } from '../util/window-counter.js';
 import {
   type ConnectionLimits,
   type Framed,

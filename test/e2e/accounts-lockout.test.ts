@@ -2,7 +2,9 @@ import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { request } from 'undici';
 import { describe, expect, inject, it, vi } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
+import { loginLimits } from '../../src/plugins/accounts.js';
 import { createAccounts } from '../../src/services/accounts.js';
 import { Api } from '../support/client.js';
 import { PASSWORD, withServer } from '../support/helper.js';
@@ -138,6 +140,7 @@ describe('attempts that fail before the password check (accounts review, finding
         bcryptCost: 4,
         tokenTtlSeconds: 60,
         signToken: () => 't',
+        ...loginLimits(loadConfig({})),
         failuresPerUserAndAddress: 1,
         counter,
       });

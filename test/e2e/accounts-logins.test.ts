@@ -2,7 +2,9 @@ import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { readPublicKeys } from '../../src/crypto/keystore.js';
+import { loginLimits } from '../../src/plugins/accounts.js';
 import { createAccounts } from '../../src/services/accounts.js';
 import { AbandonedError, addressKey, WorkQueue } from '../../src/services/limiter.js';
 import { Api } from '../support/client.js';
@@ -152,6 +154,7 @@ describe('the bcrypt queue (issue 15, item 5)', () => {
       bcryptCost: 4,
       tokenTtlSeconds: 60,
       signToken: () => 'token',
+      ...loginLimits(loadConfig({})),
       hasher,
       hashSlots: 1,
       hashQueue: 2,
@@ -307,7 +310,14 @@ describe('the dummy hash for unknown users (issue 10, finding 14)', () => {
         },
       } as unknown as typeof bcrypt;
       const make = (bcryptCost: number) =>
-        createAccounts({ store, bcryptCost, tokenTtlSeconds: 60, signToken: () => 't', hasher });
+        createAccounts({
+          store,
+          bcryptCost,
+          tokenTtlSeconds: 60,
+          signToken: () => 't',
+          ...loginLimits(loadConfig({})),
+          hasher,
+        });
       const keys = await readPublicKeys(path.join(inject('fixtureKeys'), 'users', 'alice'));
       await make(4).register('olduser', PASSWORD, keys);
       expect(bcrypt.getRounds((await store.getUser('olduser'))?.passwordHash ?? '')).toBe(4);

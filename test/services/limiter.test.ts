@@ -1,12 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import {
-  AbandonedError,
-  addressKey,
-  threadPoolSize,
-  WindowCounter,
-  WorkQueue,
-} from '../../src/services/limiter.js';
+import { AbandonedError, addressKey, threadPoolSize, WorkQueue } from '../../src/services/limiter.js';
+import { WindowCounter } from '../../src/util/window-counter.js';
 
 /** A task held until `release`, recording when it starts. */
 function heldTasks(order: string[]) {
