@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { logOutput } from './util/log-output.js';
 
 /** Reads config, builds the app, listens, and closes gracefully on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -13,7 +14,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await buildApp(config);
+  // A closed standard error (its reader gone) must not crash the server either.
+  process.stderr.on('error', () => {});
+  const app = await buildApp(config, { logStream: logOutput() });
   const address = await app.listen({ port: config.port, host: config.host });
   // An accept() that fails (EMFILE when every file descriptor is taken) is an 'error' on the
   // server: without a listener Node would crash the whole process. Log it and keep serving.
@@ -25,14 +28,18 @@ async function main(): Promise<void> {
 
   let closing = false;
   const shutdown = (signal: string) => {
-    if (closing) return;
+    if (closing) {
+      app.log.warn({ signal }, 'a second signal: exiting now');
+      process.exit(1);
+    }
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    const bound = config.shutdownMs + 5_000;
+    // Whatever the close meets (a request that never ends, a store that does not answer), the
+    // process is gone within SECURECHAT_SHUTDOWN_MS; nothing at exit waits for standard output.
     const timer = setTimeout(() => {
-      app.log.error(`shutdown took longer than ${bound} ms; exiting`);
+      app.log.error(`shutdown took longer than ${config.shutdownMs} ms; exiting`);
       process.exit(1);
-    }, bound);
+    }, config.shutdownMs);
     timer.unref();
     app.close().then(
       () => process.exit(0),

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 
 export interface StreamOwner {
   username: string;
@@ -47,6 +48,22 @@ export const frame = (event: OutgoingEvent): Framed =>
   );
 
 /**
+ * Closes a connection with a TCP reset. Under TLS the TCP socket is the TLS socket's `_parent`
+ * (Node's own field); without one to reset, it is destroyed as usual.
+ */
+function reset(socket: Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  const parent = (socket as Socket & { _parent?: unknown })._parent;
+  const tcp = parent instanceof Socket ? parent : socket;
+  try {
+    if (!tcp.destroyed) tcp.resetAndDestroy();
+  } catch {
+    // not a TCP handle: the destroy below still ends it
+  }
+  socket.destroy();
+}
+
+/**
  * One open `text/event-stream` response. Writes never wait: when the client reads too slowly and
  * more than `bufferBytes` pile up (in the socket, or behind a replay), the connection is cut and
  * the client resumes with Last-Event-ID.
@@ -78,9 +95,19 @@ export class SseConnection {
     return this.res.writableLength + this.pendingBytes;
   }
 
+  /**
+   * Drops a reader that fell behind with a TCP reset, at once: a graceful end would wait in the
+   * kernel behind megabytes the reader has not taken (and for as long as it takes none), while a
+   * reset discards them and reaches the client whether it reads or not. It resumes with Last-Event-ID.
+   */
   private cut(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    this.pendingBytes = 0;
+    reset(this.res.socket);
+    this.res.destroy();
     this.onSlow(this);
-    this.close();
   }
 
   private write(chunk: string | Buffer): void {
