@@ -150,7 +150,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(chats);
     await app.register(streams);
     await app.register(jobs);
-    drainOnClose(app, config.shutdownMs);
+    // Requests in flight get four fifths of the limit; the rest is for closing the streams, the
+    // bus and the store in order before main.ts's hard exit at the limit itself.
+    drainOnClose(app, Math.floor(config.shutdownMs * 0.8));
     await app.register(docs, { spec });
     await app.register(web);
     await app.register(routes, { spec });
