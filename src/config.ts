@@ -31,7 +31,7 @@ export interface Config {
   /** Failed logins per username (from any address) per 5 minutes; and per username and address per minute. */
   loginFailuresPerUser: number;
   loginFailuresPerUserIp: number;
-  /** Wrong registration codes (POST /users) per client address per 10 minutes. */
+  /** Failed registrations (POST /users: wrong codes, good codes with bad keys) per address per 10 minutes. */
   registerFailuresPerIp: number;
   /** Password checks that may wait for bcrypt (more get 503), and that one address may have at once (more get 429). */
   loginQueue: number;
@@ -288,7 +288,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'SECURECHAT_REGISTER_FAILURES',
       10,
       int(1, 1_000_000),
-      'wrong registration codes per 10 minutes',
+      'failed registrations per 10 minutes',
     ),
     loginQueue: read('SECURECHAT_LOGIN_QUEUE', 16, int(0, 100_000), 'password checks waiting 0-100000'),
     loginHashesPerIp: read(

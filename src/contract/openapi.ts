@@ -73,11 +73,14 @@ export interface paths {
          *     L = 2048, N = 256, prime p and q and valid domain parameters; Ed25519). Passwords are
          *     8 to 72 UTF-8 bytes. A wrong, used or expired code, a code made for another username,
          *     and a username with no code all get the same 403 `INVALID_CODE`; each counts against
-         *     the client address (`SECURECHAT_REGISTER_FAILURES` in 10 minutes, default 10), and so
-         *     does every request (`SECURECHAT_LOGIN_LIMIT` a minute, as for logins): past either,
-         *     429 with `Retry-After`. The code is checked first; a request with a good code that
-         *     fails a later check leaves the code unused. Nothing is registered on any failure, and
-         *     of concurrent requests with one code exactly one succeeds.
+         *     the client address (`SECURECHAT_REGISTER_FAILURES` in 10 minutes, default 10), as does a
+         *     request with a good code that fails a later check (keys, password, a taken name), and
+         *     every request counts against `SECURECHAT_LOGIN_LIMIT` a minute, as for logins: past
+         *     either, 429 with `Retry-After`. The code is checked first; a request with a good code
+         *     that fails a later check leaves the code unused. Nothing is registered on any failure,
+         *     and of concurrent requests with one code exactly one succeeds: a request with a good
+         *     code holds it while its keys and password are checked, and another with that code gets
+         *     403 `INVALID_CODE` meanwhile, at once, as for a used code.
          */
         post: operations["registerUser"];
         delete?: never;

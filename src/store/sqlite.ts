@@ -25,6 +25,7 @@ import {
   type ChatCursor,
   type ChatRecord,
   type CodedRegistration,
+  type CodeHold,
   EpochConflictError,
   type ListedChat,
   type MemberRecord,
@@ -428,9 +429,30 @@ class SqliteStore implements Store {
       .prepare(
         `INSERT INTO registration_codes (username, code_hash, created_at, expires_at, used_at)
          VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash,
-         created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+         created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at,
+         reserved_until = NULL, reserved_by = NULL`,
       )
       .run(code.username, code.codeHash, code.createdAt, code.expiresAt, code.usedAt);
+  }
+
+  async reserveRegistrationCode({ username, codeHash, holder, now, until }: CodeHold): Promise<boolean> {
+    const held = this.db
+      .prepare(
+        `UPDATE registration_codes SET reserved_until = ?, reserved_by = ?
+         WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?
+           AND (reserved_until IS NULL OR reserved_until <= ?)`,
+      )
+      .run(until, holder, username, codeHash, now, now);
+    return held.changes === 1;
+  }
+
+  async releaseRegistrationCode(username: string, holder: string): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE registration_codes SET reserved_until = NULL, reserved_by = NULL
+         WHERE username = ? AND reserved_by = ?`,
+      )
+      .run(username, holder);
   }
 
   async getRegistrationCode(username: string): Promise<RegistrationCode | undefined> {
@@ -447,13 +469,20 @@ class SqliteStore implements Store {
     return this.db.prepare('DELETE FROM registration_codes WHERE username = ?').run(username).changes > 0;
   }
 
-  async createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration> {
+  async createUserWithCode(
+    user: UserRecord,
+    codeHash: string,
+    now: string,
+    holder?: string,
+  ): Promise<CodedRegistration> {
     const consume = this.db.prepare(
-      `UPDATE registration_codes SET used_at = ?
-       WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`,
+      `UPDATE registration_codes SET used_at = ?, reserved_until = NULL, reserved_by = NULL
+       WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?
+         AND (reserved_by IS NULL OR reserved_by = ? OR reserved_until <= ?)`,
     );
     const register = this.db.transaction((): CodedRegistration => {
-      if (consume.run(now, user.username, codeHash, now).changes !== 1) return 'invalid-code';
+      if (consume.run(now, user.username, codeHash, now, holder ?? null, now).changes !== 1)
+        return 'invalid-code';
       // thrown, not returned: the code's use is rolled back with it
       if (this.q.getUser.get(user.username)) throw new UserExistsError(user.username);
       this.insertUser(user);
