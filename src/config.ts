@@ -43,6 +43,8 @@ export interface Config {
   trustProxy: string[];
   /** Messages one user may post per minute. */
   postLimit: number;
+  /** Members-mode commits (POST /chats/{id}/epochs) one user may send per minute. */
+  commitLimit: number;
   /** Open /events streams per user. */
   maxStreamsPerUser: number;
   /** Event streams: opens per user per minute, and how long a replay waits for a reader to make room. */
@@ -304,6 +306,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'comma-separated proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal)',
     ),
     postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
+    commitLimit: read('SECURECHAT_COMMIT_LIMIT', 60, int(1, 100_000_000), 'commits per minute per user'),
     maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 1_000_000), 'streams per user'),
     streamOpensPerMinute: read(
       'SECURECHAT_STREAM_OPEN_LIMIT',

@@ -342,9 +342,12 @@ export interface paths {
          *     pending epoch (409 `NO_PENDING_EPOCH`; always so in a server-mode chat); `members`
          *     not the pending list (409 `PENDING_MISMATCH`: read the chat again); for epoch 1 a
          *     committer other than the creator (403 `NOT_COMMITTER`); each signature under the
-         *     committer's registered key for its `signatureAlgorithm` (400 `BAD_SIGNATURE`). Then the
+         *     committer's registered key for its `signatureAlgorithm` (400 `BAD_SIGNATURE`; checked
+         *     one after another, the first that fails answers). Then the
          *     epoch is the chat's, added members become invited (`chat.invited` with their envelope),
-         *     the others get `chat.key`, and posting is open again.
+         *     the others get `chat.key`, and posting is open again. Commits are limited per user and
+         *     instance before any check (`SECURECHAT_COMMIT_LIMIT` a minute, default 60; 429 with
+         *     `Retry-After`), whatever their answer.
          */
         post: operations["commitEpoch"];
         delete?: never;
@@ -935,7 +938,7 @@ export interface components {
         /**
          * @description `RATE_LIMITED`; `Retry-After` says when to try again (seconds). Logins are limited per
          *     client address, per username and address, and per username; posts, chat creation,
-         *     invitations and leaves, and history reads per user.
+         *     invitations and leaves, members-mode commits, and history reads per user.
          */
         RateLimited: {
             headers: {
@@ -1403,6 +1406,7 @@ export interface operations {
             409: components["responses"]["CommitConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };
