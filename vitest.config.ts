@@ -22,6 +22,7 @@ const SERVERLESS = [
   'test/store/group-commit.test.ts',
   'test/store/spans.test.ts',
   'test/store/code-holds.test.ts',
+  'test/store/duplicates.test.ts',
   'test/sse/connection.test.ts',
   'test/client/browser.test.ts',
   'test/client/checks.test.ts',

@@ -324,7 +324,11 @@ class SqliteStore implements Store {
     APPEND_BATCH,
   );
 
-  /** One post, in a savepoint of the batch's transaction: a failed check leaves nothing behind. */
+  /**
+   * One post, in a savepoint of the batch's transaction: a failed check leaves nothing behind. The
+   * id's unique key is the duplicate check, as on PostgreSQL: one lookup fewer, and no second check
+   * whose absence would surface as the database's own error.
+   */
   private appendOne(input: NewMessage, eventData: (seq: number) => string): AppendedMessage {
     return this.db.transaction(() => {
       const { chatId, sender, message: m } = input;
@@ -334,10 +338,8 @@ class SqliteStore implements Store {
       if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
       if (chat.pending !== null) throw new AppendRefusedError('rekey-pending');
       if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
-      if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase()))
-        throw new AppendRefusedError('duplicate-message');
       const seq = chat.next_seq as number;
-      this.q.insertMessage.run(...messageValues(input, seq));
+      insertMessage(() => this.q.insertMessage.run(...messageValues(input, seq)));
       this.q.bumpSeq.run(input.receivedAt, chatId);
       const recipients = this.memberNames(chatId);
       // stored once, for the chat's members; its data is made from the message when read
@@ -495,5 +497,17 @@ class SqliteStore implements Store {
       if (error instanceof UserExistsError) return 'username-taken';
       throw error;
     }
+  }
+}
+
+/** The message's insert, its id's unique key answered as the store's refusal (never a raw 500). */
+function insertMessage(insert: () => void): void {
+  try {
+    insert();
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' && message?.includes('messages.id_lower'))
+      throw new AppendRefusedError('duplicate-message');
+    throw error;
   }
 }

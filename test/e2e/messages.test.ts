@@ -152,6 +152,13 @@ describe('POST /chats/{id}/messages refuses, with the first failing check, and s
     expect(await historyLength()).toBe(2);
   });
 
+  it('duplicate: of two posts of one message at once, one is 201 and the other 409, never 500 (security round 2, #12)', async () => {
+    const body = alice.compose(chatId, 1, 'twice at once', 'ed25519');
+    const answers = await Promise.all([post(body), post(body)]);
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(answers.find((r) => r.status === 409)?.body.code).toBe('DUPLICATE_MESSAGE');
+  });
+
   it('concurrent posts get distinct, gapless seq numbers', async () => {
     const before = await historyLength();
     const results = await Promise.all(
