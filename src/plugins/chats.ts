@@ -44,7 +44,6 @@ export default fp(
         accounts,
         view: chats.view,
         pendingMs: config.pendingSeconds * 1000,
-        commitsPerMinute: config.commitLimit,
         signing,
         audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
       }),

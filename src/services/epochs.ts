@@ -7,14 +7,14 @@ import { WRAP_ALGORITHM } from '../crypto/envelope.js';
 import type { MemberKeyEnvelope } from '../crypto/member-envelope.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp } from '../crypto/time.js';
-import { Errors, rateLimited, unavailable } from '../errors.js';
+import { Errors, unavailable } from '../errors.js';
 import { type ChatRecord, EpochConflictError, type MemberRecord, type Store } from '../store/types.js';
 import type { Accounts } from './accounts.js';
 import { changeOf, chatCommitter } from './chat-change.js';
 import { chatQueue } from './chat-queue.js';
 import type { Chats } from './chats.js';
 import { signingSlots } from './envelopes.js';
-import { localCounter, WorkQueue } from './limiter.js';
+import { WorkQueue } from './limiter.js';
 import { chatEvent, rekeyEvents, withoutAdditions } from './pending.js';
 
 /** The body of POST /chats/{chatId}/epochs, as the client library builds it. */
@@ -27,8 +27,6 @@ export interface EpochsDeps {
   view: Chats['view'];
   /** Uncommitted additions of a pending epoch are dropped after this long. */
   pendingMs?: number;
-  /** Commits one user may send per minute (on this instance, as posts); then 429. */
-  commitsPerMinute?: number;
   /** The thread-pool share envelope signatures run in (the envelope issuer's): commits verify there. */
   signing?: WorkQueue;
   /** Signature verification, replaceable so tests can count it. */
@@ -52,7 +50,6 @@ export function createEpochs({
   accounts,
   view,
   pendingMs = 60_000,
-  commitsPerMinute = 60,
   signing = new WorkQueue(signingSlots()),
   verify = verifyAsync,
   now = Date.now,
@@ -60,7 +57,6 @@ export function createEpochs({
 }: EpochsDeps) {
   const serialized = chatQueue();
   const commit = chatCommitter(store, bus, audit);
-  const commits = localCounter('commits', commitsPerMinute, 60_000);
 
   /** What JSON Schema cannot say: one envelope per member, a real time, canonical base64. */
   function checkShape(body: CommitRequest) {
@@ -188,9 +184,6 @@ export function createEpochs({
      * so the loser of two commits gets EPOCH_COMMITTED.
      */
     async commit(chatId: string, committer: string, body: CommitRequest) {
-      // counted first, as posts are: a refused commit costs what an accepted one does
-      const wait = await commits.take(committer);
-      if (wait > 0) throw rateLimited(`Too many commits; try again in ${Math.ceil(wait)} s.`, wait);
       checkShape(body);
       const id = chatId.toLowerCase();
       return serialized(id, async () => {

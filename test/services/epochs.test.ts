@@ -35,7 +35,7 @@ const commit = () => ({
 });
 
 /** Epochs whose verifier answers `valid(n)` for its n-th call, noting the share's tasks running then. */
-function epochsWith(valid: (n: number) => boolean, options: { commitsPerMinute?: number } = {}) {
+function epochsWith(valid: (n: number) => boolean) {
   const signing = new WorkQueue(1);
   const calls: number[] = [];
   const epochs = createEpochs({
@@ -48,7 +48,6 @@ function epochsWith(valid: (n: number) => boolean, options: { commitsPerMinute?:
       calls.push(signing.size.active);
       return valid(calls.length);
     },
-    ...options,
   });
   return { epochs, calls };
 }
@@ -71,19 +70,5 @@ describe('a commit’s signature checks', () => {
     expect(error.message).toMatch(/m09/);
     // each verification ran as the share's one task (not beside another of its own commit)
     expect(calls).toEqual(new Array(10).fill(1));
-  });
-});
-
-describe('commits are limited per user', () => {
-  it('past the limit a commit is 429 with a retry time, before its signatures are checked', async () => {
-    const { epochs, calls } = epochsWith(() => false, { commitsPerMinute: 3 });
-    for (let i = 0; i < 3; i++)
-      expect(codeOf(await epochs.commit('c1', 'm00', commit()).catch((e) => e))).toBe('BAD_SIGNATURE');
-    const limited = await epochs.commit('c1', 'm00', commit()).catch((e) => e);
-    expect(codeOf(limited)).toBe('RATE_LIMITED');
-    expect(limited.retryAfter).toBeGreaterThan(0);
-    expect(calls).toHaveLength(3);
-    // the limit is the user's own
-    expect(codeOf(await epochs.commit('c1', 'm01', commit()).catch((e) => e))).toBe('BAD_SIGNATURE');
   });
 });
