@@ -31,7 +31,7 @@ export interface Config {
   /** Failed logins per username (from any address) per 5 minutes; and per username and address per minute. */
   loginFailuresPerUser: number;
   loginFailuresPerUserIp: number;
-  /** Wrong registration codes (POST /users) per client address per 10 minutes. */
+  /** Failed registrations (POST /users: wrong codes, good codes with bad keys) per address per 10 minutes. */
   registerFailuresPerIp: number;
   /** Password checks that may wait for bcrypt (more get 503), and that one address may have at once (more get 429). */
   loginQueue: number;
@@ -43,6 +43,8 @@ export interface Config {
   trustProxy: string[];
   /** Messages one user may post per minute. */
   postLimit: number;
+  /** Members-mode commits (POST /chats/{id}/epochs) one user may send per minute. */
+  commitLimit: number;
   /** Open /events streams per user. */
   maxStreamsPerUser: number;
   /** Event streams: opens per user per minute, and how long a replay waits for a reader to make room. */
@@ -288,7 +290,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'SECURECHAT_REGISTER_FAILURES',
       10,
       int(1, 1_000_000),
-      'wrong registration codes per 10 minutes',
+      'failed registrations per 10 minutes',
     ),
     loginQueue: read('SECURECHAT_LOGIN_QUEUE', 16, int(0, 100_000), 'password checks waiting 0-100000'),
     loginHashesPerIp: read(
@@ -304,6 +306,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'comma-separated proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal)',
     ),
     postLimit: read('SECURECHAT_POST_LIMIT', 600, int(1, 100_000_000), 'messages per minute per user'),
+    commitLimit: read('SECURECHAT_COMMIT_LIMIT', 60, int(1, 100_000_000), 'commits per minute per user'),
     maxStreamsPerUser: read('SECURECHAT_MAX_STREAMS', 5, int(1, 1_000_000), 'streams per user'),
     streamOpensPerMinute: read(
       'SECURECHAT_STREAM_OPEN_LIMIT',

@@ -73,11 +73,14 @@ export interface paths {
          *     L = 2048, N = 256, prime p and q and valid domain parameters; Ed25519). Passwords are
          *     8 to 72 UTF-8 bytes. A wrong, used or expired code, a code made for another username,
          *     and a username with no code all get the same 403 `INVALID_CODE`; each counts against
-         *     the client address (`SECURECHAT_REGISTER_FAILURES` in 10 minutes, default 10), and so
-         *     does every request (`SECURECHAT_LOGIN_LIMIT` a minute, as for logins): past either,
-         *     429 with `Retry-After`. The code is checked first; a request with a good code that
-         *     fails a later check leaves the code unused. Nothing is registered on any failure, and
-         *     of concurrent requests with one code exactly one succeeds.
+         *     the client address (`SECURECHAT_REGISTER_FAILURES` in 10 minutes, default 10), as does a
+         *     request with a good code that fails a later check (keys, password, a taken name), and
+         *     every request counts against `SECURECHAT_LOGIN_LIMIT` a minute, as for logins: past
+         *     either, 429 with `Retry-After`. The code is checked first; a request with a good code
+         *     that fails a later check leaves the code unused. Nothing is registered on any failure,
+         *     and of concurrent requests with one code exactly one succeeds: a request with a good
+         *     code holds it while its keys and password are checked, and another with that code gets
+         *     403 `INVALID_CODE` meanwhile, at once, as for a used code.
          */
         post: operations["registerUser"];
         delete?: never;
@@ -344,9 +347,12 @@ export interface paths {
          *     pending epoch (409 `NO_PENDING_EPOCH`; always so in a server-mode chat); `members`
          *     not the pending list (409 `PENDING_MISMATCH`: read the chat again); for epoch 1 a
          *     committer other than the creator (403 `NOT_COMMITTER`); each signature under the
-         *     committer's registered key for its `signatureAlgorithm` (400 `BAD_SIGNATURE`). Then the
+         *     committer's registered key for its `signatureAlgorithm` (400 `BAD_SIGNATURE`; checked
+         *     one after another, the first that fails answers). Then the
          *     epoch is the chat's, added members become invited (`chat.invited` with their envelope),
-         *     the others get `chat.key`, and posting is open again.
+         *     the others get `chat.key`, and posting is open again. Commits are limited per user and
+         *     instance before any check (`SECURECHAT_COMMIT_LIMIT` a minute, default 60; 429 with
+         *     `Retry-After`), whatever their answer.
          */
         post: operations["commitEpoch"];
         delete?: never;
@@ -938,7 +944,7 @@ export interface components {
         /**
          * @description `RATE_LIMITED`; `Retry-After` says when to try again (seconds). Logins are limited per
          *     client address, per username and address, and per username; posts, chat creation,
-         *     invitations and leaves, and history reads per user.
+         *     invitations and leaves, members-mode commits, and history reads per user.
          */
         RateLimited: {
             headers: {
@@ -1406,6 +1412,7 @@ export interface operations {
             409: components["responses"]["CommitConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };

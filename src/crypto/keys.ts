@@ -109,8 +109,18 @@ export function dsaPublicKeyValues(spki: Uint8Array): { p: bigint; q: bigint; g:
   return dsaValues(parseSpki(new Uint8Array(spki)));
 }
 
-/** The DSA domain parameters and public value, checked as the client library checks them. */
-function checkedDsaValues(key: KeyObject, fail: (what: string) => never) {
+const failure =
+  (purpose: string) =>
+  (what: string): never => {
+    throw new KeyCheckError(`${purpose} key must be ${what}`);
+  };
+
+/**
+ * The DSA key's domain parameters and public value, checked as the client library checks them
+ * (modular exponentiations on the event loop: not free).
+ */
+function checkDsaDomain(key: KeyObject) {
+  const fail = failure('dsa-sha256');
   let values: ReturnType<typeof dsaPublicKeyValues>;
   try {
     values = dsaPublicKeyValues(key.export({ type: 'spki', format: 'der' }));
@@ -145,6 +155,16 @@ export function canonicalPem(key: KeyObject): string {
  * parameters (primality of p and q is checked by {@link checkPublicKeySet}, off the event loop).
  */
 export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlgorithm): KeyObject {
+  const key = checkKeyShape(pem, purpose);
+  if (purpose === 'dsa-sha256') checkDsaDomain(key);
+  return key;
+}
+
+/**
+ * What {@link checkPublicKey} checks that costs next to nothing: one PEM block, a public key of the
+ * purpose's type, its size, exponent and parameters. Everything but the DSA domain check.
+ */
+function checkKeyShape(pem: string, purpose: 'encryption' | SignatureAlgorithm): KeyObject {
   let key: KeyObject;
   if (typeof pem !== 'string' || !PUBLIC_KEY_PEM.test(pem))
     throw new KeyCheckError(`${purpose} key is not a PEM public key (one BEGIN PUBLIC KEY block)`);
@@ -157,9 +177,7 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   const bits = details.modulusLength ?? 0;
-  const fail = (what: string): never => {
-    throw new KeyCheckError(`${purpose} key must be ${what}`);
-  };
+  const fail = failure(purpose);
   const rsa = (types: string[]) => {
     if (!types.includes(type ?? '') || bits < MIN_RSA_BITS || bits > MAX_RSA_BITS)
       fail(`RSA of ${MIN_RSA_BITS}-${MAX_RSA_BITS} bits`);
@@ -188,7 +206,6 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
       break;
     case 'dsa-sha256':
       if (type !== 'dsa') fail(`DSA with L = ${DSA_BITS.L}, N = ${DSA_BITS.N}`);
-      checkedDsaValues(key, fail);
       break;
     case 'ed25519':
       if (type !== 'ed25519') fail('Ed25519');
@@ -199,19 +216,20 @@ export function checkPublicKey(pem: string, purpose: 'encryption' | SignatureAlg
 
 /**
  * Checks all four keys, that the encryption key wraps a key (a trial RSA-OAEP wrap), and that the
- * DSA key's p and q are prime (on libuv's thread pool). Answers the keys as canonical SPKI PEM:
- * what is stored and served, so its SHA-256 is the fingerprint.
+ * DSA key's p and q are prime (on libuv's thread pool). Cheapest first: the shape of all four keys
+ * before any wrap or modular arithmetic, so a key of the wrong type costs no DSA check. Answers the
+ * keys as canonical SPKI PEM: what is stored and served, so its SHA-256 is the fingerprint.
  */
 export async function checkPublicKeySet(keys: PublicKeySet): Promise<PublicKeySet> {
-  const encryption = checkPublicKey(keys.encryption, 'encryption');
-  const signing = SIGNATURE_ALGORITHMS.map((alg) => [alg, checkPublicKey(keys.signing[alg], alg)] as const);
+  const encryption = checkKeyShape(keys.encryption, 'encryption');
+  const signing = SIGNATURE_ALGORITHMS.map((alg) => [alg, checkKeyShape(keys.signing[alg], alg)] as const);
   try {
     wrapKey(encryption, randomBytes(32));
   } catch {
     throw new KeyCheckError('encryption key cannot wrap a key with RSA-OAEP-SHA256');
   }
-  const dsa = checkPublicKey(keys.signing['dsa-sha256'], 'dsa-sha256');
-  const { p, q } = dsaPublicKeyValues(dsa.export({ type: 'spki', format: 'der' }));
+  const dsa = signing.find(([alg]) => alg === 'dsa-sha256')?.[1] as KeyObject;
+  const { p, q } = checkDsaDomain(dsa);
   const [pPrime, qPrime] = await Promise.all([isPrime(p), isPrime(q)]);
   if (!pPrime || !qPrime) throw new KeyCheckError('dsa-sha256 key must have prime p and q');
   return {

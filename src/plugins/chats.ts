@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { type Chats, createChats } from '../services/chats.js';
-import { createEnvelopeIssuer } from '../services/envelopes.js';
+import { createEnvelopeIssuer, signingSlots } from '../services/envelopes.js';
 import { createEpochs, type Epochs } from '../services/epochs.js';
+import { WorkQueue } from '../services/limiter.js';
 import { createMessages, type Messages } from '../services/messages.js';
 
 declare module 'fastify' {
@@ -18,12 +19,14 @@ declare module 'fastify' {
 export default fp(
   async function chats(app: FastifyInstance) {
     const { config, store, fanout, accounts } = app;
+    // the thread-pool share of envelope signatures, and of members' envelope verifications
+    const signing = new WorkQueue(signingSlots());
     const chats = createChats({
       store,
       bus: fanout,
       presence: app.presence,
       accounts,
-      issueEnvelopes: createEnvelopeIssuer(app.serverKey, accounts.encryptionKey),
+      issueEnvelopes: createEnvelopeIssuer(app.serverKey, accounts.encryptionKey, signing),
       maxMembers: config.maxMembersPerChat,
       limits: {
         createPerMinute: config.chatCreateLimit,
@@ -41,6 +44,7 @@ export default fp(
         accounts,
         view: chats.view,
         pendingMs: config.pendingSeconds * 1000,
+        signing,
         audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
       }),
     );

@@ -46,10 +46,20 @@ export default fp(
       );
     }
     const { config } = app;
-    // Per-operation limits (@fastify/rate-limit); posting is counted per user, after authentication.
+    // Per-operation limits (@fastify/rate-limit); posting and commits are counted per user, after
+    // authentication.
     const limits: Partial<Record<OperationId, object>> = {
       login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
       registerUser: { max: config.loginLimitPerIp, timeWindow: 60_000 },
+      // members-mode commits, before their body (up to 1,000 envelopes) is even parsed: a flood
+      // of them past the limit costs next to nothing, and none reaches a signature check
+      commitEpoch: {
+        max: config.commitLimit,
+        timeWindow: 60_000,
+        hook: 'preParsing',
+        keyGenerator: (request: { session?: { username: string }; ip: string }) =>
+          request.session?.username ?? request.ip,
+      },
       postMessage: {
         max: config.postLimit,
         timeWindow: 60_000,

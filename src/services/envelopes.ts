@@ -24,11 +24,12 @@ export function signingSlots(pool = threadPoolSize()): number {
 export function createEnvelopeIssuer(
   serverKey: KeyObject,
   encryptionKey: (u: string) => Promise<KeyObject | undefined>,
-  slots = signingSlots(),
+  share: WorkQueue | number = signingSlots(),
   seal: typeof sealEnvelope = sealEnvelope,
 ) {
-  // one share for every rotation of this server, so concurrent rotations do not add up
-  const signing = new WorkQueue(slots);
+  // one share for every rotation of this server (and its members-mode commits' verifications:
+  // the caller passes the queue to both), so concurrent rotations do not add up
+  const signing = typeof share === 'number' ? new WorkQueue(share) : share;
   return async function issue(
     chatId: string,
     epoch: number,

@@ -12,7 +12,9 @@ import type { Accounts } from './accounts.js';
 import { changeOf, chatCommitter } from './chat-change.js';
 import { chatQueue } from './chat-queue.js';
 import type { Chats } from './chats.js';
+import { signingSlots } from './envelopes.js';
 import { chatEvent } from './events.js';
+import { WorkQueue } from './limiter.js';
 import { rekeyEvents, withoutAdditions } from './pending.js';
 
 /** The body of POST /chats/{chatId}/epochs, as the client library builds it. */
@@ -25,6 +27,10 @@ export interface EpochsDeps {
   view: Chats['view'];
   /** Uncommitted additions of a pending epoch are dropped after this long. */
   pendingMs?: number;
+  /** The thread-pool share envelope signatures run in (the envelope issuer's): commits verify there. */
+  signing?: WorkQueue;
+  /** Signature verification, replaceable so tests can count it. */
+  verify?: typeof verifyAsync;
   now?: () => number;
   audit?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -44,6 +50,8 @@ export function createEpochs({
   accounts,
   view,
   pendingMs = 60_000,
+  signing = new WorkQueue(signingSlots()),
+  verify = verifyAsync,
   now = Date.now,
   audit = () => {},
 }: EpochsDeps) {
@@ -105,22 +113,23 @@ export function createEpochs({
       signatureAlgorithm: e.signatureAlgorithm,
       signature: e.signature,
     }));
-    const valid = await Promise.all(
-      envelopes.map(async (e) => {
-        const key = await accounts.signingKey(committer, e.signatureAlgorithm);
-        const signature = fromBase64(e.signature);
-        return (
-          key !== undefined &&
-          signature !== undefined &&
-          verifyAsync(e.signatureAlgorithm, key, memberEnvelopeSigningInput(e), signature)
+    // one at a time, in the signing share of the thread pool (a 100-member commit must not queue
+    // 100 verifications ahead of every message's), stopping at the first that fails
+    for (const e of envelopes) {
+      const key = await accounts.signingKey(committer, e.signatureAlgorithm);
+      const signature = fromBase64(e.signature);
+      const valid =
+        key !== undefined &&
+        signature !== undefined &&
+        (await signing.run(
+          () => verify(e.signatureAlgorithm, key, memberEnvelopeSigningInput(e), signature),
+          { key: committer },
+        ));
+      if (!valid)
+        throw new Errors.BAD_SIGNATURE(
+          `The signature for ${e.recipient} does not verify under ${committer}'s registered key.`,
         );
-      }),
-    );
-    const bad = envelopes.filter((_, i) => !valid[i]).map((e) => e.recipient);
-    if (bad.length > 0)
-      throw new Errors.BAD_SIGNATURE(
-        `The signatures for ${bad.join(', ')} do not verify under ${committer}'s registered key.`,
-      );
+    }
     return envelopes;
   }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { localCounter } from '../bus/memory-counters.js';
 import type { SharedCounter } from '../bus/types.js';
 import { KeyCheckError, type PublicKeySet } from '../crypto/keys.js';
@@ -48,10 +48,22 @@ export interface SelfRegistration {
 export interface RegistrationDeps {
   store: Store;
   accounts: Accounts;
-  /** Wrong codes one address may send in 10 minutes; the next attempts get 429. */
+  /** Failed registrations (wrong codes among them) one address may make in 10 minutes; then 429. */
   failuresPerAddress: number;
   counter?: (name: string, limit: number, windowMs: number) => SharedCounter;
 }
+
+/**
+ * How long a request holds a good code while it checks the rest of the registration (keys,
+ * password, hashing: seconds at most). A holder that crashes leaves the code to others after this.
+ */
+const CODE_HOLD_MS = 60_000;
+
+/** A refusal of what the client sent (4xx), as opposed to the server failing (an outage, busy). */
+const refusal = (error: unknown) => {
+  const status = (error as { statusCode?: number }).statusCode;
+  return status !== undefined && status >= 400 && status < 500;
+};
 
 /**
  * `POST /users`: a user registers the public halves of keys made on their own device, with the
@@ -73,24 +85,27 @@ export function createRegistration({
     return stored && same && stored.usedAt === null && stored.expiresAt > timestamp() ? hash : undefined;
   }
 
-  return {
-    async register(input: SelfRegistration, ip: string) {
-      const { username, password } = input;
-      const address = addressKey(ip);
-      // counted before the code is checked (parallel guesses cannot all pass a check made first);
-      // given back when the code was right
-      const wait = await failures.take(address);
-      if (wait > 0) throw rateLimited('Too many wrong registration codes from this address.', wait);
-      let hash: string | undefined;
-      try {
-        hash = await validCode(username, input.code);
-      } catch (error) {
-        await failures.give(address).catch(() => {}); // never checked (the store failed): not a wrong code
-        throw error;
-      }
-      if (!hash) throw new Errors.INVALID_CODE();
-      await failures.give(address);
-
+  /**
+   * Holds the code, then checks the rest and creates the user. Only one request at a time holds a
+   * code, on any instance: the others are answered as for a used code before any costly check.
+   * On any failure the hold is let go, so the code stays usable.
+   */
+  async function registerWithCode(input: SelfRegistration) {
+    const { username, password } = input;
+    const hash = await validCode(username, input.code);
+    if (!hash) throw new Errors.INVALID_CODE();
+    const holder = randomUUID();
+    const now = Date.now();
+    const held = await store.reserveRegistrationCode({
+      username,
+      codeHash: hash,
+      holder,
+      now: timestamp(new Date(now)),
+      until: timestamp(new Date(now + CODE_HOLD_MS)),
+    });
+    if (!held) throw new Errors.INVALID_CODE();
+    let created = false;
+    try {
       if (await accounts.exists(username)) throw new Errors.USERNAME_TAKEN(username);
       let user: Awaited<ReturnType<Accounts['newUser']>>;
       try {
@@ -103,10 +118,37 @@ export function createRegistration({
         if (error instanceof RegistrationError) throw new Errors.INVALID_BODY(error.message);
         throw error;
       }
-      const result = await store.createUserWithCode(user, hash, timestamp());
+      const result = await store.createUserWithCode(user, hash, timestamp(), holder);
       if (result === 'invalid-code') throw new Errors.INVALID_CODE();
       if (result === 'username-taken') throw new Errors.USERNAME_TAKEN(username);
-      return { username, fingerprints: (await accounts.publicKeys(username)).fingerprints };
+      created = true;
+    } finally {
+      // best effort: a hold that cannot be let go now ends by itself
+      if (!created) await store.releaseRegistrationCode(username, holder).catch(() => {});
+    }
+    return { username, fingerprints: (await accounts.publicKeys(username)).fingerprints };
+  }
+
+  return {
+    /**
+     * Every attempt is counted against the client's address before the code is checked (parallel
+     * guesses cannot all pass a check made first), and given back only when it registers, or when
+     * the server failed rather than the request: a good code with bad keys, a bad password or a
+     * taken name counts as a failure too, so a code cannot buy unlimited key checks.
+     */
+    async register(input: SelfRegistration, ip: string) {
+      const address = addressKey(ip);
+      const wait = await failures.take(address);
+      if (wait > 0) throw rateLimited('Too many failed registrations from this address.', wait);
+      let registered: Awaited<ReturnType<typeof registerWithCode>>;
+      try {
+        registered = await registerWithCode(input);
+      } catch (error) {
+        if (!refusal(error)) await failures.give(address).catch(() => {});
+        throw error;
+      }
+      await failures.give(address).catch(() => {});
+      return registered;
     },
   };
 }

@@ -174,6 +174,12 @@ export const MIGRATIONS: string[] = [
       AND m.seq = json_extract(events.data, '$.seq') AND events.data = ${messageJson('json_quote')};
   CREATE INDEX events_by_chat ON events(chat_id, id) WHERE to_members = 1;
   `,
+  // 7: a registration code held by the one request checking it (POST /users): until when, and by
+  // which request. A holder that dies leaves it to expire; a new code for the name clears it.
+  `
+  ALTER TABLE registration_codes ADD COLUMN reserved_until TEXT;
+  ALTER TABLE registration_codes ADD COLUMN reserved_by TEXT;
+  `,
 ];
 
 /**
@@ -350,5 +356,10 @@ export const PG_MIGRATIONS: string[] = [
   $fn$;
   CREATE TRIGGER members_span AFTER INSERT OR DELETE ON members
     FOR EACH ROW EXECUTE FUNCTION securechat_member_span();
+  `,
+  // 7: as SQLite's 7
+  `
+  ALTER TABLE registration_codes ADD COLUMN reserved_until TEXT COLLATE "C";
+  ALTER TABLE registration_codes ADD COLUMN reserved_by TEXT;
   `,
 ];

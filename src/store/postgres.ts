@@ -25,6 +25,7 @@ import {
   type ChatCursor,
   type ChatRecord,
   type CodedRegistration,
+  type CodeHold,
   EpochConflictError,
   type ListedChat,
   MESSAGE_OVERHEAD_BYTES,
@@ -580,8 +581,28 @@ class PostgresStore implements Store {
     await this.exec(
       `INSERT INTO registration_codes (username, code_hash, created_at, expires_at, used_at)
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash,
-       created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+       created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at,
+       reserved_until = NULL, reserved_by = NULL`,
       [code.username, code.codeHash, code.createdAt, code.expiresAt, code.usedAt],
+    );
+  }
+
+  async reserveRegistrationCode({ username, codeHash, holder, now, until }: CodeHold): Promise<boolean> {
+    // one statement: a concurrent hold waits for this row's lock, then finds the code held
+    const { rowCount } = await this.exec(
+      `UPDATE registration_codes SET reserved_until = $1, reserved_by = $2
+       WHERE username = $3 AND code_hash = $4 AND used_at IS NULL AND expires_at > $5
+         AND (reserved_until IS NULL OR reserved_until <= $5)`,
+      [until, holder, username, codeHash, now],
+    );
+    return rowCount === 1;
+  }
+
+  async releaseRegistrationCode(username: string, holder: string): Promise<void> {
+    await this.exec(
+      `UPDATE registration_codes SET reserved_until = NULL, reserved_by = NULL
+       WHERE username = $1 AND reserved_by = $2`,
+      [username, holder],
     );
   }
 
@@ -599,14 +620,20 @@ class PostgresStore implements Store {
     return (rowCount ?? 0) > 0;
   }
 
-  async createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration> {
+  async createUserWithCode(
+    user: UserRecord,
+    codeHash: string,
+    now: string,
+    holder?: string,
+  ): Promise<CodedRegistration> {
     try {
       return await this.transaction(async (client): Promise<CodedRegistration> => {
         // the row lock makes a concurrent use of the same code wait, then find it used
         const used = await client.query(
-          `UPDATE registration_codes SET used_at = $1
-           WHERE username = $2 AND code_hash = $3 AND used_at IS NULL AND expires_at > $1`,
-          [now, user.username, codeHash],
+          `UPDATE registration_codes SET used_at = $1, reserved_until = NULL, reserved_by = NULL
+           WHERE username = $2 AND code_hash = $3 AND used_at IS NULL AND expires_at > $1
+             AND (reserved_by IS NULL OR reserved_by = $4 OR reserved_until <= $1)`,
+          [now, user.username, codeHash, holder ?? null],
         );
         if (used.rowCount !== 1) return 'invalid-code';
         const created = await client.query(

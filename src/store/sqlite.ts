@@ -26,6 +26,7 @@ import {
   type ChatCursor,
   type ChatRecord,
   type CodedRegistration,
+  type CodeHold,
   EpochConflictError,
   type ListedChat,
   type MemberRecord,
@@ -324,7 +325,11 @@ class SqliteStore implements Store {
     APPEND_BATCH,
   );
 
-  /** One post, in a savepoint of the batch's transaction: a failed check leaves nothing behind. */
+  /**
+   * One post, in a savepoint of the batch's transaction: a failed check leaves nothing behind. The
+   * id's unique key is the duplicate check, as on PostgreSQL: one lookup fewer, and no second check
+   * whose absence would surface as the database's own error.
+   */
   private appendOne(input: NewMessage, eventData: (seq: number) => string): AppendedMessage {
     return this.db.transaction(() => {
       const { chatId, sender, message: m } = input;
@@ -334,10 +339,8 @@ class SqliteStore implements Store {
       if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
       if (blocksPosting(toPending(chat.pending))) throw new AppendRefusedError('rekey-pending');
       if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
-      if (this.q.messageIdUsed.get(chatId, m.id.toLowerCase()))
-        throw new AppendRefusedError('duplicate-message');
       const seq = chat.next_seq as number;
-      this.q.insertMessage.run(...messageValues(input, seq));
+      insertMessage(() => this.q.insertMessage.run(...messageValues(input, seq)));
       this.q.bumpSeq.run(input.receivedAt, chatId);
       const recipients = this.memberNames(chatId);
       // stored once, for the chat's members; its data is made from the message when read
@@ -429,9 +432,30 @@ class SqliteStore implements Store {
       .prepare(
         `INSERT INTO registration_codes (username, code_hash, created_at, expires_at, used_at)
          VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET code_hash = excluded.code_hash,
-         created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+         created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = excluded.used_at,
+         reserved_until = NULL, reserved_by = NULL`,
       )
       .run(code.username, code.codeHash, code.createdAt, code.expiresAt, code.usedAt);
+  }
+
+  async reserveRegistrationCode({ username, codeHash, holder, now, until }: CodeHold): Promise<boolean> {
+    const held = this.db
+      .prepare(
+        `UPDATE registration_codes SET reserved_until = ?, reserved_by = ?
+         WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?
+           AND (reserved_until IS NULL OR reserved_until <= ?)`,
+      )
+      .run(until, holder, username, codeHash, now, now);
+    return held.changes === 1;
+  }
+
+  async releaseRegistrationCode(username: string, holder: string): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE registration_codes SET reserved_until = NULL, reserved_by = NULL
+         WHERE username = ? AND reserved_by = ?`,
+      )
+      .run(username, holder);
   }
 
   async getRegistrationCode(username: string): Promise<RegistrationCode | undefined> {
@@ -448,13 +472,20 @@ class SqliteStore implements Store {
     return this.db.prepare('DELETE FROM registration_codes WHERE username = ?').run(username).changes > 0;
   }
 
-  async createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration> {
+  async createUserWithCode(
+    user: UserRecord,
+    codeHash: string,
+    now: string,
+    holder?: string,
+  ): Promise<CodedRegistration> {
     const consume = this.db.prepare(
-      `UPDATE registration_codes SET used_at = ?
-       WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?`,
+      `UPDATE registration_codes SET used_at = ?, reserved_until = NULL, reserved_by = NULL
+       WHERE username = ? AND code_hash = ? AND used_at IS NULL AND expires_at > ?
+         AND (reserved_by IS NULL OR reserved_by = ? OR reserved_until <= ?)`,
     );
     const register = this.db.transaction((): CodedRegistration => {
-      if (consume.run(now, user.username, codeHash, now).changes !== 1) return 'invalid-code';
+      if (consume.run(now, user.username, codeHash, now, holder ?? null, now).changes !== 1)
+        return 'invalid-code';
       // thrown, not returned: the code's use is rolled back with it
       if (this.q.getUser.get(user.username)) throw new UserExistsError(user.username);
       this.insertUser(user);
@@ -467,5 +498,17 @@ class SqliteStore implements Store {
       if (error instanceof UserExistsError) return 'username-taken';
       throw error;
     }
+  }
+}
+
+/** The message's insert, its id's unique key answered as the store's refusal (never a raw 500). */
+function insertMessage(insert: () => void): void {
+  try {
+    insert();
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' && message?.includes('messages.id_lower'))
+      throw new AppendRefusedError('duplicate-message');
+    throw error;
   }
 }

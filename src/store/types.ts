@@ -110,11 +110,33 @@ export interface Store {
   /** Deletes the code for `username`; false when there was none. */
   deleteRegistrationCode(username: string): Promise<boolean>;
   /**
-   * In one transaction: marks the code of `user.username` used if it still has `codeHash`, is
-   * unused and expires after `now`, and creates the user. Of two concurrent calls with one code,
-   * one at most answers `created`; on any other answer nothing changed.
+   * Holds the code of `username` for the request `holder` until `until`, in one conditional write,
+   * if it has `codeHash`, is unused, expires after `now` and nobody else holds it (a hold that
+   * ended by `now` is nobody's). Of concurrent calls, on any instance, one at most answers true.
    */
-  createUserWithCode(user: UserRecord, codeHash: string, now: string): Promise<CodedRegistration>;
+  reserveRegistrationCode(hold: CodeHold): Promise<boolean>;
+  /** Lets go of `holder`'s hold on the code of `username`, if it still has it. */
+  releaseRegistrationCode(username: string, holder: string): Promise<void>;
+  /**
+   * In one transaction: marks the code of `user.username` used if it still has `codeHash`, is
+   * unused, expires after `now` and nobody but `holder` holds it, and creates the user. Of two
+   * concurrent calls with one code, one at most answers `created`; on any other answer nothing changed.
+   */
+  createUserWithCode(
+    user: UserRecord,
+    codeHash: string,
+    now: string,
+    holder?: string,
+  ): Promise<CodedRegistration>;
+}
+
+/** One request's hold on a registration code while it checks the rest of the registration. */
+export interface CodeHold {
+  username: string;
+  codeHash: string;
+  holder: string;
+  now: string;
+  until: string;
 }
 
 /** A one-time registration code: only the SHA-256 (hex) of the code itself is kept. */

@@ -152,6 +152,13 @@ describe('POST /chats/{id}/messages refuses, with the first failing check, and s
     expect(await historyLength()).toBe(2);
   });
 
+  it('duplicate: of two posts of one message at once, one is 201 and the other 409, never 500 (security round 2, #12)', async () => {
+    const body = alice.compose(chatId, 1, 'twice at once', 'ed25519');
+    const answers = await Promise.all([post(body), post(body)]);
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(answers.find((r) => r.status === 409)?.body.code).toBe('DUPLICATE_MESSAGE');
+  });
+
   it('concurrent posts get distinct, gapless seq numbers', async () => {
     const before = await historyLength();
     const results = await Promise.all(
@@ -223,5 +230,36 @@ describe('chat membership errors', () => {
     const res = await dave.api.call('inviteToChat', { params: { chatId }, body: { invitees: ['erin'] } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('NOT_JOINED');
+  });
+});
+
+describe('a post from someone who has not joined is NOT_JOINED whatever else is wrong with it', () => {
+  it('an invited member is answered 403 NOT_JOINED before the epoch, the clock and the signature are looked at (security round 2, #10)', async () => {
+    const carol = await Participant.login(server.url, server.keysDir, 'carol', PASSWORD);
+    const created = await alice.api.call('createChat', { body: { invitees: ['carol'] } });
+    const invitedTo = created.body.chat.id;
+    expect(created.body.chat.members).toContainEqual({ username: 'carol', state: 'invited', online: true });
+    // carol never joins; the server decrypts nothing, so any key makes her bodies
+    for (const epoch of [1, 7]) carol.chatKeys.set(`${invitedTo}/${epoch}`, Buffer.alloc(32, 1));
+    const skewed = { sentAt: new Date(Date.now() - 6 * 60_000).toISOString() };
+    const forged = { signWith: bob.keys.signing.ed25519.privateKey };
+    const cases: [string, unknown][] = [
+      ['as it should be', carol.compose(invitedTo, 1, 'x', 'ed25519')],
+      ['at a stale epoch', carol.compose(invitedTo, 7, 'x', 'ed25519')],
+      ['off the clock', carol.compose(invitedTo, 1, 'x', 'ed25519', skewed)],
+      ['badly signed', carol.compose(invitedTo, 1, 'x', 'ed25519', forged)],
+      ['all three', carol.compose(invitedTo, 7, 'x', 'ed25519', { ...skewed, ...forged })],
+    ];
+    for (const [name, body] of cases) {
+      const res = await post(body, carol, invitedTo);
+      expect([name, res.status, res.body.code]).toEqual([name, 403, 'NOT_JOINED']);
+    }
+    // a member who left is no member at all: 404, before the same checks
+    expect((await carol.api.call('joinChat', { params: { chatId: invitedTo } })).status).toBe(200);
+    expect((await carol.api.call('leaveChat', { params: { chatId: invitedTo } })).status).toBe(204);
+    for (const [name, body] of cases) {
+      const res = await post(body, carol, invitedTo);
+      expect([name, res.status, res.body.code]).toEqual([name, 404, 'CHAT_NOT_FOUND']);
+    }
   });
 });

@@ -306,7 +306,8 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
     }
   });
   it('says a taken name and the rate limit on wrong codes as text, registering nothing; Back returns to the login', async () => {
-    const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '1' });
+    // two failures an address: the taken name (a good code's request that fails counts) and one wrong code
+    const limited = await startServer({ SECURECHAT_REGISTER_FAILURES: '2' });
     try {
       const { store, accounts } = limited.app;
       // a good code for a name that was registered meanwhile (by user:add)
@@ -332,7 +333,7 @@ describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 30
         .filter({ hasText: 'Registration refused: that username is taken' })
         .waitFor({ timeout: KEYGEN_MS });
       expect((await store.getRegistrationCode('taken'))?.usedAt).toBeNull();
-      // one wrong code is all this server allows an address; the next try is refused for a while
+      // one wrong code is all this server allows the address now; the next try is refused for a while
       await submit('newcomer', 'a-wrong-code');
       await alert.filter({ hasText: /^Registration refused: the code is wrong/ }).waitFor();
       await submit('newcomer', 'another-wrong-code');

@@ -79,7 +79,6 @@ export function prepareStatements(db: Database.Database) {
          sig_alg, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getMemberEnvelope: p('SELECT * FROM member_envelopes WHERE chat_id = ? AND epoch = ? AND recipient = ?'),
-    messageIdUsed: p('SELECT 1 FROM messages WHERE chat_id = ? AND id_lower = ?'),
     insertMessage: p(
       `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
          sig_alg, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
