@@ -11,6 +11,7 @@ const SERVERLESS = [
   'test/services/chat-queue.test.ts',
   'test/services/envelopes.test.ts',
   'test/services/limiter.test.ts',
+  'test/util/json-depth.test.ts',
   'test/services/rotation-sweep.test.ts',
   'test/store/sqlite.test.ts',
   'test/architecture.test.ts',
