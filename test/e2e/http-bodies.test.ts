@@ -126,27 +126,33 @@ describe('bodies are read only once a request has passed its checks (security ro
   });
 });
 
-/** `/health` asked one request after another, each at least `gapMs` after the last began, until `until()`: sorted times in ms. */
-async function healthTimes(
-  url: string,
-  agent: Agent,
-  until: () => boolean,
-  gapMs: number,
-): Promise<number[]> {
+/**
+ * `/health` asked one request after another, each at least 20 ms after the last began, until
+ * `done` settles: the time of each, in ms.
+ */
+async function probeHealth(url: string, agent: Agent, done: Promise<unknown>): Promise<number[]> {
+  let over = false;
+  void done.finally(() => {
+    over = true;
+  });
   const times: number[] = [];
-  while (!until()) {
+  while (!over) {
     const start = performance.now();
     const res = await request(`${url}/health`, { dispatcher: agent });
     await res.body.dump();
     const took = performance.now() - start;
     times.push(took);
     // a paced probe, not a wait for an event: it samples latency at a steady rate
-    if (gapMs > took) await new Promise((resolve) => setTimeout(resolve, gapMs - took));
+    if (took < 20) await new Promise((resolve) => setTimeout(resolve, 20 - took));
   }
-  return times.sort((a, b) => a - b);
+  return times;
 }
 
-const p99 = (sorted: number[]) => sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)];
+const p99 = (times: number[]) => {
+  const sorted = [...times].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)];
+};
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a flood of nested bodies to an unknown path (security round 2, #1)', () => {
   it('two senders posting 1 MiB of nested brackets to /nope leave /health p99 within 3x its quiet value', {
@@ -155,18 +161,13 @@ describe('a flood of nested bodies to an unknown path (security round 2, #1)', (
     // the unknown-path limit is raised so that every request of the flood is a 404, not a 429
     await withServer({ SECURECHAT_NOT_FOUND_LIMIT: '1000000' }, async (server) => {
       const probe = new Agent({ connections: 1 });
-      let count = 0;
-      await healthTimes(server.url, probe, () => ++count > 10, 0); // warm up
-      count = 0;
-      const quiet = await healthTimes(server.url, probe, () => ++count > 60, 20);
       const body = Buffer.from(NESTED);
       const statuses: number[] = [];
-      const floodEnds = performance.now() + 4000;
-      let flooding = true;
       // two senders at 3 requests a second each, as in the review (each 1 MiB, all to /nope)
-      const sender = async () => {
+      const sender = async (ms: number) => {
         const agent = new Agent({ connections: 1 });
-        while (performance.now() < floodEnds) {
+        const ends = performance.now() + ms;
+        while (performance.now() < ends) {
           const start = performance.now();
           const res = await request(`${server.url}/nope`, {
             method: 'POST',
@@ -177,24 +178,29 @@ describe('a flood of nested bodies to an unknown path (security round 2, #1)', (
           statuses.push(res.statusCode);
           await res.body.dump();
           const rest = 333 - (performance.now() - start);
-          if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+          if (rest > 0) await pause(rest);
         }
         await agent.close();
       };
-      const flood = Promise.all([sender(), sender()]).finally(() => {
-        flooding = false;
-      });
-      const during = await healthTimes(server.url, probe, () => !flooding, 20);
-      await flood;
+      await probeHealth(server.url, probe, pause(300)); // warm up
+      // Quiet and flooded windows take turns (4 s of flood in all), so that whatever else the
+      // shared machine runs meanwhile weighs on both measurements alike.
+      const quiet: number[] = [];
+      const during: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        quiet.push(...(await probeHealth(server.url, probe, pause(1000))));
+        const flood = Promise.all([sender(1333), sender(1333)]);
+        during.push(...(await probeHealth(server.url, probe, flood)));
+      }
       await probe.close();
       expect(new Set(statuses)).toEqual(new Set([404]));
-      expect(statuses.length).toBeGreaterThanOrEqual(10);
-      // The machine is shared (2 cores, other test runs): a quiet p99 of a few ms is noise, so the
-      // baseline is at least 20 ms. Before the fix one nested body held the event loop 300+ ms.
-      const baseline = Math.max(p99(quiet), 20);
-      expect(p99(during), `quiet p99 ${p99(quiet).toFixed(1)} ms, ${during.length} probes`).toBeLessThan(
-        3 * baseline,
-      );
+      expect(statuses.length).toBeGreaterThanOrEqual(12);
+      // 2 shared cores, several test runs at once (a load of 10+ was seen): one descheduling of
+      // this process costs tens of ms, so the baseline is at least 50 ms. Before the fix each
+      // nested body held the event loop 300-700 ms, and /health's p99 in this flood was ~1 s.
+      const baseline = Math.max(p99(quiet), 50);
+      const figures = `quiet p99 ${p99(quiet).toFixed(1)} ms (${quiet.length} probes), flooded (${during.length})`;
+      expect(p99(during), figures).toBeLessThan(3 * baseline);
     });
   });
 });
