@@ -13,6 +13,7 @@ const SERVERLESS = [
   'test/services/registration.test.ts',
   'test/services/epochs.test.ts',
   'test/services/limiter.test.ts',
+  'test/util/json-depth.test.ts',
   'test/services/rotation-sweep.test.ts',
   'test/store/sqlite.test.ts',
   'test/architecture.test.ts',

@@ -91,6 +91,8 @@ async function main(): Promise<void> {
       SECURECHAT_STREAM_OPEN_LIMIT: '1000000',
       SECURECHAT_LOGIN_LIMIT: '1000000',
       PRESENCE_GRACE_MS: '0',
+      // every client of the bench is on this host: no cap on connections per address
+      SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
     });
     const app = await buildApp(config, { keySizes: { rsaBits: 2048 } });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -63,6 +63,8 @@ const BENCH_ENV = (dir: string) => ({
   SECURECHAT_MAX_MEMBERS: '100000',
   SECURECHAT_ROTATE_MESSAGES: '1000000000',
   PRESENCE_GRACE_MS: '3600000',
+  // every client of the bench is on this host: no cap on connections per address
+  SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
 });
 
 /** Stops a server process and waits until it is gone (its database is free for the next). */

@@ -12,11 +12,14 @@ import type { KeySizes } from './crypto/keys.js';
 import { unavailable } from './errors.js';
 import accounts from './plugins/accounts.js';
 import auth from './plugins/auth.js';
+import { SMALL_BODY_LIMIT } from './plugins/body-limits.js';
 import busPlugin from './plugins/bus.js';
 import chats from './plugins/chats.js';
 import configPlugin from './plugins/config.js';
+import connections, { serverTimeouts } from './plugins/connections.js';
 import docs from './plugins/docs.js';
 import jobs from './plugins/jobs.js';
+import notFound from './plugins/not-found.js';
 import presence from './plugins/presence.js';
 import problems from './plugins/problems.js';
 import registration from './plugins/registration.js';
@@ -112,10 +115,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const https = await ensureTls(config, startupLog(config.logLevel)).catch((error) => {
     throw new Error(`TLS: ${error instanceof Error ? error.message : error}`);
   });
+  const timeouts = serverTimeouts(config);
   const app = Fastify({
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
-    ...(https && { https }),
-    bodyLimit: config.bodyLimit,
+    // over TLS the handshake gets no longer than a request's head
+    ...(https
+      ? { https: { ...https, ...timeouts, handshakeTimeout: config.headersTimeoutMs } }
+      : { http: timeouts }),
+    // Fastify sets these two on the server itself (its defaults: 72 s, and no request timeout)
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    // each operation has its own limit (src/plugins/body-limits.ts); this is for every other route
+    bodyLimit: SMALL_BODY_LIMIT,
     // request.ip is the socket's address unless the listed proxies are trusted to say otherwise
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // while closing, new requests get our problem+json 503 (drainOnClose), not Fastify's plain JSON
@@ -140,6 +151,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(security, { config });
     // Each plugin closes what it opened; onClose runs in reverse, so the store closes last.
     await app.register(configPlugin, { config });
+    await app.register(connections);
+    await app.register(notFound);
     await app.register(storePlugin, { store });
     await app.register(busPlugin, { bus });
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });

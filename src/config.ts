@@ -19,8 +19,16 @@ export interface Config {
   logLevel: string;
   /** 32+ bytes; when absent a secret is created in the data folder. */
   jwtSecret?: string;
-  /** Largest request body in bytes. */
+  /** Largest body of a message or a commit, in bytes; every other operation's is fixed (src/plugins/body-limits.ts). */
   bodyLimit: number;
+  /** Requests to paths that name no route, per client address per minute (more get 429). */
+  notFoundLimit: number;
+  /** Milliseconds a client has to send a request's head, and the whole request; idle keep-alive. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Open connections per client address (IPv6: per /64); 0 means no cap. */
+  maxConnectionsPerAddress: number;
   /** Bytes an SSE connection may have queued before it is cut (the client resumes with Last-Event-ID). */
   streamBufferBytes: number;
   tls: { mode: 'off' } | { mode: 'self-signed' } | { mode: 'files'; cert: string; key: string };
@@ -252,7 +260,43 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       (raw) => (Buffer.byteLength(raw) >= 32 ? raw : undefined),
       'at least 32 bytes',
     ),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: read(
+      'SECURECHAT_BODY_LIMIT',
+      1024 * 1024,
+      // at least one largest message (64 KiB of plaintext is ~90 KB of JSON) must fit
+      int(131_072, 1 << 30),
+      'bytes 131072-1073741824',
+    ),
+    notFoundLimit: read(
+      'SECURECHAT_NOT_FOUND_LIMIT',
+      60,
+      int(1, 1_000_000),
+      'requests to unknown paths per minute per address',
+    ),
+    headersTimeoutMs: read(
+      'SECURECHAT_HEADERS_TIMEOUT_MS',
+      5_000,
+      int(100, 600_000),
+      'milliseconds 100-600000',
+    ),
+    requestTimeoutMs: read(
+      'SECURECHAT_REQUEST_TIMEOUT_MS',
+      30_000,
+      int(100, 3_600_000),
+      'milliseconds 100-3600000',
+    ),
+    keepAliveTimeoutMs: read(
+      'SECURECHAT_KEEPALIVE_TIMEOUT_MS',
+      5_000,
+      int(100, 3_600_000),
+      'milliseconds 100-3600000',
+    ),
+    maxConnectionsPerAddress: read(
+      'SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS',
+      64,
+      int(0, 1_000_000),
+      'connections per address 0-1000000 (0: no cap)',
+    ),
     streamBufferBytes: read(
       'SECURECHAT_STREAM_BUFFER',
       1024 * 1024,
@@ -365,6 +409,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   } else if (tlsMode === 'self-signed') config.tls = { mode: 'self-signed' };
   else if (tlsMode !== '' && tlsMode !== 'off') {
     problems.push(`${shown('SECURECHAT_TLS', tlsMode)} is invalid: expected off or self-signed`);
+  }
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push(
+      `SECURECHAT_HEADERS_TIMEOUT_MS is invalid: expected at most SECURECHAT_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -191,6 +191,41 @@ describe('config', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow('PORT="eighty" is invalid');
   });
 
+  it('reads the body, unknown-path, timeout and connection settings (security round 2, #1 and #6)', () => {
+    expect(loadConfig({})).toMatchObject({
+      bodyLimit: 1024 * 1024,
+      notFoundLimit: 60,
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5000,
+      maxConnectionsPerAddress: 64,
+    });
+    const c = loadConfig({
+      SECURECHAT_BODY_LIMIT: '4194304',
+      SECURECHAT_NOT_FOUND_LIMIT: '600',
+      SECURECHAT_HEADERS_TIMEOUT_MS: '2000',
+      SECURECHAT_REQUEST_TIMEOUT_MS: '60000',
+      SECURECHAT_KEEPALIVE_TIMEOUT_MS: '65000',
+      SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    });
+    expect(c).toMatchObject({
+      bodyLimit: 4 * 1024 * 1024,
+      notFoundLimit: 600,
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnectionsPerAddress: 0,
+    });
+    // a limit that a largest message would not fit, and a head given longer than the whole request
+    expect(() => loadConfig({ SECURECHAT_BODY_LIMIT: '65536' })).toThrow(/^SECURECHAT_BODY_LIMIT="65536"/);
+    expect(() => loadConfig({ SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '-1' })).toThrow(
+      /CONNECTIONS_PER_ADDRESS/,
+    );
+    expect(() => loadConfig({ SECURECHAT_HEADERS_TIMEOUT_MS: '40000' })).toThrow(
+      'SECURECHAT_HEADERS_TIMEOUT_MS is invalid: expected at most SECURECHAT_REQUEST_TIMEOUT_MS (30000)',
+    );
+  });
+
   it('parses durations', () => {
     expect(parseDuration('90')).toBe(90);
     expect(parseDuration('90s')).toBe(90);

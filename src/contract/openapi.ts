@@ -923,7 +923,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `PAYLOAD_TOO_LARGE`: the body is over the limit (1 MiB). */
+        /**
+         * @description `PAYLOAD_TOO_LARGE`: the body is over the operation's limit: 1 MiB for `postMessage` and
+         *     `commitEpoch` (`SECURECHAT_BODY_LIMIT`), 16 KiB for `registerUser`, 8 KiB for `createChat`
+         *     and `inviteToChat`, 2 KiB for `login`, 1 KiB for the operations that take no body.
+         */
         PayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -1028,6 +1032,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -1326,6 +1331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -1349,6 +1355,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ChatNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };

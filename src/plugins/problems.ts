@@ -2,7 +2,14 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { Errors } from '../errors.js';
+import { nestedDeeperThan } from '../util/json-depth.js';
 import { BackendUnavailableError } from '../util/unavailable.js';
+
+/**
+ * Arrays and objects one body may open inside each other. The deepest body the contract takes is
+ * three levels (a commit's `envelopes`, each an object); deeper is refused before JSON.parse runs.
+ */
+export const MAX_JSON_DEPTH = 32;
 
 export interface Problem {
   type: string;
@@ -38,7 +45,11 @@ const NOT_FOUND_BY_PARAM: Record<string, (value: string) => Error> = {
 const OWN_CODES = new Set(Object.keys(Errors));
 
 /** Maps Fastify's own errors (parsing, validation, limits) onto the protocol's codes. */
-function toProblem(error: FastifyError, params: Record<string, string>): Problem | undefined {
+function toProblem(
+  error: FastifyError,
+  params: Record<string, string>,
+  bodyLimit?: number,
+): Problem | undefined {
   if (error instanceof BackendUnavailableError) return problem(503, 'UNAVAILABLE', error.message);
   if (error.validation) {
     if (error.validationContext === 'params') {
@@ -53,7 +64,11 @@ function toProblem(error: FastifyError, params: Record<string, string>): Problem
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send bodies as application/json.');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem(413, 'PAYLOAD_TOO_LARGE', 'The request body is over the limit.');
+      return problem(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `The request body is over this operation's limit${bodyLimit ? ` of ${bodyLimit} bytes` : ''}.`,
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -79,6 +94,12 @@ export default fp(
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+      if (nestedDeeperThan(body as string, MAX_JSON_DEPTH)) {
+        return done(
+          new Errors.INVALID_BODY(`The body is nested deeper than ${MAX_JSON_DEPTH} arrays or objects.`),
+          undefined,
+        );
+      }
       parseJson(request, body as string, done);
     });
     // Bodies are JSON. Any other media type is 415, except an empty body, which is no body at all.
@@ -89,7 +110,8 @@ export default fp(
     });
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      const mapped = toProblem(error, (request.params ?? {}) as Record<string, string>);
+      const params = (request.params ?? {}) as Record<string, string>;
+      const mapped = toProblem(error, params, request.routeOptions.bodyLimit);
       if (mapped) {
         if (mapped.status === 401)
           request.log.info({ event: 'auth.refused', code: mapped.code }, 'security event');
@@ -103,13 +125,6 @@ export default fp(
         problem(500, 'INTERNAL_ERROR', 'The server failed; the error is in its log.'),
       );
     });
-
-    app.setNotFoundHandler((request, reply) =>
-      sendProblem(
-        reply,
-        problem(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
-      ),
-    );
   },
   { name: 'problems' },
 );

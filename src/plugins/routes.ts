@@ -10,6 +10,7 @@ import { serverRoutes } from '../routes/server.js';
 import type { Handlers, OperationId, Route } from '../routes/types.js';
 import { userRoutes } from '../routes/users.js';
 import type { Operation, Spec } from '../spec.js';
+import { bodyLimit } from './body-limits.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,8 +47,9 @@ export default fp(
       );
     }
     const { config } = app;
-    // Per-operation limits (@fastify/rate-limit); posting and commits are counted per user, after
-    // authentication.
+    // Per-operation limits (@fastify/rate-limit), each counted before the body is read: logins and
+    // registrations per address as the request arrives, posting and commits per user once the
+    // token is checked.
     const limits: Partial<Record<OperationId, object>> = {
       login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
       registerUser: { max: config.loginLimitPerIp, timeWindow: 60_000 },
@@ -63,7 +65,7 @@ export default fp(
       postMessage: {
         max: config.postLimit,
         timeWindow: 60_000,
-        hook: 'preHandler',
+        hook: 'preParsing',
         keyGenerator: (request: { session?: { username: string }; ip: string }) =>
           request.session?.username ?? request.ip,
       },
@@ -74,6 +76,7 @@ export default fp(
         method: op.method,
         url: op.url,
         schema: op.schema,
+        bodyLimit: bodyLimit(operationId, config),
         config: {
           operationId,
           ...(limits[operationId] && { rateLimit: limits[operationId] }),
