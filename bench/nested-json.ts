@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { startServerProcess } from '../cli/child.js';
+import { startServerProcess } from '../scripts/child.js';
 import { percentile, round } from './measure.js';
 import { stopProcess } from './setup.js';
 
