@@ -1,6 +1,6 @@
 import {
   type Api,
-  type ChatView,
+  type Chat,
   Client,
   ClientError,
   checkChat,
@@ -12,7 +12,7 @@ import {
   follow,
   type InvitedAgain,
   isUsername,
-  listChats,
+  listAllChats,
   type MemberChange,
   type SignatureAlgorithm,
   shortId,
@@ -48,7 +48,7 @@ export type SessionEvent =
 export class WebSession {
   readonly client: Client;
   readonly online = new Set<string>();
-  readonly chats = new Map<string, ChatView>();
+  readonly chats = new Map<string, Chat>();
   private readonly listeners = new Set<(event: SessionEvent) => void>();
   private readonly stop = new AbortController();
 
@@ -81,7 +81,7 @@ export class WebSession {
 
   /** Pins the server key (a changed one is refused), loads chats and who is online, and follows the stream. */
   async start(): Promise<void> {
-    await this.client.pinServerKey();
+    await this.client.trust.pinServerKey();
     await this.reload();
     follow(
       this.api,
@@ -103,8 +103,8 @@ export class WebSession {
 
   /** Chats and presence over REST (at start, and on `resync`). */
   async reload(): Promise<void> {
-    for (const chat of await listChats(this.api)) {
-      this.client.noteChat(chat);
+    for (const chat of await listAllChats(this.api)) {
+      this.client.chatKeys.noteChat(chat);
       this.chats.set(chat.id, chat);
     }
     this.emit({ type: 'chats' });
@@ -112,7 +112,7 @@ export class WebSession {
   }
 
   private async reloadOnline(): Promise<void> {
-    const res = await this.api.call<{ users: unknown }>('GET', '/users/online');
+    const res = await this.api.listOnlineUsers();
     if (!Array.isArray(res?.users)) return;
     this.online.clear();
     for (const name of res.users) if (isUsername(name)) this.online.add(name);
@@ -121,7 +121,7 @@ export class WebSession {
 
   /** A chat as the server has it now (after a membership change). */
   async refreshChat(chatId: string): Promise<void> {
-    const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
+    const chat = await this.api.getChat(chatId);
     checkChat(chat);
     this.setChat(chat, chatId);
   }
@@ -133,12 +133,12 @@ export class WebSession {
    * came, even before the page knew the chat), the chat is read again rather than shown as the
    * older answer has it.
    */
-  setChat(chat: ChatView, asked?: string, since?: number): void {
+  setChat(chat: Chat, asked?: string, since?: number): void {
     if (asked !== undefined && chat.id !== asked)
       throw new ClientError(
         `the server answered with chat ${shortId(chat.id)} for chat ${shortId(asked)}; nothing changed`,
       );
-    this.client.noteChat(chat);
+    this.client.chatKeys.noteChat(chat);
     this.chats.set(chat.id, chat);
     this.emit({ type: 'chats', chatId: chat.id });
     this.flushChanges(chat.id);
@@ -183,12 +183,12 @@ export class WebSession {
           return;
         case 'chat.invited':
           // with the chat's mode: a "members" chat's key made by the server is a downgrade
-          await this.client.handleKeyEvent(event);
+          await this.client.commits.handleKeyEvent(event);
           this.setChat(d.chat);
           this.emit({ type: 'notice', chatId: d.chat.id, text: `${d.invitedBy} invited you to a chat` });
           return;
         case 'chat.key':
-          await this.client.accept(d.keyEnvelope, { chatId: d.chatId });
+          await this.client.chatKeys.accept(d.keyEnvelope, { chatId: d.chatId });
           this.emit({ type: 'chats', chatId: d.chatId });
           this.emit({
             type: 'notice',
@@ -280,7 +280,7 @@ export class WebSession {
   private async commitWaiting(): Promise<void> {
     try {
       const since = this.mark();
-      for (const outcome of (await this.client.commitAllPending()).values())
+      for (const outcome of (await this.client.commits.commitAllPending()).values())
         if (outcome.status === 'committed') this.setChat(outcome.chat, undefined, since);
     } catch (error) {
       this.emit({
@@ -302,21 +302,21 @@ export class WebSession {
     if (event.type === 'chat.rekey') {
       if (!d.pending) {
         // the library forgets the invitation that failed
-        await this.client.handleKeyEvent(event);
+        await this.client.commits.handleKeyEvent(event);
         this.emit({
           type: 'notice',
           chatId: d.chatId,
           text: 'the change waiting for a new key was dropped: nobody made the key in time',
         });
       } else {
-        const outcome = await this.client.handleKeyEvent(event);
+        const outcome = await this.client.commits.handleKeyEvent(event);
         if (outcome?.status === 'committed') this.setChat(outcome.chat);
       }
       if (this.chats.has(d.chatId)) await this.refreshChat(d.chatId);
       return true;
     }
     if (event.type === 'chat.key' && this.chats.get(d.chatId)?.keyMode === 'members') {
-      await this.client.handleKeyEvent(event);
+      await this.client.commits.handleKeyEvent(event);
       await this.refreshChat(d.chatId);
       return true;
     }

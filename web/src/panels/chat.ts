@@ -110,7 +110,7 @@ export class ChatPanel {
 
     const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Leave'));
     onSubmit(leave, out, async () => {
-      await this.session.api.call('POST', `/chats/${encodeURIComponent(chat.id)}/leave`);
+      await this.session.api.leaveChat(chat.id);
       this.session.chats.delete(chat.id);
       this.session.emit({ type: 'chats', chatId: chat.id });
     });
