@@ -44,7 +44,7 @@ export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST', s
  * An operation's path with its parameters filled in (each one encoded), and its query in the order
  * given (a value left undefined is left out).
  */
-export function pathOf<Op extends OperationId>(
+function pathOf<Op extends OperationId>(
   op: Op,
   params: PathParams<Op>,
   query: Partial<QueryParams<Op>> = {},

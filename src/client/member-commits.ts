@@ -1,3 +1,4 @@
+import type { Answer } from '../contract/index.js';
 import type { Api } from './api.js';
 import type { ChatKeys } from './chat-keys.js';
 import { type Chat, listAllChats, type Unavailable } from './chats.js';
@@ -139,7 +140,7 @@ export class MemberCommits {
           ? Promise.resolve(this.keys.publicKeys.encryption)
           : this.trust.peerEncryptionKey(u),
     });
-    let res: Awaited<ReturnType<Api['commitEpoch']>>;
+    let res: Answer<'commitEpoch'>;
     try {
       res = await this.api.commitEpoch(chatId, body);
     } catch (error) {
