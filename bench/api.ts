@@ -1,14 +1,13 @@
 import { Api, type Fetch } from '../src/client/index.js';
 
 /**
- * One JSON call as any user (the bench holds many tokens), on the client library's caller:
- * a problem+json answer throws its ApiError.
+ * The client library's caller as any user (the bench holds many tokens): `as(url, token)` is an
+ * {@link Api} with one method per operation; a problem+json answer throws its ApiError.
  */
 export function caller(fetch?: Fetch) {
-  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of the documented shapes
-  return (url: string, method: string, path: string, token?: string, body?: unknown): Promise<any> => {
+  return (url: string, token?: string): Api => {
     const api = new Api({ server: url, fetch });
     api.token = token;
-    return api.call(method, path, body);
+    return api;
   };
 }

@@ -37,7 +37,7 @@ const PASSWORD = 'bench-password';
 const log = (text: string) => console.error(`[bench:instances] ${text}`);
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0 });
 
-const api = caller(nodeFetch({ connections: 64 }).fetch);
+const as = caller(nodeFetch({ connections: 64 }).fetch);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;
@@ -105,20 +105,16 @@ async function run(
     // member i talks to instance i % instances
     const urlOf = (i: number) => servers[i % instances].url;
     const tokens: string[] = [];
-    for (let i = 0; i < MEMBERS; i++)
-      tokens.push(
-        (await api(urlOf(i), 'POST', '/auth/login', undefined, { username: names[i], password: PASSWORD }))
-          .token,
-      );
+    for (let i = 0; i < MEMBERS; i++) tokens.push((await as(urlOf(i)).login(names[i], PASSWORD)).token);
     const arrivals: Map<string, number>[] = [];
     const stops = [];
     for (let i = 2; i < MEMBERS; i++) stops.push(await listen(urlOf(i), tokens[i], arrivals, i));
-    const created = await api(urlOf(0), 'POST', '/chats', tokens[0], { invitees: names.slice(1) });
-    const chatId = created.chat.id as string;
-    for (let i = 1; i < MEMBERS; i++) await api(urlOf(i), 'POST', `/chats/${chatId}/join`, tokens[i]);
+    const created = await as(urlOf(0), tokens[0]).createChat({ invitees: names.slice(1) });
+    const chatId = created.chat.id;
+    for (let i = 1; i < MEMBERS; i++) await as(urlOf(i), tokens[i]).joinChat(chatId);
     // after the joins (no key change: joining is not a membership change that rotates)
-    const envelope = await api(urlOf(0), 'GET', `/chats/${chatId}/key`, tokens[0]);
-    const serverKey = (await api(urlOf(0), 'GET', '/server/key', tokens[0])).publicKey as string;
+    const envelope = await as(urlOf(0), tokens[0]).getChatKey(chatId);
+    const serverKey = (await as(urlOf(0), tokens[0]).getServerKey()).publicKey;
     // every member registered the same bench key set, so member 1 opens member 0's envelope too
     const provider = nodeSignatures();
     const chatKey = await importChatKey(
@@ -152,7 +148,7 @@ async function run(
           signingKey,
         });
         sentAt.set(body.id, { at: performance.now(), instance: i % instances });
-        await api(urlOf(i), 'POST', `/chats/${chatId}/messages`, tokens[i], body);
+        await as(urlOf(i), tokens[i]).postMessage(chatId, body);
         accepted++;
       }
     };

@@ -14,7 +14,7 @@ import { caller } from './api.js';
 import type { Pinning } from './measure.js';
 
 export const PASSWORD = 'bench-password';
-export const api = caller();
+const as = caller();
 export const name = (i: number) => `b${String(i).padStart(4, '0')}`;
 
 export interface BenchChat {
@@ -87,8 +87,7 @@ async function logInEveryone(dir: string, members: number): Promise<string[]> {
   try {
     const tokens: string[] = [];
     for (let i = 0; i < members; i++) {
-      const body = { username: name(i), password: PASSWORD };
-      tokens.push((await api(server.url, 'POST', '/auth/login', undefined, body)).token);
+      tokens.push((await as(server.url).login(name(i), PASSWORD)).token);
     }
     return tokens;
   } finally {
@@ -135,15 +134,13 @@ export type BenchServer = Awaited<ReturnType<typeof startBenchServer>>;
 export async function makeChat(s: BenchServer, pairs: KeyPairSet, size: number): Promise<BenchChat> {
   // at most 50 invitees a request: the rest are invited in batches (each rotates the key)
   const invitees = Array.from({ length: size - 1 }, (_, i) => name(i + 1));
-  const created = await api(s.url, 'POST', '/chats', s.tokens[0], { invitees: invitees.slice(0, 49) });
-  const chatId = created.chat.id as string;
-  for (let from = 49; from < invitees.length; from += 50) {
-    await api(s.url, 'POST', `/chats/${chatId}/invite`, s.tokens[0], {
-      invitees: invitees.slice(from, from + 50),
-    });
-  }
-  for (let i = 1; i < size; i++) await api(s.url, 'POST', `/chats/${chatId}/join`, s.tokens[i]);
-  const envelope = await api(s.url, 'GET', `/chats/${chatId}/key`, s.tokens[0]);
+  const owner = as(s.url, s.tokens[0]);
+  const created = await owner.createChat({ invitees: invitees.slice(0, 49) });
+  const chatId = created.chat.id;
+  for (let from = 49; from < invitees.length; from += 50)
+    await owner.inviteToChat(chatId, { invitees: invitees.slice(from, from + 50) });
+  for (let i = 1; i < size; i++) await as(s.url, s.tokens[i]).joinChat(chatId);
+  const envelope = await owner.getChatKey(chatId);
   const key = await unwrapChatKeyBytes(
     await importEncryptionKey(pairs.encryption.privateKey),
     envelope.wrappedKey,

@@ -1,4 +1,4 @@
-import { checkEvent, escapeControls, type FeedEvent, listChats, shortId } from '../src/client/index.js';
+import { checkEvent, escapeControls, type FeedEvent, listAllChats, shortId } from '../src/client/index.js';
 import { describeChat } from './commands/chats.js';
 import { render } from './commands/messages.js';
 import type { Context } from './context.js';
@@ -20,7 +20,7 @@ export function concerns(event: FeedEvent, only?: string): boolean {
  */
 export async function commitWaiting(ctx: Context): Promise<void> {
   try {
-    await ctx.session.commitAllPending();
+    await ctx.session.commits.commitAllPending();
   } catch (error) {
     ctx.warn(`!! making waiting keys failed: ${escapeControls((error as Error).message)}`);
   }
@@ -47,7 +47,7 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
         if (d.username !== s.username) ctx.say(`* ${name(d.username)} is ${d.online ? 'online' : 'offline'}`);
         return { username: d.username, online: d.online };
       case 'chat.invited':
-        await s.handleKeyEvent(event);
+        await s.commits.handleKeyEvent(event);
         if (!ctx.pending.includes(d.chat.id)) ctx.pending.push(d.chat.id);
         ctx.say(
           `* ${name(d.invitedBy)} invited you to chat ${describeChat(d.chat, s)}; type \`join\` to accept`,
@@ -55,20 +55,20 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
         return { chatId: d.chat.id, epoch: d.chat.epoch, invitedBy: d.invitedBy };
       case 'chat.key':
         // The envelope must be for the chat the event names (accept checks it against d.chatId).
-        await s.handleKeyEvent(event);
+        await s.commits.handleKeyEvent(event);
         ctx.say(`* ${where(d.chatId)}the chat key rotated (epoch ${d.keyEnvelope.epoch})`);
         return { chatId: d.chatId, epoch: d.keyEnvelope.epoch };
       case 'chat.rekey': {
         // members mode: a new epoch waits for a member's client to make its key
         if (!d.pending) {
-          await s.handleKeyEvent(event);
+          await s.commits.handleKeyEvent(event);
           ctx.say(
             `* ${where(d.chatId)}the change waiting for a new key was dropped: nobody made the key in time`,
           );
           return { chatId: d.chatId, pending: null };
         }
         ctx.say(`* ${where(d.chatId)}a new key (epoch ${d.pending.epoch}) waits for a member to make it`);
-        const outcome = await s.handleKeyEvent(event);
+        const outcome = await s.commits.handleKeyEvent(event);
         if (outcome?.status === 'committed')
           ctx.say(`* ${where(d.chatId)}you made the key of epoch ${d.pending.epoch}`);
         return { chatId: d.chatId, pending: d.pending.epoch };
@@ -97,7 +97,7 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
       }
       case 'resync':
         ctx.warn('* the server could not replay everything missed; reloading chats');
-        for (const chat of await listChats(s.api)) await s.currentKey(chat.id);
+        for (const chat of await listAllChats(s.api)) await s.chatKeys.currentKey(chat.id);
         return {};
     }
     return undefined;

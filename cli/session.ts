@@ -47,8 +47,8 @@ export class Session extends Client {
 
   private constructor(
     options: ConstructorParameters<typeof Client>[0],
-    readonly trust: TrustStore,
-    private readonly http: ReturnType<typeof nodeFetch>,
+    /** The pins and the state (epochs, signature setting) kept on disk. */
+    readonly store: TrustStore,
   ) {
     super(options);
   }
@@ -98,9 +98,9 @@ export class Session extends Client {
         epochs: trust,
         inspectServerKey: options.inspectServerKey,
         hints: CLI_HINTS,
+        onClose: () => http.close(),
       },
       trust,
-      http,
     );
     try {
       await session.start(options.password);
@@ -112,20 +112,15 @@ export class Session extends Client {
   }
 
   get sig(): SignatureAlgorithm {
-    return this.trust.state.sig;
+    return this.store.state.sig;
   }
 
   async setSig(sig: SignatureAlgorithm): Promise<void> {
-    this.trust.state.sig = sig;
-    await this.trust.saveState();
+    this.store.state.sig = sig;
+    await this.store.saveState();
   }
 
   override send(chatId: string, text: string, alg: SignatureAlgorithm = this.sig) {
     return super.send(chatId, text, alg);
-  }
-
-  protected override async shutdown(): Promise<void> {
-    await super.shutdown();
-    await this.http.close();
   }
 }

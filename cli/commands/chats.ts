@@ -1,7 +1,7 @@
 import {
-  type ChatView,
+  type Chat,
   escapeControls,
-  listChats,
+  listAllChats,
   shortId,
   type Unavailable,
 } from '../../src/client/index.js';
@@ -10,18 +10,18 @@ import { CliError } from '../errors.js';
 
 /**
  * Who can read a chat, in words a non-cryptographer understands (issue 14): as the keys this
- * client holds of it say (`keyModeOf`), not as a server's answer claims.
+ * client holds of it say (`chatKeys.keyModeOf`), not as a server's answer claims.
  */
 export const modeWords = (mode: 'server' | 'members') =>
   mode === 'members' ? 'only members can read' : 'the server can read if it is compromised';
 
-export const describeChat = (chat: ChatView, session: Pick<Context['session'], 'username' | 'keyModeOf'>) =>
+export const describeChat = (chat: Chat, session: Pick<Context['session'], 'username' | 'chatKeys'>) =>
   `${shortId(chat.id)} (${
     chat.members
       .filter((m) => m.username !== session.username)
       .map((m) => `${escapeControls(m.username)}${m.state === 'invited' ? ' (invited)' : ''}`)
       .join(', ') || 'just you'
-  }; epoch ${escapeControls(String(chat.epoch))}) — ${modeWords(session.keyModeOf(chat))}`;
+  }; epoch ${escapeControls(String(chat.epoch))}) — ${modeWords(session.chatKeys.keyModeOf(chat))}`;
 
 function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
   for (const u of unavailable) {
@@ -38,7 +38,7 @@ export async function resolveChat(ctx: Context, given?: string): Promise<string>
   const wanted = given ?? ctx.currentChat;
   if (!wanted) throw new CliError('no chat: give its id (see `chats`), or start one with `chat <users…>`');
   if (/^[0-9a-f-]{36}$/i.test(wanted)) return wanted.toLowerCase();
-  const chats = await listChats(ctx.session.api);
+  const chats = await listAllChats(ctx.session.api);
   const matches = chats.filter((c) => c.id.startsWith(wanted.toLowerCase()));
   if (matches.length !== 1)
     throw new CliError(matches.length ? `${wanted} matches several chats` : `no chat ${wanted} among yours`);
@@ -83,7 +83,7 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
       throw new CliError(`several invitations: join <id> (${ctx.pending.map(shortId).join(', ')})`);
     chatId = ctx.pending[0];
     if (!chatId) {
-      const chats = await listChats(ctx.session.api);
+      const chats = await listAllChats(ctx.session.api);
       const invited = chats.filter((c) =>
         c.members.some((m) => m.username === ctx.session.username && m.state === 'invited'),
       );
@@ -102,14 +102,14 @@ export async function join(ctx: Context, chat?: string): Promise<void> {
 
 export async function leave(ctx: Context, chat?: string): Promise<void> {
   const chatId = await resolveChat(ctx, chat);
-  await ctx.session.api.call('POST', `/chats/${chatId}/leave`);
+  await ctx.session.api.leaveChat(chatId);
   if (ctx.currentChat === chatId) ctx.currentChat = undefined;
   ctx.say(`left chat ${shortId(chatId)}`);
   ctx.result({ left: chatId });
 }
 
 export async function list(ctx: Context): Promise<void> {
-  const chats = await listChats(ctx.session.api);
+  const chats = await listAllChats(ctx.session.api);
   if (chats.length === 0) ctx.say('no chats yet: start one with `chat <users…>`');
   for (const chat of chats) {
     const mine = chat.members.find((m) => m.username === ctx.session.username);

@@ -38,9 +38,9 @@ export async function fingerprints(ctx: Context, user?: string): Promise<void> {
     const own = await s.ownFingerprints();
     ctx.say(`your keys (${s.username}):`);
     await showFingerprints(ctx, own);
-    const server = s.showServer();
+    const server = s.trust.showServer();
     ctx.say(`server ${s.api.server}:`);
-    if (s.serverChange) {
+    if (s.trust.serverChange) {
       ctx.say(`  ${'signing'.padEnd(10)} ${server.current}  CHANGED since pinned!`);
       ctx.say(`  ${'pinned'.padEnd(10)} ${server.pinned}`);
       ctx.say('  only if the operator confirms the new one: securechat trust --server FINGERPRINT');
@@ -54,7 +54,7 @@ export async function fingerprints(ctx: Context, user?: string): Promise<void> {
     });
     return;
   }
-  const { pinned, current } = await s.fingerprints(user);
+  const { pinned, current } = await s.trust.fingerprints(user);
   const name = escapeControls(user);
   ctx.say(`${name}'s keys, as the server has them${pinned ? '' : ' (not pinned yet)'}:`);
   await showFingerprints(ctx, current, pinned);
@@ -75,12 +75,12 @@ export async function trust(ctx: Context, who: string | undefined, given?: strin
   if (given !== undefined && !HEX64.test(given))
     throw new CliError(`${escapeControls(given)} is not a fingerprint (64 hex digits, from \`fingerprint\`)`);
   if (who === SERVER) {
-    const fp = await ctx.session.trustServer(given);
+    const fp = await ctx.session.trust.trustServer(given);
     ctx.say(`now trusting the server key ${fp}`);
     ctx.result({ server: fp });
     return;
   }
-  const fps = await ctx.session.trustUser(who, given);
+  const fps = await ctx.session.trust.trustUser(who, given);
   ctx.say(`now trusting ${escapeControls(who)}'s keys ${await keySetFingerprint(fps)}`);
   ctx.result({ trusted: who, all: await keySetFingerprint(fps) });
 }

@@ -75,10 +75,7 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
       ctx.warn(`!! the server sent ${pages} pages of history and more: showing the last messages so far`);
       break;
     }
-    const page = await ctx.session.api.call<{ messages: MessageData[] }>(
-      'GET',
-      `/chats/${chatId}/messages?after=${after}&limit=1000`,
-    );
+    const page = await ctx.session.api.listMessages(chatId, { after, limit: 1000 });
     // a page may hold fewer than `limit` (large messages): the history ends at an empty page
     if (!Array.isArray(page?.messages))
       throw new CliError('the server sent a page of history that is not a list');

@@ -17,19 +17,19 @@ const seen = (s: Status) =>
 
 export async function status(ctx: Context, args: string[]): Promise<void> {
   if (args.length !== 1) throw new CliError('usage: status <user>');
-  const s = await ctx.session.api.call<Status>('GET', `/users/${encodeURIComponent(args[0])}/status`);
+  const s = await ctx.session.api.getUserStatus(args[0]);
   ctx.say(`${escapeControls(s.username)} is ${seen(s)}`);
   ctx.result(s);
 }
 
 export async function online(ctx: Context): Promise<void> {
-  const { users } = await ctx.session.api.call<{ users: string[] }>('GET', '/users/online');
+  const { users } = await ctx.session.api.listOnlineUsers();
   ctx.say(users.length ? `online: ${users.map((u) => escapeControls(u)).join(', ')}` : 'nobody is online');
   ctx.result({ users });
 }
 
 export async function users(ctx: Context): Promise<void> {
-  const list = await ctx.session.api.call<Status[]>('GET', '/users');
+  const list = await ctx.session.api.listUsers();
   for (const s of list) ctx.say(`${escapeControls(s.username).padEnd(16)} ${seen(s)}`);
   ctx.result(list);
 }

@@ -1,4 +1,4 @@
-import type { Answer } from '../contract/index.js';
+import type { Answer, OperationId, PathParams, QueryParams, RequestBody } from '../contract/index.js';
 import { ApiError, ClientError } from './errors.js';
 
 /** `fetch` as the platform has it (a browser's, or undici's with a dispatcher for a CA). */
@@ -16,6 +16,47 @@ export interface ApiOptions {
 
 const LOGOUT_TIMEOUT_MS = 10_000;
 
+/** Where each operation of openapi.yaml is served: its method and path, as the spec has them. */
+export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST', string] } = {
+  login: ['POST', '/auth/login'],
+  logout: ['POST', '/auth/logout'],
+  listUsers: ['GET', '/users'],
+  registerUser: ['POST', '/users'],
+  listOnlineUsers: ['GET', '/users/online'],
+  getUserStatus: ['GET', '/users/{username}/status'],
+  getUserKeys: ['GET', '/users/{username}/keys'],
+  getServerKey: ['GET', '/server/key'],
+  createChat: ['POST', '/chats'],
+  listChats: ['GET', '/chats'],
+  getChat: ['GET', '/chats/{chatId}'],
+  inviteToChat: ['POST', '/chats/{chatId}/invite'],
+  joinChat: ['POST', '/chats/{chatId}/join'],
+  leaveChat: ['POST', '/chats/{chatId}/leave'],
+  getChatKey: ['GET', '/chats/{chatId}/key'],
+  commitEpoch: ['POST', '/chats/{chatId}/epochs'],
+  postMessage: ['POST', '/chats/{chatId}/messages'],
+  listMessages: ['GET', '/chats/{chatId}/messages'],
+  streamEvents: ['GET', '/events'],
+  getHealth: ['GET', '/health'],
+};
+
+/**
+ * An operation's path with its parameters filled in (each one encoded), and its query in the order
+ * given (a value left undefined is left out).
+ */
+function pathOf<Op extends OperationId>(
+  op: Op,
+  params: PathParams<Op>,
+  query: Partial<QueryParams<Op>> = {},
+): string {
+  const values = params as Record<string, string>;
+  const path = ROUTES[op][1].replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name]));
+  const pairs = Object.entries(query as Record<string, unknown>)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`);
+  return pairs.length === 0 ? path : `${path}?${pairs.join('&')}`;
+}
+
 /** A problem+json body, read defensively: every field may be missing or of another type. */
 function problemOf(status: number, parsed: unknown, retryAfterHeader: string | null): ApiError {
   const p = (parsed ?? {}) as { code?: unknown; detail?: unknown; title?: unknown };
@@ -30,7 +71,11 @@ function problemOf(status: number, parsed: unknown, retryAfterHeader: string | n
   );
 }
 
-/** The REST side of the protocol: JSON in and out, problem+json as {@link ApiError}. */
+/**
+ * The REST side of the protocol: one method per operation of openapi.yaml, named by its
+ * `operationId` and typed from src/contract/; JSON in and out, problem+json as {@link ApiError}.
+ * Each answer is the server's word, typed, not checked: callers check what they use.
+ */
 export class Api {
   token?: string;
   readonly server: string;
@@ -43,8 +88,10 @@ export class Api {
     this.streamFetch = options.streamFetch ?? this.fetch;
   }
 
-  /** `signal: null` for a call that must go out even after the session's signal fired (logout). */
-  // The answer is the server's word, typed (`Answer<'listChats'>`), not checked: callers check what they use.
+  /**
+   * One request by method and path, for what no operation names (a test's malformed request).
+   * `signal: null` for a call that must go out even after the session's signal fired (logout).
+   */
   async call<T = unknown>(
     method: string,
     path: string,
@@ -72,12 +119,21 @@ export class Api {
     return parsed as T;
   }
 
+  /** One operation of openapi.yaml, its answer typed as the spec has it. */
+  private operation<Op extends OperationId, T = Answer<Op>>(
+    op: Op,
+    params: PathParams<Op>,
+    options: { query?: Partial<QueryParams<Op>>; body?: RequestBody<Op>; signal?: AbortSignal | null } = {},
+  ): Promise<T> {
+    return this.call<T>(ROUTES[op][0], pathOf(op, params, options.query), options.body, options.signal);
+  }
+
   /** POST /auth/login; keeps the token for every later call. */
   async login(username: string, password: string): Promise<Answer<'login'>> {
     try {
       // Not under the session's signal either: a stop during login lets the token arrive, so that
       // the close() that follows can log it out (an aborted login would leave a live token behind).
-      const res = await this.call<Answer<'login'>>('POST', '/auth/login', { username, password }, null);
+      const res = await this.operation('login', {}, { body: { username, password }, signal: null });
       this.token = res.token;
       return res;
     } catch (error) {
@@ -95,22 +151,107 @@ export class Api {
   async logout(): Promise<void> {
     if (!this.token) return;
     try {
-      await this.call('POST', '/auth/logout', undefined, null);
+      await this.operation<'logout', void>('logout', {}, { signal: null });
     } finally {
       this.token = undefined;
     }
   }
 
+  /** GET /users: every user with their presence. */
+  listUsers() {
+    return this.operation('listUsers', {});
+  }
+
+  /** POST /users: self-registration with a one-time code (see register.ts for the checked way). */
+  registerUser(body: RequestBody<'registerUser'>) {
+    return this.operation('registerUser', {}, { body });
+  }
+
+  /** GET /users/online */
+  listOnlineUsers() {
+    return this.operation('listOnlineUsers', {});
+  }
+
+  /** GET /users/{username}/status */
+  getUserStatus(username: string) {
+    return this.operation('getUserStatus', { username });
+  }
+
+  /** GET /users/{username}/keys: the keys as the server has them (trust.ts checks and pins them). */
+  getUserKeys(username: string) {
+    return this.operation('getUserKeys', { username });
+  }
+
+  /** GET /server/key */
+  getServerKey() {
+    return this.operation('getServerKey', {});
+  }
+
+  /** POST /chats; a `keyMode` left out is the spec's default ("server"), filled in by the server. */
+  createChat(body: Omit<RequestBody<'createChat'>, 'keyMode'> & Partial<RequestBody<'createChat'>>) {
+    return this.operation('createChat', {}, { body: body as RequestBody<'createChat'> });
+  }
+
+  /** GET /chats: one page (chats.ts's `listAllChats` follows every page). */
+  listChats(query: Partial<QueryParams<'listChats'>> = {}) {
+    return this.operation('listChats', {}, { query });
+  }
+
+  /** GET /chats/{chatId} */
+  getChat(chatId: string) {
+    return this.operation('getChat', { chatId });
+  }
+
+  /** POST /chats/{chatId}/invite */
+  inviteToChat(chatId: string, body: RequestBody<'inviteToChat'>) {
+    return this.operation('inviteToChat', { chatId }, { body });
+  }
+
+  /** POST /chats/{chatId}/join */
+  joinChat(chatId: string) {
+    return this.operation('joinChat', { chatId });
+  }
+
+  /** POST /chats/{chatId}/leave */
+  leaveChat(chatId: string): Promise<void> {
+    return this.operation<'leaveChat', void>('leaveChat', { chatId });
+  }
+
+  /** GET /chats/{chatId}/key: the current epoch's envelope, or `epoch`'s. */
+  getChatKey(chatId: string, query: Partial<QueryParams<'getChatKey'>> = {}) {
+    return this.operation('getChatKey', { chatId }, { query });
+  }
+
+  /** POST /chats/{chatId}/epochs: a members-mode commit. */
+  commitEpoch(chatId: string, body: RequestBody<'commitEpoch'>) {
+    return this.operation('commitEpoch', { chatId }, { body });
+  }
+
+  /** POST /chats/{chatId}/messages */
+  postMessage(chatId: string, body: RequestBody<'postMessage'>) {
+    return this.operation('postMessage', { chatId }, { body });
+  }
+
+  /** GET /chats/{chatId}/messages: one page of history. */
+  listMessages(chatId: string, query: Partial<QueryParams<'listMessages'>> = {}) {
+    return this.operation('listMessages', { chatId }, { query });
+  }
+
   /** GET /events, answered with its open response (a non-200 as an ApiError, its body read). */
-  async events(signal: AbortSignal, lastEventId?: string): Promise<Response> {
+  async streamEvents(signal: AbortSignal, lastEventId?: string): Promise<Response> {
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-    const res = await this.streamFetch(`${this.server}/events`, { headers, signal });
+    const res = await this.streamFetch(this.server + pathOf('streamEvents', {}), { headers, signal });
     if (res.status !== 200) {
       const parsed = await res.json().catch(() => ({}));
       throw problemOf(res.status, parsed, res.headers.get('retry-after'));
     }
     return res;
+  }
+
+  /** GET /health */
+  getHealth() {
+    return this.operation('getHealth', {});
   }
 }

@@ -1,5 +1,6 @@
+import type { Api } from './api.js';
 import type { Bytes } from './bytes.js';
-import type { ChatView } from './chats.js';
+import type { Chat } from './chats.js';
 import {
   checkEnvelopeFields,
   checkNotOlder,
@@ -9,7 +10,7 @@ import {
   unwrapChatKeyBytes,
 } from './envelope.js';
 import { ApiError, ClientError, EnvelopeRefused } from './errors.js';
-import type { Fingerprints, SignatureAlgorithm } from './keys.js';
+import type { SignatureAlgorithm } from './keys.js';
 import {
   checkCommitter,
   checkMemberEnvelope,
@@ -23,10 +24,13 @@ import {
 import { importPublicPem, type KeyHandle } from './signatures.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
-import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
+import type { KeyTrust } from './trust.js';
 import type { UserKeys } from './user-keys.js';
 
-export interface ChatKeysOptions extends TrustOptions {
+export interface ChatKeysOptions {
+  api: Api;
+  /** The server's and peers' keys, pinned: what envelopes are verified under. */
+  trust: KeyTrust;
   username: string;
   keys: UserKeys;
   epochs: EpochStore;
@@ -39,25 +43,22 @@ export interface ChatKeysOptions extends TrustOptions {
  * client checks itself"), members-mode envelopes against the committer's pinned key and this
  * client's own record of the previous epoch; the keys kept in memory and the envelopes in `epochs`.
  */
-export class ChatKeys extends KeyTrust {
-  readonly username: string;
-  readonly keys: UserKeys;
+export class ChatKeys {
+  private readonly api: Api;
+  private readonly trust: KeyTrust;
+  private readonly username: string;
+  private readonly keys: UserKeys;
   private readonly chatKeys = new Map<string, CryptoKey>();
   /** This user's own public signing keys, imported once (a history of one's own messages). */
   private readonly ownSigning = new Map<SignatureAlgorithm, Promise<KeyHandle>>();
   /** Chats a chat object said are members mode: a chat's mode never changes, so no key of theirs is the server's. */
   private readonly membersChats = new Set<string>();
 
-  constructor(protected readonly options: ChatKeysOptions) {
-    super(options);
+  constructor(private readonly options: ChatKeysOptions) {
+    this.api = options.api;
+    this.trust = options.trust;
     this.username = options.username;
     this.keys = options.keys;
-  }
-
-  /** The user's own fingerprints, to compare out of band. */
-  async ownFingerprints(): Promise<Fingerprints> {
-    const pub = this.keys.publicKeys;
-    return (await checkedKeySet(this.provider, pub.encryption, pub.signing)).fingerprints;
   }
 
   /**
@@ -81,11 +82,13 @@ export class ChatKeys extends KeyTrust {
         throw new EnvelopeRefused(
           `chat ${shortId(expected.chatId)}: its members make its keys, but this one was made by the server (a downgrade?)`,
         );
-      if (!this.serverKey) throw new ClientError(`the server's key is not trusted: ${this.hints.showServer}`);
+      const serverKey = this.trust.serverKey;
+      if (!serverKey)
+        throw new ClientError(`the server's key is not trusted: ${this.trust.hints.showServer}`);
       bytes = await openEnvelope(envelope, expected, {
         highest: () => this.highest(expected.chatId),
         username: this.username,
-        serverKey: this.serverKey,
+        serverKey,
         encryptionKey: this.keys.encryption,
       });
     }
@@ -116,7 +119,7 @@ export class ChatKeys extends KeyTrust {
    * Takes in the mode a (checked) chat object names: a chat once said to be members mode takes no
    * server-made key on this client, even before it holds any key of it (a new device, say).
    */
-  noteChat(chat: ChatView): void {
+  noteChat(chat: Chat): void {
     if (chat.keyMode === 'members') this.membersChats.add(chat.id);
   }
 
@@ -131,7 +134,7 @@ export class ChatKeys extends KeyTrust {
    * Who makes a chat's keys, to show the user: as the keys this client holds of it say, and only
    * for a chat it holds none of yet, as the server says.
    */
-  keyModeOf(chat: ChatView): 'server' | 'members' {
+  keyModeOf(chat: Chat): 'server' | 'members' {
     return this.heldMode(chat.id) ?? chat.keyMode ?? 'server';
   }
 
@@ -158,7 +161,7 @@ export class ChatKeys extends KeyTrust {
     const key = await this.signingKeyOf(envelope.committer, envelope.signatureAlgorithm);
     // the record and the key may have been fetched meanwhile: still not older, before the costly steps
     this.checkStillNew(envelope, expected);
-    if (!(await verifyMemberSignature(this.provider, key, envelope)))
+    if (!(await verifyMemberSignature(this.trust.provider, key, envelope)))
       throw new EnvelopeRefused(
         `${where}: the signature of ${escapeControls(envelope.committer)} does not verify`,
       );
@@ -180,23 +183,23 @@ export class ChatKeys extends KeyTrust {
    * messages and keys are refused until the user compares fingerprints.
    */
   private async pinMembers(members: readonly string[]): Promise<void> {
-    for (const u of members) if (u !== this.username) await this.peerKeys(u).catch(() => undefined);
+    for (const u of members) if (u !== this.username) await this.trust.peerKeys(u).catch(() => undefined);
   }
 
   /**
    * A user's public signing key: this user's own from its key store (in a browser, the server's
    * copy checked at login), never one the server hands over later; a peer's pinned.
    */
-  protected async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
+  async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
     if (username === this.username) {
       let own = this.ownSigning.get(alg);
       if (!own) {
-        own = importPublicPem(this.provider, alg, this.keys.publicKeys.signing[alg]);
+        own = importPublicPem(this.trust.provider, alg, this.keys.publicKeys.signing[alg]);
         this.ownSigning.set(alg, own);
       }
       return own;
     }
-    return (await this.peerKeys(username))[alg];
+    return (await this.trust.peerKeys(username))[alg];
   }
 
   /**
@@ -227,10 +230,7 @@ export class ChatKeys extends KeyTrust {
     if (kept) return this.accept(kept, { chatId, epoch, past: true });
     let envelope: KeyEnvelope;
     try {
-      envelope = await this.api.call<KeyEnvelope>(
-        'GET',
-        `/chats/${encodeURIComponent(chatId)}/key?epoch=${epoch}`,
-      );
+      envelope = await this.api.getChatKey(chatId, { epoch });
     } catch (error) {
       if (error instanceof ApiError && error.code === 'KEY_NOT_FOUND') return undefined;
       throw error;
@@ -242,7 +242,7 @@ export class ChatKeys extends KeyTrust {
 
   /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */
   async currentKey(chatId: string, named?: number): Promise<{ epoch: number; key: CryptoKey }> {
-    const envelope = await this.api.call<KeyEnvelope>('GET', `/chats/${encodeURIComponent(chatId)}/key`);
+    const envelope: KeyEnvelope = await this.api.getChatKey(chatId);
     return { epoch: envelope?.epoch, key: await this.accept(envelope, { chatId, atLeast: named }) };
   }
 }

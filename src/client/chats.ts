@@ -1,4 +1,4 @@
-import type { Answer, Schema } from '../contract/index.js';
+import type { Schema } from '../contract/index.js';
 import type { Api } from './api.js';
 import { ClientError } from './errors.js';
 import type { EpochStore } from './stores.js';
@@ -6,7 +6,7 @@ import { escapeControls, shortId } from './text.js';
 import { checkChat } from './validate.js';
 
 /** A chat object, as every body and event carries it (openapi.yaml's Chat). */
-export type ChatView = Schema<'Chat'>;
+export type Chat = Schema<'Chat'>;
 
 /** The invitees left out of `POST /chats` or an invite, and why. */
 export type Unavailable = Schema<'Unavailable'>;
@@ -16,13 +16,12 @@ export type Unavailable = Schema<'Unavailable'>;
  * chat that became active while the pages were read comes again in a later page (protocol.md,
  * `GET /chats`): it is listed once, as last seen.
  */
-export async function listChats(api: Api): Promise<ChatView[]> {
-  const all = new Map<string, ChatView>();
+export async function listAllChats(api: Api): Promise<Chat[]> {
+  const all = new Map<string, Chat>();
   const seen = new Set<string>();
   let cursor: string | null = null;
   do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await api.call<Answer<'listChats'>>('GET', `/chats?limit=500${query}`);
+    const page = await api.listChats({ limit: 500, cursor: cursor ?? undefined });
     if (!Array.isArray(page?.chats))
       throw new ClientError('the server sent a list of chats that is not a list');
     for (const chat of page.chats) checkChat(chat); // names and epochs checked before use
@@ -39,10 +38,10 @@ export async function listChats(api: Api): Promise<ChatView[]> {
  * read what is sent to it), and is refused. `chat` is shape-checked already.
  */
 export function checkNewChat(
-  chat: ChatView,
+  chat: Chat,
   username: string,
   epochs: EpochStore,
-  keyMode: ChatView['keyMode'] = 'server',
+  keyMode: Chat['keyMode'] = 'server',
 ): void {
   // members mode: epoch 0, its first epoch (epoch 1) pending
   const first = keyMode === 'members' ? chat.epoch === 0 && chat.pending?.epoch === 1 : chat.epoch === 1;

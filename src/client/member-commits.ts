@@ -1,5 +1,7 @@
-import { ChatKeys, type ChatKeysOptions } from './chat-keys.js';
-import { type ChatView, listChats, type Unavailable } from './chats.js';
+import type { Answer } from '../contract/index.js';
+import type { Api } from './api.js';
+import type { ChatKeys } from './chat-keys.js';
+import { type Chat, listAllChats, type Unavailable } from './chats.js';
 import { ApiError, ClientError } from './errors.js';
 import type { SignatureAlgorithm } from './keys.js';
 import {
@@ -7,18 +9,33 @@ import {
   commitRefusal,
   type InvitedAgain,
   isMemberEnvelope,
-  type AnyKeyEnvelope as KeyEnvelope,
   type PendingEpoch,
   sameMemberEnvelope,
 } from './members.js';
 import type { FeedEvent } from './sse.js';
+import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
+import type { KeyTrust } from './trust.js';
+import type { UserKeys } from './user-keys.js';
 import { checkChat, checkEvent } from './validate.js';
 
 /** What {@link MemberCommits.adding} names a new chat by, before its answer gives its id. */
 export const NEW_CHAT = 'new chat';
 
-export interface MemberCommitsOptions extends ChatKeysOptions {
+export interface MemberCommitsOptions {
+  api: Api;
+  /** Peers' keys, pinned: whom a new key is wrapped for. */
+  trust: KeyTrust;
+  /** The chat keys: every envelope of a commit accepted there, as any other. */
+  chatKeys: ChatKeys;
+  username: string;
+  keys: UserKeys;
+  epochs: EpochStore;
+  /**
+   * How this client invites (its answer checked, its addition committed): what an invitation a
+   * removal or rotation dropped is made again with.
+   */
+  invite: (chatId: string, invitees: string[]) => Promise<{ chat: Chat; unavailable: Unavailable }>;
   /** Told when this client will not commit a pending epoch, and why (a ghost member, say). */
   onCommitRefused?: (chatId: string, pending: PendingEpoch, reason: string) => void;
   /** The scheme commits are signed with (the user's setting); else the first of Ed25519, RSA-PSS, DSA it has. */
@@ -29,7 +46,7 @@ export interface MemberCommitsOptions extends ChatKeysOptions {
 
 /** What `commitPending` did: committed, nothing to do, lost to another member's commit, or refused. */
 export type CommitOutcome =
-  | { status: 'committed'; chat: ChatView }
+  | { status: 'committed'; chat: Chat }
   | { status: 'none' | 'lost' }
   | { status: 'refused'; reason: string };
 
@@ -37,7 +54,12 @@ export type CommitOutcome =
  * Members mode on the client: commits a chat's pending epoch when the protocol's rule lets this
  * user (protocol.md, "Chats the server cannot read"), and takes the key events of the stream.
  */
-export abstract class MemberCommits extends ChatKeys {
+export class MemberCommits {
+  private readonly api: Api;
+  private readonly trust: KeyTrust;
+  private readonly chatKeys: ChatKeys;
+  private readonly username: string;
+  private readonly keys: UserKeys;
   /**
    * Members mode: per chat, the pending epoch this user's own invitation (or new chat) made and
    * whom it adds: the only additions it commits, and only for that epoch. An invitee the server
@@ -60,8 +82,12 @@ export abstract class MemberCommits extends ChatKeys {
    */
   private readonly dropped = new Map<string, { after: number; names: string[]; committed: boolean }>();
 
-  constructor(protected override readonly options: MemberCommitsOptions) {
-    super(options);
+  constructor(private readonly options: MemberCommitsOptions) {
+    this.api = options.api;
+    this.trust = options.trust;
+    this.chatKeys = options.chatKeys;
+    this.username = options.username;
+    this.keys = options.keys;
   }
 
   /**
@@ -79,9 +105,9 @@ export abstract class MemberCommits extends ChatKeys {
   }
 
   private async commitOnce(chatId: string, retried = false): Promise<CommitOutcome> {
-    const chat = await this.api.call<ChatView>('GET', `/chats/${encodeURIComponent(chatId)}`);
+    const chat = await this.api.getChat(chatId);
     checkChat(chat);
-    this.noteChat(chat);
+    this.chatKeys.noteChat(chat);
     const p = chat.pending;
     this.noteDropped(chatId, p);
     const me = chat.members.find((m) => m.username === this.username);
@@ -102,7 +128,7 @@ export abstract class MemberCommits extends ChatKeys {
       return { status: 'refused', reason };
     }
     const alg = this.commitScheme();
-    const body = await buildCommit(this.provider, {
+    const body = await buildCommit(this.trust.provider, {
       chatId,
       epoch: p.epoch,
       members: p.members,
@@ -110,11 +136,13 @@ export abstract class MemberCommits extends ChatKeys {
       alg,
       signingKey: this.keys.signing[alg],
       wrapFor: (u) =>
-        u === this.username ? Promise.resolve(this.keys.publicKeys.encryption) : this.peerEncryptionKey(u),
+        u === this.username
+          ? Promise.resolve(this.keys.publicKeys.encryption)
+          : this.trust.peerEncryptionKey(u),
     });
-    let res: { chat: ChatView; keyEnvelope: KeyEnvelope };
+    let res: Answer<'commitEpoch'>;
     try {
-      res = await this.api.call('POST', `/chats/${encodeURIComponent(chatId)}/epochs`, body);
+      res = await this.api.commitEpoch(chatId, body);
     } catch (error) {
       if (error instanceof ApiError && error.code === 'EPOCH_COMMITTED') {
         // only this client commits its own addition: another commit of its epoch replaced it
@@ -132,7 +160,7 @@ export abstract class MemberCommits extends ChatKeys {
       throw new ClientError(
         `the server answered the key of chat ${shortId(chatId)} epoch ${p.epoch} with chat ${shortId(res.chat.id)} epoch ${escapeControls(String(res.chat.epoch))}; nothing taken`,
       );
-    await this.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
+    await this.chatKeys.accept(res.keyEnvelope, { chatId, epoch: p.epoch });
     if (this.asked.get(chatId)?.epoch === p.epoch) this.asked.delete(chatId);
     return { status: 'committed', chat: res.chat };
   }
@@ -142,11 +170,7 @@ export abstract class MemberCommits extends ChatKeys {
    * {@link asking} until `answered` (which checks the answer and remembers whom it asked for)
    * has taken its answer.
    */
-  protected async adding<T>(
-    chatId: string,
-    request: () => Promise<T>,
-    answered: (answer: T) => void,
-  ): Promise<T> {
+  async adding<T>(chatId: string, request: () => Promise<T>, answered: (answer: T) => void): Promise<T> {
     this.asking.set(chatId, (this.asking.get(chatId) ?? 0) + 1);
     try {
       const answer = await request();
@@ -175,22 +199,19 @@ export abstract class MemberCommits extends ChatKeys {
     if (names.length > 0) this.dropped.set(chatId, { after, names, committed });
   }
 
-  /** POST /chats/{chatId}/invite, its answer checked (and its addition committed). */
-  abstract invite(chatId: string, invitees: string[]): Promise<{ chat: ChatView; unavailable: Unavailable }>;
-
   /**
    * Invites again those this user's dropped invitation named, once the epoch that dropped it is
    * committed (its key fetched when it is known to be committed but not yet here); once only,
    * told to `onInvitedAgain`. Returns the new invitation's answer, if it was made.
    */
-  protected async inviteAgain(chatId: string) {
+  async inviteAgain(chatId: string) {
     const redo = this.dropped.get(chatId);
     const held = () => (this.options.epochs.highestEpoch(chatId) ?? 0) >= (redo?.after ?? 0);
     if (!redo || (!held() && !redo.committed)) return undefined;
     this.dropped.delete(chatId);
     try {
-      if (!held()) await this.currentKey(chatId, redo.after);
-      const res = await this.invite(chatId, redo.names);
+      if (!held()) await this.chatKeys.currentKey(chatId, redo.after);
+      const res = await this.options.invite(chatId, redo.names);
       this.options.onInvitedAgain?.(chatId, redo.names, { unavailable: res.unavailable });
       return res;
     } catch (error) {
@@ -200,7 +221,7 @@ export abstract class MemberCommits extends ChatKeys {
   }
 
   /** Remembers whom this user's own request adds in the pending epoch its answer names. */
-  protected askFor(chat: ChatView, invitees: string[]): void {
+  askFor(chat: Chat, invitees: string[]): void {
     const p = chat.pending;
     if (p)
       this.asked.set(chat.id, {
@@ -222,9 +243,13 @@ export abstract class MemberCommits extends ChatKeys {
       // the envelope this client holds already (it made or fetched that key itself) is nothing new
       const held = this.options.epochs.envelope(d.chatId, d.keyEnvelope?.epoch);
       if (!held || !isMemberEnvelope(d.keyEnvelope) || !sameMemberEnvelope(held, d.keyEnvelope))
-        await this.accept(d.keyEnvelope, { chatId: d.chatId });
+        await this.chatKeys.accept(d.keyEnvelope, { chatId: d.chatId });
     } else if (event.type === 'chat.invited')
-      await this.accept(d.keyEnvelope, { chatId: d.chat.id, epoch: d.chat.epoch, keyMode: d.chat.keyMode });
+      await this.chatKeys.accept(d.keyEnvelope, {
+        chatId: d.chat.id,
+        epoch: d.chat.epoch,
+        keyMode: d.chat.keyMode,
+      });
     else if (event.type === 'chat.rekey' && d.pending) {
       this.noteDropped(d.chatId, d.pending);
       outcome = await this.commitPending(d.chatId);
@@ -238,8 +263,8 @@ export abstract class MemberCommits extends ChatKeys {
   /** Commits what waits in every chat of this user (on connecting: a removal nobody was online for). */
   async commitAllPending(): Promise<Map<string, CommitOutcome>> {
     const outcomes = new Map<string, CommitOutcome>();
-    for (const chat of await listChats(this.api)) {
-      this.noteChat(chat);
+    for (const chat of await listAllChats(this.api)) {
+      this.chatKeys.noteChat(chat);
       if (chat.keyMode === 'members' && chat.pending)
         outcomes.set(chat.id, await this.commitPending(chat.id));
       await this.inviteAgain(chat.id);
@@ -251,7 +276,7 @@ export abstract class MemberCommits extends ChatKeys {
   private async recordedMembers(chatId: string, epoch: number): Promise<string[] | undefined> {
     let kept = this.options.epochs.envelope(chatId, epoch);
     if (!kept) {
-      await this.chatKey(chatId, epoch);
+      await this.chatKeys.chatKey(chatId, epoch);
       kept = this.options.epochs.envelope(chatId, epoch);
     }
     return isMemberEnvelope(kept) ? kept.members : undefined;

@@ -36,7 +36,7 @@ export async function register(api: Api, { username, password, code, keys }: Sel
   };
   let answer: Answer<'registerUser'>;
   try {
-    answer = await api.call<Answer<'registerUser'>>('POST', '/users', body);
+    answer = await api.registerUser(body);
   } catch (error) {
     // the code is the server's data: only our own entries, never what Object.prototype holds
     if (error instanceof ApiError && Object.hasOwn(REFUSED, error.code))

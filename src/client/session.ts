@@ -1,8 +1,10 @@
-import { type ChatView, checkNewChat, type Unavailable } from './chats.js';
+import type { Api } from './api.js';
+import { ChatKeys } from './chat-keys.js';
+import { type Chat, checkNewChat, type Unavailable } from './chats.js';
 import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
-import type { SignatureAlgorithm } from './keys.js';
+import type { Fingerprints, SignatureAlgorithm } from './keys.js';
 import { MemberCommits, type MemberCommitsOptions, NEW_CHAT } from './member-commits.js';
-import type { AnyKeyEnvelope as KeyEnvelope } from './members.js';
+import type { MemberChange } from './members.js';
 import {
   composeMessage,
   type MessageBody,
@@ -11,17 +13,71 @@ import {
   openMessage,
   verifyMessageSignature,
 } from './message.js';
+import type { SignatureProvider } from './signatures.js';
+import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
+import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
+import type { UserKeys } from './user-keys.js';
 import { checkChat, checkMessage, checkUnavailable } from './validate.js';
 
-export type ClientOptions = MemberCommitsOptions;
+export interface ClientOptions
+  extends TrustOptions,
+    Pick<MemberCommitsOptions, 'onCommitRefused' | 'commitAlgorithm' | 'onInvitedAgain'> {
+  username: string;
+  keys: UserKeys;
+  epochs: EpochStore;
+  /** Told of each members-mode epoch accepted: its change of members and who made it. */
+  onMemberChange?: (change: MemberChange) => void;
+  /** Run once on close, after the logout (the CLI closes its connections). */
+  onClose?: () => Promise<void>;
+}
 
 /**
  * A logged-in user with their keys: verifies every envelope before unwrapping it and every
  * message before showing it, and pins the server's and peers' keys on first use
- * (protocol.md, "What every client checks itself").
+ * (protocol.md, "What every client checks itself"). It holds three collaborators, wired here:
+ * `trust` (the server's and peers' keys, pinned), `chatKeys` (every envelope verified, the chat
+ * keys kept) and `commits` (members mode: pending epochs committed, the stream's key events).
  */
-export class Client extends MemberCommits {
+export class Client {
+  readonly api: Api;
+  readonly username: string;
+  /** This user's own keys. */
+  readonly keys: UserKeys;
+  readonly provider: SignatureProvider;
+  readonly trust: KeyTrust;
+  readonly chatKeys: ChatKeys;
+  readonly commits: MemberCommits;
+
+  constructor(private readonly options: ClientOptions) {
+    const { api, username, keys, epochs } = options;
+    this.api = api;
+    this.username = username;
+    this.keys = keys;
+    this.provider = options.provider;
+    this.trust = new KeyTrust(options);
+    this.chatKeys = new ChatKeys({
+      api,
+      trust: this.trust,
+      username,
+      keys,
+      epochs,
+      onMemberChange: options.onMemberChange,
+    });
+    this.commits = new MemberCommits({
+      api,
+      trust: this.trust,
+      chatKeys: this.chatKeys,
+      username,
+      keys,
+      epochs,
+      invite: (chatId, invitees) => this.invite(chatId, invitees),
+      onCommitRefused: options.onCommitRefused,
+      commitAlgorithm: options.commitAlgorithm,
+      onInvitedAgain: options.onInvitedAgain,
+    });
+  }
+
   /** Logs in and pins the server key; refused (and logged out at once) when it changed. */
   static async login(options: ClientOptions & { password: string }): Promise<Client> {
     const client = new Client(options);
@@ -33,11 +89,17 @@ export class Client extends MemberCommits {
   async start(password: string): Promise<void> {
     await this.api.login(this.username, password);
     try {
-      await this.pinServerKey();
+      await this.trust.pinServerKey();
     } catch (error) {
       await this.close();
       throw error;
     }
+  }
+
+  /** The user's own fingerprints, to compare out of band. */
+  async ownFingerprints(): Promise<Fingerprints> {
+    const pub = this.keys.publicKeys;
+    return (await checkedKeySet(this.provider, pub.encryption, pub.signing)).fingerprints;
   }
 
   /**
@@ -47,48 +109,37 @@ export class Client extends MemberCommits {
   async createChat(
     invitees: string[],
     options: { keyMode?: 'server' | 'members' } = {},
-  ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
+  ): Promise<{ chat: Chat; unavailable: Unavailable }> {
     const members = options.keyMode === 'members';
-    const res = await this.adding(
+    const { commits, chatKeys } = this;
+    const res = await commits.adding(
       NEW_CHAT,
-      () =>
-        this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope; unavailable: Unavailable }>(
-          'POST',
-          '/chats',
-          members ? { invitees, keyMode: 'members' } : { invitees },
-        ),
+      () => this.api.createChat(members ? { invitees, keyMode: 'members' } : { invitees }),
       (answer) => {
         checkChat(answer?.chat);
         checkUnavailable(answer.unavailable);
         checkNewChat(answer.chat, this.username, this.options.epochs, members ? 'members' : 'server');
-        this.noteChat(answer.chat);
+        chatKeys.noteChat(answer.chat);
         // only the invitees asked for here may be in the first epoch this client commits
-        if (members) this.askFor(answer.chat, invitees);
+        if (members) commits.askFor(answer.chat, invitees);
       },
     );
     if (members) {
-      const outcome = await this.commitPending(res.chat.id);
+      const outcome = await commits.commitPending(res.chat.id);
       if (outcome.status === 'refused')
         throw new EnvelopeRefused(`the new chat's first epoch: ${outcome.reason}`);
       return { chat: outcome.status === 'committed' ? outcome.chat : res.chat, unavailable: res.unavailable };
     }
-    await this.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
+    await chatKeys.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
     return { chat: res.chat, unavailable: res.unavailable };
   }
 
-  /** POST /chats/{chatId}/invite, its answer checked. */
-  override async invite(
-    chatId: string,
-    invitees: string[],
-  ): Promise<{ chat: ChatView; unavailable: Unavailable }> {
-    const res = await this.adding(
+  /** POST /chats/{chatId}/invite, its answer checked (and, members mode, its addition committed). */
+  async invite(chatId: string, invitees: string[]): Promise<{ chat: Chat; unavailable: Unavailable }> {
+    const { commits } = this;
+    const res = await commits.adding(
       chatId,
-      () =>
-        this.api.call<{ chat: ChatView; unavailable: Unavailable }>(
-          'POST',
-          `/chats/${encodeURIComponent(chatId)}/invite`,
-          { invitees },
-        ),
+      () => this.api.inviteToChat(chatId, { invitees }),
       (answer) => {
         checkChat(answer?.chat);
         checkUnavailable(answer.unavailable);
@@ -97,14 +148,14 @@ export class Client extends MemberCommits {
           throw new ClientError(
             `the server answered the invitation to chat ${shortId(chatId)} with chat ${shortId(answer.chat.id)}; nothing taken`,
           );
-        this.noteChat(answer.chat);
-        if (answer.chat.keyMode === 'members' && answer.chat.pending) this.askFor(answer.chat, invitees);
+        this.chatKeys.noteChat(answer.chat);
+        if (answer.chat.keyMode === 'members' && answer.chat.pending) commits.askFor(answer.chat, invitees);
       },
     );
     if (res.chat.keyMode === 'members' && res.chat.pending) {
-      const outcome = await this.commitPending(chatId);
+      const outcome = await commits.commitPending(chatId);
       // a removal or rotation that came first replaced the addition: invited again after it
-      const again = await this.inviteAgain(chatId);
+      const again = await commits.inviteAgain(chatId);
       if (again) return { chat: again.chat, unavailable: res.unavailable };
       if (outcome.status === 'committed') return { chat: outcome.chat, unavailable: res.unavailable };
     }
@@ -112,16 +163,13 @@ export class Client extends MemberCommits {
   }
 
   /** POST /chats/{chatId}/join, its answer checked and its envelope accepted. */
-  async join(chatId: string): Promise<ChatView> {
-    const res = await this.api.call<{ chat: ChatView; keyEnvelope: KeyEnvelope }>(
-      'POST',
-      `/chats/${encodeURIComponent(chatId)}/join`,
-    );
+  async join(chatId: string): Promise<Chat> {
+    const res = await this.api.joinChat(chatId);
     checkChat(res?.chat);
-    this.noteChat(res.chat);
-    await this.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
+    this.chatKeys.noteChat(res.chat);
+    await this.chatKeys.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
-    if (res.chat.keyMode === 'members' && res.chat.pending) await this.commitPending(chatId);
+    if (res.chat.keyMode === 'members' && res.chat.pending) await this.commits.commitPending(chatId);
     return res.chat;
   }
 
@@ -152,30 +200,27 @@ export class Client extends MemberCommits {
    */
   async send(chatId: string, text: string, alg: SignatureAlgorithm): Promise<{ seq: number; epoch: number }> {
     let epoch = this.options.epochs.highestEpoch(chatId);
-    let key = epoch === undefined ? undefined : await this.chatKey(chatId, epoch);
-    if (epoch === undefined || !key) ({ epoch, key } = await this.currentKey(chatId));
+    const { chatKeys } = this;
+    let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
+    if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
     const post = async (e: number, k: CryptoKey) =>
-      this.api.call<{ seq: number }>(
-        'POST',
-        `/chats/${encodeURIComponent(chatId)}/messages`,
-        await this.compose(chatId, e, k, text, alg),
-      );
+      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg));
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
       if (error instanceof ApiError && error.code === 'REKEY_PENDING') {
         // members mode: make the waiting key if this user may, then send under it
-        const outcome = await this.commitPending(chatId);
+        const outcome = await this.commits.commitPending(chatId);
         if (outcome.status !== 'committed' && outcome.status !== 'lost')
           throw new ClientError(
             `chat ${shortId(chatId)}: a new key waits for another member to make it; send again shortly`,
           );
-        const current = await this.currentKey(chatId);
+        const current = await chatKeys.currentKey(chatId);
         return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
       }
       if (!(error instanceof ApiError) || error.code !== 'STALE_EPOCH') throw error;
       const named = /\bepoch (\d+)\b/.exec(error.detail);
-      const current = await this.currentKey(chatId, named ? Number(named[1]) : undefined);
+      const current = await chatKeys.currentKey(chatId, named ? Number(named[1]) : undefined);
       if (current.epoch <= epoch)
         throw new EnvelopeRefused(
           `chat ${shortId(chatId)}: the server called epoch ${epoch} stale but offers epoch ${current.epoch}`,
@@ -192,14 +237,14 @@ export class Client extends MemberCommits {
     checkMessage(data); // the shape first: a malformed one is refused
     const alg = messageScheme(data, chatId);
     // this user's own messages (sent from another device) under its own keys, not a fetched copy
-    const signingKey = await this.signingKeyOf(data.sender, alg);
+    const signingKey = await this.chatKeys.signingKeyOf(data.sender, alg);
     if (!(await verifyMessageSignature(this.provider, signingKey, data)))
       throw new MessageRefused(
         `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
       );
     const epoch = data.message.epoch;
     // A refused envelope is the reason shown; a key that does not exist for us is "predates you".
-    const key = Number.isSafeInteger(epoch) ? await this.chatKey(data.chatId, epoch) : undefined;
+    const key = Number.isSafeInteger(epoch) ? await this.chatKeys.chatKey(data.chatId, epoch) : undefined;
     if (!key)
       throw new MessageRefused(
         `no key for epoch ${escapeControls(String(epoch))} of this chat (it predates you)`,
@@ -216,11 +261,12 @@ export class Client extends MemberCommits {
   }
 
   /** What close() does, once. */
-  protected async shutdown(): Promise<void> {
+  private async shutdown(): Promise<void> {
     try {
       await this.api.logout();
     } catch {
       // the token may already be gone (server restarted with a new secret, or expired)
     }
+    await this.options.onClose?.();
   }
 }

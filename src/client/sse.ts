@@ -153,7 +153,7 @@ export async function follow(
     };
     try {
       quiet();
-      const res = await api.events(cut.signal, lastEventId);
+      const res = await api.streamEvents(cut.signal, lastEventId);
       handlers.onStatus?.('connected');
       backoff = 250;
       const body = res.body;

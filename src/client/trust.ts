@@ -89,25 +89,25 @@ export class KeyTrust {
   /** Fingerprints shown to the user in this session: what a bare `trustUser` pins. */
   private readonly shown = new Map<string, Fingerprints>();
   private shownServer?: string;
-  protected readonly hints: TrustHints;
+  readonly hints: TrustHints;
 
-  constructor(private readonly trustOptions: TrustOptions) {
-    this.api = trustOptions.api;
-    this.provider = trustOptions.provider;
-    this.hints = trustOptions.hints ?? PLAIN_HINTS;
+  constructor(private readonly options: TrustOptions) {
+    this.api = options.api;
+    this.provider = options.provider;
+    this.hints = options.hints ?? PLAIN_HINTS;
   }
 
   private async fetchServerKey(): Promise<{ key: CryptoKey; fp: string }> {
-    const res = await this.api.call<{ publicKey: string }>('GET', '/server/key');
+    const res = await this.api.getServerKey();
     const { key, der } = await importServerKey(res?.publicKey);
     return { key, fp: await fingerprint(der) };
   }
 
   async pinServerKey(): Promise<void> {
     const { key, fp } = await this.fetchServerKey();
-    const pinned = this.trustOptions.pins.pinnedServer(this.api.server);
+    const pinned = this.options.pins.pinnedServer(this.api.server);
     if (pinned !== undefined && pinned !== fp) {
-      if (this.trustOptions.inspectServerKey) {
+      if (this.options.inspectServerKey) {
         this.serverChange = { pinned, current: fp };
         return;
       }
@@ -118,8 +118,8 @@ export class KeyTrust {
     }
     // With `inspectServerKey` (showing the key to compare it) nothing is pinned on first use: only
     // a matching fingerprint given to trustServer() is.
-    if (pinned === undefined && !this.trustOptions.inspectServerKey)
-      await this.trustOptions.pins.pinServer(this.api.server, fp);
+    if (pinned === undefined && !this.options.inspectServerKey)
+      await this.options.pins.pinServer(this.api.server, fp);
     this.serverKey = key;
     this.serverFingerprint = fp;
   }
@@ -128,7 +128,7 @@ export class KeyTrust {
   showServer(): { pinned?: string; current?: string } {
     const current = this.serverChange?.current ?? this.serverFingerprint;
     this.shownServer = current;
-    return { pinned: this.trustOptions.pins.pinnedServer(this.api.server), current };
+    return { pinned: this.options.pins.pinnedServer(this.api.server), current };
   }
 
   /** Pins the server key the server has now, only if it is the one compared: `given`, or the one shown. */
@@ -136,7 +136,7 @@ export class KeyTrust {
     const { key, fp } = await this.fetchServerKey();
     const expected = given?.toLowerCase() ?? this.shownServer;
     if (expected === undefined) {
-      const pinned = this.trustOptions.pins.pinnedServer(this.api.server);
+      const pinned = this.options.pins.pinnedServer(this.api.server);
       throw new ClientError(
         `the server key is ${fp}${pinned && pinned !== fp ? ` (pinned: ${pinned})` : ''}; ` +
           `if the operator confirms it, ${this.hints.trustServer}`,
@@ -144,7 +144,7 @@ export class KeyTrust {
     }
     if (expected !== fp)
       throw new ClientError(`the server's key is ${fp}, not the ${expected} you compared; nothing trusted`);
-    await this.trustOptions.pins.pinServer(this.api.server, fp);
+    await this.options.pins.pinServer(this.api.server, fp);
     this.serverKey = key;
     this.serverFingerprint = fp;
     this.serverChange = undefined;
@@ -154,10 +154,7 @@ export class KeyTrust {
   /** A user's keys as the server has them now, checked; fingerprints computed here, not taken from the server. */
   private async fetchPeer(username: string) {
     checkUsername(username, 'username'); // only a valid name is fetched or pinned
-    const res = await this.api.call<{
-      signingKeys?: Record<SignatureAlgorithm, string>;
-      encryptionKey?: string;
-    }>('GET', `/users/${encodeURIComponent(username)}/keys`);
+    const res = await this.api.getUserKeys(username);
     try {
       const checked = await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys);
       return { ...checked, encryptionPem: res?.encryptionKey as string };
@@ -172,7 +169,7 @@ export class KeyTrust {
     const cached = this.peers.get(username);
     if (cached) return cached;
     const { keys, fingerprints, encryptionPem } = await this.fetchPeer(username);
-    const pinned = this.trustOptions.pins.pinnedUser(username);
+    const pinned = this.options.pins.pinnedUser(username);
     const name = escapeControls(username);
     if (pinned && !sameFingerprints(pinned, fingerprints)) {
       this.changed.set(username, fingerprints);
@@ -181,7 +178,7 @@ export class KeyTrust {
           `until you compare the new fingerprints (${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
       );
     }
-    if (!pinned) await this.trustOptions.pins.pinUser(username, fingerprints);
+    if (!pinned) await this.options.pins.pinUser(username, fingerprints);
     this.peers.set(username, keys);
     this.peerEncryption.set(username, encryptionPem);
     return keys;
@@ -197,7 +194,7 @@ export class KeyTrust {
   async fingerprints(username: string): Promise<{ pinned?: Fingerprints; current: Fingerprints }> {
     const { fingerprints: current } = await this.fetchPeer(username);
     this.shown.set(username, current);
-    return { pinned: this.trustOptions.pins.pinnedUser(username), current };
+    return { pinned: this.options.pins.pinnedUser(username), current };
   }
 
   /**
@@ -224,7 +221,7 @@ export class KeyTrust {
           `${name}'s keys changed again since they were shown; nothing trusted (compare again: ${this.hints.compare(name)})`,
         );
     }
-    await this.trustOptions.pins.pinUser(username, current);
+    await this.options.pins.pinUser(username, current);
     this.changed.delete(username);
     this.peers.delete(username);
     this.peerEncryption.delete(username);

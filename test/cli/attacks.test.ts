@@ -403,11 +403,11 @@ describe('review of the CLI: concurrent saves of the client state (A9)', () => {
       });
       try {
         const order = trial % 2 ? [e3, e2] : [e2, e3];
-        const settled = await Promise.allSettled(order.map((e) => s.accept(e, { chatId: a })));
+        const settled = await Promise.allSettled(order.map((e) => s.chatKeys.accept(e, { chatId: a })));
         expect(settled[order.indexOf(e3)].status).toBe('fulfilled');
-        expect(s.trust.state.epochs.get(a)).toBe(e3.epoch);
+        expect(s.store.state.epochs.get(a)).toBe(e3.epoch);
         // every save has finished once the one after them has
-        await s.trust.saveState();
+        await s.store.saveState();
         expect((await readJson(userFile('bob', 'state.json'))).epochs[a]).toBe(e3.epoch);
       } finally {
         await s.close();

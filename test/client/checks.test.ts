@@ -10,7 +10,7 @@ import {
   importChatKey,
   importServerKey,
   importUserKeys,
-  listChats,
+  listAllChats,
   MemoryStores,
   type MessageData,
   SeenMessages,
@@ -64,36 +64,38 @@ async function bobClient(routes: Record<string, unknown> = {}, stores = new Memo
     pins: stores,
     epochs: stores,
   });
-  await client.pinServerKey();
+  await client.trust.pinServerKey();
   return { client, fetch, stores };
 }
 
 describe('key envelopes (what every client checks, 1)', () => {
   it('unwraps its own envelope of the chat asked for and records the epoch', async () => {
     const { client, stores } = await bobClient();
-    await client.accept(await envelope(chatA, 2), { chatId: chatA, epoch: 2 });
+    await client.chatKeys.accept(await envelope(chatA, 2), { chatId: chatA, epoch: 2 });
     expect(stores.highestEpoch(chatA)).toBe(2);
   });
 
   it('refuses another chat’s envelope, an older epoch (after a restart too), another recipient, a bad signature', async () => {
     const { client, stores } = await bobClient();
-    await client.accept(await envelope(chatA, 3), { chatId: chatA });
-    await expect(client.accept(await envelope(chatB, 3), { chatId: chatA })).rejects.toThrow(
+    await client.chatKeys.accept(await envelope(chatA, 3), { chatId: chatA });
+    await expect(client.chatKeys.accept(await envelope(chatB, 3), { chatId: chatA })).rejects.toThrow(
       /key envelope refused: it is for chat .{8}, not chat/,
     );
     const restarted = (await bobClient({}, stores)).client;
-    await expect(restarted.accept(await envelope(chatA, 2), { chatId: chatA })).rejects.toThrow(
+    await expect(restarted.chatKeys.accept(await envelope(chatA, 2), { chatId: chatA })).rejects.toThrow(
       /epoch 2 is older than epoch 3, already seen/,
     );
     await expect(
-      restarted.accept(await envelope(chatA, 4, 'alice', alice.encryption.publicKey), { chatId: chatA }),
+      restarted.chatKeys.accept(await envelope(chatA, 4, 'alice', alice.encryption.publicKey), {
+        chatId: chatA,
+      }),
     ).rejects.toThrow(/it is for alice, not you/);
     const forged = { ...(await envelope(chatA, 4)), issuedAt: new Date(0).toISOString() };
-    await expect(restarted.accept(forged, { chatId: chatA })).rejects.toThrow(
+    await expect(restarted.chatKeys.accept(forged, { chatId: chatA })).rejects.toThrow(
       /server signature does not verify/,
     );
     await expect(
-      restarted.accept(await envelope(chatA, 4), { chatId: chatA, epoch: 5 }),
+      restarted.chatKeys.accept(await envelope(chatA, 4), { chatId: chatA, epoch: 5 }),
     ).rejects.toBeInstanceOf(EnvelopeRefused);
     expect(stores.highestEpoch(chatA)).toBe(3);
   });
@@ -146,7 +148,7 @@ describe('messages (what every client checks, 2)', () => {
 
   it('refuses a peer whose keys changed since they were pinned', async () => {
     const stores = new MemoryStores();
-    await bobClient({}, stores).then(({ client }) => client.peerKeys('alice'));
+    await bobClient({}, stores).then(({ client }) => client.trust.peerKeys('alice'));
     const { client } = await bobClient(
       {
         'GET /users/alice/keys': {
@@ -215,18 +217,18 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
       'GET /chats?limit=500': { chats: 'none' },
     });
     await expect(client.createChat(['alice'])).rejects.toThrow(/malformed: chat\.createdBy \["bob"\]/);
-    await expect(listChats(client.api)).rejects.toThrow(/list of chats that is not a list/);
+    await expect(listAllChats(client.api)).rejects.toThrow(/list of chats that is not a list/);
     const listed = await bobClient({
       'GET /chats?limit=500': { chats: [{ ...chat(chatB, 1, 'alice'), epoch: '1' }] },
     });
-    await expect(listChats(listed.client.api)).rejects.toThrow(
+    await expect(listAllChats(listed.client.api)).rejects.toThrow(
       /malformed: chat\.epoch "1" is not an integer/,
     );
     const e = await envelope(chatA, 1);
-    await expect(client.accept({ ...e, recipient: ['bob'] as never }, { chatId: chatA })).rejects.toThrow(
-      /key envelope refused: chat .{8}: malformed: keyEnvelope\.recipient/,
-    );
-    await expect(client.peerKeys('alice\u200b')).rejects.toThrow(
+    await expect(
+      client.chatKeys.accept({ ...e, recipient: ['bob'] as never }, { chatId: chatA }),
+    ).rejects.toThrow(/key envelope refused: chat .{8}: malformed: keyEnvelope\.recipient/);
+    await expect(client.trust.peerKeys('alice\u200b')).rejects.toThrow(
       /malformed: username "alice\u200b" is not a username/,
     );
     expect(fetch.asked.filter((a) => a.includes('/users/'))).toEqual([]);
@@ -240,7 +242,7 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
       'GET /chats?limit=500': { chats: [chat(chatA, 1, 'bob'), chat(chatB, 1, 'bob')], nextCursor: 'c1' },
       'GET /chats?limit=500&cursor=c1': { chats: [chat(chatA, 2, 'bob')], nextCursor: null },
     });
-    const listed = await listChats(client.api);
+    const listed = await listAllChats(client.api);
     expect(listed.map((c) => [c.id, c.epoch])).toEqual([
       [chatA, 2],
       [chatB, 1],
@@ -263,8 +265,8 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
       return decrypt(alg, key, data);
     });
     try {
-      const older = client.accept(e2, { chatId: chatA });
-      await client.accept(e3, { chatId: chatA });
+      const older = client.chatKeys.accept(e2, { chatId: chatA });
+      await client.chatKeys.accept(e3, { chatId: chatA });
       release();
       await expect(older).rejects.toThrow(/epoch 2 is older than epoch 3, already seen/);
     } finally {
@@ -287,11 +289,11 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
       epochs: stores,
       inspectServerKey: true,
     });
-    await client.pinServerKey();
+    await client.trust.pinServerKey();
     expect(stores.pinnedServer(new URL(SERVER).origin)).toBeUndefined();
-    await expect(client.trustServer('00'.repeat(32))).rejects.toThrow(/nothing trusted/);
+    await expect(client.trust.trustServer('00'.repeat(32))).rejects.toThrow(/nothing trusted/);
     expect(stores.servers.size).toBe(0);
-    const fp = await client.trustServer(client.serverFingerprint);
+    const fp = await client.trust.trustServer(client.trust.serverFingerprint);
     expect(stores.pinnedServer(new URL(SERVER).origin)).toBe(fp);
   });
 

@@ -47,9 +47,9 @@ describe('the client library against a real server, with only what a browser has
         invitees: ['bob'],
       });
       const chatId = created.chat.id;
-      await alice.client.accept(created.keyEnvelope, { chatId, epoch: created.chat.epoch });
+      await alice.client.chatKeys.accept(created.keyEnvelope, { chatId, epoch: created.chat.epoch });
       const invited = await bobs.next((e) => e.type === 'chat.invited');
-      await bob.client.accept(invited.data.keyEnvelope, {
+      await bob.client.chatKeys.accept(invited.data.keyEnvelope, {
         chatId: invited.data.chat.id,
         epoch: invited.data.chat.epoch,
       });

@@ -82,7 +82,7 @@ async function bobClient(routes: Record<string, unknown> = {}, before?: (url: st
     pins: stores,
     epochs: stores,
   });
-  await client.pinServerKey();
+  await client.trust.pinServerKey();
   return { client, stores };
 }
 
@@ -133,12 +133,12 @@ describe('an envelope older than the highest epoch held (security round 2, #11)'
       [`POST /chats/${chatId}/join`]: { chat: chat(chatId, 2), keyEnvelope: old },
       [`GET /chats/${chatId}/key`]: old,
     });
-    await client.accept(await envelope(chatId, 3), { chatId });
+    await client.chatKeys.accept(await envelope(chatId, 3), { chatId });
     const s = spies();
-    await expect(client.handleKeyEvent(keyEvent(old))).rejects.toThrow(OLDER);
+    await expect(client.commits.handleKeyEvent(keyEvent(old))).rejects.toThrow(OLDER);
     await expect(client.join(chatId)).rejects.toThrow(OLDER);
-    await expect(client.currentKey(chatId)).rejects.toThrow(OLDER);
-    await expect(client.accept(old, { chatId, epoch: 2 })).rejects.toThrow(OLDER);
+    await expect(client.chatKeys.currentKey(chatId)).rejects.toThrow(OLDER);
+    await expect(client.chatKeys.accept(old, { chatId, epoch: 2 })).rejects.toThrow(OLDER);
     untouched(s);
     expect(stores.highestEpoch(chatId)).toBe(3);
   });
@@ -147,12 +147,12 @@ describe('an envelope older than the highest epoch held (security round 2, #11)'
     const chatId = randomUUID();
     const [e2, e3, e4] = await Promise.all([2, 3, 4].map((n) => memberEnvelope(chatId, n)));
     const { client, stores } = await bobClient();
-    await client.accept(e3, { chatId });
+    await client.chatKeys.accept(e3, { chatId });
     const s = spies();
-    await expect(client.handleKeyEvent(keyEvent(e2))).rejects.toThrow(OLDER);
+    await expect(client.commits.handleKeyEvent(keyEvent(e2))).rejects.toThrow(OLDER);
     untouched(s);
     // the next epoch still verifies and unwraps
-    await client.handleKeyEvent(keyEvent(e4));
+    await client.commits.handleKeyEvent(keyEvent(e4));
     expect(s.memberVerify).toHaveBeenCalledTimes(1);
     expect(s.unwrap).toHaveBeenCalledTimes(1);
     expect(stores.highestEpoch(chatId)).toBe(4);
@@ -166,19 +166,19 @@ describe('an envelope older than the highest epoch held (security round 2, #11)'
       [`GET /chats/${chatId}/key`]: e3,
       [`POST /chats/${chatId}/join`]: { chat: chat(chatId, 3), keyEnvelope: e3 },
     });
-    await client.accept(e3, { chatId });
+    await client.chatKeys.accept(e3, { chatId });
     const s = spies();
     // the current epoch again: a join's answer, a current-key fetch
     await client.join(chatId);
-    expect((await client.currentKey(chatId)).epoch).toBe(3);
+    expect((await client.chatKeys.currentKey(chatId)).epoch).toBe(3);
     expect(s.serverVerify).toHaveBeenCalledTimes(2);
     expect(s.unwrap).toHaveBeenCalledTimes(2);
     // an older epoch asked for as such (GET /chats/{id}/key?epoch=2, to read history)
-    expect(await client.chatKey(chatId, 2)).toBeDefined();
+    expect(await client.chatKeys.chatKey(chatId, 2)).toBeDefined();
     expect(s.serverVerify).toHaveBeenCalledTimes(3);
     expect(s.unwrap).toHaveBeenCalledTimes(3);
     // a newer one, as a chat.key event brings it
-    await client.handleKeyEvent(keyEvent(e4));
+    await client.commits.handleKeyEvent(keyEvent(e4));
     expect(s.serverVerify).toHaveBeenCalledTimes(4);
     expect(s.unwrap).toHaveBeenCalledTimes(4);
     expect(stores.highestEpoch(chatId)).toBe(4);
@@ -198,8 +198,8 @@ describe('an envelope older than the highest epoch held (security round 2, #11)'
       return verify(alg, key, signature, data);
     });
     const unwrap = vi.spyOn(subtle, 'decrypt');
-    const older = client.accept(e2, { chatId });
-    await client.accept(e3, { chatId });
+    const older = client.chatKeys.accept(e2, { chatId });
+    await client.chatKeys.accept(e3, { chatId });
     held.open();
     await expect(older).rejects.toThrow(OLDER);
     expect(unwrap).toHaveBeenCalledTimes(1); // e3's only
@@ -218,8 +218,8 @@ describe('an envelope older than the highest epoch held (security round 2, #11)'
       await held.wait;
     });
     const s = spies();
-    const older = client.accept(e2, { chatId });
-    await client.accept(e3, { chatId });
+    const older = client.chatKeys.accept(e2, { chatId });
+    await client.chatKeys.accept(e3, { chatId });
     expect(s.memberVerify).toHaveBeenCalledTimes(1); // e3's
     held.open();
     await expect(older).rejects.toThrow(OLDER);

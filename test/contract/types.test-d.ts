@@ -1,6 +1,6 @@
 // Checked by `npm run typecheck` (tsc), not run by vitest: every `@ts-expect-error` below must meet
 // an error, so each case shows a mistake the compiler refuses.
-import type { ChatView, KeyEnvelope, MessageBody, MessageData, Unavailable } from '../../src/client/index.js';
+import type { Chat, KeyEnvelope, MessageBody, MessageData, Unavailable } from '../../src/client/index.js';
 import type { Schema } from '../../src/contract/index.js';
 import type { Handlers, HandlersOf } from '../../src/routes/types.js';
 
@@ -64,6 +64,6 @@ export const sameAsTheContract: [
   Same<MessageBody, Schema<'PostMessageRequest'>>,
   Same<MessageBody, Schema<'StoredMessage'>>,
   Same<MessageData, Schema<'MessageEvent'>>,
-  Same<ChatView, Schema<'Chat'>>,
+  Same<Chat, Schema<'Chat'>>,
   Same<Unavailable, Schema<'Unavailable'>>,
 ] = [true, true, true, true, true, true];

@@ -108,7 +108,7 @@ describe('members mode under attack', () => {
         ...forged.envelopes[0],
         recipient: 'alice',
       };
-      await expect(alice.client.accept(forAlice, { chatId }), name).rejects.toThrow(why);
+      await expect(alice.client.chatKeys.accept(forAlice, { chatId }), name).rejects.toThrow(why);
     }
     // delivered by a compromised server as a real chat.key event: refused, the key not taken
     const ghost = await forgeEnvelopes('erin', chatId, 2, ['alice', 'bob', 'carol', 'erin']);
@@ -130,7 +130,7 @@ describe('members mode under attack', () => {
     await alice.until(() => epochOf(alice, chatId) === 2);
     await carol.next((e) => e.type === 'chat.invited');
     const old = alice.stores.envelope(chatId, 1);
-    await expect(alice.client.accept(old ?? null, { chatId })).rejects.toThrow(/older than epoch 2/);
+    await expect(alice.client.chatKeys.accept(old ?? null, { chatId })).rejects.toThrow(/older than epoch 2/);
   });
 
   it('a member who left cannot read anything posted after the commit that removed them', async () => {
@@ -171,7 +171,7 @@ describe('members mode under attack', () => {
     await alice.close();
     await carol.close();
     await bob.client.api.call('POST', `/chats/${chatId}/leave`);
-    const outcomes = await Promise.all(quiet.map((m) => m.client.commitPending(chatId)));
+    const outcomes = await Promise.all(quiet.map((m) => m.client.commits.commitPending(chatId)));
     expect(outcomes.map((o) => o.status).sort()).toEqual(['committed', 'lost']);
     const chat = await server.app.store.getChat(chatId);
     expect(chat).toMatchObject({ epoch: 2, pending: null });
@@ -199,7 +199,7 @@ describe('members mode under attack', () => {
     // alice comes back (her client's own record kept) and commits what waited on connecting
     const back = await member(server, 'alice', { stores: kept, follow: false });
     open.push(back);
-    const outcomes = await back.client.commitAllPending();
+    const outcomes = await back.client.commits.commitAllPending();
     expect(outcomes.get(chatId)?.status).toBe('committed');
     expect(back.changes.filter((c) => c.chatId === chatId).at(-1)).toMatchObject({
       epoch: 2,

@@ -30,7 +30,7 @@ describe('POST /chats/{chatId}/epochs', () => {
     const { chat } = await alice.client.createChat(['bob', 'carol'], { keyMode: 'members' });
     const chatId = chat.id;
     await bob.client.join(chatId);
-    const key1 = await alice.client.chatKey(chatId, 1);
+    const key1 = await alice.client.chatKeys.chatKey(chatId, 1);
     await bob.client.api.call('POST', `/chats/${chatId}/leave`);
     const pendingChat = await server.app.store.getChat(chatId);
     expect(pendingChat?.pending).toMatchObject({ epoch: 2, members: ['alice', 'carol'], removed: ['bob'] });

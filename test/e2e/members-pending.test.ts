@@ -44,7 +44,7 @@ async function rawInvite(inviter: Member, chatId: string, invitees: string[]) {
 
 /** A raw post of `text` by `m` under `epoch`: the server's status and problem code. */
 async function rawPost(m: Member, chatId: string, epoch: number, text: string) {
-  const key = (await m.client.chatKey(chatId, epoch)) as CryptoKey;
+  const key = (await m.client.chatKeys.chatKey(chatId, epoch)) as CryptoKey;
   const body = await m.client.compose(chatId, epoch, key, text, 'ed25519');
   const res = await specApi(server, m).call('postMessage', { params: { chatId }, body });
   return [res.status, res.body.code];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatView } from '../../src/client/index.js';
+import type { Chat } from '../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../src/crypto/envelope.js';
 import { keyStore } from '../client/support.js';
 import { startServer, type TestServer } from '../support/helper.js';
@@ -30,7 +30,7 @@ describe('members mode, reviewed as an attacker', () => {
       wrappedKey: wrapKey((await keyStore('alice')).encryption.publicKey, randomBytes(32)),
       issuedAt: new Date().toISOString(),
     });
-    await expect(alice.client.accept(forged, { chatId })).rejects.toThrow(/made by the server/);
+    await expect(alice.client.chatKeys.accept(forged, { chatId })).rejects.toThrow(/made by the server/);
     expect(epochOf(alice, chatId)).toBe(1);
   });
 
@@ -56,13 +56,13 @@ describe('members mode, reviewed as an attacker', () => {
     const call = api.call.bind(api);
     api.call = (async (method: string, path: string, body?: unknown) =>
       path === `/chats/${asked}/invite`
-        ? { chat: await call<ChatView>('GET', `/chats/${other}`), unavailable: [] }
+        ? { chat: await call<Chat>('GET', `/chats/${other}`), unavailable: [] }
         : call(method, path, body)) as typeof api.call;
     await expect(alice.client.invite(asked, ['carol'])).rejects.toThrow(
       /answered the invitation to chat .* with chat .*; nothing taken$/,
     );
     api.call = call;
-    expect(await alice.client.commitPending(other)).toEqual({
+    expect(await alice.client.commits.commitPending(other)).toEqual({
       status: 'refused',
       reason: 'it adds carol, whom you did not invite',
     });
@@ -75,7 +75,7 @@ describe('members mode, reviewed as an attacker', () => {
     // erin, never a member, makes epoch 3; the server answers KEY_NOT_FOUND for epoch 2
     const forged = await forgeEnvelopes('erin', chatId, 3, ['alice', 'bob', 'erin']);
     const forAlice = forged.envelopes.find((e) => e.recipient === 'alice');
-    await expect(alice.client.accept(forAlice ?? null, { chatId })).rejects.toThrow(
+    await expect(alice.client.chatKeys.accept(forAlice ?? null, { chatId })).rejects.toThrow(
       /erin, who was not a member of epoch 1/,
     );
     expect(epochOf(alice, chatId)).toBe(1);
@@ -125,12 +125,12 @@ describe('members mode, reviewed as an attacker', () => {
     // bob, a member, with the server: another key of epoch 1, for a roster that adds erin
     const forged = await forgeEnvelopes('bob', chatId, 1, ['alice', 'bob', 'erin']);
     const forAlice = forged.envelopes.find((e) => e.recipient === 'alice');
-    await expect(alice.client.accept(forAlice ?? null, { chatId })).rejects.toThrow(
+    await expect(alice.client.chatKeys.accept(forAlice ?? null, { chatId })).rejects.toThrow(
       /another key for epoch 1, which you hold already/,
     );
     expect(alice.stores.envelope(chatId, 1)).toEqual(held);
     // the one it holds, delivered again (a replayed event), is still fine
-    await expect(alice.client.accept(held ?? null, { chatId })).resolves.toBeDefined();
+    await expect(alice.client.chatKeys.accept(held ?? null, { chatId })).resolves.toBeDefined();
   });
 
   it('refuses a server-made envelope that comes with a chat said to be members-mode, and names the mode it holds', async () => {
@@ -140,14 +140,14 @@ describe('members mode, reviewed as an attacker', () => {
     const invited = await bob.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
     const claimed = { ...invited.data.chat, keyMode: 'members', pending: null };
     await expect(
-      bob.client.handleKeyEvent({ ...invited, data: { ...invited.data, chat: claimed } }),
+      bob.client.commits.handleKeyEvent({ ...invited, data: { ...invited.data, chat: claimed } }),
     ).rejects.toThrow(/made by the server/);
     // holding the server's key (its stream took the true event), the chat is a server-mode one
-    expect(bob.client.keyModeOf(claimed)).toBe('server');
-    expect(alice.client.keyModeOf({ ...chat, keyMode: 'members' })).toBe('server');
+    expect(bob.client.chatKeys.keyModeOf(claimed)).toBe('server');
+    expect(alice.client.chatKeys.keyModeOf({ ...chat, keyMode: 'members' })).toBe('server');
     const members = await chatOf(alice, bob);
-    const said = await alice.client.api.call<ChatView>('GET', `/chats/${members}`);
-    expect(alice.client.keyModeOf({ ...said, keyMode: 'server' })).toBe('members');
+    const said = await alice.client.api.call<Chat>('GET', `/chats/${members}`);
+    expect(alice.client.chatKeys.keyModeOf({ ...said, keyMode: 'server' })).toBe('members');
   });
 
   it('pins every member of a roster it accepts, so a later committer is checked under a key pinned before', async () => {
@@ -158,7 +158,7 @@ describe('members mode, reviewed as an attacker', () => {
     // a key "by carol" signed with other keys than those is refused
     const forged = await forgeEnvelopes('erin', chatId, 2, ['alice', 'bob', 'carol', 'erin'], 'carol');
     const forBob = forged.envelopes.find((e) => e.recipient === 'bob');
-    await expect(bob.client.accept(forBob ?? null, { chatId })).rejects.toThrow(
+    await expect(bob.client.chatKeys.accept(forBob ?? null, { chatId })).rejects.toThrow(
       /signature of carol does not verify/,
     );
   });

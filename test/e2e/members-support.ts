@@ -65,7 +65,7 @@ export async function member(
   });
   const handle = async (event: FeedEvent) => {
     try {
-      const outcome = await m.client.handleKeyEvent(event);
+      const outcome = await m.client.commits.handleKeyEvent(event);
       if (outcome) m.outcomes.push(outcome);
     } catch (error) {
       m.errors.push((error as Error).message);

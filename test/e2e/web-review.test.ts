@@ -358,7 +358,7 @@ describe.skipIf(!haveChromium)('the user’s own messages', { timeout: 120_000 }
       chatId: chat.id,
       epoch: 1,
       sender: 'alice',
-      key: (await bob.client.chatKey(chat.id, 1)) as CryptoKey,
+      key: (await bob.client.chatKeys.chatKey(chat.id, 1)) as CryptoKey,
       text: 'alice never wrote this',
       alg: 'ed25519',
       signingKey: bob.client.keys.signing.ed25519 as KeyHandle,

@@ -43,14 +43,14 @@ describe('members mode across two instances', () => {
     const chatId = chat.id;
     await bob.next((e) => e.type === 'chat.invited');
     await bob.client.join(chatId);
-    await carol.client.chatKey(chatId, 1);
+    await carol.client.chatKeys.chatKey(chatId, 1);
     await carol.client.join(chatId);
 
     // bob leaves through A; alice (on A) and carol (on B) both commit epoch 2 at once
     await bob.client.api.call('POST', `/chats/${chatId}/leave`);
     const outcomes = await Promise.all([
-      alice.client.commitPending(chatId),
-      carol.client.commitPending(chatId),
+      alice.client.commits.commitPending(chatId),
+      carol.client.commits.commitPending(chatId),
     ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['committed', 'lost']);
     const stored = await a.app.store.getChat(chatId);
@@ -63,8 +63,8 @@ describe('members mode across two instances', () => {
     expect(committers.size).toBe(1);
 
     // whoever lost takes the winner's key (made through the other instance) and reads on
-    await alice.client.chatKey(chatId, 2);
-    await carol.client.chatKey(chatId, 2);
+    await alice.client.chatKeys.chatKey(chatId, 2);
+    await carol.client.chatKeys.chatKey(chatId, 2);
     const sent = await alice.client.send(chatId, 'one epoch 2, made once', 'ed25519');
     expect(sent.epoch).toBe(2);
     const history = await carol.client.api.call<{ messages: Parameters<Member['client']['read']>[0][] }>(

@@ -75,10 +75,7 @@ async function matches(
 
 /** The user's registered public keys, checked as registration checks them, fingerprinted here. */
 async function registered(api: Api, provider: SignatureProvider, username: string) {
-  const res = await api.call<{ encryptionKey: string; signingKeys: UserKeys['publicKeys']['signing'] }>(
-    'GET',
-    `/users/${encodeURIComponent(username)}/keys`,
-  );
+  const res = await api.getUserKeys(username);
   const { keys, fingerprints } = await checkedKeySet(provider, res?.encryptionKey, res?.signingKeys);
   const encryption = await crypto.subtle.importKey(
     'spki',

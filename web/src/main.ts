@@ -5,7 +5,7 @@
 import { Api, browserSignatures, showControlsAs, type UserKeys } from '../../src/client/index.js';
 import { h, reason, replace } from './dom.js';
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
-import { ChatView } from './panels/chat.js';
+import { ChatPanel } from './panels/chat.js';
 import { chatsPanel } from './panels/chats.js';
 import { keysPanel } from './panels/keys.js';
 import { loginPanel } from './panels/login.js';
@@ -152,7 +152,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
     if (event.state === 'stopped' && session === s)
       void logOut(`Your session ended (${event.detail ?? 'the server closed it'}): log in again.`);
   });
-  const view = new ChatView(s);
+  const view = new ChatPanel(s);
   const chats = chatsPanel(
     s,
     (chatId) => {

@@ -27,7 +27,7 @@ function schemeSelect(): HTMLSelectElement {
  * The chat being shown: its members and epoch, its message log, and the forms to send, invite,
  * join and leave. One chat at a time; each chat's log lives on while another is shown.
  */
-export class ChatView {
+export class ChatPanel {
   readonly element = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' });
   private readonly logs = new Map<string, ChatLog>();
   private readonly scheme = schemeSelect();
@@ -110,7 +110,7 @@ export class ChatView {
 
     const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Leave'));
     onSubmit(leave, out, async () => {
-      await this.session.api.call('POST', `/chats/${encodeURIComponent(chat.id)}/leave`);
+      await this.session.api.leaveChat(chat.id);
       this.session.chats.delete(chat.id);
       this.session.emit({ type: 'chats', chatId: chat.id });
     });

@@ -1,4 +1,4 @@
-import { type ChatView, shortId, type Unavailable } from '../../../src/client/index.js';
+import { type Chat, shortId, type Unavailable } from '../../../src/client/index.js';
 import { field, h, names, onSubmit, replace } from '../dom.js';
 import type { WebSession } from '../session.js';
 
@@ -7,8 +7,8 @@ import type { WebSession } from '../session.js';
  * keys this browser holds of it say, and only for a chat it holds none of yet, as the server says
  * (protocol.md: a client names a chat's mode as the keys it holds say).
  */
-export const modeWords = (session: WebSession, chat: ChatView) =>
-  session.client.keyModeOf(chat) === 'members'
+export const modeWords = (session: WebSession, chat: Chat) =>
+  session.client.chatKeys.keyModeOf(chat) === 'members'
     ? 'only members can read'
     : 'the server can read if it is compromised';
 

@@ -40,11 +40,8 @@ export class ChatLog {
     this.history ??= (async () => {
       let after = 0;
       for (;;) {
-        const res = await this.session.api.call<{ messages?: unknown }>(
-          'GET',
-          `/chats/${encodeURIComponent(this.chatId)}/messages?after=${after}&limit=1000`,
-        );
-        const page = Array.isArray(res?.messages) ? (res.messages as MessageData[]) : [];
+        const res = await this.session.api.listMessages(this.chatId, { after, limit: 1000 });
+        const page: MessageData[] = Array.isArray(res?.messages) ? res.messages : [];
         // one at a time: the first message of a sender or epoch fetches (and pins) its keys, the
         // rest find them; all at once, every message fetched them again (and checked DSA keys anew)
         for (const m of page) await this.add(m);

@@ -26,10 +26,7 @@ export function presencePanel(session: WebSession): HTMLElement {
   );
   onSubmit(form, out, async () => {
     const name = who.value.trim();
-    const s = await session.api.call<{ online?: unknown; lastSeen?: unknown }>(
-      'GET',
-      `/users/${encodeURIComponent(name)}/status`,
-    );
+    const s = await session.api.getUserStatus(name);
     const seen =
       typeof s?.lastSeen === 'string' ? `, last seen ${new Date(s.lastSeen).toLocaleString()}` : '';
     replace(out, `${name} is ${s?.online === true ? 'online' : `offline${seen}`}`);

@@ -24,12 +24,12 @@ export function trustPanel(session: WebSession, retry: (sender: string) => Promi
   let rendering = Promise.resolve();
   const render = async () => {
     const changed = await Promise.all(
-      [...client.changed.keys()].map(async (name) => {
+      [...client.trust.changed.keys()].map(async (name) => {
         const out = h('p', { class: 'error' });
         let shown: HTMLElement;
         let form: HTMLElement | undefined;
         try {
-          const current = (await client.fingerprints(name)).current;
+          const current = (await client.trust.fingerprints(name)).current;
           shown = await table(current);
           // exactly what this table shows is what its button pins: if the server has other keys
           // by the time it is pressed, nothing is trusted
@@ -40,7 +40,7 @@ export function trustPanel(session: WebSession, retry: (sender: string) => Promi
             h('button', { type: 'submit', 'aria-label': `Trust new key of ${name}` }, 'Trust new key'),
           );
           onSubmit(trust, out, async () => {
-            await client.trustUser(name, all);
+            await client.trust.trustUser(name, all);
             await retry(name);
             void refresh();
           });
@@ -74,7 +74,7 @@ export function trustPanel(session: WebSession, retry: (sender: string) => Promi
       h('h3', {}, `You (${session.username})`),
       own,
       h('h3', {}, 'Server'),
-      h('p', { class: 'mono' }, client.serverFingerprint ?? 'not pinned'),
+      h('p', { class: 'mono' }, client.trust.serverFingerprint ?? 'not pinned'),
       h('h3', {}, 'People (pinned on first use)'),
       ...(peers.length ? peers : [h('p', {}, 'Nobody yet.')]),
     );

@@ -1,0 +1,10 @@
+import type { FeedEvent } from '../../src/client/index.js';
+
+/** What a session tells the panels that listen to it. */
+export type SessionEvent =
+  | { type: 'status'; state: 'connected' | 'reconnecting' | 'stopped'; detail?: string }
+  | { type: 'presence' }
+  | { type: 'chats'; chatId?: string }
+  | { type: 'message'; data: FeedEvent['data'] }
+  | { type: 'notice'; text: string; chatId?: string; warning?: boolean }
+  | { type: 'trust' };
