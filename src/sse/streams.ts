@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Errors, rateLimited } from '../errors.js';
 import type { Accounts } from '../services/accounts.js';
 import type { Presence } from '../services/presence.js';
-import type { Hub, StreamClaim } from './hub.js';
+import type { StreamClaim } from './claims.js';
+import type { Hub } from './hub.js';
 
 export interface StreamSession {
   username: string;
