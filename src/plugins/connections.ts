@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -31,36 +32,67 @@ function keyOf(socket: Socket): string | undefined {
   }
 }
 
+/** The TCP socket under a request's socket (over TLS, the TLS socket's own; Node 20 names it `_parent`). */
+function tcpOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket;
+}
+
 /**
  * At most `SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS` open connections per client address (IPv6 per
  * /64), counted by the socket's own address when it is accepted — before TLS or any byte of HTTP —
- * so one address cannot hold every file descriptor. A connection beyond the cap is closed at once.
- * Behind a reverse proxy every connection comes from the proxy: raise the cap there, or set 0.
+ * so one address cannot hold every file descriptor. At the cap a new connection is not simply
+ * refused, since then one client could shut out everyone behind the same NAT or /64 by holding
+ * half-sent requests: the address's oldest connection that is doing nothing for anyone (no request
+ * yet, idle between requests, or a request whose head or body is still arriving) is closed to make
+ * room. Only when every one of them is serving a request (a stream, a handler running) is the new
+ * one closed at once. Behind a reverse proxy every connection comes from the proxy: raise the cap
+ * there, or set 0.
  */
 export default fp(
   async function connections(app: FastifyInstance) {
     const cap = app.config.maxConnectionsPerAddress;
     if (cap === 0) return;
-    const open = new Map<string, number>();
+    /** Each address's open connections, oldest first (a Set keeps insertion order). */
+    const open = new Map<string, Set<Socket>>();
+    /** The request a connection is on now, until its answer is done. */
+    const current = new WeakMap<Socket, IncomingMessage>();
     /** Addresses refused since they were last under the cap: logged once each time they reach it. */
     const refusing = new Set<string>();
+    const serving = (socket: Socket) => current.get(socket)?.complete === true;
+    app.server.on('request', (request: IncomingMessage, reply: ServerResponse) => {
+      const socket = tcpOf(request.socket as Socket);
+      current.set(socket, request);
+      reply.once('close', () => {
+        if (current.get(socket) === request) current.delete(socket);
+      });
+    });
     app.server.on('connection', (socket: Socket) => {
       const key = keyOf(socket);
       if (key === undefined) return;
-      const count = open.get(key) ?? 0;
-      if (count >= cap) {
-        if (!refusing.has(key)) {
-          refusing.add(key);
-          app.log.warn({ event: 'connection.refused', address: key, cap }, 'security event');
-        }
-        socket.destroy();
-        return;
+      let sockets = open.get(key);
+      if (sockets === undefined) {
+        sockets = new Set();
+        open.set(key, sockets);
       }
-      open.set(key, count + 1);
+      if (sockets.size >= cap) {
+        const idle = [...sockets].find((s) => !serving(s));
+        if (idle === undefined) {
+          if (!refusing.has(key)) {
+            refusing.add(key);
+            app.log.warn({ event: 'connection.refused', address: key, cap }, 'security event');
+          }
+          socket.destroy();
+          return;
+        }
+        sockets.delete(idle);
+        idle.destroy();
+      }
+      sockets.add(socket);
       socket.once('close', () => {
-        const left = (open.get(key) ?? 1) - 1;
-        if (left > 0) open.set(key, left);
-        else open.delete(key);
+        const mine = open.get(key);
+        if (mine === undefined) return;
+        mine.delete(socket);
+        if (mine.size === 0) open.delete(key);
         refusing.delete(key);
       });
     });

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Participant } from '../support/client.js';
@@ -49,33 +48,78 @@ describe('connections are held only as long as a client needs (security round 2,
     );
   });
 
-  it('connections from one address beyond the cap are closed; those under it, and other addresses, are served', async () => {
+  it("at the cap, the address's oldest connection that serves nothing is closed to make room; other addresses are under their own cap", async () => {
     await withServer(
       { SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '3', SECURECHAT_HEADERS_TIMEOUT_MS: '30000' },
       async (server) => {
         const three = accepted(server, 3);
         const held = [0, 1, 2].map(() => new RawConnection(server.url));
-        const serverSides = await three;
+        await three;
+        // the newest is served; the oldest, which never sent a byte, is the one closed
         const fourth = new RawConnection(server.url);
-        await fourth.closed;
-        expect(fourth.received).toBe('');
+        fourth.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+        expect((await fourth.response()).status).toBe(200);
+        await held[0].closed;
+        expect(held[0].received).toBe('');
+        // the others still work
+        held[1].write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+        expect((await held[1].response()).status).toBe(200);
         // another address (all of 127.0.0.0/8 is this host) is under its own cap
         const elsewhere = new RawConnection(server.url, { localAddress: '127.0.0.2' });
         elsewhere.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
         expect((await elsewhere.response()).status).toBe(200);
-        elsewhere.destroy();
-        // the held ones work
-        held[0].write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
-        expect((await held[0].response()).status).toBe(200);
-        // and once one has closed (on the server's side too), the address may open another
-        const mine = serverSides.find((socket) => socket.remotePort === held[1].socket.localPort);
-        const serverClosed = once(mine as Socket, 'close');
-        held[1].destroy();
-        await serverClosed;
-        const again = new RawConnection(server.url);
-        again.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
-        expect((await again.response()).status).toBe(200);
-        for (const c of [...held, again]) c.destroy();
+        for (const c of [...held, fourth, elsewhere]) c.destroy();
+      },
+    );
+  });
+
+  it('when every connection of an address is serving (streams), a new one from it is closed at once', async () => {
+    await withServer(
+      { SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '3', SECURECHAT_HEADERS_TIMEOUT_MS: '30000' },
+      async (server) => {
+        const { token } = (await Participant.login(server.url, server.keysDir, 'bob', PASSWORD)).api;
+        const streams = [0, 1, 2].map(() => new RawConnection(server.url, { localAddress: '127.0.0.4' }));
+        for (const s of streams)
+          s.write(`GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+        for (const s of streams) expect((await s.response()).status).toBe(200);
+        const fourth = new RawConnection(server.url, { localAddress: '127.0.0.4' });
+        await fourth.closed;
+        expect(fourth.received).toBe('');
+        for (const s of streams) expect(s.socket.destroyed).toBe(false);
+        for (const s of streams) s.destroy();
+      },
+    );
+  });
+
+  it('a client holding half-sent requests at the cap does not shut out another client at its address', async () => {
+    await withServer(
+      { SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '4', SECURECHAT_HEADERS_TIMEOUT_MS: '30000' },
+      async (server) => {
+        let attacking = true;
+        const attackers = new Set<RawConnection>();
+        const attack = () => {
+          if (!attacking) return;
+          const c = new RawConnection(server.url);
+          attackers.add(c);
+          c.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+          void c.closed.then(() => {
+            attackers.delete(c);
+            attack();
+          });
+        };
+        const four = accepted(server, 4);
+        for (let i = 0; i < 4; i++) attack();
+        await four;
+        let served = 0;
+        for (let i = 0; i < 10; i++) {
+          const mine = new RawConnection(server.url);
+          mine.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+          if ((await mine.response().catch(() => undefined))?.status === 200) served += 1;
+          mine.destroy();
+        }
+        attacking = false;
+        for (const c of attackers) c.destroy();
+        expect(served).toBe(10);
       },
     );
   });
