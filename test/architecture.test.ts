@@ -13,7 +13,7 @@ const SRC = path.join(ROOT, 'src');
  */
 const LAYERS: string[][] = [
   ['contract', 'util', 'client'],
-  ['crypto', 'errors.ts', 'config.ts', 'spec.ts'],
+  ['crypto', 'errors.ts', 'config.ts', 'config', 'spec.ts'],
   ['store'],
   ['bus'],
   ['services'],

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+import { parseDuration } from '../src/config/parse.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 
 describe('config', () => {
   it('has the documented defaults', () => {
@@ -224,6 +226,40 @@ describe('config', () => {
     expect(() => loadConfig({ SECURECHAT_HEADERS_TIMEOUT_MS: '40000' })).toThrow(
       'SECURECHAT_HEADERS_TIMEOUT_MS is invalid: expected at most SECURECHAT_REQUEST_TIMEOUT_MS (30000)',
     );
+  });
+
+  it('reads exactly the variables of the configuration table in docs/operations.md', () => {
+    const read = new Set<string>();
+    const recording = (env: Record<string, string>) =>
+      new Proxy(env, {
+        get: (target, name) => {
+          if (typeof name === 'string') read.add(name);
+          return target[name as string];
+        },
+      });
+    loadConfig(recording({}));
+    // the backends' own variables are read only when they are chosen
+    loadConfig(
+      recording({
+        SECURECHAT_STORE: 'postgres',
+        DATABASE_URL: 'postgres://db/chat',
+        SECURECHAT_BUS: 'redis',
+        REDIS_URL: 'redis://cache',
+      }),
+    );
+    const docs = readFileSync(path.resolve('docs/operations.md'), 'utf8');
+    const table = docs.slice(
+      docs.indexOf('## Configuration'),
+      docs.indexOf('\n## ', docs.indexOf('## Configuration') + 1),
+    );
+    const documented = new Set(
+      table
+        .split('\n')
+        .filter((line) => line.startsWith('| `'))
+        .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1])),
+    );
+    expect(documented.size).toBeGreaterThan(40);
+    expect([...read].sort()).toEqual([...documented].sort());
   });
 
   it('parses durations', () => {
