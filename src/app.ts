@@ -127,6 +127,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     requestTimeout: config.requestTimeoutMs,
     // each operation has its own limit (src/plugins/body-limits.ts); this is for every other route
     bodyLimit: SMALL_BODY_LIMIT,
+    // A path Fastify cannot route (its percent-encoding is not UTF-8, a part of it is over 100
+    // characters) names nothing: answered and counted as an unknown path (src/plugins/not-found.ts).
+    frameworkErrors: (error, request, reply) =>
+      request.server.answerUnknownPath(
+        request,
+        reply,
+        error.code === 'FST_ERR_BAD_URL'
+          ? ' (its percent-encoding is not UTF-8)'
+          : ' (a part of it is too long)',
+      ),
     // request.ip is the socket's address unless the listed proxies are trusted to say otherwise
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // while closing, new requests get our problem+json 503 (drainOnClose), not Fastify's plain JSON

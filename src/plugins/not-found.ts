@@ -1,9 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { rateLimited } from '../errors.js';
 import { addressKey } from '../services/limiter.js';
 import { WindowCounter } from '../util/window-counter.js';
 import { problem, sendProblem } from './problems.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Answers a request for a path that names nothing (no route; or, from Fastify's
+     * `frameworkErrors`, a path whose percent-encoding is not UTF-8 or whose part is too long):
+     * 404, or 429 past the per-address limit.
+     */
+    answerUnknownPath: (request: FastifyRequest, reply: FastifyReply, why?: string) => FastifyReply;
+  }
+}
 
 /**
  * A request that names no route is answered in `onRequest`, as soon as its head is in: its body is
@@ -14,18 +24,22 @@ import { problem, sendProblem } from './problems.js';
 export default fp(
   async function notFound(app: FastifyInstance) {
     const perAddress = new WindowCounter(app.config.notFoundLimit, 60_000);
-    const answer = (request: FastifyRequest, reply: FastifyReply) =>
+    const notFound = (request: FastifyRequest, reply: FastifyReply, why = '') =>
       sendProblem(
         reply,
-        problem(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
+        problem(404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}${why}.`),
       );
-    app.setNotFoundHandler(answer);
-    app.addHook('onRequest', async (request, reply) => {
-      if (!request.is404) return;
+    const answerUnknownPath = (request: FastifyRequest, reply: FastifyReply, why?: string) => {
       const wait = perAddress.take(addressKey(request.ip));
-      if (wait > 0)
-        throw rateLimited('Too many requests for paths that do not exist; see Retry-After.', wait);
-      return answer(request, reply);
+      if (wait <= 0) return notFound(request, reply, why);
+      const detail = 'Too many requests for paths that do not exist; see Retry-After.';
+      request.log.warn({ event: 'rate.limited', code: 'RATE_LIMITED' }, 'security event');
+      return sendProblem(reply, problem(429, 'RATE_LIMITED', detail), Math.max(1, Math.ceil(wait)));
+    };
+    app.decorate('answerUnknownPath', answerUnknownPath);
+    app.setNotFoundHandler((request, reply) => notFound(request, reply));
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.is404) return answerUnknownPath(request, reply);
     });
   },
   { name: 'not-found', dependencies: ['problems', 'config'] },

@@ -124,6 +124,22 @@ describe('bodies are read only once a request has passed its checks (security ro
       },
     );
   });
+  it('a path Fastify cannot route (bad percent-encoding, an over-long part) is a problem+json 404, counted as an unknown path', async () => {
+    await withServer({ SECURECHAT_NOT_FOUND_LIMIT: '2' }, async (server) => {
+      const bad = await request(`${server.url}/nope/%E0%A4%A`);
+      expect(bad.statusCode).toBe(404);
+      expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect((await bad.body.json()) as { code: string }).toMatchObject({ code: 'NOT_FOUND' });
+      const long = await request(`${server.url}/users/${'a'.repeat(200)}/status`);
+      expect(long.statusCode).toBe(404);
+      expect((await long.body.json()) as { code: string }).toMatchObject({ code: 'NOT_FOUND' });
+      const limited = await request(`${server.url}/nope/%E0%A4%A`);
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      await limited.body.dump();
+    });
+  });
 });
 
 /**
