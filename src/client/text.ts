@@ -1,9 +1,12 @@
 /**
  * C0, DEL, C1, the bidi embeddings, overrides and isolates, every other invisible format character
  * (Unicode Cf: zero-width spaces and joiners, U+061C, U+FEFF…), the line and paragraph separators
- * (Zl, Zp) and lone surrogates: never shown raw (protocol.md, "Display").
+ * (Zl, Zp), lone surrogates, and the letters that show as nothing (the Hangul fillers U+115F,
+ * U+1160, U+3164 and U+FFA0, the combining grapheme joiner U+034F, the braille blank U+2800), which
+ * would make a name or a message look empty or like another: never shown raw (protocol.md,
+ * "Display"). Variation selectors are left alone: every emoji with U+FE0F carries one.
  */
-const CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u034F\u115F\u1160\u2800\u3164\uFFA0]/gu;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**

@@ -21,6 +21,14 @@ describe('showing control characters (security round 2, #5)', () => {
     );
   });
 
+  it("letters that show as nothing (Hangul fillers, the grapheme joiner, the braille blank) are shown, an emoji's variation selector is not", () => {
+    expect(escapeControls('a\u3164b\u115fc\u1160d\uffa0e\u034ff\u2800g', false, 'code point')).toBe(
+      'a⟨U+3164⟩b⟨U+115F⟩c⟨U+1160⟩d⟨U+FFA0⟩e⟨U+034F⟩f⟨U+2800⟩g',
+    );
+    expect(escapeControls('\u3164', false)).toBe('\\u3164');
+    expect(escapeControls('\u2764\ufe0f', false, 'code point')).toBe('\u2764\ufe0f');
+  });
+
   it('newlines stay only where asked (message text), as in the terminal', () => {
     expect(escapeControls('one\ntwo\r\tthree', false, 'code point')).toBe(
       'one⟨U+000A⟩two⟨U+000D⟩⟨U+0009⟩three',
