@@ -60,7 +60,9 @@ const BENCH_ENV = (dir: string) => ({
   SECURECHAT_LOGIN_QUEUE: '100000',
   SECURECHAT_MAX_STREAMS: '1000000',
   SECURECHAT_STREAM_OPEN_LIMIT: '1000000',
-  SECURECHAT_MAX_MEMBERS: '100000',
+  SECURECHAT_MAX_MEMBERS: '1000',
+  // a members-mode commit for a chat of 1,000 would fit (the server checks the two agree)
+  SECURECHAT_BODY_LIMIT: String(4 * 1024 * 1024),
   SECURECHAT_ROTATE_MESSAGES: '1000000000',
   PRESENCE_GRACE_MS: '3600000',
   // every client of the bench is on this host: no cap on connections per address

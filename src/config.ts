@@ -85,6 +85,9 @@ export interface Config {
   bus: BusConfig;
 }
 
+/** The most one member's envelope takes in a commit's body (8192-bit RSA wrap and signature). */
+const COMMIT_BYTES_PER_MEMBER = 3072;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join('\n'));
@@ -129,6 +132,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push(
       `SECURECHAT_HEADERS_TIMEOUT_MS is invalid: expected at most SECURECHAT_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+    );
+  }
+  // A members-mode commit carries one envelope per member (up to ~3 KiB with an 8192-bit RSA key):
+  // a body limit too small for a full chat would leave such a chat unable to take a new key.
+  const commitBytes = COMMIT_BYTES_PER_MEMBER * config.maxMembersPerChat + 4096;
+  if (config.bodyLimit < commitBytes) {
+    problems.push(
+      `SECURECHAT_BODY_LIMIT is invalid: a members-mode commit for SECURECHAT_MAX_MEMBERS (${config.maxMembersPerChat}) members needs at least ${commitBytes}`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -220,6 +220,13 @@ describe('config', () => {
     });
     // a limit that a largest message would not fit, and a head given longer than the whole request
     expect(() => loadConfig({ SECURECHAT_BODY_LIMIT: '65536' })).toThrow(/^SECURECHAT_BODY_LIMIT="65536"/);
+    // a limit too small for a members-mode commit to a full chat (one envelope per member)
+    expect(() => loadConfig({ SECURECHAT_BODY_LIMIT: '262144', SECURECHAT_MAX_MEMBERS: '1000' })).toThrow(
+      'SECURECHAT_BODY_LIMIT is invalid: a members-mode commit for SECURECHAT_MAX_MEMBERS (1000) members needs at least 3076096',
+    );
+    expect(loadConfig({ SECURECHAT_BODY_LIMIT: '4194304', SECURECHAT_MAX_MEMBERS: '1000' }).bodyLimit).toBe(
+      4194304,
+    );
     expect(() => loadConfig({ SECURECHAT_MAX_CONNECTIONS_PER_ADDRESS: '-1' })).toThrow(
       /CONNECTIONS_PER_ADDRESS/,
     );
