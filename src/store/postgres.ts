@@ -1,7 +1,23 @@
 import type pg from 'pg';
 import { type AnyKeyEnvelope, isMemberEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
+import {
+  blocksPosting,
+  type ChatCursor,
+  type ChatRecord,
+  EpochConflictError,
+  type ListedChat,
+  type MemberRecord,
+  type MembershipChange,
+} from './chat-types.js';
 import { groupCommit } from './group-commit.js';
+import {
+  MESSAGE_OVERHEAD_BYTES,
+  type MessageRecord,
+  type NewEvent,
+  type NewMessage,
+  type StoredEvent,
+} from './message-types.js';
 import { APPEND_BATCH, appended } from './postgres/append.js';
 import { migrate } from './postgres/migrate.js';
 import type { Client, PostgresOptions } from './postgres/pool.js';
@@ -20,26 +36,14 @@ import {
   toRegistrationCode,
   toUser,
 } from './rows.js';
+import type { Store } from './types.js';
 import {
-  blocksPosting,
-  type ChatCursor,
-  type ChatRecord,
   type CodedRegistration,
   type CodeHold,
-  EpochConflictError,
-  type ListedChat,
-  MESSAGE_OVERHEAD_BYTES,
-  type MemberRecord,
-  type MembershipChange,
-  type MessageRecord,
-  type NewEvent,
-  type NewMessage,
   type RegistrationCode,
-  type Store,
-  type StoredEvent,
   UserExistsError,
   type UserRecord,
-} from './types.js';
+} from './user-types.js';
 
 /** The queries of the PostgreSQL adapter; the pool is in postgres/pool.ts, the schema in postgres/migrate.ts. */
 

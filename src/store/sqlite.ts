@@ -1,7 +1,25 @@
 import type Database from 'better-sqlite3';
 import { type AnyKeyEnvelope, isMemberEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
+import {
+  blocksPosting,
+  type ChatCursor,
+  type ChatRecord,
+  EpochConflictError,
+  type ListedChat,
+  type MemberRecord,
+  type MembershipChange,
+} from './chat-types.js';
 import { groupCommit, type Settled } from './group-commit.js';
+import {
+  type AppendedMessage,
+  AppendRefusedError,
+  type MessageRecord,
+  messageBytes,
+  type NewEvent,
+  type NewMessage,
+  type StoredEvent,
+} from './message-types.js';
 import {
   audience,
   eventData,
@@ -19,28 +37,14 @@ import {
 } from './rows.js';
 import { openSqliteDatabase } from './sqlite/open.js';
 import { prepareStatements, type Statements } from './sqlite/statements.js';
+import type { Store } from './types.js';
 import {
-  type AppendedMessage,
-  AppendRefusedError,
-  blocksPosting,
-  type ChatCursor,
-  type ChatRecord,
   type CodedRegistration,
   type CodeHold,
-  EpochConflictError,
-  type ListedChat,
-  type MemberRecord,
-  type MembershipChange,
-  type MessageRecord,
-  messageBytes,
-  type NewEvent,
-  type NewMessage,
   type RegistrationCode,
-  type Store,
-  type StoredEvent,
   UserExistsError,
   type UserRecord,
-} from './types.js';
+} from './user-types.js';
 
 /** Opens (creating and migrating) `securechat.db` in `dataDir`; sqlite/open.ts says with which settings. */
 export function openSqliteStore(dataDir: string, synchronous: 'normal' | 'full' = 'normal'): Store {
