@@ -472,7 +472,7 @@ class PostgresStore implements Store {
 
   async chatsDueForRotation(startedBefore: string, limit: number) {
     const rows = await this.rows(
-      // a pending epoch that only adds (types.ts addsOnly) does not hold the rotation back
+      // a pending epoch that only adds (chat-types.ts addsOnly) does not hold the rotation back
       `SELECT id, epoch FROM chats c WHERE epoch_started_at < $1
          AND (pending IS NULL OR (pending::jsonb ->> 'reason' = 'invite' AND jsonb_array_length(pending::jsonb -> 'removed') = 0))
          AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
