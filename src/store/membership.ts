@@ -39,7 +39,7 @@ export interface MembershipWrites {
   moveSpans(chatId: string, added: string[], removed: string[], base: number): Maybe<void>;
 }
 
-/** The steps of one change: each yields a write's answer and is given it back. */
+/** The steps of one change: each yields a write (its answer, or the promise of it) and is given the answer back. */
 export type Steps<T> = Generator<unknown, T, unknown>;
 
 function* step<T>(value: Maybe<T>): Steps<T> {
