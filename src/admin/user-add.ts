@@ -14,7 +14,7 @@ import {
 import { PUBLIC_KEY_FILES, readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
 import { loginLimits } from '../plugins/accounts.js';
 import { checkNewPassword, createAccounts, USERNAME } from '../services/accounts.js';
-import { UserExistsError } from '../store/types.js';
+import { UserExistsError } from '../store/user-types.js';
 import { promptHidden, readStdin } from '../util/prompt.js';
 
 const USAGE = `Usage: npm run user:add -- <username> [--password-stdin] [--public-keys DIR]

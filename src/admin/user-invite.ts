@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js';
 import { timestamp } from '../crypto/time.js';
 import { USERNAME } from '../services/accounts.js';
 import { DEFAULT_CODE_TTL_SECONDS, inviteUser } from '../services/registration.js';
-import type { RegistrationCode } from '../store/types.js';
+import type { RegistrationCode } from '../store/user-types.js';
 
 const USAGE = `Usage: npm run user:invite -- <username> [--ttl 24h]
        npm run user:invite -- --list

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../store/types.js';
+import type { StoredEvent } from '../store/message-types.js';
 import type { BusMessage } from './types.js';
 
 /** The stored events, read for ids that were not published (or not yet). */

@@ -13,7 +13,8 @@ import {
 } from '../crypto/keys.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { Store } from '../store/types.js';
+import type { UserRecord } from '../store/user-types.js';
 import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */

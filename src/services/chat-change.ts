@@ -1,6 +1,8 @@
 import type { Fanout } from '../bus/types.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { ChatRecord, MembershipChange, NewEvent, Store } from '../store/types.js';
+import type { ChatRecord, MembershipChange } from '../store/chat-types.js';
+import type { NewEvent } from '../store/message-types.js';
+import type { Store } from '../store/types.js';
 import { publishEvents } from './events.js';
 
 /** What to write: a new chat, or a change of an existing one's members, epoch or pending epoch. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors } from '../errors.js';
-import type { ChatRecord, KeyMode, MemberRecord } from '../store/types.js';
+import type { ChatRecord, KeyMode, MemberRecord } from '../store/chat-types.js';
 import type { Commit } from './chat-change.js';
 import { type ChatLimiter, charged } from './chat-limits.js';
 import type { View } from './chat-view.js';

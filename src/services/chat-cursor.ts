@@ -1,5 +1,5 @@
 import { Errors } from '../errors.js';
-import type { ChatCursor } from '../store/types.js';
+import type { ChatCursor } from '../store/chat-types.js';
 
 /**
  * Where a GET /chats listing is: a pass over the caller's chats (all of them, or those active

@@ -1,5 +1,6 @@
 import { Errors } from '../errors.js';
-import type { ChatRecord, MemberRecord, Store } from '../store/types.js';
+import type { ChatRecord, MemberRecord } from '../store/chat-types.js';
+import type { Store } from '../store/types.js';
 import { type Commit, changeOf } from './chat-change.js';
 import { type ChatLimiter, charged } from './chat-limits.js';
 import { currentEnvelope, memberChat } from './chat-reads.js';

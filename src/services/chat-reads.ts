@@ -1,6 +1,7 @@
 import type { AnyKeyEnvelope } from '../client/members.js';
 import { Errors, unavailable } from '../errors.js';
-import { type ChatRecord, EpochConflictError, type Store } from '../store/types.js';
+import { type ChatRecord, EpochConflictError } from '../store/chat-types.js';
+import type { Store } from '../store/types.js';
 import { decodeCursor, encodeCursor, type ListingCursor } from './chat-cursor.js';
 import { MAX_ATTEMPTS } from './chat-retry.js';
 import { type View, viewWith } from './chat-view.js';

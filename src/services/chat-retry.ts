@@ -1,5 +1,5 @@
 import { unavailable } from '../errors.js';
-import { EpochConflictError } from '../store/types.js';
+import { EpochConflictError } from '../store/chat-types.js';
 import type { chatQueue } from './chat-queue.js';
 
 /**

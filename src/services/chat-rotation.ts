@@ -1,4 +1,5 @@
-import { blocksPosting, EpochConflictError, type Store } from '../store/types.js';
+import { blocksPosting, EpochConflictError } from '../store/chat-types.js';
+import type { Store } from '../store/types.js';
 import { type Commit, changeOf } from './chat-change.js';
 import type { chatQueue } from './chat-queue.js';
 import type { EnvelopeIssuer } from './envelopes.js';

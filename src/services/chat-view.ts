@@ -1,4 +1,4 @@
-import type { ChatRecord, KeyMode, MemberRecord } from '../store/types.js';
+import type { ChatRecord, KeyMode, MemberRecord } from '../store/chat-types.js';
 import { membersOf, type OnlineAmong } from './online.js';
 import { type PendingView, pendingView } from './pending.js';
 

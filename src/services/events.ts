@@ -1,6 +1,6 @@
 import type { Fanout } from '../bus/types.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type { NewEvent, StoredEvent } from '../store/types.js';
+import type { NewEvent, StoredEvent } from '../store/message-types.js';
 
 /**
  * The events the services store and publish. A message's event data is not here: the store makes

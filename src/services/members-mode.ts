@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { timestamp } from '../crypto/time.js';
-import { addsOnly, type ChatRecord, type PendingEpoch } from '../store/types.js';
+import { addsOnly, type ChatRecord, type PendingEpoch } from '../store/chat-types.js';
 import { type Audit, type Commit, changeOf } from './chat-change.js';
 import type { ChatView } from './chat-view.js';
 import { chatEvent } from './events.js';

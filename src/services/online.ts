@@ -1,4 +1,4 @@
-import type { ChatRecord } from '../store/types.js';
+import type { ChatRecord } from '../store/chat-types.js';
 import type { Accounts } from './accounts.js';
 import type { Presence } from './presence.js';
 

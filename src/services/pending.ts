@@ -1,12 +1,7 @@
 import { sortedNames } from '../client/canonical.js';
 import { Errors } from '../errors.js';
-import {
-  addsOnly,
-  type ChatRecord,
-  type NewEvent,
-  type PendingEpoch,
-  type PendingReason,
-} from '../store/types.js';
+import { addsOnly, type ChatRecord, type PendingEpoch, type PendingReason } from '../store/chat-types.js';
+import type { NewEvent } from '../store/message-types.js';
 import { chatEvent } from './events.js';
 
 /**

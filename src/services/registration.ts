@@ -4,7 +4,8 @@ import type { SharedCounter } from '../bus/types.js';
 import { KeyCheckError, type PublicKeySet } from '../crypto/keys.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import type { RegistrationCode, Store } from '../store/types.js';
+import type { Store } from '../store/types.js';
+import type { RegistrationCode } from '../store/user-types.js';
 import { type Accounts, RegistrationError } from './accounts.js';
 import { addressKey } from './limiter.js';
 

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../store/types.js';
+import type { StoredEvent } from '../store/message-types.js';
 import type { SseConnection } from './connection.js';
 
 export interface ReplaySource {

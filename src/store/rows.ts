@@ -1,14 +1,8 @@
 import type { MemberKeyEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
-import type {
-  MessageRecord,
-  NewEvent,
-  NewMessage,
-  PendingEpoch,
-  RegistrationCode,
-  StoredEvent,
-  UserRecord,
-} from './types.js';
+import type { PendingEpoch } from './chat-types.js';
+import type { MessageRecord, NewEvent, NewMessage, StoredEvent } from './message-types.js';
+import type { RegistrationCode, UserRecord } from './user-types.js';
 
 /** A row as both SQL adapters read it: column names in snake_case. */
 export type Row = Record<string, unknown>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openOrderedMemoryFanout } from '../../src/bus/memory.js';
 import { orderedRelay } from '../../src/bus/relay.js';
 import type { BusMessage } from '../../src/bus/types.js';
-import type { StoredEvent } from '../../src/store/types.js';
+import type { StoredEvent } from '../../src/store/message-types.js';
 
 const event = (id: number): BusMessage & { kind: 'event' } => ({
   kind: 'event',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLAY_PAGE_BYTES } from '../../src/sse/replay.js';
-import type { StoredEvent } from '../../src/store/types.js';
+import type { StoredEvent } from '../../src/store/message-types.js';
 import { Participant } from '../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../support/helper.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredEvent } from '../../src/store/types.js';
+import type { StoredEvent } from '../../src/store/message-types.js';
 import { startServer, type TestServer } from '../support/helper.js';
 import { epochOf, type Member, members, say } from './members-support.js';
 

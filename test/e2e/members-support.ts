@@ -14,7 +14,7 @@ import {
 } from '../../src/client/index.js';
 import { nodeSignatures } from '../../src/client/node/index.js';
 import { unwrapKey } from '../../src/crypto/envelope.js';
-import type { PendingEpoch } from '../../src/store/types.js';
+import type { PendingEpoch } from '../../src/store/chat-types.js';
 import { eventQueue, followed, keyStore } from '../client/support.js';
 import { BACKEND, backendEnv } from '../support/backend.js';
 import { Api as SpecApi } from '../support/client.js';

@@ -4,14 +4,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EpochConflictError } from '../../src/store/chat-types.js';
+import { AppendRefusedError, type NewMessage } from '../../src/store/message-types.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import {
-  AppendRefusedError,
-  EpochConflictError,
-  type NewMessage,
-  type Store,
-} from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { backendEnv } from '../support/backend.js';
 import { tempDir } from '../support/helper.js';
 import { newMessage as message } from '../support/store.js';

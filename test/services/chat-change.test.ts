@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Fanout } from '../../src/bus/types.js';
 import { changeOf, chatCommitter } from '../../src/services/chat-change.js';
-import { type ChatRecord, EpochConflictError, type Store, type StoredEvent } from '../../src/store/types.js';
+import { type ChatRecord, EpochConflictError } from '../../src/store/chat-types.js';
+import type { StoredEvent } from '../../src/store/message-types.js';
+import type { Store } from '../../src/store/types.js';
 
 const chat: ChatRecord = {
   id: 'c1',

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Fanout } from '../../src/bus/types.js';
 import { createEpochs } from '../../src/services/epochs.js';
 import { WorkQueue } from '../../src/services/limiter.js';
-import type { ChatRecord, Store } from '../../src/store/types.js';
+import type { ChatRecord } from '../../src/store/chat-types.js';
+import type { Store } from '../../src/store/types.js';
 
 // The costly part of a members-mode commit, its signature checks, with a store that holds one chat
 // whose epoch 2 waits for a commit, and a verifier that counts (security round 2, #4).

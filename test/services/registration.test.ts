@@ -4,7 +4,8 @@ import { KeyCheckError } from '../../src/crypto/keys.js';
 import type { Accounts } from '../../src/services/accounts.js';
 import { createRegistration, inviteUser } from '../../src/services/registration.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { Store, UserRecord } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
+import type { UserRecord } from '../../src/store/user-types.js';
 import { tempDir } from '../support/helper.js';
 
 // POST /users's service with a real store and accounts whose checks (keys, password, hashing: what

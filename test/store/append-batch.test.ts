@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { AppendRefusedError, type NewMessage } from '../../src/store/message-types.js';
 import { messageEventData } from '../../src/store/rows.js';
-import { AppendRefusedError, type NewMessage, type Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { startServer, type TestServer } from '../support/helper.js';
 
 // Posts that arrive together are stored in one transaction (group commit) on either engine: each

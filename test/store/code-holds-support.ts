@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
-import type { CodeHold, Store, UserRecord } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
+import type { CodeHold, UserRecord } from '../../src/store/user-types.js';
 
 // A registration code held by the one request checking it (POST /users), run the same way on both
 // engines (test/store/code-holds.test.ts, test/postgres/code-holds.test.ts). `stores` are

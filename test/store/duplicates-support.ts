@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import { AppendRefusedError, type NewMessage, type Store } from '../../src/store/types.js';
+import { AppendRefusedError, type NewMessage } from '../../src/store/message-types.js';
+import type { Store } from '../../src/store/types.js';
 import { newMessage } from '../support/store.js';
 
 // A message id posted twice to one chat, as the store alone sees it (no service check before it):

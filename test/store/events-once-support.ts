@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
+import type { MessageRecord } from '../../src/store/message-types.js';
 import { messageEventData } from '../../src/store/rows.js';
-import type { MessageRecord, Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 
 // What migration 6 must do on either engine, checked the same way on both
 // (test/store/migration-6.test.ts, test/postgres/migration-6.test.ts). The old database holds

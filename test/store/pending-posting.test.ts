@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { PendingEpoch } from '../../src/store/chat-types.js';
+import type { AppendRefusedError, NewMessage } from '../../src/store/message-types.js';
 import { messageEventData } from '../../src/store/rows.js';
-import type { AppendRefusedError, NewMessage, PendingEpoch, Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { startServer, type TestServer } from '../support/helper.js';
 import { newMessage } from '../support/store.js';
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppendRefusedError, type NewMessage } from '../../src/store/message-types.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { AppendRefusedError, type NewMessage, type Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../support/helper.js';
 import { newMessage as message } from '../support/store.js';
 

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
+import type { MessageRecord, NewEvent } from '../../src/store/message-types.js';
 import { messageEventData } from '../../src/store/rows.js';
-import type { MessageRecord, NewEvent, Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { AT, message } from './events-once-support.js';
 
 // Who receives a chat's events once they are stored once (migration 6): the review's attacks on

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NewMessage } from '../../src/store/types.js';
+import type { NewMessage } from '../../src/store/message-types.js';
 
 /**
  * A message as a store takes it, for the store tests: its ciphertext and signature are well-formed

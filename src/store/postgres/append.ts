@@ -1,8 +1,8 @@
 /** Posting on PostgreSQL: the PL/pgSQL functions (created by migrate.ts) and how their answers map to results. */
 
 import type { Settled } from '../group-commit.js';
+import { type AppendedMessage, AppendRefusedError, type NewMessage } from '../message-types.js';
 import type { Row } from '../rows.js';
-import { type AppendedMessage, AppendRefusedError, type NewMessage } from '../types.js';
 
 /**
  * Posting in one round trip. The chat row is locked from the first statement to commit, so the

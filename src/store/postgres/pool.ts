@@ -123,3 +123,20 @@ export async function openPool(
   }
   return pool;
 }
+
+/** What each part of the PostgreSQL adapter queries through: the pool, its statements and transactions. */
+export abstract class PoolQueries {
+  constructor(protected readonly pool: pg.Pool) {}
+
+  protected exec(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
+    return exec(client, sql, params);
+  }
+
+  protected rows(sql: string, params: unknown[] = [], client: pg.Pool | Client = this.pool) {
+    return rows(client, sql, params);
+  }
+
+  protected transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    return transaction(this.pool, work);
+  }
+}

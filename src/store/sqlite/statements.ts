@@ -35,7 +35,7 @@ export function prepareStatements(db: Database.Database) {
        WHERE id = @id AND epoch = @expected`,
     ),
     dueForRotation: p(
-      // a pending epoch that only adds (types.ts addsOnly) does not hold the rotation back
+      // a pending epoch that only adds (chat-types.ts addsOnly) does not hold the rotation back
       `SELECT id, epoch FROM chats c WHERE epoch_started_at < ?
          AND (pending IS NULL OR (json_extract(pending, '$.reason') = 'invite' AND json_array_length(pending, '$.removed') = 0))
          AND EXISTS (SELECT 1 FROM members m WHERE m.chat_id = c.id)
