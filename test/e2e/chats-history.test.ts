@@ -57,6 +57,7 @@ describe('history pages are bounded by bytes as well as by count', () => {
   it('replay reads stored events in pages bounded by bytes, and delivers every one in order', async () => {
     const store = server.app.store;
     const pages: number[] = [];
+    const original = store.eventsAfter;
     const read = store.eventsAfter.bind(store);
     store.eventsAfter = async (...args: Parameters<typeof read>): Promise<StoredEvent[]> => {
       const page = await read(...args);
@@ -69,7 +70,7 @@ describe('history pages are bounded by bytes as well as by count', () => {
       stream.close();
       await stream.done;
     } finally {
-      Reflect.deleteProperty(store, 'eventsAfter');
+      store.eventsAfter = original;
     }
     // every page within its byte budget; never the whole backlog at once
     expect(pages.length).toBeGreaterThan(1);
@@ -87,6 +88,7 @@ describe('a replay that spans a prune', () => {
     // more than one replay page of events (500), however they are counted
     for (let i = 0; i < 620; i++) await carol.send(small, 1, `m${i}`, 'ed25519');
     const store = server.app.store;
+    const original = store.eventsAfter;
     const read = store.eventsAfter.bind(store);
     let pruned = false;
     store.eventsAfter = async (...args: Parameters<typeof read>): Promise<StoredEvent[]> => {
@@ -113,7 +115,7 @@ describe('a replay that spans a prune', () => {
       stream.close();
       await stream.done;
     } finally {
-      Reflect.deleteProperty(store, 'eventsAfter');
+      store.eventsAfter = original;
     }
   });
 });

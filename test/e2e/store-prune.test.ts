@@ -23,6 +23,7 @@ describe('pruning', () => {
     const { latest } = await store.eventBounds();
     const calls: number[] = [];
     let turns = 0;
+    const original = store.prune;
     const prune = store.prune.bind(store);
     store.prune = async (...args: Parameters<typeof prune>) => {
       const deleted = await prune(...args);
@@ -39,7 +40,7 @@ describe('pruning', () => {
       expect(calls).toEqual([10, 10, 10, latest - 30]);
       expect(turns).toBeGreaterThanOrEqual(3);
     } finally {
-      Reflect.deleteProperty(store, 'prune');
+      store.prune = original;
     }
     expect(await store.eventBounds()).toEqual({ prunedThrough: latest, latest });
     // history is kept: only events go
