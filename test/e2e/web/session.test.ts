@@ -1,0 +1,194 @@
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PASSWORD, startServer, type TestServer, withServer } from '../../support/helper.js';
+import { connected, haveChromium, keyFiles, launch, logIn, openPage, start } from '../../support/web.js';
+
+let server: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
+  if (haveChromium) browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('serving the web client', () => {
+  it('serves / (never cached) and its hashed assets (cached for a year) under the CSP', async () => {
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).not.toMatch(/<script>|<style>| style=| on\w+=/); // nothing inline
+    const assets = [...html.matchAll(/"\/assets\/([^"]+)"/g)].map((m) => m[1]);
+    expect(assets).toEqual([
+      expect.stringMatching(/^style-[A-Z0-9]{8}\.css$/),
+      expect.stringMatching(/^app-[A-Z0-9]{8}\.js$/),
+    ]);
+    for (const asset of assets) {
+      const res = await fetch(`${server.url}/assets/${asset}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect(res.headers.get('content-type')).toMatch(
+        asset.endsWith('.js') ? /^text\/javascript/ : /^text\/css/,
+      );
+      expect(await res.text()).not.toMatch(/\beval\(|new Function\(/);
+    }
+    for (const bad of ['nope.js', '..%2Fpackage.json', '..%2F..%2Fpackage.json', 'index.html']) {
+      const res = await fetch(`${server.url}/assets/${bad}`);
+      expect(res.status, bad).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect((await res.json()).code).toBe('NOT_FOUND');
+    }
+  });
+});
+
+/** The token the page sends, read from its own /events request. */
+function tokenOf(page: Page): Promise<string> {
+  return new Promise((resolve) => {
+    const seen = (request: import('playwright-core').Request) => {
+      const auth = request.headers().authorization;
+      if (request.url().endsWith('/events') && auth) {
+        page.off('request', seen);
+        resolve(auth.slice('Bearer '.length));
+      }
+    };
+    page.on('request', seen);
+  });
+}
+
+/** What the server says of a token now: 200 while it is live, 401 once revoked. */
+async function statusWith(token: string): Promise<number> {
+  const res = await fetch(`${server.url}/users/online`, { headers: { authorization: `Bearer ${token}` } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout: 120_000 }, () => {
+  it("refuses a key store that is not the user's registered keys, and keeps nothing", async () => {
+    const web = await openPage(browser, server);
+    await logIn(web.page, 'dave');
+    await web.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'erin'));
+    await web.page
+      .getByRole('alert')
+      .filter({
+        hasText:
+          "These are not dave's keys: the encryption, rsa-pss-sha256, ed25519 key's fingerprint differs",
+      })
+      .waitFor();
+    await web.page
+      .getByLabel('Key store', { exact: true })
+      .setInputFiles(keyFiles(server, 'dave').slice(0, 2));
+    await web.page.getByRole('alert').filter({ hasText: 'Missing signing-ed25519.key.pem' }).waitFor();
+    expect(await web.page.getByRole('region', { name: 'Online' }).count()).toBe(0);
+    // nothing was kept: after a reload the page asks again
+    await web.page.reload();
+    await logIn(web.page, 'dave');
+    await web.page.getByLabel('Key store', { exact: true }).waitFor();
+    // the whole folder this time (Chromium allows it): only the three private keys are read
+    await web.page
+      .getByLabel('Or the key store folder')
+      .setInputFiles(path.dirname(keyFiles(server, 'dave')[0]));
+    await connected(web.page);
+    expect(web.problems).toEqual([]);
+    await web.page.context().close();
+  });
+
+  it('is driven by keyboard alone: Tab to each field, Enter to log in', async () => {
+    const web = await openPage(browser, server);
+    await web.page.keyboard.press('Tab');
+    await web.page.keyboard.type('erin');
+    await web.page.keyboard.press('Tab');
+    await web.page.keyboard.type('not the password');
+    await web.page.keyboard.press('Enter');
+    await web.page
+      .getByRole('alert')
+      .filter({ hasText: 'login failed: unknown user or wrong password' })
+      .waitFor();
+    await web.page.getByLabel('Password').fill('');
+    await web.page.getByLabel('Password').focus();
+    await web.page.keyboard.type(PASSWORD);
+    await web.page.keyboard.press('Enter');
+    await web.page.getByRole('button', { name: 'Log out' }).waitFor();
+    await web.page.getByRole('button', { name: 'Log out' }).focus();
+    await web.page.keyboard.press('Enter');
+    await web.page.getByRole('button', { name: 'Log in' }).waitFor();
+    await web.page.context().close();
+  });
+
+  it('Log out and closing the page revoke the token; Forget keys removes the keys', async () => {
+    const web = await openPage(browser, server);
+    let token = tokenOf(web.page);
+    await logIn(web.page, 'carol');
+    await web.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'carol'));
+    await connected(web.page);
+    const first = await token;
+    expect(await statusWith(first)).toBe(200);
+    await web.page.getByRole('button', { name: 'Log out' }).click();
+    await web.page.getByRole('button', { name: 'Log in' }).waitFor();
+    expect(await statusWith(first)).toBe(401);
+
+    // the keys were kept: logging in again goes straight to the chats
+    token = tokenOf(web.page);
+    await logIn(web.page, 'carol');
+    await connected(web.page);
+    const second = await token;
+    expect(await statusWith(second)).toBe(200);
+    // closing the tab: the pagehide handler's keepalive request revokes it
+    await web.page.close({ runBeforeUnload: true });
+    await expect.poll(() => statusWith(second), { timeout: 15_000 }).toBe(401);
+
+    const again = await web.page.context().newPage();
+    await again.goto(server.url);
+    await logIn(again, 'carol');
+    await connected(again);
+    await again.getByRole('button', { name: 'Forget keys' }).click();
+    await again.getByRole('button', { name: 'Log in' }).waitFor();
+    await logIn(again, 'carol');
+    await again.getByLabel('Key store', { exact: true }).waitFor();
+    await again.context().close();
+  });
+
+  it('shows "reconnecting" while the server is away, and resumes', async () => {
+    const web = await start(browser, server, 'alice');
+    // every state the page shows, recorded as it changes
+    await web.page.evaluate(() => {
+      const el = document.getElementById('connection') as HTMLElement;
+      const states: string[] = [];
+      (window as unknown as { states: string[] }).states = states;
+      new MutationObserver(() => states.push(el.dataset.state ?? '')).observe(el, { attributes: true });
+    });
+    const states = () =>
+      web.page.evaluate(() => (window as unknown as { states: string[] }).states.join(' '));
+    server = await server.restart();
+    await expect.poll(states, { timeout: 20_000 }).toMatch(/reconnecting.* connected$/);
+    await expect(web.page.locator('#connection').textContent()).resolves.toBe('Connected');
+    expect(web.problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p))).toEqual([]);
+    await web.page.context().close();
+  });
+
+  it('works over the self-signed HTTPS mode', async () => {
+    await withServer({ SECURECHAT_TLS: 'self-signed' }, async (tls) => {
+      expect(tls.url).toMatch(/^https:/);
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      await page.goto(tls.url);
+      await logIn(page, 'bob', PASSWORD);
+      await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(tls, 'bob'));
+      await connected(page);
+      expect(problems).toEqual([]);
+      await context.close();
+    });
+  });
+});
