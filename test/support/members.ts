@@ -20,8 +20,6 @@ import { Api as SpecApi } from './client.js';
 import { PASSWORD, type TestServer } from './helper.js';
 import { eventQueue, followed, keyStore } from './library.js';
 
-export { forgeEnvelopes } from './library.js';
-
 /**
  * A user of a members-mode chat as a real client behaves: the client library, its own stores, and
  * its event stream followed, key events handled as they come (envelopes accepted, pending epochs

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { PASSWORD, type TestServer } from './helper.js';
+import { afterAll, beforeAll } from 'vitest';
+import { PASSWORD, startServer, type TestServer } from './helper.js';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -21,6 +22,35 @@ export function launch(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * The server and the browser of the web test file that calls {@link useWebFixture}. Imported from
+ * here, they hold what its `beforeAll` made (module bindings are live, and vitest gives each test
+ * file modules of its own).
+ */
+export let server: TestServer;
+export let browser: Browser;
+
+/**
+ * One server (a user stays online a minute without a stream, so presence follows the streams,
+ * not a timer, while a test runs; `env` over that) and one Chromium
+ * for the tests of the calling file: started before them, closed after.
+ */
+export function useWebFixture(env: Record<string, string> = {}): void {
+  beforeAll(async () => {
+    server = await startServer({ PRESENCE_GRACE_MS: '60000', ...env });
+    if (haveChromium) browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+}
+
+/** Restarts the fixture's server on the same folders and port; `server` is then the new one. */
+export async function restartServer(): Promise<void> {
+  server = await server.restart();
 }
 
 /** The private-key files of a user's key store that the page asks for. */
@@ -76,3 +106,16 @@ export async function connected(page: Page): Promise<void> {
 
 /** The open chat's message log. */
 export const log = (page: Page) => page.getByRole('log');
+
+/** The entry of the open chat's log that holds `text`, once it is there. */
+export function entry(web: WebUser, text: string | RegExp): Promise<string> {
+  const li = log(web.page).getByRole('listitem').filter({ hasText: text });
+  return li.waitFor().then(async () => (await li.textContent()) ?? '');
+}
+
+/** A message typed and sent in a page, signed with the scheme picked in its Signature select. */
+export async function send(web: WebUser, text: string, scheme: 'rsa-pss-sha256' | 'ed25519'): Promise<void> {
+  await web.page.getByLabel('Signature').selectOption(scheme);
+  await web.page.getByLabel('Message', { exact: true }).fill(text);
+  await web.page.getByRole('button', { name: 'Send' }).click();
+}

@@ -5,14 +5,10 @@ import { describe, expect, inject, it, vi } from 'vitest';
 import { readPublicKeys } from '../../../src/crypto/keystore.js';
 import { createAccounts } from '../../../src/services/accounts.js';
 import { Api } from '../../support/client.js';
-import { PASSWORD, withServer } from '../../support/helper.js';
+import { PASSWORD, until, withServer } from '../../support/helper.js';
 
 const login = (api: Api, username: string, password: string, from: string) =>
   api.call('login', { body: { username, password }, headers: { 'x-forwarded-for': from } });
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((r) => setImmediate(r));
-}
 
 const LOCKED = { SECURECHAT_LOGIN_FAILURES_PER_USER: '3', SECURECHAT_TRUST_PROXY: 'loopback' };
 

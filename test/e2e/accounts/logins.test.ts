@@ -6,7 +6,7 @@ import { readPublicKeys } from '../../../src/crypto/keystore.js';
 import { createAccounts } from '../../../src/services/accounts.js';
 import { AbandonedError, addressKey, WorkQueue } from '../../../src/services/limiter.js';
 import { Api } from '../../support/client.js';
-import { PASSWORD, startServer, type TestServer, withServer } from '../../support/helper.js';
+import { PASSWORD, startServer, type TestServer, until, withServer } from '../../support/helper.js';
 
 const login = (api: Api, username: string, password: string, from?: string) =>
   api.call('login', {
@@ -110,11 +110,6 @@ describe('per-address limits behind a proxy, IPv6 per /64 (issue 10, finding 13)
     });
   });
 });
-
-/** Resolves when `condition` holds, checked after each turn of the event loop (no timers). */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((r) => setImmediate(r));
-}
 
 /** A bcrypt whose comparisons wait until released, and are counted. */
 function heldHasher() {

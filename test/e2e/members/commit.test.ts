@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../../support/helper.js';
-import { forgeEnvelopes, type Member, member, specApi } from '../../support/members.js';
+import { forgeEnvelopes } from '../../support/library.js';
+import { type Member, member, specApi } from '../../support/members.js';
 
 // POST /chats/{chatId}/epochs: every check protocol.md lists, each answered with its own problem
 // and changing nothing; posting and inviting while an epoch is pending; the drop of additions

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatView } from '../../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../../src/crypto/envelope.js';
 import { startServer, type TestServer } from '../../support/helper.js';
-import { keyStore } from '../../support/library.js';
-import { chatOf, epochOf, forgeEnvelopes, inject, loginEach } from '../../support/members.js';
+import { forgeEnvelopes, keyStore } from '../../support/library.js';
+import { chatOf, epochOf, inject, loginEach } from '../../support/members.js';
 
 // A review of members mode as an attacker: a compromised server that answers what it likes,
 // and a member colluding with it. Each case is a way the client once took a key it should not.

@@ -1,16 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../../support/client.js';
 import { startServer, type TestServer } from '../../support/helper.js';
-import {
-  chatOf,
-  epochOf,
-  forgeEnvelopes,
-  loginEach,
-  type Member,
-  member,
-  say,
-  specApi,
-} from '../../support/members.js';
+import { forgeEnvelopes } from '../../support/library.js';
+import { chatOf, epochOf, loginEach, type Member, member, say, specApi } from '../../support/members.js';
 
 // protocol.md, "Pending epochs": an addition waiting for its inviter's commit stalls nobody
 // (members post under the current epoch; the invitee is not a member until the commit); a member

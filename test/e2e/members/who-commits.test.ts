@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../../support/helper.js';
+import { forgeEnvelopes } from '../../support/library.js';
 import {
   chatOf,
   epochOf,
-  forgeEnvelopes,
   inject,
   loginEach,
   type Member,

@@ -1,36 +1,23 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CliProcess } from '../../../scripts/child.js';
 import { keySetFingerprint } from '../../../src/client/index.js';
 import { onDatabase } from '../../support/chats.js';
-import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
-import { connected, haveChromium, launch, log, logIn, start, type WebUser } from '../../support/web.js';
+import { PASSWORD } from '../../support/helper.js';
+import {
+  browser,
+  connected,
+  entry,
+  haveChromium,
+  log,
+  logIn,
+  send,
+  server,
+  start,
+  useWebFixture,
+  type WebUser,
+} from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  // a long grace period: presence follows the streams, not a timer, while the test runs
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-/** A message typed and sent in a page, signed with the scheme picked in its Signature select. */
-async function send(web: WebUser, text: string, scheme: 'rsa-pss-sha256' | 'ed25519') {
-  await web.page.getByLabel('Signature').selectOption(scheme);
-  await web.page.getByLabel('Message', { exact: true }).fill(text);
-  await web.page.getByRole('button', { name: 'Send' }).click();
-}
-
-/** The entry of the open chat's log that holds `text`, once it is there. */
-function entry(web: WebUser, text: string) {
-  const li = log(web.page).getByRole('listitem').filter({ hasText: text });
-  return li.waitFor().then(async () => (await li.textContent()) ?? '');
-}
+useWebFixture();
 
 describe.skipIf(!haveChromium)('the web client at /, in headless Chromium', { timeout: 120_000 }, () => {
   let alice: WebUser;

@@ -3,23 +3,12 @@
  * controls, invisible format characters and other controls never raw, each as its code point
  * (`⟨U+202E⟩`), a newline kept only in a message's text (security round 2, #5).
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../../support/helper.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { member } from '../../support/members.js';
-import { haveChromium, launch, log, logIn, start } from '../../support/web.js';
+import { browser, haveChromium, log, logIn, server, start, useWebFixture } from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 /** Every control and format character the rule escapes, as it could sit raw in the page. */
 const RAW = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;

@@ -3,23 +3,24 @@
  * malicious peer, another origin, another tab. Each test guards one finding of the review.
  */
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { type Fingerprints, keySetFingerprint } from '../../../src/client/index.js';
-import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
-import { connected, haveChromium, keyFiles, launch, log, logIn, openPage, start } from '../../support/web.js';
+import { PASSWORD } from '../../support/helper.js';
+import {
+  browser,
+  connected,
+  haveChromium,
+  keyFiles,
+  log,
+  logIn,
+  openPage,
+  server,
+  start,
+  useWebFixture,
+} from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 describe('serving the web client: headers', () => {
   it('/ is sent with a CSP of its own: no inline style, no other origin, never framed', async () => {

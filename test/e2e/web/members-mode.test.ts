@@ -1,30 +1,32 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CliProcess } from '../../../scripts/child.js';
 import type { MemberKeyEnvelope } from '../../../src/client/index.js';
 import { unwrapKey } from '../../../src/crypto/envelope.js';
-import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
-import { keyStore } from '../../support/library.js';
-import { forgeEnvelopes, holdsAnyKey, inject, storedBytes } from '../../support/members.js';
-import { connected, haveChromium, launch, log, logIn, start, type WebUser } from '../../support/web.js';
+import { PASSWORD } from '../../support/helper.js';
+import { forgeEnvelopes, keyStore } from '../../support/library.js';
+import { holdsAnyKey, inject, storedBytes } from '../../support/members.js';
+import {
+  browser,
+  connected,
+  entry,
+  haveChromium,
+  log,
+  logIn,
+  send,
+  server,
+  start,
+  useWebFixture,
+} from '../../support/web.js';
 
 // Issue 14 in the browser: a members-mode chat of a browser user (alice) and two CLI users (bob,
 // who signs with DSA, and carol), across an invitation, a leave and a count-based rotation; every
 // key made by a member's client (the page's included), none on the server; forged keys refused.
-let server: TestServer;
-let browser: Browser;
+useWebFixture({ SECURECHAT_ROTATE_MESSAGES: '3' });
 const clis: CliProcess[] = [];
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000', SECURECHAT_ROTATE_MESSAGES: '3' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
+afterAll(() => {
   for (const cli of clis) cli.kill();
-  await browser?.close();
-  await server?.close();
 });
 
 function terminal(user: string): CliProcess {
@@ -35,18 +37,6 @@ function terminal(user: string): CliProcess {
   clis.push(cli);
   cli.send(PASSWORD);
   return cli;
-}
-
-async function send(web: WebUser, text: string, scheme: 'rsa-pss-sha256' | 'ed25519') {
-  await web.page.getByLabel('Signature').selectOption(scheme);
-  await web.page.getByLabel('Message', { exact: true }).fill(text);
-  await web.page.getByRole('button', { name: 'Send' }).click();
-}
-
-/** The entry of the open chat's log that holds `text`, once it is there. */
-function entry(web: WebUser, text: string | RegExp) {
-  const li = log(web.page).getByRole('listitem').filter({ hasText: text });
-  return li.waitFor().then(async () => (await li.textContent()) ?? '');
 }
 
 /** The raw chat keys a CLI user holds for the chat (its state file's envelopes, unwrapped with its key). */

@@ -2,31 +2,34 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../../../scripts/child.js';
 import { readPublicKeys } from '../../../src/crypto/keystore.js';
 import { inviteUser } from '../../../src/services/registration.js';
 import { backendEnv } from '../../support/backend.js';
-import { PASSWORD, startServer, type TestServer, tempDir } from '../../support/helper.js';
-import { connected, haveChromium, launch, log, openPage, type WebUser } from '../../support/web.js';
+import { PASSWORD, startServer, tempDir } from '../../support/helper.js';
+import {
+  browser,
+  connected,
+  entry,
+  haveChromium,
+  log,
+  openPage,
+  server,
+  useWebFixture,
+  type WebUser,
+} from '../../support/web.js';
 
 const run = promisify(execFile);
 /** Key generation in the page (RSA-3072 twice, DSA-2048 in BigInt) under a loaded machine. */
 const KEYGEN_MS = 180_000;
 
-let server: TestServer;
-let browser: Browser;
+useWebFixture();
 let work: string;
-
 beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
   work = await tempDir('securechat-webreg-');
-  if (haveChromium) browser = await launch();
 });
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -48,12 +51,6 @@ async function invite(username: string): Promise<string> {
 }
 
 const mode = async (file: string) => (await stat(file)).mode & 0o777;
-
-/** The entry of the open chat's log that holds `text`, once it is there. */
-function entry(web: WebUser, text: string) {
-  const li = log(web.page).getByRole('listitem').filter({ hasText: text });
-  return li.waitFor().then(async () => (await li.textContent()) ?? '');
-}
 
 describe.skipIf(!haveChromium)('Create account in the web client', { timeout: 300_000 }, () => {
   let wren: WebUser;

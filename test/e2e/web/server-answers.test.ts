@@ -6,27 +6,28 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Page, Route } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page, Route } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { composeMessage, type KeyHandle, shortId } from '../../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../../src/crypto/envelope.js';
 import { Participant } from '../../support/client.js';
-import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
+import { PASSWORD } from '../../support/helper.js';
 import { keyStore } from '../../support/library.js';
 import { members } from '../../support/members.js';
-import { connected, haveChromium, keyFiles, launch, log, logIn, openPage, start } from '../../support/web.js';
+import {
+  browser,
+  connected,
+  haveChromium,
+  keyFiles,
+  log,
+  logIn,
+  openPage,
+  server,
+  start,
+  useWebFixture,
+} from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 const participant = (user: string) => Participant.login(server.url, server.keysDir, user, PASSWORD);
 

@@ -1,20 +1,21 @@
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, startServer, type TestServer, withServer } from '../../support/helper.js';
-import { connected, haveChromium, keyFiles, launch, logIn, openPage, start } from '../../support/web.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { PASSWORD, withServer } from '../../support/helper.js';
+import {
+  browser,
+  connected,
+  haveChromium,
+  keyFiles,
+  logIn,
+  openPage,
+  restartServer,
+  server,
+  start,
+  useWebFixture,
+} from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 describe('serving the web client', () => {
   it('serves / (never cached) and its hashed assets (cached for a year) under the CSP', async () => {
@@ -167,7 +168,7 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
     });
     const states = () =>
       web.page.evaluate(() => (window as unknown as { states: string[] }).states.join(' '));
-    server = await server.restart();
+    await restartServer();
     await expect.poll(states, { timeout: 20_000 }).toMatch(/reconnecting.* connected$/);
     await expect(web.page.locator('#connection').textContent()).resolves.toBe('Connected');
     expect(web.problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p))).toEqual([]);
