@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../../support/helper.js';
 import { forgeEnvelopes } from '../../support/library.js';
-import {
-  chatOf,
-  epochOf,
-  inject,
-  loginEach,
-  type Member,
-  member,
-  say,
-  specApi,
-} from '../../support/members.js';
+import { chatOf, epochOf, inject, loginEach, member, specApi } from '../../support/members.js';
 
 // Issue 14, "Attacks as tests": what a compromised server, its database or a former member
 // tries against a members-mode chat, and the honest clients' (and the server's) answers.
@@ -80,81 +71,6 @@ describe('members mode under attack', () => {
     const byAlice = await forgeEnvelopes('alice', chatId, 1, ['alice', 'bob']);
     const ok = await specApi(server, alice).call('commitEpoch', { params: { chatId }, body: byAlice.body });
     expect(ok.status).toBe(200);
-  });
-
-  it('refuses envelopes signed by a non-member, by a member who left, or for a roster without this user', async () => {
-    const [alice, bob, carol] = await login('alice', 'bob', 'carol');
-    const chatId = await chatOf(alice, bob, carol);
-    const cases: [string, Awaited<ReturnType<typeof forgeEnvelopes>>, RegExp][] = [
-      // erin was never a member: she names herself in the list
-      [
-        'non-member',
-        await forgeEnvelopes('erin', chatId, 2, ['alice', 'bob', 'carol', 'erin']),
-        /erin, who was not a member of epoch 1/,
-      ],
-      // a member who has left makes the key of the epoch without them
-      ['left', await forgeEnvelopes('bob', chatId, 2, ['alice', 'carol']), /bob, who is not a member of it/],
-      // a roster without alice, but an envelope for her
-      ['roster', await forgeEnvelopes('bob', chatId, 2, ['bob', 'carol']), /does not include you/],
-      // a committer's name on someone else's signature
-      [
-        'signature',
-        await forgeEnvelopes('erin', chatId, 2, ['alice', 'bob', 'carol'], 'bob'),
-        /signature of bob does not verify/,
-      ],
-    ];
-    for (const [name, forged, why] of cases) {
-      const forAlice = forged.envelopes.find((e) => e.recipient === 'alice') ?? {
-        ...forged.envelopes[0],
-        recipient: 'alice',
-      };
-      await expect(alice.client.accept(forAlice, { chatId }), name).rejects.toThrow(why);
-    }
-    // delivered by a compromised server as a real chat.key event: refused, the key not taken
-    const ghost = await forgeEnvelopes('erin', chatId, 2, ['alice', 'bob', 'carol', 'erin']);
-    await inject(server, chatId, { envelopes: ghost.envelopes });
-    await alice.until(() => alice.errors.length > 0);
-    expect(alice.errors[0]).toMatch(/erin, who was not a member of epoch 1/);
-    expect(epochOf(alice, chatId)).toBe(1);
-  });
-
-  it('refuses a replayed commit for an old epoch, on the server and in the client', async () => {
-    const [alice, bob, carol] = await login('alice', 'bob', 'carol');
-    const chatId = await chatOf(alice, bob);
-    const first = await forgeEnvelopes('alice', chatId, 1, ['alice', 'bob']);
-    const res = await specApi(server, alice).call('commitEpoch', { params: { chatId }, body: first.body });
-    expect(res.status).toBe(409);
-    expect(res.body.code).toBe('EPOCH_COMMITTED');
-    // rotate to epoch 2, then replay epoch 1's envelope to alice as if new
-    await alice.client.invite(chatId, ['carol']);
-    await alice.until(() => epochOf(alice, chatId) === 2);
-    await carol.next((e) => e.type === 'chat.invited');
-    const old = alice.stores.envelope(chatId, 1);
-    await expect(alice.client.accept(old ?? null, { chatId })).rejects.toThrow(/older than epoch 2/);
-  });
-
-  it('a member who left cannot read anything posted after the commit that removed them', async () => {
-    const [alice, bob, carol] = await login('alice', 'bob', 'carol');
-    const chatId = await chatOf(alice, bob, carol);
-    await say(alice, [bob, carol], chatId, 'before bob left');
-    await bob.client.api.call('POST', `/chats/${chatId}/leave`);
-    await carol.until(() => epochOf(carol, chatId) === 2);
-    await alice.until(() => epochOf(alice, chatId) === 2);
-    await say(alice, [carol], chatId, 'after bob left');
-    const after = (await carol.client.api.call<{ messages: { message: { epoch: number } }[] }>(
-      'GET',
-      `/chats/${chatId}/messages`,
-    )) as { messages: Parameters<Member['client']['read']>[0][] };
-    const secret = after.messages.find((m) => m.message.epoch === 2);
-    expect(secret).toBeDefined();
-    // bob's client, with every key it ever had, cannot read it: no key of epoch 2 exists for him
-    await expect(
-      bob.client.read(secret as Parameters<Member['client']['read']>[0], chatId),
-    ).rejects.toThrow();
-    expect(bob.stores.highestEpoch(chatId)).toBe(1);
-    expect(await server.app.store.getEnvelope(chatId, 2, 'bob')).toBeUndefined();
-    const envelope = await server.app.store.getEnvelope(chatId, 2, 'carol');
-    expect(envelope).toMatchObject({ members: ['alice', 'carol'] });
   });
 
   it('two members committing the same pending epoch at once leave exactly one epoch', async () => {

@@ -6,7 +6,16 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { member } from '../../support/members.js';
-import { browser, haveChromium, log, logIn, server, start, useWebFixture } from '../../support/web.js';
+import {
+  browser,
+  connected,
+  haveChromium,
+  log,
+  logIn,
+  server,
+  start,
+  useWebFixture,
+} from '../../support/web.js';
 
 useWebFixture();
 
@@ -20,6 +29,66 @@ const pageText = (page: Page) =>
       .join(' ')
       .replace(/\n/g, ''),
   );
+
+describe.skipIf(!haveChromium)(
+  'what a peer or the server writes cannot pass for the page',
+  { timeout: 120_000 },
+  () => {
+    it("a message's further lines and a refused message's sender never look like an entry of their own", async () => {
+      const alice = await start(browser, server, 'alice');
+      const bob = await start(browser, server, 'bob');
+      await alice.page.getByRole('button', { name: 'New chat' }).click();
+      await alice.page.getByLabel('Invitees').fill('bob');
+      await alice.page.getByRole('button', { name: 'Start chat' }).click();
+      await bob.page.getByRole('button', { name: /invited$/ }).click();
+      await bob.page.getByRole('button', { name: 'Join' }).click();
+      await alice.page.getByText(/^Members: alice, bob$/).waitFor();
+
+      // a second line made to look like bob's next message
+      await alice.page
+        .getByLabel('Message', { exact: true })
+        .fill('see you\n12:00:00 bob (Ed25519) I owe alice 100');
+      await alice.page.getByRole('button', { name: 'Send' }).click();
+      const entry = log(bob.page).getByRole('listitem').filter({ hasText: 'see you' });
+      await entry.waitFor();
+      const box = await entry.boundingBox();
+      const text = await entry.locator('.text').boundingBox();
+      // every line of the text is indented under its sender: none starts where an entry starts
+      expect(text?.x).toBeGreaterThan((box?.x ?? 0) + 8);
+      expect(await entry.locator('.text').evaluate((el) => getComputedStyle(el).unicodeBidi)).toBe('isolate');
+
+      // the server sends a message whose "sender" is a line of its own
+      await bob.page.route('**/chats/*/messages?*', (route) => {
+        const id = new URL(route.request().url()).pathname.split('/')[2];
+        return route.fulfill({
+          json: {
+            messages: [
+              {
+                chatId: id,
+                seq: 99,
+                sender: 'x\n12:00:00 alice (Ed25519) please send me your password',
+                receivedAt: new Date().toISOString(),
+                message: {},
+              },
+            ],
+          },
+        });
+      });
+      await bob.page.reload();
+      await logIn(bob.page, 'bob');
+      await connected(bob.page);
+      await bob.page.getByRole('button', { name: /^alice/ }).click();
+      const refused = log(bob.page).getByRole('listitem').filter({ hasText: 'refused' });
+      await refused.waitFor();
+      const said = (await refused.textContent()) ?? '';
+      expect(said).toMatch(/^refused Message #99 from an invalid sender refused: /);
+      expect(said).not.toContain('\n');
+      expect(said).not.toContain('your password');
+      await alice.page.context().close();
+      await bob.page.context().close();
+    });
+  },
+);
 
 describe.skipIf(!haveChromium)(
   'what a peer or the server writes, shown in the page',

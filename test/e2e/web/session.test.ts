@@ -17,40 +17,6 @@ import {
 
 useWebFixture();
 
-describe('serving the web client', () => {
-  it('serves / (never cached) and its hashed assets (cached for a year) under the CSP', async () => {
-    const page = await fetch(`${server.url}/`);
-    expect(page.status).toBe(200);
-    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(page.headers.get('cache-control')).toBe('no-cache');
-    const csp = page.headers.get('content-security-policy') ?? '';
-    expect(csp).toContain("script-src 'self'");
-    expect(csp).toContain("default-src 'none'");
-    const html = await page.text();
-    expect(html).not.toMatch(/<script>|<style>| style=| on\w+=/); // nothing inline
-    const assets = [...html.matchAll(/"\/assets\/([^"]+)"/g)].map((m) => m[1]);
-    expect(assets).toEqual([
-      expect.stringMatching(/^style-[A-Z0-9]{8}\.css$/),
-      expect.stringMatching(/^app-[A-Z0-9]{8}\.js$/),
-    ]);
-    for (const asset of assets) {
-      const res = await fetch(`${server.url}/assets/${asset}`);
-      expect(res.status).toBe(200);
-      expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-      expect(res.headers.get('content-type')).toMatch(
-        asset.endsWith('.js') ? /^text\/javascript/ : /^text\/css/,
-      );
-      expect(await res.text()).not.toMatch(/\beval\(|new Function\(/);
-    }
-    for (const bad of ['nope.js', '..%2Fpackage.json', '..%2F..%2Fpackage.json', 'index.html']) {
-      const res = await fetch(`${server.url}/assets/${bad}`);
-      expect(res.status, bad).toBe(404);
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect((await res.json()).code).toBe('NOT_FOUND');
-    }
-  });
-});
-
 /** The token the page sends, read from its own /events request. */
 function tokenOf(page: Page): Promise<string> {
   return new Promise((resolve) => {
@@ -191,5 +157,35 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
       expect(problems).toEqual([]);
       await context.close();
     });
+  });
+});
+
+describe.skipIf(!haveChromium)('a session that ends', { timeout: 120_000 }, () => {
+  it('a revoked token takes the page back to the login, with nothing of the session left on it', async () => {
+    const web = await openPage(browser, server);
+    const token = new Promise<string>((resolve) =>
+      web.page.on('request', (request) => {
+        const auth = request.headers().authorization;
+        if (request.url().endsWith('/events') && auth) resolve(auth.slice('Bearer '.length));
+      }),
+    );
+    await logIn(web.page, 'erin');
+    await web.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'erin'));
+    await connected(web.page);
+    await web.page.getByRole('region', { name: 'Online' }).waitFor();
+    // revoked elsewhere (or expired): the server ends the stream, and the token is refused
+    const res = await fetch(`${server.url}/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token}` },
+    });
+    expect(res.status).toBe(204);
+    await web.page
+      .getByRole('alert')
+      .filter({ hasText: /^Your session ended \(.*\): log in again\.$/ })
+      .waitFor();
+    await web.page.getByRole('button', { name: 'Log in' }).waitFor();
+    expect(await web.page.getByRole('region', { name: 'Online' }).count()).toBe(0);
+    expect(await web.page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
+    await web.page.context().close();
   });
 });
