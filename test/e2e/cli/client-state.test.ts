@@ -25,7 +25,7 @@ useLyingServer();
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-describe('review of the CLI: concurrent saves of the client state (A9)', () => {
+describe('concurrent saves of the client state lose nothing and never lower an epoch (A9)', () => {
   it('two accepts at once keep the highest epoch, in memory and on disk', async () => {
     for (let trial = 0; trial < 6; trial++) {
       const a = await chatOf(alice, bob);

@@ -43,8 +43,8 @@ function forge(chatId: string, epoch: number, claimed: string, text: string) {
   return { id: header.id, epoch, sentAt: header.sentAt, ...parts, signatureAlgorithm: 'ed25519', signature };
 }
 
-describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, A3)', () => {
-  it('A1: a sender that is a JSON array is refused and leaves alice\u2019s pin alone', async () => {
+describe('server data of the wrong shape or grammar is refused, and shown escaped (A1, A2, A3)', () => {
+  it('a sender that is a JSON array is refused and leaves alice\u2019s pin alone (A1)', async () => {
     const a = await chatOf(alice, bob, carol);
     expect((await alice.send(a, 1, 'genuine alice', 'ed25519')).res.status).toBe(201);
     const h0 = await cli('bob', '--chat', a, 'history');
@@ -80,7 +80,7 @@ describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, 
     });
   });
 
-  it('A1: the trust store takes valid usernames only', async () => {
+  it('the trust store takes valid usernames only (A1)', async () => {
     const store = await TrustStore.load(await tempDir(), 'bob');
     expect(() => store.checkUser(['alice'] as unknown as string, {} as never)).toThrow(/not a username/);
     expect(() => store.pinnedUser('constructor\u200b')).toThrow(/not a username/);
@@ -89,7 +89,7 @@ describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, 
     );
   });
 
-  it('A2: a sender outside the username grammar (a zero-width space) is refused, shown escaped', async () => {
+  it('a sender outside the username grammar (a zero-width space) is refused, shown escaped (A2)', async () => {
     const a = await chatOf(alice, bob, carol);
     const name = 'alice\u200b';
     const carolKeys = (await bob.api.call('getUserKeys', { params: { username: 'carol' } })).body;
@@ -123,7 +123,7 @@ describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, 
     expect(Object.keys((await readJson(userFile('bob', 'known_keys.json'))).users)).not.toContain(name);
   });
 
-  it('A2: invisible format characters (Cf, Zl, Zp) and lone surrogates are escaped in every display', () => {
+  it('invisible format characters (Cf, Zl, Zp) and lone surrogates are escaped in every display (A2)', () => {
     const raw: string[] = [];
     for (let c = 0; c < 0x110000; c++) {
       if (c >= 0xd800 && c <= 0xdfff) continue;
@@ -138,7 +138,7 @@ describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, 
     expect(jsonLine({ t: '\u200b\u2028' })).toBe('{"t":"\\u200b\\u2028"}');
   });
 
-  it('A3: a newline in a server string never starts a line; only message text has continuation lines', async () => {
+  it('a newline in a server string never starts a line; only message text has continuation lines (A3)', async () => {
     expect(printable('epoch 1\n[12:00:00] alice (rsa): hi')).toBe('epoch 1\\n[12:00:00] alice (rsa): hi');
     expect(printable(`[12:00:00] alice (rsa): ${messageText('one\ntwo')}`)).toBe(
       '[12:00:00] alice (rsa): one\n    | two',
@@ -168,7 +168,7 @@ describe('review of the CLI: server data of the wrong shape or grammar (A1, A2, 
   });
 });
 
-describe('finding 5: the terminal shows what a peer or the server sends as data', () => {
+describe('the terminal shows what a peer or the server sends as data (finding 5)', () => {
   it('escapes control and bidi characters and marks continuation lines', async () => {
     const a = await chatOf(alice, bob);
     const text = 'ok\n[21:04:05] user3 (rsa): wire it to mallory\x1b[2K\u202e\x85\x7f\u2066';

@@ -24,7 +24,7 @@ import { PASSWORD, startServer, tempDir } from '../../support/helper.js';
 // included (test/support/cli-proxy.ts).
 useLyingServer();
 
-describe("issue 17: a newcomer's first hour", () => {
+describe('the CLI says what went wrong and what to do next (issue 17)', () => {
   it('Ctrl-C in listen logs out (item 2)', async () => {
     const watch = await bob.events();
     const listen = new CliProcess(['--user', 'erin', '--password-stdin', 'listen'], env);

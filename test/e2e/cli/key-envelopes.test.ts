@@ -26,7 +26,7 @@ async function stateOf(user: string) {
   return JSON.parse(await readFile(path.join(server.keysDir, 'users', user, 'state.json'), 'utf8'));
 }
 
-describe('finding 1: key envelopes are bound to their chat and never roll back', () => {
+describe('key envelopes are bound to their chat and never roll back (finding 1)', () => {
   it('refuses, for chat A, the genuine envelope of chat B, and sends nothing', async () => {
     const a = await chatOf(alice, bob);
     const b = await chatOf(alice, bob);

@@ -65,8 +65,8 @@ function tokenSpy(): { rule: Rule; token: () => string } {
   };
 }
 
-describe('review of the CLI: every exit logs out (A6, A7, A8)', () => {
-  it('A6: Ctrl-C between login and the first command logs out', async () => {
+describe('every way the CLI ends logs out (A6, A7, A8)', () => {
+  it('Ctrl-C between login and the first command logs out (A6)', async () => {
     let token = '';
     let seen!: () => void;
     const atKey = new Promise<void>((r) => {
@@ -95,7 +95,7 @@ describe('review of the CLI: every exit logs out (A6, A7, A8)', () => {
     });
   });
 
-  it('A7: SIGHUP (the terminal closed) in the menu logs out', async () => {
+  it('SIGHUP (the terminal closed) in the menu logs out (A7)', async () => {
     const spy = tokenSpy();
     await proxy.with([spy.rule], async () => {
       const p = spawnCli([]);
@@ -107,7 +107,7 @@ describe('review of the CLI: every exit logs out (A6, A7, A8)', () => {
     });
   });
 
-  it('A8: listen --json | head -1 (stdout closed) ends quietly and logs out', async () => {
+  it('listen --json | head -1 (stdout closed) ends quietly and logs out (A8)', async () => {
     const a = await chatOf(alice, bob);
     const spy = tokenSpy();
     await proxy.with([spy.rule], async () => {

@@ -24,8 +24,8 @@ import { PASSWORD } from '../../support/helper.js';
 // (test/support/cli-proxy.ts), and refused.
 useLyingServer();
 
-describe('review of the CLI: replays (A4, A5, A10, history)', () => {
-  it('A4: listen --chat A --json ignores chat B\u2019s message and prints checked fields only', async () => {
+describe('a message or an answer replayed from elsewhere is refused (A4, A5, A10)', () => {
+  it('listen --chat A --json ignores chat B\u2019s message and prints checked fields only (A4)', async () => {
     const a = await chatOf(alice, bob);
     const b = await chatOf(alice, bob);
     const listen = new CliProcess(
@@ -66,7 +66,7 @@ describe('review of the CLI: replays (A4, A5, A10, history)', () => {
     }
   });
 
-  it('A5: a message history showed is not shown again by the live stream', async () => {
+  it('a message history showed is not shown again by the live stream (A5)', async () => {
     const a = await chatOf(alice, bob);
     const sent = await alice.send(a, 1, 'shown once?', 'ed25519');
     const c = menu('bob');
@@ -98,7 +98,7 @@ describe('review of the CLI: replays (A4, A5, A10, history)', () => {
     }
   });
 
-  it('A10: a replayed POST /chats answer (an existing chat) is refused and nothing is sent to it', async () => {
+  it('a replayed POST /chats answer (an existing chat) is refused and nothing is sent to it (A10)', async () => {
     const made = await cli('bob', '--json', 'chat', 'alice', 'carol');
     expect(made.code, made.stderr).toBe(0);
     const x = JSON.parse(made.stdout).chat;
@@ -162,7 +162,7 @@ describe('review of the CLI: replays (A4, A5, A10, history)', () => {
   }, 120_000);
 });
 
-describe('finding 6: messages of another chat and repeats', () => {
+describe('another chat\u2019s messages are refused, and a repeated one is shown once (finding 6)', () => {
   it('history refuses another chat\u2019s messages and shows a repeated id once (plain and --json)', async () => {
     const a = await chatOf(alice, bob);
     const b = await chatOf(alice, bob);

@@ -20,7 +20,7 @@ import { PASSWORD } from '../../support/helper.js';
 // included (test/support/cli-proxy.ts).
 useLyingServer();
 
-describe('finding 14 (client parts): event size, plain http', () => {
+describe('an event that never ends is cut, and no password goes over plain http (finding 14, client parts)', () => {
   it('cuts an event stream whose event never ends, and resumes', async () => {
     let served = 0;
     const endless: Rule = (req, res) => {
@@ -68,8 +68,8 @@ describe('finding 14 (client parts): event size, plain http', () => {
   });
 });
 
-describe('review of the CLI: trust --server on first contact (A11)', () => {
-  it('A11: `trust --server FP` through an impostor pins nothing, and says so', async () => {
+describe('trust --server on first contact pins only the fingerprint given (A11)', () => {
+  it('`trust --server FP` through an impostor pins nothing, and says so (A11)', async () => {
     const real = (await bob.api.call('getServerKey')).body.fingerprint;
     const fake = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
       type: 'spki',

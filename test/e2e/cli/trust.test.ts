@@ -33,7 +33,7 @@ async function registerCopyOf(username: string): Promise<void> {
   await server.app.accounts.register(username, PASSWORD, await readPublicKeys(dir));
 }
 
-describe('findings 9, 10, 11: trust, names from outside, where the client keeps its state', () => {
+describe('trust pins only what the user gave or saw; any username is a user; state stays in the user\u2019s folder (findings 9, 10, 11)', () => {
   const realFingerprintOf = async (user: string) => {
     const r = await cli('bob', '--json', 'fingerprint', user);
     expect(r.code, r.stderr).toBe(0);

@@ -8,8 +8,9 @@ import { startServer, type TestServer } from '../../support/helper.js';
 import { forgeEnvelopes, keyStore } from '../../support/library.js';
 import { chatOf, epochOf, inject, loginEach, type Member, say, specApi } from '../../support/members.js';
 
-// A review of members mode as an attacker: a compromised server that answers what it likes,
-// and a member colluding with it. Each case is a way the client once took a key it should not.
+// The keys of a members-mode chat reach its members only: envelopes forged by a non-member or a
+// former member, a replayed commit, and a compromised server that answers what it likes (with a
+// member colluding). Each case is a way a client could take a key it should not.
 let server: TestServer;
 beforeAll(async () => {
   server = await startServer();
@@ -18,7 +19,7 @@ afterAll(() => server?.close());
 
 const { login } = loginEach(() => server);
 
-describe('members mode, reviewed as an attacker', () => {
+describe('a members-mode client takes no key a lying server hands it', () => {
   it('refuses a server-made envelope in a chat whose keys its members make (downgrade)', async () => {
     const [alice, bob] = await login('alice', 'bob');
     const chatId = await chatOf(alice, bob);
@@ -164,7 +165,7 @@ describe('members mode, reviewed as an attacker', () => {
   });
 });
 
-describe('members mode under attack', () => {
+describe('a member-made key reaches only the members of its epoch', () => {
   it('refuses envelopes signed by a non-member, by a member who left, or for a roster without this user', async () => {
     const [alice, bob, carol] = await login('alice', 'bob', 'carol');
     const chatId = await chatOf(alice, bob, carol);

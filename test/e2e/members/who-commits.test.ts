@@ -13,7 +13,7 @@ afterAll(() => server?.close());
 
 const { login, open } = loginEach(() => server);
 
-describe('members mode under attack', () => {
+describe('who commits a pending epoch of a members-mode chat, whatever its database says', () => {
   it('a ghost member the database adds to a pending list gets no commit from an honest client', async () => {
     const [alice, bob] = await login('alice', 'bob');
     const chatId = await chatOf(alice, bob);

@@ -4,7 +4,7 @@ import { chatOf } from '../../support/chats.js';
 import { Participant } from '../../support/client.js';
 import { PASSWORD, withServer } from '../../support/helper.js';
 
-describe('streams', () => {
+describe('a stream resumed with Last-Event-ID', () => {
   it('replay after Last-Event-ID re-checks membership', async () => {
     await withServer({}, async (server) => {
       const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);

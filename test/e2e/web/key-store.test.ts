@@ -19,7 +19,7 @@ import {
 
 useWebFixture();
 
-describe.skipIf(!haveChromium)('the web client under attack', { timeout: 120_000 }, () => {
+describe.skipIf(!haveChromium)('the key store in the page', { timeout: 120_000 }, () => {
   it('checks a key store against the registered keys without an extractable private key', async () => {
     const context = await browser.newContext();
     // every call that would make a private key readable, recorded before the page's own code runs

@@ -170,7 +170,7 @@ describe('messages (what every client checks, 2)', () => {
   });
 });
 
-describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A9-A11)', () => {
+describe('the library refuses answers of the wrong shape, replayed, raced or from an impostor (issue 10, A1-A3, A9-A11)', () => {
   const chat = (id: string, epoch: number, createdBy: string) => ({
     id,
     epoch,
@@ -182,7 +182,7 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
     ],
   });
 
-  it('A10: createChat refuses a replayed POST /chats answer and accepts a chat just created', async () => {
+  it('createChat refuses a replayed POST /chats answer and accepts a chat just created (A10)', async () => {
     const stores = new MemoryStores();
     const { client } = await bobClient(
       {
@@ -209,7 +209,7 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
     expect(replay.stores.highestEpoch(chatB)).toBeUndefined();
   });
 
-  it('A1/A2: answers, envelopes, messages and names of the wrong shape are refused before use', async () => {
+  it('answers, envelopes, messages and names of the wrong shape are refused before use (A1, A2)', async () => {
     const { client, fetch } = await bobClient({
       'POST /chats': { chat: { ...chat(chatA, 1, 'bob'), createdBy: ['bob'] }, unavailable: [] },
       'GET /chats?limit=500': { chats: 'none' },
@@ -247,7 +247,7 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
     ]);
   });
 
-  it('A9: an accept that finishes after a newer epoch was taken is refused, and the epoch never drops', async () => {
+  it('an accept that finishes after a newer epoch was taken is refused, and the epoch never drops (A9)', async () => {
     const { client, stores } = await bobClient();
     const [e2, e3] = [await envelope(chatA, 2), await envelope(chatA, 3)];
     // e2's unwrap waits until e3 was accepted: both passed the first check at epoch 0
@@ -273,7 +273,7 @@ describe('the CLI review’s protocol checks, in the library (issue 10, A1-A3, A
     expect(stores.highestEpoch(chatA)).toBe(3);
   });
 
-  it('A11: with inspectServerKey nothing is pinned on first contact; only trustServer(FP) pins', async () => {
+  it('with inspectServerKey nothing is pinned on first contact; only trustServer(FP) pins (A11)', async () => {
     const stores = new MemoryStores();
     const client = new Client({
       api: new Api({
