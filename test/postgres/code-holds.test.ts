@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
-import { expectCodeHoldsWork } from '../store/code-holds-support.js';
 import { backendEnv } from '../support/backend.js';
+import { expectCodeHoldsWork } from '../support/store-code-holds.js';
 
-// Registration-code holds on PostgreSQL, as test/store/code-holds.test.ts checks them on SQLite,
+// Registration-code holds on PostgreSQL, as test/unit/store/code-holds.test.ts checks them on SQLite,
 // with two instances (two stores, each with its own pool) on one database.
 
 let stores: Store[] = [];

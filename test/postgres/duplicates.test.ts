@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
-import { expectDuplicatesRefused } from '../store/duplicates-support.js';
 import { backendEnv } from '../support/backend.js';
+import { expectDuplicatesRefused } from '../support/store-duplicates.js';
 
 // A message id posted twice, on PostgreSQL with two instances (two stores with their own pools) on
-// one database, as test/store/duplicates.test.ts checks it on SQLite.
+// one database, as test/unit/store/duplicates.test.ts checks it on SQLite.
 
 let stores: Store[] = [];
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { type Member, member } from '../e2e/members-support.js';
 import { backendEnv } from '../support/backend.js';
 import { startServer, type TestServer } from '../support/helper.js';
+import { type Member, member } from '../support/members.js';
 
 // Members mode on two instances of one PostgreSQL and one Redis (the postgres project only): a
 // commit through one instance reaches members on the other, and two commits of one pending

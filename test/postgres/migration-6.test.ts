@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PG_MIGRATIONS } from '../../src/store/migrations.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
+import { backendEnv } from '../support/backend.js';
 import {
   AT,
   expectNewEventsStoredOnce,
@@ -11,10 +12,9 @@ import {
   MIGRATED_MESSAGE_ROWS,
   message,
   OLD_EVENTS,
-} from '../store/events-once-support.js';
-import { backendEnv } from '../support/backend.js';
+} from '../support/store-events-once.js';
 
-// Migration 6 on PostgreSQL, checked as test/store/migration-6.test.ts checks it on SQLite.
+// Migration 6 on PostgreSQL, checked as test/unit/store/migration-6.test.ts checks it on SQLite.
 
 let db: pg.Client;
 let store: Store;

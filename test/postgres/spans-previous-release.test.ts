@@ -4,8 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { messageEventData } from '../../src/store/rows.js';
 import type { Store } from '../../src/store/types.js';
-import { AT, message } from '../store/events-once-support.js';
 import { backendEnv } from '../support/backend.js';
+import { AT, message } from '../support/store-events-once.js';
 
 // Migration 6 lets instances of the previous release run on meanwhile (rolling upgrade). Their
 // membership changes touch `members` only, as that release did (no spans): who receives the

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
-import { expectSpansHold } from '../store/spans-support.js';
 import { backendEnv } from '../support/backend.js';
+import { expectSpansHold } from '../support/store-spans.js';
 
-// The membership spans on PostgreSQL, as test/store/spans.test.ts checks them on SQLite.
+// The membership spans on PostgreSQL, as test/unit/store/spans.test.ts checks them on SQLite.
 
 let store: Store;
 beforeAll(async () => {

@@ -1,8 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { request } from 'undici';
-import { expect } from 'vitest';
-import type { Participant } from './client.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { cliEnv, cliOf } from './cli.js';
+import { Participant } from './client.js';
+import { PASSWORD, startServer, type TestServer } from './helper.js';
 
 /**
  * Helpers of the CLI's security tests. A server that serves genuinely server-signed but wrong data, for the CLI's tests: a proxy in
@@ -96,3 +100,64 @@ export async function envelopeOf(p: Participant, chatId: string) {
   expect(res.status).toBe(200);
   return res.body;
 }
+
+/**
+ * What {@link useLyingServer} made for the calling test file: the real server, the proxy in front
+ * of it, the CLI's environment (the proxy's URL, the fixture key stores), and alice, bob and carol
+ * logged in to the server itself. Imported from here, they hold what its `beforeAll` made (module
+ * bindings are live, and vitest gives each test file modules of its own).
+ */
+export let server: TestServer;
+export let proxy: LyingProxy;
+export let env: Record<string, string>;
+export let alice: Participant;
+export let bob: Participant;
+export let carol: Participant;
+
+/**
+ * The real CLI against a lying server, for the tests of the calling file: a server (a user stays
+ * online a minute without a stream; no per-minute limit that a CLI run per test, each logging in and
+ * most making a chat, would meet), the proxy the CLI talks to, and alice, bob and carol logged in
+ * (carol online, so that inviting her rotates a chat's key).
+ */
+export function useLyingServer(): void {
+  beforeAll(async () => {
+    server = await startServer({
+      PRESENCE_GRACE_MS: '60000',
+      SECURECHAT_LOGIN_LIMIT: '1000000',
+      SECURECHAT_CHAT_LIMIT: '1000000',
+      SECURECHAT_MEMBERSHIP_LIMIT: '1000000',
+    });
+    proxy = await startProxy(server.url);
+    env = cliEnv(proxy.url, server.keysDir);
+    alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
+    bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+    carol = await Participant.login(server.url, server.keysDir, 'carol', PASSWORD);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.close();
+  });
+}
+
+/** The real CLI through the proxy: one command (`cli`) or the menu (`menu`). */
+export const { cli, menu } = cliOf(() => env);
+
+/** Runs `fn` with `rules` in front of the proxy's pass-through, and takes them out after. */
+export const withRules = <T>(rules: Rule[], fn: () => Promise<T>): Promise<T> => proxy.with(rules, fn);
+
+/** A problem+json body. */
+export const problem = (status: number, code: string, detail: string) => ({
+  type: 'about:blank',
+  title: code,
+  status,
+  code,
+  detail,
+});
+
+/** Expects what the CLI wrote to stderr to be one line. */
+export const oneLine = (stderr: string) => expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
+
+/** A file of `user`'s folder in the key store (`known_keys.json`, `state.json`). */
+export const userFile = (user: string, name: string) => path.join(server.keysDir, 'users', user, name);
+export const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8'));

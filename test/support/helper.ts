@@ -119,3 +119,8 @@ export async function withServer<T>(
     await server.close();
   }
 }
+
+/** Resolves once `condition` holds, checked again on every turn of the event loop (no timer). */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setImmediate(r));
+}
