@@ -6,7 +6,7 @@ import type { OperationId } from '../../../src/contract/index.js';
 
 /** `operationId` → `METHOD /path/{param}`, read from openapi.yaml itself. */
 async function documented(): Promise<Map<string, string>> {
-  const document = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8'));
+  const document = parse(await readFile(new URL('../../../openapi.yaml', import.meta.url), 'utf8'));
   const operations = new Map<string, string>();
   for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, unknown>>))
     for (const [method, op] of Object.entries(item)) {
