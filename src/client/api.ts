@@ -38,6 +38,8 @@ export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST', s
   listMessages: ['GET', '/chats/{chatId}/messages'],
   streamEvents: ['GET', '/events'],
   getHealth: ['GET', '/health'],
+  getLiveness: ['GET', '/health/live'],
+  getReadiness: ['GET', '/health/ready'],
 };
 
 /**
@@ -253,5 +255,15 @@ export class Api {
   /** GET /health */
   getHealth() {
     return this.operation('getHealth', {});
+  }
+
+  /** GET /health/live */
+  getLiveness() {
+    return this.operation('getLiveness', {});
+  }
+
+  /** GET /health/ready */
+  getReadiness() {
+    return this.operation('getReadiness', {});
   }
 }
