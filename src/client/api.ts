@@ -59,6 +59,37 @@ function pathOf<Op extends OperationId>(
   return pairs.length === 0 ? path : `${path}?${pairs.join('&')}`;
 }
 
+/** 503s waited out and sent again, and the longest `Retry-After` waited for (seconds). */
+const RETRIES_503 = 3;
+const MAX_RETRY_AFTER_S = 5;
+
+/**
+ * How long to wait before sending a request again, or undefined to answer now: a 503 with
+ * `Retry-After` (an instance shutting down, a backend away for a moment) changed nothing, so it is
+ * sent again, a few times, after the wait asked for (with a little jitter: a restart's clients do
+ * not come back all at once).
+ */
+function retryWait(res: Response, retries: number): number | undefined {
+  if (res.status !== 503 || retries >= RETRIES_503) return undefined;
+  const header = res.headers.get('retry-after');
+  const seconds = header === null || !/^\d+$/.test(header) ? Number.NaN : Number(header);
+  if (!(seconds <= MAX_RETRY_AFTER_S)) return undefined;
+  return seconds * 1000 + Math.random() * 250;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** A problem+json body, read defensively: every field may be missing or of another type. */
 function problemOf(status: number, parsed: unknown, retryAfterHeader: string | null): ApiError {
   const p = (parsed ?? {}) as { code?: unknown; detail?: unknown; title?: unknown };
@@ -103,13 +134,21 @@ export class Api {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.fetch(this.server + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: signal === null ? AbortSignal.timeout(LOGOUT_TIMEOUT_MS) : (signal ?? this.options.signal),
-    });
-    const text = await res.text();
+    const stop = signal === null ? AbortSignal.timeout(LOGOUT_TIMEOUT_MS) : (signal ?? this.options.signal);
+    let res: Response;
+    let text: string;
+    for (let retries = 0; ; retries++) {
+      res = await this.fetch(this.server + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: stop,
+      });
+      text = await res.text();
+      const wait = retryWait(res, retries);
+      if (wait === undefined || stop?.aborted) break;
+      await pause(wait, stop);
+    }
     if (res.status === 204) return undefined as T;
     let parsed: unknown;
     try {

@@ -28,6 +28,8 @@ export interface Nginx {
   plainUrl: string;
   /** The certificate nginx serves (self-signed, for localhost and 127.0.0.1): what clients trust. */
   ca: string;
+  /** Its prefix folder: `logs/access.log` has one JSON line per request (status, Retry-After). */
+  root: string;
   /** The config file as rendered, to show in a failure. */
   rendered: string;
   errorLog(): Promise<string>;
@@ -77,7 +79,9 @@ export async function startNginx(upstreams: [string, string]): Promise<Nginx> {
       `error_log ${path.join(root, 'logs/error.log')} warn;`,
       'events { worker_connections 1024; }',
       'http {',
-      `  access_log ${path.join(root, 'logs/access.log')};`,
+      '  log_format json escape=json \'{"status":"$status","uri":"$request_uri",\'',
+      '    \'"retryAfter":"$sent_http_retry_after","upstream":"$upstream_addr","upstreamStatus":"$upstream_status"}\';',
+      `  access_log ${path.join(root, 'logs/access.log')} json;`,
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((n) => `  ${n}_temp_path ${temp(n)};`),
       `  include ${path.join(root, 'securechat.conf')};`,
       '}',
@@ -111,6 +115,7 @@ export async function startNginx(upstreams: [string, string]): Promise<Nginx> {
     url: `https://127.0.0.1:${tlsPort}`,
     plainUrl: `http://127.0.0.1:${plainPort}`,
     ca: await readFile(cert, 'utf8'),
+    root,
     rendered: site,
     errorLog,
     async stop() {
