@@ -10,7 +10,11 @@ function gate() {
   let open!: () => void;
   const reached = new Promise<void>((resolve) => (reach = resolve));
   const opened = new Promise<void>((resolve) => (open = resolve));
-  return { reached, open, wait: () => (reach(), opened) };
+  const wait = () => {
+    reach();
+    return opened;
+  };
+  return { reached, open, wait };
 }
 
 /** Holds `obj[name]` at a gate until it is opened; gives the method back after. */
