@@ -81,15 +81,19 @@ function startupLog(level: string) {
 
 /**
  * Counts requests in flight so that close() (SIGTERM) finishes them before the sockets go: new
- * requests get 503 meanwhile, streams are told to reconnect elsewhere, and the wait is bounded.
+ * requests get 503 meanwhile (`GET /health/ready` included, so a load balancer takes the instance
+ * out at once), streams are told to reconnect elsewhere, and the wait is bounded. The liveness
+ * probe still answers: the process is alive while it drains.
  */
+const LIVENESS_PATH = '/health/live';
+
 function drainOnClose(app: FastifyInstance, boundMs: number): void {
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | undefined;
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     // Our own 503 while closing (Fastify's return503OnClosing answers plain JSON, not a problem)
-    if (closing) {
+    if (closing && request.routeOptions.url !== LIVENESS_PATH) {
       reply.header('connection', 'close');
       throw unavailable('The server is shutting down; try again in a moment.', 1);
     }
@@ -166,7 +170,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(storePlugin, { store });
     await app.register(busPlugin, { bus });
     await app.register(auth, { secret, isRevoked: (jti: string) => store.isTokenRevoked(jti) });
-    await app.register(serverKeyPlugin, { serverKey });
+    await app.register(serverKeyPlugin, { serverKey, bus });
     await app.register(accounts);
     await app.register(registration);
     await app.register(presence);

@@ -60,6 +60,7 @@ export function createMemoryBus(fanout: Fanout = createMemoryFanout()): Bus {
     fanout,
     registry,
     counters: memoryCounters(),
+    async ping() {},
     async close() {
       await fanout.close();
       await registry.close();

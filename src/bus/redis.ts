@@ -18,6 +18,9 @@ export interface RedisBusOptions {
   gapMs?: number;
 }
 
+/** How long a readiness probe waits for Redis to answer. */
+const PING_TIMEOUT_MS = 2000;
+
 /**
  * The three ports for several instances, over two connections to one Redis: one for commands (and
  * publishing), one subscribed to the channel.
@@ -46,6 +49,19 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     fanout,
     registry,
     counters,
+    async ping() {
+      if (subscriber.status !== 'ready') throw new Error('the Redis subscription is not connected');
+      // ioredis queues a command while it reconnects: a readiness probe must not wait for that
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Redis did not answer PING in time')), PING_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([commands.ping(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async close() {
       await fanout.close();
       await registry.close();

@@ -56,6 +56,8 @@ export interface Bus {
   fanout: Fanout;
   registry: PresenceRegistry;
   counters: Counters;
+  /** Resolves when the bus answers (Redis: both connections up and a PING answered); throws if not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -38,6 +38,8 @@ export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST', s
   listMessages: ['GET', '/chats/{chatId}/messages'],
   streamEvents: ['GET', '/events'],
   getHealth: ['GET', '/health'],
+  getLiveness: ['GET', '/health/live'],
+  getReadiness: ['GET', '/health/ready'],
 };
 
 /**
@@ -55,6 +57,37 @@ function pathOf<Op extends OperationId>(
     .filter(([, value]) => value !== undefined)
     .map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`);
   return pairs.length === 0 ? path : `${path}?${pairs.join('&')}`;
+}
+
+/** 503s waited out and sent again, and the longest `Retry-After` waited for (seconds). */
+const RETRIES_503 = 3;
+const MAX_RETRY_AFTER_S = 5;
+
+/**
+ * How long to wait before sending a request again, or undefined to answer now: a 503 with
+ * `Retry-After` (an instance shutting down, a backend away for a moment) changed nothing, so it is
+ * sent again, a few times, after the wait asked for (with a little jitter: a restart's clients do
+ * not come back all at once).
+ */
+function retryWait(res: Response, retries: number): number | undefined {
+  if (res.status !== 503 || retries >= RETRIES_503) return undefined;
+  const header = res.headers.get('retry-after');
+  const seconds = header === null || !/^\d+$/.test(header) ? Number.NaN : Number(header);
+  if (!(seconds <= MAX_RETRY_AFTER_S)) return undefined;
+  return seconds * 1000 + Math.random() * 250;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** A problem+json body, read defensively: every field may be missing or of another type. */
@@ -101,13 +134,21 @@ export class Api {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await this.fetch(this.server + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: signal === null ? AbortSignal.timeout(LOGOUT_TIMEOUT_MS) : (signal ?? this.options.signal),
-    });
-    const text = await res.text();
+    const stop = signal === null ? AbortSignal.timeout(LOGOUT_TIMEOUT_MS) : (signal ?? this.options.signal);
+    let res: Response;
+    let text: string;
+    for (let retries = 0; ; retries++) {
+      res = await this.fetch(this.server + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: stop,
+      });
+      text = await res.text();
+      const wait = retryWait(res, retries);
+      if (wait === undefined || stop?.aborted) break;
+      await pause(wait, stop);
+    }
     if (res.status === 204) return undefined as T;
     let parsed: unknown;
     try {
@@ -253,5 +294,15 @@ export class Api {
   /** GET /health */
   getHealth() {
     return this.operation('getHealth', {});
+  }
+
+  /** GET /health/live */
+  getLiveness() {
+    return this.operation('getLiveness', {});
+  }
+
+  /** GET /health/ready */
+  getReadiness() {
+    return this.operation('getReadiness', {});
   }
 }

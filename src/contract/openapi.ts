@@ -455,6 +455,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the process answers (a liveness probe).
+         * @description Answered by the process itself, without asking the database or Redis, and still answered
+         *     while the instance shuts down: a failure means the process is stuck and may be restarted.
+         */
+        get: operations["getLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether this instance should be sent requests (a readiness probe).
+         * @description 200 when the database and the bus (Redis, with several instances) answer and the instance
+         *     is not shutting down. From the moment it is told to stop (SIGTERM) it answers 503 with
+         *     `Retry-After`, finishes the requests in flight, tells its event streams to reconnect (they
+         *     resume elsewhere with `Last-Event-ID`) and exits within `SECURECHAT_SHUTDOWN_MS`. A load
+         *     balancer takes an instance out of rotation on 503.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1523,6 +1568,47 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Healthy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getLiveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process answers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
             200: {
                 headers: {
                     [name: string]: unknown;

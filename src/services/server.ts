@@ -21,7 +21,16 @@ export function serverKeyView(serverKey: KeyObject): ServerKeyView {
 }
 
 /** What the server says about itself: its envelope-signing key, and whether it can serve. */
-export function createServerInfo({ store, key }: { store: Store; key: ServerKeyView }) {
+export function createServerInfo({
+  store,
+  bus,
+  key,
+}: {
+  store: Store;
+  /** The bus's probe (Redis answers); in process, always ready. */
+  bus: { ping(): Promise<void> };
+  key: ServerKeyView;
+}) {
   return {
     key: () => key,
     /** 503 while the database does not answer: a load balancer sends requests elsewhere. */
@@ -31,6 +40,20 @@ export function createServerInfo({ store, key }: { store: Store; key: ServerKeyV
       } catch {
         throw new Errors.UNAVAILABLE('The database does not answer.');
       }
+      return { status: 'ok' as const };
+    },
+    /** The process answers: nothing else is asked (a liveness probe). */
+    live() {
+      return { status: 'ok' as const };
+    },
+    /**
+     * Both backends answer (a readiness probe); 503 otherwise. While the instance shuts down the
+     * drain answers 503 before this is reached (src/app.ts).
+     */
+    async ready() {
+      const [db, redis] = await Promise.allSettled([store.ping(), bus.ping()]);
+      if (db.status === 'rejected') throw new Errors.UNAVAILABLE('The database does not answer.');
+      if (redis.status === 'rejected') throw new Errors.UNAVAILABLE('The bus (Redis) does not answer.');
       return { status: 'ok' as const };
     },
   };

@@ -20,6 +20,8 @@ export interface HubOptions {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The `retry:` a stream ended by a shutdown is given: reconnect soon (to another instance). */
+const RECONNECT_MS = 1000;
 
 /**
  * Holds this instance's open streams and writes bus messages to the ones they are for. Its parts:
@@ -40,6 +42,7 @@ export function createHub({
   const heartbeat = createHeartbeat(heartbeatMs);
   const presence = createPresenceBatch({ streams: registry.all, bufferBytes: limits.bufferBytes });
 
+  let closing = false;
   const onSlow = (connection: SseConnection) => {
     log.warn(
       { username: connection.owner.username, bufferBytes: limits.bufferBytes },
@@ -93,6 +96,11 @@ export function createHub({
         connection: 'keep-alive',
       });
       res.flushHeaders();
+      // admitted before the shutdown began, opened after closeAll: told to reconnect elsewhere
+      if (closing) {
+        connection.close(RECONNECT_MS);
+        return;
+      }
       req.socket.setNoDelay(true);
       registry.add(connection);
       heartbeat.add(connection);
@@ -159,9 +167,10 @@ export function createHub({
 
     /** Ends every stream (shutdown); clients reconnect with Last-Event-ID. */
     closeAll(): void {
+      closing = true;
       heartbeat.stop();
       presence.stop();
-      for (const connection of [...registry.all]) connection.close(1000);
+      for (const connection of [...registry.all]) connection.close(RECONNECT_MS);
     },
   };
 }

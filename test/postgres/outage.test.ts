@@ -105,6 +105,10 @@ describe('when Redis goes away and comes back', () => {
     expect(status.status).toBe(503);
     expect(status.body.code).toBe('UNAVAILABLE');
     expect(status.headers['retry-after']).toBe('5');
+    // the instance is not ready without its bus; /health asks the database only
+    expect((await alice.api.call('getReadiness')).status).toBe(503);
+    expect((await alice.api.call('getHealth')).status).toBe(200);
+    expect((await alice.api.call('getLiveness')).status).toBe(200);
 
     // Redis is back (empty): the instance reconnects and renews its sessions' leases
     redis = await startRedis(port);
@@ -118,6 +122,9 @@ describe('when Redis goes away and comes back', () => {
     const next = await bobStream.nextOf('message', (m) => m.chatId === chatId);
     expect(await bob.read(next.json as Parameters<Participant['read']>[0])).toBe('and after it is back');
     expect((await alice.api.call('getHealth')).status).toBe(200);
+    // ready again once both of its Redis connections are back
+    while ((await alice.api.call('getReadiness')).status !== 200)
+      await new Promise((r) => setTimeout(r, 100));
     bobStream.close();
   });
 });
@@ -222,6 +229,7 @@ describe('when PostgreSQL goes away and comes back', () => {
       expect(refused.body.code).toBe('UNAVAILABLE');
       expect(refused.headers['retry-after']).toBe('5');
       expect((await alice.api.call('getHealth')).status).toBe(503);
+      expect((await alice.api.call('getReadiness')).status).toBe(503);
       const login = await alice.api.call('login', { body: { username: 'alice', password: PASSWORD } });
       expect(login.status).toBe(503);
       expect(server.child.exitCode).toBeNull();
@@ -229,6 +237,7 @@ describe('when PostgreSQL goes away and comes back', () => {
       await proxy.restore();
       // the pool reconnects on the next request: no restart, no waiting
       expect((await alice.api.call('getHealth')).status).toBe(200);
+      expect((await alice.api.call('getReadiness')).status).toBe(200);
       const { res } = await alice.send(chatId, epoch, 'stored once it was back', 'dsa-sha256');
       expect(res.status).toBe(201);
       const event = await bobStream.nextOf('message', (m) => m.chatId === chatId);

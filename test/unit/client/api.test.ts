@@ -52,6 +52,8 @@ const CALLS: { [Op in OperationId]: (api: Api) => Promise<unknown> } = {
   listMessages: (api) => api.listMessages(CHAT),
   streamEvents: (api) => api.streamEvents(new AbortController().signal),
   getHealth: (api) => api.getHealth(),
+  getLiveness: (api) => api.getLiveness(),
+  getReadiness: (api) => api.getReadiness(),
 };
 
 describe('the typed API of src/client/api.ts', () => {
