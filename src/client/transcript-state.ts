@@ -147,10 +147,10 @@ export class ChatChecks {
     if (s.first === null) s.first = m.seq;
     this.resolve(`withheld/${m.seq}`);
     s.hashes[m.seq] = m.hash;
-    if (m.seq > s.last) s.last = m.seq;
-    for (const k of Object.keys(s.hashes)) {
-      if (Number(k) > s.last - KEPT) break; // integer keys iterate in ascending order
-      delete s.hashes[k];
+    if (m.seq > s.last) {
+      // the window moves: hashes that fell out of it go (a jump drops at most a window's worth)
+      for (let k = Math.max(s.last - KEPT + 1, m.seq - 2 * KEPT); k <= m.seq - KEPT; k++) delete s.hashes[k];
+      s.last = m.seq;
     }
     if (m.transcript) {
       this.counter(m, m.transcript.device, m.transcript.counter);
@@ -200,8 +200,7 @@ export class ChatChecks {
       d.missing.splice(at, 1, ...rest);
     }
     d.ids[n] = m.id;
-    const ids = Object.keys(d.ids);
-    if (ids.length > KEPT) delete d.ids[ids[0]];
+    delete d.ids[n - KEPT];
     const k = count(d.missing);
     if (k === 0) this.resolve(missingKey);
     else

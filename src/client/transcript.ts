@@ -126,10 +126,14 @@ export class Transcript {
   }
 
   /**
-   * Checks one received message (`verified`: its signature verified; a refused one still counts
-   * for `seq` and `prev`): a gap before it is fetched from history first and checked in order.
+   * Checks one received message whose signature verified (`verified`): a gap before it is fetched
+   * from history first and checked in order. One whose signature fails is not a message of the
+   * chat's (anyone can send bytes with a seq on them): it is left out of the checks, else a forged
+   * seq could move this client's baseline and its `prev` past the chat's real numbering.
    */
   receive(data: MessageData, verified: boolean): Promise<Received> {
+    const covered = transcriptOf(data?.message ?? ({} as MessageData['message'])) !== undefined;
+    if (!verified) return Promise.resolve({ recovered: [], changes: [], covered });
     return this.serial(async () => {
       const checks = this.chat(data.chatId);
       const recovered: MessageData[] = [];
@@ -137,12 +141,13 @@ export class Transcript {
       if (gap && !checks.seen(data.seq)) await this.fill(checks, gap, recovered);
       await this.observe(checks, data, verified);
       if (checks.changes.length > 0 || ++this.unsaved >= SAVE_EVERY) await this.flush();
-      return { recovered, changes: checks.changes, covered: transcriptOf(data.message) !== undefined };
+      return { recovered, changes: checks.changes, covered };
     });
   }
 
   private async observe(checks: ChatChecks, data: MessageData, verified: boolean): Promise<void> {
     const fields = verified ? transcriptOf(data.message) : undefined;
+    if (!verified) return;
     const m: Observed = {
       seq: data.seq,
       sender: data.sender,
@@ -184,7 +189,8 @@ export class Transcript {
         } catch {
           ok = false;
         }
-        await this.observe(checks, m, ok);
+        // one that does not verify is shown (refused) but not taken in: see receive
+        if (ok) await this.observe(checks, m, ok);
         recovered.push(m);
         after = m.seq;
         moved = true;
