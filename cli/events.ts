@@ -2,6 +2,7 @@ import { checkEvent, escapeControls, type FeedEvent, listAllChats, shortId } fro
 import { describeChat } from './commands/chats.js';
 import { render } from './commands/messages.js';
 import type { Context } from './context.js';
+import { reportChanges } from './transcript.js';
 
 /**
  * Whether an event concerns the chat `only` (presence concerns everyone). Review A4: each type by
@@ -81,8 +82,19 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
         return { chatId: d.chatId, username: d.username };
       case 'message': {
         const r = await render(ctx, d, d.chatId, ctx.seen);
+        // the transcript checks first: a gap's messages that history returned are shown before it
+        const t = await s.transcript.receive(d, r.ok).catch((error: Error) => {
+          ctx.warn(`!! ${where(d.chatId)}transcript checks failed: ${escapeControls(error.message)}`);
+          return { recovered: [], changes: [] };
+        });
+        for (const m of t.recovered) {
+          const g = await render(ctx, m, d.chatId, ctx.seen);
+          if (g.ok) ctx.say(`${where(d.chatId)}${g.line}`);
+          else ctx.warn(`${where(d.chatId)}${g.line}`);
+        }
         if (r.ok) ctx.say(`${where(d.chatId)}${r.line}`);
         else ctx.warn(`${where(d.chatId)}${r.line}`);
+        reportChanges(ctx, t.changes, where(d.chatId));
         if (!r.ok) return undefined;
         const m = d.message;
         return {

@@ -96,6 +96,7 @@ export class Session extends Client {
         provider,
         pins: trust,
         epochs: trust,
+        transcripts: trust,
         inspectServerKey: options.inspectServerKey,
         hints: CLI_HINTS,
         onClose: () => http.close(),

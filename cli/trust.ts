@@ -9,6 +9,8 @@ import {
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
   sameFingerprints,
+  type TranscriptSaved,
+  type TranscriptStore,
 } from '../src/client/index.js';
 import { tempName, withFileLock } from './filelock.js';
 
@@ -24,12 +26,15 @@ interface ClientStateFile {
   envelopes: Record<string, KeyEnvelope>;
   /** The highest epoch seen per chat: an envelope for a lower one is refused, even after a restart. */
   epochs: Record<string, number>;
+  /** Transcript integrity: this installation's device id, its counters, each chat's checks. */
+  transcript?: TranscriptSaved;
 }
 
 interface ClientState {
   sig: SignatureAlgorithm;
   envelopes: Map<string, KeyEnvelope>;
   epochs: Map<string, number>;
+  transcript?: TranscriptSaved;
 }
 
 const toMap = <T>(value: unknown): Map<string, T> =>
@@ -73,7 +78,7 @@ async function migrate(oldFile: string, newFile: string): Promise<void> {
  * changed key is refused until the user accepts it with `trust`. `state.json` beside it keeps the
  * signature setting, the envelopes received and the highest epoch seen per chat.
  */
-export class TrustStore implements PinStore, EpochStore {
+export class TrustStore implements PinStore, EpochStore, TranscriptStore {
   private constructor(
     private readonly knownFile: string,
     private readonly stateFile: string,
@@ -97,6 +102,7 @@ export class TrustStore implements PinStore, EpochStore {
       sig,
       envelopes: toMap(saved.envelopes),
       epochs: toMap(saved.epochs),
+      transcript: saved.transcript as TranscriptSaved | undefined,
     };
     // Older state files kept envelopes only: the highest epoch seen is the highest one kept.
     for (const envelope of state.envelopes.values()) {
@@ -185,8 +191,22 @@ export class TrustStore implements PinStore, EpochStore {
     await this.serialized(() => withFileLock(this.stateFile, () => this.saveStateLocked()));
   }
 
-  private async saveStateLocked(): Promise<void> {
+  loadTranscript(): TranscriptSaved | undefined {
+    return this.state.transcript;
+  }
+
+  /** Changes the transcript state as the file has it now (another client of this user may have written). */
+  async updateTranscript(change: (saved: TranscriptSaved | undefined) => TranscriptSaved) {
+    await this.serialized(() => withFileLock(this.stateFile, () => this.saveStateLocked(change)));
+    return this.state.transcript as TranscriptSaved;
+  }
+
+  private async saveStateLocked(
+    change?: (saved: TranscriptSaved | undefined) => TranscriptSaved,
+  ): Promise<void> {
     const saved = (await readJson(this.stateFile)) ?? {};
+    const transcript = saved.transcript as TranscriptSaved | undefined;
+    this.state.transcript = change ? change(transcript) : transcript;
     for (const [id, envelope] of toMap<KeyEnvelope>(saved.envelopes))
       if (!this.state.envelopes.has(id)) this.state.envelopes.set(id, envelope);
     for (const [chatId, epoch] of toMap<number>(saved.epochs))
@@ -196,6 +216,7 @@ export class TrustStore implements PinStore, EpochStore {
       sig: this.state.sig,
       envelopes: Object.fromEntries(this.state.envelopes),
       epochs: Object.fromEntries(this.state.epochs),
+      transcript: this.state.transcript,
     } satisfies ClientStateFile);
   }
 }

@@ -11,6 +11,7 @@ export const Errors = {
   INVALID_INVITEE: createError('INVALID_INVITEE', '%s', 400),
   CLOCK_SKEW: createError('CLOCK_SKEW', '%s', 400),
   BAD_SIGNATURE: createError('BAD_SIGNATURE', '%s', 400),
+  INVALID_PREV: createError('INVALID_PREV', '%s', 400),
   INVALID_KEY: createError('INVALID_KEY', '%s', 400),
   INVALID_CREDENTIALS: createError('INVALID_CREDENTIALS', 'Unknown user or wrong password.', 401),
   UNAUTHENTICATED: createError('UNAUTHENTICATED', '%s', 401),

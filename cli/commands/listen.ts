@@ -2,6 +2,7 @@ import { escapeControls, follow } from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { commitWaiting, showEvent } from '../events.js';
 import { jsonLine } from '../format.js';
+import { reportOpen } from '../transcript.js';
 import { resolveChat } from './chats.js';
 
 /** `listen [--chat ID]`: the events (and verified messages) of every chat, or of one, until stopped. */
@@ -9,6 +10,8 @@ export async function listen(ctx: Context, chat: string | undefined, signal: Abo
   const only = chat ? await resolveChat(ctx, chat) : undefined;
   ctx.currentChat = only;
   const print = ctx.json ? { ...ctx, say: () => {} } : ctx;
+  // warnings stay until resolved: said again on start
+  if (only) reportOpen(print, only);
   await follow(
     ctx.session.api,
     {

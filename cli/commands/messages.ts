@@ -3,10 +3,12 @@ import {
   type MessageData,
   SeenMessages,
   type SignatureAlgorithm,
+  transcriptOf,
 } from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
 import { clock, messageText, SCHEME_NAMES, shortScheme } from '../format.js';
+import { reportChanges, reportOpen } from '../transcript.js';
 import { resolveChat } from './chats.js';
 
 export function parseScheme(name: string): SignatureAlgorithm {
@@ -50,10 +52,13 @@ export async function render(
   try {
     const text = await ctx.session.read(data, chatId);
     seen.add(data);
+    // protocol.md: a version-1 message is shown marked as outside the transcript checks (before
+    // its time, where no text of the message can be)
+    const v1 = transcriptOf(data.message) === undefined ? '(not covered by transcript checks) ' : '';
     return {
       ok: true,
       text,
-      line: `[${clock(data.message.sentAt)}] ${escapeControls(data.sender)} (${shortScheme(data.message.signatureAlgorithm)}): ${messageText(text)}`,
+      line: `${v1}[${clock(data.message.sentAt)}] ${escapeControls(data.sender)} (${shortScheme(data.message.signatureAlgorithm)}): ${messageText(text)}`,
     };
   } catch (error) {
     return refuse((error as Error).message);
@@ -80,7 +85,13 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
     if (!Array.isArray(page?.messages))
       throw new CliError('the server sent a page of history that is not a list');
     if (page.messages.length === 0) break;
-    all = all.concat(page.messages).slice(-count);
+    all = all.concat(page.messages);
+    // every message goes through the transcript checks in order: those not shown (all but the
+    // last `count`) as they fall out, verified for it; the shown ones once rendered
+    while (all.length > count) {
+      const m = all.shift() as MessageData;
+      await checkTranscript(ctx, m, chatId, m?.chatId === chatId && (await ctx.session.verify(m, chatId)));
+    }
     // Not Number(): a seq of ["5"] or "5" is not a seq (review A1); such a page ends the history.
     const seq = page.messages.at(-1)?.seq;
     const last = Number.isSafeInteger(seq) ? (seq as number) : Number.NaN;
@@ -92,6 +103,7 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
   const seen = new SeenMessages();
   for (const m of all) {
     const r = await render(ctx, m, chatId, seen);
+    await checkTranscript(ctx, m, chatId, r.ok);
     // Review A5: what history showed is shown once in this view: the live stream does not repeat it.
     if (r.ok) ctx.seen.add(m);
     if (r.ok) ctx.say(r.line);
@@ -108,5 +120,20 @@ export async function history(ctx: Context, chat: string | undefined, count = 20
     });
   }
   if (all.length === 0) ctx.say('no messages yet');
-  ctx.result({ chatId, messages: out });
+  const warnings = ctx.session.transcript.warnings(chatId);
+  if (!ctx.json) reportOpen(ctx, chatId);
+  ctx.result({ chatId, messages: out, warnings });
+}
+
+/** One history message through the transcript checks; what changed is said when it changes. */
+async function checkTranscript(ctx: Context, m: MessageData, chatId: string, ok: boolean): Promise<void> {
+  if (m?.chatId !== chatId || !Number.isSafeInteger(m?.seq)) return;
+  const checked = await ctx.session.transcript.receive(m, ok).catch((error: Error) => {
+    ctx.warn(`!! transcript checks failed: ${escapeControls(error.message)}`);
+    return { changes: [] };
+  });
+  const { changes } = checked;
+  // the open ones are listed at the end; resolutions are said here
+  const resolved = changes.filter((c) => c.status === 'resolved');
+  if (!ctx.json) reportChanges(ctx, resolved, '');
 }

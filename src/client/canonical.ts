@@ -12,12 +12,28 @@ export interface EnvelopeFields {
   issuedAt: string;
 }
 
+/** The latest message a device had received in the chat when it wrote one (protocol.md, "Transcript integrity"). */
+export interface PrevRef {
+  seq: number;
+  /** Lowercase hex SHA-256 of that message's signing input bytes. */
+  hash: string;
+}
+
+/** The three fields of a version-2 message: where it stands in its device's sequence, what it saw. */
+export interface TranscriptFields {
+  device: string;
+  counter: number;
+  prev: PrevRef | null;
+}
+
 export interface MessageHeader {
   chatId: string;
   epoch: number;
   sender: string;
   id: string;
   sentAt: string;
+  /** Present on a version-2 message (its AAD binds them); absent on a version-1 one. */
+  transcript?: TranscriptFields;
 }
 
 export interface SealedParts {
@@ -55,8 +71,13 @@ export function memberEnvelopeSigningText(e: MemberEnvelopeFields): string {
   ].join('\n');
 }
 
+/** The version-1 AAD, or the version-2 one when the header carries the transcript fields. */
 export function messageAad(h: MessageHeader): string {
-  return ['securechat/v1/msg', h.chatId, String(h.epoch), h.sender, h.id, h.sentAt].join('\n');
+  const base = [h.chatId, String(h.epoch), h.sender, h.id, h.sentAt];
+  const t = h.transcript;
+  if (!t) return ['securechat/v1/msg', ...base].join('\n');
+  const prev = t.prev ? [String(t.prev.seq), t.prev.hash] : ['', ''];
+  return ['securechat/v2/msg', ...base, t.device, String(t.counter), ...prev].join('\n');
 }
 
 export function messageSigningText(h: MessageHeader, parts: SealedParts): string {

@@ -23,6 +23,8 @@ export * from './signatures.js';
 export * from './sse.js';
 export * from './stores.js';
 export * from './text.js';
+export * from './transcript.js';
+export * from './transcript-state.js';
 export * from './trust.js';
 export * from './user-keys.js';
 export * from './validate.js';

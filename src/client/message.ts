@@ -1,5 +1,12 @@
 import { fromBase64, fromUtf8, randomId, toBase64, utf8 } from './bytes.js';
-import { type MessageHeader, messageAad, messageSigningText, type SealedParts } from './canonical.js';
+import {
+  type MessageHeader,
+  messageAad,
+  messageSigningText,
+  type PrevRef,
+  type SealedParts,
+  type TranscriptFields,
+} from './canonical.js';
 import { open, seal } from './envelope.js';
 import { MessageRefused } from './errors.js';
 import { isSignatureAlgorithm, type SignatureAlgorithm } from './keys.js';
@@ -13,6 +20,10 @@ export interface MessageBody extends SealedParts {
   sentAt: string;
   signatureAlgorithm: SignatureAlgorithm;
   signature: string;
+  /** Version 2 (protocol.md, "Transcript integrity"): all three, or none on a version-1 message. */
+  device?: string;
+  counter?: number;
+  prev?: PrevRef | null;
 }
 
 /** A `message` event's data, and each item of GET /chats/{chatId}/messages. */
@@ -32,6 +43,8 @@ export interface ComposeInput {
   text: string;
   alg: SignatureAlgorithm;
   signingKey: KeyHandle;
+  /** Where it stands in its device's sequence and what it saw: makes it a version-2 message. */
+  transcript?: TranscriptFields;
   /** Tests only: a given id or time. */
   id?: string;
   sentAt?: string;
@@ -45,6 +58,7 @@ export async function composeMessage(provider: SignatureProvider, input: Compose
     sender: input.sender,
     id: input.id ?? randomId(),
     sentAt: input.sentAt ?? new Date().toISOString(),
+    transcript: input.transcript,
   };
   const parts = await seal(input.key, utf8(input.text), messageAad(header));
   const signature = await provider.sign(input.alg, input.signingKey, utf8(messageSigningText(header, parts)));
@@ -55,12 +69,26 @@ export async function composeMessage(provider: SignatureProvider, input: Compose
     ...parts,
     signatureAlgorithm: input.alg,
     signature: toBase64(signature),
+    ...input.transcript,
   };
+}
+
+/** The transcript fields a message carries, if it carries all three (else it is version 1). */
+export function transcriptOf(m: MessageBody): TranscriptFields | undefined {
+  if (m.device === undefined || m.counter === undefined || m.prev === undefined) return undefined;
+  return { device: m.device, counter: m.counter, prev: m.prev };
 }
 
 export function headerOf(data: Pick<MessageData, 'chatId' | 'sender' | 'message'>): MessageHeader {
   const m = data.message;
-  return { chatId: data.chatId, epoch: m.epoch, sender: data.sender, id: m.id, sentAt: m.sentAt };
+  return {
+    chatId: data.chatId,
+    epoch: m.epoch,
+    sender: data.sender,
+    id: m.id,
+    sentAt: m.sentAt,
+    transcript: transcriptOf(m),
+  };
 }
 
 /** The scheme a message names, if it is one of the protocol's. */

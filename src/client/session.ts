@@ -1,4 +1,5 @@
 import type { Api } from './api.js';
+import type { TranscriptFields } from './canonical.js';
 import { ChatKeys } from './chat-keys.js';
 import { type Chat, checkNewChat, type Unavailable } from './chats.js';
 import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
@@ -16,6 +17,7 @@ import {
 import type { SignatureProvider } from './signatures.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
+import { MemoryTranscriptStore, Transcript, type TranscriptStore } from './transcript.js';
 import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
 import type { UserKeys } from './user-keys.js';
 import { checkChat, checkMessage, checkUnavailable } from './validate.js';
@@ -26,6 +28,8 @@ export interface ClientOptions
   username: string;
   keys: UserKeys;
   epochs: EpochStore;
+  /** Where the device id, counters and each chat's transcript checks are kept (default: memory). */
+  transcripts?: TranscriptStore;
   /** Told of each members-mode epoch accepted: its change of members and who made it. */
   onMemberChange?: (change: MemberChange) => void;
   /** Run once on close, after the logout (the CLI closes its connections). */
@@ -48,6 +52,10 @@ export class Client {
   readonly trust: KeyTrust;
   readonly chatKeys: ChatKeys;
   readonly commits: MemberCommits;
+  /** Transcript integrity: this device's counters and the checks of every message received. */
+  readonly transcript: Transcript;
+  /** Posts to a chat one at a time, so that this device's counters follow the chat's seqs. */
+  private readonly sending = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: ClientOptions) {
     const { api, username, keys, epochs } = options;
@@ -75,6 +83,12 @@ export class Client {
       onCommitRefused: options.onCommitRefused,
       commitAlgorithm: options.commitAlgorithm,
       onInvitedAgain: options.onInvitedAgain,
+    });
+    this.transcript = new Transcript({
+      api,
+      username,
+      store: options.transcripts ?? new MemoryTranscriptStore(),
+      verify: (data) => this.verify(data, data.chatId),
     });
   }
 
@@ -173,13 +187,14 @@ export class Client {
     return res.chat;
   }
 
-  /** A sealed, signed message body of this user. */
+  /** A sealed, signed message body of this user (version 2 when given its transcript fields). */
   compose(
     chatId: string,
     epoch: number,
     key: CryptoKey,
     text: string,
     alg: SignatureAlgorithm,
+    transcript?: TranscriptFields,
   ): Promise<MessageBody> {
     const signingKey = this.keys.signing[alg];
     if (signingKey === undefined) throw new ClientError(`this client does not sign with ${alg}`);
@@ -191,6 +206,7 @@ export class Client {
       text,
       alg,
       signingKey,
+      transcript,
     });
   }
 
@@ -198,13 +214,47 @@ export class Client {
    * Encrypts, signs and posts under the highest epoch seen; a STALE_EPOCH answer is re-encrypted
    * under the new key and sent once more, if that key is newer and is the epoch the answer named.
    */
-  async send(chatId: string, text: string, alg: SignatureAlgorithm): Promise<{ seq: number; epoch: number }> {
+  send(chatId: string, text: string, alg: SignatureAlgorithm): Promise<{ seq: number; epoch: number }> {
+    const run = (this.sending.get(chatId) ?? Promise.resolve()).then(
+      () => this.sendNow(chatId, text, alg),
+      () => this.sendNow(chatId, text, alg),
+    );
+    this.sending.set(chatId, run);
+    void run
+      .finally(() => {
+        if (this.sending.get(chatId) === run) this.sending.delete(chatId);
+      })
+      .catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * One post: its counter reserved first, kept for a retry of a refused post (nothing stored), and
+   * given back when the post is refused for good.
+   */
+  private async sendNow(chatId: string, text: string, alg: SignatureAlgorithm) {
+    const transcript = await this.transcript.next(chatId);
+    try {
+      return await this.post(chatId, text, alg, transcript);
+    } catch (error) {
+      if (error instanceof ApiError && error.status < 500 && error.code !== 'DUPLICATE_MESSAGE')
+        await this.transcript.release(chatId, transcript.counter);
+      throw error;
+    }
+  }
+
+  private async post(
+    chatId: string,
+    text: string,
+    alg: SignatureAlgorithm,
+    transcript: TranscriptFields,
+  ): Promise<{ seq: number; epoch: number }> {
     let epoch = this.options.epochs.highestEpoch(chatId);
     const { chatKeys } = this;
     let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
     if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
     const post = async (e: number, k: CryptoKey) =>
-      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg));
+      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, transcript));
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
@@ -234,14 +284,7 @@ export class Client {
    * peer's keys fetched and pinned, this user's own), then decrypts. Showing each (chatId, id) once is the caller's view's job.
    */
   async read(data: MessageData, chatId: string): Promise<string> {
-    checkMessage(data); // the shape first: a malformed one is refused
-    const alg = messageScheme(data, chatId);
-    // this user's own messages (sent from another device) under its own keys, not a fetched copy
-    const signingKey = await this.chatKeys.signingKeyOf(data.sender, alg);
-    if (!(await verifyMessageSignature(this.provider, signingKey, data)))
-      throw new MessageRefused(
-        `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
-      );
+    await this.checkSignature(data, chatId);
     const epoch = data.message.epoch;
     // A refused envelope is the reason shown; a key that does not exist for us is "predates you".
     const key = Number.isSafeInteger(epoch) ? await this.chatKeys.chatKey(data.chatId, epoch) : undefined;
@@ -250,6 +293,28 @@ export class Client {
         `no key for epoch ${escapeControls(String(epoch))} of this chat (it predates you)`,
       );
     return openMessage(key, data);
+  }
+
+  /** The shape, the chat and the sender's signature of a message; throws {@link MessageRefused}. */
+  private async checkSignature(data: MessageData, chatId: string): Promise<void> {
+    checkMessage(data); // the shape first: a malformed one is refused
+    const alg = messageScheme(data, chatId);
+    // this user's own messages (sent from another device) under its own keys, not a fetched copy
+    const signingKey = await this.chatKeys.signingKeyOf(data.sender, alg);
+    if (!(await verifyMessageSignature(this.provider, signingKey, data)))
+      throw new MessageRefused(
+        `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
+      );
+  }
+
+  /** Whether the message is well-formed, of the chat, and signed by its sender (nothing decrypted). */
+  async verify(data: MessageData, chatId: string): Promise<boolean> {
+    try {
+      await this.checkSignature(data, chatId);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private closing?: Promise<void>;

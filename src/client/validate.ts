@@ -86,6 +86,20 @@ export function checkMessage(value: unknown): void {
   string(m.sentAt, 'message.sentAt', 64);
   for (const f of ['iv', 'ciphertext', 'tag', 'signature']) base64(m[f], `message.${f}`);
   string(m.signatureAlgorithm, 'message.signatureAlgorithm', 64);
+  if (m.device !== undefined || m.counter !== undefined || m.prev !== undefined) checkTranscript(m);
+}
+
+const DEVICE = /^[A-Za-z0-9_-]{21}[AQgw]$/;
+const HASH = /^[0-9a-f]{64}$/;
+
+/** A version-2 message's three fields (protocol.md, "Transcript integrity"): all of them, shaped. */
+function checkTranscript(m: Record<string, unknown>): void {
+  if (typeof m.device !== 'string' || !DEVICE.test(m.device)) fail('message.device', m.device, 'a device id');
+  integer(m.counter, 'message.counter', 1);
+  if (m.prev === null) return;
+  const prev = object(m.prev, 'message.prev');
+  integer(prev.seq, 'message.prev.seq', 1);
+  if (typeof prev.hash !== 'string' || !HASH.test(prev.hash)) fail('message.prev.hash', prev.hash, 'a hash');
 }
 
 /** A key envelope: its fields before the signature over them is checked. */

@@ -388,9 +388,12 @@ export interface paths {
          *     `REKEY_PENDING`: wait for `chat.key`, then send again; an epoch pending only for additions
          *     stops nobody: post under the current epoch), current epoch (409 `STALE_EPOCH`), `sentAt` within 5 minutes of the server clock
          *     (400 `CLOCK_SKEW`), signature under the sender's registered key for
-         *     `signatureAlgorithm` (400 `BAD_SIGNATURE`), id unused in this chat
-         *     (409 `DUPLICATE_MESSAGE`; ids compare case-insensitively). The message then gets the
-         *     chat's next `seq` and is delivered to every member as a `message` event.
+         *     `signatureAlgorithm` (400 `BAD_SIGNATURE`; over the version-2 AAD when the message carries
+         *     `device`, `counter` and `prev`, which come together or not at all, else the version-1
+         *     one), id unused in this chat (409 `DUPLICATE_MESSAGE`; ids compare case-insensitively),
+         *     `prev.seq` lower than the `seq` the message gets (400 `INVALID_PREV`). The message then
+         *     gets the chat's next `seq` and is delivered to every member as a `message` event, its
+         *     transcript fields exactly as sent.
          */
         post: operations["postMessage"];
         delete?: never;
@@ -705,6 +708,25 @@ export interface components {
             tag: string;
             signatureAlgorithm: components["schemas"]["SignatureAlgorithm"];
             signature: components["schemas"]["Base64"];
+            device?: components["schemas"]["Device"];
+            counter?: components["schemas"]["Counter"];
+            prev?: components["schemas"]["Prev"];
+        };
+        /**
+         * @description Transcript integrity (version-2 messages): the posting installation's id, 16 random
+         *     bytes in base64url without padding, made once and kept.
+         */
+        Device: string;
+        /** @description This message's number among those its device has posted to the chat (1, 2, 3 …). */
+        Counter: number;
+        /**
+         * @description The latest message (highest `seq`) the device had received in the chat when it wrote this
+         *     one, or `null`: its `seq` (lower than this message's, else 400 `INVALID_PREV`) and the
+         *     lowercase hex SHA-256 of its signing input bytes.
+         */
+        Prev: null | {
+            seq: number;
+            hash: string;
         };
         PostMessageResponse: {
             seq: components["schemas"]["Seq"];
@@ -719,6 +741,9 @@ export interface components {
             tag: components["schemas"]["Base64"];
             signatureAlgorithm: components["schemas"]["SignatureAlgorithm"];
             signature: components["schemas"]["Base64"];
+            device?: components["schemas"]["Device"];
+            counter?: components["schemas"]["Counter"];
+            prev?: components["schemas"]["Prev"];
         };
         /** @description The data of a `message` event, and one item of history. */
         MessageEvent: {
@@ -823,7 +848,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `INVALID_BODY`, `CLOCK_SKEW` or `BAD_SIGNATURE`. */
+        /** @description `INVALID_BODY`, `CLOCK_SKEW`, `BAD_SIGNATURE` or `INVALID_PREV` (`prev.seq` not lower than the message's `seq`). */
         MessageRejected: {
             headers: {
                 [name: string]: unknown;

@@ -11,9 +11,10 @@ import {
   messageAad,
   messageSigningText,
   type SealedParts,
+  type TranscriptFields,
 } from '../client/canonical.js';
 
-export type { EnvelopeFields, MemberEnvelopeFields, MessageHeader, SealedParts };
+export type { EnvelopeFields, MemberEnvelopeFields, MessageHeader, SealedParts, TranscriptFields };
 export { messageAad };
 
 export function envelopeSigningInput(e: EnvelopeFields): Buffer {

@@ -1,6 +1,6 @@
 import type { Fanout } from '../bus/types.js';
 import { fromBase64 } from '../crypto/base64.js';
-import { messageSigningInput } from '../crypto/canonical.js';
+import { messageSigningInput, type TranscriptFields } from '../crypto/canonical.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
@@ -44,7 +44,20 @@ function refused(reason: AppendRefusal, chatId: string, messageId: string, epoch
       return new Errors.DUPLICATE_MESSAGE(`Message ${messageId} was already posted to this chat.`);
     case 'rekey-pending':
       return new Errors.REKEY_PENDING('A new epoch waits for its key; send again when it arrives.');
+    case 'invalid-prev':
+      return new Errors.INVALID_PREV('prev.seq must be lower than the seq this message gets.');
   }
+}
+
+/**
+ * A version-2 message's transcript fields (protocol.md, "Transcript integrity"): all three or
+ * none (a version-1 message). Their shapes are the schema's; only their presence is checked here.
+ */
+function transcriptOf(body: MessageBody): TranscriptFields | undefined {
+  const present = [body.device, body.counter, body.prev].filter((v) => v !== undefined).length;
+  if (present === 0) return undefined;
+  if (present < 3) throw new Errors.INVALID_BODY('device, counter and prev come together, or none of them');
+  return { device: body.device as string, counter: body.counter as number, prev: body.prev ?? null };
 }
 
 export function createMessages({
@@ -70,6 +83,7 @@ export function createMessages({
         if (!fromBase64(body[field])) throw new Errors.INVALID_BODY(`${field} is not canonical base64`);
       }
       if (!signature) throw new Errors.INVALID_BODY('signature is not canonical base64');
+      const transcript = transcriptOf(body);
 
       // 2. membership, 3. epoch.
       const chat = { id: chatId.toLowerCase() };
@@ -90,7 +104,14 @@ export function createMessages({
 
       // 5. signature, on the thread pool.
       const key = await accounts.signingKey(sender, body.signatureAlgorithm);
-      const header = { chatId: chat.id, epoch: body.epoch, sender, id: body.id, sentAt: body.sentAt };
+      const header = {
+        chatId: chat.id,
+        epoch: body.epoch,
+        sender,
+        id: body.id,
+        sentAt: body.sentAt,
+        transcript,
+      };
       const valid =
         key !== undefined &&
         (await verifyAsync(body.signatureAlgorithm, key, messageSigningInput(header, body), signature));
@@ -111,6 +132,7 @@ export function createMessages({
         tag: body.tag,
         signatureAlgorithm: body.signatureAlgorithm,
         signature: body.signature,
+        ...transcript,
       };
       const { seq, event, epochMessages } = await store
         .appendMessage({ chatId: chat.id, sender, receivedAt, message }, (seq) =>

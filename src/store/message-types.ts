@@ -1,3 +1,4 @@
+import type { PrevRef } from '../client/canonical.js';
 import type { SignatureAlgorithm } from '../crypto/keys.js';
 
 /** The port's messages and events: posting, history, replay and pruning. */
@@ -75,6 +76,10 @@ export interface MessageBody {
   tag: string;
   signatureAlgorithm: SignatureAlgorithm;
   signature: string;
+  /** The transcript fields of a version-2 message (all three or none), stored and returned as sent. */
+  device?: string;
+  counter?: number;
+  prev?: PrevRef | null;
 }
 
 export interface MessageRecord {
@@ -105,9 +110,13 @@ export type AppendRefusal =
   | 'not-joined'
   | 'stale-epoch'
   | 'duplicate-message'
-  | 'rekey-pending';
+  | 'rekey-pending'
+  | 'invalid-prev';
 
-/** A message the store refused; `epoch` is the chat's current one when the reason is 'stale-epoch'. */
+/**
+ * A message the store refused; `epoch` is the chat's current one when the reason is 'stale-epoch'.
+ * 'invalid-prev': its `prev.seq` is not lower than the seq it would get.
+ */
 export class AppendRefusedError extends Error {
   constructor(
     readonly reason: AppendRefusal,

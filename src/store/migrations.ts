@@ -180,6 +180,15 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE registration_codes ADD COLUMN reserved_until TEXT;
   ALTER TABLE registration_codes ADD COLUMN reserved_by TEXT;
   `,
+  // 8: transcript integrity (protocol.md): a version-2 message's device, its counter and the
+  // latest message its device had received (prev_seq and prev_hash; both NULL for prev null),
+  // stored as sent. A version-1 message has device NULL.
+  `
+  ALTER TABLE messages ADD COLUMN device TEXT;
+  ALTER TABLE messages ADD COLUMN counter INTEGER;
+  ALTER TABLE messages ADD COLUMN prev_seq INTEGER;
+  ALTER TABLE messages ADD COLUMN prev_hash TEXT;
+  `,
 ];
 
 /**
@@ -361,5 +370,14 @@ export const PG_MIGRATIONS: string[] = [
   `
   ALTER TABLE registration_codes ADD COLUMN reserved_until TEXT COLLATE "C";
   ALTER TABLE registration_codes ADD COLUMN reserved_by TEXT;
+  `,
+  // 8: as SQLite's 8 (counter up to 2^53-1: BIGINT). Nullable columns with no default: adding
+  // them rewrites nothing. Instances of the previous release post through
+  // securechat_append_message_v4, which stores version-1 messages (device NULL) as before.
+  `
+  ALTER TABLE messages ADD COLUMN device TEXT;
+  ALTER TABLE messages ADD COLUMN counter BIGINT;
+  ALTER TABLE messages ADD COLUMN prev_seq BIGINT;
+  ALTER TABLE messages ADD COLUMN prev_hash TEXT;
   `,
 ];

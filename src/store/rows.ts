@@ -1,7 +1,7 @@
 import type { MemberKeyEnvelope } from '../client/members.js';
 import type { KeyEnvelope } from '../crypto/envelope.js';
 import type { PendingEpoch } from './chat-types.js';
-import type { MessageRecord, NewEvent, NewMessage, StoredEvent } from './message-types.js';
+import type { MessageBody, MessageRecord, NewEvent, NewMessage, StoredEvent } from './message-types.js';
 import type { RegistrationCode, UserRecord } from './user-types.js';
 
 /** A row as both SQL adapters read it: column names in snake_case. */
@@ -60,8 +60,21 @@ export const toMessage = (r: Row, prefix = ''): MessageRecord => ({
     tag: r[`${prefix}tag`] as string,
     signatureAlgorithm: r[`${prefix}sig_alg`] as MessageRecord['message']['signatureAlgorithm'],
     signature: r[`${prefix}signature`] as string,
+    ...transcriptOf(r, prefix),
   },
 });
+
+/** A version-2 message's three fields from its row (none for a version-1 message: `device` NULL). */
+function transcriptOf(r: Row, prefix: string): Pick<MessageBody, 'device' | 'counter' | 'prev'> {
+  const device = r[`${prefix}device`] as string | null | undefined;
+  if (device == null) return {};
+  const prevSeq = r[`${prefix}prev_seq`] as number | string | null;
+  return {
+    device,
+    counter: Number(r[`${prefix}counter`]),
+    prev: prevSeq == null ? null : { seq: Number(prevSeq), hash: r[`${prefix}prev_hash`] as string },
+  };
+}
 
 /**
  * The event data (and history item) of a message: sender and seq come from the server. A stored
@@ -84,6 +97,7 @@ export function messageEventData(record: MessageRecord): string {
       tag: m.tag,
       signatureAlgorithm: m.signatureAlgorithm,
       signature: m.signature,
+      ...(m.device !== undefined && { device: m.device, counter: m.counter, prev: m.prev ?? null }),
     },
   });
 }
@@ -91,7 +105,8 @@ export function messageEventData(record: MessageRecord): string {
 /** The columns of the message joined as `m` to an event `e`, named for {@link toEvent}. */
 export const JOINED_MESSAGE = `m.chat_id AS m_chat_id, m.seq AS m_seq, m.id AS m_id, m.sender AS m_sender,
   m.epoch AS m_epoch, m.sent_at AS m_sent_at, m.iv AS m_iv, m.ciphertext AS m_ciphertext, m.tag AS m_tag,
-  m.sig_alg AS m_sig_alg, m.signature AS m_signature, m.received_at AS m_received_at`;
+  m.sig_alg AS m_sig_alg, m.signature AS m_signature, m.received_at AS m_received_at,
+  m.device AS m_device, m.counter AS m_counter, m.prev_seq AS m_prev_seq, m.prev_hash AS m_prev_hash`;
 /** Joins to an event `e` the message whose data it stands for (none for other events). */
 export const JOIN_MESSAGE = "LEFT JOIN messages m ON e.data = '' AND m.chat_id = e.chat_id AND m.seq = e.seq";
 
@@ -102,7 +117,10 @@ export function eventData(r: Row): string {
   return messageEventData(toMessage(r, 'm_'));
 }
 
-/** The values of a `messages` row, in column order (chat_id, seq, id, id_lower, sender, epoch, ...). */
+/**
+ * The values of a `messages` row, in column order (chat_id, seq, id, id_lower, sender, epoch, ...,
+ * received_at, device, counter, prev_seq, prev_hash).
+ */
 export const messageValues = (input: NewMessage, seq: number): unknown[] => {
   const m = input.message;
   return [
@@ -119,6 +137,10 @@ export const messageValues = (input: NewMessage, seq: number): unknown[] => {
     m.signatureAlgorithm,
     m.signature,
     input.receivedAt,
+    m.device ?? null,
+    m.counter ?? null,
+    m.prev?.seq ?? null,
+    m.prev?.hash ?? null,
   ];
 };
 

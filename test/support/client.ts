@@ -23,7 +23,7 @@ import {
 import { nodeSignatures } from '../../src/client/node/index.js';
 import { seal } from '../../src/crypto/aead.js';
 import { toBase64 } from '../../src/crypto/base64.js';
-import { messageAad, messageSigningInput } from '../../src/crypto/canonical.js';
+import { messageAad, messageSigningInput, type TranscriptFields } from '../../src/crypto/canonical.js';
 import type { KeyPairSet } from '../../src/crypto/keys.js';
 import { readKeyStore } from '../../src/crypto/keystore.js';
 import { signSync } from '../../src/crypto/signatures.js';
@@ -291,7 +291,7 @@ export class Participant {
     epoch: number,
     text: string,
     alg: SignatureAlgorithm,
-    options: { sentAt?: string; id?: string; signWith?: string } = {},
+    options: { sentAt?: string; id?: string; signWith?: string; transcript?: TranscriptFields } = {},
   ) {
     const key = this.chatKeys.get(`${chatId}/${epoch}`);
     if (!key) throw new Error(`${this.username} has no key for ${chatId} epoch ${epoch}`);
@@ -301,11 +301,20 @@ export class Participant {
       sender: this.username,
       id: options.id ?? randomUUID(),
       sentAt: options.sentAt ?? new Date().toISOString(),
+      transcript: options.transcript,
     };
     const parts = seal(key, Buffer.from(text, 'utf8'), messageAad(header));
     const privateKey = options.signWith ?? this.keys.signing[alg].privateKey;
     const signature = toBase64(signSync(alg, privateKey, messageSigningInput(header, parts)));
-    return { id: header.id, epoch, sentAt: header.sentAt, ...parts, signatureAlgorithm: alg, signature };
+    return {
+      id: header.id,
+      epoch,
+      sentAt: header.sentAt,
+      ...parts,
+      signatureAlgorithm: alg,
+      signature,
+      ...options.transcript,
+    };
   }
 
   async send(chatId: string, epoch: number, text: string, alg: SignatureAlgorithm) {

@@ -20,6 +20,7 @@ import {
 import { trustPanel } from './panels/trust.js';
 import { WebSession } from './session.js';
 import { BrowserStores } from './stores.js';
+import { BrowserTranscriptStore } from './transcript.js';
 
 // the library's own messages quote what the server sent as the page shows it: ⟨U+202E⟩, not \u202e
 showControlsAs('code point');
@@ -135,7 +136,14 @@ async function logOut(notice?: string): Promise<void> {
 async function startChat(username: string, keys: UserKeys): Promise<void> {
   const current = api;
   if (!current) return;
-  const s = new WebSession(current, username, keys, await BrowserStores.load(username), provider);
+  const s = new WebSession(
+    current,
+    username,
+    keys,
+    await BrowserStores.load(username),
+    provider,
+    await BrowserTranscriptStore.load(username),
+  );
   session = s;
   s.on((event) => {
     if (event.type !== 'status') return;

@@ -16,6 +16,7 @@ import { Feed } from './feed.js';
 import { MemberNotices } from './member-notices.js';
 import type { SessionEvent } from './session-event.js';
 import type { BrowserStores } from './stores.js';
+import type { BrowserTranscriptStore } from './transcript.js';
 
 /** The signature scheme the user picked in the Signature select (kept in this browser). */
 export const SCHEME_SETTING = 'securechat.signature';
@@ -48,6 +49,7 @@ export class WebSession {
     keys: UserKeys,
     readonly stores: BrowserStores,
     provider: Client['provider'],
+    transcripts?: BrowserTranscriptStore,
   ) {
     this.client = new Client({
       api,
@@ -56,6 +58,7 @@ export class WebSession {
       provider,
       pins: stores,
       epochs: stores,
+      transcripts,
       hints: WEB_HINTS,
       ...this.notices.hooks(),
       // the scheme picked under Signature (never DSA: the page has no DSA signing key)

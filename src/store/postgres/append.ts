@@ -9,13 +9,15 @@ import type { Row } from '../rows.js';
  * lock is held for the function's own work, not for seven network round trips. The name carries
  * a version: a new body gets a new name, so instances of two releases can run side by side (v3
  * refused every post while a members-mode epoch was pending; v4 lets posts through while the
- * pending epoch only adds members). The event is stored once, for the chat's members (migration
+ * pending epoch only adds members; v5 stores a version-2 message's device, counter and prev, and
+ * refuses a prev.seq not lower than the message's seq). The event is stored once, for the chat's members (migration
  * 6), without a copy of the message.
  */
 export const APPEND_MESSAGE = `
-CREATE OR REPLACE FUNCTION securechat_append_message_v4(
+CREATE OR REPLACE FUNCTION securechat_append_message_v5(
   p_chat TEXT, p_sender TEXT, p_id TEXT, p_epoch INTEGER, p_sent_at TEXT, p_iv TEXT,
   p_ciphertext TEXT, p_tag TEXT, p_sig_alg TEXT, p_signature TEXT, p_received_at TEXT,
+  p_device TEXT, p_counter BIGINT, p_prev_seq BIGINT, p_prev_hash TEXT,
   OUT out_seq BIGINT, OUT out_event_id BIGINT, OUT out_epoch_messages INTEGER, OUT out_recipients TEXT[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -35,10 +37,11 @@ BEGIN
   END IF;
   IF chat.epoch <> p_epoch THEN RAISE EXCEPTION 'STALE_EPOCH' USING DETAIL = chat.epoch::text; END IF;
   out_seq := chat.next_seq;
+  IF p_prev_seq IS NOT NULL AND p_prev_seq >= out_seq THEN RAISE EXCEPTION 'INVALID_PREV'; END IF;
   INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
-    sig_alg, signature, received_at)
+    sig_alg, signature, received_at, device, counter, prev_seq, prev_hash)
   VALUES (p_chat, out_seq, p_id, lower(p_id), p_sender, p_epoch, p_sent_at, p_iv, p_ciphertext, p_tag,
-    p_sig_alg, p_signature, p_received_at);
+    p_sig_alg, p_signature, p_received_at, p_device, p_counter, p_prev_seq, p_prev_hash);
   UPDATE chats SET next_seq = next_seq + 1, epoch_messages = epoch_messages + 1,
     active_at = GREATEST(active_at, p_received_at)
   WHERE id = p_chat;
@@ -58,9 +61,10 @@ $fn$`;
  * failed check fails that post alone, and comes back as its error's name.
  */
 export const APPEND_MESSAGES = `
-CREATE OR REPLACE FUNCTION securechat_append_messages_v4(
+CREATE OR REPLACE FUNCTION securechat_append_messages_v5(
   p_chat TEXT[], p_sender TEXT[], p_id TEXT[], p_epoch INTEGER[], p_sent_at TEXT[], p_iv TEXT[],
-  p_ciphertext TEXT[], p_tag TEXT[], p_sig_alg TEXT[], p_signature TEXT[], p_received_at TEXT[])
+  p_ciphertext TEXT[], p_tag TEXT[], p_sig_alg TEXT[], p_signature TEXT[], p_received_at TEXT[],
+  p_device TEXT[], p_counter BIGINT[], p_prev_seq BIGINT[], p_prev_hash TEXT[])
 RETURNS TABLE (out_seq BIGINT, out_event_id BIGINT, out_epoch_messages INTEGER, out_recipients TEXT[],
   out_error TEXT, out_detail TEXT)
 LANGUAGE plpgsql AS $fn$
@@ -73,8 +77,9 @@ BEGIN
     out_seq := NULL; out_event_id := NULL; out_epoch_messages := NULL; out_recipients := NULL;
     out_error := NULL; out_detail := NULL;
     BEGIN
-      SELECT * INTO r FROM securechat_append_message_v4(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
-        p_sent_at[i], p_iv[i], p_ciphertext[i], p_tag[i], p_sig_alg[i], p_signature[i], p_received_at[i]);
+      SELECT * INTO r FROM securechat_append_message_v5(p_chat[i], p_sender[i], p_id[i], p_epoch[i],
+        p_sent_at[i], p_iv[i], p_ciphertext[i], p_tag[i], p_sig_alg[i], p_signature[i], p_received_at[i],
+        p_device[i], p_counter[i], p_prev_seq[i], p_prev_hash[i]);
       out_seq := r.out_seq; out_event_id := r.out_event_id;
       out_epoch_messages := r.out_epoch_messages; out_recipients := r.out_recipients;
     EXCEPTION
@@ -113,6 +118,8 @@ export function appended(
       return fail(new AppendRefusedError('not-joined'));
     case 'REKEY_PENDING':
       return fail(new AppendRefusedError('rekey-pending'));
+    case 'INVALID_PREV':
+      return fail(new AppendRefusedError('invalid-prev'));
     case 'STALE_EPOCH':
       return fail(new AppendRefusedError('stale-epoch', Number(row.out_detail)));
     default:

@@ -23,7 +23,8 @@ export class PostgresMessages extends PoolQueries implements MessageStore {
     async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) => {
       const column = <T>(pick: (input: NewMessage) => T) => batch.map((b) => pick(b.input));
       const rows = await this.rows(
-        'SELECT * FROM securechat_append_messages_v4($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+        `SELECT * FROM securechat_append_messages_v5($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+           $12, $13, $14, $15)`,
         [
           column((i) => i.chatId),
           column((i) => i.sender),
@@ -36,6 +37,10 @@ export class PostgresMessages extends PoolQueries implements MessageStore {
           column((i) => i.message.signatureAlgorithm),
           column((i) => i.message.signature),
           column((i) => i.receivedAt),
+          column((i) => i.message.device ?? null),
+          column((i) => i.message.counter ?? null),
+          column((i) => i.message.prev?.seq ?? null),
+          column((i) => i.message.prev?.hash ?? null),
         ],
       );
       return batch.map(({ input, eventData }, i) => appended(input, eventData, rows[i]));

@@ -61,6 +61,7 @@ export class SqliteMessages implements MessageStore {
       if (blocksPosting(toPending(chat.pending))) throw new AppendRefusedError('rekey-pending');
       if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
       const seq = chat.next_seq as number;
+      if (m.prev && m.prev.seq >= seq) throw new AppendRefusedError('invalid-prev');
       insertMessage(() => this.q.insertMessage.run(...messageValues(input, seq)));
       this.q.bumpSeq.run(input.receivedAt, chatId);
       const recipients = memberNames(this.q, chatId);

@@ -81,7 +81,8 @@ export function prepareStatements(db: Database.Database) {
     getMemberEnvelope: p('SELECT * FROM member_envelopes WHERE chat_id = ? AND epoch = ? AND recipient = ?'),
     insertMessage: p(
       `INSERT INTO messages (chat_id, seq, id, id_lower, sender, epoch, sent_at, iv, ciphertext, tag,
-         sig_alg, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         sig_alg, signature, received_at, device, counter, prev_seq, prev_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     bumpSeq: p(
       // active_at never goes back (times are taken before the commit)

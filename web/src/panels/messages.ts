@@ -1,6 +1,7 @@
 import { isUsername, type MessageData, SeenMessages, shortId } from '../../../src/client/index.js';
 import { h, messageText, reason } from '../dom.js';
 import type { WebSession } from '../session.js';
+import { notCovered, showChanges, warningEntry } from '../transcript.js';
 
 const SCHEME: Record<string, string> = {
   'rsa-pss-sha256': 'RSA-PSS',
@@ -33,6 +34,8 @@ export class ChatLog {
       'aria-label': `Conversation ${shortId(chatId)}`,
       class: 'log',
     });
+    // transcript warnings stay until resolved, across reloads
+    for (const w of session.client.transcript.warnings(chatId)) this.element.append(warningEntry(w));
   }
 
   /** History from GET /chats/{id}/messages, once per page (every page of it). */
@@ -64,6 +67,7 @@ export class ChatLog {
   private async show(data: MessageData): Promise<void> {
     const seq = Number(data?.seq);
     let entry: HTMLElement;
+    let ok = false;
     try {
       const text = await this.session.client.read(data, this.chatId);
       entry = h(
@@ -75,12 +79,13 @@ export class ChatLog {
           time(data.message.sentAt),
           ' ',
           h('b', {}, data.sender),
-          ` (${SCHEME[data.message.signatureAlgorithm]})`,
+          ` (${SCHEME[data.message.signatureAlgorithm]}${notCovered(data)})`,
         ),
         ' ',
         h('span', { class: 'text' }, messageText(text)),
       );
       this.refused.delete(seq);
+      ok = true;
     } catch (error) {
       this.refused.set(seq, data);
       entry = h(
@@ -95,6 +100,19 @@ export class ChatLog {
     }
     entry.dataset.seq = String(Number.isSafeInteger(seq) ? seq : 0);
     this.place(entry, seq);
+    await this.check(data, ok);
+  }
+
+  /** The transcript checks of a message shown: a gap's messages history returned are shown too. */
+  private async check(data: MessageData, ok: boolean): Promise<void> {
+    if (data?.chatId !== this.chatId || !Number.isSafeInteger(data?.seq)) return;
+    try {
+      const { recovered, changes } = await this.session.client.transcript.receive(data, ok);
+      for (const m of recovered) if (this.seen.first(m)) await this.show(m);
+      showChanges(this.element, changes);
+    } catch (error) {
+      this.note(`transcript checks failed: ${reason(error)}`, true);
+    }
   }
 
   /** Tries the refused messages of `sender` again (after their new key was trusted). */

@@ -1,0 +1,230 @@
+/**
+ * The three transcript checks of protocol.md ("Transcript integrity") on one chat's saved state,
+ * without I/O: gaps in `seq`, per-(sender, device) counters, and `prev.hash` against this client's
+ * own copy. transcript.ts feeds them in `seq` order (gaps fetched first) and keeps the state.
+ * The state is plain JSON, saved per chat so that a warning outlives a restart.
+ */
+import type { PrevRef } from './canonical.js';
+
+/** How many recent hashes (by seq) and message ids (by counter) a chat's state keeps. */
+export const KEPT = 1024;
+
+export type WarningKind = 'withheld' | 'missing' | 'repeat' | 'fork';
+
+/** One warning of one chat, shown in that chat until it is resolved (never as a message). */
+export interface TranscriptWarning {
+  /** Stable within the chat: the same problem keeps its key while its text changes. */
+  key: string;
+  chatId: string;
+  kind: WarningKind;
+  text: string;
+  seq?: number;
+  sender?: string;
+  counter?: number;
+  /** For 'missing': how many are still missing. */
+  count?: number;
+}
+
+/** What a step changed: a warning opened, its text changed (a count), or resolved. */
+export interface WarningChange {
+  status: 'open' | 'changed' | 'resolved';
+  warning: TranscriptWarning;
+}
+
+interface DeviceState {
+  /** Highest counter seen. */
+  high: number;
+  /** Counters skipped, as inclusive ranges [from, to], oldest first. */
+  missing: [number, number][];
+  /** Message id by counter, the most recent {@link KEPT}. */
+  ids: Record<string, string>;
+}
+
+export interface ChatTranscript {
+  /** The first seq this client received in the chat: its checks start there. */
+  first: number | null;
+  /** The highest seq received (0: none). */
+  last: number;
+  /** Hash of each recent message's signing input, by seq. */
+  hashes: Record<string, string>;
+  /** By `sender\ndevice`. */
+  devices: Record<string, DeviceState>;
+  /** Open warnings, by key. */
+  warnings: Record<string, TranscriptWarning>;
+}
+
+export const emptyChat = (): ChatTranscript => ({
+  first: null,
+  last: 0,
+  hashes: {},
+  devices: {},
+  warnings: {},
+});
+
+/** A received message as the checks see it. */
+export interface Observed {
+  seq: number;
+  sender: string;
+  id: string;
+  /** Lowercase hex SHA-256 of its signing input. */
+  hash: string;
+  /** Only a verified version-2 message's fields are checked (the server could forge the rest). */
+  transcript?: { device: string; counter: number; prev: PrevRef | null };
+}
+
+const plural = (k: number, one: string, many: string) => (k === 1 ? one : many);
+const count = (ranges: [number, number][]) => ranges.reduce((n, [a, b]) => n + (b - a + 1), 0);
+
+/** A chat's checks, over its state: each call returns the warnings it changed. */
+export class ChatChecks {
+  readonly changes: WarningChange[] = [];
+
+  constructor(
+    readonly chatId: string,
+    readonly state: ChatTranscript,
+  ) {}
+
+  private open(warning: Omit<TranscriptWarning, 'chatId'>): void {
+    const w = { ...warning, chatId: this.chatId };
+    const had = this.state.warnings[w.key];
+    if (had && had.text === w.text) return;
+    this.state.warnings[w.key] = w;
+    this.changes.push({ status: had ? 'changed' : 'open', warning: w });
+  }
+
+  private resolve(key: string): void {
+    const had = this.state.warnings[key];
+    if (!had) return;
+    delete this.state.warnings[key];
+    this.changes.push({ status: 'resolved', warning: had });
+  }
+
+  /** Check 1: a seq history did not return after a gap. */
+  withheld(seq: number): void {
+    if (this.state.hashes[seq] !== undefined) return;
+    this.open({
+      key: `withheld/${seq}`,
+      kind: 'withheld',
+      seq,
+      text: `message #${seq} was withheld from you`,
+    });
+  }
+
+  /** The seqs between the last one received and `seq`, to fetch before `seq` is observed. */
+  gap(seq: number): [number, number] | undefined {
+    const { first, last } = this.state;
+    if (first === null || seq <= last + 1) return undefined;
+    return [last + 1, seq - 1];
+  }
+
+  /** Whether `seq` was observed already (a repeat delivery: nothing to check again). */
+  seen(seq: number): boolean {
+    const s = this.state;
+    return (
+      s.hashes[seq] !== undefined || (s.first !== null && seq <= s.last && !s.warnings[`withheld/${seq}`])
+    );
+  }
+
+  /**
+   * Takes one message in: its seq (resolving a withheld one), its counter (check 2) and its prev
+   * (check 3, against `ownHash`: this client's copy of message `prev.seq`, if it has one).
+   * Returns false for a message already observed.
+   */
+  observe(m: Observed, ownHash?: string): boolean {
+    const s = this.state;
+    const known = s.hashes[m.seq];
+    if (known !== undefined) {
+      if (known !== m.hash)
+        this.open({
+          key: `fork/${m.seq}/server`,
+          kind: 'fork',
+          seq: m.seq,
+          text: `the server showed you two different messages #${m.seq}`,
+        });
+      return false;
+    }
+    if (this.seen(m.seq)) return false;
+    if (s.first === null) s.first = m.seq;
+    this.resolve(`withheld/${m.seq}`);
+    s.hashes[m.seq] = m.hash;
+    if (m.seq > s.last) {
+      // the window moves: hashes that fell out of it go (a jump drops at most a window's worth)
+      for (let k = Math.max(s.last - KEPT + 1, m.seq - 2 * KEPT); k <= m.seq - KEPT; k++) delete s.hashes[k];
+      s.last = m.seq;
+    }
+    if (m.transcript) {
+      this.counter(m, m.transcript.device, m.transcript.counter);
+      if (m.transcript.prev) this.prev(m, m.transcript.prev, ownHash);
+    }
+    return true;
+  }
+
+  /** The seq of the copy `prev` is to be compared with, when this client should have one. */
+  prevToCompare(m: Observed): number | undefined {
+    const prev = m.transcript?.prev;
+    if (!prev || this.state.first === null || prev.seq < this.state.first || prev.seq >= m.seq)
+      return undefined;
+    return prev.seq;
+  }
+
+  /** Check 2: one more than the highest counter seen of this (sender, device); a jump or a repeat is said. */
+  private counter(m: Observed, device: string, n: number): void {
+    const dkey = `${m.sender}\n${device}`;
+    const d = this.state.devices[dkey];
+    const missingKey = `missing/${m.sender}/${device}`;
+    if (!d) {
+      this.state.devices[dkey] = { high: n, missing: [], ids: { [n]: m.id } };
+      return;
+    }
+    if (n > d.high) {
+      if (n > d.high + 1) d.missing.push([d.high + 1, n - 1]);
+      d.high = n;
+    } else {
+      const at = d.missing.findIndex(([a, b]) => a <= n && n <= b);
+      if (at < 0) {
+        const had = d.ids[n];
+        if (had !== undefined && had !== m.id)
+          this.open({
+            key: `repeat/${m.sender}/${device}/${n}`,
+            kind: 'repeat',
+            sender: m.sender,
+            counter: n,
+            text: `${m.sender}'s device sent two messages numbered ${n}`,
+          });
+        return;
+      }
+      const [a, b] = d.missing[at];
+      const rest: [number, number][] = [];
+      if (a < n) rest.push([a, n - 1]);
+      if (n < b) rest.push([n + 1, b]);
+      d.missing.splice(at, 1, ...rest);
+    }
+    d.ids[n] = m.id;
+    delete d.ids[n - KEPT];
+    const k = count(d.missing);
+    if (k === 0) this.resolve(missingKey);
+    else
+      this.open({
+        key: missingKey,
+        kind: 'missing',
+        sender: m.sender,
+        count: k,
+        text: `${k} ${plural(k, 'message', 'messages')} from ${m.sender} ${plural(k, 'is', 'are')} missing`,
+      });
+  }
+
+  /** Check 3: what the sender saw as message `prev.seq` is what this client has. */
+  private prev(m: Observed, prev: PrevRef, ownHash: string | undefined): void {
+    const { first } = this.state;
+    if (first === null || prev.seq < first) return; // before this client's checks begin
+    const differs = prev.seq >= m.seq || (ownHash !== undefined && ownHash !== prev.hash);
+    if (!differs) return;
+    this.open({
+      key: `fork/${prev.seq}/${m.sender}`,
+      kind: 'fork',
+      seq: prev.seq,
+      sender: m.sender,
+      text: `${m.sender} saw a different message #${prev.seq} than you did: the server showed you different histories`,
+    });
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * Transcript integrity (protocol.md): this installation's device id and counters, the fields of
+ * each message it writes, and the three checks of each message it receives, kept per chat across
+ * restarts (a {@link TranscriptStore}: the CLI's state.json, the page's IndexedDB).
+ */
+import type { Api } from './api.js';
+import { sha256Hex } from './bytes.js';
+import { messageSigningText, type TranscriptFields } from './canonical.js';
+import { headerOf, type MessageData, transcriptOf } from './message.js';
+import {
+  ChatChecks,
+  type ChatTranscript,
+  emptyChat,
+  type Observed,
+  type TranscriptWarning,
+  type WarningChange,
+} from './transcript-state.js';
+
+export type { TranscriptWarning, WarningChange };
+
+/** What an installation keeps: its device id, the highest counter reserved per chat, each chat's checks. */
+export interface TranscriptSaved {
+  device: string;
+  counters: Record<string, number>;
+  chats: Record<string, ChatTranscript>;
+}
+
+/** Where {@link TranscriptSaved} lives: read once at start, every change merged into what is stored. */
+export interface TranscriptStore {
+  loadTranscript(): TranscriptSaved | undefined;
+  /** Applies `change` to the stored value (another process or tab may have written), atomically. */
+  updateTranscript(change: (saved: TranscriptSaved | undefined) => TranscriptSaved): Promise<TranscriptSaved>;
+}
+
+/** In memory: for tests, the bench and a client that keeps nothing. */
+export class MemoryTranscriptStore implements TranscriptStore {
+  saved?: TranscriptSaved;
+  loadTranscript() {
+    return this.saved && structuredClone(this.saved);
+  }
+  async updateTranscript(change: (saved: TranscriptSaved | undefined) => TranscriptSaved) {
+    this.saved = structuredClone(change(this.saved && structuredClone(this.saved)));
+    return structuredClone(this.saved);
+  }
+}
+
+/** 16 random bytes, base64url without padding. */
+export function newDevice(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Lowercase hex SHA-256 of a message's signing input bytes: what `prev.hash` names. */
+export function messageHash(data: Pick<MessageData, 'chatId' | 'sender' | 'message'>): Promise<string> {
+  return sha256Hex(messageSigningText(headerOf(data), data.message));
+}
+
+/** What one received message did to its chat's checks. */
+export interface Received {
+  /** Messages of a gap that history returned, oldest first, already checked: show them too. */
+  recovered: MessageData[];
+  changes: WarningChange[];
+  /** False for a version-1 message: "not covered by transcript checks". */
+  covered: boolean;
+}
+
+export interface TranscriptOptions {
+  api: Api;
+  username: string;
+  store: TranscriptStore;
+  /** Whether a message's signature verifies (a gap's messages are checked before their fields count). */
+  verify: (data: MessageData) => Promise<boolean>;
+}
+
+const PAGE = 1000;
+/** Chats' checks are written at least every this many messages, and at once when a warning changes. */
+const SAVE_EVERY = 50;
+
+export class Transcript {
+  private saved: TranscriptSaved;
+  private queue: Promise<unknown> = Promise.resolve();
+  private unsaved = 0;
+  /** The device id this process made (no message of it can be in any history yet). */
+  private madeDevice?: string;
+
+  constructor(private readonly options: TranscriptOptions) {
+    this.saved = options.store.loadTranscript() ?? { device: '', counters: {}, chats: {} };
+  }
+
+  /** One at a time: checks are made in the order messages arrive, reservations never interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private chat(chatId: string): ChatChecks {
+    this.saved.chats[chatId] ??= emptyChat();
+    return new ChatChecks(chatId, this.saved.chats[chatId]);
+  }
+
+  /** The open warnings of a chat (kept across restarts). */
+  warnings(chatId: string): TranscriptWarning[] {
+    return Object.values(this.saved.chats[chatId]?.warnings ?? {});
+  }
+
+  /** Writes the chats' checks (merged: each chat as this client has it, counters and device kept). */
+  flush(): Promise<void> {
+    this.unsaved = 0;
+    const chats = this.saved.chats;
+    return this.options.store
+      .updateTranscript((stored) => ({
+        device: stored?.device || this.saved.device,
+        counters: {
+          ...stored?.counters,
+          ...this.saved.counters,
+          ...higher(stored?.counters, this.saved.counters),
+        },
+        chats: { ...stored?.chats, ...chats },
+      }))
+      .then((stored) => {
+        this.saved.device = stored.device;
+      });
+  }
+
+  /**
+   * Checks one received message whose signature verified (`verified`): a gap before it is fetched
+   * from history first and checked in order. One whose signature fails is not a message of the
+   * chat's (anyone can send bytes with a seq on them): it is left out of the checks, else a forged
+   * seq could move this client's baseline and its `prev` past the chat's real numbering.
+   */
+  receive(data: MessageData, verified: boolean): Promise<Received> {
+    const covered = transcriptOf(data?.message ?? ({} as MessageData['message'])) !== undefined;
+    if (!verified) return Promise.resolve({ recovered: [], changes: [], covered });
+    return this.serial(async () => {
+      const checks = this.chat(data.chatId);
+      const recovered: MessageData[] = [];
+      const gap = checks.gap(data.seq);
+      if (gap && !checks.seen(data.seq)) await this.fill(checks, gap, recovered);
+      await this.observe(checks, data, verified);
+      if (checks.changes.length > 0 || ++this.unsaved >= SAVE_EVERY) await this.flush();
+      return { recovered, changes: checks.changes, covered };
+    });
+  }
+
+  private async observe(checks: ChatChecks, data: MessageData, verified: boolean): Promise<void> {
+    const fields = verified ? transcriptOf(data.message) : undefined;
+    if (!verified) return;
+    const m: Observed = {
+      seq: data.seq,
+      sender: data.sender,
+      id: data.message.id,
+      hash: await messageHash(data),
+      transcript: fields,
+    };
+    const compare = checks.prevToCompare(m);
+    const own = compare === undefined ? undefined : await this.ownHash(checks, compare);
+    checks.observe(m, own);
+  }
+
+  /** The hash of this client's copy of message `seq`: kept, or fetched (undefined if withheld). */
+  private async ownHash(checks: ChatChecks, seq: number): Promise<string | undefined> {
+    const kept = checks.state.hashes[seq];
+    if (kept !== undefined || checks.state.warnings[`withheld/${seq}`]) return kept;
+    const page = await this.options.api.listMessages(checks.chatId, { after: seq - 1, limit: 1 });
+    const found = page?.messages?.[0];
+    return found?.seq === seq ? messageHash(found) : undefined;
+  }
+
+  /** Fetches the seqs [from, to] from history and checks them; those it does not return are withheld. */
+  private async fill(checks: ChatChecks, [from, to]: [number, number], recovered: MessageData[]) {
+    let after = from - 1;
+    while (after < to) {
+      const page = await this.options.api.listMessages(checks.chatId, {
+        after,
+        limit: Math.min(PAGE, to - after),
+      });
+      const messages = Array.isArray(page?.messages) ? (page.messages as MessageData[]) : [];
+      let moved = false;
+      for (const m of messages) {
+        if (!Number.isSafeInteger(m?.seq) || m.seq <= after || m.seq > to || m.chatId !== checks.chatId)
+          continue;
+        for (let s = after + 1; s < m.seq; s++) checks.withheld(s);
+        let ok = false;
+        try {
+          ok = await this.options.verify(m);
+        } catch {
+          ok = false;
+        }
+        // one that does not verify is shown (refused) but not taken in: see receive
+        if (ok) await this.observe(checks, m, ok);
+        recovered.push(m);
+        after = m.seq;
+        moved = true;
+      }
+      if (!moved) break;
+    }
+    for (let s = after + 1; s <= to; s++) checks.withheld(s);
+  }
+
+  /** This installation's device id, made and saved on first use. */
+  private async device(): Promise<string> {
+    if (this.saved.device) return this.saved.device;
+    const made = newDevice();
+    this.madeDevice = made;
+    const stored = await this.options.store.updateTranscript((s) => ({
+      device: s?.device || made,
+      counters: s?.counters ?? {},
+      chats: s?.chats ?? {},
+    }));
+    this.saved.device = stored.device;
+    return stored.device;
+  }
+
+  /**
+   * The fields of the next message this device writes to the chat: its counter saved before it
+   * is used (a crash leaves a gap, never a repeat) and `prev` the latest message received.
+   */
+  next(chatId: string): Promise<TranscriptFields> {
+    return this.serial(async () => {
+      const device = await this.device();
+      const me = `${this.options.username}\n${device}`;
+      const seen = this.saved.chats[chatId]?.devices[me]?.high ?? 0;
+      const lost = this.saved.counters[chatId] === undefined && seen === 0 && device !== this.madeDevice;
+      const known = lost ? await this.highestInHistory(chatId, device) : (this.saved.counters[chatId] ?? 0);
+      let counter = 0;
+      const stored = await this.options.store.updateTranscript((s) => {
+        counter = Math.max(s?.counters?.[chatId] ?? 0, known, seen) + 1;
+        return {
+          device: s?.device || device,
+          counters: { ...s?.counters, [chatId]: counter },
+          chats: s?.chats ?? {},
+        };
+      });
+      this.saved.counters = { ...stored.counters };
+      const state = this.saved.chats[chatId];
+      const last = state?.last ?? 0;
+      const hash = state?.hashes[last];
+      return { device, counter, prev: last > 0 && hash ? { seq: last, hash } : null };
+    });
+  }
+
+  /** A post the server refused (nothing stored): its counter is free again, unless another was reserved since. */
+  release(chatId: string, counter: number): Promise<void> {
+    return this.serial(async () => {
+      const stored = await this.options.store.updateTranscript((s) => {
+        const counters = { ...s?.counters };
+        if (counters[chatId] === counter) counters[chatId] = counter - 1;
+        return { device: s?.device || this.saved.device, counters, chats: s?.chats ?? {} };
+      });
+      this.saved.counters = { ...stored.counters };
+    });
+  }
+
+  /** A device that lost its counters finds its highest number for the chat in the chat's history. */
+  private async highestInHistory(chatId: string, device: string): Promise<number> {
+    let highest = 0;
+    for (let after = 0, pages = 0; pages < 1000; pages++) {
+      const page = await this.options.api.listMessages(chatId, { after, limit: PAGE });
+      const messages = Array.isArray(page?.messages) ? (page.messages as MessageData[]) : [];
+      if (messages.length === 0) break;
+      for (const m of messages) {
+        const c = m?.message?.counter;
+        if (m?.sender === this.options.username && m.message.device === device && Number.isSafeInteger(c))
+          highest = Math.max(highest, c as number);
+      }
+      const last = messages.at(-1)?.seq;
+      if (!Number.isSafeInteger(last) || (last as number) <= after) break;
+      after = last as number;
+    }
+    return highest;
+  }
+}
+
+function higher(a: Record<string, number> | undefined, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(a ?? {})) if (v > (b[k] ?? 0)) out[k] = v;
+  return out;
+}
