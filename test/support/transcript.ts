@@ -10,9 +10,9 @@ import {
   type WarningChange,
 } from '../../src/client/index.js';
 import { nodeSignatures } from '../../src/client/node/index.js';
-import { keyStore } from '../client/support.js';
 import type { Rule } from './cli-proxy.js';
 import { PASSWORD } from './helper.js';
+import { keyStore } from './library.js';
 
 /** A library client of a fixture user, its stores in memory (give `transcripts` to restart it over them). */
 export async function libraryClient(
