@@ -76,6 +76,8 @@ export class ChatPanel {
   open(chatId: string): void {
     this.current = chatId;
     this.render();
+    // a chat opens at its newest message
+    this.log(chatId)?.toEnd();
     this.log(chatId)?.loadHistory();
   }
 
@@ -149,6 +151,7 @@ export class ChatPanel {
       }
     });
 
+    const log = this.log(chat.id);
     replace(
       this.element,
       h('h2', { id: 'chat-title' }, `Chat ${shortId(chat.id)}`),
@@ -156,9 +159,10 @@ export class ChatPanel {
       h('p', { class: 'members' }, `Members: ${members.join(', ')}`),
       h('p', { class: 'epoch' }, `Epoch ${this.session.epochOf(chat.id) ?? chat.epoch}`),
       h('div', { class: 'row' }, invited ? join : invite, leave),
-      this.log(chat.id)?.element,
+      log?.element,
       invited ? h('p', {}, 'You are invited: join to send.') : send,
       out,
     );
+    log?.shown();
   }
 }
