@@ -141,9 +141,9 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
     await connected(web.page);
     const second = await token;
     expect(await statusWith(second)).toBe(200);
-    // closing the tab: the pagehide handler's keepalive request revokes it
+    // closing the tab: the session worker revokes it shortly after (no page came back)
     await web.page.close({ runBeforeUnload: true });
-    await expect.poll(() => statusWith(second), { timeout: 15_000 }).toBe(401);
+    await expect.poll(() => statusWith(second), { timeout: 30_000 }).toBe(401);
 
     const again = await web.page.context().newPage();
     await again.goto(server.url);
@@ -187,7 +187,11 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
       await logIn(page, 'bob', PASSWORD);
       await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(tls, 'bob'));
       await connected(page);
-      expect(problems).toEqual([]);
+      // a certificate the browser does not trust gets no service worker: the page does without
+      // (closing the tab revokes the token at once, a reload logs out)
+      expect(
+        problems.filter((p) => p !== 'An SSL certificate error occurred when fetching the script.'),
+      ).toEqual([]);
       await context.close();
     });
   });

@@ -4,6 +4,7 @@
  */
 import { Api, browserSignatures, showControlsAs, type UserKeys } from '../../src/client/index.js';
 import { h, reason, replace } from './dom.js';
+import { keepChat, keepSession, keepSessions, keptChat, keptSession, leaving } from './kept-session.js';
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
 import { ChatPanel } from './panels/chat.js';
 import { chatsPanel } from './panels/chats.js';
@@ -33,11 +34,16 @@ let api: Api | undefined;
 let session: WebSession | undefined;
 
 /**
- * Closing the tab (or leaving the page) revokes the token: a keepalive request outlives the page.
- * A page restored from the back-forward cache starts again from the login.
+ * Closing the tab (or leaving the page) revokes the token, and a reload keeps it: `pagehide` cannot
+ * tell the two apart, so the token goes to the service worker (kept-session.ts), which revokes it
+ * shortly after unless this tab's page comes back and says so. Without a service worker, a keepalive
+ * request revokes it at once (a reload then logs out). A page restored from the back-forward cache
+ * starts again, as a reload.
  */
 addEventListener('pagehide', () => {
   if (!api?.token) return;
+  if (leaving(api.token)) return;
+  keepSession(undefined);
   fetch(`${api.server}/auth/logout`, {
     method: 'POST',
     keepalive: true,
@@ -72,6 +78,7 @@ async function created({ username, password, keys }: NewAccount): Promise<void> 
     const fresh = new Api({ server: location.origin });
     await fresh.login(username, password);
     api = fresh;
+    keepSession(fresh.token ? { username, token: fresh.token } : undefined);
     showAccount(username, false);
     kept = await loadKeyStore(pickedKeyFiles(keys), username, fresh, provider);
     showAccount(username, true);
@@ -85,7 +92,13 @@ async function created({ username, password, keys }: NewAccount): Promise<void> 
 async function login(username: string, password: string): Promise<void> {
   const fresh = new Api({ server: location.origin });
   await fresh.login(username, password);
+  await begin(fresh, username);
+}
+
+/** The session of a login, or of a reload (the token this tab kept). */
+async function begin(fresh: Api, username: string): Promise<void> {
   api = fresh;
+  keepSession(fresh.token ? { username, token: fresh.token } : undefined);
   showAccount(username, false);
   let kept: UserKeys | undefined;
   let problem: string | undefined;
@@ -127,6 +140,7 @@ async function logOut(notice?: string): Promise<void> {
   const a = api;
   session = undefined;
   api = undefined;
+  keepSession(undefined);
   if (s) await s.close();
   else await a?.logout().catch(() => undefined);
   showLogin(notice);
@@ -157,6 +171,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
     s,
     (chatId) => {
       view.open(chatId);
+      keepChat(chatId);
       chats.render();
     },
     () => view.current,
@@ -176,6 +191,12 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   replace(connection, 'Connecting…');
   try {
     await s.start();
+    // after a reload: the chat that was open
+    const open = keptChat();
+    if (open && s.chats.has(open) && view.current === undefined) {
+      view.open(open);
+      chats.render();
+    }
   } catch (error) {
     // refused (a changed server key, an answer that does not check): logged out at once, as the
     // CLI does, so that no live token is left behind a page that cannot be used
@@ -183,4 +204,25 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   }
 }
 
-showLogin();
+/**
+ * A reload: this tab's session goes on where it was (the token checked by the first request; a
+ * revoked or expired one shows the login). Otherwise the login.
+ */
+async function resume(): Promise<void> {
+  const kept = keptSession();
+  const ready = keepSessions(kept?.token);
+  if (!kept) return showLogin();
+  await ready;
+  const fresh = new Api({ server: location.origin });
+  fresh.token = kept.token;
+  try {
+    await fresh.listOnlineUsers();
+  } catch {
+    // revoked (the page was gone too long) or expired
+    keepSession(undefined);
+    return showLogin('Your session ended: log in again.');
+  }
+  await begin(fresh, kept.username);
+}
+
+void resume();
