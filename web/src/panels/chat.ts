@@ -1,5 +1,6 @@
 import { ApiError, type SignatureAlgorithm, shortId } from '../../../src/client/index.js';
 import { field, h, names, onSubmit, replace } from '../dom.js';
+import { joinChat, leaveChat } from '../invitations.js';
 import { SCHEME_SETTING, type WebSession } from '../session.js';
 import { modeWords, unavailableText } from './chats.js';
 import { ChatLog } from './messages.js';
@@ -105,17 +106,11 @@ export class ChatPanel {
     );
 
     const join = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Join'));
-    onSubmit(join, out, async () => {
-      const since = this.session.mark();
-      this.session.setChat(await this.session.client.join(chat.id), chat.id, since);
-    });
+    onSubmit(join, out, () => joinChat(this.session, chat.id));
 
-    const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Leave'));
-    onSubmit(leave, out, async () => {
-      await this.session.api.leaveChat(chat.id);
-      this.session.chats.delete(chat.id);
-      this.session.emit({ type: 'chats', chatId: chat.id });
-    });
+    // an invitation is declined, a chat joined is left: the same request
+    const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, invited ? 'Decline' : 'Leave'));
+    onSubmit(leave, out, () => leaveChat(this.session, chat.id));
 
     const invitees = h('input', { name: 'invite', autocomplete: 'off', spellcheck: 'false', required: true });
     const invite = h(

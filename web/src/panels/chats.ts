@@ -1,5 +1,6 @@
 import { type Chat, shortId, type Unavailable } from '../../../src/client/index.js';
-import { field, h, names, onSubmit, replace } from '../dom.js';
+import { field, h, names, onSubmit, reason, replace } from '../dom.js';
+import { joinChat, leaveChat } from '../invitations.js';
 import type { WebSession } from '../session.js';
 
 /**
@@ -23,6 +24,38 @@ export function chatsPanel(
 ) {
   const list = h('ul', { class: 'chats' });
   const notes = h('p', { role: 'status' });
+  const answer = (chatId: string, action: () => Promise<void>) =>
+    action().then(
+      () => (session.chats.has(chatId) ? open(chatId) : render()),
+      (error) => replace(out, reason(error)),
+    );
+  const invitationButtons = (chatId: string, others: string[]) => {
+    const who = others.join(', ') || 'only you';
+    return h(
+      'span',
+      { class: 'invitation' },
+      ' ',
+      h(
+        'button',
+        {
+          type: 'button',
+          'aria-label': `Join the chat with ${who}`,
+          onclick: () => answer(chatId, () => joinChat(session, chatId)),
+        },
+        'Join',
+      ),
+      ' ',
+      h(
+        'button',
+        {
+          type: 'button',
+          'aria-label': `Decline the chat with ${who}`,
+          onclick: () => answer(chatId, () => leaveChat(session, chatId)),
+        },
+        'Decline',
+      ),
+    );
+  };
   const render = () => {
     const items = [...session.chats.values()].map((chat) => {
       const me = chat.members.find((m) => m.username === session.username);
@@ -43,6 +76,8 @@ export function chatsPanel(
         ),
         ' ',
         h('span', { class: 'mode' }, `(${modeWords(session, chat)})`),
+        // an invitation is answered here; the chat open has its own Join and Decline
+        me?.state === 'invited' && chat.id !== current() && invitationButtons(chat.id, others),
       );
     });
     replace(list, ...(items.length ? items : [h('li', {}, 'No chats yet.')]));
