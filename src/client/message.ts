@@ -32,7 +32,7 @@ export interface ComposeInput {
   text: string;
   alg: SignatureAlgorithm;
   signingKey: KeyHandle;
-  /** Tests only: a given id or time. */
+  /** A given id (a message sent again keeps its id) or, in tests only, time. */
   id?: string;
   sentAt?: string;
 }

@@ -180,6 +180,7 @@ export class Client {
     key: CryptoKey,
     text: string,
     alg: SignatureAlgorithm,
+    id?: string,
   ): Promise<MessageBody> {
     const signingKey = this.keys.signing[alg];
     if (signingKey === undefined) throw new ClientError(`this client does not sign with ${alg}`);
@@ -191,20 +192,28 @@ export class Client {
       text,
       alg,
       signingKey,
+      id,
     });
   }
 
   /**
    * Encrypts, signs and posts under the highest epoch seen; a STALE_EPOCH answer is re-encrypted
    * under the new key and sent once more, if that key is newer and is the epoch the answer named.
+   * `id` is the message's id when it is sent again (a copy that did arrive is then refused as
+   * `DUPLICATE_MESSAGE`, never stored twice); a new one otherwise.
    */
-  async send(chatId: string, text: string, alg: SignatureAlgorithm): Promise<{ seq: number; epoch: number }> {
+  async send(
+    chatId: string,
+    text: string,
+    alg: SignatureAlgorithm,
+    id?: string,
+  ): Promise<{ seq: number; epoch: number }> {
     let epoch = this.options.epochs.highestEpoch(chatId);
     const { chatKeys } = this;
     let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
     if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
     const post = async (e: number, k: CryptoKey) =>
-      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg));
+      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, id));
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {

@@ -66,7 +66,7 @@ export async function keepSessions(back?: string): Promise<void> {
 
 /** On pagehide: hands the token to the worker; false if there is none (then revoke it now). */
 export function leaving(token: string): boolean {
-  if (!worker || worker.state !== 'activated') return false;
+  if (worker?.state !== 'activated') return false;
   worker.postMessage({ type: 'leaving', token });
   return true;
 }

@@ -7,4 +7,5 @@ export type SessionEvent =
   | { type: 'chats'; chatId?: string }
   | { type: 'message'; data: FeedEvent['data'] }
   | { type: 'notice'; text: string; chatId?: string; warning?: boolean }
-  | { type: 'trust' };
+  | { type: 'trust' }
+  | { type: 'outbox' };

@@ -1,6 +1,7 @@
 import { ApiError, type SignatureAlgorithm, shortId } from '../../../src/client/index.js';
-import { field, h, names, onSubmit, replace } from '../dom.js';
+import { field, h, messageText, names, onSubmit, replace } from '../dom.js';
 import { joinChat, leaveChat } from '../invitations.js';
+import { Outbox } from '../outbox.js';
 import { SCHEME_SETTING, type WebSession } from '../session.js';
 import { modeWords, unavailableText } from './chats.js';
 import { ChatLog } from './messages.js';
@@ -34,10 +35,15 @@ export class ChatPanel {
   private readonly scheme = schemeSelect();
   /** Kept across renders, so that what is being typed survives a membership change. */
   private readonly text = h('textarea', { name: 'message', rows: '2', required: true });
+  private readonly outbox: Outbox;
+  /** The open chat's messages that wait for the server, shown until it takes them. */
+  private readonly unsent = h('div', { class: 'unsent' });
   current?: string;
 
   constructor(private readonly session: WebSession) {
+    this.outbox = new Outbox(session);
     session.on((event) => {
+      if (event.type === 'outbox') this.showUnsent();
       if (event.type === 'message') {
         const log = this.log(event.data.chatId);
         if (log) log.add(event.data);
@@ -136,11 +142,15 @@ export class ChatPanel {
       h('button', { type: 'submit' }, 'Send'),
     );
     onSubmit(send, out, async () => {
-      if (!text.value.trim()) return;
+      const written = text.value;
+      if (!written.trim()) return;
+      // taken at once: sent now, or kept in the queue below until the server is back
+      text.value = '';
       try {
-        await this.session.client.send(chat.id, text.value, this.scheme.value as SignatureAlgorithm);
-        text.value = '';
+        await this.outbox.add(chat.id, written, this.scheme.value as SignatureAlgorithm);
       } catch (error) {
+        // refused (not kept): what was written comes back to be sent again
+        if (!text.value) text.value = written;
         if (error instanceof ApiError && error.code === 'NOT_JOINED') throw new Error('Join the chat first.');
         throw error;
       }
@@ -155,9 +165,26 @@ export class ChatPanel {
       h('p', { class: 'epoch' }, `Epoch ${this.session.epochOf(chat.id) ?? chat.epoch}`),
       h('div', { class: 'row' }, invited ? join : invite, leave),
       log?.element,
+      this.unsent,
       invited ? h('p', {}, 'You are invited: join to send.') : send,
       out,
     );
     log?.shown();
+    this.showUnsent();
+  }
+
+  /** The queue of the open chat's unsent messages, in the order they will be sent, and why they wait. */
+  private showUnsent(): void {
+    const mine = this.outbox.waiting.filter((m) => m.chatId === this.current);
+    if (!mine.length) return replace(this.unsent);
+    replace(
+      this.unsent,
+      h(
+        'ul',
+        { 'aria-label': 'Unsent messages', class: 'unsent-list' },
+        ...mine.map((m) => h('li', {}, h('span', { class: 'meta' }, 'waiting'), ' ', messageText(m.text))),
+      ),
+      this.outbox.problem && h('p', { role: 'status', class: 'warning' }, this.outbox.problem),
+    );
   }
 }
