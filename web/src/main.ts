@@ -3,6 +3,7 @@
  * here, in the page, through the client library (src/client/), exactly as the CLI does it.
  */
 import { Api, browserSignatures, showControlsAs, type UserKeys } from '../../src/client/index.js';
+import { Attention, notificationSettings } from './attention.js';
 import { h, reason, replace } from './dom.js';
 import { keepChat, keepSession, keepSessions, keptChat, keptSession, leaving } from './kept-session.js';
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
@@ -56,6 +57,7 @@ addEventListener('pageshow', (event) => {
 });
 
 function showLogin(notice?: string): void {
+  document.title = 'Secure Chat';
   replace(account);
   replace(connection);
   replace(app, loginPanel(login, showRegister, notice));
@@ -167,14 +169,17 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
       void logOut(`Your session ended (${event.detail ?? 'the server closed it'}): log in again.`);
   });
   const view = new ChatPanel(s);
+  const attention = new Attention(s, () => view.current);
   const chats = chatsPanel(
     s,
     (chatId) => {
       view.open(chatId);
       keepChat(chatId);
+      attention.seen();
       chats.render();
     },
     () => view.current,
+    (chatId) => attention.unread(chatId),
   );
   showAccount(username, true);
   replace(
@@ -184,6 +189,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
       { class: 'side' },
       presencePanel(s),
       chats.element,
+      h('section', { class: 'panel', 'aria-label': 'Notifications' }, notificationSettings()),
       trustPanel(s, (sender) => view.retry(sender)),
     ),
     view.element,
@@ -195,6 +201,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
     const open = keptChat();
     if (open && s.chats.has(open) && view.current === undefined) {
       view.open(open);
+      attention.seen();
       chats.render();
     }
   } catch (error) {

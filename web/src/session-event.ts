@@ -8,4 +8,8 @@ export type SessionEvent =
   | { type: 'message'; data: FeedEvent['data'] }
   | { type: 'notice'; text: string; chatId?: string; warning?: boolean }
   | { type: 'trust' }
-  | { type: 'outbox' };
+  | { type: 'outbox' }
+  /** A peer's message, live (not history), read and shown in its chat's log. */
+  | { type: 'arrived'; chatId: string; sender: string; text: string }
+  /** What the user has seen changed (a chat opened, the tab shown again): unread counts. */
+  | { type: 'unread' };

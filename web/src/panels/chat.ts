@@ -46,7 +46,12 @@ export class ChatPanel {
       if (event.type === 'outbox') this.showUnsent();
       if (event.type === 'message') {
         const log = this.log(event.data.chatId);
-        if (log) log.add(event.data);
+        const data = event.data;
+        if (log)
+          void log.add(data).then((text) => {
+            if (text !== undefined && data.sender !== session.username)
+              session.emit({ type: 'arrived', chatId: data.chatId, sender: data.sender, text });
+          });
         // refused, not dropped: a message for a chat this user is not in
         else
           session.emit({

@@ -21,6 +21,7 @@ export function chatsPanel(
   session: WebSession,
   open: (chatId: string) => void,
   current: () => string | undefined,
+  unread: (chatId: string) => number = () => 0,
 ) {
   const list = h('ul', { class: 'chats' });
   const notes = h('p', { role: 'status' });
@@ -75,6 +76,8 @@ export function chatsPanel(
           label,
         ),
         ' ',
+        unread(chat.id) > 0 && h('span', { class: 'unread' }, `${unread(chat.id)} unread`),
+        ' ',
         h('span', { class: 'mode' }, `(${modeWords(session, chat)})`),
         // an invitation is answered here; the chat open has its own Join and Decline
         me?.state === 'invited' && chat.id !== current() && invitationButtons(chat.id, others),
@@ -83,7 +86,7 @@ export function chatsPanel(
     replace(list, ...(items.length ? items : [h('li', {}, 'No chats yet.')]));
   };
   session.on((event) => {
-    if (event.type === 'chats') render();
+    if (event.type === 'chats' || event.type === 'unread') render();
     if (event.type === 'notice' && !event.chatId) replace(notes, event.text);
     if (event.type === 'notice' && event.chatId && /invited you/.test(event.text)) replace(notes, event.text);
   });

@@ -99,15 +99,18 @@ export class ChatLog {
   }
 
   /** A message of this chat: verified, decrypted and shown in its place, or shown as refused. */
-  async add(data: MessageData): Promise<void> {
-    if (this.seen.first(data)) await this.show(data);
+  /** Returns the text when the message is new here and was read (not refused), else undefined. */
+  async add(data: MessageData): Promise<string | undefined> {
+    return this.seen.first(data) ? await this.show(data) : undefined;
   }
 
-  private async show(data: MessageData): Promise<void> {
+  private async show(data: MessageData): Promise<string | undefined> {
+    let shownText: string | undefined;
     const seq = Number(data?.seq);
     let entry: HTMLElement;
     try {
       const text = await this.session.client.read(data, this.chatId);
+      shownText = text;
       entry = h(
         'li',
         { class: data.sender === this.session.username ? 'message own' : 'message' },
@@ -138,6 +141,7 @@ export class ChatLog {
     entry.dataset.seq = String(Number.isSafeInteger(seq) ? seq : 0);
     this.place(entry, seq);
     this.added(data?.sender === this.session.username);
+    return shownText;
   }
 
   /** Tries the refused messages of `sender` again (after their new key was trusted). */
