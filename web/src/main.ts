@@ -159,7 +159,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
       event.state === 'connected'
         ? 'Connected'
         : event.state === 'reconnecting'
-          ? `Reconnecting… (${event.detail ?? ''})`
+          ? `Reconnecting… (${/fetch|network/i.test(event.detail ?? '') ? 'the server cannot be reached; what you send is kept until it is back' : (event.detail ?? '')})`
           : `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
     connection.dataset.state = event.state;
     replace(connection, text);

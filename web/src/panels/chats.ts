@@ -1,5 +1,5 @@
 import { type Chat, shortId, type Unavailable } from '../../../src/client/index.js';
-import { field, h, names, onSubmit, reason, replace } from '../dom.js';
+import { field, h, names, onSubmit, reason, replace, sayFor } from '../dom.js';
 import { joinChat, leaveChat } from '../invitations.js';
 import type { WebSession } from '../session.js';
 
@@ -85,10 +85,24 @@ export function chatsPanel(
     });
     replace(list, ...(items.length ? items : [h('li', {}, 'No chats yet.')]));
   };
+  /** The chat whose invitation the status line says, while it does. */
+  let invitedTo: string | undefined;
+  const invited = (chatId: string) =>
+    session.chats
+      .get(chatId)
+      ?.members.some((m) => m.username === session.username && m.state === 'invited') ?? false;
   session.on((event) => {
     if (event.type === 'chats' || event.type === 'unread') render();
-    if (event.type === 'notice' && !event.chatId) replace(notes, event.text);
-    if (event.type === 'notice' && event.chatId && /invited you/.test(event.text)) replace(notes, event.text);
+    if (event.type === 'notice' && !event.chatId) sayFor(notes, event.text);
+    // an invitation is said until it is answered (or the chat is gone)
+    if (event.type === 'notice' && event.chatId && /invited you/.test(event.text)) {
+      invitedTo = event.chatId;
+      replace(notes, event.text);
+    }
+    if (event.type === 'chats' && invitedTo !== undefined && !invited(invitedTo)) {
+      invitedTo = undefined;
+      replace(notes);
+    }
   });
 
   const invitees = h('input', { name: 'invitees', autocomplete: 'off', spellcheck: 'false', required: true });
@@ -119,7 +133,7 @@ export function chatsPanel(
     toggle.setAttribute('aria-expanded', 'false');
     session.setChat(chat, undefined, since);
     open(chat.id);
-    replace(out, unavailableText(unavailable));
+    sayFor(out, unavailableText(unavailable));
   });
   render();
   return {

@@ -1,4 +1,4 @@
-import { field, h, onSubmit, replace } from '../dom.js';
+import { field, h, onSubmit, replace, sayFor } from '../dom.js';
 import type { WebSession } from '../session.js';
 
 /** Who is online, live from `presence` events, and anyone's status on demand. */
@@ -29,7 +29,7 @@ export function presencePanel(session: WebSession): HTMLElement {
     const s = await session.api.getUserStatus(name);
     const seen =
       typeof s?.lastSeen === 'string' ? `, last seen ${new Date(s.lastSeen).toLocaleString()}` : '';
-    replace(out, `${name} is ${s?.online === true ? 'online' : `offline${seen}`}`);
+    sayFor(out, `${name} is ${s?.online === true ? 'online' : `offline${seen}`}`);
   });
   return h('section', { class: 'panel', 'aria-label': 'Online' }, h('h2', {}, 'Online'), list, form);
 }
