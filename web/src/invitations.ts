@@ -12,3 +12,25 @@ export async function leaveChat(session: WebSession, chatId: string): Promise<vo
   session.chats.delete(chatId);
   session.emit({ type: 'chats', chatId });
 }
+
+/**
+ * The chat with one person: the user's chat whose only other member they are, else a new one
+ * (they are invited). Returns its id.
+ */
+export async function chatWith(session: WebSession, name: string): Promise<string> {
+  for (const chat of session.chats.values()) {
+    const others = chat.members.filter((m) => m.username !== session.username);
+    if (others.length === 1 && others[0].username === name) return chat.id;
+  }
+  const since = session.mark();
+  const { chat, unavailable } = await session.client.createChat([name]);
+  session.setChat(chat, undefined, since);
+  if (unavailable.length)
+    session.emit({
+      type: 'notice',
+      chatId: chat.id,
+      warning: true,
+      text: `${name} is ${unavailable[0].reason}`,
+    });
+  return chat.id;
+}

@@ -187,7 +187,12 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
     h(
       'div',
       { class: 'side' },
-      presencePanel(s),
+      presencePanel(s, (chatId) => {
+        view.open(chatId);
+        keepChat(chatId);
+        attention.seen();
+        chats.render();
+      }),
       chats.element,
       h('section', { class: 'panel', 'aria-label': 'Notifications' }, notificationSettings()),
       trustPanel(s, (sender) => view.retry(sender)),

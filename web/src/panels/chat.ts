@@ -1,9 +1,9 @@
-import { ApiError, type SignatureAlgorithm, shortId } from '../../../src/client/index.js';
+import { ApiError, type SignatureAlgorithm } from '../../../src/client/index.js';
 import { field, h, messageText, names, onSubmit, replace } from '../dom.js';
 import { joinChat, leaveChat } from '../invitations.js';
 import { Outbox } from '../outbox.js';
 import { SCHEME_SETTING, type WebSession } from '../session.js';
-import { modeWords, unavailableText } from './chats.js';
+import { chatName, modeWords, unavailableText } from './chats.js';
 import { ChatLog } from './messages.js';
 
 /** The schemes a browser signs with; DSA is verified but never signed in the page. */
@@ -164,7 +164,7 @@ export class ChatPanel {
     const log = this.log(chat.id);
     replace(
       this.element,
-      h('h2', { id: 'chat-title' }, `Chat ${shortId(chat.id)}`),
+      h('h2', { id: 'chat-title', 'data-chat-id': chat.id }, `Chat with ${chatName(this.session, chat)}`),
       h('p', { class: 'mode' }, `Who can read: ${modeWords(this.session, chat)}`),
       h('p', { class: 'members' }, `Members: ${members.join(', ')}`),
       h('p', { class: 'epoch' }, `Epoch ${this.session.epochOf(chat.id) ?? chat.epoch}`),

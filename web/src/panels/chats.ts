@@ -60,8 +60,8 @@ export function chatsPanel(
   const render = () => {
     const items = [...session.chats.values()].map((chat) => {
       const me = chat.members.find((m) => m.username === session.username);
-      const others = chat.members.filter((m) => m.username !== session.username).map((m) => m.username);
-      const label = `${others.join(', ') || 'only you'} · ${shortId(chat.id)} · epoch ${session.epochOf(chat.id) ?? chat.epoch}${me?.state === 'invited' ? ' · invited' : ''}`;
+      const others = othersIn(session, chat);
+      const label = `${chatName(session, chat)} · epoch ${session.epochOf(chat.id) ?? chat.epoch}${me?.state === 'invited' ? ' · invited' : ''}`;
       return h(
         'li',
         {},
@@ -70,6 +70,7 @@ export function chatsPanel(
           {
             type: 'button',
             class: 'link',
+            'data-chat-id': chat.id,
             'aria-current': chat.id === current() ? 'true' : undefined,
             onclick: () => open(chat.id),
           },
@@ -149,6 +150,21 @@ export function chatsPanel(
     ),
     render,
   };
+}
+
+/** The other members of a chat (joined or invited), by name. */
+export const othersIn = (session: WebSession, chat: Chat): string[] =>
+  chat.members.filter((m) => m.username !== session.username).map((m) => m.username);
+
+/**
+ * A chat as a person names it: by its other members ("alice, bob"), and only where another chat
+ * of the user has the same members, with its short id too.
+ */
+export function chatName(session: WebSession, chat: Chat): string {
+  const key = (c: Chat) => othersIn(session, c).sort().join(',');
+  const mine = key(chat);
+  const same = [...session.chats.values()].some((c) => c.id !== chat.id && key(c) === mine);
+  return `${othersIn(session, chat).join(', ') || 'only you'}${same ? ` · ${shortId(chat.id)}` : ''}`;
 }
 
 /** "erin is offline, nobody is unknown: not invited". */
