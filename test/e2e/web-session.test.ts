@@ -150,6 +150,7 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
     await logIn(again, 'carol');
     await connected(again);
     await again.getByRole('button', { name: 'Forget keys' }).click();
+    await again.getByRole('button', { name: 'Forget keys for good' }).click();
     await again.getByRole('button', { name: 'Log in' }).waitFor();
     await logIn(again, 'carol');
     await again.getByLabel('Key store', { exact: true }).waitFor();

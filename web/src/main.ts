@@ -9,6 +9,7 @@ import { keepChat, keepSession, keepSessions, keptChat, keptSession, leaving } f
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
 import { ChatPanel } from './panels/chat.js';
 import { chatsPanel } from './panels/chats.js';
+import { forgetDialog, type Undownloaded } from './panels/forget.js';
 import { keysPanel } from './panels/keys.js';
 import { loginPanel } from './panels/login.js';
 import { presencePanel } from './panels/presence.js';
@@ -33,6 +34,10 @@ const provider = browserSignatures();
 
 let api: Api | undefined;
 let session: WebSession | undefined;
+/** The key store of an account made here whose download was skipped (memory only, this page's life). */
+let undownloaded: { username: string; archive: Undownloaded } | undefined;
+const SKIPPED_SETTING = (username: string) => `securechat.skipped-download.${username}`;
+const skippedDownload = (username: string) => localStorage.getItem(SKIPPED_SETTING(username)) === '1';
 
 /**
  * Closing the tab (or leaving the page) revokes the token, and a reload keeps it: `pagehide` cannot
@@ -87,7 +92,14 @@ async function created({ username, password, keys }: NewAccount): Promise<void> 
   } catch (error) {
     problem = `${reason(error)} Your account exists: download the key store, then log in.`;
   }
-  const next = () => (kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin());
+  const next = (downloaded: boolean) => {
+    // skipped: remembered, so that Forget keys reminds before deleting the only copy
+    if (!downloaded) {
+      undownloaded = { username, archive };
+      localStorage.setItem(SKIPPED_SETTING(username), '1');
+    }
+    return kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin();
+  };
   replace(app, createdPanel(username, archive, next, problem));
 }
 
@@ -130,9 +142,22 @@ function showAccount(username: string, withKeys: boolean): void {
   const logout = h('button', { type: 'button' }, 'Log out');
   logout.addEventListener('click', () => void logOut());
   const forget = h('button', { type: 'button' }, 'Forget keys');
-  forget.addEventListener('click', async () => {
-    await forgetKeys(username);
-    await logOut();
+  forget.addEventListener('click', () => {
+    if (document.getElementById('forget-title')) return;
+    const dialog = forgetDialog(
+      username,
+      {
+        archive: undownloaded?.username === username ? undownloaded.archive : undefined,
+        skipped: skippedDownload(username),
+      },
+      async () => {
+        await forgetKeys(username);
+        localStorage.removeItem(SKIPPED_SETTING(username));
+        await logOut();
+      },
+      () => dialog.remove(),
+    );
+    app.prepend(dialog);
   });
   replace(account, h('span', {}, `Logged in as ${username}`), ' ', withKeys && forget, ' ', logout);
 }
