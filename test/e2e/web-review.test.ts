@@ -194,7 +194,9 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
     await carol.page.reload();
     await logIn(carol.page, 'carol');
     await connected(carol.page);
-    const listed = carol.page.getByRole('listitem').filter({ hasText: ` · ${id} ` });
+    const listed = carol.page
+      .getByRole('listitem')
+      .filter({ has: carol.page.locator(`button[data-chat-id="${id}"]`) });
     expect(await listed.textContent()).toMatch(/\(the server can read if it is compromised\)$/);
     await listed.getByRole('button').click();
     await carol.page.getByText(/^Who can read: /).waitFor();
