@@ -106,7 +106,13 @@ export function chatsPanel(
     }
   });
 
-  const invitees = h('input', { name: 'invitees', autocomplete: 'off', spellcheck: 'false', required: true });
+  const invitees = h('input', {
+    name: 'invitees',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    'aria-describedby': 'invitees-hint',
+  });
   // off: the server makes the chat's keys (server mode, the default); on: members' clients do
   const membersOnly = h('input', { type: 'checkbox', name: 'members-only' });
   const out = h('p', { role: 'alert', class: 'error' });
@@ -114,6 +120,11 @@ export function chatsPanel(
     'form',
     { class: 'stack', hidden: true },
     field('Invitees', invitees),
+    h(
+      'span',
+      { class: 'hint', id: 'invitees-hint' },
+      'Separate names with commas or spaces: alice, bob carol',
+    ),
     h('label', { class: 'check' }, membersOnly, ' Only members can read'),
     h('button', { type: 'submit' }, 'Start chat'),
   );
