@@ -54,10 +54,14 @@ export class Attention {
     if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     const withText = localStorage.getItem(NOTIFY_TEXT_SETTING) === 'on';
     // one notification per chat, replaced by the next (tag); its text only if chosen
-    new Notification(TITLE, {
-      body: withText ? `${sender}: ${text}` : `New message from ${sender}`,
-      tag: chatId,
-    });
+    try {
+      new Notification(TITLE, {
+        body: withText ? `${sender}: ${text}` : `New message from ${sender}`,
+        tag: chatId,
+      });
+    } catch {
+      // a browser that shows notifications only from a service worker: the count in the title stays
+    }
   }
 }
 

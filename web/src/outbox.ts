@@ -17,7 +17,7 @@ export const AWAY_TEXT =
 /** Whether a failure means the server was not reached (the message may be sent again as it is). */
 export function unreachable(error: unknown): boolean {
   // fetch rejects with a TypeError ("Failed to fetch") when there is no answer at all
-  if (error instanceof TypeError) return true;
+  if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) return true;
   return error instanceof ApiError && [502, 503, 504].includes(error.status);
 }
 
