@@ -1,6 +1,6 @@
 /**
- * Bundles the web client (web/src/main.ts, web/styles.css and the DSA key generation worker
- * web/src/workers/dsa.ts) with esbuild into web/dist/: the
+ * Bundles the web client (web/src/main.ts, web/styles.css, the DSA key generation worker
+ * web/src/workers/dsa.ts and the service worker web/src/workers/session-keeper.ts) with esbuild into web/dist/: the
  * assets under content-hashed names (served with a year's cache), index.html naming them (served
  * with no-cache). `npm start` runs it first and the test global setup runs it once; dist/ is not in git.
  */
@@ -47,13 +47,24 @@ export async function buildWeb(
   });
   const dsaWorker = worker.outputFiles.map((f) => path.basename(f.path)).find((f) => f.endsWith('.js'));
   if (!dsaWorker) throw new Error('the web build made no DSA worker');
+  // the service worker that ends a session shortly after its page is gone, unless it was a reload
+  const keeper = await build({
+    ...options,
+    entryPoints: { 'session-worker': path.join(WEB_DIR, 'src/workers/session-keeper.ts') },
+    format: 'iife',
+  });
+  const sessionWorker = keeper.outputFiles.map((f) => path.basename(f.path)).find((f) => f.endsWith('.js'));
+  if (!sessionWorker) throw new Error('the web build made no session worker');
   const result = await build({
     ...options,
     entryPoints: { app: path.join(WEB_DIR, 'src/main.ts'), style: path.join(WEB_DIR, 'styles.css') },
     format: 'esm',
-    define: { SECURECHAT_DSA_WORKER: JSON.stringify(`/assets/${dsaWorker}`) },
+    define: {
+      SECURECHAT_DSA_WORKER: JSON.stringify(`/assets/${dsaWorker}`),
+      SECURECHAT_SESSION_WORKER: JSON.stringify(`/assets/${sessionWorker}`),
+    },
   });
-  const files = [...worker.outputFiles, ...result.outputFiles];
+  const files = [...worker.outputFiles, ...keeper.outputFiles, ...result.outputFiles];
   const outputs = files.map((f) => path.basename(f.path));
   const script = outputs.find((f) => f.startsWith('app-') && f.endsWith('.js'));
   const style = outputs.find((f) => f.startsWith('style-') && f.endsWith('.css'));

@@ -8,6 +8,7 @@ import {
   importServerKey,
   type KeyEnvelope,
   keySetFingerprint,
+  safetyNumber,
   toHex,
   unwrapChatKeyBytes,
   verifyEnvelopeSignature,
@@ -58,11 +59,19 @@ export async function fingerprints(ctx: Context, user?: string): Promise<void> {
   const name = escapeControls(user);
   ctx.say(`${name}'s keys, as the server has them${pinned ? '' : ' (not pinned yet)'}:`);
   await showFingerprints(ctx, current, pinned);
+  // the same digits the other side's page or CLI shows (src/client/safety-number.ts)
+  const number = await safetyNumber(
+    { username: s.username, fingerprints: await s.ownFingerprints() },
+    { username: user, fingerprints: current },
+  );
+  ctx.say(`safety number with ${name} (the same on both sides; compare it in person or by phone):`);
+  ctx.say(`  ${number}`);
   ctx.result({
     username: user,
     fingerprints: current,
     all: await keySetFingerprint(current),
     pinned: pinned ?? null,
+    safetyNumber: number,
   });
 }
 

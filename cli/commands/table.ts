@@ -230,7 +230,7 @@ export const COMMANDS: readonly Command[] = [
       help: [
         [
           'fingerprint [user]',
-          "key fingerprints (yours and the server's, or a user's); works when the\nserver's key changed, showing the pinned and the new one",
+          "key fingerprints (yours and the server's, or a user's with your safety\nnumber with them); works when the server's key changed, showing the pinned\nand the new one",
         ],
       ],
       inspectsServerKey: () => true,

@@ -18,6 +18,7 @@ export * from './member-commits.js';
 export * from './members.js';
 export * from './message.js';
 export * from './register.js';
+export * from './safety-number.js';
 export * from './session.js';
 export * from './signatures.js';
 export * from './sse.js';

@@ -45,7 +45,7 @@ export interface ComposeInput {
   signingKey: KeyHandle;
   /** Where it stands in its device's sequence and what it saw: makes it a version-2 message. */
   transcript?: TranscriptFields;
-  /** Tests only: a given id or time. */
+  /** A given id (a message sent again keeps its id) or, in tests only, time. */
   id?: string;
   sentAt?: string;
 }

@@ -1,4 +1,5 @@
 import type { Api } from './api.js';
+import { randomId } from './bytes.js';
 import type { TranscriptFields } from './canonical.js';
 import { ChatKeys } from './chat-keys.js';
 import { type Chat, checkNewChat, type Unavailable } from './chats.js';
@@ -195,6 +196,7 @@ export class Client {
     text: string,
     alg: SignatureAlgorithm,
     transcript?: TranscriptFields,
+    id?: string,
   ): Promise<MessageBody> {
     const signingKey = this.keys.signing[alg];
     if (signingKey === undefined) throw new ClientError(`this client does not sign with ${alg}`);
@@ -207,17 +209,25 @@ export class Client {
       alg,
       signingKey,
       transcript,
+      id,
     });
   }
 
   /**
    * Encrypts, signs and posts under the highest epoch seen; a STALE_EPOCH answer is re-encrypted
    * under the new key and sent once more, if that key is newer and is the epoch the answer named.
+   * `id` is the message's id when it is sent again (a copy that did arrive is then refused as
+   * `DUPLICATE_MESSAGE`, never stored twice); a new one otherwise.
    */
-  send(chatId: string, text: string, alg: SignatureAlgorithm): Promise<{ seq: number; epoch: number }> {
+  send(
+    chatId: string,
+    text: string,
+    alg: SignatureAlgorithm,
+    id?: string,
+  ): Promise<{ seq: number; epoch: number }> {
     const run = (this.sending.get(chatId) ?? Promise.resolve()).then(
-      () => this.sendNow(chatId, text, alg),
-      () => this.sendNow(chatId, text, alg),
+      () => this.sendNow(chatId, text, alg, id),
+      () => this.sendNow(chatId, text, alg, id),
     );
     this.sending.set(chatId, run);
     void run
@@ -232,10 +242,11 @@ export class Client {
    * One post: its counter reserved first, kept for a retry of a refused post (nothing stored), and
    * given back when the post is refused for good.
    */
-  private async sendNow(chatId: string, text: string, alg: SignatureAlgorithm) {
+  private async sendNow(chatId: string, text: string, alg: SignatureAlgorithm, id?: string) {
     const transcript = await this.transcript.next(chatId);
     try {
-      return await this.post(chatId, text, alg, transcript);
+      // one id for every try of this post: a retry under a new epoch is the same message
+      return await this.post(chatId, text, alg, transcript, id ?? randomId());
     } catch (error) {
       if (error instanceof ApiError && error.status < 500 && error.code !== 'DUPLICATE_MESSAGE')
         await this.transcript.release(chatId, transcript.counter);
@@ -248,13 +259,14 @@ export class Client {
     text: string,
     alg: SignatureAlgorithm,
     transcript: TranscriptFields,
+    id: string,
   ): Promise<{ seq: number; epoch: number }> {
     let epoch = this.options.epochs.highestEpoch(chatId);
     const { chatKeys } = this;
     let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
     if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
     const post = async (e: number, k: CryptoKey) =>
-      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, transcript));
+      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, transcript, id));
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {

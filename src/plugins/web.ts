@@ -16,8 +16,9 @@ const TYPES: Record<string, string> = {
 /**
  * The web client's own CSP, stricter than the server's default (which Swagger UI at /docs needs):
  * nothing but this origin's scripts, styles and API; no inline style; no sink that takes markup
- * as a string (Trusted Types, so a mistaken innerHTML throws; the one policy allowed lets only the
- * DSA key worker's own URL through to `new Worker`, see web/src/workers/protocol.ts); never framed.
+ * as a string (Trusted Types, so a mistaken innerHTML throws; one of the two policies allowed lets only the
+ * DSA key worker's own URL through to `new Worker`, see web/src/workers/protocol.ts, the other
+ * only the session service worker's to `serviceWorker.register`, see web/src/kept-session.ts); never framed.
  * Workers fall under script-src 'self' (no worker-src, so nothing wider than scripts).
  */
 export const WEB_CSP = [
@@ -30,7 +31,7 @@ export const WEB_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
   "require-trusted-types-for 'script'",
-  'trusted-types securechat-dsa-worker',
+  'trusted-types securechat-dsa-worker securechat-session-worker',
 ].join('; ');
 
 /**

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
@@ -67,8 +67,12 @@ export interface WebUser {
   problems: string[];
 }
 
-export async function openPage(browser: Browser, server: TestServer): Promise<WebUser> {
-  const context = await browser.newContext();
+export async function openPage(
+  browser: Browser,
+  server: TestServer,
+  options?: BrowserContextOptions,
+): Promise<WebUser> {
+  const context = await browser.newContext(options);
   // a step that waits in vain fails on its own, naming what it waited for, within the test's time
   context.setDefaultTimeout(20_000);
   const page = await context.newPage();
@@ -81,7 +85,14 @@ export async function openPage(browser: Browser, server: TestServer): Promise<We
   return { page, problems };
 }
 
+/**
+ * Logs in; on a page that kept its session over a reload (web/src/kept-session.ts) there is no
+ * login, and nothing to do.
+ */
 export async function logIn(page: Page, user: string, password = PASSWORD): Promise<void> {
+  const logOut = page.getByRole('button', { name: 'Log out' });
+  await page.getByLabel('Username').or(logOut).first().waitFor();
+  if (await logOut.isVisible()) return;
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -89,8 +100,13 @@ export async function logIn(page: Page, user: string, password = PASSWORD): Prom
 }
 
 /** Logs in, picks the key store, and waits for the stream to be connected. */
-export async function start(browser: Browser, server: TestServer, user: string): Promise<WebUser> {
-  const web = await openPage(browser, server);
+export async function start(
+  browser: Browser,
+  server: TestServer,
+  user: string,
+  options?: BrowserContextOptions,
+): Promise<WebUser> {
+  const web = await openPage(browser, server, options);
   await logIn(web.page, user);
   await web.page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, user));
   await connected(web.page);

@@ -46,9 +46,33 @@ export function replace(el: Element, ...children: Child[]): void {
   append(el, ...children);
 }
 
-/** What an error says, for a person. */
+/** What a failed request with no answer at all (fetch's TypeError, "Failed to fetch") says. */
+export const UNREACHABLE = 'The server cannot be reached: check your connection, then try again.';
+
+/** What an error says, for a person: what went wrong, and where it can be helped, what to do. */
 export function reason(error: unknown): string {
+  if (error instanceof TypeError && /fetch|network/i.test(error.message)) return UNREACHABLE;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** How long a passing status line stays. */
+export const STATUS_MS = 8_000;
+const clearing = new WeakMap<Element, ReturnType<typeof setTimeout>>();
+
+/**
+ * A status line that passes: shown, and cleared after {@link STATUS_MS} unless something else
+ * was said there meanwhile.
+ */
+export function sayFor(el: Element, text: string, ms = STATUS_MS): void {
+  replace(el, text);
+  clearTimeout(clearing.get(el));
+  if (!text) return;
+  clearing.set(
+    el,
+    setTimeout(() => {
+      if (el.textContent === shown(text)) replace(el);
+    }, ms),
+  );
 }
 
 /** A labelled input: the label wraps it, so its accessible name is the label's text. */

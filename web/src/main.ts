@@ -3,10 +3,13 @@
  * here, in the page, through the client library (src/client/), exactly as the CLI does it.
  */
 import { Api, browserSignatures, showControlsAs, type UserKeys } from '../../src/client/index.js';
+import { Attention, notificationSettings } from './attention.js';
 import { h, reason, replace } from './dom.js';
+import { keepChat, keepSession, keepSessions, keptChat, keptSession, leaving } from './kept-session.js';
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
 import { ChatPanel } from './panels/chat.js';
 import { chatsPanel } from './panels/chats.js';
+import { forgetDialog, type Undownloaded } from './panels/forget.js';
 import { keysPanel } from './panels/keys.js';
 import { loginPanel } from './panels/login.js';
 import { presencePanel } from './panels/presence.js';
@@ -32,13 +35,22 @@ const provider = browserSignatures();
 
 let api: Api | undefined;
 let session: WebSession | undefined;
+/** The key store of an account made here whose download was skipped (memory only, this page's life). */
+let undownloaded: { username: string; archive: Undownloaded } | undefined;
+const SKIPPED_SETTING = (username: string) => `securechat.skipped-download.${username}`;
+const skippedDownload = (username: string) => localStorage.getItem(SKIPPED_SETTING(username)) === '1';
 
 /**
- * Closing the tab (or leaving the page) revokes the token: a keepalive request outlives the page.
- * A page restored from the back-forward cache starts again from the login.
+ * Closing the tab (or leaving the page) revokes the token, and a reload keeps it: `pagehide` cannot
+ * tell the two apart, so the token goes to the service worker (kept-session.ts), which revokes it
+ * shortly after unless this tab's page comes back and says so. Without a service worker, a keepalive
+ * request revokes it at once (a reload then logs out). A page restored from the back-forward cache
+ * starts again, as a reload.
  */
 addEventListener('pagehide', () => {
   if (!api?.token) return;
+  if (leaving(api.token)) return;
+  keepSession(undefined);
   fetch(`${api.server}/auth/logout`, {
     method: 'POST',
     keepalive: true,
@@ -51,6 +63,7 @@ addEventListener('pageshow', (event) => {
 });
 
 function showLogin(notice?: string): void {
+  document.title = 'Secure Chat';
   replace(account);
   replace(connection);
   replace(app, loginPanel(login, showRegister, notice));
@@ -73,20 +86,34 @@ async function created({ username, password, keys }: NewAccount): Promise<void> 
     const fresh = new Api({ server: location.origin });
     await fresh.login(username, password);
     api = fresh;
+    keepSession(fresh.token ? { username, token: fresh.token } : undefined);
     showAccount(username, false);
     kept = await loadKeyStore(pickedKeyFiles(keys), username, fresh, provider);
     showAccount(username, true);
   } catch (error) {
     problem = `${reason(error)} Your account exists: download the key store, then log in.`;
   }
-  const next = () => (kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin());
+  const next = (downloaded: boolean) => {
+    // skipped: remembered, so that Forget keys reminds before deleting the only copy
+    if (!downloaded) {
+      undownloaded = { username, archive };
+      localStorage.setItem(SKIPPED_SETTING(username), '1');
+    }
+    return kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin();
+  };
   replace(app, createdPanel(username, archive, next, problem));
 }
 
 async function login(username: string, password: string): Promise<void> {
   const fresh = new Api({ server: location.origin });
   await fresh.login(username, password);
+  await begin(fresh, username);
+}
+
+/** The session of a login, or of a reload (the token this tab kept). */
+async function begin(fresh: Api, username: string): Promise<void> {
   api = fresh;
+  keepSession(fresh.token ? { username, token: fresh.token } : undefined);
   showAccount(username, false);
   let kept: UserKeys | undefined;
   let problem: string | undefined;
@@ -116,9 +143,22 @@ function showAccount(username: string, withKeys: boolean): void {
   const logout = h('button', { type: 'button' }, 'Log out');
   logout.addEventListener('click', () => void logOut());
   const forget = h('button', { type: 'button' }, 'Forget keys');
-  forget.addEventListener('click', async () => {
-    await forgetKeys(username);
-    await logOut();
+  forget.addEventListener('click', () => {
+    if (document.getElementById('forget-title')) return;
+    const dialog = forgetDialog(
+      username,
+      {
+        archive: undownloaded?.username === username ? undownloaded.archive : undefined,
+        skipped: skippedDownload(username),
+      },
+      async () => {
+        await forgetKeys(username);
+        localStorage.removeItem(SKIPPED_SETTING(username));
+        await logOut();
+      },
+      () => dialog.remove(),
+    );
+    app.prepend(dialog);
   });
   replace(account, h('span', {}, `Logged in as ${username}`), ' ', withKeys && forget, ' ', logout);
 }
@@ -128,6 +168,7 @@ async function logOut(notice?: string): Promise<void> {
   const a = api;
   session = undefined;
   api = undefined;
+  keepSession(undefined);
   if (s) await s.close();
   else await a?.logout().catch(() => undefined);
   showLogin(notice);
@@ -151,7 +192,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
       event.state === 'connected'
         ? 'Connected'
         : event.state === 'reconnecting'
-          ? `Reconnecting… (${event.detail ?? ''})`
+          ? `Reconnecting… (${/fetch|network/i.test(event.detail ?? '') ? 'the server cannot be reached; what you send is kept until it is back' : (event.detail ?? '')})`
           : `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
     connection.dataset.state = event.state;
     replace(connection, text);
@@ -161,13 +202,17 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
       void logOut(`Your session ended (${event.detail ?? 'the server closed it'}): log in again.`);
   });
   const view = new ChatPanel(s);
+  const attention = new Attention(s, () => view.current);
   const chats = chatsPanel(
     s,
     (chatId) => {
       view.open(chatId);
+      keepChat(chatId);
+      attention.seen();
       chats.render();
     },
     () => view.current,
+    (chatId) => attention.unread(chatId),
   );
   showAccount(username, true);
   replace(
@@ -175,8 +220,14 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
     h(
       'div',
       { class: 'side' },
-      presencePanel(s),
+      presencePanel(s, (chatId) => {
+        view.open(chatId);
+        keepChat(chatId);
+        attention.seen();
+        chats.render();
+      }),
       chats.element,
+      h('section', { class: 'panel', 'aria-label': 'Notifications' }, notificationSettings()),
       trustPanel(s, (sender) => view.retry(sender)),
     ),
     view.element,
@@ -184,6 +235,13 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   replace(connection, 'Connecting…');
   try {
     await s.start();
+    // after a reload: the chat that was open
+    const open = keptChat();
+    if (open && s.chats.has(open) && view.current === undefined) {
+      view.open(open);
+      attention.seen();
+      chats.render();
+    }
   } catch (error) {
     // refused (a changed server key, an answer that does not check): logged out at once, as the
     // CLI does, so that no live token is left behind a page that cannot be used
@@ -191,4 +249,25 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   }
 }
 
-showLogin();
+/**
+ * A reload: this tab's session goes on where it was (the token checked by the first request; a
+ * revoked or expired one shows the login). Otherwise the login.
+ */
+async function resume(): Promise<void> {
+  const kept = keptSession();
+  const ready = keepSessions(kept?.token);
+  if (!kept) return showLogin();
+  await ready;
+  const fresh = new Api({ server: location.origin });
+  fresh.token = kept.token;
+  try {
+    await fresh.listOnlineUsers();
+  } catch {
+    // revoked (the page was gone too long) or expired
+    keepSession(undefined);
+    return showLogin('Your session ended: log in again.');
+  }
+  await begin(fresh, kept.username);
+}
+
+void resume();

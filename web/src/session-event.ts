@@ -7,4 +7,9 @@ export type SessionEvent =
   | { type: 'chats'; chatId?: string }
   | { type: 'message'; data: FeedEvent['data'] }
   | { type: 'notice'; text: string; chatId?: string; warning?: boolean }
-  | { type: 'trust' };
+  | { type: 'trust' }
+  | { type: 'outbox' }
+  /** A peer's message, live (not history), read and shown in its chat's log. */
+  | { type: 'arrived'; chatId: string; sender: string; text: string }
+  /** What the user has seen changed (a chat opened, the tab shown again): unread counts. */
+  | { type: 'unread' };

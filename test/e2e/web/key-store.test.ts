@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { composeMessage, type KeyHandle, shortId } from '../../../src/client/index.js';
+import { composeMessage, type KeyHandle } from '../../../src/client/index.js';
 import { keyStore } from '../../support/library.js';
 import { members } from '../../support/members.js';
 import {
@@ -211,7 +211,7 @@ describe.skipIf(!haveChromium)('the user’s own messages', { timeout: 120_000 }
     const alice = await start(browser, server, 'alice');
     const [bob] = await members(server, 'bob');
     const { chat } = await bob.client.createChat(['alice']);
-    await alice.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    await alice.page.locator(`button[data-chat-id="${chat.id}"]`).click();
     await alice.page.getByRole('button', { name: 'Join' }).click();
     await alice.page.getByRole('button', { name: 'Invite' }).waitFor();
     // a message "from alice" signed with bob's Ed25519 key, under the chat's real key
@@ -247,7 +247,7 @@ describe.skipIf(!haveChromium)('the user’s own messages', { timeout: 120_000 }
     await alice.page.reload();
     await logIn(alice.page, 'alice');
     await connected(alice.page);
-    await alice.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    await alice.page.locator(`button[data-chat-id="${chat.id}"]`).click();
     const refused = log(alice.page).getByRole('listitem').filter({ hasText: 'refused' });
     expect(await refused.textContent()).toMatch(/signature does not verify against alice's key/);
     expect(await log(alice.page).getByText('alice never wrote this').count()).toBe(0);

@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Route } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { shortId } from '../../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../../src/crypto/envelope.js';
 import { Participant } from '../../support/client.js';
 import { PASSWORD } from '../../support/helper.js';
@@ -72,7 +71,7 @@ describe.skipIf(!haveChromium)("the server's answers bound to what was asked", {
     await alice.page.getByLabel('Message', { exact: true }).fill('after the join');
     await alice.page.getByRole('button', { name: 'Send' }).click();
     await log(bob.page).getByText('after the join').waitFor();
-    expect(await bob.page.getByRole('button', { name: new RegExp(other.slice(0, 8)) }).count()).toBe(0);
+    expect(await bob.page.locator(`button[data-chat-id="${other}"]`).count()).toBe(0);
     await alice.page.context().close();
     await bob.page.context().close();
   });
@@ -145,7 +144,7 @@ describe.skipIf(!haveChromium)(
       const dave = await start(browser, server, 'dave');
       const [bob, erin] = await members(server, 'bob', 'erin');
       const { chat } = await bob.client.createChat(['dave'], { keyMode: 'members' });
-      await dave.page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+      await dave.page.locator(`button[data-chat-id="${chat.id}"]`).click();
       await dave.page.getByRole('button', { name: 'Join' }).click();
       await dave.page.getByRole('button', { name: 'Invite' }).waitFor();
       // the server holds the answer to dave's new chat back (for good, in this test)
@@ -205,7 +204,7 @@ describe.skipIf(!haveChromium)('the answer to the page’s own commit', { timeou
       .filter({ hasText: /with chat .* epoch 1; nothing taken$/ })
       .waitFor();
     // the other chat is as it was: a server-mode chat, in the list once
-    const listed = erin.page.getByRole('button', { name: new RegExp(` · ${shortId(other.id)} `) });
+    const listed = erin.page.locator(`button[data-chat-id="${other.id}"]`);
     expect(await listed.count()).toBe(1);
     await listed.click();
     await erin.page.getByText('Who can read: the server can read if it is compromised').waitFor();
@@ -221,7 +220,7 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
     await carol.page.getByLabel('Invitees').fill('dave');
     await carol.page.getByRole('button', { name: 'Start chat' }).click();
     await carol.page.getByText('Who can read: the server can read if it is compromised').waitFor();
-    const id = ((await carol.page.locator('#chat-title').textContent()) ?? '').replace(/^Chat /, '');
+    const id = (await carol.page.locator('#chat-title').getAttribute('data-chat-id')) ?? '';
 
     // the server now says the chat is one only members can read; its key is still the server's
     await carol.page.route(
@@ -231,14 +230,16 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
         const response = await route.fetch();
         const body = await response.json();
         for (const chat of body.chats)
-          if (shortId(chat.id) === id) Object.assign(chat, { keyMode: 'members', pending: null });
+          if (chat.id === id) Object.assign(chat, { keyMode: 'members', pending: null });
         return route.fulfill({ response, json: body });
       },
     );
     await carol.page.reload();
     await logIn(carol.page, 'carol');
     await connected(carol.page);
-    const listed = carol.page.getByRole('listitem').filter({ hasText: ` · ${id} ` });
+    const listed = carol.page
+      .getByRole('listitem')
+      .filter({ has: carol.page.locator(`button[data-chat-id="${id}"]`) });
     expect(await listed.textContent()).toMatch(/\(the server can read if it is compromised\)$/);
     await listed.getByRole('button').click();
     await carol.page.getByText(/^Who can read: /).waitFor();
@@ -280,7 +281,7 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
     await page.goto(server.url);
     await logIn(page, 'dave');
     await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'dave'));
-    await page.getByRole('button', { name: new RegExp(`^bob · ${shortId(chat.id)} `) }).click();
+    await page.locator(`button[data-chat-id="${chat.id}"]`).click();
     expect(
       await log(page)
         .getByText(/^chat\.invited event refused: /)
@@ -321,7 +322,7 @@ describe.skipIf(!haveChromium)('a members-mode chat on a new browser', { timeout
     await logIn(page, 'carol');
     await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'carol'));
     await connected(page);
-    await page.getByRole('button', { name: new RegExp(`^erin · ${shortId(chat.id)} `) }).click();
+    await page.locator(`button[data-chat-id="${chat.id}"]`).click();
     const refused = log(page)
       .getByRole('listitem')
       .filter({ hasText: /refused/ });

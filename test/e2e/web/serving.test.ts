@@ -66,7 +66,7 @@ describe('serving the web client: headers', () => {
       expect(directives.get('form-action'), url).toBe("'none'");
       expect(directives.get('require-trusted-types-for'), url).toBe("'script'");
       // one policy, the DSA key worker's URL (no duplicates); workers fall under script-src 'self'
-      expect(directives.get('trusted-types'), url).toBe('securechat-dsa-worker');
+      expect(directives.get('trusted-types'), url).toBe('securechat-dsa-worker securechat-session-worker');
       expect(directives.has('worker-src'), url).toBe(false);
       expect(directives.has('child-src'), url).toBe(false);
       expect(csp, url).not.toMatch(/unsafe|https:|\*/);

@@ -108,15 +108,16 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
     await connected(web.page);
     const second = await token;
     expect(await statusWith(second)).toBe(200);
-    // closing the tab: the pagehide handler's keepalive request revokes it
+    // closing the tab: the session worker revokes it shortly after (no page came back)
     await web.page.close({ runBeforeUnload: true });
-    await expect.poll(() => statusWith(second), { timeout: 15_000 }).toBe(401);
+    await expect.poll(() => statusWith(second), { timeout: 30_000 }).toBe(401);
 
     const again = await web.page.context().newPage();
     await again.goto(server.url);
     await logIn(again, 'carol');
     await connected(again);
     await again.getByRole('button', { name: 'Forget keys' }).click();
+    await again.getByRole('button', { name: 'Forget keys for good' }).click();
     await again.getByRole('button', { name: 'Log in' }).waitFor();
     await logIn(again, 'carol');
     await again.getByLabel('Key store', { exact: true }).waitFor();
@@ -154,7 +155,11 @@ describe.skipIf(!haveChromium)('sessions and key stores in the page', { timeout:
       await logIn(page, 'bob', PASSWORD);
       await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(tls, 'bob'));
       await connected(page);
-      expect(problems).toEqual([]);
+      // a certificate the browser does not trust gets no service worker: the page does without
+      // (closing the tab revokes the token at once, a reload logs out)
+      expect(
+        problems.filter((p) => p !== 'An SSL certificate error occurred when fetching the script.'),
+      ).toEqual([]);
       await context.close();
     });
   });

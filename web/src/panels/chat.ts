@@ -1,7 +1,9 @@
-import { ApiError, type SignatureAlgorithm, shortId } from '../../../src/client/index.js';
-import { field, h, names, onSubmit, replace } from '../dom.js';
+import { ApiError, type SignatureAlgorithm } from '../../../src/client/index.js';
+import { field, h, messageText, names, onSubmit, replace } from '../dom.js';
+import { joinChat, leaveChat } from '../invitations.js';
+import { Outbox } from '../outbox.js';
 import { SCHEME_SETTING, type WebSession } from '../session.js';
-import { modeWords, unavailableText } from './chats.js';
+import { chatName, modeWords, unavailableText } from './chats.js';
 import { ChatLog } from './messages.js';
 
 /** The schemes a browser signs with; DSA is verified but never signed in the page. */
@@ -33,13 +35,23 @@ export class ChatPanel {
   private readonly scheme = schemeSelect();
   /** Kept across renders, so that what is being typed survives a membership change. */
   private readonly text = h('textarea', { name: 'message', rows: '2', required: true });
+  private readonly outbox: Outbox;
+  /** The open chat's messages that wait for the server, shown until it takes them. */
+  private readonly unsent = h('div', { class: 'unsent' });
   current?: string;
 
   constructor(private readonly session: WebSession) {
+    this.outbox = new Outbox(session);
     session.on((event) => {
+      if (event.type === 'outbox') this.showUnsent();
       if (event.type === 'message') {
         const log = this.log(event.data.chatId);
-        if (log) log.add(event.data);
+        const data = event.data;
+        if (log)
+          void log.add(data).then((text) => {
+            if (text !== undefined && data.sender !== session.username)
+              session.emit({ type: 'arrived', chatId: data.chatId, sender: data.sender, text });
+          });
         // refused, not dropped: a message for a chat this user is not in
         else
           session.emit({
@@ -76,6 +88,8 @@ export class ChatPanel {
   open(chatId: string): void {
     this.current = chatId;
     this.render();
+    // a chat opens at its newest message
+    this.log(chatId)?.toEnd();
     this.log(chatId)?.loadHistory();
   }
 
@@ -103,17 +117,11 @@ export class ChatPanel {
     );
 
     const join = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Join'));
-    onSubmit(join, out, async () => {
-      const since = this.session.mark();
-      this.session.setChat(await this.session.client.join(chat.id), chat.id, since);
-    });
+    onSubmit(join, out, () => joinChat(this.session, chat.id));
 
-    const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, 'Leave'));
-    onSubmit(leave, out, async () => {
-      await this.session.api.leaveChat(chat.id);
-      this.session.chats.delete(chat.id);
-      this.session.emit({ type: 'chats', chatId: chat.id });
-    });
+    // an invitation is declined, a chat joined is left: the same request
+    const leave = h('form', { class: 'row' }, h('button', { type: 'submit' }, invited ? 'Decline' : 'Leave'));
+    onSubmit(leave, out, () => leaveChat(this.session, chat.id));
 
     const invitees = h('input', { name: 'invite', autocomplete: 'off', spellcheck: 'false', required: true });
     const invite = h(
@@ -139,26 +147,52 @@ export class ChatPanel {
       h('button', { type: 'submit' }, 'Send'),
     );
     onSubmit(send, out, async () => {
-      if (!text.value.trim()) return;
+      const written = text.value;
+      if (!written.trim()) return;
+      // taken at once: sent now, or kept in the queue below until the server is back
+      text.value = '';
       try {
-        await this.session.client.send(chat.id, text.value, this.scheme.value as SignatureAlgorithm);
-        text.value = '';
+        await this.outbox.add(chat.id, written, this.scheme.value as SignatureAlgorithm);
       } catch (error) {
+        // refused (not kept): what was written comes back to be sent again
+        if (!text.value) text.value = written;
         if (error instanceof ApiError && error.code === 'NOT_JOINED') throw new Error('Join the chat first.');
         throw error;
       }
     });
 
+    const log = this.log(chat.id);
     replace(
       this.element,
-      h('h2', { id: 'chat-title' }, `Chat ${shortId(chat.id)}`),
+      h('h2', { id: 'chat-title', 'data-chat-id': chat.id }, `Chat with ${chatName(this.session, chat)}`),
       h('p', { class: 'mode' }, `Who can read: ${modeWords(this.session, chat)}`),
       h('p', { class: 'members' }, `Members: ${members.join(', ')}`),
       h('p', { class: 'epoch' }, `Epoch ${this.session.epochOf(chat.id) ?? chat.epoch}`),
       h('div', { class: 'row' }, invited ? join : invite, leave),
-      this.log(chat.id)?.element,
+      log?.element,
+      this.unsent,
       invited ? h('p', {}, 'You are invited: join to send.') : send,
       out,
+    );
+    log?.shown();
+    this.showUnsent();
+  }
+
+  /** The queue of the open chat's unsent messages, in the order they will be sent, and why they wait. */
+  private showUnsent(): void {
+    const mine = this.outbox.waiting.filter((m) => m.chatId === this.current);
+    if (!mine.length) {
+      replace(this.unsent);
+      return;
+    }
+    replace(
+      this.unsent,
+      h(
+        'ul',
+        { 'aria-label': 'Unsent messages', class: 'unsent-list' },
+        ...mine.map((m) => h('li', {}, h('span', { class: 'meta' }, 'waiting'), ' ', messageText(m.text))),
+      ),
+      this.outbox.problem && h('p', { role: 'status', class: 'warning' }, this.outbox.problem),
     );
   }
 }

@@ -14,13 +14,26 @@ const time = (iso: string) => {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString();
 };
 
+/** How close to the end (in pixels) still counts as reading the newest. */
+const AT_END = 8;
+
 /**
  * One chat's messages in an element with role `log`, in `seq` order whatever order they arrive
  * in. Each is verified and decrypted by the client library before it is shown; one that fails is
  * shown as refused, with the reason and never its text. Each (chatId, id) is shown once.
+ *
+ * It opens at the newest and follows new messages while the reader is at the end; a reader
+ * scrolled up keeps their place and is shown "New messages", which jumps down. The user's own
+ * message always scrolls into view.
  */
 export class ChatLog {
+  /** The log and its "New messages" button. */
   readonly element: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly jump = h('button', { type: 'button', class: 'jump', hidden: true }, 'New messages ↓');
+  /** Whether the reader is at the end (then new messages are followed), and where they were if not. */
+  private following = true;
+  private position = 0;
   private readonly seen = new SeenMessages();
   private readonly refused = new Map<number, MessageData>();
   private history?: Promise<void>;
@@ -29,13 +42,42 @@ export class ChatLog {
     private readonly session: WebSession,
     readonly chatId: string,
   ) {
-    this.element = h('ol', {
+    this.list = h('ol', {
       role: 'log',
       'aria-label': `Conversation ${shortId(chatId)}`,
       class: 'log',
     });
+    this.element = h('div', { class: 'log-box' }, this.list, this.jump);
     // transcript warnings stay until resolved, across reloads
-    for (const w of session.client.transcript.warnings(chatId)) this.element.append(warningEntry(w));
+    for (const w of session.client.transcript.warnings(chatId)) this.list.append(warningEntry(w));
+    this.list.addEventListener('scroll', () => {
+      // a log out of the page has no scroll position of its own: what it had is kept
+      if (!this.list.isConnected) return;
+      const l = this.list;
+      this.following = l.scrollHeight - l.scrollTop - l.clientHeight <= AT_END;
+      this.position = l.scrollTop;
+      if (this.following) this.jump.hidden = true;
+    });
+    this.jump.addEventListener('click', () => this.toEnd());
+  }
+
+  /** Scrolls to the newest and follows from there. */
+  toEnd(): void {
+    this.following = true;
+    this.jump.hidden = true;
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  /** Put back in the page (a render): at the newest if following, else where the reader was. */
+  shown(): void {
+    if (this.following) this.toEnd();
+    else this.list.scrollTop = this.position;
+  }
+
+  /** After an entry is added: followed, or said with "New messages"; one's own always shown. */
+  private added(own: boolean): void {
+    if (own || this.following) this.toEnd();
+    else this.jump.hidden = false;
   }
 
   /** History from GET /chats/{id}/messages, once per page (every page of it). */
@@ -60,19 +102,22 @@ export class ChatLog {
   }
 
   /** A message of this chat: verified, decrypted and shown in its place, or shown as refused. */
-  async add(data: MessageData): Promise<void> {
-    if (this.seen.first(data)) await this.show(data);
+  /** Returns the text when the message is new here and was read (not refused), else undefined. */
+  async add(data: MessageData): Promise<string | undefined> {
+    return this.seen.first(data) ? await this.show(data) : undefined;
   }
 
-  private async show(data: MessageData): Promise<void> {
+  private async show(data: MessageData): Promise<string | undefined> {
+    let shownText: string | undefined;
     const seq = Number(data?.seq);
     let entry: HTMLElement;
     let ok = false;
     try {
       const text = await this.session.client.read(data, this.chatId);
+      shownText = text;
       entry = h(
         'li',
-        { class: 'message' },
+        { class: data.sender === this.session.username ? 'message own' : 'message' },
         h(
           'span',
           { class: 'meta' },
@@ -100,7 +145,9 @@ export class ChatLog {
     }
     entry.dataset.seq = String(Number.isSafeInteger(seq) ? seq : 0);
     this.place(entry, seq);
+    this.added(data?.sender === this.session.username);
     await this.check(data, ok);
+    return shownText;
   }
 
   /** The transcript checks of a message shown: a gap's messages history returned are shown too. */
@@ -109,7 +156,7 @@ export class ChatLog {
     try {
       const { recovered, changes } = await this.session.client.transcript.receive(data, ok);
       for (const m of recovered) if (this.seen.first(m)) await this.show(m);
-      showChanges(this.element, changes);
+      showChanges(this.list, changes);
     } catch (error) {
       this.note(`transcript checks failed: ${reason(error)}`, true);
     }
@@ -119,7 +166,7 @@ export class ChatLog {
   async retry(sender: string): Promise<void> {
     const again = [...this.refused.entries()].filter(([, d]) => d.sender === sender);
     for (const [seq, data] of again) {
-      this.element.querySelector(`li[data-seq="${seq}"]`)?.remove();
+      this.list.querySelector(`li[data-seq="${seq}"]`)?.remove();
       this.refused.delete(seq);
       await this.show(data);
     }
@@ -127,14 +174,15 @@ export class ChatLog {
 
   /** A line about the chat (a join, a rotation, a refusal), not a message. */
   note(text: string, warning = false): void {
-    this.element.append(h('li', { class: warning ? 'note warning' : 'note' }, text));
+    this.list.append(h('li', { class: warning ? 'note warning' : 'note' }, text));
+    this.added(false);
   }
 
   private place(entry: HTMLElement, seq: number): void {
-    const after = [...this.element.querySelectorAll<HTMLElement>('li[data-seq]')].find(
+    const after = [...this.list.querySelectorAll<HTMLElement>('li[data-seq]')].find(
       (li) => Number(li.dataset.seq) > seq,
     );
     if (after) after.before(entry);
-    else this.element.append(entry);
+    else this.list.append(entry);
   }
 }

@@ -1,15 +1,35 @@
-import { field, h, onSubmit, replace } from '../dom.js';
+import { field, h, onSubmit, reason, replace, sayFor } from '../dom.js';
+import { chatWith } from '../invitations.js';
 import type { WebSession } from '../session.js';
 
 /** Who is online, live from `presence` events, and anyone's status on demand. */
-export function presencePanel(session: WebSession): HTMLElement {
+export function presencePanel(session: WebSession, open: (chatId: string) => void): HTMLElement {
   const list = h('ul', { class: 'online' });
+  const problem = h('p', { role: 'alert', class: 'error' });
+  // a name starts (or opens) the chat with that person
+  const chatWithName = (name: string) =>
+    chatWith(session, name).then(open, (error) => sayFor(problem, reason(error)));
   const render = () =>
     replace(
       list,
-      ...[...session.online]
-        .sort()
-        .map((name) => h('li', {}, name, name === session.username ? ' (you)' : '')),
+      ...[...session.online].sort().map((name) =>
+        name === session.username
+          ? h('li', {}, name, ' (you)')
+          : h(
+              'li',
+              {},
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'link',
+                  'aria-label': `Chat with ${name}`,
+                  onclick: () => chatWithName(name),
+                },
+                name,
+              ),
+            ),
+      ),
     );
   session.on((event) => {
     if (event.type === 'presence') render();
@@ -29,7 +49,7 @@ export function presencePanel(session: WebSession): HTMLElement {
     const s = await session.api.getUserStatus(name);
     const seen =
       typeof s?.lastSeen === 'string' ? `, last seen ${new Date(s.lastSeen).toLocaleString()}` : '';
-    replace(out, `${name} is ${s?.online === true ? 'online' : `offline${seen}`}`);
+    sayFor(out, `${name} is ${s?.online === true ? 'online' : `offline${seen}`}`);
   });
-  return h('section', { class: 'panel', 'aria-label': 'Online' }, h('h2', {}, 'Online'), list, form);
+  return h('section', { class: 'panel', 'aria-label': 'Online' }, h('h2', {}, 'Online'), list, problem, form);
 }

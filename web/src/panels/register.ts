@@ -11,6 +11,7 @@ import { field, h, onSubmit, reason, replace } from '../dom.js';
 import { DSA_PUBLIC_FILE } from '../keyring.js';
 import { tar } from '../tar.js';
 import { workerDsaKeyGenerator } from '../workers/protocol.js';
+import { download as saveArchive } from './forget.js';
 
 /** A user who registered in this page, with the key store made here (PEM, extractable copies). */
 export interface NewAccount {
@@ -161,17 +162,14 @@ export function pickedKeyFiles(keys: PemKeyPairSet): File[] {
 export function createdPanel(
   username: string,
   archive: { name: string; blob: Blob },
-  onContinue: () => Promise<void> | void,
+  onContinue: (downloaded: boolean) => Promise<void> | void,
   problem?: string,
 ): HTMLElement {
   const out = h('p', { role: 'alert', class: 'error' }, problem);
   const done = h('p', { role: 'status' });
   const download = h('button', { type: 'button' }, 'Download key store');
   download.addEventListener('click', () => {
-    const url = URL.createObjectURL(archive.blob);
-    h('a', { href: url, download: archive.name }).click();
-    // the browser has taken the file by then; the URL would otherwise keep the keys for the page's life
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    saveArchive(archive);
     replace(done, `Saved as ${archive.name} (in your downloads).`);
     saved = true;
   });
@@ -191,7 +189,7 @@ export function createdPanel(
     replace(out);
     next.disabled = true;
     try {
-      await onContinue();
+      await onContinue(saved);
     } catch (error) {
       replace(out, reason(error));
     } finally {

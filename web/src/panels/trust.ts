@@ -1,6 +1,7 @@
 import { FINGERPRINT_KEYS, type Fingerprints, keySetFingerprint } from '../../../src/client/index.js';
 import { h, onSubmit, reason, replace } from '../dom.js';
 import type { WebSession } from '../session.js';
+import { safetyBlock } from './safety.js';
 
 async function table(fps: Fingerprints): Promise<HTMLElement> {
   return h(
@@ -63,11 +64,21 @@ export function trustPanel(session: WebSession, retry: (sender: string) => Promi
       }),
     );
     replace(warnings, ...changed);
-    const own = await table(await client.ownFingerprints());
+    const ownFingerprints = await client.ownFingerprints();
+    const own = await table(ownFingerprints);
+    const me = { username: session.username, fingerprints: ownFingerprints };
     const peers = await Promise.all(
       session.stores
         .pinnedUsers()
-        .map(async ([name, fps]) => h('details', {}, h('summary', {}, name), await table(fps))),
+        .map(async ([name, fps]) =>
+          h(
+            'details',
+            {},
+            h('summary', {}, name),
+            await safetyBlock(me, { username: name, fingerprints: fps }),
+            await table(fps),
+          ),
+        ),
     );
     replace(
       body,
