@@ -58,7 +58,9 @@ describe('a password change', () => {
     // the per-user-and-address limit is 3 here: the fourth attempt is refused before any check
     expect(codes).toEqual([401, 401, 401, 429]);
     // and logins from this address for erin are limited by the same count
-    const locked = await new Api(server.url).call('login', { body: { username: 'erin', password: PASSWORD } });
+    const locked = await new Api(server.url).call('login', {
+      body: { username: 'erin', password: PASSWORD },
+    });
     expect(locked.status).toBe(429);
     expect(await works(other)).toBe(200);
   });
