@@ -24,7 +24,7 @@ let fresh: PemKeyPairSet[];
 const closers: (() => Promise<unknown>)[] = [];
 beforeAll(async () => {
   server = await startServer({ TOKEN_TTL: '1h' });
-  fresh = await Promise.all([1, 2].map(() => generateKeyPairSet({ rsaBits: 2048 })));
+  fresh = await Promise.all([1, 2, 3].map(() => generateKeyPairSet({ rsaBits: 2048 })));
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close().catch(() => {});
@@ -143,5 +143,40 @@ describe('a conversation across a key replacement', () => {
     await dave.client.trust.trustUser('carol');
     expect(await dave.client.read(after, chat.id)).toBe('after the reset');
     expect(await dave.client.read(before, chat.id)).toBe('before the reset');
+  });
+
+  it("members mode: the new epoch is committed by a member's client for the new key, and the server holds no key", {
+    timeout: 60_000,
+  }, async () => {
+    const erin = await user('erin');
+    const bob = await user('bob');
+    const { chat } = await erin.client.createChat(['bob'], { keyMode: 'members' });
+    await bob.feed.next((e) => e.type === 'chat.invited' && e.data.chat.id === chat.id);
+    await bob.client.join(chat.id);
+    await erin.client.send(chat.id, 'members only', 'ed25519');
+    const epochBefore = (await bob.client.api.getChat(chat.id)).epoch;
+
+    const next = fresh[2];
+    await replaceKeys(erin.client.api, {
+      username: 'erin',
+      password: PASSWORD,
+      current: erin.client.keys,
+      provider: erin.provider,
+      next,
+    });
+    await bob.feed.next((e) => e.type === 'account.keys' && e.data.username === 'erin');
+    const waiting = (await bob.client.api.getChat(chat.id)).pending;
+    expect(waiting?.epoch).toBe(epochBefore + 1);
+    // bob's client does not wrap for keys he has not accepted; once he has, it commits
+    await bob.client.trust.fingerprints('erin');
+    await bob.client.trust.trustUser('erin');
+    const outcome = await bob.client.commits.commitPending(chat.id);
+    expect(['committed', 'lost']).toContain(outcome.status);
+    const renewed = await user('erin', next);
+    expect(await renewed.client.chatKeys.chatKey(chat.id, epochBefore + 1)).toBeDefined();
+    await renewed.client.send(chat.id, 'members only, new keys', 'ed25519');
+    // the server keeps no key of a members-mode chat
+    for (let epoch = 1; epoch <= epochBefore + 1; epoch++)
+      expect(await server.app.store.getEnvelope(chat.id, epoch, '~server')).toBeUndefined();
   });
 });
