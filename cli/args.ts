@@ -73,6 +73,8 @@ export function parseCommandLine(argv: string[]) {
       code: { type: 'string' },
       'export-public': { type: 'string' },
       force: { type: 'boolean', default: false },
+      everywhere: { type: 'boolean', default: false },
+      reset: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

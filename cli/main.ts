@@ -4,7 +4,7 @@ import { escapeControls, SeenMessages } from '../src/client/index.js';
 import { promptHidden } from '../src/util/prompt.js';
 import { parseCommandLine } from './args.js';
 import { commandNamed } from './commands/table.js';
-import { checkTransport, readCa } from './connect.js';
+import { newPassword as askNewPassword, checkTransport, readCa } from './connect.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
 import { installStops } from './exits.js';
@@ -75,8 +75,6 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  lines.close();
-
   const ctx: Context = {
     session,
     json: values.json,
@@ -93,9 +91,20 @@ async function main(argv: string[]): Promise<number> {
   };
   session.notice = (line, warn) => (warn ? ctx.warn(line) : ctx.say(line));
   // Ctrl-C, SIGTERM, SIGHUP or a closed pipe stops the command; the finally below still logs out.
+  // a new password (securechat password) is the next line of standard input, or asked twice
+  const newPassword = async () => {
+    if (tty) {
+      lines.close();
+      return askNewPassword(values.user ?? '', false);
+    }
+    const line = await queue.next();
+    if (line === undefined) throw new CliError('--password-stdin: give the new password on the next line');
+    return line;
+  };
   try {
-    await oneShot.run(ctx, args, { options: values, signal: abort.signal });
+    await oneShot.run(ctx, args, { options: values, signal: abort.signal, password, newPassword });
   } finally {
+    lines.close();
     await session.close();
   }
   return 0;

@@ -10,6 +10,7 @@ import { ensureTls } from './bootstrap/tls.js';
 import type { Config } from './config.js';
 import type { KeySizes } from './crypto/keys.js';
 import { unavailable } from './errors.js';
+import accountChanges from './plugins/account-changes.js';
 import accounts from './plugins/accounts.js';
 import auth from './plugins/auth.js';
 import { SMALL_BODY_LIMIT } from './plugins/body-limits.js';
@@ -176,6 +177,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(presence);
     await app.register(chats);
     await app.register(streams);
+    await app.register(accountChanges);
     await app.register(jobs);
     // Requests in flight get four fifths of the limit; the rest is for closing the streams, the
     // bus and the store in order before main.ts's hard exit at the limit itself.

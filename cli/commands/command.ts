@@ -24,7 +24,18 @@ export interface Command {
     needsChat?: boolean;
     /** A changed server key is shown, not refused (`SessionOptions.inspectServerKey`). */
     inspectsServerKey?: (args: string[]) => boolean;
-    run(ctx: Context, args: string[], call: { options: Options; signal: AbortSignal }): Promise<void>;
+    run(
+      ctx: Context,
+      args: string[],
+      call: {
+        options: Options;
+        signal: AbortSignal;
+        /** The password this command logged in with (a password or key change asks for it again). */
+        password?: string;
+        /** A new password: the next line of standard input (--password-stdin), or asked twice. */
+        newPassword?: () => Promise<string>;
+      },
+    ): Promise<void>;
   };
   menu?: { aliases?: string[]; help: Help[]; run(ctx: Context, args: string[], menu: Menu): Promise<void> };
 }

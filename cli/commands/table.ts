@@ -4,6 +4,7 @@ import { promptHidden } from '../../src/util/prompt.js';
 import type { Options } from '../args.js';
 import { checkTransport, newPassword, readCa } from '../connect.js';
 import { jsonLine, printable, shortScheme } from '../format.js';
+import * as account from './account.js';
 import * as chats from './chats.js';
 import type { Command } from './command.js';
 import { keygen } from './keygen.js';
@@ -58,9 +59,25 @@ export const COMMANDS: readonly Command[] = [
           'register [--code CODE]',
           'register --user with the code your administrator made\n(`npm run user:invite -- NAME`): makes the key store first if there is\nnone, asks for a new password twice (or --password-stdin); then log in',
         ],
+        [
+          'register --reset [--code CODE]',
+          'lost your keys or your password: new keys made here, registered with the\nreset code your administrator made (`npm run user:reset -- NAME`), and a new\npassword; the old key files (if any) are moved aside',
+        ],
       ],
       async run(options) {
         checkTransport(options.server, options.insecure);
+        if (options.reset) {
+          const code = options.code ?? process.env.SECURECHAT_REGISTER_CODE;
+          const out = await account.registerReset({
+            keysDir: keysDir(options),
+            user: options.user,
+            server: options.server,
+            ca: await readCa(options.ca),
+            code: code || (process.stdin.isTTY ? await promptHidden('Reset code: ') : undefined),
+            newPassword: await newPassword(options.user ?? '', options['password-stdin']),
+          });
+          return print(options, out);
+        }
         const out = await register({
           keysDir: keysDir(options),
           user: options.user,
@@ -260,6 +277,47 @@ export const COMMANDS: readonly Command[] = [
         ['trust --server [FP]', "accept the server's changed key (FP, or the one `fingerprint` showed)"],
       ],
       run: (ctx, args) => keys.trust(ctx, args[0], args[1]),
+    },
+  },
+  {
+    name: 'password',
+    oneShot: {
+      help: [
+        [
+          'password',
+          'change your password (the new one asked twice, or the next line of\nstandard input); every other session of yours ends',
+        ],
+      ],
+      async run(ctx, _args, { password, newPassword }) {
+        if (password === undefined || !newPassword) throw new Error('password: no password to change');
+        await account.changePassword(ctx, password, await newPassword());
+      },
+    },
+  },
+  {
+    name: 'logout',
+    oneShot: {
+      help: [['logout --everywhere', 'end every session of yours, on every device']],
+      async run(ctx, _args, { options }) {
+        if (!options.everywhere) return ctx.say('logged out (every command logs out when it ends)');
+        await account.logoutEverywhere(ctx);
+      },
+    },
+  },
+  {
+    name: 'keys',
+    oneShot: {
+      help: [
+        [
+          'keys replace',
+          'new keys made here and registered in place of your current ones, signed\nwith your current key; the old key files are kept in a folder beside',
+        ],
+      ],
+      async run(ctx, args, { options, password }) {
+        if (args[0] !== 'replace') throw new Error('keys: the one subcommand is `keys replace`');
+        if (password === undefined) throw new Error('keys replace: no password');
+        await account.replace(ctx, keysDir(options), password);
+      },
     },
   },
   {

@@ -12,6 +12,7 @@ function isBusMessage(value: unknown): value is BusMessage {
   const m = value as Record<string, unknown> | null;
   if (typeof m !== 'object' || m === null) return false;
   if (m.kind === 'close-session') return typeof m.sessionId === 'string' && typeof m.username === 'string';
+  if (m.kind === 'user-changed') return typeof m.username === 'string';
   return (
     m.kind === 'event' &&
     typeof m.type === 'string' &&
@@ -72,7 +73,7 @@ export async function openRedisFanout(
     // Not awaited: the store already holds every stored event, and each instance's relay reads
     // what Redis did not bring (catch-up below), so a slow or absent Redis never fails a request.
     commands.publish(channel, JSON.stringify(message)).catch((err) => {
-      if (message.kind === 'close-session' && unsentEnds.length < MAX_UNSENT_ENDS) unsentEnds.push(message);
+      if (message.kind !== 'event' && unsentEnds.length < MAX_UNSENT_ENDS) unsentEnds.push(message);
       // One line per ten seconds with a count, not one per message, while Redis is away.
       publishFailures += 1;
       if (Date.now() - lastFailureReport < 10_000) return;
@@ -93,7 +94,7 @@ export async function openRedisFanout(
     async publish(message) {
       // The end of a session reaches this instance's streams at once, whether Redis answers or not
       // (it comes back through Redis too: ending a session twice does nothing).
-      if (message.kind === 'close-session') relay.push(message);
+      if (message.kind !== 'event') relay.push(message);
       send(message);
     },
     subscribe(listener) {

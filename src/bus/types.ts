@@ -65,6 +65,8 @@ export type BusMessage =
   /** An event for the streams of `to` (or of everyone connected); `id` only on stored events. */
   | { kind: 'event'; type: string; data: string; id?: number; to: string[] | 'everyone' }
   /** Close the streams of one session (logout, expiry) wherever they are held. */
-  | { kind: 'close-session'; sessionId: string; username: string };
+  | { kind: 'close-session'; sessionId: string; username: string }
+  /** A user's keys or standing changed (keys replaced, removed): every instance forgets what it cached. */
+  | { kind: 'user-changed'; username: string };
 
 export type PresenceListener = (username: string, online: boolean) => void;

@@ -17,7 +17,7 @@ export interface ApiOptions {
 const LOGOUT_TIMEOUT_MS = 10_000;
 
 /** Where each operation of openapi.yaml is served: its method and path, as the spec has them. */
-export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST', string] } = {
+export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST' | 'PUT', string] } = {
   login: ['POST', '/auth/login'],
   logout: ['POST', '/auth/logout'],
   listUsers: ['GET', '/users'],
@@ -25,6 +25,9 @@ export const ROUTES: { readonly [Op in OperationId]: readonly ['GET' | 'POST', s
   listOnlineUsers: ['GET', '/users/online'],
   getUserStatus: ['GET', '/users/{username}/status'],
   getUserKeys: ['GET', '/users/{username}/keys'],
+  changePassword: ['PUT', '/users/me/password'],
+  replaceKeys: ['PUT', '/users/me/keys'],
+  resetKeys: ['PUT', '/users/{username}/keys'],
   getServerKey: ['GET', '/server/key'],
   createChat: ['POST', '/chats'],
   listChats: ['GET', '/chats'],
@@ -188,11 +191,15 @@ export class Api {
     }
   }
 
-  /** POST /auth/logout, not under the session's signal: Ctrl-C aborts the work, never the logout. */
-  async logout(): Promise<void> {
+  /**
+   * POST /auth/logout, not under the session's signal: Ctrl-C aborts the work, never the logout.
+   * `everywhere`: every session of the user ends, on every device.
+   */
+  async logout(options: { everywhere?: boolean } = {}): Promise<void> {
     if (!this.token) return;
     try {
-      await this.operation<'logout', void>('logout', {}, { signal: null });
+      const query = options.everywhere ? { everywhere: true } : {};
+      await this.operation<'logout', void>('logout', {}, { query, signal: null });
     } finally {
       this.token = undefined;
     }
@@ -221,6 +228,21 @@ export class Api {
   /** GET /users/{username}/keys: the keys as the server has them (trust.ts checks and pins them). */
   getUserKeys(username: string) {
     return this.operation('getUserKeys', { username });
+  }
+
+  /** PUT /users/me/password: every other session of the user ends; this one stays. */
+  changePassword(body: RequestBody<'changePassword'>): Promise<void> {
+    return this.operation<'changePassword', void>('changePassword', {}, { body });
+  }
+
+  /** PUT /users/me/keys: new keys, with a continuity signature by a current key (key-change.ts). */
+  replaceKeys(body: RequestBody<'replaceKeys'>) {
+    return this.operation('replaceKeys', {}, { body });
+  }
+
+  /** PUT /users/{username}/keys: new keys with the administrator's one-time reset code; no token. */
+  resetKeys(username: string, body: RequestBody<'resetKeys'>) {
+    return this.operation('resetKeys', { username }, { body });
   }
 
   /** GET /server/key */

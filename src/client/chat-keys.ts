@@ -190,7 +190,12 @@ export class ChatKeys {
    * A user's public signing key: this user's own from its key store (in a browser, the server's
    * copy checked at login), never one the server hands over later; a peer's pinned.
    */
-  async signingKeyOf(username: string, alg: SignatureAlgorithm): Promise<KeyHandle> {
+  async signingKeyOf(username: string, alg: SignatureAlgorithm, receivedAt?: string): Promise<KeyHandle> {
+    // a message received before a change of the sender's keys verifies under the keys it replaced
+    if (receivedAt !== undefined) {
+      const before = await this.trust.keysBefore(username, receivedAt, username === this.username);
+      if (before) return before[alg];
+    }
     if (username === this.username) {
       let own = this.ownSigning.get(alg);
       if (!own) {

@@ -2,6 +2,7 @@
  * The client side of protocol v1, once: the CLI, the tests, the bench and (next) the browser
  * client use it. WebCrypto only; Node-only adapters live in ./node/.
  */
+export * from './account.js';
 export * from './api.js';
 export * from './bigint.js';
 export * from './bytes.js';
@@ -12,6 +13,7 @@ export * from './dsa.js';
 export * from './dsa-keygen.js';
 export * from './envelope.js';
 export * from './errors.js';
+export * from './key-change.js';
 export * from './keygen.js';
 export * from './keys.js';
 export * from './member-commits.js';

@@ -239,7 +239,9 @@ export class MemberCommits {
     checkEvent(event.type, event.data);
     const d = event.data;
     let outcome: CommitOutcome | undefined;
-    if (event.type === 'chat.key') {
+    // a user's keys changed: checked against the pin again when next used (and refused until accepted)
+    if (event.type === 'account.keys') this.trust.forget(d.username);
+    else if (event.type === 'chat.key') {
       // the envelope this client holds already (it made or fetched that key itself) is nothing new
       const held = this.options.epochs.envelope(d.chatId, d.keyEnvelope?.epoch);
       if (!held || !isMemberEnvelope(d.keyEnvelope) || !sameMemberEnvelope(held, d.keyEnvelope))

@@ -312,7 +312,7 @@ export class Client {
     checkMessage(data); // the shape first: a malformed one is refused
     const alg = messageScheme(data, chatId);
     // this user's own messages (sent from another device) under its own keys, not a fetched copy
-    const signingKey = await this.chatKeys.signingKeyOf(data.sender, alg);
+    const signingKey = await this.chatKeys.signingKeyOf(data.sender, alg, data.receivedAt);
     if (!(await verifyMessageSignature(this.provider, signingKey, data)))
       throw new MessageRefused(
         `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,

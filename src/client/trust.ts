@@ -2,6 +2,13 @@ import type { Api } from './api.js';
 import { importServerKey } from './envelope.js';
 import { ClientError, KeyChangedError, KeyCheckError } from './errors.js';
 import {
+  type ChangeKind,
+  changeKind,
+  continuityVerifies,
+  type KeyChangeRecord,
+  previousKeys,
+} from './key-change.js';
+import {
   checkPublicKey,
   type Fingerprints,
   fingerprint,
@@ -83,6 +90,10 @@ export class KeyTrust {
   serverChange?: { pinned: string; current: string };
   /** Peers whose key changed, with the new fingerprints, waiting for `trustUser`. */
   readonly changed = new Map<string, Fingerprints>();
+  /** How each of `changed` changed: replaced with a continuity signature, reset, or unexplained. */
+  readonly changeKinds = new Map<string, ChangeKind>();
+  /** Each user's key changes as last fetched (`changes` of their keys), oldest first. */
+  private readonly history = new Map<string, { changes: KeyChangeRecord[]; current: Fingerprints }>();
   private readonly peers = new Map<string, Record<SignatureAlgorithm, KeyHandle>>();
   /** Peers' encryption keys (SPKI PEM), from the same pinned key sets as `peers`. */
   private readonly peerEncryption = new Map<string, string>();
@@ -157,7 +168,9 @@ export class KeyTrust {
     const res = await this.api.getUserKeys(username);
     try {
       const checked = await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys);
-      return { ...checked, encryptionPem: res?.encryptionKey as string };
+      const changes = (Array.isArray(res?.changes) ? res.changes : []) as KeyChangeRecord[];
+      this.history.set(username, { changes, current: checked.fingerprints });
+      return { ...checked, encryptionPem: res?.encryptionKey as string, changes };
     } catch (error) {
       const why = error instanceof KeyCheckError ? error.message : 'they are not public keys';
       throw new ClientError(`the server sent keys for ${escapeControls(username)} that are refused: ${why}`);
@@ -168,19 +181,67 @@ export class KeyTrust {
   async peerKeys(username: string): Promise<Record<SignatureAlgorithm, KeyHandle>> {
     const cached = this.peers.get(username);
     if (cached) return cached;
-    const { keys, fingerprints, encryptionPem } = await this.fetchPeer(username);
+    const { keys, fingerprints, encryptionPem, changes } = await this.fetchPeer(username);
     const pinned = this.options.pins.pinnedUser(username);
     const name = escapeControls(username);
     if (pinned && !sameFingerprints(pinned, fingerprints)) {
+      const kind = await changeKind(this.provider, username, pinned, fingerprints, changes);
       this.changed.set(username, fingerprints);
+      this.changeKinds.set(username, kind);
+      const what = {
+        continuity: `${name} replaced their keys, signed with their old key.`,
+        reset: `${name}'s keys were reset by the administrator: compare fingerprints before you trust them.`,
+        unexplained: `${name}'s keys CHANGED since you first saw them.`,
+      }[kind];
       throw new KeyChangedError(
-        `WARNING: ${name}'s keys CHANGED since you first saw them. Messages from ${name} are refused ` +
-          `until you compare the new fingerprints (${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
+        `WARNING: ${what} Messages from ${name} are refused until you compare the new fingerprints ` +
+          `(${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
       );
     }
     if (!pinned) await this.options.pins.pinUser(username, fingerprints);
     this.peers.set(username, keys);
     this.peerEncryption.set(username, encryptionPem);
+    return keys;
+  }
+
+  /** The user's keys changed (`account.keys`): they are fetched and checked against the pin again. */
+  forget(username: string): void {
+    this.peers.delete(username);
+    this.peerEncryption.delete(username);
+    this.history.delete(username);
+  }
+
+  /**
+   * The signing keys that were `username`'s when the server received a message at `receivedAt`,
+   * if their keys changed after it (protocol.md, `changes[].previous`); undefined when they did not
+   * (the current keys apply). The keys a change replaced are used only when they are the pinned
+   * ones, or the change's continuity verifies under them, or (a reset) this user accepted the keys
+   * that followed; a user's own history (`self`) is their own record.
+   */
+  async keysBefore(
+    username: string,
+    receivedAt: string,
+    self = false,
+  ): Promise<Record<SignatureAlgorithm, KeyHandle> | undefined> {
+    if (!this.history.has(username)) await this.fetchPeer(username);
+    const { changes, current } = this.history.get(username) ?? { changes: [], current: undefined };
+    const change = changes.find((c) => typeof c?.at === 'string' && c.at > receivedAt);
+    if (!change) return undefined;
+    const keys = await previousKeys(this.provider, change);
+    const pinned = this.options.pins.pinnedUser(username);
+    const trusted =
+      self ||
+      (pinned !== undefined && sameFingerprints(pinned, change.previous.fingerprints)) ||
+      (await continuityVerifies(this.provider, username, change)) ||
+      (change.by === 'administrator' &&
+        pinned !== undefined &&
+        current !== undefined &&
+        sameFingerprints(pinned, current));
+    const name = escapeControls(username);
+    if (!keys || !trusted)
+      throw new KeyChangedError(
+        `a message from ${name} predates a change of their keys, and the keys it replaced cannot be confirmed`,
+      );
     return keys;
   }
 
@@ -223,6 +284,7 @@ export class KeyTrust {
     }
     await this.options.pins.pinUser(username, current);
     this.changed.delete(username);
+    this.changeKinds.delete(username);
     this.peers.delete(username);
     this.peerEncryption.delete(username);
     return current;

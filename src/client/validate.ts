@@ -192,5 +192,12 @@ export function checkEvent(type: string, data: unknown): void {
     case 'message':
       checkMessage(data);
       return;
+    case 'account.keys': {
+      const d = object(data, 'data');
+      checkUsername(d.username, 'username');
+      object(d.fingerprints, 'fingerprints');
+      object(d.change, 'change');
+      return;
+    }
   }
 }

@@ -42,9 +42,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Revoke this token.
+         * Revoke this token (or, with `everywhere=true`, every session of the caller).
          * @description The token is revoked (persisted) and its `/events` streams are closed. The user goes
-         *     offline when no other session of theirs is connected. No body is needed.
+         *     offline when no other session of theirs is connected. No body is needed. With
+         *     `everywhere=true`, every session of the caller is revoked: their streams end at once on
+         *     every instance.
          */
         post: operations["logout"];
         delete?: never;
@@ -123,6 +125,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change the caller's password; every other session of theirs ends.
+         * @description A wrong `currentPassword` is 401 `INVALID_CREDENTIALS`, counted and limited exactly as a
+         *     failed login (429 with `Retry-After` past the limits). The new password follows the
+         *     registration rules (8 characters to 72 UTF-8 bytes; else 400 `WEAK_PASSWORD`, checked
+         *     first). Every other session of the caller is revoked and its streams closed on every
+         *     instance; the calling session stays.
+         */
+        put: operations["changePassword"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace the caller's four public keys (a key leaked, or new keys).
+         * @description The current password (checked and limited as a login), the four new public keys (checked
+         *     as at registration: 400 `INVALID_KEY`), and `continuity`: a signature by one of the
+         *     caller's *current* signing keys over the UTF-8 bytes of
+         *     `securechat/v1/key-change\n{username}\n{encryption}\n{rsa-pss-sha256}\n{dsa-sha256}\n{ed25519}\n{issuedAt}`,
+         *     the four being the new keys' fingerprints (400 `BAD_SIGNATURE` otherwise: another key,
+         *     other fingerprints, an unknown algorithm). Nothing changes on any failure. Then every
+         *     chat of the caller gets a new epoch at once (server mode: with every earlier epoch the
+         *     caller may read wrapped again for the new encryption key; members mode: pending until a
+         *     member commits it), and every member of those chats gets `account.keys`.
+         */
+        put: operations["replaceKeys"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{username}/keys": {
         parameters: {
             query?: never;
@@ -133,10 +187,25 @@ export interface paths {
         /**
          * A user's registered public keys and their fingerprints.
          * @description Fingerprints are the SHA-256 of each key's SPKI DER, in lowercase hex. Clients verify
-         *     message signatures against these keys and should pin the fingerprints.
+         *     message signatures against these keys and should pin the fingerprints. `changes` lists
+         *     every replacement and reset of the keys, oldest first: a client holding an old pin
+         *     follows each step, and verifies a message received before a change (`receivedAt` <
+         *     `at`) under the signing keys that change replaced (`previous`). `removed: true` says
+         *     the administrator removed the user: their messages and keys stay, so history verifies.
          */
         get: operations["getUserKeys"];
-        put?: never;
+        /**
+         * Reset after loss, with the administrator's one-time reset code.
+         * @description No token: the one-time reset code an administrator made for this username
+         *     (`npm run user:reset -- <username>`; valid 24 hours, one use, only its SHA-256 stored).
+         *     New public keys (checked as at registration: 400 `INVALID_KEY`) and optionally a new
+         *     password (400 `WEAK_PASSWORD`). No `continuity`: nobody holds the old keys. A wrong,
+         *     used or expired code, a name with no code, and a removed user all get the same 403
+         *     `INVALID_CODE`, counted per client address as failed registrations are (429 past the
+         *     limit). Every session of the user ends; every chat gets a new epoch as for
+         *     `PUT /users/me/keys`, and every member of those chats gets `account.keys`.
+         */
+        put: operations["resetKeys"];
         post?: never;
         delete?: never;
         options?: never;
@@ -412,7 +481,8 @@ export interface paths {
         /**
          * The caller's Server-Sent Events stream.
          * @description `text/event-stream`. Each event has `event:` (its type) and `data:` (one line of JSON).
-         *     Stored events (`chat.invited`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`, `message`)
+         *     Stored events (`chat.invited`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`, `message`,
+         *     `account.keys`)
          *     carry `id:`, a number that only grows. Reconnect with `Last-Event-ID: N` to receive
          *     every stored event for you with a larger id, in order, before live ones. When N is
          *     older than the server keeps (or is not an id this server issued) the stream starts with
@@ -430,6 +500,7 @@ export interface paths {
          *     | `chat.rekey` | `ChatRekeyEvent` (members-mode chats) |
          *     | `member.joined`, `member.left` | `MemberEvent` |
          *     | `message` | `MessageEvent` |
+         *     | `account.keys` | `AccountKeysEvent` (a member's keys were replaced or reset) |
          *     | `resync` | `ResyncEvent` |
          */
         get: operations["streamEvents"];
@@ -569,6 +640,47 @@ export interface components {
             encryptionKey: components["schemas"]["PublicKeyPem"];
             signingKeys: components["schemas"]["SigningKeys"];
             fingerprints: components["schemas"]["Fingerprints"];
+            /** @description Every change of the keys, oldest first (this server always sends it). */
+            changes?: components["schemas"]["KeyChange"][];
+            /**
+             * @description Present (true) once the administrator removed the user.
+             * @constant
+             */
+            removed?: true;
+        };
+        KeyChange: {
+            at: components["schemas"]["Timestamp"];
+            fingerprints: components["schemas"]["Fingerprints"];
+            previous: {
+                fingerprints: components["schemas"]["Fingerprints"];
+                signingKeys: components["schemas"]["SigningKeys"];
+            };
+            continuity: components["schemas"]["Continuity"] | null;
+            /** @enum {string} */
+            by: "user" | "administrator";
+        };
+        /** @description A signature by a current signing key over the new keys' fingerprints (protocol.md, Accounts over time). */
+        Continuity: {
+            signatureAlgorithm: string;
+            signature: string;
+            issuedAt: string;
+        };
+        ChangePasswordRequest: {
+            currentPassword: string;
+            newPassword: string;
+        };
+        ReplaceKeysRequest: {
+            currentPassword: string;
+            encryptionKey: components["schemas"]["PublicKeyPem"];
+            signingKeys: components["schemas"]["SigningKeys"];
+            continuity: components["schemas"]["Continuity"];
+        };
+        ResetKeysRequest: {
+            /** @description The one-time reset code. */
+            code: string;
+            encryptionKey: components["schemas"]["PublicKeyPem"];
+            signingKeys: components["schemas"]["SigningKeys"];
+            newPassword?: string;
         };
         SigningKeys: {
             "rsa-pss-sha256": components["schemas"]["PublicKeyPem"];
@@ -774,6 +886,12 @@ export interface components {
             chatId: components["schemas"]["Uuid"];
             pending: components["schemas"]["PendingEpoch"] | null;
         };
+        /** @description A user who shares a chat with the reader (or the reader) has new keys; `change` is the step `GET /users/{username}/keys` lists. */
+        AccountKeysEvent: {
+            username: components["schemas"]["Username"];
+            fingerprints: components["schemas"]["Fingerprints"];
+            change: components["schemas"]["KeyChange"];
+        };
         MemberEvent: {
             chatId: components["schemas"]["Uuid"];
             username: components["schemas"]["Username"];
@@ -819,8 +937,8 @@ export interface components {
             };
         };
         /**
-         * @description `INVALID_CODE`: the registration code is wrong, used or expired, or was made for another
-         *     username (or none was made for this one). One answer for all.
+         * @description `INVALID_CODE`: the registration (or reset) code is wrong, used or expired, or was made
+         *     for another username (or none was made for this one). One answer for all.
          */
         InvalidCode: {
             headers: {
@@ -830,7 +948,49 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `USERNAME_TAKEN`: a user of that name is registered. */
+        /** @description `INVALID_BODY`, or `WEAK_PASSWORD`: under 8 characters or over 72 UTF-8 bytes. */
+        InvalidBodyOrWeakPassword: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `INVALID_CREDENTIALS`: the current password is wrong; or `UNAUTHENTICATED`,
+         *     `INVALID_TOKEN`, `TOKEN_EXPIRED`, `TOKEN_REVOKED` for the token.
+         */
+        InvalidCredentialsOrUnauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `INVALID_BODY`; `INVALID_KEY` (a public key registration refuses; `detail` says which);
+         *     `BAD_SIGNATURE` (the continuity signature); `WEAK_PASSWORD` (a reset's new password).
+         */
+        KeyChangeRejected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `KEYS_CHANGED`: the keys changed while this change was made; nothing was changed, try again. */
+        KeysChanged: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `USERNAME_TAKEN`: a user of that name is registered (or was, and was removed). */
         UsernameTaken: {
             headers: {
                 [name: string]: unknown;
@@ -1087,7 +1247,9 @@ export interface operations {
     };
     logout: {
         parameters: {
-            query?: never;
+            query?: {
+                everywhere?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1206,6 +1368,65 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidBodyOrWeakPassword"];
+            401: components["responses"]["InvalidCredentialsOrUnauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    replaceKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplaceKeysRequest"];
+            };
+        };
+        responses: {
+            /** @description The keys are replaced. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterResponse"];
+                };
+            };
+            400: components["responses"]["KeyChangeRejected"];
+            401: components["responses"]["InvalidCredentialsOrUnauthorized"];
+            409: components["responses"]["KeysChanged"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getUserKeys: {
         parameters: {
             query?: never;
@@ -1228,6 +1449,39 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["UserNotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resetKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: components["parameters"]["Username"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetKeysRequest"];
+            };
+        };
+        responses: {
+            /** @description The keys are replaced. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterResponse"];
+                };
+            };
+            400: components["responses"]["KeyChangeRejected"];
+            403: components["responses"]["InvalidCode"];
+            409: components["responses"]["KeysChanged"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };

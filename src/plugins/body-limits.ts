@@ -22,8 +22,14 @@ export function bodyLimit(operationId: OperationId, config: Config): number {
     // a username (32) and a password (1,024 characters at most; a registered one is 8-72 bytes)
     case 'login':
       return 2 * 1024;
+    // two passwords
+    case 'changePassword':
+      return 3 * 1024;
     // four public keys in PEM (an 8,192-bit RSA key is ~1.5 KB), a password and a code
+    // (a key change: also a password, a code or a continuity signature)
     case 'registerUser':
+    case 'replaceKeys':
+    case 'resetKeys':
       return 16 * 1024;
     // at most 50 usernames of at most 32 characters
     case 'createChat':

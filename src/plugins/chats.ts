@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { sealEnvelope } from '../crypto/envelope.js';
 import { type Chats, createChats } from '../services/chats.js';
 import { createEnvelopeIssuer, signingSlots } from '../services/envelopes.js';
 import { createEpochs, type Epochs } from '../services/epochs.js';
+import { keyEscrow } from '../services/key-escrow.js';
 import { WorkQueue } from '../services/limiter.js';
 import { createMessages, type Messages } from '../services/messages.js';
 
@@ -26,7 +28,14 @@ export default fp(
       bus: fanout,
       presence: app.presence,
       accounts,
-      issueEnvelopes: createEnvelopeIssuer(app.serverKey, accounts.encryptionKey, signing),
+      // server mode: each epoch's key kept sealed for the server, so a member's new keys can read it
+      issueEnvelopes: createEnvelopeIssuer(
+        app.serverKey,
+        accounts.encryptionKey,
+        signing,
+        sealEnvelope,
+        keyEscrow(app.serverKey),
+      ),
       maxMembers: config.maxMembersPerChat,
       limits: {
         createPerMinute: config.chatCreateLimit,

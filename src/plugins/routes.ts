@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { accountChangeRoutes } from '../routes/account-changes.js';
 import { authRoutes } from '../routes/auth.js';
 import { chatRoutes } from '../routes/chats.js';
 import { epochRoutes } from '../routes/epochs.js';
@@ -34,6 +35,7 @@ export default fp(
       ...eventRoutes(app),
       ...serverRoutes(app),
       ...registrationRoutes(app),
+      ...accountChangeRoutes(app),
     };
     // The compiler holds the handlers to src/contract/openapi.ts; this holds that to the openapi.yaml read.
     const routed = (id: string): id is OperationId => Object.hasOwn(handlers, id);
@@ -53,6 +55,7 @@ export default fp(
     const limits: Partial<Record<OperationId, object>> = {
       login: { max: config.loginLimitPerIp, timeWindow: 60_000 },
       registerUser: { max: config.loginLimitPerIp, timeWindow: 60_000 },
+      resetKeys: { max: config.loginLimitPerIp, timeWindow: 60_000 },
       // members-mode commits, before their body (up to 1,000 envelopes) is even parsed: a flood
       // of them past the limit costs next to nothing, and none reaches a signature check
       commitEpoch: {
@@ -90,6 +93,16 @@ export default fp(
   },
   {
     name: 'routes',
-    dependencies: ['config', 'auth', 'problems', 'accounts', 'presence', 'chats', 'streams', 'server-key'],
+    dependencies: [
+      'config',
+      'auth',
+      'problems',
+      'accounts',
+      'presence',
+      'chats',
+      'streams',
+      'server-key',
+      'account-changes',
+    ],
   },
 );

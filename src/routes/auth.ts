@@ -2,7 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { timestamp } from '../crypto/time.js';
 import type { HandlersOf } from './types.js';
 
-export const authRoutes = ({ accounts, presence }: FastifyInstance): HandlersOf<'login' | 'logout'> => ({
+export const authRoutes = ({
+  accounts,
+  presence,
+  accountChanges,
+}: FastifyInstance): HandlersOf<'login' | 'logout'> => ({
   async login(request, reply) {
     const { username, password } = request.body;
     // A client that hangs up before its password is checked is not worth a bcrypt comparison.
@@ -27,6 +31,11 @@ export const authRoutes = ({ accounts, presence }: FastifyInstance): HandlersOf<
 
   async logout(request, reply) {
     const { username, sessionId, expiresAt } = request.session;
+    if (request.query.everywhere) {
+      await accountChanges.logoutEverywhere(request.session);
+      request.log.info({ event: 'logout.everywhere', username }, 'security event');
+      return reply.status(204).send();
+    }
     await accounts.revoke(sessionId, expiresAt);
     await presence.ended(sessionId, username);
     request.log.info({ event: 'logout', username }, 'security event');

@@ -13,6 +13,7 @@ import {
 } from '../crypto/keys.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
+import type { KeyChange } from '../store/account-types.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
 import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
@@ -40,6 +41,8 @@ interface ParsedKeys {
   signing: Record<SignatureAlgorithm, KeyObject>;
   fingerprints: Record<'encryption' | SignatureAlgorithm, string>;
   pems: PublicKeySet;
+  removed: boolean;
+  changes: KeyChange[];
 }
 
 export interface AccountsDeps {
@@ -98,12 +101,28 @@ export function createAccounts({
   // lower-cost hash also pays one comparison at the configured cost. (A hash at a higher cost than
   // the configured one still takes longer to fail: lowering BCRYPT_COST shows who has not logged in.)
   const dummyHash = hasher.hash(randomBytes(16).toString('hex'), bcryptCost);
-  // Public keys never change once registered: parse each once.
+  // Public keys are parsed once per change: a change (here or on another instance: the bus says)
+  // forgets them, and a read that began before a change is not kept.
   const keyCache = new Map<string, ParsedKeys>();
+  const forgottenAt = new Map<string, number>();
+  let generations = 0;
+  let clearedAt = 0;
+
+  function forget(username?: string): void {
+    generations += 1;
+    if (username === undefined) {
+      keyCache.clear();
+      clearedAt = generations;
+    } else {
+      keyCache.delete(username);
+      forgottenAt.set(username, generations);
+    }
+  }
 
   async function keysOf(username: string): Promise<ParsedKeys | undefined> {
     const cached = keyCache.get(username);
     if (cached) return cached;
+    const started = generations;
     const user = await store.getUser(username);
     if (!user) return undefined;
     const signing = Object.fromEntries(
@@ -128,8 +147,10 @@ export function createAccounts({
         'dsa-sha256': fingerprint(signing['dsa-sha256']),
         ed25519: fingerprint(signing.ed25519),
       },
+      removed: !!user.removedAt,
+      changes: user.keyChanges ?? [],
     };
-    keyCache.set(username, parsed);
+    if ((forgottenAt.get(username) ?? 0) <= started && clearedAt <= started) keyCache.set(username, parsed);
     return parsed;
   }
 
@@ -150,6 +171,69 @@ export function createAccounts({
     };
   }
 
+  /**
+   * The password check of a login (and of a password or key change): same 401, same work, for an
+   * unknown (or removed) user and a wrong password, counted and limited as the login's comment says.
+   */
+  async function verifyPassword(username: string, password: string, ip: string, signal?: AbortSignal) {
+    const address = addressKey(ip);
+    const pair = `${username}\n${address}`;
+    const taken: [SharedCounter, string][] = [];
+    const take = async (attempts: SharedCounter, key: string) => {
+      const wait = await attempts.take(key);
+      taken.push([attempts, key]);
+      return wait;
+    };
+    let compared = false;
+    let user: UserRecord | undefined;
+    let matches: boolean;
+    try {
+      const pairWait = await take(pairAttempts, pair);
+      if (pairWait > 0)
+        throw rateLimited(
+          `Too many failed logins for ${username} from this address; try again later.`,
+          pairWait,
+        );
+      const userWait = await take(userAttempts, username);
+      if (userWait > 0 && !((await knownAddresses.blockedFor(pair)) > 0))
+        throw rateLimited(`Too many failed logins for ${username}; try again later.`, userWait);
+      const found = await store.getUser(username);
+      user = found && !found.removedAt ? found : undefined;
+      const hash = user?.passwordHash ?? (await dummyHash);
+      matches = await hashing.run(
+        () => {
+          compared = true;
+          return hasher.compare(password, hash);
+        },
+        { key: address, signal },
+      );
+    } catch (error) {
+      // never compared: every count this attempt made is given back (best effort: a counter
+      // that cannot be reached now keeps it until its window ends)
+      if (!compared) await Promise.allSettled(taken.map(([attempts, key]) => attempts.give(key)));
+      throw error;
+    }
+    if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+      // a hash at a lower cost than the configured one (BCRYPT_COST was raised) is padded to
+      // the cost of a configured-cost comparison, so its failure looks like any other
+      if (user && hasher.getRounds(user.passwordHash) < bcryptCost)
+        await hashing.run(async () => hasher.compare(password, await dummyHash)).catch(() => false);
+      throw new Errors.INVALID_CREDENTIALS();
+    }
+    await Promise.all([
+      pairAttempts.reset(pair),
+      userAttempts.give(username),
+      knownAddresses.reset(pair).then(() => knownAddresses.hit(pair)),
+    ]);
+    if (hasher.getRounds(user.passwordHash) !== bcryptCost) {
+      // best effort: when it cannot be done now (busy, store away), the next login tries again
+      await hashing
+        .run(() => hasher.hash(password, bcryptCost))
+        .then((rehashed) => store.replacePasswordHash(username, user.passwordHash, rehashed))
+        .catch(() => {});
+    }
+  }
+
   return {
     newUser,
 
@@ -166,67 +250,26 @@ export function createAccounts({
      * Redis failing, the client gone: `signal`) gives back everything it counted.
      */
     async login(username: string, password: string, ip = '', signal?: AbortSignal) {
-      const address = addressKey(ip);
-      const pair = `${username}\n${address}`;
-      const taken: [SharedCounter, string][] = [];
-      const take = async (attempts: SharedCounter, key: string) => {
-        const wait = await attempts.take(key);
-        taken.push([attempts, key]);
-        return wait;
-      };
-      let compared = false;
-      let user: UserRecord | undefined;
-      let matches: boolean;
-      try {
-        const pairWait = await take(pairAttempts, pair);
-        if (pairWait > 0)
-          throw rateLimited(
-            `Too many failed logins for ${username} from this address; try again later.`,
-            pairWait,
-          );
-        const userWait = await take(userAttempts, username);
-        if (userWait > 0 && !((await knownAddresses.blockedFor(pair)) > 0))
-          throw rateLimited(`Too many failed logins for ${username}; try again later.`, userWait);
-        user = (await store.getUser(username)) ?? undefined;
-        const hash = user?.passwordHash ?? (await dummyHash);
-        matches = await hashing.run(
-          () => {
-            compared = true;
-            return hasher.compare(password, hash);
-          },
-          { key: address, signal },
-        );
-      } catch (error) {
-        // never compared: every count this attempt made is given back (best effort: a counter
-        // that cannot be reached now keeps it until its window ends)
-        if (!compared) await Promise.allSettled(taken.map(([attempts, key]) => attempts.give(key)));
-        throw error;
-      }
-      if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-        // a hash at a lower cost than the configured one (BCRYPT_COST was raised) is padded to
-        // the cost of a configured-cost comparison, so its failure looks like any other
-        if (user && hasher.getRounds(user.passwordHash) < bcryptCost)
-          await hashing.run(async () => hasher.compare(password, await dummyHash)).catch(() => false);
-        throw new Errors.INVALID_CREDENTIALS();
-      }
-      await Promise.all([
-        pairAttempts.reset(pair),
-        userAttempts.give(username),
-        knownAddresses.reset(pair).then(() => knownAddresses.hit(pair)),
-      ]);
-      if (hasher.getRounds(user.passwordHash) !== bcryptCost) {
-        // best effort: when it cannot be done now (busy, store away), the next login tries again
-        await hashing
-          .run(() => hasher.hash(password, bcryptCost))
-          .then((rehashed) => store.replacePasswordHash(username, user.passwordHash, rehashed))
-          .catch(() => {});
-      }
+      await verifyPassword(username, password, ip, signal);
       const sessionId = randomUUID();
       const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
       const token = signToken({ sub: username, jti: sessionId, exp });
       const expiresAt = exp * 1000;
+      await store.recordSession(sessionId, username, expiresAt);
       return { token, username, sessionId, expiresAt };
     },
+
+    verifyPassword: (username: string, password: string, ip = '', signal?: AbortSignal) =>
+      verifyPassword(username, password, ip, signal),
+
+    /** A new password's hash, after the registration rules ({@link RegistrationError}). */
+    async hashNewPassword(password: string): Promise<string> {
+      checkNewPassword(password);
+      return hashing.run(() => hasher.hash(password, bcryptCost));
+    },
+
+    /** Forgets the parsed keys of `username` (of everyone: none given); they changed. */
+    forget,
 
     /** Password checks running and waiting for a slot. */
     hashing: () => hashing.size,
@@ -243,7 +286,15 @@ export function createAccounts({
         encryptionKey: keys.pems.encryption,
         signingKeys: keys.pems.signing,
         fingerprints: keys.fingerprints,
+        changes: keys.changes,
+        ...(keys.removed ? { removed: true as const } : {}),
       };
+    },
+
+    /** A user who may be invited: registered and not removed. */
+    async active(username: string): Promise<boolean> {
+      const keys = await keysOf(username);
+      return keys !== undefined && !keys.removed;
     },
 
     async encryptionKey(username: string): Promise<KeyObject | undefined> {

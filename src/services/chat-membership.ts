@@ -116,33 +116,40 @@ export function chatMembership({
     async leave(chatId: string, username: string): Promise<void> {
       // declining an invitation is not charged: others choose how many one gets
       const { member } = await memberChat(store, chatId, username);
-      const leaving = () =>
-        withRetry(chatId, async () => {
-          const { chat } = await memberChat(store, chatId, username);
-          if (isMembersMode(chat)) return membersMode.leave(chat, username);
-          const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
-          const epoch = chat.epoch + 1;
-          const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
-          const events = [
-            {
-              ...chatEvent('member.left', { chatId: chat.id, username }, [...remaining, username]),
-              toMembers: true,
-            },
-            ...keyEvents(chat.id, envelopes, remaining),
-          ];
-          await commit(
-            changeOf(chat, { epoch, remove: [username], envelopes: [...envelopes.values()], events }),
-            [
-              ['member.left', { chatId: chat.id, username }],
-              ...(remaining.length > 0
-                ? [['key.rotated', { chatId: chat.id, epoch, reason: 'leave' }] as const]
-                : []),
-            ],
-          );
-        });
+      const leaving = () => depart(chatId, username);
       if (member.state === 'joined')
         await charged(membershipChanges, username, 'invitations and leaves', leaving);
       else await leaving();
     },
+
+    /** A leave that is not charged to the member: their removal by the administrator. */
+    depart,
   };
+
+  /** `username` leaves: in server mode a new epoch for those who remain, in members mode a pending one. */
+  function depart(chatId: string, username: string): Promise<void> {
+    return withRetry(chatId, async () => {
+      const { chat } = await memberChat(store, chatId, username);
+      if (isMembersMode(chat)) return membersMode.leave(chat, username);
+      const remaining = chat.members.filter((m) => m.username !== username).map((m) => m.username);
+      const epoch = chat.epoch + 1;
+      const envelopes = await issueEnvelopes(chat.id, epoch, remaining);
+      const events = [
+        {
+          ...chatEvent('member.left', { chatId: chat.id, username }, [...remaining, username]),
+          toMembers: true,
+        },
+        ...keyEvents(chat.id, envelopes, remaining),
+      ];
+      await commit(
+        changeOf(chat, { epoch, remove: [username], envelopes: [...envelopes.values()], events }),
+        [
+          ['member.left', { chatId: chat.id, username }],
+          ...(remaining.length > 0
+            ? [['key.rotated', { chatId: chat.id, epoch, reason: 'leave' }] as const]
+            : []),
+        ],
+      );
+    });
+  }
 }

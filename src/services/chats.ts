@@ -7,6 +7,7 @@ import { type ChatLimits, chatLimits } from './chat-limits.js';
 import { chatMembership } from './chat-membership.js';
 import { chatQueue } from './chat-queue.js';
 import { chatReads } from './chat-reads.js';
+import { chatRekey } from './chat-rekey.js';
 import { retrying } from './chat-retry.js';
 import { chatRotation } from './chat-rotation.js';
 import { chatViewer } from './chat-view.js';
@@ -59,6 +60,7 @@ export function createChats({
     ...chatReads({ store, view, onlineAmong }),
     ...chatMembership({ ...change, withRetry }),
     rotate: chatRotation({ store, issueEnvelopes, commit, membersMode, serialized }),
+    rekey: chatRekey({ store, issueEnvelopes, commit, membersMode, withRetry }),
   };
 }
 

@@ -2,6 +2,7 @@ import { type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { CHAT_KEY_BYTES, type KeyEnvelope, sealEnvelope, wrapKey } from '../crypto/envelope.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors } from '../errors.js';
+import { ESCROW_RECIPIENT, type KeyEscrow } from './key-escrow.js';
 import { threadPoolSize, WorkQueue } from './limiter.js';
 
 /**
@@ -26,6 +27,8 @@ export function createEnvelopeIssuer(
   encryptionKey: (u: string) => Promise<KeyObject | undefined>,
   share: WorkQueue | number = signingSlots(),
   seal: typeof sealEnvelope = sealEnvelope,
+  /** Keeps each epoch's key sealed for the server (key-escrow.ts): its row is in the answer too. */
+  escrow?: KeyEscrow,
 ) {
   // one share for every rotation of this server (and its members-mode commits' verifications:
   // the caller passes the queue to both), so concurrent rotations do not add up
@@ -60,7 +63,9 @@ export function createEnvelopeIssuer(
         // the first failure, not the "abandoned" of the work it stopped
         throw stop.signal.aborted ? stop.signal.reason : error;
       });
-      return new Map(envelopes.map((e) => [e.recipient, e]));
+      const issued = new Map(envelopes.map((e) => [e.recipient, e]));
+      if (escrow) issued.set(ESCROW_RECIPIENT, escrow.envelope(chatId, epoch, chatKey, issuedAt));
+      return issued;
     } finally {
       chatKey.fill(0);
     }

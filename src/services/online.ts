@@ -35,7 +35,7 @@ export function inviteeClassifier(onlineAmong: OnlineAmong, accounts: Accounts) 
     const unavailable: Unavailable[] = [];
     const onlineNow = await onlineAmong(invitees);
     for (const username of invitees) {
-      if (!(await accounts.exists(username))) unavailable.push({ username, reason: 'unknown' });
+      if (!(await accounts.active(username))) unavailable.push({ username, reason: 'unknown' });
       else if (!onlineNow.has(username)) unavailable.push({ username, reason: 'offline' });
       else available.push(username);
     }

@@ -125,6 +125,7 @@ export function createHub({
         registry.endSession(message.username, message.sessionId);
         return;
       }
+      if (message.kind !== 'event') return;
       if (message.to === 'everyone' && message.id === undefined) {
         presence.gather(message);
         return;

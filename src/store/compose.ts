@@ -1,3 +1,4 @@
+import type { AccountStore } from './account-types.js';
 import type { ChatStore } from './chat-types.js';
 import type { MessageStore } from './message-types.js';
 import type { Store } from './types.js';
@@ -8,6 +9,7 @@ export interface StoreParts {
   users: UserStore;
   chats: ChatStore;
   messages: MessageStore;
+  accounts: AccountStore;
 }
 
 /**
@@ -18,11 +20,13 @@ export abstract class ComposedStore implements Store {
   private readonly users: UserStore;
   private readonly chats: ChatStore;
   private readonly messages: MessageStore;
+  private readonly accounts: AccountStore;
 
-  constructor({ users, chats, messages }: StoreParts) {
+  constructor({ users, chats, messages, accounts }: StoreParts) {
     this.users = users;
     this.chats = chats;
     this.messages = messages;
+    this.accounts = accounts;
   }
 
   abstract ping(): Promise<void>;
@@ -71,4 +75,16 @@ export abstract class ComposedStore implements Store {
   readonly eventsBetween: MessageStore['eventsBetween'] = (...a) => this.messages.eventsBetween(...a);
   readonly eventBounds: MessageStore['eventBounds'] = (...a) => this.messages.eventBounds(...a);
   readonly prune: MessageStore['prune'] = (...a) => this.messages.prune(...a);
+
+  readonly recordSession: AccountStore['recordSession'] = (...a) => this.accounts.recordSession(...a);
+  readonly revokeSessions: AccountStore['revokeSessions'] = (...a) => this.accounts.revokeSessions(...a);
+  readonly setPasswordHash: AccountStore['setPasswordHash'] = (...a) => this.accounts.setPasswordHash(...a);
+  readonly replaceKeys: AccountStore['replaceKeys'] = (...a) => this.accounts.replaceKeys(...a);
+  readonly markRemoved: AccountStore['markRemoved'] = (...a) => this.accounts.markRemoved(...a);
+  readonly pendingRemovals: AccountStore['pendingRemovals'] = (...a) => this.accounts.pendingRemovals(...a);
+  readonly removalDone: AccountStore['removalDone'] = (...a) => this.accounts.removalDone(...a);
+  readonly putResetCode: AccountStore['putResetCode'] = (...a) => this.accounts.putResetCode(...a);
+  readonly getResetCode: AccountStore['getResetCode'] = (...a) => this.accounts.getResetCode(...a);
+  readonly useResetCode: AccountStore['useResetCode'] = (...a) => this.accounts.useResetCode(...a);
+  readonly putEnvelopes: AccountStore['putEnvelopes'] = (...a) => this.accounts.putEnvelopes(...a);
 }

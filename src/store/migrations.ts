@@ -189,6 +189,25 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE messages ADD COLUMN prev_seq INTEGER;
   ALTER TABLE messages ADD COLUMN prev_hash TEXT;
   `,
+  // 9: accounts over time: removals, key changes, every session of a user, reset codes
+  `
+  ALTER TABLE users ADD COLUMN removed_at TEXT;
+  ALTER TABLE users ADD COLUMN removal_pending INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN key_changes TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE sessions (
+    jti        TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX sessions_by_user ON sessions(username);
+  CREATE TABLE reset_codes (
+    username   TEXT PRIMARY KEY,
+    code_hash  TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+  );
+  `,
 ];
 
 /**
@@ -379,5 +398,24 @@ export const PG_MIGRATIONS: string[] = [
   ALTER TABLE messages ADD COLUMN counter BIGINT;
   ALTER TABLE messages ADD COLUMN prev_seq BIGINT;
   ALTER TABLE messages ADD COLUMN prev_hash TEXT;
+  `,
+  // 9: as SQLite's 9 (accounts over time)
+  `
+  ALTER TABLE users ADD COLUMN removed_at TEXT COLLATE "C";
+  ALTER TABLE users ADD COLUMN removal_pending BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE users ADD COLUMN key_changes TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE sessions (
+    jti        TEXT PRIMARY KEY,
+    username   TEXT COLLATE "C" NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX sessions_by_user ON sessions(username);
+  CREATE TABLE reset_codes (
+    username   TEXT COLLATE "C" PRIMARY KEY,
+    code_hash  TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    expires_at TEXT COLLATE "C" NOT NULL,
+    used_at    TEXT COLLATE "C"
+  );
   `,
 ];

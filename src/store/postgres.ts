@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ComposedStore } from './compose.js';
+import { PostgresAccounts } from './postgres/accounts.js';
 import { PostgresChats } from './postgres/chats.js';
 import { PostgresMessages } from './postgres/messages.js';
 import { migrate } from './postgres/migrate.js';
@@ -25,6 +26,7 @@ class PostgresStore extends ComposedStore {
       users: new PostgresUsers(pool),
       chats: new PostgresChats(pool),
       messages: new PostgresMessages(pool),
+      accounts: new PostgresAccounts(pool),
     });
   }
 

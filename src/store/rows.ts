@@ -13,6 +13,8 @@ export const toUser = (r: Row): UserRecord => ({
   keys: JSON.parse(r.keys as string),
   createdAt: r.created_at as string,
   lastSeen: (r.last_seen as string | null) ?? null,
+  removedAt: (r.removed_at as string | null | undefined) ?? null,
+  keyChanges: r.key_changes ? JSON.parse(r.key_changes as string) : [],
 });
 
 export const toEnvelope = (r: Row): KeyEnvelope => ({

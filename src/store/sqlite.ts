@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ComposedStore } from './compose.js';
 import type { Row } from './rows.js';
+import { SqliteAccounts } from './sqlite/accounts.js';
 import { SqliteChats } from './sqlite/chats.js';
 import { SqliteMessages } from './sqlite/messages.js';
 import { openSqliteDatabase } from './sqlite/open.js';
@@ -28,6 +29,7 @@ class SqliteStore extends ComposedStore {
       users: new SqliteUsers(db, q),
       chats: new SqliteChats(db, q),
       messages: new SqliteMessages(db, q),
+      accounts: new SqliteAccounts(db, q),
     });
     this.q = q;
   }

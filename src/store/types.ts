@@ -1,3 +1,4 @@
+import type { AccountStore } from './account-types.js';
 import type { ChatStore } from './chat-types.js';
 import type { MessageStore } from './message-types.js';
 import type { UserStore } from './user-types.js';
@@ -9,7 +10,7 @@ import type { UserStore } from './user-types.js';
  * users and sessions (`user-types.ts`), chats and memberships (`chat-types.ts`), messages and
  * events (`message-types.ts`). Import each name from that file.
  */
-export interface Store extends UserStore, ChatStore, MessageStore {
+export interface Store extends UserStore, ChatStore, MessageStore, AccountStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 

@@ -1,4 +1,5 @@
 import type { PublicKeySet } from '../crypto/keys.js';
+import type { KeyChange } from './account-types.js';
 
 /** The port's users and sessions: accounts, revoked tokens and one-time registration codes. */
 export interface UserStore {
@@ -66,6 +67,10 @@ export interface UserRecord {
   keys: PublicKeySet;
   createdAt: string;
   lastSeen: string | null;
+  /** Set once the administrator removed the user: logins are refused, the name is never reused. */
+  removedAt?: string | null;
+  /** The user's key changes, oldest first (absent: none). */
+  keyChanges?: KeyChange[];
 }
 
 export class UserExistsError extends Error {}

@@ -128,6 +128,7 @@ const EVENT_SCHEMA: Record<string, string> = {
   'member.joined': 'MemberEvent',
   'member.left': 'MemberEvent',
   message: 'MessageEvent',
+  'account.keys': 'AccountKeysEvent',
   resync: 'ResyncEvent',
 };
 
