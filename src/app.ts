@@ -23,6 +23,7 @@ import notFound from './plugins/not-found.js';
 import presence from './plugins/presence.js';
 import problems from './plugins/problems.js';
 import registration from './plugins/registration.js';
+import { RequestLog } from './plugins/request-log.js';
 import routes from './plugins/routes.js';
 import security from './plugins/security.js';
 import serverKeyPlugin from './plugins/server-key.js';
@@ -144,6 +145,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Streams are closed in preClose; sockets still open after it are dropped rather than waited for.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
+    // one line per request instead of Fastify's two
+    logController: new RequestLog(),
   });
   app.setValidatorCompiler(validatorCompiler());
 
