@@ -36,6 +36,8 @@ const SERVERLESS = [
   'test/client/sse.test.ts',
   'test/web/tar.test.ts',
   'test/bench/workers.test.ts',
+  // the new layout: everything under test/unit/ runs without a server
+  'test/unit/**',
 ];
 const backends = process.env.DATABASE_URL && process.env.REDIS_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 

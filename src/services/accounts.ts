@@ -15,6 +15,7 @@ import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
+import { type Metrics, NO_METRICS, resultOf } from '../util/metrics.js';
 import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
@@ -60,6 +61,8 @@ export interface AccountsDeps {
   counter?: (name: string, limit: number, windowMs: number) => SharedCounter;
   /** bcrypt, replaceable so tests can count and hold hashes. */
   hasher?: Pick<typeof bcrypt, 'hash' | 'compare' | 'getRounds'>;
+  /** Counts each login's outcome. */
+  metrics?: Metrics;
 }
 
 const USER_WINDOW_MS = 5 * 60_000;
@@ -77,6 +80,7 @@ export function createAccounts({
   hashSlots,
   counter = localCounter,
   hasher = bcrypt,
+  metrics = NO_METRICS,
 }: AccountsDeps) {
   // Attempts are counted when they start and given back when they succeed or were never
   // compared: what remains counted is failures and comparisons still in flight.
@@ -150,6 +154,77 @@ export function createAccounts({
     };
   }
 
+  /**
+   * Same 401, same work, for an unknown user and a wrong password. Each attempt is counted before
+   * its password is checked, per username and address (5 a minute) and per username (50 in five
+   * minutes); past the per-username limit only an address this user logged in from before may
+   * still try. A success resets the first count and gives its attempt back to the second; an
+   * attempt refused or failed before its comparison started (a limit, a full queue, the store or
+   * Redis failing, the client gone: `signal`) gives back everything it counted.
+   */
+  async function login(username: string, password: string, ip = '', signal?: AbortSignal) {
+    const address = addressKey(ip);
+    const pair = `${username}\n${address}`;
+    const taken: [SharedCounter, string][] = [];
+    const take = async (attempts: SharedCounter, key: string) => {
+      const wait = await attempts.take(key);
+      taken.push([attempts, key]);
+      return wait;
+    };
+    let compared = false;
+    let user: UserRecord | undefined;
+    let matches: boolean;
+    try {
+      const pairWait = await take(pairAttempts, pair);
+      if (pairWait > 0)
+        throw rateLimited(
+          `Too many failed logins for ${username} from this address; try again later.`,
+          pairWait,
+        );
+      const userWait = await take(userAttempts, username);
+      if (userWait > 0 && !((await knownAddresses.blockedFor(pair)) > 0))
+        throw rateLimited(`Too many failed logins for ${username}; try again later.`, userWait);
+      user = (await store.getUser(username)) ?? undefined;
+      const hash = user?.passwordHash ?? (await dummyHash);
+      matches = await hashing.run(
+        () => {
+          compared = true;
+          return hasher.compare(password, hash);
+        },
+        { key: address, signal },
+      );
+    } catch (error) {
+      // never compared: every count this attempt made is given back (best effort: a counter
+      // that cannot be reached now keeps it until its window ends)
+      if (!compared) await Promise.allSettled(taken.map(([attempts, key]) => attempts.give(key)));
+      throw error;
+    }
+    if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+      // a hash at a lower cost than the configured one (BCRYPT_COST was raised) is padded to
+      // the cost of a configured-cost comparison, so its failure looks like any other
+      if (user && hasher.getRounds(user.passwordHash) < bcryptCost)
+        await hashing.run(async () => hasher.compare(password, await dummyHash)).catch(() => false);
+      throw new Errors.INVALID_CREDENTIALS();
+    }
+    await Promise.all([
+      pairAttempts.reset(pair),
+      userAttempts.give(username),
+      knownAddresses.reset(pair).then(() => knownAddresses.hit(pair)),
+    ]);
+    if (hasher.getRounds(user.passwordHash) !== bcryptCost) {
+      // best effort: when it cannot be done now (busy, store away), the next login tries again
+      await hashing
+        .run(() => hasher.hash(password, bcryptCost))
+        .then((rehashed) => store.replacePasswordHash(username, user.passwordHash, rehashed))
+        .catch(() => {});
+    }
+    const sessionId = randomUUID();
+    const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
+    const token = signToken({ sub: username, jti: sessionId, exp });
+    const expiresAt = exp * 1000;
+    return { token, username, sessionId, expiresAt };
+  }
+
   return {
     newUser,
 
@@ -157,75 +232,16 @@ export function createAccounts({
       await store.createUser(await newUser(username, password, keys));
     },
 
-    /**
-     * Same 401, same work, for an unknown user and a wrong password. Each attempt is counted before
-     * its password is checked, per username and address (5 a minute) and per username (50 in five
-     * minutes); past the per-username limit only an address this user logged in from before may
-     * still try. A success resets the first count and gives its attempt back to the second; an
-     * attempt refused or failed before its comparison started (a limit, a full queue, the store or
-     * Redis failing, the client gone: `signal`) gives back everything it counted.
-     */
+    /** Logs in (see `login` above), counting what came of it. */
     async login(username: string, password: string, ip = '', signal?: AbortSignal) {
-      const address = addressKey(ip);
-      const pair = `${username}\n${address}`;
-      const taken: [SharedCounter, string][] = [];
-      const take = async (attempts: SharedCounter, key: string) => {
-        const wait = await attempts.take(key);
-        taken.push([attempts, key]);
-        return wait;
-      };
-      let compared = false;
-      let user: UserRecord | undefined;
-      let matches: boolean;
       try {
-        const pairWait = await take(pairAttempts, pair);
-        if (pairWait > 0)
-          throw rateLimited(
-            `Too many failed logins for ${username} from this address; try again later.`,
-            pairWait,
-          );
-        const userWait = await take(userAttempts, username);
-        if (userWait > 0 && !((await knownAddresses.blockedFor(pair)) > 0))
-          throw rateLimited(`Too many failed logins for ${username}; try again later.`, userWait);
-        user = (await store.getUser(username)) ?? undefined;
-        const hash = user?.passwordHash ?? (await dummyHash);
-        matches = await hashing.run(
-          () => {
-            compared = true;
-            return hasher.compare(password, hash);
-          },
-          { key: address, signal },
-        );
+        const session = await login(username, password, ip, signal);
+        metrics.login('success');
+        return session;
       } catch (error) {
-        // never compared: every count this attempt made is given back (best effort: a counter
-        // that cannot be reached now keeps it until its window ends)
-        if (!compared) await Promise.allSettled(taken.map(([attempts, key]) => attempts.give(key)));
+        metrics.login(resultOf(error));
         throw error;
       }
-      if (!user || !matches || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-        // a hash at a lower cost than the configured one (BCRYPT_COST was raised) is padded to
-        // the cost of a configured-cost comparison, so its failure looks like any other
-        if (user && hasher.getRounds(user.passwordHash) < bcryptCost)
-          await hashing.run(async () => hasher.compare(password, await dummyHash)).catch(() => false);
-        throw new Errors.INVALID_CREDENTIALS();
-      }
-      await Promise.all([
-        pairAttempts.reset(pair),
-        userAttempts.give(username),
-        knownAddresses.reset(pair).then(() => knownAddresses.hit(pair)),
-      ]);
-      if (hasher.getRounds(user.passwordHash) !== bcryptCost) {
-        // best effort: when it cannot be done now (busy, store away), the next login tries again
-        await hashing
-          .run(() => hasher.hash(password, bcryptCost))
-          .then((rehashed) => store.replacePasswordHash(username, user.passwordHash, rehashed))
-          .catch(() => {});
-      }
-      const sessionId = randomUUID();
-      const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
-      const token = signToken({ sub: username, jti: sessionId, exp });
-      const expiresAt = exp * 1000;
-      return { token, username, sessionId, expiresAt };
     },
 
     /** Password checks running and waiting for a slot. */
