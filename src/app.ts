@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { openBackends } from './bootstrap/backends.js';
 import { provisionDemoUsers } from './bootstrap/demo-users.js';
 import { ensureJwtSecret } from './bootstrap/jwt-secret.js';
+import { createInstruments } from './bootstrap/metrics.js';
 import { ensureServerKey } from './bootstrap/server-key.js';
 import { checkSharedIdentity } from './bootstrap/shared-identity.js';
 import { ensureTls } from './bootstrap/tls.js';
@@ -20,10 +21,12 @@ import configPlugin from './plugins/config.js';
 import connections, { serverTimeouts } from './plugins/connections.js';
 import docs from './plugins/docs.js';
 import jobs from './plugins/jobs.js';
+import metricsPlugin from './plugins/metrics.js';
 import notFound from './plugins/not-found.js';
 import presence from './plugins/presence.js';
 import problems from './plugins/problems.js';
 import registration from './plugins/registration.js';
+import { RequestLog } from './plugins/request-log.js';
 import routes from './plugins/routes.js';
 import security from './plugins/security.js';
 import serverKeyPlugin from './plugins/server-key.js';
@@ -121,6 +124,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     throw new Error(`TLS: ${error instanceof Error ? error.message : error}`);
   });
   const timeouts = serverTimeouts(config);
+  // metrics on (SECURECHAT_METRICS_PORT): counted from the start; off, nothing is counted at all
+  const instruments = config.metricsPort === undefined ? undefined : createInstruments();
   const app = Fastify({
     logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
     // over TLS the handshake gets no longer than a request's head
@@ -149,6 +154,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Streams are closed in preClose; sockets still open after it are dropped rather than waited for.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
+    // one line per request instead of Fastify's two
+    logController: new RequestLog(instruments?.observeRequest),
   });
   app.setValidatorCompiler(validatorCompiler());
 
@@ -157,7 +164,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) app.routeList.push({ method, url: route.url });
   });
-  const { store, bus } = await openBackends(config, app.log);
+  const backends = await openBackends(config, app.log, instruments?.metrics);
+  // with metrics on, every store operation and bus publication is timed (src/bootstrap/metrics.ts)
+  const store = instruments ? instruments.timeStore(backends.store) : backends.store;
+  const bus = instruments ? instruments.timeBus(backends.bus) : backends.bus;
   try {
     const serverKey = await ensureServerKey(config.keysDir, app.log, options.keySizes?.rsaBits);
     const secret = await ensureJwtSecret(config.dataDir, config.jwtSecret);
@@ -166,6 +176,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(security, { config });
     // Each plugin closes what it opened; onClose runs in reverse, so the store closes last.
     await app.register(configPlugin, { config });
+    await app.register(metricsPlugin, { instruments });
     await app.register(connections);
     await app.register(notFound);
     await app.register(storePlugin, { store });

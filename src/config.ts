@@ -2,6 +2,7 @@ import path from 'node:path';
 import { accountSettings } from './config/accounts.js';
 import { chatSettings } from './config/chats.js';
 import { httpSettings } from './config/http.js';
+import { metricsSettings } from './config/metrics.js';
 import { type Env, readSettings, shown } from './config/read.js';
 import { type BusConfig, readBus, readStore, type StoreConfig, storageSettings } from './config/storage.js';
 import { streamSettings } from './config/streams.js';
@@ -81,6 +82,9 @@ export interface Config {
   pendingSeconds: number;
   /** How long SIGTERM waits for requests in flight. */
   shutdownMs: number;
+  /** The Prometheus metrics' own listener (`/metrics`): off when no port is set; the loopback by default. */
+  metricsPort?: number;
+  metricsHost: string;
   store: StoreConfig;
   bus: BusConfig;
 }
@@ -125,6 +129,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ...readSettings(env, accountSettings, problems),
     ...readSettings(env, streamSettings, problems),
     ...readSettings(env, chatSettings, problems),
+    ...readSettings(env, metricsSettings, problems),
     store: readStore(env, problems),
     bus: readBus(env, problems),
     tls: readTls(env, cwd, problems),
@@ -132,6 +137,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push(
       `SECURECHAT_HEADERS_TIMEOUT_MS is invalid: expected at most SECURECHAT_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+    );
+  }
+  if (config.metricsPort !== undefined && config.metricsPort !== 0 && config.metricsPort === config.port) {
+    problems.push(
+      `SECURECHAT_METRICS_PORT is invalid: expected a port other than PORT (${config.port}); the metrics have a listener of their own`,
     );
   }
   // A members-mode commit carries one envelope per member (up to ~3 KiB with an 8192-bit RSA key):

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { openPostgresStore } from '../store/postgres.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
+import { type Metrics, NO_METRICS } from '../util/metrics.js';
 
 type Log = { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
 
@@ -23,12 +24,21 @@ export async function openStore(config: Config, log: Log): Promise<Store> {
 }
 
 /** Opens the store and the bus the config names (SQLite and in-process by default). */
-export async function openBackends(config: Config, log: Log): Promise<{ store: Store; bus: Bus }> {
+export async function openBackends(
+  config: Config,
+  log: Log,
+  metrics: Metrics = NO_METRICS,
+): Promise<{ store: Store; bus: Bus }> {
   const store = await openStore(config, log);
-  // What committed, for buses that put publications back in id order.
+  // What committed, for buses that put publications back in id order; what the relay reads here
+  // is what the bus did not bring in time (a gap filled from the store).
   const events = {
     latest: async () => (await store.eventBounds()).latest,
-    between: (from: number, to: number) => store.eventsBetween(from, to),
+    between: async (from: number, to: number) => {
+      const filled = await store.eventsBetween(from, to);
+      if (filled.length > 0) metrics.relayGapFills(filled.length);
+      return filled;
+    },
   };
   try {
     const bus =

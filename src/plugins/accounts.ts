@@ -29,8 +29,9 @@ export default fp(
         signToken: app.signToken,
         ...loginLimits(config),
         counter: app.counters.counter,
+        metrics: app.metrics,
       }),
     );
   },
-  { name: 'accounts', dependencies: ['config', 'store', 'bus', 'auth'] },
+  { name: 'accounts', dependencies: ['config', 'metrics', 'store', 'bus', 'auth'] },
 );

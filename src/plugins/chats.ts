@@ -20,7 +20,15 @@ declare module 'fastify' {
 /** Chats (membership, epochs, envelopes, members-mode commits) and the messages posted to them. */
 export default fp(
   async function chats(app: FastifyInstance) {
-    const { config, store, fanout, accounts } = app;
+    const { config, store, fanout, accounts, metrics } = app;
+    // security events said in the log; the key rotations among them counted for the metrics too
+    const audit = (event: string, fields: Record<string, unknown>) => {
+      if (event === 'key.rotated') metrics.keyRotation('server', String(fields.reason));
+      // a members-mode chat's key rotates when a member commits its pending epoch (not its first)
+      if (event === 'key.committed' && fields.reason !== 'create')
+        metrics.keyRotation('members', String(fields.reason));
+      app.log.info({ event, ...fields }, 'security event');
+    };
     // the thread-pool share of envelope signatures, and of members' envelope verifications
     const signing = new WorkQueue(signingSlots());
     const chats = createChats({
@@ -42,7 +50,7 @@ export default fp(
         membershipPerMinute: config.membershipLimit,
         maxChatsPerUser: config.maxChatsPerUser,
       },
-      audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
+      audit,
     });
     app.decorate('chats', chats);
     app.decorate(
@@ -54,7 +62,7 @@ export default fp(
         view: chats.view,
         pendingMs: config.pendingSeconds * 1000,
         signing,
-        audit: (event, fields) => app.log.info({ event, ...fields }, 'security event'),
+        audit,
       }),
     );
     app.decorate(
@@ -68,8 +76,12 @@ export default fp(
         historyLimit: config.historyLimit,
         historyPageBytes: config.historyPageBytes,
         onError: (err) => app.log.error({ err }, 'key rotation failed'),
+        metrics,
       }),
     );
   },
-  { name: 'chats', dependencies: ['config', 'store', 'bus', 'accounts', 'presence', 'server-key'] },
+  {
+    name: 'chats',
+    dependencies: ['config', 'metrics', 'store', 'bus', 'accounts', 'presence', 'server-key'],
+  },
 );

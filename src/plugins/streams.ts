@@ -27,6 +27,7 @@ export default fp(
       opensPerMinute: config.streamOpensPerMinute,
       isRevoked: (sessionId) => store.isTokenRevoked(sessionId),
       log: app.log,
+      metrics: app.metrics,
     });
     subscribeHub(app.fanout, hub, app.log);
     app.decorate('hub', hub);
@@ -45,5 +46,5 @@ export default fp(
       hub.closeAll();
     });
   },
-  { name: 'streams', dependencies: ['config', 'store', 'bus', 'accounts', 'presence'] },
+  { name: 'streams', dependencies: ['config', 'metrics', 'store', 'bus', 'accounts', 'presence'] },
 );

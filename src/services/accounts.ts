@@ -16,6 +16,7 @@ import { Errors, rateLimited } from '../errors.js';
 import type { KeyChange } from '../store/account-types.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
+import { type Metrics, NO_METRICS, resultOf } from '../util/metrics.js';
 import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
@@ -63,6 +64,8 @@ export interface AccountsDeps {
   counter?: (name: string, limit: number, windowMs: number) => SharedCounter;
   /** bcrypt, replaceable so tests can count and hold hashes. */
   hasher?: Pick<typeof bcrypt, 'hash' | 'compare' | 'getRounds'>;
+  /** Counts each login's outcome. */
+  metrics?: Metrics;
 }
 
 const USER_WINDOW_MS = 5 * 60_000;
@@ -80,6 +83,7 @@ export function createAccounts({
   hashSlots,
   counter = localCounter,
   hasher = bcrypt,
+  metrics = NO_METRICS,
 }: AccountsDeps) {
   // Attempts are counted when they start and given back when they succeed or were never
   // compared: what remains counted is failures and comparisons still in flight.
@@ -173,7 +177,12 @@ export function createAccounts({
 
   /**
    * The password check of a login (and of a password or key change): same 401, same work, for an
-   * unknown (or removed) user and a wrong password, counted and limited as the login's comment says.
+   * unknown (or removed) user and a wrong password. Each attempt is counted before its password is
+   * checked, per username and address (5 a minute) and per username (50 in five minutes); past the
+   * per-username limit only an address this user logged in from before may still try. A success
+   * resets the first count and gives its attempt back to the second; an attempt refused or failed
+   * before its comparison started (a limit, a full queue, the store or Redis failing, the client
+   * gone: `signal`) gives back everything it counted.
    */
   async function verifyPassword(username: string, password: string, ip: string, signal?: AbortSignal) {
     const address = addressKey(ip);
@@ -241,22 +250,21 @@ export function createAccounts({
       await store.createUser(await newUser(username, password, keys));
     },
 
-    /**
-     * Same 401, same work, for an unknown user and a wrong password. Each attempt is counted before
-     * its password is checked, per username and address (5 a minute) and per username (50 in five
-     * minutes); past the per-username limit only an address this user logged in from before may
-     * still try. A success resets the first count and gives its attempt back to the second; an
-     * attempt refused or failed before its comparison started (a limit, a full queue, the store or
-     * Redis failing, the client gone: `signal`) gives back everything it counted.
-     */
+    /** Logs in (see `login` above), counting what came of it. */
     async login(username: string, password: string, ip = '', signal?: AbortSignal) {
-      await verifyPassword(username, password, ip, signal);
-      const sessionId = randomUUID();
-      const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
-      const token = signToken({ sub: username, jti: sessionId, exp });
-      const expiresAt = exp * 1000;
-      await store.recordSession(sessionId, username, expiresAt);
-      return { token, username, sessionId, expiresAt };
+      try {
+        await verifyPassword(username, password, ip, signal);
+        const sessionId = randomUUID();
+        const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
+        const token = signToken({ sub: username, jti: sessionId, exp });
+        const expiresAt = exp * 1000;
+        await store.recordSession(sessionId, username, expiresAt);
+        metrics.login('success');
+        return { token, username, sessionId, expiresAt };
+      } catch (error) {
+        metrics.login(resultOf(error));
+        throw error;
+      }
     },
 
     verifyPassword: (username: string, password: string, ip = '', signal?: AbortSignal) =>

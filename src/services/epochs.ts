@@ -169,6 +169,7 @@ export function createEpochs({
             chatId: chat.id,
             epoch: pending.epoch,
             by: committer,
+            reason: pending.reason,
             added: pending.added,
             removed: pending.removed,
           },

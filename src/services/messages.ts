@@ -7,6 +7,7 @@ import { Errors, rateLimited } from '../errors.js';
 import { type AppendRefusal, AppendRefusedError, type MessageBody } from '../store/message-types.js';
 import { messageEventData } from '../store/rows.js';
 import type { Store } from '../store/types.js';
+import { type Metrics, NO_METRICS, resultOf } from '../util/metrics.js';
 import { WindowCounter } from '../util/window-counter.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
@@ -26,6 +27,8 @@ export interface MessagesDeps {
   /** A history page holds at most this many bytes of messages (one message at least). */
   historyPageBytes: number;
   onError?: (error: unknown) => void;
+  /** Counts each post's outcome. */
+  metrics?: Metrics;
 }
 
 /**
@@ -70,88 +73,101 @@ export function createMessages({
   historyLimit,
   historyPageBytes,
   onError = () => {},
+  metrics = NO_METRICS,
 }: MessagesDeps) {
   const reads = new WindowCounter(historyLimit, 60_000, now);
-  return {
-    /** The protocol's checks in its order; the first failure answers. */
-    async post(sender: string, chatId: string, body: MessageBody) {
-      // 1. schema: what JSON Schema cannot say (real dates, canonical base64).
-      const sentAt = parseTimestamp(body.sentAt);
-      if (sentAt === undefined) throw new Errors.INVALID_BODY('sentAt is not a real RFC 3339 UTC time');
-      const signature = fromBase64(body.signature);
-      for (const field of ['iv', 'ciphertext', 'tag'] as const) {
-        if (!fromBase64(body[field])) throw new Errors.INVALID_BODY(`${field} is not canonical base64`);
-      }
-      if (!signature) throw new Errors.INVALID_BODY('signature is not canonical base64');
-      const transcript = transcriptOf(body);
 
-      // 2. membership, 3. epoch.
-      const chat = { id: chatId.toLowerCase() };
-      const found = await store.membership(chat.id, sender);
-      if (!found) throw refused('chat-not-found', chatId, body.id);
-      const { member, epoch: currentEpoch } = found;
-      if (member.state !== 'joined') throw refused('not-joined', chatId, body.id);
-      // members mode: a removal or rotation waits for its key (an addition alone stalls nobody)
-      if (found.rekeyPending) throw refused('rekey-pending', chatId, body.id);
-      if (body.epoch !== currentEpoch) throw refused('stale-epoch', chatId, body.id, currentEpoch);
+  /** The protocol's checks in its order; the first failure answers. */
+  async function post(sender: string, chatId: string, body: MessageBody) {
+    // 1. schema: what JSON Schema cannot say (real dates, canonical base64).
+    const sentAt = parseTimestamp(body.sentAt);
+    if (sentAt === undefined) throw new Errors.INVALID_BODY('sentAt is not a real RFC 3339 UTC time');
+    const signature = fromBase64(body.signature);
+    for (const field of ['iv', 'ciphertext', 'tag'] as const) {
+      if (!fromBase64(body[field])) throw new Errors.INVALID_BODY(`${field} is not canonical base64`);
+    }
+    if (!signature) throw new Errors.INVALID_BODY('signature is not canonical base64');
+    const transcript = transcriptOf(body);
 
-      // 4. clock.
-      if (Math.abs(now() - sentAt) > MAX_CLOCK_SKEW_MS) {
-        throw new Errors.CLOCK_SKEW(
-          `sentAt is more than 5 minutes from the server clock (${timestamp(new Date(now()))})`,
-        );
-      }
+    // 2. membership, 3. epoch.
+    const chat = { id: chatId.toLowerCase() };
+    const found = await store.membership(chat.id, sender);
+    if (!found) throw refused('chat-not-found', chatId, body.id);
+    const { member, epoch: currentEpoch } = found;
+    if (member.state !== 'joined') throw refused('not-joined', chatId, body.id);
+    // members mode: a removal or rotation waits for its key (an addition alone stalls nobody)
+    if (found.rekeyPending) throw refused('rekey-pending', chatId, body.id);
+    if (body.epoch !== currentEpoch) throw refused('stale-epoch', chatId, body.id, currentEpoch);
 
-      // 5. signature, on the thread pool.
-      const key = await accounts.signingKey(sender, body.signatureAlgorithm);
-      const header = {
-        chatId: chat.id,
-        epoch: body.epoch,
-        sender,
-        id: body.id,
-        sentAt: body.sentAt,
-        transcript,
-      };
-      const valid =
-        key !== undefined &&
-        (await verifyAsync(body.signatureAlgorithm, key, messageSigningInput(header, body), signature));
-      if (!valid) {
-        throw new Errors.BAD_SIGNATURE(
-          `The ${body.signatureAlgorithm} signature does not verify under ${sender}'s registered key.`,
-        );
-      }
+    // 4. clock.
+    if (Math.abs(now() - sentAt) > MAX_CLOCK_SKEW_MS) {
+      throw new Errors.CLOCK_SKEW(
+        `sentAt is more than 5 minutes from the server clock (${timestamp(new Date(now()))})`,
+      );
+    }
 
-      // 6. duplicate id, and the membership and epoch again, atomically with the seq.
-      const receivedAt = timestamp(new Date(now()));
-      const message: MessageBody = {
-        id: body.id,
-        epoch: body.epoch,
-        sentAt: body.sentAt,
-        iv: body.iv,
-        ciphertext: body.ciphertext,
-        tag: body.tag,
-        signatureAlgorithm: body.signatureAlgorithm,
-        signature: body.signature,
-        ...transcript,
-      };
-      const { seq, event, epochMessages } = await store
-        .appendMessage({ chatId: chat.id, sender, receivedAt, message }, (seq) =>
-          messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
-        )
-        .catch((error: unknown) => {
-          if (error instanceof AppendRefusedError) throw refused(error.reason, chat.id, body.id, error.epoch);
-          throw error;
-        });
-      await bus.publish({
-        kind: 'event',
-        type: event.type,
-        data: event.data,
-        id: event.id,
-        to: event.recipients,
+    // 5. signature, on the thread pool.
+    const key = await accounts.signingKey(sender, body.signatureAlgorithm);
+    const header = {
+      chatId: chat.id,
+      epoch: body.epoch,
+      sender,
+      id: body.id,
+      sentAt: body.sentAt,
+      transcript,
+    };
+    const valid =
+      key !== undefined &&
+      (await verifyAsync(body.signatureAlgorithm, key, messageSigningInput(header, body), signature));
+    if (!valid) {
+      throw new Errors.BAD_SIGNATURE(
+        `The ${body.signatureAlgorithm} signature does not verify under ${sender}'s registered key.`,
+      );
+    }
+
+    // 6. duplicate id, and the membership and epoch again, atomically with the seq.
+    const receivedAt = timestamp(new Date(now()));
+    const message: MessageBody = {
+      id: body.id,
+      epoch: body.epoch,
+      sentAt: body.sentAt,
+      iv: body.iv,
+      ciphertext: body.ciphertext,
+      tag: body.tag,
+      signatureAlgorithm: body.signatureAlgorithm,
+      signature: body.signature,
+      ...transcript,
+    };
+    const { seq, event, epochMessages } = await store
+      .appendMessage({ chatId: chat.id, sender, receivedAt, message }, (seq) =>
+        messageEventData({ chatId: chat.id, seq, sender, receivedAt, message }),
+      )
+      .catch((error: unknown) => {
+        if (error instanceof AppendRefusedError) throw refused(error.reason, chat.id, body.id, error.epoch);
+        throw error;
       });
-      if (epochMessages >= rotateMessages)
-        void chats.rotate(chat.id, 'messages', message.epoch).catch(onError);
-      return { seq, receivedAt };
+    await bus.publish({
+      kind: 'event',
+      type: event.type,
+      data: event.data,
+      id: event.id,
+      to: event.recipients,
+    });
+    if (epochMessages >= rotateMessages) void chats.rotate(chat.id, 'messages', message.epoch).catch(onError);
+    return { seq, receivedAt };
+  }
+
+  return {
+    /** Posts a message (see `post` above), counting what came of it. */
+    async post(sender: string, chatId: string, body: MessageBody) {
+      try {
+        const answer = await post(sender, chatId, body);
+        metrics.message('accepted');
+        return answer;
+      } catch (error) {
+        metrics.message(resultOf(error));
+        throw error;
+      }
     },
 
     /**

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import type { StreamCut } from '../util/metrics.js';
 
 export interface StreamOwner {
   username: string;
@@ -82,7 +83,7 @@ export class SseConnection {
     readonly owner: StreamOwner,
     private readonly res: ServerResponse,
     private readonly limits: ConnectionLimits,
-    private readonly onSlow: (connection: SseConnection) => void,
+    private readonly onCut: (connection: SseConnection, reason: StreamCut) => void,
   ) {}
 
   /** True while a replay writes at the reader's pace instead of being cut for it. */
@@ -100,14 +101,14 @@ export class SseConnection {
    * kernel behind megabytes the reader has not taken (and for as long as it takes none), while a
    * reset discards them and reaches the client whether it reads or not. It resumes with Last-Event-ID.
    */
-  private cut(): void {
+  private cut(reason: StreamCut): void {
     if (this.closed) return;
     this.closed = true;
     this.pending = null;
     this.pendingBytes = 0;
     reset(this.res.socket);
     this.res.destroy();
-    this.onSlow(this);
+    this.onCut(this, reason);
   }
 
   private write(chunk: string | Buffer): void {
@@ -126,7 +127,7 @@ export class SseConnection {
     const before = this.queuedBytes;
     this.res.write(chunk);
     this.lastWrite = Date.now();
-    if (!this.pacing && before > this.limits.bufferBytes) this.cut();
+    if (!this.pacing && before > this.limits.bufferBytes) this.cut('slow_reader');
   }
 
   /** Sends now, or queues while a replay is in progress (within the same byte budget). */
@@ -138,7 +139,7 @@ export class SseConnection {
     }
     this.pending.push(event);
     this.pendingBytes += event.bytes;
-    if (this.queuedBytes > this.limits.bufferBytes) this.cut();
+    if (this.queuedBytes > this.limits.bufferBytes) this.cut('buffer');
   }
 
   send(event: OutgoingEvent): void {
@@ -175,7 +176,7 @@ export class SseConnection {
           this.res.on('drain', onDrain);
           this.res.on('close', onClose);
         });
-        if (!drained) this.cut();
+        if (!drained) this.cut('drain_deadline');
       }
     } finally {
       this.pacing = false;

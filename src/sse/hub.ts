@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BusMessage } from '../bus/types.js';
+import { type Metrics, NO_METRICS, type StreamCut } from '../util/metrics.js';
 import { createClaims, type StreamClaim } from './claims.js';
 import { type ConnectionLimits, frame, SseConnection, type StreamOwner } from './connection.js';
 import { createHeartbeat } from './heartbeat.js';
@@ -17,6 +18,8 @@ export interface HubOptions {
   /** Whether a session was revoked (logout): checked again once its stream is registered. */
   isRevoked: (sessionId: string) => Promise<boolean>;
   log: { warn: (obj: object, msg: string) => void };
+  /** Counts the streams cut (and why) and the events delivered. */
+  metrics?: Metrics;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -36,6 +39,7 @@ export function createHub({
   opensPerMinute,
   isRevoked,
   log,
+  metrics = NO_METRICS,
 }: HubOptions) {
   const registry = createRegistry();
   const claims = createClaims({ maxStreamsPerUser, opensPerMinute });
@@ -43,11 +47,22 @@ export function createHub({
   const presence = createPresenceBatch({ streams: registry.all, bufferBytes: limits.bufferBytes });
 
   let closing = false;
-  const onSlow = (connection: SseConnection) => {
+  const onCut = (connection: SseConnection, reason: StreamCut) => {
+    metrics.streamCut(reason);
     log.warn(
-      { username: connection.owner.username, bufferBytes: limits.bufferBytes },
+      { username: connection.owner.username, bufferBytes: limits.bufferBytes, reason },
       'stream cut: client reads too slowly',
     );
+  };
+  /** Ends a stream (its session ended, or the server closes), counted with why. */
+  const end = (connection: SseConnection, reason: StreamCut, retryMs?: number) => {
+    if (connection.closed) return;
+    metrics.streamCut(reason);
+    connection.close(retryMs);
+  };
+  const endSession = (username: string, sessionId: string) => {
+    const ended = registry.endSession(username, sessionId);
+    for (let i = 0; i < ended; i++) metrics.streamCut('session_end');
   };
 
   function remove(connection: SseConnection): void {
@@ -75,10 +90,10 @@ export function createHub({
       lastEventId: string | undefined,
       onClose: () => void,
     ): Promise<void> {
-      const connection = new SseConnection(owner, res, limits, onSlow);
+      const connection = new SseConnection(owner, res, limits, onCut);
       presence.opened(connection);
       const expiry = setTimeout(
-        () => connection.close(),
+        () => end(connection, 'session_end'),
         Math.max(0, Math.min(owner.expiresAt - Date.now(), MAX_TIMER_MS)),
       );
       expiry.unref();
@@ -109,7 +124,7 @@ export function createHub({
         // Registered from here on, so a logout from now on reaches this stream; one that came
         // before (while the request was authenticated) is seen here.
         if (await isRevoked(owner.sessionId)) {
-          connection.close();
+          end(connection, 'session_end');
           return;
         }
         if (lastEventId !== undefined) await replayInto(replay, connection, lastEventId);
@@ -122,7 +137,7 @@ export function createHub({
 
     deliver(message: BusMessage): void {
       if (message.kind === 'close-session') {
-        registry.endSession(message.username, message.sessionId);
+        endSession(message.username, message.sessionId);
         return;
       }
       if (message.kind !== 'event') return;
@@ -133,17 +148,20 @@ export function createHub({
       // What was gathered goes out before this, as it came, to this event's recipients.
       presence.seal();
       const event = frame(message);
+      let delivered = 0;
       const send = (connection: SseConnection) => {
         presence.catchUp(connection);
         connection.deliver(event);
+        delivered += 1;
       };
       if (message.to === 'everyone') {
         for (const connection of registry.all) send(connection);
-        return;
+      } else {
+        for (const username of message.to) {
+          for (const connection of registry.of(username)) send(connection);
+        }
       }
-      for (const username of message.to) {
-        for (const connection of registry.of(username)) send(connection);
-      }
+      if (delivered > 0) metrics.delivered(delivered);
     },
 
     /**
@@ -152,7 +170,7 @@ export function createHub({
      */
     async recheckSessions(): Promise<void> {
       for (const [sessionId, username] of registry.sessions()) {
-        if (await isRevoked(sessionId)) registry.endSession(username, sessionId);
+        if (await isRevoked(sessionId)) endSession(username, sessionId);
       }
     },
 
@@ -171,7 +189,7 @@ export function createHub({
       closing = true;
       heartbeat.stop();
       presence.stop();
-      for (const connection of [...registry.all]) connection.close(RECONNECT_MS);
+      for (const connection of [...registry.all]) end(connection, 'shutdown', RECONNECT_MS);
     },
   };
 }

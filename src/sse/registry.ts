@@ -28,11 +28,16 @@ export function createRegistry() {
       return byUser.get(username) ?? [];
     },
 
-    /** Ends the streams of one session of this user (a logout). */
-    endSession(username: string, sessionId: string): void {
+    /** Ends the streams of one session of this user (a logout): how many there were. */
+    endSession(username: string, sessionId: string): number {
+      let ended = 0;
       for (const connection of byUser.get(username) ?? []) {
-        if (connection.owner.sessionId === sessionId) connection.close();
+        if (connection.owner.sessionId === sessionId && !connection.closed) {
+          connection.close();
+          ended += 1;
+        }
       }
+      return ended;
     },
 
     /** Each session holding a stream, with its user. */

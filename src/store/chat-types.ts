@@ -33,6 +33,8 @@ export interface ChatStore {
   changeMembership(change: MembershipChange): Promise<StoredEvent[]>;
   /** Server-made or member-made, as the chat's key mode made it. */
   getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyKeyEnvelope | undefined>;
+  /** How many members-mode chats have a pending epoch (a gauge of the metrics). */
+  countPendingEpochs(): Promise<number>;
   /** Members-mode chats whose pending epoch has waited with additions since before `before`. */
   chatsWithStaleAdditions(before: string, limit: number): Promise<string[]>;
   /**

@@ -64,6 +64,7 @@ export abstract class ComposedStore implements Store {
   readonly chatIdsOf: ChatStore['chatIdsOf'] = (...a) => this.chats.chatIdsOf(...a);
   readonly changeMembership: ChatStore['changeMembership'] = (...a) => this.chats.changeMembership(...a);
   readonly getEnvelope: ChatStore['getEnvelope'] = (...a) => this.chats.getEnvelope(...a);
+  readonly countPendingEpochs: ChatStore['countPendingEpochs'] = () => this.chats.countPendingEpochs();
   readonly chatsWithStaleAdditions: ChatStore['chatsWithStaleAdditions'] = (...a) =>
     this.chats.chatsWithStaleAdditions(...a);
   readonly chatsDueForRotation: ChatStore['chatsDueForRotation'] = (...a) =>

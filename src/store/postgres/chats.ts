@@ -114,6 +114,11 @@ export class PostgresChats extends PoolQueries implements ChatStore {
     return member && toMemberEnvelope(member);
   }
 
+  async countPendingEpochs(): Promise<number> {
+    const rows = await this.rows('SELECT COUNT(*)::int AS n FROM chats WHERE pending IS NOT NULL', []);
+    return rows[0].n as number;
+  }
+
   async chatsWithStaleAdditions(before: string, limit: number): Promise<string[]> {
     const rows = await this.rows(
       'SELECT id FROM chats WHERE additions_since < $1 ORDER BY additions_since LIMIT $2',

@@ -96,6 +96,10 @@ export class SqliteChats implements ChatStore {
     return member && toMemberEnvelope(member);
   }
 
+  async countPendingEpochs(): Promise<number> {
+    return (this.q.pendingEpochs.get() as { n: number }).n;
+  }
+
   async chatsWithStaleAdditions(before: string, limit: number): Promise<string[]> {
     return (this.q.staleAdditions.all(before, limit) as Row[]).map((r) => r.id as string);
   }

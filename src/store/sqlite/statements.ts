@@ -24,6 +24,7 @@ export function prepareStatements(db: Database.Database) {
     setPending: p(
       'UPDATE chats SET pending = @next, additions_since = @since WHERE id = @id AND pending IS @expected',
     ),
+    pendingEpochs: p('SELECT COUNT(*) AS n FROM chats WHERE pending IS NOT NULL'),
     staleAdditions: p('SELECT id FROM chats WHERE additions_since < ? ORDER BY additions_since LIMIT ?'),
     getChat: p('SELECT * FROM chats WHERE id = ?'),
     chatEpoch: p('SELECT epoch, next_seq, epoch_messages, pending FROM chats WHERE id = ?'),
