@@ -11,7 +11,7 @@ import type { Context } from './context.js';
 export function concerns(event: FeedEvent, only?: string): boolean {
   const d = event.data;
   if (!only || event.type === 'presence') return true;
-  return (event.type === 'chat.invited' ? d?.chat?.id : d?.chatId) === only;
+  return (event.type === 'chat.invited' || event.type === 'chat.created' ? d?.chat?.id : d?.chatId) === only;
 }
 
 /**
@@ -53,6 +53,12 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
           `* ${name(d.invitedBy)} invited you to chat ${describeChat(d.chat, s)}; type \`join\` to accept`,
         );
         return { chatId: d.chat.id, epoch: d.chat.epoch, invitedBy: d.invitedBy };
+      case 'chat.created': {
+        // a chat this user started on another device or tab (this client's own is said by `chat`)
+        const chat = await s.createdElsewhere(event);
+        if (chat) ctx.say(`* you started chat ${describeChat(chat, s)} elsewhere`);
+        return { chatId: d.chat.id, epoch: d.chat.epoch, createdBy: d.chat.createdBy };
+      }
       case 'chat.key':
         // The envelope must be for the chat the event names (accept checks it against d.chatId).
         await s.commits.handleKeyEvent(event);

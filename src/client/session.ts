@@ -14,11 +14,12 @@ import {
   verifyMessageSignature,
 } from './message.js';
 import type { SignatureProvider } from './signatures.js';
+import type { FeedEvent } from './sse.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
 import type { UserKeys } from './user-keys.js';
-import { checkChat, checkMessage, checkUnavailable } from './validate.js';
+import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
 
 export interface ClientOptions
   extends TrustOptions,
@@ -48,6 +49,9 @@ export class Client {
   readonly trust: KeyTrust;
   readonly chatKeys: ChatKeys;
   readonly commits: MemberCommits;
+  /** This client's own `POST /chats` under way, and the chats they made (their `chat.created` is no news). */
+  private readonly creating = new Set<Promise<unknown>>();
+  private readonly created = new Set<string>();
 
   constructor(private readonly options: ClientOptions) {
     const { api, username, keys, epochs } = options;
@@ -112,18 +116,21 @@ export class Client {
   ): Promise<{ chat: Chat; unavailable: Unavailable }> {
     const members = options.keyMode === 'members';
     const { commits, chatKeys } = this;
-    const res = await commits.adding(
+    const request = commits.adding(
       NEW_CHAT,
       () => this.api.createChat(members ? { invitees, keyMode: 'members' } : { invitees }),
       (answer) => {
         checkChat(answer?.chat);
         checkUnavailable(answer.unavailable);
         checkNewChat(answer.chat, this.username, this.options.epochs, members ? 'members' : 'server');
+        this.created.add(answer.chat.id);
         chatKeys.noteChat(answer.chat);
         // only the invitees asked for here may be in the first epoch this client commits
         if (members) commits.askFor(answer.chat, invitees);
       },
     );
+    this.creating.add(request);
+    const res = await request.finally(() => this.creating.delete(request));
     if (members) {
       const outcome = await commits.commitPending(res.chat.id);
       if (outcome.status === 'refused')
@@ -132,6 +139,25 @@ export class Client {
     }
     await chatKeys.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
     return { chat: res.chat, unavailable: res.unavailable };
+  }
+
+  /**
+   * `chat.created` (protocol.md: to every session of the creator): the chat, checked, when this
+   * user made it elsewhere (another device or tab); undefined for one this client's own request
+   * made (its answer is awaited first, so the event may come before it). Its key is not taken
+   * from the event: it is asked for (`GET /chats/{id}/key`, verified) when first needed.
+   */
+  async createdElsewhere(event: FeedEvent): Promise<Chat | undefined> {
+    checkEvent(event.type, event.data);
+    const chat: Chat = event.data.chat;
+    if (chat.createdBy !== this.username)
+      throw new ClientError(
+        `chat ${shortId(chat.id)} was created by ${escapeControls(chat.createdBy)}, not by you`,
+      );
+    await Promise.allSettled([...this.creating]);
+    if (this.created.has(chat.id)) return undefined;
+    this.chatKeys.noteChat(chat);
+    return chat;
   }
 
   /** POST /chats/{chatId}/invite, its answer checked (and, members mode, its addition committed). */

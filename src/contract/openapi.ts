@@ -182,7 +182,8 @@ export interface paths {
         put?: never;
         /**
          * Start a chat; the server makes its key, or (members mode) the creator's client does.
-         * @description The caller becomes a joined member. Registered invitees become invited members and get a
+         * @description The caller becomes a joined member, and every session of the caller gets `chat.created`
+         *     (their other devices and tabs list the chat). Registered invitees become invited members and get a
          *     `chat.invited` event, whether they are online or not; offline ones are listed in
          *     `unavailable` with reason `offline` (they find the invitation when they connect:
          *     `GET /chats`, or the stored event on replay), unknown ones with reason `unknown` (not
@@ -412,7 +413,7 @@ export interface paths {
         /**
          * The caller's Server-Sent Events stream.
          * @description `text/event-stream`. Each event has `event:` (its type) and `data:` (one line of JSON).
-         *     Stored events (`chat.invited`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`, `message`)
+         *     Stored events (`chat.invited`, `chat.created`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`, `message`)
          *     carry `id:`, a number that only grows. Reconnect with `Last-Event-ID: N` to receive
          *     every stored event for you with a larger id, in order, before live ones. When N is
          *     older than the server keeps (or is not an id this server issued) the stream starts with
@@ -426,6 +427,7 @@ export interface paths {
          *     |---|---|
          *     | `presence` | `PresenceEvent` |
          *     | `chat.invited` | `ChatInvitedEvent` |
+         *     | `chat.created` | `ChatCreatedEvent` (to every session of the creator) |
          *     | `chat.key` | `ChatKeyEvent` |
          *     | `chat.rekey` | `ChatRekeyEvent` (members-mode chats) |
          *     | `member.joined`, `member.left` | `MemberEvent` |
@@ -701,6 +703,15 @@ export interface components {
             chat: components["schemas"]["Chat"];
             keyEnvelope: components["schemas"]["AnyKeyEnvelope"];
             invitedBy: components["schemas"]["Username"];
+        };
+        /**
+         * @description A chat this user created, to every session of theirs (on every instance), so their other
+         *     devices and tabs list it. `keyEnvelope` is the creator's envelope of epoch 1, or null in a
+         *     members-mode chat (its first epoch waits for the creator's commit; `chat.key` brings it).
+         */
+        ChatCreatedEvent: {
+            chat: components["schemas"]["Chat"];
+            keyEnvelope: components["schemas"]["KeyEnvelope"] | null;
         };
         ChatKeyEvent: {
             chatId: components["schemas"]["Uuid"];

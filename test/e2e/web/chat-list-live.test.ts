@@ -51,4 +51,14 @@ describe.skipIf(!haveChromium)('the list of chats in the page', { timeout: 120_0
     expect((await dave.api.call('getChatKey', { params: { chatId: chats[0].id } })).status).toBe(200);
     expect(alice.problems).toEqual([]);
   });
+
+  it('lists a chat this user started elsewhere (curl, the CLI, another tab) without a reload', async () => {
+    const bob = await start(browser, server, 'bob');
+    const elsewhere = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+    const res = await elsewhere.api.call('createChat', { body: { invitees: ['erin'] } });
+    expect(res.status).toBe(201);
+    await chatsRegion(bob).getByRole('button', { name: /erin/ }).click();
+    await bob.page.getByText(/^Members: bob, erin \(invited\) \(offline\)$/).waitFor();
+    expect(bob.problems).toEqual([]);
+  });
 });
