@@ -1,6 +1,6 @@
 import path from 'node:path';
 import readline from 'node:readline';
-import { escapeControls, SeenMessages } from '../src/client/index.js';
+import { ApiError, escapeControls, SeenMessages } from '../src/client/index.js';
 import { promptHidden } from '../src/util/prompt.js';
 import { parseCommandLine } from './args.js';
 import { commandNamed } from './commands/table.js';
@@ -12,6 +12,7 @@ import { jsonLine, printable } from './format.js';
 import { HELP } from './help.js';
 import { interactive } from './interactive.js';
 import { LineQueue } from './lines.js';
+import { forgetSession, loadSession, saveSession, sessionFile } from './saved-session.js';
 import { Session } from './session.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -38,7 +39,12 @@ async function main(argv: string[]): Promise<number> {
   // Signals and broken pipes abort the run from here on; after login, they log out (cli/exits.ts).
   const abort = new AbortController();
   const stops = installStops(abort);
-  const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'];
+  const keys = path.resolve(values.keys);
+  // a one-shot command carries on the session `securechat login` kept, if there is one
+  const file = sessionFile(keys, values.user);
+  const saved =
+    oneShot && !oneShot.savesSession ? await loadSession(file, values.server, values.user) : undefined;
+  const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'] && !saved;
   // The hidden prompt needs the terminal to itself: ask before readline takes it over.
   let password = tty ? await promptHidden(`Password for ${values.user}: `) : undefined;
   // Standard input carries the password line (with --password-stdin) and then, in the menu, commands.
@@ -48,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     terminal: tty,
   });
   const queue = new LineQueue(lines);
-  if (password === undefined) {
+  if (password === undefined && !saved) {
     if (!values['password-stdin'])
       throw new CliError('no terminal to prompt for the password on; use --password-stdin');
     password = await queue.next();
@@ -62,9 +68,16 @@ async function main(argv: string[]): Promise<number> {
     server: values.server,
     username: values.user,
     password,
-    keysDir: path.resolve(values.keys),
+    token: saved?.token,
+    keysDir: keys,
     signal: abort.signal,
     inspectServerKey: oneShot?.inspectsServerKey?.(args) ?? false,
+  }).catch(async (error) => {
+    if (!(saved && error instanceof ApiError && error.status === 401)) throw error;
+    await forgetSession(file);
+    throw new CliError(
+      `the session \`securechat login\` kept has ended (${error.code}): log in again with \`securechat login\``,
+    );
   });
   if (!oneShot) {
     try {
@@ -93,10 +106,22 @@ async function main(argv: string[]): Promise<number> {
   };
   session.notice = (line, warn) => (warn ? ctx.warn(line) : ctx.say(line));
   // Ctrl-C, SIGTERM, SIGHUP or a closed pipe stops the command; the finally below still logs out.
+  let keep = Boolean(saved);
   try {
     await oneShot.run(ctx, args, { options: values, signal: abort.signal });
+    if (oneShot.savesSession && session.api.token && session.expiresAt) {
+      await saveSession(file, {
+        server: values.server,
+        username: values.user,
+        token: session.api.token,
+        expiresAt: session.expiresAt,
+      });
+      keep = true;
+    }
   } finally {
-    await session.close();
+    // a kept session stays logged in (for the next command); any other is logged out
+    if (keep) await session.detach();
+    else await session.close();
   }
   return 0;
 }

@@ -18,7 +18,9 @@ import { TrustStore } from './trust.js';
 export interface SessionOptions {
   server: string;
   username: string;
-  password: string;
+  /** The password to log in with, or `token`: a session `securechat login` kept, carried on. */
+  password?: string;
+  token?: string;
   keysDir: string;
   signal?: AbortSignal;
   ca?: string;
@@ -103,7 +105,8 @@ export class Session extends Client {
       trust,
     );
     try {
-      await session.start(options.password);
+      if (options.token !== undefined) await session.resume(options.token);
+      else await session.start(options.password ?? '');
     } catch (error) {
       await http.close();
       throw error;

@@ -89,9 +89,31 @@ export class Client {
     return client;
   }
 
+  /** When this session's token expires (from the login's answer; undefined for a resumed one). */
+  expiresAt?: string;
+
   /** Logs in, then pins the server key; logs out at once when that is refused. */
   async start(password: string): Promise<void> {
-    await this.api.login(this.username, password);
+    this.expiresAt = (await this.api.login(this.username, password)).expiresAt;
+    await this.pinServer();
+  }
+
+  /**
+   * Carries on a session logged in before (a token kept by `securechat login`): the server key is
+   * pinned as at a login; a token the server refuses (expired, revoked) is an ApiError 401.
+   */
+  async resume(token: string): Promise<void> {
+    this.api.token = token;
+    await this.pinServer();
+  }
+
+  /** Ends this client without logging out: its token stays valid, for a later {@link resume}. */
+  async detach(): Promise<void> {
+    this.api.token = undefined;
+    await this.close();
+  }
+
+  private async pinServer(): Promise<void> {
     try {
       await this.trust.pinServerKey();
     } catch (error) {
