@@ -107,6 +107,15 @@ export class Session extends Client {
     try {
       if (options.token !== undefined) await session.resume(options.token);
       else await session.start(options.password ?? '');
+      await session.checkOwnKeys().catch(async (error) => {
+        if (options.token === undefined)
+          await session.close(); // a new login: logged out again
+        else await session.detach();
+        if (!String((error as Error)?.message).startsWith('these are not')) throw error;
+        throw new CliError(
+          `${(error as Error).message}: the key store in ${dir} is another's; pass --keys DIR (or set SECURECHAT_KEYS_DIR) to the folder that holds your own users/${options.username}/`,
+        );
+      });
     } catch (error) {
       await http.close();
       throw error;

@@ -122,6 +122,23 @@ export class Client {
     }
   }
 
+  /**
+   * That the key store this client was given is this user's: each of its public keys' fingerprint
+   * is the one the server has registered for the user (as the page checks the files picked).
+   * Otherwise every message would be refused later, for a reason nobody could see.
+   */
+  async checkOwnKeys(): Promise<void> {
+    const res = await this.api.getUserKeys(this.username);
+    const registered = (await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys))
+      .fingerprints;
+    const mine = await this.ownFingerprints();
+    const differ = (Object.keys(mine) as (keyof Fingerprints)[]).filter((k) => mine[k] !== registered[k]);
+    if (differ.length > 0)
+      throw new ClientError(
+        `these are not ${escapeControls(this.username)}'s keys: the ${differ.join(', ')} key's fingerprint differs from the one registered on the server`,
+      );
+  }
+
   /** The user's own fingerprints, to compare out of band. */
   async ownFingerprints(): Promise<Fingerprints> {
     const pub = this.keys.publicKeys;
