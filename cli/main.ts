@@ -1,6 +1,6 @@
 import path from 'node:path';
 import readline from 'node:readline';
-import { ApiError, escapeControls, SeenMessages } from '../src/client/index.js';
+import { ApiError, ClientError, escapeControls, SeenMessages } from '../src/client/index.js';
 import { promptHidden } from '../src/util/prompt.js';
 import { parseCommandLine } from './args.js';
 import { commandNamed } from './commands/table.js';
@@ -47,38 +47,56 @@ async function main(argv: string[]): Promise<number> {
   const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'] && !saved;
   // The hidden prompt needs the terminal to itself: ask before readline takes it over.
   let password = tty ? await promptHidden(`Password for ${values.user}: `) : undefined;
-  // Standard input carries the password line (with --password-stdin) and then, in the menu, commands.
-  const lines = readline.createInterface({
-    input: process.stdin,
-    output: tty ? process.stdout : undefined,
-    terminal: tty,
-  });
-  const queue = new LineQueue(lines);
+  // Standard input carries the password line (with --password-stdin) and then, in the menu, commands;
+  // on a terminal readline takes it over once logged in (a password asked again needs it first).
+  const readLines = () =>
+    readline.createInterface({
+      input: process.stdin,
+      output: tty ? process.stdout : undefined,
+      terminal: tty,
+    });
+  let lines = tty ? undefined : readLines();
+  let queue = lines && new LineQueue(lines);
   if (password === undefined && !saved) {
     if (!values['password-stdin'])
       throw new CliError('no terminal to prompt for the password on; use --password-stdin');
-    password = await queue.next();
+    password = await queue?.next();
     if (password === undefined) throw new CliError('--password-stdin: standard input is empty');
   }
 
   const ca = await readCa(values.ca);
   stops.arm();
-  const session = await Session.open({
-    ca,
-    server: values.server,
-    username: values.user,
-    password,
-    token: saved?.token,
-    keysDir: keys,
-    signal: abort.signal,
-    inspectServerKey: oneShot?.inspectsServerKey?.(args) ?? false,
-  }).catch(async (error) => {
-    if (!(saved && error instanceof ApiError && error.status === 401)) throw error;
-    await forgetSession(file);
-    throw new CliError(
-      `the session \`securechat login\` kept has ended (${error.code}): log in again with \`securechat login\``,
-    );
-  });
+  const open = () =>
+    Session.open({
+      ca,
+      server: values.server,
+      username: values.user ?? '',
+      password,
+      token: saved?.token,
+      keysDir: keys,
+      signal: abort.signal,
+      inspectServerKey: oneShot?.inspectsServerKey?.(args) ?? false,
+    }).catch(async (error) => {
+      if (!(saved && error instanceof ApiError && error.status === 401)) throw error;
+      await forgetSession(file);
+      throw new CliError(
+        `the session \`securechat login\` kept has ended (${error.code}): log in again with \`securechat login\``,
+      );
+    });
+  let session: Session | undefined;
+  for (let tries = 1; !session; tries++) {
+    try {
+      session = await open();
+    } catch (error) {
+      // as ssh does: a password typed at the prompt that fails is asked again, three tries in all
+      const wrong = error instanceof ClientError && error.message.startsWith('login failed:');
+      if (!tty || !wrong || tries >= 3) throw error;
+      console.error(`securechat: ${error.message}; try again`);
+      password = await promptHidden(`Password for ${values.user}: `);
+    }
+  }
+  if (!lines) lines = readLines();
+  queue ??= new LineQueue(lines);
   if (!oneShot) {
     try {
       await interactive(session, queue, tty, abort.signal);
