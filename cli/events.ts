@@ -26,6 +26,27 @@ export async function commitWaiting(ctx: Context): Promise<void> {
   }
 }
 
+/**
+ * The stream's status as a person wants it: one line when the connection drops (however many
+ * retries follow) and one when it is back (`* connected`), and then the waiting keys made.
+ */
+export function connectionNotices(ctx: Context, line: (text: string) => void) {
+  let down = false;
+  return (status: 'connected' | 'reconnecting', detail?: string) => {
+    if (status === 'connected') {
+      down = false;
+      line('* connected');
+      void commitWaiting(ctx);
+    } else if (!down) {
+      down = true;
+      // "fetch failed; retrying in 0.3 s": the reason, without the retry's time
+      line(
+        `* connection lost (${escapeControls((detail ?? '').replace(/; (retrying|reconnecting) in .*$/, ''))}); reconnecting`,
+      );
+    }
+  };
+}
+
 /** What `listen --json` prints of an event the client took: checked fields only, never raw data. */
 export type Taken = Record<string, unknown>;
 
