@@ -99,7 +99,9 @@ async function main(): Promise<void> {
     const user2 = await login('user2');
     await user1.waitFor(/user2 is online/);
 
-    narrate('user1 starts a chat with user2 and user3 — user3 is offline: invited all the same, and user1 is told');
+    narrate(
+      'user1 starts a chat with user2 and user3 — user3 is offline: invited all the same, and user1 is told',
+    );
     user1.send('chat user2 user3');
     await user1.waitFor(/user3 is offline/);
     await user2.waitFor(/invited you/);
