@@ -12,7 +12,7 @@ import { reportChanges } from './transcript.js';
 export function concerns(event: FeedEvent, only?: string): boolean {
   const d = event.data;
   if (!only || event.type === 'presence') return true;
-  return (event.type === 'chat.invited' ? d?.chat?.id : d?.chatId) === only;
+  return (event.type === 'chat.invited' || event.type === 'chat.created' ? d?.chat?.id : d?.chatId) === only;
 }
 
 /**
@@ -25,6 +25,27 @@ export async function commitWaiting(ctx: Context): Promise<void> {
   } catch (error) {
     ctx.warn(`!! making waiting keys failed: ${escapeControls((error as Error).message)}`);
   }
+}
+
+/**
+ * The stream's status as a person wants it: one line when the connection drops (however many
+ * retries follow) and one when it is back (`* connected`), and then the waiting keys made.
+ */
+export function connectionNotices(ctx: Context, line: (text: string) => void) {
+  let down = false;
+  return (status: 'connected' | 'reconnecting', detail?: string) => {
+    if (status === 'connected') {
+      down = false;
+      line('* connected');
+      void commitWaiting(ctx);
+    } else if (!down) {
+      down = true;
+      // "fetch failed; retrying in 0.3 s": the reason, without the retry's time
+      line(
+        `* connection lost (${escapeControls((detail ?? '').replace(/; (retrying|reconnecting) in .*$/, ''))}); reconnecting`,
+      );
+    }
+  };
 }
 
 /** What `listen --json` prints of an event the client took: checked fields only, never raw data. */
@@ -54,6 +75,12 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
           `* ${name(d.invitedBy)} invited you to chat ${describeChat(d.chat, s)}; type \`join\` to accept`,
         );
         return { chatId: d.chat.id, epoch: d.chat.epoch, invitedBy: d.invitedBy };
+      case 'chat.created': {
+        // a chat this user started on another device or tab (this client's own is said by `chat`)
+        const chat = await s.createdElsewhere(event);
+        if (chat) ctx.say(`* you started chat ${describeChat(chat, s)} elsewhere`);
+        return { chatId: d.chat.id, epoch: d.chat.epoch, createdBy: d.chat.createdBy };
+      }
       case 'chat.key':
         // The envelope must be for the chat the event names (accept checks it against d.chatId).
         await s.commits.handleKeyEvent(event);

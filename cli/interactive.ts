@@ -1,11 +1,11 @@
 import readline from 'node:readline';
-import { escapeControls, follow, SeenMessages, shortId } from '../src/client/index.js';
+import { checkChat, escapeControls, follow, SeenMessages, shortId } from '../src/client/index.js';
 import type { Menu } from './commands/command.js';
 import { send } from './commands/messages.js';
 import { menuCommand } from './commands/table.js';
 import type { Context } from './context.js';
 import { CliError, describe } from './errors.js';
-import { commitWaiting, showEvent } from './events.js';
+import { connectionNotices, showEvent } from './events.js';
 import { printable, shortScheme } from './format.js';
 import { MENU } from './help.js';
 import type { LineQueue } from './lines.js';
@@ -60,10 +60,7 @@ export async function interactive(
       onEvent: async (event) => {
         await showEvent(ctx, event);
       },
-      onStatus: (status, detail) => {
-        write(status === 'connected' ? '* connected' : `* ${detail}`, process.stderr);
-        if (status === 'connected') void commitWaiting(ctx);
-      },
+      onStatus: connectionNotices(ctx, (line) => write(line, process.stderr)),
     },
     abort.signal,
   ).catch((error) => {
@@ -98,6 +95,11 @@ export async function interactive(
         if (quitting) return;
         try {
           await run(line);
+          // the place is kept for the next login (state.json)
+          if (ctx.currentChat !== session.store.state.chat) {
+            session.store.state.chat = ctx.currentChat;
+            await session.store.saveState();
+          }
         } catch (error) {
           ctx.warn(`!! ${describe(error)}`);
         }
@@ -114,8 +116,23 @@ export async function interactive(
   ctx.say(
     `logged in as ${session.username} at ${session.api.server}; signing with ${shortScheme(session.sig)}. Type help for commands.`,
   );
+  await resumePlace(ctx);
   setPrompt();
   if (tty) lines.prompt();
   await feed;
   await quit();
+}
+
+/** The chat this user was in when the menu last quit, if it is still one of theirs. */
+async function resumePlace(ctx: Context): Promise<void> {
+  const chatId = ctx.session.store.state.chat;
+  if (!chatId) return;
+  try {
+    const chat = await ctx.session.api.getChat(chatId);
+    checkChat(chat);
+    ctx.currentChat = chat.id;
+    ctx.say(`back in chat ${shortId(chat.id)}`);
+  } catch {
+    ctx.session.store.state.chat = undefined; // gone (left, or another server's): start outside
+  }
 }

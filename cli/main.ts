@@ -1,6 +1,6 @@
 import path from 'node:path';
 import readline from 'node:readline';
-import { escapeControls, SeenMessages } from '../src/client/index.js';
+import { ApiError, ClientError, escapeControls, SeenMessages } from '../src/client/index.js';
 import { promptHidden } from '../src/util/prompt.js';
 import { parseCommandLine } from './args.js';
 import { commandNamed } from './commands/table.js';
@@ -12,6 +12,7 @@ import { jsonLine, printable } from './format.js';
 import { HELP } from './help.js';
 import { interactive } from './interactive.js';
 import { LineQueue } from './lines.js';
+import { forgetSession, loadSession, saveSession, sessionFile } from './saved-session.js';
 import { Session } from './session.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -38,34 +39,64 @@ async function main(argv: string[]): Promise<number> {
   // Signals and broken pipes abort the run from here on; after login, they log out (cli/exits.ts).
   const abort = new AbortController();
   const stops = installStops(abort);
-  const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'];
+  const keys = path.resolve(values.keys);
+  // a one-shot command carries on the session `securechat login` kept, if there is one
+  const file = sessionFile(keys, values.user);
+  const saved =
+    oneShot && !oneShot.savesSession ? await loadSession(file, values.server, values.user) : undefined;
+  const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'] && !saved;
   // The hidden prompt needs the terminal to itself: ask before readline takes it over.
   let password = tty ? await promptHidden(`Password for ${values.user}: `) : undefined;
-  // Standard input carries the password line (with --password-stdin) and then, in the menu, commands.
-  const lines = readline.createInterface({
-    input: process.stdin,
-    output: tty ? process.stdout : undefined,
-    terminal: tty,
-  });
-  const queue = new LineQueue(lines);
-  if (password === undefined) {
+  // Standard input carries the password line (with --password-stdin) and then, in the menu, commands;
+  // on a terminal readline takes it over once logged in (a password asked again needs it first).
+  const readLines = () =>
+    readline.createInterface({
+      input: process.stdin,
+      output: tty ? process.stdout : undefined,
+      terminal: tty,
+    });
+  let lines = tty ? undefined : readLines();
+  let queue = lines && new LineQueue(lines);
+  if (password === undefined && !saved) {
     if (!values['password-stdin'])
       throw new CliError('no terminal to prompt for the password on; use --password-stdin');
-    password = await queue.next();
+    password = await queue?.next();
     if (password === undefined) throw new CliError('--password-stdin: standard input is empty');
   }
 
   const ca = await readCa(values.ca);
   stops.arm();
-  const session = await Session.open({
-    ca,
-    server: values.server,
-    username: values.user,
-    password,
-    keysDir: path.resolve(values.keys),
-    signal: abort.signal,
-    inspectServerKey: oneShot?.inspectsServerKey?.(args) ?? false,
-  });
+  const open = () =>
+    Session.open({
+      ca,
+      server: values.server,
+      username: values.user ?? '',
+      password,
+      token: saved?.token,
+      keysDir: keys,
+      signal: abort.signal,
+      inspectServerKey: oneShot?.inspectsServerKey?.(args) ?? false,
+    }).catch(async (error) => {
+      if (!(saved && error instanceof ApiError && error.status === 401)) throw error;
+      await forgetSession(file);
+      throw new CliError(
+        `the session \`securechat login\` kept has ended (${error.code}): log in again with \`securechat login\``,
+      );
+    });
+  let session: Session | undefined;
+  for (let tries = 1; !session; tries++) {
+    try {
+      session = await open();
+    } catch (error) {
+      // as ssh does: a password typed at the prompt that fails is asked again, three tries in all
+      const wrong = error instanceof ClientError && error.message.startsWith('login failed:');
+      if (!tty || !wrong || tries >= 3) throw error;
+      console.error(`securechat: ${error.message}; try again`);
+      password = await promptHidden(`Password for ${values.user}: `);
+    }
+  }
+  if (!lines) lines = readLines();
+  queue ??= new LineQueue(lines);
   if (!oneShot) {
     try {
       await interactive(session, queue, tty, abort.signal);
@@ -101,11 +132,23 @@ async function main(argv: string[]): Promise<number> {
     if (line === undefined) throw new CliError('--password-stdin: give the new password on the next line');
     return line;
   };
+  let keep = Boolean(saved);
   try {
     await oneShot.run(ctx, args, { options: values, signal: abort.signal, password, newPassword });
+    if (oneShot.savesSession && session.api.token && session.expiresAt) {
+      await saveSession(file, {
+        server: values.server,
+        username: values.user,
+        token: session.api.token,
+        expiresAt: session.expiresAt,
+      });
+      keep = true;
+    }
   } finally {
     lines.close();
-    await session.close();
+    // a kept session stays logged in (for the next command); any other is logged out
+    if (keep) await session.detach();
+    else await session.close();
   }
   return 0;
 }

@@ -18,7 +18,9 @@ import { TrustStore } from './trust.js';
 export interface SessionOptions {
   server: string;
   username: string;
-  password: string;
+  /** The password to log in with, or `token`: a session `securechat login` kept, carried on. */
+  password?: string;
+  token?: string;
   keysDir: string;
   signal?: AbortSignal;
   ca?: string;
@@ -104,7 +106,17 @@ export class Session extends Client {
       trust,
     );
     try {
-      await session.start(options.password);
+      if (options.token !== undefined) await session.resume(options.token);
+      else await session.start(options.password ?? '');
+      await session.checkOwnKeys().catch(async (error) => {
+        if (options.token === undefined)
+          await session.close(); // a new login: logged out again
+        else await session.detach();
+        if (!String((error as Error)?.message).startsWith('these are not')) throw error;
+        throw new CliError(
+          `${(error as Error).message}: the key store in ${dir} is another's; pass --keys DIR (or set SECURECHAT_KEYS_DIR) to the folder that holds your own users/${options.username}/`,
+        );
+      });
     } catch (error) {
       await http.close();
       throw error;

@@ -22,6 +22,8 @@ interface KnownKeysFile {
 
 interface ClientStateFile {
   sig: SignatureAlgorithm;
+  /** The menu's current chat when it last changed, to carry on there after a new login. */
+  chat?: string;
   /** Envelopes received, by `chatId/epoch`: wrapped keys, useless without the private key. */
   envelopes: Record<string, KeyEnvelope>;
   /** The highest epoch seen per chat: an envelope for a lower one is refused, even after a restart. */
@@ -32,6 +34,7 @@ interface ClientStateFile {
 
 interface ClientState {
   sig: SignatureAlgorithm;
+  chat?: string;
   envelopes: Map<string, KeyEnvelope>;
   epochs: Map<string, number>;
   transcript?: TranscriptSaved;
@@ -100,6 +103,7 @@ export class TrustStore implements PinStore, EpochStore, TranscriptStore {
       : 'rsa-pss-sha256';
     const state: ClientState = {
       sig,
+      chat: typeof saved.chat === 'string' && /^[0-9a-f-]{36}$/.test(saved.chat) ? saved.chat : undefined,
       envelopes: toMap(saved.envelopes),
       epochs: toMap(saved.epochs),
       transcript: saved.transcript as TranscriptSaved | undefined,
@@ -214,6 +218,7 @@ export class TrustStore implements PinStore, EpochStore, TranscriptStore {
         this.state.epochs.set(chatId, epoch);
     await writeJson(this.stateFile, {
       sig: this.state.sig,
+      chat: this.state.chat,
       envelopes: Object.fromEntries(this.state.envelopes),
       epochs: Object.fromEntries(this.state.epochs),
       transcript: this.state.transcript,

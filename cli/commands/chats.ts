@@ -1,9 +1,11 @@
 import {
   type Chat,
   escapeControls,
+  invitedOf,
   listAllChats,
   shortId,
   type Unavailable,
+  unavailableLines,
 } from '../../src/client/index.js';
 import type { Context } from '../context.js';
 import { CliError } from '../errors.js';
@@ -23,13 +25,12 @@ export const describeChat = (chat: Chat, session: Pick<Context['session'], 'user
       .join(', ') || 'just you'
   }; epoch ${escapeControls(String(chat.epoch))}) — ${modeWords(session.chatKeys.keyModeOf(chat))}`;
 
+/** An offline invitee was invited (said); an unknown one was not (warned). */
 function reportUnavailable(ctx: Context, unavailable: Unavailable): void {
-  for (const u of unavailable) {
-    ctx.warn(
-      u.reason === 'offline'
-        ? `${escapeControls(u.username)} is offline and was not invited`
-        : `there is no user ${escapeControls(u.username)}`,
-    );
+  const lines = unavailableLines(unavailable);
+  for (const [i, u] of unavailable.entries()) {
+    if (u.reason === 'offline') ctx.say(lines[i]);
+    else ctx.warn(lines[i]);
   }
 }
 
@@ -65,7 +66,7 @@ export async function invite(ctx: Context, chat: string | undefined, invitees: s
   if (invitees.length === 0) throw new CliError('usage: invite <user> [user…]');
   const chatId = await resolveChat(ctx, chat);
   const res = await ctx.session.invite(chatId, invitees);
-  const added = invitees.filter((u) => !res.unavailable.some((x) => x.username === u));
+  const added = invitedOf(invitees, res.unavailable).map((u) => escapeControls(u));
   if (added.length && res.chat.keyMode === 'members' && res.chat.pending)
     ctx.say(`invited ${added.join(', ')}; the new key waits for a member to make it`);
   else if (added.length)

@@ -20,6 +20,8 @@ export interface Command {
   local?: { help: Help[]; run(options: Options): Promise<void> };
   oneShot?: {
     help: Help[];
+    /** `login`: the session is kept (cli/saved-session.ts) instead of logged out at the end. */
+    savesSession?: boolean;
     /** Refused without --chat. */
     needsChat?: boolean;
     /** A changed server key is shown, not refused (`SessionOptions.inspectServerKey`). */

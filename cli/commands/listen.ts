@@ -1,6 +1,6 @@
-import { escapeControls, follow } from '../../src/client/index.js';
+import { follow } from '../../src/client/index.js';
 import type { Context } from '../context.js';
-import { commitWaiting, showEvent } from '../events.js';
+import { connectionNotices, showEvent } from '../events.js';
 import { jsonLine } from '../format.js';
 import { reportOpen } from '../transcript.js';
 import { resolveChat } from './chats.js';
@@ -22,10 +22,7 @@ export async function listen(ctx: Context, chat: string | undefined, signal: Abo
         if (taken && ctx.json)
           console.log(jsonLine({ event: event.type, id: event.id ?? null, data: taken }));
       },
-      onStatus: (status, detail) => {
-        console.error(status === 'connected' ? '* connected' : `* ${escapeControls(detail ?? '')}`);
-        if (status === 'connected') void commitWaiting(ctx);
-      },
+      onStatus: connectionNotices(ctx, (line) => console.error(line)),
     },
     signal,
   );

@@ -40,7 +40,7 @@ export async function register(options: RegisterOptions) {
     });
     const lines = [
       ...(made?.lines ?? []),
-      `registered ${done.username}; log in with: securechat --user ${done.username}`,
+      `registered ${done.username}; log in with: ${invocation()} --user ${done.username}`,
     ];
     return { lines, result: { username: done.username, fingerprints: done.fingerprints } };
   } catch (error) {
@@ -50,4 +50,9 @@ export async function register(options: RegisterOptions) {
   } finally {
     await http.close();
   }
+}
+
+/** How this CLI was started, as the user would type it again: `npm run cli --` in a clone, else `securechat`. */
+export function invocation(): string {
+  return process.env.npm_lifecycle_event === 'cli' ? 'npm run cli --' : 'securechat';
 }

@@ -4,6 +4,7 @@ import { promptHidden } from '../../src/util/prompt.js';
 import type { Options } from '../args.js';
 import { checkTransport, newPassword, readCa } from '../connect.js';
 import { jsonLine, printable, shortScheme } from '../format.js';
+import { endSavedSession } from '../saved-session.js';
 import * as account from './account.js';
 import * as chats from './chats.js';
 import type { Command } from './command.js';
@@ -111,6 +112,40 @@ export const COMMANDS: readonly Command[] = [
         });
         if (options.json) console.log(JSON.stringify({ key: out.key }));
         else for (const line of out.lines) console.log(line);
+      },
+    },
+  },
+  {
+    name: 'login',
+    oneShot: {
+      help: [
+        [
+          'login',
+          'log in once and keep the session (in your key store folder, readable by\nyou only) for the one-shot commands that follow, until it expires or\n`securechat logout`',
+        ],
+      ],
+      savesSession: true,
+      async run(ctx) {
+        ctx.say(
+          `logged in as ${ctx.session.username} until ${ctx.session.expiresAt}; commands use this session until then or \`securechat logout\``,
+        );
+        ctx.result({ username: ctx.session.username, expiresAt: ctx.session.expiresAt });
+      },
+    },
+  },
+  {
+    name: 'logout',
+    local: {
+      help: [['logout', 'end the session `securechat login` kept']],
+      async run(options) {
+        checkTransport(options.server, options.insecure);
+        const line = await endSavedSession({
+          keysDir: keysDir(options),
+          user: options.user,
+          server: options.server,
+          ca: await readCa(options.ca),
+        });
+        print(options, { result: { loggedOut: !line.startsWith('no ') }, lines: [line] });
       },
     },
   },

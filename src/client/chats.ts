@@ -56,3 +56,20 @@ export function checkNewChat(
         'which is not a chat just created by you (a replayed answer?); nothing sent to it',
     );
 }
+
+/**
+ * What the requester of a new chat or an invitation is told of the invitees the server reported
+ * (protocol.md, `POST /chats`), one line each, escaped for a terminal: an offline user is invited
+ * all the same and finds the invitation when they connect; an unknown one is not added.
+ */
+export function unavailableLines(unavailable: Unavailable): string[] {
+  return unavailable.map((u) =>
+    u.reason === 'offline'
+      ? `invited — ${escapeControls(u.username)} is offline and will see it when they connect`
+      : `there is no user ${escapeControls(u.username)}: not invited`,
+  );
+}
+
+/** The invitees of a request who are members now: all but those reported unknown. */
+export const invitedOf = (invitees: readonly string[], unavailable: Unavailable): string[] =>
+  invitees.filter((u) => !unavailable.some((x) => x.username === u && x.reason === 'unknown'));

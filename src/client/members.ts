@@ -143,11 +143,12 @@ export function describeInvitedAgain(invitees: readonly string[], outcome: Invit
   const why = 'a leave or key rotation dropped the invitation';
   if (outcome.error)
     return `could not invite ${names(invitees)} again (${why}): ${escapeControls(outcome.error.message)}`;
-  const missed = outcome.unavailable.map((u) => u.username);
+  // an offline invitee is invited all the same (protocol.md, `POST /chats`); an unknown one is not
+  const missed = outcome.unavailable.filter((u) => u.reason === 'unknown').map((u) => u.username);
   const invited = invitees.filter((u) => !missed.includes(u));
   return [
     ...(invited.length > 0 ? [`invited ${names(invited)} again (${why})`] : []),
-    ...(missed.length > 0 ? [`${names(missed)} not invited again: not online`] : []),
+    ...(missed.length > 0 ? [`${names(missed)} not invited again: no such user`] : []),
   ].join('; ');
 }
 

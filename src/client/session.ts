@@ -16,12 +16,13 @@ import {
   verifyMessageSignature,
 } from './message.js';
 import type { SignatureProvider } from './signatures.js';
+import type { FeedEvent } from './sse.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import { MemoryTranscriptStore, Transcript, type TranscriptStore } from './transcript.js';
 import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
 import type { UserKeys } from './user-keys.js';
-import { checkChat, checkMessage, checkUnavailable } from './validate.js';
+import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
 
 export interface ClientOptions
   extends TrustOptions,
@@ -57,6 +58,9 @@ export class Client {
   readonly transcript: Transcript;
   /** Posts to a chat one at a time, so that this device's counters follow the chat's seqs. */
   private readonly sending = new Map<string, Promise<unknown>>();
+  /** This client's own `POST /chats` under way, and the chats they made (their `chat.created` is no news). */
+  private readonly creating = new Set<Promise<unknown>>();
+  private readonly created = new Set<string>();
 
   constructor(private readonly options: ClientOptions) {
     const { api, username, keys, epochs } = options;
@@ -100,15 +104,54 @@ export class Client {
     return client;
   }
 
+  /** When this session's token expires (from the login's answer; undefined for a resumed one). */
+  expiresAt?: string;
+
   /** Logs in, then pins the server key; logs out at once when that is refused. */
   async start(password: string): Promise<void> {
-    await this.api.login(this.username, password);
+    this.expiresAt = (await this.api.login(this.username, password)).expiresAt;
+    await this.pinServer();
+  }
+
+  /**
+   * Carries on a session logged in before (a token kept by `securechat login`): the server key is
+   * pinned as at a login; a token the server refuses (expired, revoked) is an ApiError 401.
+   */
+  async resume(token: string): Promise<void> {
+    this.api.token = token;
+    await this.pinServer();
+  }
+
+  /** Ends this client without logging out: its token stays valid, for a later {@link resume}. */
+  async detach(): Promise<void> {
+    this.api.token = undefined;
+    await this.close();
+  }
+
+  private async pinServer(): Promise<void> {
     try {
       await this.trust.pinServerKey();
     } catch (error) {
       await this.close();
       throw error;
     }
+  }
+
+  /**
+   * That the key store this client was given is this user's: each of its public keys' fingerprint
+   * is the one the server has registered for the user (as the page checks the files picked).
+   * Otherwise every message would be refused later, for a reason nobody could see.
+   */
+  async checkOwnKeys(): Promise<void> {
+    const res = await this.api.getUserKeys(this.username);
+    const registered = (await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys))
+      .fingerprints;
+    const mine = await this.ownFingerprints();
+    const differ = (Object.keys(mine) as (keyof Fingerprints)[]).filter((k) => mine[k] !== registered[k]);
+    if (differ.length > 0)
+      throw new ClientError(
+        `these are not ${escapeControls(this.username)}'s keys: the ${differ.join(', ')} key's fingerprint differs from the one registered on the server`,
+      );
   }
 
   /** The user's own fingerprints, to compare out of band. */
@@ -127,18 +170,21 @@ export class Client {
   ): Promise<{ chat: Chat; unavailable: Unavailable }> {
     const members = options.keyMode === 'members';
     const { commits, chatKeys } = this;
-    const res = await commits.adding(
+    const request = commits.adding(
       NEW_CHAT,
       () => this.api.createChat(members ? { invitees, keyMode: 'members' } : { invitees }),
       (answer) => {
         checkChat(answer?.chat);
         checkUnavailable(answer.unavailable);
         checkNewChat(answer.chat, this.username, this.options.epochs, members ? 'members' : 'server');
+        this.created.add(answer.chat.id);
         chatKeys.noteChat(answer.chat);
         // only the invitees asked for here may be in the first epoch this client commits
         if (members) commits.askFor(answer.chat, invitees);
       },
     );
+    this.creating.add(request);
+    const res = await request.finally(() => this.creating.delete(request));
     if (members) {
       const outcome = await commits.commitPending(res.chat.id);
       if (outcome.status === 'refused')
@@ -147,6 +193,25 @@ export class Client {
     }
     await chatKeys.accept(res.keyEnvelope, { chatId: res.chat.id, epoch: res.chat.epoch });
     return { chat: res.chat, unavailable: res.unavailable };
+  }
+
+  /**
+   * `chat.created` (protocol.md: to every session of the creator): the chat, checked, when this
+   * user made it elsewhere (another device or tab); undefined for one this client's own request
+   * made (its answer is awaited first, so the event may come before it). Its key is not taken
+   * from the event: it is asked for (`GET /chats/{id}/key`, verified) when first needed.
+   */
+  async createdElsewhere(event: FeedEvent): Promise<Chat | undefined> {
+    checkEvent(event.type, event.data);
+    const chat: Chat = event.data.chat;
+    if (chat.createdBy !== this.username)
+      throw new ClientError(
+        `chat ${shortId(chat.id)} was created by ${escapeControls(chat.createdBy)}, not by you`,
+      );
+    await Promise.allSettled([...this.creating]);
+    if (this.created.has(chat.id)) return undefined;
+    this.chatKeys.noteChat(chat);
+    return chat;
   }
 
   /** POST /chats/{chatId}/invite, its answer checked (and, members mode, its addition committed). */

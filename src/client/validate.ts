@@ -170,6 +170,14 @@ export function checkEvent(type: string, data: unknown): void {
       checkUsername(d.invitedBy, 'invitedBy');
       return;
     }
+    case 'chat.created': {
+      const d = object(data, 'data');
+      checkChat(d.chat);
+      // members mode: no key until the creator's client commits epoch 1
+      if (!(d.keyEnvelope === null && object(d.chat, 'chat').keyMode === 'members'))
+        checkEnvelope(d.keyEnvelope);
+      return;
+    }
     case 'chat.key': {
       const d = object(data, 'data');
       uuid(d.chatId, 'chatId');

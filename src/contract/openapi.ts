@@ -251,11 +251,14 @@ export interface paths {
         put?: never;
         /**
          * Start a chat; the server makes its key, or (members mode) the creator's client does.
-         * @description The caller becomes a joined member. Online invitees become invited members and get a
-         *     `chat.invited` event; offline and unknown invitees are not added and are listed in
-         *     `unavailable`. The chat starts at epoch 1 even when nobody else could be added.
+         * @description The caller becomes a joined member, and every session of the caller gets `chat.created`
+         *     (their other devices and tabs list the chat). Registered invitees become invited members and get a
+         *     `chat.invited` event, whether they are online or not; offline ones are listed in
+         *     `unavailable` with reason `offline` (they find the invitation when they connect:
+         *     `GET /chats`, or the stored event on replay), unknown ones with reason `unknown` (not
+         *     added). The chat starts at epoch 1 even when nobody else could be added.
          *     With `keyMode: members` the server makes no key: the chat starts at epoch 0 with the
-         *     caller alone, and epoch 1 (the caller and the online invitees) is `pending` until the
+         *     caller alone, and epoch 1 (the caller and the registered invitees) is `pending` until the
          *     caller's client commits it (`POST /chats/{chatId}/epochs`); `keyEnvelope` is null, and the
          *     invitees get `chat.invited` with the caller's envelope when it is committed. Uncommitted
          *     additions are dropped after `SECURECHAT_PENDING_SECONDS` (default 60).
@@ -298,7 +301,8 @@ export interface paths {
         put?: never;
         /**
          * Invite more users; rotates the key.
-         * @description Only joined members may invite. Online invitees become invited members; when at least
+         * @description Only joined members may invite. Registered invitees become invited members, online or
+         *     not (offline ones are reported in `unavailable`, as for `POST /chats`); when at least
          *     one was added the epoch grows by one, every member (old and new) gets the new epoch's
          *     envelope (`chat.key` for existing members, `chat.invited` for new ones). When nobody
          *     could be added nothing changes. Inviting a member (oneself included) is 409
@@ -306,7 +310,7 @@ export interface paths {
          *     (`SECURECHAT_MEMBERSHIP_LIMIT` a minute, 429; a 503 is not counted); an invitee's cap
          *     (`SECURECHAT_MAX_CHATS`) applies when they join. Changes to one chat wait for each other,
          *     and a change that keeps losing to other instances' is 503 with `Retry-After`.
-         *     In a members-mode chat nothing is added yet: the next epoch (with the online invitees) is
+         *     In a members-mode chat nothing is added yet: the next epoch (with the registered invitees) is
          *     `pending` until the inviter's client commits it, and the invitees get `chat.invited` then;
          *     members go on posting under the current epoch meanwhile. While any epoch is pending,
          *     inviting is 409 `REKEY_PENDING`: one pending addition per chat (so at most one per member),
@@ -481,8 +485,8 @@ export interface paths {
         /**
          * The caller's Server-Sent Events stream.
          * @description `text/event-stream`. Each event has `event:` (its type) and `data:` (one line of JSON).
-         *     Stored events (`chat.invited`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`, `message`,
-         *     `account.keys`)
+         *     Stored events (`chat.invited`, `chat.created`, `chat.key`, `chat.rekey`, `member.joined`, `member.left`,
+         *     `message`, `account.keys`)
          *     carry `id:`, a number that only grows. Reconnect with `Last-Event-ID: N` to receive
          *     every stored event for you with a larger id, in order, before live ones. When N is
          *     older than the server keeps (or is not an id this server issued) the stream starts with
@@ -496,6 +500,7 @@ export interface paths {
          *     |---|---|
          *     | `presence` | `PresenceEvent` |
          *     | `chat.invited` | `ChatInvitedEvent` |
+         *     | `chat.created` | `ChatCreatedEvent` (to every session of the creator) |
          *     | `chat.key` | `ChatKeyEvent` |
          *     | `chat.rekey` | `ChatRekeyEvent` (members-mode chats) |
          *     | `member.joined`, `member.left` | `MemberEvent` |
@@ -764,6 +769,10 @@ export interface components {
             /** @description Members mode only (absent in server mode); null when no epoch waits. */
             pending?: components["schemas"]["PendingEpoch"] | null;
         };
+        /**
+         * @description Invitees the requester is told about: `offline` (invited all the same; they find the
+         *     invitation when they connect) or `unknown` (no such user; not added).
+         */
         Unavailable: {
             username: string;
             /** @enum {string} */
@@ -876,6 +885,15 @@ export interface components {
             chat: components["schemas"]["Chat"];
             keyEnvelope: components["schemas"]["AnyKeyEnvelope"];
             invitedBy: components["schemas"]["Username"];
+        };
+        /**
+         * @description A chat this user created, to every session of theirs (on every instance), so their other
+         *     devices and tabs list it. `keyEnvelope` is the creator's envelope of epoch 1, or null in a
+         *     members-mode chat (its first epoch waits for the creator's commit; `chat.key` brings it).
+         */
+        ChatCreatedEvent: {
+            chat: components["schemas"]["Chat"];
+            keyEnvelope: components["schemas"]["KeyEnvelope"] | null;
         };
         ChatKeyEvent: {
             chatId: components["schemas"]["Uuid"];

@@ -21,8 +21,9 @@ export interface ChatCreationDeps {
 }
 
 /**
- * A new chat: in server mode its first epoch and every member's envelope at once, each available
- * invitee told with `chat.invited`; in members mode a first epoch that waits for the creator's commit.
+ * A new chat: in server mode its first epoch and every member's envelope at once, each registered
+ * invitee (online or not) told with `chat.invited`; in members mode a first epoch that waits for
+ * the creator's commit. Every session of the creator is told with `chat.created`.
  */
 export function chatCreation({
   issueEnvelopes,
@@ -57,9 +58,14 @@ export function chatCreation({
         chat.members.map((m) => m.username),
       );
       const chatView = await view(chat);
-      const events = available.map((u) =>
-        chatEvent('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [u]),
-      );
+      const events = [
+        chatEvent('chat.created', { chat: chatView, keyEnvelope: envelopes.get(creator) }, [creator]),
+        ...available.map((u) =>
+          chatEvent('chat.invited', { chat: chatView, keyEnvelope: envelopes.get(u), invitedBy: creator }, [
+            u,
+          ]),
+        ),
+      ];
       await commit({ create: chat, envelopes: [...envelopes.values()], events }, [
         ['chat.created', { chatId: chat.id, by: creator, invited: available, epoch: 1 }],
       ]);

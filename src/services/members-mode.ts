@@ -31,7 +31,10 @@ export function createMembersMode({ view, commit }: MembersModeDeps) {
       };
       chat.pending = nextPending(chat, { added: available, reason: 'create', requestedBy: creator, now });
       const chatView = await view(chat);
-      await commit({ create: chat, envelopes: [], events: rekeyEvents(chat, chat.pending, []) }, [
+      // every session of the creator lists it; the key comes with the commit (`chat.key`)
+      const created = chatEvent('chat.created', { chat: chatView, keyEnvelope: null }, [creator]);
+      const events = [created, ...rekeyEvents(chat, chat.pending, [])];
+      await commit({ create: chat, envelopes: [], events }, [
         ['chat.created', { chatId: chat.id, by: creator, proposed: available, keyMode: 'members' }],
       ]);
       return chatView;

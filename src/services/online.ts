@@ -5,7 +5,7 @@ import type { Presence } from './presence.js';
 /** Up to this many distinct users, presence is asked per user; beyond, once for everyone online. */
 const FEW_USERS = 64;
 
-/** An invitee left out of a change, and why. */
+/** An invitee reported to the requester: offline (invited all the same) or unknown (not added). */
 export interface Unavailable {
   username: string;
   reason: 'offline' | 'unknown';
@@ -28,16 +28,23 @@ export function onlineLookup(presence: Presence): OnlineAmong {
 
 export const membersOf = (chats: ChatRecord[]) => chats.flatMap((c) => c.members.map((m) => m.username));
 
-/** Invitees sorted into those who can be added now and those who cannot (unknown, offline). */
+/**
+ * Invitees sorted (protocol.md, `POST /chats`): every registered one is `available` (added, online
+ * or not; they find the invitation when they connect); the requester is told of the offline ones
+ * (`unavailable` with reason `offline`, added all the same) and the unknown ones (not added).
+ */
 export function inviteeClassifier(onlineAmong: OnlineAmong, accounts: Accounts) {
   return async function classify(invitees: string[]) {
     const available: string[] = [];
     const unavailable: Unavailable[] = [];
     const onlineNow = await onlineAmong(invitees);
     for (const username of invitees) {
-      if (!(await accounts.active(username))) unavailable.push({ username, reason: 'unknown' });
-      else if (!onlineNow.has(username)) unavailable.push({ username, reason: 'offline' });
-      else available.push(username);
+      if (!(await accounts.active(username))) {
+        unavailable.push({ username, reason: 'unknown' });
+        continue;
+      }
+      if (!onlineNow.has(username)) unavailable.push({ username, reason: 'offline' });
+      available.push(username);
     }
     return { available, unavailable };
   };

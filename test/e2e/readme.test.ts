@@ -295,5 +295,12 @@ describe.skipIf(BACKEND !== 'sqlite')('the command blocks of README.md and docs/
     expect(ran.length, ran.join(' ')).toBeGreaterThanOrEqual(5);
     // the curl walkthrough's openssl check of serverSignature
     expect(output).toContain('Verified OK');
+    // docs/cli.md: `decrypt` as written checks the signature and unwraps the key
+    expect(output).toMatch(/server signature: valid\nchat key \(AES-256, hex\): [0-9a-f]{64}\n/);
+    // docs/cli.md: `login` keeps the session the commands after it use; `logout` ends it
+    expect(output).toMatch(/^logged in as user1 until /m);
+    expect(output).toContain('logged out: the saved session of user1 is ended');
+    // docs/users.md: registration says the command that works where it ran (a clone: npm run cli)
+    expect(output).toContain('registered dana; log in with: npm run cli -- --user dana\n');
   }, 240_000);
 });

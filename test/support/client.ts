@@ -123,6 +123,7 @@ export interface SseEvent extends SseBlock {
 const EVENT_SCHEMA: Record<string, string> = {
   presence: 'PresenceEvent',
   'chat.invited': 'ChatInvitedEvent',
+  'chat.created': 'ChatCreatedEvent',
   'chat.key': 'ChatKeyEvent',
   'chat.rekey': 'ChatRekeyEvent',
   'member.joined': 'MemberEvent',

@@ -63,6 +63,13 @@ export class Feed {
             text: `${d.invitedBy} invited you to a chat`,
           });
           return;
+        case 'chat.created': {
+          // a chat this user started in another tab, on another device or from the CLI: listed
+          // now (this page's own is listed by its answer); its key is asked for when it is opened
+          const chat = await s.client.createdElsewhere(event);
+          if (chat && !s.chats.has(chat.id)) s.setChat(chat);
+          return;
+        }
         case 'chat.key':
           await s.client.chatKeys.accept(d.keyEnvelope, { chatId: d.chatId });
           s.emit({ type: 'chats', chatId: d.chatId });

@@ -215,12 +215,12 @@ describe('chat membership errors', () => {
   it('an invitation where nobody could be added changes nothing', async () => {
     const res = await alice.api.call('inviteToChat', {
       params: { chatId },
-      body: { invitees: ['erin', 'ghost'] },
+      body: { invitees: ['phantom', 'ghost'] },
     });
     expect(res.status).toBe(200);
     expect(res.body.chat.epoch).toBe(1);
     expect(res.body.unavailable).toEqual([
-      { username: 'erin', reason: 'offline' },
+      { username: 'phantom', reason: 'unknown' },
       { username: 'ghost', reason: 'unknown' },
     ]);
   });

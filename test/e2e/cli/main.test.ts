@@ -27,9 +27,9 @@ describe('the menu, two people in two terminals', () => {
       await bob.waitFor(/\* connected$/);
 
       alice.send('chat bob erin nobody');
-      await alice.waitFor(/^started chat [0-9a-f]{8} \(bob \(invited\); epoch 1\)/);
-      await alice.waitFor(/erin is offline and was not invited/);
-      await alice.waitFor(/there is no user nobody/);
+      await alice.waitFor(/^started chat [0-9a-f]{8} \(bob \(invited\), erin \(invited\); epoch 1\)/);
+      await alice.waitFor(/^invited — erin is offline and will see it when they connect$/);
+      await alice.waitFor(/^ERR there is no user nobody: not invited$/);
       await bob.waitFor(/alice invited you to chat/);
       bob.send('join');
       await bob.waitFor(/^joined chat/);

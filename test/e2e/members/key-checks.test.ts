@@ -86,12 +86,12 @@ describe('a members-mode client takes no key a lying server hands it', () => {
   it('counts an invitation only for the pending epoch it made, and commits only the epoch after its latest', async () => {
     const [alice, bob, dave] = await login('alice', 'bob', 'dave');
     const chatId = await chatOf(alice, bob);
-    // carol is offline: the invitation adds dave only, and says carol was not added
-    const { unavailable } = await alice.client.invite(chatId, ['dave', 'carol']);
-    expect(unavailable).toEqual([{ username: 'carol', reason: 'offline' }]);
+    // the invitation adds dave only (nobody is no user), and says nobody was not added
+    const { unavailable } = await alice.client.invite(chatId, ['dave', 'nobody']);
+    expect(unavailable).toEqual([{ username: 'nobody', reason: 'unknown' }]);
     await dave.next((e) => e.type === 'chat.invited' && e.data.chat.id === chatId);
     expect(epochOf(alice, chatId)).toBe(2);
-    // later, the server adds carol as if the invitation still stood: refused
+    // later, the server adds carol, whom alice never asked for: refused
     await inject(server, chatId, {
       pending: {
         epoch: 3,

@@ -9,8 +9,8 @@ const TEXT = 'x'.repeat(60_000);
 /** Alice alone in a chat with more large messages than the kernel's socket buffers take. */
 async function aliceWithBacklog(server: TestServer) {
   const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
-  // bob is offline: alice is alone in the chat
-  const created = await alice.api.call('createChat', { body: { invitees: ['bob'] } });
+  // nobody is no user: alice is alone in the chat (an offline bob would be invited)
+  const created = await alice.api.call('createChat', { body: { invitees: ['nobody'] } });
   const chatId = created.body.chat.id as string;
   await alice.acceptEnvelope(created.body.keyEnvelope);
   const seqs: number[] = [];

@@ -1,4 +1,4 @@
-import { type Chat, shortId, type Unavailable } from '../../../src/client/index.js';
+import { type Chat, shortId, type Unavailable, unavailableLines } from '../../../src/client/index.js';
 import { field, h, names, onSubmit, reason, replace, sayFor } from '../dom.js';
 import { joinChat, leaveChat } from '../invitations.js';
 import type { WebSession } from '../session.js';
@@ -178,9 +178,9 @@ export function chatName(session: WebSession, chat: Chat): string {
   return `${othersIn(session, chat).join(', ') || 'only you'}${same ? ` · ${shortId(chat.id)}` : ''}`;
 }
 
-/** "erin is offline, nobody is unknown: not invited". */
+/** "invited — erin is offline and will see it when they connect. there is no user nobody: not invited." */
 export function unavailableText(unavailable: Unavailable): string {
-  if (!unavailable.length) return '';
-  const parts = unavailable.map((u) => `${u.username} is ${u.reason === 'offline' ? 'offline' : 'unknown'}`);
-  return `${parts.join(', ')}: not invited.`;
+  return unavailableLines(unavailable)
+    .map((line) => `${line}.`)
+    .join(' ');
 }
