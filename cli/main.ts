@@ -24,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...args] = positionals;
   const command = name ? commandNamed(name) : undefined; // no command (or ''): the menu
   if (name && !command) throw new CliError(`unknown command ${escapeControls(name)}; see securechat --help`);
-  if (command?.local) {
+  if (command?.local && (command.local.when?.(values) ?? true)) {
     await command.local.run(values);
     return 0;
   }
@@ -43,7 +43,9 @@ async function main(argv: string[]): Promise<number> {
   // a one-shot command carries on the session `securechat login` kept, if there is one
   const file = sessionFile(keys, values.user);
   const saved =
-    oneShot && !oneShot.savesSession ? await loadSession(file, values.server, values.user) : undefined;
+    oneShot && !oneShot.savesSession && !oneShot.needsPassword
+      ? await loadSession(file, values.server, values.user)
+      : undefined;
   const tty = Boolean(process.stdin.isTTY) && !values['password-stdin'] && !saved;
   // The hidden prompt needs the terminal to itself: ask before readline takes it over.
   let password = tty ? await promptHidden(`Password for ${values.user}: `) : undefined;

@@ -17,11 +17,14 @@ export interface Menu {
  */
 export interface Command {
   name: string;
-  local?: { help: Help[]; run(options: Options): Promise<void> };
+  /** `when`: whether these options are for the local run (else the logged-in one); always if absent. */
+  local?: { help: Help[]; when?(options: Options): boolean; run(options: Options): Promise<void> };
   oneShot?: {
     help: Help[];
     /** `login`: the session is kept (cli/saved-session.ts) instead of logged out at the end. */
     savesSession?: boolean;
+    /** Asks for the password again (a password or key change): never runs on a kept session. */
+    needsPassword?: boolean;
     /** Refused without --chat. */
     needsChat?: boolean;
     /** A changed server key is shown, not refused (`SessionOptions.inspectServerKey`). */
