@@ -66,8 +66,15 @@ export class Feed {
         case 'chat.created': {
           // a chat this user started in another tab, on another device or from the CLI: listed
           // now (this page's own is listed by its answer); its key is asked for when it is opened
-          const chat = await s.client.createdElsewhere(event);
-          if (chat && !s.chats.has(chat.id)) s.setChat(chat);
+          // Not awaited: it waits for this page's own POST /chats under way (whose answer lists
+          // that chat), and the events behind it must not wait for that answer.
+          void s.client.createdElsewhere(event).then(
+            (chat) => {
+              if (chat && !s.chats.has(chat.id)) s.setChat(chat);
+            },
+            (error: Error) =>
+              s.emit({ type: 'notice', warning: true, text: `chat.created event refused: ${error.message}` }),
+          );
           return;
         }
         case 'chat.key':
