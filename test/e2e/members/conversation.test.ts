@@ -93,15 +93,26 @@ describe('a members-mode chat', () => {
     // independently of the client library (node:crypto and protocol.md only): nothing the server
     // stored opens a stored message. Every base64 value in its store, decoded, gives every 32-byte
     // window as a candidate key; the server's own private key unwraps no envelope.
-    type Item = { chatId: string; sender: string; message: Record<string, string | number> };
+    type Item = {
+      chatId: string;
+      sender: string;
+      message: Record<string, string | number> & { prev?: { seq: number; hash: string } | null };
+    };
+    // protocol.md's AAD: version 2 when the message carries device, counter and prev, else version 1
+    const aadOf = (m: Item) => {
+      const { id, epoch, sentAt, device, counter, prev } = m.message;
+      const v1 = `${m.chatId}\n${epoch}\n${m.sender}\n${id}\n${sentAt}`;
+      if (device === undefined) return `securechat/v1/msg\n${v1}`;
+      return `securechat/v2/msg\n${v1}\n${device}\n${counter}\n${prev?.seq ?? ''}\n${prev?.hash ?? ''}`;
+    };
     const history = (await alice.client.api.call('GET', `/chats/${chatId}/messages?limit=1000`)) as {
       messages: Item[];
     };
     const opens = (key: Buffer, m: Item) => {
-      const { id, epoch, sentAt, iv, ciphertext, tag } = m.message;
+      const { iv, ciphertext, tag } = m.message;
       try {
         const d = createDecipheriv('aes-256-gcm', key, Buffer.from(String(iv), 'base64'));
-        d.setAAD(Buffer.from(`securechat/v1/msg\n${m.chatId}\n${epoch}\n${m.sender}\n${id}\n${sentAt}`));
+        d.setAAD(Buffer.from(aadOf(m)));
         d.setAuthTag(Buffer.from(String(tag), 'base64'));
         d.update(Buffer.from(String(ciphertext), 'base64'));
         d.final();
