@@ -270,6 +270,11 @@ export class Client {
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
+      if (error instanceof ApiError && error.code === 'INVALID_PREV' && transcript.prev) {
+        // prev named a message the chat does not have (a forged seq saved before): one it confirms
+        const prev = await this.transcript.prevAfterRefusal(chatId, transcript.prev.seq);
+        return this.post(chatId, text, alg, { ...transcript, prev }, id);
+      }
       if (error instanceof ApiError && error.code === 'REKEY_PENDING') {
         // members mode: make the waiting key if this user may, then send under it
         const outcome = await this.commits.commitPending(chatId);

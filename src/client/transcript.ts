@@ -5,7 +5,7 @@
  */
 import type { Api } from './api.js';
 import { sha256Hex } from './bytes.js';
-import { messageSigningText, type TranscriptFields } from './canonical.js';
+import { messageSigningText, type PrevRef, type TranscriptFields } from './canonical.js';
 import { headerOf, type MessageData, transcriptOf } from './message.js';
 import {
   ChatChecks,
@@ -163,7 +163,7 @@ export class Transcript {
   /** The hash of this client's copy of message `seq`: kept, or fetched (undefined if withheld). */
   private async ownHash(checks: ChatChecks, seq: number): Promise<string | undefined> {
     const kept = checks.state.hashes[seq];
-    if (kept !== undefined || checks.state.warnings[`withheld/${seq}`]) return kept;
+    if (kept !== undefined || checks.withheldAt(seq)) return kept;
     const page = await this.options.api.listMessages(checks.chatId, { after: seq - 1, limit: 1 });
     const found = page?.messages?.[0];
     return found?.seq === seq ? messageHash(found) : undefined;
@@ -182,7 +182,7 @@ export class Transcript {
       for (const m of messages) {
         if (!Number.isSafeInteger(m?.seq) || m.seq <= after || m.seq > to || m.chatId !== checks.chatId)
           continue;
-        for (let s = after + 1; s < m.seq; s++) checks.withheld(s);
+        checks.withheld(after + 1, m.seq - 1);
         let ok = false;
         try {
           ok = await this.options.verify(m);
@@ -197,7 +197,7 @@ export class Transcript {
       }
       if (!moved) break;
     }
-    for (let s = after + 1; s <= to; s++) checks.withheld(s);
+    checks.withheld(after + 1, to);
   }
 
   /** This installation's device id, made and saved on first use. */
@@ -236,9 +236,31 @@ export class Transcript {
       });
       this.saved.counters = { ...stored.counters };
       const state = this.saved.chats[chatId];
-      const last = state?.last ?? 0;
-      const hash = state?.hashes[last];
-      return { device, counter, prev: last > 0 && hash ? { seq: last, hash } : null };
+      return { device, counter, prev: state ? new ChatChecks(chatId, state).prevRef() : null };
+    });
+  }
+
+  /**
+   * A post naming message `seq` as its prev was refused (400 INVALID_PREV: the chat has no such
+   * message yet): the newest kept message below it that history returns as this client has it,
+   * or null; nothing from `seq` on is named again until it is confirmed.
+   */
+  prevAfterRefusal(chatId: string, seq: number): Promise<PrevRef | null> {
+    return this.serial(async () => {
+      const checks = this.chat(chatId);
+      checks.unconfirm(seq);
+      let found: PrevRef | null = null;
+      for (let tries = 0, ref = checks.prevRef(); ref && tries < 3; tries++, ref = checks.prevRef()) {
+        const page = await this.options.api.listMessages(chatId, { after: ref.seq - 1, limit: 1 });
+        const m = page?.messages?.[0] as MessageData | undefined;
+        if (m?.seq === ref.seq && (await messageHash(m)) === ref.hash) {
+          found = ref;
+          break;
+        }
+        checks.unconfirm(ref.seq);
+      }
+      await this.flush();
+      return found;
     });
   }
 

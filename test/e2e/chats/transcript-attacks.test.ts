@@ -131,6 +131,29 @@ describe('a compromised server is caught by the transcript checks', () => {
     });
   });
 
+  it('a saved prev past the newest message (a forged seq) is refused as INVALID_PREV and sent again with one history confirms', async () => {
+    const chatId = await chat();
+    await alice.send(chatId, 'one', 'ed25519');
+    const first = await libraryClient(server.url, 'carol');
+    await catchUp(first.client, chatId);
+    await first.client.transcript.flush();
+    await first.client.close();
+    // state saved before the fix: a relabelled message moved last (and prev) to #20001
+    const saved = first.stores.transcripts.saved?.chats[chatId];
+    if (!saved) throw new Error('no saved state');
+    Object.assign(saved, { last: 20001, hashes: { ...saved.hashes, 20001: 'a'.repeat(64) } });
+    delete saved.confirmed;
+    const { client } = await libraryClient(server.url, 'carol', first.stores);
+    try {
+      const { seq } = await client.send(chatId, 'still heard', 'ed25519');
+      const page = await bob.api.listMessages(chatId, { after: seq - 1, limit: 1 });
+      expect((page.messages[0] as MessageData).message.prev?.seq).toBe(1);
+      expect(await catchUp(bob, chatId)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a version-2 message re-sent without its fields: the signature fails, it is refused', async () => {
     const chatId = await chat();
     const { seq } = await alice.send(chatId, 'signed with its fields', 'ed25519');

@@ -97,6 +97,29 @@ describe('transcript checks in the client library', () => {
     expect(t.warnings(CHAT)).toEqual([]);
   });
 
+  it('a message relabelled with a huge seq: one warning for the range, prev stays on what history confirms', async () => {
+    const all = await conversation(3);
+    const t = client([all[0]]); // history returns nothing after #1
+    await t.receive(all[0], true);
+    const relabelled = { ...all[1], seq: 20001 };
+    expect(texts((await t.receive(relabelled, true)).changes)).toEqual([
+      'open: messages #2–#20000 were withheld from you',
+    ]);
+    expect((await t.next(CHAT)).prev?.seq).toBe(1);
+    const huge = { ...all[2], seq: Number.MAX_SAFE_INTEGER };
+    expect(texts((await t.receive(huge, true)).changes)).toEqual([
+      `open: messages #20002–#${Number.MAX_SAFE_INTEGER - 1} were withheld from you`,
+    ]);
+    expect((await t.next(CHAT)).prev?.seq).toBe(1);
+    // the real #2 comes: the range splits, and prev moves on to it
+    const real2 = message(2, 'alice', { device: ALICE, counter: 2, prev: null });
+    expect(texts((await t.receive(real2, true)).changes)).toEqual([
+      'resolved: messages #2–#20000 were withheld from you',
+      'open: messages #3–#20000 were withheld from you',
+    ]);
+    expect((await t.next(CHAT)).prev?.seq).toBe(2);
+  });
+
   it('a gap the history fills is no warning: its messages come back to be shown', async () => {
     const all = await conversation(5);
     const t = client(all);
