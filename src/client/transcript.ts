@@ -84,6 +84,8 @@ export class Transcript {
   private unsaved = 0;
   /** The device id this process made (no message of it can be in any history yet). */
   private madeDevice?: string;
+  /** The counter reserved for each post (`chatId\nid`) this process is still trying to send. */
+  private readonly reserved = new Map<string, number>();
 
   constructor(private readonly options: TranscriptOptions) {
     this.saved = options.store.loadTranscript() ?? { device: '', counters: {}, chats: {} };
@@ -216,11 +218,17 @@ export class Transcript {
 
   /**
    * The fields of the next message this device writes to the chat: its counter saved before it
-   * is used (a crash leaves a gap, never a repeat) and `prev` the latest message received.
+   * is used (a crash leaves a gap, never a repeat) and `prev` the latest message received. A
+   * counter is never given back nor used under another id: every try of one post (`id`) gets the
+   * same one, and a post refused for good leaves a gap (which the others are right to see).
    */
-  next(chatId: string): Promise<TranscriptFields> {
+  next(chatId: string, id?: string): Promise<TranscriptFields> {
     return this.serial(async () => {
       const device = await this.device();
+      const state = this.saved.chats[chatId];
+      const prev = state ? new ChatChecks(chatId, state).prevRef() : null;
+      const again = id === undefined ? undefined : this.reserved.get(`${chatId}\n${id}`);
+      if (again !== undefined) return { device, counter: again, prev };
       const me = `${this.options.username}\n${device}`;
       const seen = this.saved.chats[chatId]?.devices[me]?.high ?? 0;
       const lost = this.saved.counters[chatId] === undefined && seen === 0 && device !== this.madeDevice;
@@ -235,9 +243,14 @@ export class Transcript {
         };
       });
       this.saved.counters = { ...stored.counters };
-      const state = this.saved.chats[chatId];
-      return { device, counter, prev: state ? new ChatChecks(chatId, state).prevRef() : null };
+      if (id !== undefined) this.reserved.set(`${chatId}\n${id}`, counter);
+      return { device, counter, prev };
     });
+  }
+
+  /** Post `id` was stored (or refused as a duplicate): its counter is no longer kept for a retry. */
+  sent(chatId: string, id: string): void {
+    this.reserved.delete(`${chatId}\n${id}`);
   }
 
   /**
@@ -261,18 +274,6 @@ export class Transcript {
       }
       await this.flush();
       return found;
-    });
-  }
-
-  /** A post the server refused (nothing stored): its counter is free again, unless another was reserved since. */
-  release(chatId: string, counter: number): Promise<void> {
-    return this.serial(async () => {
-      const stored = await this.options.store.updateTranscript((s) => {
-        const counters = { ...s?.counters };
-        if (counters[chatId] === counter) counters[chatId] = counter - 1;
-        return { device: s?.device || this.saved.device, counters, chats: s?.chats ?? {} };
-      });
-      this.saved.counters = { ...stored.counters };
     });
   }
 

@@ -183,16 +183,17 @@ describe('transcript checks in the client library', () => {
     expect(texts(r.changes)).toEqual(['resolved: message #4 was withheld from you']);
   });
 
-  it('a device id is made once and kept; counters are saved before use and given back on refusal', async () => {
+  it('a device id is made once and kept; counters are saved before use, never given back, kept for one post id', async () => {
     const store = new MemoryTranscriptStore();
     const t = client([], store, 'alice');
-    const a = await t.next(CHAT);
+    const a = await t.next(CHAT, 'post-a');
     expect(a.device).toMatch(/^[A-Za-z0-9_-]{21}[AQgw]$/);
     expect(store.saved?.counters[CHAT]).toBe(1);
-    const b = await t.next(CHAT);
+    const b = await t.next(CHAT, 'post-b');
     expect([b.device, b.counter]).toEqual([a.device, 2]);
-    await t.release(CHAT, 2);
-    expect((await client([], store, 'alice').next(CHAT)).counter).toBe(2);
+    // post-b is tried again (a refusal that passes): the same counter; another post never gets it
+    expect((await t.next(CHAT, 'post-b')).counter).toBe(2);
+    expect((await client([], store, 'alice').next(CHAT)).counter).toBe(3);
     expect(newDevice()).not.toBe(newDevice());
   });
 
