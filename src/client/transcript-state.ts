@@ -11,7 +11,7 @@ export const KEPT = 1024;
 /** How many withheld ranges a chat keeps apart; past it, the newest two are said as one span. */
 export const MAX_WITHHELD = 64;
 
-export type WarningKind = 'withheld' | 'missing' | 'repeat' | 'fork';
+export type WarningKind = 'withheld' | 'missing' | 'repeat' | 'fork' | 'replay';
 
 /** One warning of one chat, shown in that chat until it is resolved (never as a message). */
 export interface TranscriptWarning {
@@ -59,6 +59,8 @@ export interface ChatTranscript {
   confirmed?: number;
   /** Hash of each recent message's signing input, by seq. */
   hashes: Record<string, string>;
+  /** The seq of each recent message, by `sender\nid` (a message shown again at another seq is a replay). */
+  seqs?: Record<string, number>;
   /** By `sender\ndevice`. */
   devices: Record<string, DeviceState>;
   /** Open warnings, by key. */
@@ -212,6 +214,7 @@ export class ChatChecks {
       return false;
     }
     if (this.seen(m.seq)) return false;
+    if (this.replayed(m)) return false;
     if (s.first === null) {
       s.first = m.seq;
       s.confirmed = m.seq;
@@ -228,6 +231,33 @@ export class ChatChecks {
       this.counter(m, m.transcript.device, m.transcript.counter);
       if (m.transcript.prev) this.prev(m, m.transcript.prev, ownHash);
     }
+    return true;
+  }
+
+  /**
+   * A message already received at another seq, shown again at `m.seq`: said, and it fills nothing
+   * (the message that belongs at `m.seq` was withheld in its place). Else `m`'s seq is kept.
+   */
+  private replayed(m: Observed): boolean {
+    const s = this.state;
+    s.seqs ??= {};
+    const key = `${m.sender}\n${m.id}`;
+    const was = s.seqs[key];
+    if (was === undefined) {
+      s.seqs[key] = m.seq;
+      const keys = Object.keys(s.seqs);
+      if (keys.length > 2 * KEPT)
+        for (const k of keys) if ((s.seqs[k] as number) <= s.last - KEPT) delete s.seqs[k];
+      return false;
+    }
+    if (was === m.seq) return false;
+    this.open({
+      key: `replay/${m.seq}`,
+      kind: 'replay',
+      seq: m.seq,
+      text: `the server showed you message #${was} again as #${m.seq}`,
+    });
+    this.withheld(m.seq, m.seq);
     return true;
   }
 

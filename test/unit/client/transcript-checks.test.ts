@@ -120,6 +120,29 @@ describe('transcript checks in the client library', () => {
     expect((await t.next(CHAT)).prev?.seq).toBe(2);
   });
 
+  it('an old message replayed at a withheld seq: "the server showed you message #1 again as #2", #2 stays withheld', async () => {
+    const a1 = message(1, 'alice', { device: ALICE, counter: 1, prev: null });
+    const b2 = message(2, 'bob', { device: BOB, counter: 1, prev: { seq: 1, hash: await messageHash(a1) } });
+    const a3 = message(3, 'alice', {
+      device: ALICE,
+      counter: 2,
+      prev: { seq: 2, hash: await messageHash(b2) },
+    });
+    const replayed = { ...a1, seq: 2 };
+    const t = client([a1, replayed, a3]); // the history lies the same way
+    await t.receive(a1, true);
+    expect(texts((await t.receive(replayed, true)).changes)).toEqual([
+      'open: the server showed you message #1 again as #2',
+      'open: message #2 was withheld from you',
+    ]);
+    await t.receive(a3, true);
+    expect(t.warnings(CHAT).map((w) => w.kind)).toContain('withheld');
+    // the real #2 arrives after all: the withholding resolves, the replay stays said
+    expect(texts((await t.receive(b2, true)).changes)).toEqual([
+      'resolved: message #2 was withheld from you',
+    ]);
+  });
+
   it('a gap the history fills is no warning: its messages come back to be shown', async () => {
     const all = await conversation(5);
     const t = client(all);
