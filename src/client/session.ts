@@ -187,6 +187,7 @@ export class Client {
     checkChat(res?.chat);
     this.chatKeys.noteChat(res.chat);
     await this.chatKeys.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
+    await this.transcript.joined(chatId); // the transcript checks start over where this membership does
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
     if (res.chat.keyMode === 'members' && res.chat.pending) await this.commits.commitPending(chatId);
     return res.chat;

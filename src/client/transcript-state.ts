@@ -176,6 +176,14 @@ export class ChatChecks {
     return best > 0 ? { seq: best, hash: s.hashes[best] } : null;
   }
 
+  /**
+   * This client joined the chat (again): what it reads now starts where the new membership does,
+   * so the checks start over there (each device at the first counter seen); open warnings stay.
+   */
+  restart(): void {
+    Object.assign(this.state, { ...emptyChat(), warnings: this.state.warnings });
+  }
+
   /** A post naming `seq` as prev was refused (400 INVALID_PREV): nothing at or past it is confirmed. */
   unconfirm(seq: number): void {
     const s = this.state;

@@ -248,6 +248,17 @@ export class Transcript {
     });
   }
 
+  /**
+   * This user joined the chat (its own action, never an event from the server): a new baseline,
+   * since history is readable only from the new membership on (a leave and a re-join skip epochs).
+   */
+  joined(chatId: string): Promise<void> {
+    return this.serial(async () => {
+      this.chat(chatId).restart();
+      await this.flush();
+    });
+  }
+
   /** Post `id` was stored (or refused as a duplicate): its counter is no longer kept for a retry. */
   sent(chatId: string, id: string): void {
     this.reserved.delete(`${chatId}\n${id}`);
