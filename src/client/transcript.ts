@@ -297,8 +297,12 @@ export class Transcript {
       if (messages.length === 0) break;
       for (const m of messages) {
         const c = m?.message?.counter;
-        if (m?.sender === this.options.username && m.message.device === device && Number.isSafeInteger(c))
-          highest = Math.max(highest, c as number);
+        if (m?.sender !== this.options.username || m.message.device !== device) continue;
+        // only a message whose signature verifies counts (history could show any number), and one
+        // below 2^53 - 1 (the next must still be a counter)
+        if (!Number.isSafeInteger(c) || (c as number) <= highest || (c as number) >= Number.MAX_SAFE_INTEGER)
+          continue;
+        if (await this.options.verify(m).catch(() => false)) highest = c as number;
       }
       const last = messages.at(-1)?.seq;
       if (!Number.isSafeInteger(last) || (last as number) <= after) break;

@@ -42,14 +42,19 @@ function message(
 }
 
 /** A client of `me` over a history that holds `stored` (what the server chooses to return). */
-function client(stored: MessageData[], store = new MemoryTranscriptStore(), me = 'carol') {
+function client(
+  stored: MessageData[],
+  store = new MemoryTranscriptStore(),
+  me = 'carol',
+  verify = async (_m: MessageData) => true,
+) {
   const api = {
     async listMessages(_chatId: string, q: { after?: number; limit?: number }) {
       const after = q.after ?? 0;
       return { messages: stored.filter((m) => m.seq > after).slice(0, q.limit ?? 100) };
     },
   } as unknown as Api;
-  return new Transcript({ api, username: me, store, verify: async () => true });
+  return new Transcript({ api, username: me, store, verify });
 }
 
 const texts = (changes: WarningChange[]) => changes.map((c) => `${c.status}: ${c.warning.text}`);
@@ -218,6 +223,15 @@ describe('transcript checks in the client library', () => {
     expect((await t.next(CHAT, 'post-b')).counter).toBe(2);
     expect((await client([], store, 'alice').next(CHAT)).counter).toBe(3);
     expect(newDevice()).not.toBe(newDevice());
+  });
+
+  it('a device that lost its counters counts only its messages whose signature verifies (a forged huge counter is not)', async () => {
+    const all = await conversation(5); // alice (ALICE) posted counters 1 and 2
+    const forged = message(6, 'alice', { device: ALICE, counter: Number.MAX_SAFE_INTEGER, prev: null });
+    const store = new MemoryTranscriptStore();
+    store.saved = { device: ALICE, counters: {}, chats: {} };
+    const t = client([...all, forged], store, 'alice', async (m) => m !== forged);
+    expect((await t.next(CHAT)).counter).toBe(3);
   });
 
   it('a device that lost its counters finds its highest in history before posting; prev is the latest', async () => {
