@@ -59,6 +59,8 @@ export interface ChatTranscript {
   confirmed?: number;
   /** Hash of each recent message's signing input, by seq. */
   hashes: Record<string, string>;
+  /** Seqs whose message was refused (a signature that did not verify yet): taken in when one does. */
+  refused?: number[];
   /** The seq of each recent message, by `sender\nid` (a message shown again at another seq is a replay). */
   seqs?: Record<string, number>;
   /** By `sender\ndevice`. */
@@ -184,6 +186,13 @@ export class ChatChecks {
     Object.assign(this.state, { ...emptyChat(), warnings: this.state.warnings });
   }
 
+  /** Message `seq` came in a gap's history but was refused: not seen, so a verified copy is taken in later. */
+  refusedAt(seq: number): void {
+    const s = this.state;
+    if (s.hashes[seq] !== undefined || s.refused?.includes(seq)) return;
+    s.refused = [...(s.refused ?? []), seq].slice(-KEPT);
+  }
+
   /** A post naming `seq` as prev was refused (400 INVALID_PREV): nothing at or past it is confirmed. */
   unconfirm(seq: number): void {
     const s = this.state;
@@ -200,7 +209,10 @@ export class ChatChecks {
   /** Whether `seq` was observed already (a repeat delivery: nothing to check again). */
   seen(seq: number): boolean {
     const s = this.state;
-    return s.hashes[seq] !== undefined || (s.first !== null && seq <= s.last && !this.withheldAt(seq));
+    return (
+      s.hashes[seq] !== undefined ||
+      (s.first !== null && seq <= s.last && !this.withheldAt(seq) && !s.refused?.includes(seq))
+    );
   }
 
   /**
@@ -228,6 +240,7 @@ export class ChatChecks {
       s.confirmed = m.seq;
     }
     this.arrived(m.seq);
+    if (s.refused?.includes(m.seq)) s.refused = s.refused.filter((n) => n !== m.seq);
     s.hashes[m.seq] = m.hash;
     this.confirm(m);
     if (m.seq > s.last) {

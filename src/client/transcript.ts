@@ -193,6 +193,7 @@ export class Transcript {
         }
         // one that does not verify is shown (refused) but not taken in: see receive
         if (ok) await this.observe(checks, m, ok);
+        else checks.refusedAt(m.seq);
         recovered.push(m);
         after = m.seq;
         moved = true;

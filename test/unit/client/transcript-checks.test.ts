@@ -148,6 +148,20 @@ describe('transcript checks in the client library', () => {
     ]);
   });
 
+  it('a message refused while its sender\'s new keys await acceptance is taken in once it verifies: no false "missing"', async () => {
+    const all = await conversation(6);
+    let accepted = false;
+    const t = client(all, undefined, 'carol', async (m) => accepted || m !== all[3]);
+    for (const m of all.slice(0, 3)) await t.receive(m, true);
+    await t.receive(all[4], true); // #4 (alice's 2nd) fetched, refused
+    expect(texts((await t.receive(all[5], true)).changes)).toEqual(['open: 1 message from alice is missing']);
+    accepted = true; // the keys are accepted: #4 is read again
+    expect(texts((await t.receive(all[3], true)).changes)).toEqual([
+      'resolved: 1 message from alice is missing',
+    ]);
+    expect(t.warnings(CHAT)).toEqual([]);
+  });
+
   it('a gap the history fills is no warning: its messages come back to be shown', async () => {
     const all = await conversation(5);
     const t = client(all);
