@@ -86,6 +86,9 @@ export class Transcript {
   private madeDevice?: string;
   /** The counter reserved for each post (`chatId\nid`) this process is still trying to send. */
   private readonly reserved = new Map<string, number>();
+  /** Chats changed since the last flush, and the warnings this process resolved in them. */
+  private readonly dirty = new Set<string>();
+  private readonly resolved = new Map<string, Set<string>>();
 
   constructor(private readonly options: TranscriptOptions) {
     this.saved = options.store.loadTranscript() ?? { device: '', counters: {}, chats: {} };
@@ -98,8 +101,10 @@ export class Transcript {
     return run;
   }
 
+  /** A chat's checks, to change: only chats changed since the last flush are written. */
   private chat(chatId: string): ChatChecks {
     this.saved.chats[chatId] ??= emptyChat();
+    this.dirty.add(chatId);
     return new ChatChecks(chatId, this.saved.chats[chatId]);
   }
 
@@ -111,7 +116,11 @@ export class Transcript {
   /** Writes the chats' checks (merged: each chat as this client has it, counters and device kept). */
   flush(): Promise<void> {
     this.unsaved = 0;
-    const chats = this.saved.chats;
+    const chats: Record<string, ChatTranscript> = {};
+    for (const id of this.dirty) chats[id] = this.saved.chats[id];
+    const resolved = new Map(this.resolved);
+    this.dirty.clear();
+    this.resolved.clear();
     return this.options.store
       .updateTranscript((stored) => ({
         device: stored?.device || this.saved.device,
@@ -120,7 +129,7 @@ export class Transcript {
           ...this.saved.counters,
           ...higher(stored?.counters, this.saved.counters),
         },
-        chats: { ...stored?.chats, ...chats },
+        chats: mergeChats(stored?.chats, chats, resolved),
       }))
       .then((stored) => {
         this.saved.device = stored.device;
@@ -142,6 +151,11 @@ export class Transcript {
       const gap = checks.gap(data.seq);
       if (gap && !checks.seen(data.seq)) await this.fill(checks, gap, recovered);
       await this.observe(checks, data, verified);
+      for (const c of checks.changes)
+        if (c.status === 'resolved') {
+          const keys = this.resolved.get(data.chatId) ?? new Set<string>();
+          this.resolved.set(data.chatId, keys.add(c.warning.key));
+        }
       if (checks.changes.length > 0 || ++this.unsaved >= SAVE_EVERY) await this.flush();
       return { recovered, changes: checks.changes, covered };
     });
@@ -316,5 +330,38 @@ export class Transcript {
 function higher(a: Record<string, number> | undefined, b: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(a ?? {})) if (v > (b[k] ?? 0)) out[k] = v;
+  return out;
+}
+
+/**
+ * What is stored, with this process's changed chats written over it: within a chat, warnings
+ * another process saved stay (unless this one resolved them), and the higher `last` and counters.
+ */
+function mergeChats(
+  stored: Record<string, ChatTranscript> | undefined,
+  mine: Record<string, ChatTranscript>,
+  resolved: Map<string, Set<string>>,
+): Record<string, ChatTranscript> {
+  const out = { ...stored };
+  for (const [id, chat] of Object.entries(mine)) {
+    const had = stored?.[id];
+    if (!had || chat.first === null) {
+      out[id] =
+        chat.first === null && had ? { ...chat, warnings: { ...had.warnings, ...chat.warnings } } : chat;
+      continue;
+    }
+    const gone = resolved.get(id) ?? new Set<string>();
+    const warnings = Object.fromEntries(Object.entries(had.warnings ?? {}).filter(([k]) => !gone.has(k)));
+    const devices = { ...had.devices };
+    for (const [k, d] of Object.entries(chat.devices))
+      if (!devices[k] || devices[k].high <= d.high) devices[k] = d;
+    out[id] = {
+      ...chat,
+      last: Math.max(had.last, chat.last),
+      hashes: { ...had.hashes, ...chat.hashes },
+      devices,
+      warnings: { ...warnings, ...chat.warnings },
+    };
+  }
   return out;
 }

@@ -225,6 +225,25 @@ describe('transcript checks in the client library', () => {
     expect(texts(r.changes)).toEqual(['resolved: message #4 was withheld from you']);
   });
 
+  it('a second client on the same store does not wipe the warnings the first one saved', async () => {
+    const all = await conversation(6);
+    const other = '1c0e3ae0-1a35-4f43-9d0a-2f3b6c1c2d3e';
+    const store = new MemoryTranscriptStore();
+    const setup = client(all, store);
+    for (const m of all.slice(0, 3)) await setup.receive(m, true);
+    await setup.flush();
+    const tab1 = client([], store); // history returns nothing: #4 withheld
+    const tab2 = client([], store); // the same chat loaded, then only another chat changes
+    await tab1.receive(all[4], true);
+    await tab2.receive({ ...all[0], chatId: other }, true);
+    await tab2.receive({ ...all[2], chatId: other }, true);
+    expect(
+      client([], store)
+        .warnings(CHAT)
+        .map((w) => w.text),
+    ).toEqual(['message #4 was withheld from you']);
+  });
+
   it('a device id is made once and kept; counters are saved before use, never given back, kept for one post id', async () => {
     const store = new MemoryTranscriptStore();
     const t = client([], store, 'alice');
