@@ -8,6 +8,8 @@ import type { PrevRef } from './canonical.js';
 
 /** How many recent hashes (by seq) and message ids (by counter) a chat's state keeps. */
 export const KEPT = 1024;
+/** How many devices of one sender a chat's state keeps (the least recently heard is forgotten). */
+export const MAX_DEVICES = 32;
 /** How many withheld ranges a chat keeps apart; past it, the newest two are said as one span. */
 export const MAX_WITHHELD = 64;
 
@@ -44,6 +46,8 @@ interface DeviceState {
   missing: [number, number][];
   /** Message id by counter, the most recent {@link KEPT}. */
   ids: Record<string, string>;
+  /** The seq it was last heard at (which device of a sender to forget first). */
+  at?: number;
 }
 
 export interface ChatTranscript {
@@ -306,9 +310,11 @@ export class ChatChecks {
     const d = this.state.devices[dkey];
     const missingKey = `missing/${m.sender}/${device}`;
     if (!d) {
-      this.state.devices[dkey] = { high: n, missing: [], ids: { [n]: m.id } };
+      this.forgetDevice(m.sender);
+      this.state.devices[dkey] = { high: n, missing: [], ids: { [n]: m.id }, at: m.seq };
       return;
     }
+    d.at = Math.max(d.at ?? 0, m.seq);
     if (n > d.high) {
       if (n > d.high + 1) d.missing.push([d.high + 1, n - 1]);
       d.high = n;
@@ -344,6 +350,14 @@ export class ChatChecks {
         count: k,
         text: `${k} ${plural(k, 'message', 'messages')} from ${m.sender} ${plural(k, 'is', 'are')} missing`,
       });
+  }
+
+  /** Room for one more device of `sender`: past {@link MAX_DEVICES}, the least recently heard goes. */
+  private forgetDevice(sender: string): void {
+    const mine = Object.entries(this.state.devices).filter(([k]) => k.startsWith(`${sender}\n`));
+    if (mine.length < MAX_DEVICES) return;
+    const [oldest] = mine.reduce((a, b) => ((b[1].at ?? 0) < (a[1].at ?? 0) ? b : a));
+    delete this.state.devices[oldest];
   }
 
   /** Check 3: what the sender saw as message `prev.seq` is what this client has. */

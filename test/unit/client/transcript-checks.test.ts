@@ -8,6 +8,7 @@ import {
   Transcript,
   type WarningChange,
 } from '../../../src/client/transcript.js';
+import { MAX_DEVICES } from '../../../src/client/transcript-state.js';
 
 // The three checks of protocol.md "Transcript integrity", made by the client library on messages
 // a lying server hands it: no server here, a history that answers what the test says.
@@ -159,6 +160,16 @@ describe('transcript checks in the client library', () => {
     expect(texts((await t.receive(all[3], true)).changes)).toEqual([
       'resolved: 1 message from alice is missing',
     ]);
+    expect(t.warnings(CHAT)).toEqual([]);
+  });
+
+  it('the devices kept per sender are capped: the least recently heard goes first', async () => {
+    const store = new MemoryTranscriptStore();
+    const t = client([], store);
+    for (let seq = 1; seq <= 40; seq++)
+      await t.receive(message(seq, 'alice', { device: newDevice(), counter: 1, prev: null }), true);
+    await t.flush();
+    expect(Object.keys(store.saved?.chats[CHAT]?.devices ?? {}).length).toBe(MAX_DEVICES);
     expect(t.warnings(CHAT)).toEqual([]);
   });
 
