@@ -24,6 +24,10 @@ import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
 import type { UserKeys } from './user-keys.js';
 import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
 
+/** A post refused with 429 and a `Retry-After` of at most this many seconds is sent again (as the same message), this many times. */
+const MAX_WAIT_429_S = 5;
+const RETRIES_429 = 2;
+
 export interface ClientOptions
   extends TrustOptions,
     Pick<MemberCommitsOptions, 'onCommitRefused' | 'commitAlgorithm' | 'onInvitedAgain'> {
@@ -248,6 +252,7 @@ export class Client {
     checkChat(res?.chat);
     this.chatKeys.noteChat(res.chat);
     await this.chatKeys.accept(res.keyEnvelope, { chatId, epoch: res.chat.epoch, keyMode: res.chat.keyMode });
+    await this.transcript.joined(chatId); // the transcript checks start over where this membership does
     // members mode: a removal or rotation may have waited for a joined member, as this user now is
     if (res.chat.keyMode === 'members' && res.chat.pending) await this.commits.commitPending(chatId);
     return res.chat;
@@ -304,17 +309,21 @@ export class Client {
   }
 
   /**
-   * One post: its counter reserved first, kept for a retry of a refused post (nothing stored), and
-   * given back when the post is refused for good.
+   * One post: its counter reserved first, under the post's id: every try of it (a retry here, or
+   * the caller sending the same id again) carries that counter; a post refused for good leaves a
+   * gap (never a counter reused under another id, which would let a server fork the sender).
    */
   private async sendNow(chatId: string, text: string, alg: SignatureAlgorithm, id?: string) {
-    const transcript = await this.transcript.next(chatId);
+    // one id for every try of this post: a retry under a new epoch is the same message
+    const postId = id ?? randomId();
+    const transcript = await this.transcript.next(chatId, postId);
     try {
-      // one id for every try of this post: a retry under a new epoch is the same message
-      return await this.post(chatId, text, alg, transcript, id ?? randomId());
+      const sent = await this.post(chatId, text, alg, transcript, postId);
+      this.transcript.sent(chatId, postId);
+      return sent;
     } catch (error) {
-      if (error instanceof ApiError && error.status < 500 && error.code !== 'DUPLICATE_MESSAGE')
-        await this.transcript.release(chatId, transcript.counter);
+      if (error instanceof ApiError && error.code === 'DUPLICATE_MESSAGE')
+        this.transcript.sent(chatId, postId);
       throw error;
     }
   }
@@ -325,6 +334,7 @@ export class Client {
     alg: SignatureAlgorithm,
     transcript: TranscriptFields,
     id: string,
+    tries = 0,
   ): Promise<{ seq: number; epoch: number }> {
     let epoch = this.options.epochs.highestEpoch(chatId);
     const { chatKeys } = this;
@@ -335,6 +345,19 @@ export class Client {
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
+      if (error instanceof ApiError && error.status === 429 && tries < RETRIES_429) {
+        const wait = error.retryAfter;
+        // a limit that passes soon: the same message (id and counter) once it has
+        if (wait !== undefined && wait <= MAX_WAIT_429_S) {
+          await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+          return this.post(chatId, text, alg, transcript, id, tries + 1);
+        }
+      }
+      if (error instanceof ApiError && error.code === 'INVALID_PREV' && transcript.prev) {
+        // prev named a message the chat does not have (a forged seq saved before): one it confirms
+        const prev = await this.transcript.prevAfterRefusal(chatId, transcript.prev.seq);
+        return this.post(chatId, text, alg, { ...transcript, prev }, id, tries);
+      }
       if (error instanceof ApiError && error.code === 'REKEY_PENDING') {
         // members mode: make the waiting key if this user may, then send under it
         const outcome = await this.commits.commitPending(chatId);

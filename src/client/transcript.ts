@@ -5,8 +5,9 @@
  */
 import type { Api } from './api.js';
 import { sha256Hex } from './bytes.js';
-import { messageSigningText, type TranscriptFields } from './canonical.js';
+import { messageSigningText, type PrevRef, type TranscriptFields } from './canonical.js';
 import { headerOf, type MessageData, transcriptOf } from './message.js';
+import { mergeChats } from './transcript-merge.js';
 import {
   ChatChecks,
   type ChatTranscript,
@@ -84,6 +85,11 @@ export class Transcript {
   private unsaved = 0;
   /** The device id this process made (no message of it can be in any history yet). */
   private madeDevice?: string;
+  /** The counter reserved for each post (`chatId\nid`) this process is still trying to send. */
+  private readonly reserved = new Map<string, number>();
+  /** Chats changed since the last flush, and the warnings this process resolved in them. */
+  private readonly dirty = new Set<string>();
+  private readonly resolved = new Map<string, Set<string>>();
 
   constructor(private readonly options: TranscriptOptions) {
     this.saved = options.store.loadTranscript() ?? { device: '', counters: {}, chats: {} };
@@ -96,8 +102,10 @@ export class Transcript {
     return run;
   }
 
+  /** A chat's checks, to change: only chats changed since the last flush are written. */
   private chat(chatId: string): ChatChecks {
     this.saved.chats[chatId] ??= emptyChat();
+    this.dirty.add(chatId);
     return new ChatChecks(chatId, this.saved.chats[chatId]);
   }
 
@@ -109,7 +117,11 @@ export class Transcript {
   /** Writes the chats' checks (merged: each chat as this client has it, counters and device kept). */
   flush(): Promise<void> {
     this.unsaved = 0;
-    const chats = this.saved.chats;
+    const chats: Record<string, ChatTranscript> = {};
+    for (const id of this.dirty) chats[id] = this.saved.chats[id];
+    const resolved = new Map(this.resolved);
+    this.dirty.clear();
+    this.resolved.clear();
     return this.options.store
       .updateTranscript((stored) => ({
         device: stored?.device || this.saved.device,
@@ -118,7 +130,7 @@ export class Transcript {
           ...this.saved.counters,
           ...higher(stored?.counters, this.saved.counters),
         },
-        chats: { ...stored?.chats, ...chats },
+        chats: mergeChats(stored?.chats, chats, resolved),
       }))
       .then((stored) => {
         this.saved.device = stored.device;
@@ -140,6 +152,11 @@ export class Transcript {
       const gap = checks.gap(data.seq);
       if (gap && !checks.seen(data.seq)) await this.fill(checks, gap, recovered);
       await this.observe(checks, data, verified);
+      for (const c of checks.changes)
+        if (c.status === 'resolved') {
+          const keys = this.resolved.get(data.chatId) ?? new Set<string>();
+          this.resolved.set(data.chatId, keys.add(c.warning.key));
+        }
       if (checks.changes.length > 0 || ++this.unsaved >= SAVE_EVERY) await this.flush();
       return { recovered, changes: checks.changes, covered };
     });
@@ -163,7 +180,7 @@ export class Transcript {
   /** The hash of this client's copy of message `seq`: kept, or fetched (undefined if withheld). */
   private async ownHash(checks: ChatChecks, seq: number): Promise<string | undefined> {
     const kept = checks.state.hashes[seq];
-    if (kept !== undefined || checks.state.warnings[`withheld/${seq}`]) return kept;
+    if (kept !== undefined || checks.withheldAt(seq)) return kept;
     const page = await this.options.api.listMessages(checks.chatId, { after: seq - 1, limit: 1 });
     const found = page?.messages?.[0];
     return found?.seq === seq ? messageHash(found) : undefined;
@@ -182,7 +199,7 @@ export class Transcript {
       for (const m of messages) {
         if (!Number.isSafeInteger(m?.seq) || m.seq <= after || m.seq > to || m.chatId !== checks.chatId)
           continue;
-        for (let s = after + 1; s < m.seq; s++) checks.withheld(s);
+        checks.withheld(after + 1, m.seq - 1);
         let ok = false;
         try {
           ok = await this.options.verify(m);
@@ -191,13 +208,14 @@ export class Transcript {
         }
         // one that does not verify is shown (refused) but not taken in: see receive
         if (ok) await this.observe(checks, m, ok);
+        else checks.refusedAt(m.seq);
         recovered.push(m);
         after = m.seq;
         moved = true;
       }
       if (!moved) break;
     }
-    for (let s = after + 1; s <= to; s++) checks.withheld(s);
+    checks.withheld(after + 1, to);
   }
 
   /** This installation's device id, made and saved on first use. */
@@ -216,11 +234,17 @@ export class Transcript {
 
   /**
    * The fields of the next message this device writes to the chat: its counter saved before it
-   * is used (a crash leaves a gap, never a repeat) and `prev` the latest message received.
+   * is used (a crash leaves a gap, never a repeat) and `prev` the latest message received. A
+   * counter is never given back nor used under another id: every try of one post (`id`) gets the
+   * same one, and a post refused for good leaves a gap (which the others are right to see).
    */
-  next(chatId: string): Promise<TranscriptFields> {
+  next(chatId: string, id?: string): Promise<TranscriptFields> {
     return this.serial(async () => {
       const device = await this.device();
+      const state = this.saved.chats[chatId];
+      const prev = state ? new ChatChecks(chatId, state).prevRef() : null;
+      const again = id === undefined ? undefined : this.reserved.get(`${chatId}\n${id}`);
+      if (again !== undefined) return { device, counter: again, prev };
       const me = `${this.options.username}\n${device}`;
       const seen = this.saved.chats[chatId]?.devices[me]?.high ?? 0;
       const lost = this.saved.counters[chatId] === undefined && seen === 0 && device !== this.madeDevice;
@@ -235,22 +259,48 @@ export class Transcript {
         };
       });
       this.saved.counters = { ...stored.counters };
-      const state = this.saved.chats[chatId];
-      const last = state?.last ?? 0;
-      const hash = state?.hashes[last];
-      return { device, counter, prev: last > 0 && hash ? { seq: last, hash } : null };
+      if (id !== undefined) this.reserved.set(`${chatId}\n${id}`, counter);
+      return { device, counter, prev };
     });
   }
 
-  /** A post the server refused (nothing stored): its counter is free again, unless another was reserved since. */
-  release(chatId: string, counter: number): Promise<void> {
+  /**
+   * This user joined the chat (its own action, never an event from the server): a new baseline,
+   * since history is readable only from the new membership on (a leave and a re-join skip epochs).
+   */
+  joined(chatId: string): Promise<void> {
     return this.serial(async () => {
-      const stored = await this.options.store.updateTranscript((s) => {
-        const counters = { ...s?.counters };
-        if (counters[chatId] === counter) counters[chatId] = counter - 1;
-        return { device: s?.device || this.saved.device, counters, chats: s?.chats ?? {} };
-      });
-      this.saved.counters = { ...stored.counters };
+      this.chat(chatId).restart();
+      await this.flush();
+    });
+  }
+
+  /** Post `id` was stored (or refused as a duplicate): its counter is no longer kept for a retry. */
+  sent(chatId: string, id: string): void {
+    this.reserved.delete(`${chatId}\n${id}`);
+  }
+
+  /**
+   * A post naming message `seq` as its prev was refused (400 INVALID_PREV: the chat has no such
+   * message yet): the newest kept message below it that history returns as this client has it,
+   * or null; nothing from `seq` on is named again until it is confirmed.
+   */
+  prevAfterRefusal(chatId: string, seq: number): Promise<PrevRef | null> {
+    return this.serial(async () => {
+      const checks = this.chat(chatId);
+      checks.unconfirm(seq);
+      let found: PrevRef | null = null;
+      for (let tries = 0, ref = checks.prevRef(); ref && tries < 3; tries++, ref = checks.prevRef()) {
+        const page = await this.options.api.listMessages(chatId, { after: ref.seq - 1, limit: 1 });
+        const m = page?.messages?.[0] as MessageData | undefined;
+        if (m?.seq === ref.seq && (await messageHash(m)) === ref.hash) {
+          found = ref;
+          break;
+        }
+        checks.unconfirm(ref.seq);
+      }
+      await this.flush();
+      return found;
     });
   }
 
@@ -263,8 +313,12 @@ export class Transcript {
       if (messages.length === 0) break;
       for (const m of messages) {
         const c = m?.message?.counter;
-        if (m?.sender === this.options.username && m.message.device === device && Number.isSafeInteger(c))
-          highest = Math.max(highest, c as number);
+        if (m?.sender !== this.options.username || m.message.device !== device) continue;
+        // only a message whose signature verifies counts (history could show any number), and one
+        // below 2^53 - 1 (the next must still be a counter)
+        if (!Number.isSafeInteger(c) || (c as number) <= highest || (c as number) >= Number.MAX_SAFE_INTEGER)
+          continue;
+        if (await this.options.verify(m).catch(() => false)) highest = c as number;
       }
       const last = messages.at(-1)?.seq;
       if (!Number.isSafeInteger(last) || (last as number) <= after) break;

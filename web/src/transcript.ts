@@ -6,7 +6,7 @@ import type {
   WarningChange,
 } from '../../src/client/index.js';
 import { idbGet, idbUpdate } from './db.js';
-import { h } from './dom.js';
+import { h, shown } from './dom.js';
 
 /**
  * Transcript integrity in the page (protocol.md): the device id, counters and each chat's checks
@@ -52,10 +52,10 @@ export function showChanges(log: HTMLElement, changes: WarningChange[]): void {
       if (had) {
         had.className = 'note transcript resolved';
         had.removeAttribute('role');
-        had.textContent = `✓ Resolved: ${warning.text}`;
+        had.textContent = shown(`✓ Resolved: ${warning.text}`);
         delete had.dataset.warning;
       }
-    } else if (had) had.textContent = `⚠ Transcript check: ${warning.text}`;
+    } else if (had) had.textContent = shown(`⚠ Transcript check: ${warning.text}`);
     else log.append(warningEntry(warning));
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client, MessageData } from '../../../src/client/index.js';
+import { type Client, MemoryTranscriptStore, type MessageData } from '../../../src/client/index.js';
 import { onDatabase } from '../../support/chats.js';
 import { type LyingProxy, startProxy } from '../../support/cli-proxy.js';
 import { startServer, type TestServer } from '../../support/helper.js';
@@ -99,19 +99,39 @@ describe('a compromised server is caught by the transcript checks', () => {
   });
 
   it('a counter repeated on another message id: "alice\'s device sent two messages numbered n"', async () => {
+    // two installations running on one copied state (a user folder copied to a second machine)
+    const one = await libraryClient(server.url, 'alice');
+    const chatId = await chat();
+    await one.client.send(chatId, 'one', 'ed25519');
+    const copy = new MemoryTranscriptStore();
+    copy.saved = structuredClone(one.stores.transcripts.saved);
+    const two = await libraryClient(server.url, 'alice', { keys: one.stores.keys, transcripts: copy });
+    try {
+      expect(await catchUp(bob, chatId)).toEqual([]);
+      await one.client.send(chatId, 'two', 'ed25519');
+      await two.client.send(chatId, 'three', 'ed25519');
+      expect(texts(await catchUp(bob, chatId))).toEqual([
+        "open: alice's device sent two messages numbered 2",
+      ]);
+    } finally {
+      await one.client.close();
+      await two.client.close();
+    }
+  });
+
+  it('a post stored but answered with a refusal keeps its counter: the next post has the next one, no warning', async () => {
     const { client: liar } = await libraryClient(proxy.url, 'alice');
     try {
       const chatId = await chat();
       await liar.send(chatId, 'one', 'ed25519');
       expect(await catchUp(bob, chatId)).toEqual([]);
-      // stored, but answered with a refusal: the client gives its number back and uses it again
       await proxy.with([storeButRefuse(upstream())], () =>
         expect(liar.send(chatId, 'two', 'ed25519')).rejects.toThrow(/CLOCK_SKEW/),
       );
-      await liar.send(chatId, 'three', 'ed25519');
-      expect(texts(await catchUp(bob, chatId))).toEqual([
-        "open: alice's device sent two messages numbered 2",
-      ]);
+      const { seq } = await liar.send(chatId, 'three', 'ed25519');
+      const page = await bob.api.listMessages(chatId, { after: seq - 1, limit: 1 });
+      expect((page.messages[0] as MessageData).message.counter).toBe(3);
+      expect(await catchUp(bob, chatId)).toEqual([]);
     } finally {
       await liar.close();
     }
@@ -129,6 +149,29 @@ describe('a compromised server is caught by the transcript checks', () => {
         'open: bob saw a different message #3 than you did: the server showed you different histories',
       );
     });
+  });
+
+  it('a saved prev past the newest message (a forged seq) is refused as INVALID_PREV and sent again with one history confirms', async () => {
+    const chatId = await chat();
+    await alice.send(chatId, 'one', 'ed25519');
+    const first = await libraryClient(server.url, 'carol');
+    await catchUp(first.client, chatId);
+    await first.client.transcript.flush();
+    await first.client.close();
+    // state saved before the fix: a relabelled message moved last (and prev) to #20001
+    const saved = first.stores.transcripts.saved?.chats[chatId];
+    if (!saved) throw new Error('no saved state');
+    Object.assign(saved, { last: 20001, hashes: { ...saved.hashes, 20001: 'a'.repeat(64) } });
+    delete saved.confirmed;
+    const { client } = await libraryClient(server.url, 'carol', first.stores);
+    try {
+      const { seq } = await client.send(chatId, 'still heard', 'ed25519');
+      const page = await bob.api.listMessages(chatId, { after: seq - 1, limit: 1 });
+      expect((page.messages[0] as MessageData).message.prev?.seq).toBe(1);
+      expect(await catchUp(bob, chatId)).toEqual([]);
+    } finally {
+      await client.close();
+    }
   });
 
   it('a version-2 message re-sent without its fields: the signature fails, it is refused', async () => {

@@ -119,4 +119,29 @@ describe('no false alarm', () => {
       expect((await c.transcript.next(chat.id)).prev?.seq).toBe(highest);
     for (const c of [alice, bob, carol, dave as Client]) await c.close();
   }, 240_000);
+
+  it('a member who leaves and is invited back after a rotation starts a new baseline: no warning', async () => {
+    const alice = (await libraryClient(server.url, 'alice')).client;
+    const carol = (await libraryClient(server.url, 'carol')).client;
+    try {
+      const { chat } = await alice.createChat(['carol']);
+      await carol.join(chat.id);
+      await alice.send(chat.id, 'one', 'ed25519');
+      await carol.send(chat.id, 'two', 'ed25519');
+      expect(await catchUp(carol, chat.id)).toEqual([]);
+      await carol.api.leaveChat(chat.id); // a new epoch: carol cannot read what follows
+      await alice.send(chat.id, 'while carol is away', 'ed25519');
+      await alice.invite(chat.id, ['carol']);
+      await carol.join(chat.id);
+      await alice.send(chat.id, 'welcome back', 'ed25519');
+      await carol.send(chat.id, 'thanks', 'ed25519');
+      const changes = await catchUp(carol, chat.id);
+      changes.push(...(await catchUp(alice, chat.id)));
+      expect(texts(changes)).toEqual([]);
+      expect(carol.transcript.warnings(chat.id)).toEqual([]);
+    } finally {
+      await alice.close();
+      await carol.close();
+    }
+  });
 });

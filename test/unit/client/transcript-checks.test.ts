@@ -8,6 +8,7 @@ import {
   Transcript,
   type WarningChange,
 } from '../../../src/client/transcript.js';
+import { MAX_DEVICES } from '../../../src/client/transcript-state.js';
 
 // The three checks of protocol.md "Transcript integrity", made by the client library on messages
 // a lying server hands it: no server here, a history that answers what the test says.
@@ -42,14 +43,19 @@ function message(
 }
 
 /** A client of `me` over a history that holds `stored` (what the server chooses to return). */
-function client(stored: MessageData[], store = new MemoryTranscriptStore(), me = 'carol') {
+function client(
+  stored: MessageData[],
+  store = new MemoryTranscriptStore(),
+  me = 'carol',
+  verify = async (_m: MessageData) => true,
+) {
   const api = {
     async listMessages(_chatId: string, q: { after?: number; limit?: number }) {
       const after = q.after ?? 0;
       return { messages: stored.filter((m) => m.seq > after).slice(0, q.limit ?? 100) };
     },
   } as unknown as Api;
-  return new Transcript({ api, username: me, store, verify: async () => true });
+  return new Transcript({ api, username: me, store, verify });
 }
 
 const texts = (changes: WarningChange[]) => changes.map((c) => `${c.status}: ${c.warning.text}`);
@@ -94,6 +100,76 @@ describe('transcript checks in the client library', () => {
       'resolved: 1 message from alice is missing',
       'resolved: message #4 was withheld from you',
     ]);
+    expect(t.warnings(CHAT)).toEqual([]);
+  });
+
+  it('a message relabelled with a huge seq: one warning for the range, prev stays on what history confirms', async () => {
+    const all = await conversation(3);
+    const t = client([all[0]]); // history returns nothing after #1
+    await t.receive(all[0], true);
+    const relabelled = { ...all[1], seq: 20001 };
+    expect(texts((await t.receive(relabelled, true)).changes)).toEqual([
+      'open: messages #2–#20000 were withheld from you',
+    ]);
+    expect((await t.next(CHAT)).prev?.seq).toBe(1);
+    const huge = { ...all[2], seq: Number.MAX_SAFE_INTEGER };
+    expect(texts((await t.receive(huge, true)).changes)).toEqual([
+      `open: messages #20002–#${Number.MAX_SAFE_INTEGER - 1} were withheld from you`,
+    ]);
+    expect((await t.next(CHAT)).prev?.seq).toBe(1);
+    // the real #2 comes: the range splits, and prev moves on to it
+    const real2 = message(2, 'alice', { device: ALICE, counter: 2, prev: null });
+    expect(texts((await t.receive(real2, true)).changes)).toEqual([
+      'resolved: messages #2–#20000 were withheld from you',
+      'open: messages #3–#20000 were withheld from you',
+    ]);
+    expect((await t.next(CHAT)).prev?.seq).toBe(2);
+  });
+
+  it('an old message replayed at a withheld seq: "the server showed you message #1 again as #2", #2 stays withheld', async () => {
+    const a1 = message(1, 'alice', { device: ALICE, counter: 1, prev: null });
+    const b2 = message(2, 'bob', { device: BOB, counter: 1, prev: { seq: 1, hash: await messageHash(a1) } });
+    const a3 = message(3, 'alice', {
+      device: ALICE,
+      counter: 2,
+      prev: { seq: 2, hash: await messageHash(b2) },
+    });
+    const replayed = { ...a1, seq: 2 };
+    const t = client([a1, replayed, a3]); // the history lies the same way
+    await t.receive(a1, true);
+    expect(texts((await t.receive(replayed, true)).changes)).toEqual([
+      'open: the server showed you message #1 again as #2',
+      'open: message #2 was withheld from you',
+    ]);
+    await t.receive(a3, true);
+    expect(t.warnings(CHAT).map((w) => w.kind)).toContain('withheld');
+    // the real #2 arrives after all: the withholding resolves, the replay stays said
+    expect(texts((await t.receive(b2, true)).changes)).toEqual([
+      'resolved: message #2 was withheld from you',
+    ]);
+  });
+
+  it('a message refused while its sender\'s new keys await acceptance is taken in once it verifies: no false "missing"', async () => {
+    const all = await conversation(6);
+    let accepted = false;
+    const t = client(all, undefined, 'carol', async (m) => accepted || m !== all[3]);
+    for (const m of all.slice(0, 3)) await t.receive(m, true);
+    await t.receive(all[4], true); // #4 (alice's 2nd) fetched, refused
+    expect(texts((await t.receive(all[5], true)).changes)).toEqual(['open: 1 message from alice is missing']);
+    accepted = true; // the keys are accepted: #4 is read again
+    expect(texts((await t.receive(all[3], true)).changes)).toEqual([
+      'resolved: 1 message from alice is missing',
+    ]);
+    expect(t.warnings(CHAT)).toEqual([]);
+  });
+
+  it('the devices kept per sender are capped: the least recently heard goes first', async () => {
+    const store = new MemoryTranscriptStore();
+    const t = client([], store);
+    for (let seq = 1; seq <= 40; seq++)
+      await t.receive(message(seq, 'alice', { device: newDevice(), counter: 1, prev: null }), true);
+    await t.flush();
+    expect(Object.keys(store.saved?.chats[CHAT]?.devices ?? {}).length).toBe(MAX_DEVICES);
     expect(t.warnings(CHAT)).toEqual([]);
   });
 
@@ -160,17 +236,46 @@ describe('transcript checks in the client library', () => {
     expect(texts(r.changes)).toEqual(['resolved: message #4 was withheld from you']);
   });
 
-  it('a device id is made once and kept; counters are saved before use and given back on refusal', async () => {
+  it('a second client on the same store does not wipe the warnings the first one saved', async () => {
+    const all = await conversation(6);
+    const other = '1c0e3ae0-1a35-4f43-9d0a-2f3b6c1c2d3e';
+    const store = new MemoryTranscriptStore();
+    const setup = client(all, store);
+    for (const m of all.slice(0, 3)) await setup.receive(m, true);
+    await setup.flush();
+    const tab1 = client([], store); // history returns nothing: #4 withheld
+    const tab2 = client([], store); // the same chat loaded, then only another chat changes
+    await tab1.receive(all[4], true);
+    await tab2.receive({ ...all[0], chatId: other }, true);
+    await tab2.receive({ ...all[2], chatId: other }, true);
+    expect(
+      client([], store)
+        .warnings(CHAT)
+        .map((w) => w.text),
+    ).toEqual(['message #4 was withheld from you']);
+  });
+
+  it('a device id is made once and kept; counters are saved before use, never given back, kept for one post id', async () => {
     const store = new MemoryTranscriptStore();
     const t = client([], store, 'alice');
-    const a = await t.next(CHAT);
+    const a = await t.next(CHAT, 'post-a');
     expect(a.device).toMatch(/^[A-Za-z0-9_-]{21}[AQgw]$/);
     expect(store.saved?.counters[CHAT]).toBe(1);
-    const b = await t.next(CHAT);
+    const b = await t.next(CHAT, 'post-b');
     expect([b.device, b.counter]).toEqual([a.device, 2]);
-    await t.release(CHAT, 2);
-    expect((await client([], store, 'alice').next(CHAT)).counter).toBe(2);
+    // post-b is tried again (a refusal that passes): the same counter; another post never gets it
+    expect((await t.next(CHAT, 'post-b')).counter).toBe(2);
+    expect((await client([], store, 'alice').next(CHAT)).counter).toBe(3);
     expect(newDevice()).not.toBe(newDevice());
+  });
+
+  it('a device that lost its counters counts only its messages whose signature verifies (a forged huge counter is not)', async () => {
+    const all = await conversation(5); // alice (ALICE) posted counters 1 and 2
+    const forged = message(6, 'alice', { device: ALICE, counter: Number.MAX_SAFE_INTEGER, prev: null });
+    const store = new MemoryTranscriptStore();
+    store.saved = { device: ALICE, counters: {}, chats: {} };
+    const t = client([...all, forged], store, 'alice', async (m) => m !== forged);
+    expect((await t.next(CHAT)).counter).toBe(3);
   });
 
   it('a device that lost its counters finds its highest in history before posting; prev is the latest', async () => {
