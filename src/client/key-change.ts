@@ -7,6 +7,7 @@
 import { fromBase64, utf8 } from './bytes.js';
 import {
   checkPublicKey,
+  FINGERPRINT_KEYS,
   type Fingerprints,
   fingerprint,
   isSignatureAlgorithm,
@@ -109,4 +110,57 @@ export async function changeKind(
     if (!(await continuityVerifies(provider, username, changes[i]))) kind = 'reset';
   }
   return sameFingerprints(changes[changes.length - 1].fingerprints, current) ? kind : 'unexplained';
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Whether a value from the server is a set of four fingerprints. */
+export function isFingerprints(value: unknown): value is Fingerprints {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    FINGERPRINT_KEYS.every((k) => HEX64.test(String((value as Record<string, unknown>)[k])))
+  );
+}
+
+/**
+ * What a first contact takes on trust, as it takes the keys themselves: the current keys and,
+ * walking back through `changes`, each step's previous keys while the chain holds together.
+ */
+export function chainTo(current: Fingerprints, changes: readonly KeyChangeRecord[]): Fingerprints[] {
+  const sets = [current];
+  let at = current;
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const c = changes[i];
+    if (!isFingerprints(c?.fingerprints) || !isFingerprints(c.previous?.fingerprints)) break;
+    if (!sameFingerprints(c.fingerprints, at)) break;
+    at = c.previous.fingerprints;
+    sets.push(at);
+  }
+  return sets;
+}
+
+/**
+ * The key sets `trusted`, and each that a step of `changes` leads to from one of them with a
+ * continuity signature that verifies under the keys before it (the chain followed from what this
+ * client trusted, never from keys the server alone vouches for).
+ */
+export async function reachedByContinuity(
+  provider: SignatureProvider,
+  username: string,
+  trusted: readonly Fingerprints[],
+  changes: readonly KeyChangeRecord[],
+): Promise<Fingerprints[]> {
+  const sets = [...trusted];
+  const has = (f: Fingerprints) => sets.some((s) => sameFingerprints(s, f));
+  for (const c of changes) {
+    if (!isFingerprints(c?.fingerprints) || !isFingerprints(c.previous?.fingerprints)) continue;
+    if (
+      has(c.previous.fingerprints) &&
+      !has(c.fingerprints) &&
+      (await continuityVerifies(provider, username, c))
+    )
+      sets.push(c.fingerprints);
+  }
+  return sets;
 }
