@@ -209,11 +209,11 @@ export class KeyTrust {
     return keys;
   }
 
-  /** The user's keys changed (`account.keys`): they are fetched and checked against the pin again. */
-  forget(username: string): void {
-    this.peers.delete(username);
-    this.peerEncryption.delete(username);
-    this.history.delete(username);
+  /** The user's keys changed (`account.keys`; everyone's: events missed): fetched and checked against the pin again. */
+  forget(username?: string): void {
+    for (const cached of [this.peers, this.peerEncryption, this.history])
+      if (username === undefined) cached.clear();
+      else cached.delete(username);
   }
 
   /**
