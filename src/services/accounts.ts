@@ -184,7 +184,12 @@ export function createAccounts({
    * before its comparison started (a limit, a full queue, the store or Redis failing, the client
    * gone: `signal`) gives back everything it counted.
    */
-  async function verifyPassword(username: string, password: string, ip: string, signal?: AbortSignal) {
+  async function verifyPassword(
+    username: string,
+    password: string,
+    ip: string,
+    signal?: AbortSignal,
+  ): Promise<UserRecord> {
     const address = addressKey(ip);
     const pair = `${username}\n${address}`;
     const taken: [SharedCounter, string][] = [];
@@ -241,6 +246,7 @@ export function createAccounts({
         .then((rehashed) => store.replacePasswordHash(username, user.passwordHash, rehashed))
         .catch(() => {});
     }
+    return user;
   }
 
   return {
@@ -253,12 +259,14 @@ export function createAccounts({
     /** Logs in (see `login` above), counting what came of it. */
     async login(username: string, password: string, ip = '', signal?: AbortSignal) {
       try {
-        await verifyPassword(username, password, ip, signal);
+        const user = await verifyPassword(username, password, ip, signal);
         const sessionId = randomUUID();
         const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
-        const token = signToken({ sub: username, jti: sessionId, exp });
         const expiresAt = exp * 1000;
-        await store.recordSession(sessionId, username, expiresAt);
+        // a password change, logout everywhere, reset or removal since the user was read: refused
+        if (!(await store.recordSession(sessionId, username, expiresAt, user.sessionGeneration ?? 0)))
+          throw new Errors.INVALID_CREDENTIALS();
+        const token = signToken({ sub: username, jti: sessionId, exp });
         metrics.login('success');
         return { token, username, sessionId, expiresAt };
       } catch (error) {

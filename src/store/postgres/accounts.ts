@@ -7,15 +7,31 @@ import { postgresWrites } from './writes.js';
 
 /** PostgreSQL's accounts over time: sessions, key changes, reset codes, removals. */
 export class PostgresAccounts extends PoolQueries implements AccountStore {
-  async recordSession(jti: string, username: string, expiresAt: number): Promise<void> {
-    await this.exec(
-      'INSERT INTO sessions (jti, username, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING',
-      [jti, username, expiresAt],
+  async recordSession(
+    jti: string,
+    username: string,
+    expiresAt: number,
+    generation: number,
+  ): Promise<boolean> {
+    // the user's row locked (FOR SHARE): a revocation under way is waited for, then seen
+    const rows = await this.rows(
+      `INSERT INTO sessions (jti, username, expires_at)
+       SELECT $1, username, $3 FROM users
+       WHERE username = $2 AND session_generation = $4 AND removed_at IS NULL FOR SHARE
+       ON CONFLICT (jti) DO NOTHING RETURNING jti`,
+      [jti, username, expiresAt, generation],
     );
+    return rows.length > 0;
   }
 
   async revokeSessions(username: string, now: number, keep?: string): Promise<RevokedSession[]> {
     return this.transaction(async (client) => {
+      // first, the user's row locked: a login whose password check came before records nothing after
+      await this.exec(
+        'UPDATE users SET session_generation = session_generation + 1 WHERE username = $1',
+        [username],
+        client,
+      );
       await this.exec(
         'DELETE FROM sessions WHERE username = $1 AND expires_at < $2',
         [username, now],

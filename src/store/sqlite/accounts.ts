@@ -13,14 +13,27 @@ export class SqliteAccounts implements AccountStore {
     private readonly q: Statements,
   ) {}
 
-  async recordSession(jti: string, username: string, expiresAt: number): Promise<void> {
-    this.db
-      .prepare('INSERT OR IGNORE INTO sessions (jti, username, expires_at) VALUES (?, ?, ?)')
-      .run(jti, username, expiresAt);
+  async recordSession(
+    jti: string,
+    username: string,
+    expiresAt: number,
+    generation: number,
+  ): Promise<boolean> {
+    const { changes } = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO sessions (jti, username, expires_at) SELECT ?, ?, ? WHERE EXISTS
+         (SELECT 1 FROM users WHERE username = ? AND session_generation = ? AND removed_at IS NULL)`,
+      )
+      .run(jti, username, expiresAt, username, generation);
+    return changes > 0;
   }
 
   async revokeSessions(username: string, now: number, keep?: string): Promise<RevokedSession[]> {
     const revoke = this.db.transaction(() => {
+      // a login whose password check came before this records no session after it
+      this.db
+        .prepare('UPDATE users SET session_generation = session_generation + 1 WHERE username = ?')
+        .run(username);
       this.db.prepare('DELETE FROM sessions WHERE username = ? AND expires_at < ?').run(username, now);
       const sessions = (
         this.db
