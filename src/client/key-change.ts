@@ -89,8 +89,8 @@ export async function continuityVerifies(
 /**
  * How the keys went from `pinned` to `current`: "continuity" when every step from the pinned keys
  * carries a continuity signature that verifies under the keys before it (the chain followed from
- * the pin), "reset" when a step does not (an administrator's reset), "unexplained" when the
- * changes do not lead from the pin to the current keys at all.
+ * the pin), "reset" when a step is an administrator's reset (no continuity), "unexplained" when a
+ * user's step does not verify or the changes do not lead from the pin to the current keys at all.
  */
 export async function changeKind(
   provider: SignatureProvider,
@@ -107,7 +107,10 @@ export async function changeKind(
   for (let i = start; i < changes.length; i++) {
     if (i > start && !sameFingerprints(changes[i].previous.fingerprints, changes[i - 1].fingerprints))
       return 'unexplained';
-    if (!(await continuityVerifies(provider, username, changes[i]))) kind = 'reset';
+    if (await continuityVerifies(provider, username, changes[i])) continue;
+    // only an administrator's reset goes without continuity; a user's step that fails is unexplained
+    if (changes[i].by !== 'administrator' || changes[i].continuity !== null) return 'unexplained';
+    kind = 'reset';
   }
   return sameFingerprints(changes[changes.length - 1].fingerprints, current) ? kind : 'unexplained';
 }
