@@ -23,6 +23,8 @@ import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 export const MAX_PASSWORD_BYTES = 72;
 export const MIN_PASSWORD_LENGTH = 8;
 export const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+/** Names that paths take for the caller (`PUT /users/me/keys`): never a user's. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['me']);
 
 export class RegistrationError extends Error {}
 
@@ -164,6 +166,7 @@ export function createAccounts({
    */
   async function newUser(username: string, password: string, keys: PublicKeySet): Promise<UserRecord> {
     if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
+    if (RESERVED_USERNAMES.has(username)) throw new RegistrationError(`the username ${username} is reserved`);
     checkNewPassword(password);
     const canonical = await checkPublicKeySet(keys);
     return {
