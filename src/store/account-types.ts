@@ -70,6 +70,8 @@ export interface KeyUpdate {
   change: KeyChange;
   passwordHash?: string;
   event: NewEvent;
+  /** A reset: its code, used in the same transaction (nothing written when it is not usable at `now`). */
+  resetCode?: { codeHash: string; now: string };
 }
 
 /** A one-time reset code (`user:reset`): only the SHA-256 (hex) of the code itself is kept. */

@@ -2,7 +2,7 @@ import type { KeyEnvelope } from '../../crypto/envelope.js';
 import type { AccountStore, KeyUpdate, ResetCode, RevokedSession } from '../account-types.js';
 import type { StoredEvent } from '../message-types.js';
 import { toRegistrationCode } from '../rows.js';
-import { PoolQueries } from './pool.js';
+import { type Client, PoolQueries } from './pool.js';
 import { postgresWrites } from './writes.js';
 
 /** PostgreSQL's accounts over time: sessions, key changes, reset codes, removals. */
@@ -67,6 +67,8 @@ export class PostgresAccounts extends PoolQueries implements AccountStore {
       );
       if (!row || JSON.stringify(JSON.parse(row.keys as string)) !== JSON.stringify(update.previous))
         return undefined;
+      const code = update.resetCode;
+      if (code && !(await this.useCode(update.username, code.codeHash, code.now, client))) return undefined;
       const changes = [...JSON.parse(row.key_changes as string), update.change];
       await this.exec(
         'UPDATE users SET keys = $1, key_changes = $2, password_hash = COALESCE($3, password_hash) WHERE username = $4',
@@ -110,10 +112,15 @@ export class PostgresAccounts extends PoolQueries implements AccountStore {
   }
 
   async useResetCode(username: string, codeHash: string, now: string): Promise<boolean> {
+    return this.useCode(username, codeHash, now);
+  }
+
+  private async useCode(username: string, codeHash: string, now: string, client?: Client): Promise<boolean> {
     const used = await this.exec(
       `UPDATE reset_codes SET used_at = $1 WHERE username = $2 AND code_hash = $3 AND used_at IS NULL
          AND expires_at > $1`,
       [now, username, codeHash],
+      client,
     );
     return used.rowCount === 1;
   }

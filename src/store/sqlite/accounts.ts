@@ -59,6 +59,8 @@ export class SqliteAccounts implements AccountStore {
         .get(update.username) as Row | undefined;
       if (!row || JSON.stringify(JSON.parse(row.keys as string)) !== JSON.stringify(update.previous))
         return undefined;
+      const code = update.resetCode;
+      if (code && !this.useCode(update.username, code.codeHash, code.now)) return undefined;
       const changes = [...JSON.parse(row.key_changes as string), update.change];
       this.db
         .prepare(
@@ -110,6 +112,10 @@ export class SqliteAccounts implements AccountStore {
   }
 
   async useResetCode(username: string, codeHash: string, now: string): Promise<boolean> {
+    return this.useCode(username, codeHash, now);
+  }
+
+  private useCode(username: string, codeHash: string, now: string): boolean {
     const used = this.db
       .prepare(
         `UPDATE reset_codes SET used_at = ? WHERE username = ? AND code_hash = ? AND used_at IS NULL
