@@ -134,6 +134,18 @@ export async function showEvent(ctx: Context, event: FeedEvent, only?: string): 
           verified: true,
         };
       }
+      case 'account.keys': {
+        // the library forgot the old keys already; the new ones are refused until compared
+        const who = name(d.username);
+        const { hints } = s.trust;
+        if (d.username === s.username)
+          ctx.warn('* your keys changed: this device signs with the keys it holds');
+        else
+          ctx.warn(
+            `* ${who}'s keys changed: their new messages are refused until you compare the new fingerprints (${hints.compare(who)}) and accept them (${hints.trust(who)})`,
+          );
+        return { username: d.username };
+      }
       case 'resync':
         ctx.warn('* the server could not replay everything missed; reloading chats');
         for (const chat of await listAllChats(s.api)) await s.chatKeys.currentKey(chat.id);

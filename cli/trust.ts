@@ -11,6 +11,7 @@ import {
   sameFingerprints,
   type TranscriptSaved,
   type TranscriptStore,
+  withKeySets,
 } from '../src/client/index.js';
 import { tempName, withFileLock } from './filelock.js';
 
@@ -18,6 +19,8 @@ import { tempName, withFileLock } from './filelock.js';
 interface KnownKeysFile {
   servers: Record<string, string>;
   users: Record<string, Fingerprints>;
+  /** Accounts over time: every key set trusted as each user's at some time (`knownKeySets`). */
+  keySets?: Record<string, Fingerprints[]>;
 }
 
 interface ClientStateFile {
@@ -87,6 +90,7 @@ export class TrustStore implements PinStore, EpochStore, TranscriptStore {
     private readonly stateFile: string,
     private servers: Map<string, string>,
     private users: Map<string, Fingerprints>,
+    private keySets: Map<string, Fingerprints[]>,
     readonly state: ClientState,
   ) {}
 
@@ -113,7 +117,14 @@ export class TrustStore implements PinStore, EpochStore, TranscriptStore {
       if ((state.epochs.get(envelope.chatId) ?? 0) < envelope.epoch)
         state.epochs.set(envelope.chatId, envelope.epoch);
     }
-    return new TrustStore(knownFile, stateFile, toMap(known.servers), toMap(known.users), state);
+    return new TrustStore(
+      knownFile,
+      stateFile,
+      toMap(known.servers),
+      toMap(known.users),
+      toMap(known.keySets),
+      state,
+    );
   }
 
   pinnedServer(origin: string): string | undefined {
@@ -140,10 +151,12 @@ export class TrustStore implements PinStore, EpochStore, TranscriptStore {
     const known = (await readJson(this.knownFile)) ?? {};
     this.servers = toMap(known.servers);
     this.users = toMap(known.users);
+    this.keySets = toMap(known.keySets);
     change();
     await writeJson(this.knownFile, {
       servers: Object.fromEntries(this.servers),
       users: Object.fromEntries(this.users),
+      keySets: Object.fromEntries(this.keySets),
     } satisfies KnownKeysFile);
   }
 
@@ -165,6 +178,16 @@ export class TrustStore implements PinStore, EpochStore, TranscriptStore {
   async pinUser(username: string, fingerprints: Fingerprints): Promise<void> {
     checkUsername(username, 'username');
     await this.updateKnown(() => this.users.set(username, fingerprints));
+  }
+
+  knownKeySets(username: string): readonly Fingerprints[] {
+    const sets = this.keySets.get(checkUsername(username, 'username'));
+    return Array.isArray(sets) ? sets : [];
+  }
+
+  async addKnownKeySets(username: string, sets: readonly Fingerprints[]): Promise<void> {
+    checkUsername(username, 'username');
+    await this.updateKnown(() => this.keySets.set(username, withKeySets(this.knownKeySets(username), sets)));
   }
 
   highestEpoch(chatId: string): number | undefined {

@@ -13,7 +13,7 @@ import {
 } from '../crypto/keys.js';
 import { PUBLIC_KEY_FILES, readPublicKeys, userKeyStoreDir, writeKeyStore } from '../crypto/keystore.js';
 import { loginLimits } from '../plugins/accounts.js';
-import { checkNewPassword, createAccounts, USERNAME } from '../services/accounts.js';
+import { checkNewPassword, createAccounts, RESERVED_USERNAMES, USERNAME } from '../services/accounts.js';
 import { UserExistsError } from '../store/user-types.js';
 import { promptHidden, readStdin } from '../util/prompt.js';
 
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   if (positionals.length !== 1) throw new Error(`give exactly one username\n\n${USAGE}`);
   const [username] = positionals;
   if (!USERNAME.test(username)) throw new Error(`username must match ${USERNAME.source}`);
+  if (RESERVED_USERNAMES.has(username)) throw new Error(`the username ${username} is reserved`);
   const config = loadConfig();
 
   // Everything that can be checked is checked before asking for a password.

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { openStore } from '../bootstrap/backends.js';
 import { loadConfig } from '../config.js';
 import { timestamp } from '../crypto/time.js';
-import { USERNAME } from '../services/accounts.js';
+import { RESERVED_USERNAMES, USERNAME } from '../services/accounts.js';
 import { DEFAULT_CODE_TTL_SECONDS, inviteUser } from '../services/registration.js';
 import type { RegistrationCode } from '../store/user-types.js';
 
@@ -58,6 +58,8 @@ async function main(): Promise<void> {
   const username = values.revoke ?? positionals[0];
   if (username !== undefined && !USERNAME.test(username))
     throw new Error(`username must match ${USERNAME.source}`);
+  if (positionals.length > 0 && RESERVED_USERNAMES.has(username as string))
+    throw new Error(`the username ${username} is reserved`);
   if (values.ttl !== undefined && positionals.length === 0) throw new Error('--ttl goes with a username');
   const ttl = values.ttl === undefined ? DEFAULT_CODE_TTL_SECONDS : parseTtl(values.ttl);
 

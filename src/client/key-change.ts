@@ -7,6 +7,7 @@
 import { fromBase64, utf8 } from './bytes.js';
 import {
   checkPublicKey,
+  FINGERPRINT_KEYS,
   type Fingerprints,
   fingerprint,
   isSignatureAlgorithm,
@@ -88,8 +89,8 @@ export async function continuityVerifies(
 /**
  * How the keys went from `pinned` to `current`: "continuity" when every step from the pinned keys
  * carries a continuity signature that verifies under the keys before it (the chain followed from
- * the pin), "reset" when a step does not (an administrator's reset), "unexplained" when the
- * changes do not lead from the pin to the current keys at all.
+ * the pin), "reset" when a step is an administrator's reset (no continuity), "unexplained" when a
+ * user's step does not verify or the changes do not lead from the pin to the current keys at all.
  */
 export async function changeKind(
   provider: SignatureProvider,
@@ -106,7 +107,63 @@ export async function changeKind(
   for (let i = start; i < changes.length; i++) {
     if (i > start && !sameFingerprints(changes[i].previous.fingerprints, changes[i - 1].fingerprints))
       return 'unexplained';
-    if (!(await continuityVerifies(provider, username, changes[i]))) kind = 'reset';
+    if (await continuityVerifies(provider, username, changes[i])) continue;
+    // only an administrator's reset goes without continuity; a user's step that fails is unexplained
+    if (changes[i].by !== 'administrator' || changes[i].continuity !== null) return 'unexplained';
+    kind = 'reset';
   }
   return sameFingerprints(changes[changes.length - 1].fingerprints, current) ? kind : 'unexplained';
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Whether a value from the server is a set of four fingerprints. */
+export function isFingerprints(value: unknown): value is Fingerprints {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    FINGERPRINT_KEYS.every((k) => HEX64.test(String((value as Record<string, unknown>)[k])))
+  );
+}
+
+/**
+ * What a first contact takes on trust, as it takes the keys themselves: the current keys and,
+ * walking back through `changes`, each step's previous keys while the chain holds together.
+ */
+export function chainTo(current: Fingerprints, changes: readonly KeyChangeRecord[]): Fingerprints[] {
+  const sets = [current];
+  let at = current;
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const c = changes[i];
+    if (!isFingerprints(c?.fingerprints) || !isFingerprints(c.previous?.fingerprints)) break;
+    if (!sameFingerprints(c.fingerprints, at)) break;
+    at = c.previous.fingerprints;
+    sets.push(at);
+  }
+  return sets;
+}
+
+/**
+ * The key sets `trusted`, and each that a step of `changes` leads to from one of them with a
+ * continuity signature that verifies under the keys before it (the chain followed from what this
+ * client trusted, never from keys the server alone vouches for).
+ */
+export async function reachedByContinuity(
+  provider: SignatureProvider,
+  username: string,
+  trusted: readonly Fingerprints[],
+  changes: readonly KeyChangeRecord[],
+): Promise<Fingerprints[]> {
+  const sets = [...trusted];
+  const has = (f: Fingerprints) => sets.some((s) => sameFingerprints(s, f));
+  for (const c of changes) {
+    if (!isFingerprints(c?.fingerprints) || !isFingerprints(c.previous?.fingerprints)) continue;
+    if (
+      has(c.previous.fingerprints) &&
+      !has(c.fingerprints) &&
+      (await continuityVerifies(provider, username, c))
+    )
+      sets.push(c.fingerprints);
+  }
+  return sets;
 }

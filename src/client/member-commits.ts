@@ -12,12 +12,12 @@ import {
   type PendingEpoch,
   sameMemberEnvelope,
 } from './members.js';
-import type { FeedEvent } from './sse.js';
+import { type FeedEvent, tapEvents } from './sse.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import type { KeyTrust } from './trust.js';
 import type { UserKeys } from './user-keys.js';
-import { checkChat, checkEvent } from './validate.js';
+import { checkChat, checkEvent, isUsername } from './validate.js';
 
 /** What {@link MemberCommits.adding} names a new chat by, before its answer gives its id. */
 export const NEW_CHAT = 'new chat';
@@ -88,6 +88,12 @@ export class MemberCommits {
     this.chatKeys = options.chatKeys;
     this.username = options.username;
     this.keys = options.keys;
+    // a peer's keys changed (or events were missed): cached keys are forgotten before any front
+    // end takes the event, so no commit wraps for the old key (Accounts over time)
+    tapEvents(this.api, ({ type, data }) => {
+      if (type === 'resync' || (type === 'account.keys' && isUsername(data?.username)))
+        this.trust.forget(type === 'resync' ? undefined : data.username);
+    });
   }
 
   /**

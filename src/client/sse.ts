@@ -99,6 +99,21 @@ async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint
   }
 }
 
+type EventTap = (event: FeedEvent) => Promise<void> | void;
+const taps = new WeakMap<Api, Set<EventTap>>();
+
+/**
+ * Runs `tap` on every event any `follow` of `api` takes, before the front end's handler: what the
+ * library itself must do with an event whatever the front end does (a peer's `account.keys`).
+ * A tap that throws changes nothing for the handler. Returns the undo.
+ */
+export function tapEvents(api: Api, tap: EventTap): () => void {
+  const set = taps.get(api) ?? new Set<EventTap>();
+  taps.set(api, set);
+  set.add(tap);
+  return () => set.delete(tap);
+}
+
 export interface FeedHandlers {
   onEvent: (event: FeedEvent) => Promise<void> | void;
   onStatus?: (status: 'connected' | 'reconnecting', detail?: string) => void;
@@ -169,6 +184,7 @@ export async function follow(
           const event = toFeedEvent(block);
           if (!event) return;
           if (event.id !== undefined) lastEventId = event.id;
+          for (const tap of taps.get(api) ?? []) await Promise.resolve(tap(event)).catch(() => undefined);
           await handlers.onEvent(event);
         },
         options.maxEventChars,

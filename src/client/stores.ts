@@ -1,4 +1,4 @@
-import type { Fingerprints } from './keys.js';
+import { type Fingerprints, sameFingerprints } from './keys.js';
 import type { AnyKeyEnvelope as KeyEnvelope } from './members.js';
 
 /**
@@ -10,6 +10,21 @@ export interface PinStore {
   pinServer(origin: string, fingerprint: string): Promise<void>;
   pinnedUser(username: string): Fingerprints | undefined;
   pinUser(username: string, fingerprints: Fingerprints): Promise<void>;
+  /**
+   * Accounts over time: every key set this client has trusted as the user's at some time (their
+   * keys and the chain of changes before them at first contact, and the keys pinned before each
+   * acceptance). The keys a change replaced are used only if they are one of these.
+   */
+  knownKeySets(username: string): readonly Fingerprints[];
+  /** Adds to `knownKeySets` the sets it lacks; persists before it resolves. */
+  addKnownKeySets(username: string, sets: readonly Fingerprints[]): Promise<void>;
+}
+
+/** `known` with each of `sets` it lacks added. */
+export function withKeySets(known: readonly Fingerprints[], sets: readonly Fingerprints[]): Fingerprints[] {
+  const all = [...known];
+  for (const set of sets) if (!all.some((k) => sameFingerprints(k, set))) all.push(set);
+  return all;
 }
 
 /**
@@ -29,6 +44,7 @@ export interface EpochStore {
 export class MemoryStores implements PinStore, EpochStore {
   readonly servers = new Map<string, string>();
   readonly users = new Map<string, Fingerprints>();
+  readonly keySets = new Map<string, Fingerprints[]>();
   readonly epochs = new Map<string, number>();
   readonly envelopes = new Map<string, KeyEnvelope>();
 
@@ -43,6 +59,12 @@ export class MemoryStores implements PinStore, EpochStore {
   }
   async pinUser(username: string, fingerprints: Fingerprints) {
     this.users.set(username, fingerprints);
+  }
+  knownKeySets(username: string) {
+    return this.keySets.get(username) ?? [];
+  }
+  async addKnownKeySets(username: string, sets: readonly Fingerprints[]) {
+    this.keySets.set(username, withKeySets(this.knownKeySets(username), sets));
   }
   highestEpoch(chatId: string) {
     return this.epochs.get(chatId);

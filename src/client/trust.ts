@@ -3,10 +3,11 @@ import { importServerKey } from './envelope.js';
 import { ClientError, KeyChangedError, KeyCheckError } from './errors.js';
 import {
   type ChangeKind,
+  chainTo,
   changeKind,
-  continuityVerifies,
   type KeyChangeRecord,
   previousKeys,
+  reachedByContinuity,
 } from './key-change.js';
 import {
   checkPublicKey,
@@ -198,49 +199,55 @@ export class KeyTrust {
           `(${this.hints.compare(name)}) and accept them (${this.hints.trust(name)}).`,
       );
     }
-    if (!pinned) await this.options.pins.pinUser(username, fingerprints);
+    if (!pinned) {
+      // first contact: the keys, and the chain of changes that led to them, taken on trust
+      await this.options.pins.addKnownKeySets(username, chainTo(fingerprints, changes));
+      await this.options.pins.pinUser(username, fingerprints);
+    }
     this.peers.set(username, keys);
     this.peerEncryption.set(username, encryptionPem);
     return keys;
   }
 
-  /** The user's keys changed (`account.keys`): they are fetched and checked against the pin again. */
-  forget(username: string): void {
-    this.peers.delete(username);
-    this.peerEncryption.delete(username);
-    this.history.delete(username);
+  /** The user's keys changed (`account.keys`; everyone's: events missed): fetched and checked against the pin again. */
+  forget(username?: string): void {
+    for (const cached of [this.peers, this.peerEncryption, this.history])
+      if (username === undefined) cached.clear();
+      else cached.delete(username);
   }
 
   /**
    * The signing keys that were `username`'s when the server received a message at `receivedAt`,
    * if their keys changed after it (protocol.md, `changes[].previous`); undefined when they did not
-   * (the current keys apply). The keys a change replaced are used only when they are the pinned
-   * ones, or the change's continuity verifies under them, or (a reset) this user accepted the keys
-   * that followed; a user's own history (`self`) is their own record.
+   * (the current keys apply). The keys a change replaced are used only when this client trusted
+   * them as the user's itself: pinned, kept from first contact or an acceptance (`knownKeySets`),
+   * or reached from those through continuity signatures. Never on the server's word (`by`), nor on
+   * a signature by those same keys. This user's own (`self`) history is checked the same way.
    */
   async keysBefore(
     username: string,
     receivedAt: string,
     self = false,
   ): Promise<Record<SignatureAlgorithm, KeyHandle> | undefined> {
+    const { pins } = this.options;
+    // a peer's first contact pins their keys and the chain before them, as `peerKeys` does
+    if (!self && pins.pinnedUser(username) === undefined) await this.peerKeys(username);
     if (!this.history.has(username)) await this.fetchPeer(username);
-    const { changes, current } = this.history.get(username) ?? { changes: [], current: undefined };
+    const { changes, current } = this.history.get(username) as {
+      changes: KeyChangeRecord[];
+      current: Fingerprints;
+    };
+    if (self && pins.knownKeySets(username).length === 0)
+      await pins.addKnownKeySets(username, chainTo(current, changes));
     const change = changes.find((c) => typeof c?.at === 'string' && c.at > receivedAt);
     if (!change) return undefined;
     const keys = await previousKeys(this.provider, change);
-    const pinned = this.options.pins.pinnedUser(username);
-    const trusted =
-      self ||
-      (pinned !== undefined && sameFingerprints(pinned, change.previous.fingerprints)) ||
-      (await continuityVerifies(this.provider, username, change)) ||
-      (change.by === 'administrator' &&
-        pinned !== undefined &&
-        current !== undefined &&
-        sameFingerprints(pinned, current));
-    const name = escapeControls(username);
-    if (!keys || !trusted)
+    const pinned = pins.pinnedUser(username);
+    const known = [...pins.knownKeySets(username), ...(pinned ? [pinned] : [])];
+    const trusted = keys && (await reachedByContinuity(this.provider, username, known, changes));
+    if (!keys || !trusted?.some((set) => sameFingerprints(set, change.previous.fingerprints)))
       throw new KeyChangedError(
-        `a message from ${name} predates a change of their keys, and the keys it replaced cannot be confirmed`,
+        `a message from ${escapeControls(username)} predates a change of their keys, and the keys it replaced cannot be confirmed`,
       );
     return keys;
   }
@@ -282,6 +289,9 @@ export class KeyTrust {
           `${name}'s keys changed again since they were shown; nothing trusted (compare again: ${this.hints.compare(name)})`,
         );
     }
+    // the keys pinned until now stay known as the user's: their messages from before still verify
+    const before = this.options.pins.pinnedUser(username);
+    await this.options.pins.addKnownKeySets(username, before ? [before, current] : [current]);
     await this.options.pins.pinUser(username, current);
     this.changed.delete(username);
     this.changeKinds.delete(username);

@@ -14,7 +14,7 @@ import {
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import type { Continuity, Fingerprints, KeyChange, ResetCode } from '../store/account-types.js';
+import type { Continuity, Fingerprints, KeyChange, KeyUpdate, ResetCode } from '../store/account-types.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
 import { type Accounts, checkNewPassword, RegistrationError } from './accounts.js';
@@ -141,6 +141,7 @@ export function createAccountChanges({
     keys: PublicKeySet,
     change: Omit<KeyChange, 'at' | 'fingerprints' | 'previous'>,
     passwordHash?: string,
+    resetCode?: KeyUpdate['resetCode'],
   ) {
     const { username } = user;
     const fingerprints = fingerprintsOf(keys);
@@ -159,8 +160,10 @@ export function createAccountChanges({
       change: full,
       passwordHash,
       event: chatEvent('account.keys', data, await audienceOf(username, chatIds)),
+      resetCode,
     });
-    if (!stored) throw new Errors.KEYS_CHANGED();
+    // a reset's code is used with the change, in one transaction: nothing written, it was not usable
+    if (!stored) throw resetCode ? new Errors.INVALID_CODE() : new Errors.KEYS_CHANGED();
     accounts.forget(username);
     await bus.publish({ kind: 'user-changed', username });
     await publishEvents(bus, [stored]);
@@ -257,8 +260,14 @@ export function createAccountChanges({
           checkPassword(input.newPassword);
           passwordHash = await accounts.hashNewPassword(input.newPassword);
         }
-        if (!(await store.useResetCode(username, hash, timestamp()))) throw new Errors.INVALID_CODE();
-        const changed = await changeKeys(user, keys, { continuity: null, by: 'administrator' }, passwordHash);
+        const code = { codeHash: hash, now: timestamp() };
+        const changed = await changeKeys(
+          user,
+          keys,
+          { continuity: null, by: 'administrator' },
+          passwordHash,
+          code,
+        );
         const ended = await endSessions(username);
         audit('keys.reset', { username, sessionsEnded: ended });
         await resetFailures.give(address).catch(() => {});

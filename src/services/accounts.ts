@@ -23,6 +23,8 @@ import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 export const MAX_PASSWORD_BYTES = 72;
 export const MIN_PASSWORD_LENGTH = 8;
 export const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+/** Names that paths take for the caller (`PUT /users/me/keys`): never a user's. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['me']);
 
 export class RegistrationError extends Error {}
 
@@ -164,6 +166,7 @@ export function createAccounts({
    */
   async function newUser(username: string, password: string, keys: PublicKeySet): Promise<UserRecord> {
     if (!USERNAME.test(username)) throw new RegistrationError(`username must match ${USERNAME.source}`);
+    if (RESERVED_USERNAMES.has(username)) throw new RegistrationError(`the username ${username} is reserved`);
     checkNewPassword(password);
     const canonical = await checkPublicKeySet(keys);
     return {
@@ -184,7 +187,12 @@ export function createAccounts({
    * before its comparison started (a limit, a full queue, the store or Redis failing, the client
    * gone: `signal`) gives back everything it counted.
    */
-  async function verifyPassword(username: string, password: string, ip: string, signal?: AbortSignal) {
+  async function verifyPassword(
+    username: string,
+    password: string,
+    ip: string,
+    signal?: AbortSignal,
+  ): Promise<UserRecord> {
     const address = addressKey(ip);
     const pair = `${username}\n${address}`;
     const taken: [SharedCounter, string][] = [];
@@ -241,6 +249,7 @@ export function createAccounts({
         .then((rehashed) => store.replacePasswordHash(username, user.passwordHash, rehashed))
         .catch(() => {});
     }
+    return user;
   }
 
   return {
@@ -253,12 +262,14 @@ export function createAccounts({
     /** Logs in (see `login` above), counting what came of it. */
     async login(username: string, password: string, ip = '', signal?: AbortSignal) {
       try {
-        await verifyPassword(username, password, ip, signal);
+        const user = await verifyPassword(username, password, ip, signal);
         const sessionId = randomUUID();
         const exp = Math.floor(Date.now() / 1000) + tokenTtlSeconds;
-        const token = signToken({ sub: username, jti: sessionId, exp });
         const expiresAt = exp * 1000;
-        await store.recordSession(sessionId, username, expiresAt);
+        // a password change, logout everywhere, reset or removal since the user was read: refused
+        if (!(await store.recordSession(sessionId, username, expiresAt, user.sessionGeneration ?? 0)))
+          throw new Errors.INVALID_CREDENTIALS();
+        const token = signToken({ sub: username, jti: sessionId, exp });
         metrics.login('success');
         return { token, username, sessionId, expiresAt };
       } catch (error) {

@@ -7,8 +7,12 @@ import type { NewEvent, StoredEvent } from './message-types.js';
  * (so that all of them can end at once), password and key changes, reset codes and removals.
  */
 export interface AccountStore {
-  /** Records a session made at login, so that "every session of this user" can be found. */
-  recordSession(jti: string, username: string, expiresAt: number): Promise<void>;
+  /**
+   * Records a session made at login, so that "every session of this user" can be found; only
+   * while the user is not removed and their session generation is still `generation` (read before
+   * the password check: no revocation came between). False, and nothing recorded, otherwise.
+   */
+  recordSession(jti: string, username: string, expiresAt: number, generation: number): Promise<boolean>;
   /**
    * Revokes every session of `username` that has not expired by `now` (ms), but `keep`; answers
    * those it revoked. Sessions that expired are forgotten.
@@ -66,6 +70,8 @@ export interface KeyUpdate {
   change: KeyChange;
   passwordHash?: string;
   event: NewEvent;
+  /** A reset: its code, used in the same transaction (nothing written when it is not usable at `now`). */
+  resetCode?: { codeHash: string; now: string };
 }
 
 /** A one-time reset code (`user:reset`): only the SHA-256 (hex) of the code itself is kept. */

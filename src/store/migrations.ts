@@ -208,6 +208,11 @@ export const MIGRATIONS: string[] = [
     used_at    TEXT
   );
   `,
+  // 10: accounts over time: a user's session generation, moved on by every revocation of their
+  // sessions; a login records its session only under the generation it read before its password check
+  `
+  ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /**
@@ -417,5 +422,9 @@ export const PG_MIGRATIONS: string[] = [
     expires_at TEXT COLLATE "C" NOT NULL,
     used_at    TEXT COLLATE "C"
   );
+  `,
+  // 10: as SQLite's 10 (a user's session generation)
+  `
+  ALTER TABLE users ADD COLUMN session_generation BIGINT NOT NULL DEFAULT 0;
   `,
 ];

@@ -14,6 +14,7 @@ export const toUser = (r: Row): UserRecord => ({
   createdAt: r.created_at as string,
   lastSeen: (r.last_seen as string | null) ?? null,
   removedAt: (r.removed_at as string | null | undefined) ?? null,
+  sessionGeneration: Number(r.session_generation ?? 0),
   keyChanges: r.key_changes ? JSON.parse(r.key_changes as string) : [],
 });
 

@@ -69,6 +69,8 @@ export interface UserRecord {
   lastSeen: string | null;
   /** Set once the administrator removed the user: logins are refused, the name is never reused. */
   removedAt?: string | null;
+  /** Moved on by every revocation of the user's sessions: a login under an older one records nothing. */
+  sessionGeneration?: number;
   /** The user's key changes, oldest first (absent: none). */
   keyChanges?: KeyChange[];
 }

@@ -104,6 +104,19 @@ export class Feed {
         case 'message':
           s.emit({ type: 'message', data: d });
           return;
+        case 'account.keys': {
+          // the library forgot the old keys already; the new ones are refused until compared
+          const hints = s.client.trust.hints;
+          s.emit({
+            type: 'notice',
+            warning: true,
+            text:
+              d.username === s.username
+                ? 'your keys changed: this page signs with the keys it holds'
+                : `${d.username}'s keys changed: their new messages are refused until you compare the new fingerprints (${hints.compare(d.username)}) and accept them (${hints.trust(d.username)})`,
+          });
+          return;
+        }
         case 'resync':
           s.emit({
             type: 'notice',

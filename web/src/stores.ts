@@ -5,6 +5,7 @@ import {
   type KeyEnvelope,
   type PinStore,
   sameFingerprints,
+  withKeySets,
 } from '../../src/client/index.js';
 import { idbGet, idbUpdate } from './db.js';
 
@@ -13,9 +14,11 @@ interface Saved {
   users: Record<string, Fingerprints>;
   epochs: Record<string, number>;
   envelopes: Record<string, KeyEnvelope>;
+  /** Accounts over time: every key set trusted as each user's at some time (`knownKeySets`). */
+  keySets?: Record<string, Fingerprints[]>;
 }
 
-const empty = (): Saved => ({ servers: {}, users: {}, epochs: {}, envelopes: {} });
+const empty = (): Saved => ({ servers: {}, users: {}, epochs: {}, envelopes: {}, keySets: {} });
 
 /**
  * The pins (server key, peers' fingerprints) and the highest epoch and envelopes per chat, for
@@ -58,6 +61,8 @@ export class BrowserStores implements PinStore, EpochStore {
     for (const part of ['servers', 'users', 'envelopes'] as const)
       for (const [k, v] of Object.entries(stored[part]))
         if (!Object.hasOwn(this.data[part], k)) (this.data[part] as Record<string, unknown>)[k] = v;
+    for (const [name, sets] of Object.entries(stored.keySets ?? {}))
+      this.setKeySets(name, withKeySets(this.knownKeySets(name), sets));
     for (const [chatId, epoch] of Object.entries(stored.epochs))
       if ((this.highestEpoch(chatId) ?? 0) < epoch) this.data.epochs[chatId] = epoch;
   }
@@ -100,6 +105,22 @@ export class BrowserStores implements PinStore, EpochStore {
   }
   pinUser(username: string, fingerprints: Fingerprints) {
     return this.pin<Fingerprints>('users', username, fingerprints, sameFingerprints, `${username}'s keys`);
+  }
+  knownKeySets(username: string): readonly Fingerprints[] {
+    const sets = this.data.keySets ?? {};
+    return Object.hasOwn(sets, username) && Array.isArray(sets[username]) ? sets[username] : [];
+  }
+  private setKeySets(username: string, sets: Fingerprints[]): void {
+    this.data.keySets ??= {};
+    this.data.keySets[username] = sets;
+  }
+  addKnownKeySets(username: string, sets: readonly Fingerprints[]) {
+    this.setKeySets(username, withKeySets(this.knownKeySets(username), sets));
+    return this.save((stored) => {
+      stored.keySets ??= {};
+      const had = Object.hasOwn(stored.keySets, username) ? stored.keySets[username] : [];
+      stored.keySets[username] = withKeySets(Array.isArray(had) ? had : [], sets);
+    });
   }
   /** Every peer pinned, by name. */
   pinnedUsers(): [string, Fingerprints][] {

@@ -2,20 +2,36 @@ import type { KeyEnvelope } from '../../crypto/envelope.js';
 import type { AccountStore, KeyUpdate, ResetCode, RevokedSession } from '../account-types.js';
 import type { StoredEvent } from '../message-types.js';
 import { toRegistrationCode } from '../rows.js';
-import { PoolQueries } from './pool.js';
+import { type Client, PoolQueries } from './pool.js';
 import { postgresWrites } from './writes.js';
 
 /** PostgreSQL's accounts over time: sessions, key changes, reset codes, removals. */
 export class PostgresAccounts extends PoolQueries implements AccountStore {
-  async recordSession(jti: string, username: string, expiresAt: number): Promise<void> {
-    await this.exec(
-      'INSERT INTO sessions (jti, username, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING',
-      [jti, username, expiresAt],
+  async recordSession(
+    jti: string,
+    username: string,
+    expiresAt: number,
+    generation: number,
+  ): Promise<boolean> {
+    // the user's row locked (FOR SHARE): a revocation under way is waited for, then seen
+    const rows = await this.rows(
+      `INSERT INTO sessions (jti, username, expires_at)
+       SELECT $1, username, $3 FROM users
+       WHERE username = $2 AND session_generation = $4 AND removed_at IS NULL FOR SHARE
+       ON CONFLICT (jti) DO NOTHING RETURNING jti`,
+      [jti, username, expiresAt, generation],
     );
+    return rows.length > 0;
   }
 
   async revokeSessions(username: string, now: number, keep?: string): Promise<RevokedSession[]> {
     return this.transaction(async (client) => {
+      // first, the user's row locked: a login whose password check came before records nothing after
+      await this.exec(
+        'UPDATE users SET session_generation = session_generation + 1 WHERE username = $1',
+        [username],
+        client,
+      );
       await this.exec(
         'DELETE FROM sessions WHERE username = $1 AND expires_at < $2',
         [username, now],
@@ -51,6 +67,8 @@ export class PostgresAccounts extends PoolQueries implements AccountStore {
       );
       if (!row || JSON.stringify(JSON.parse(row.keys as string)) !== JSON.stringify(update.previous))
         return undefined;
+      const code = update.resetCode;
+      if (code && !(await this.useCode(update.username, code.codeHash, code.now, client))) return undefined;
       const changes = [...JSON.parse(row.key_changes as string), update.change];
       await this.exec(
         'UPDATE users SET keys = $1, key_changes = $2, password_hash = COALESCE($3, password_hash) WHERE username = $4',
@@ -94,10 +112,15 @@ export class PostgresAccounts extends PoolQueries implements AccountStore {
   }
 
   async useResetCode(username: string, codeHash: string, now: string): Promise<boolean> {
+    return this.useCode(username, codeHash, now);
+  }
+
+  private async useCode(username: string, codeHash: string, now: string, client?: Client): Promise<boolean> {
     const used = await this.exec(
       `UPDATE reset_codes SET used_at = $1 WHERE username = $2 AND code_hash = $3 AND used_at IS NULL
          AND expires_at > $1`,
       [now, username, codeHash],
+      client,
     );
     return used.rowCount === 1;
   }

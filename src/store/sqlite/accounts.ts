@@ -13,14 +13,27 @@ export class SqliteAccounts implements AccountStore {
     private readonly q: Statements,
   ) {}
 
-  async recordSession(jti: string, username: string, expiresAt: number): Promise<void> {
-    this.db
-      .prepare('INSERT OR IGNORE INTO sessions (jti, username, expires_at) VALUES (?, ?, ?)')
-      .run(jti, username, expiresAt);
+  async recordSession(
+    jti: string,
+    username: string,
+    expiresAt: number,
+    generation: number,
+  ): Promise<boolean> {
+    const { changes } = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO sessions (jti, username, expires_at) SELECT ?, ?, ? WHERE EXISTS
+         (SELECT 1 FROM users WHERE username = ? AND session_generation = ? AND removed_at IS NULL)`,
+      )
+      .run(jti, username, expiresAt, username, generation);
+    return changes > 0;
   }
 
   async revokeSessions(username: string, now: number, keep?: string): Promise<RevokedSession[]> {
     const revoke = this.db.transaction(() => {
+      // a login whose password check came before this records no session after it
+      this.db
+        .prepare('UPDATE users SET session_generation = session_generation + 1 WHERE username = ?')
+        .run(username);
       this.db.prepare('DELETE FROM sessions WHERE username = ? AND expires_at < ?').run(username, now);
       const sessions = (
         this.db
@@ -46,6 +59,8 @@ export class SqliteAccounts implements AccountStore {
         .get(update.username) as Row | undefined;
       if (!row || JSON.stringify(JSON.parse(row.keys as string)) !== JSON.stringify(update.previous))
         return undefined;
+      const code = update.resetCode;
+      if (code && !this.useCode(update.username, code.codeHash, code.now)) return undefined;
       const changes = [...JSON.parse(row.key_changes as string), update.change];
       this.db
         .prepare(
@@ -97,6 +112,10 @@ export class SqliteAccounts implements AccountStore {
   }
 
   async useResetCode(username: string, codeHash: string, now: string): Promise<boolean> {
+    return this.useCode(username, codeHash, now);
+  }
+
+  private useCode(username: string, codeHash: string, now: string): boolean {
     const used = this.db
       .prepare(
         `UPDATE reset_codes SET used_at = ? WHERE username = ? AND code_hash = ? AND used_at IS NULL

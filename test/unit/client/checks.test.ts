@@ -54,6 +54,11 @@ async function bobClient(routes: Record<string, unknown> = {}, stores = new Memo
       encryptionKey: alice.encryption.publicKey,
       signingKeys: Object.fromEntries(Object.entries(alice.signing).map(([a, p]) => [a, p.publicKey])),
     },
+    // this user's own keys as the server has them: their history of changes (Accounts over time)
+    'GET /users/bob/keys': {
+      encryptionKey: bob.encryption.publicKey,
+      signingKeys: Object.fromEntries(Object.entries(bob.signing).map(([a, p]) => [a, p.publicKey])),
+    },
     ...routes,
   });
   const client = new Client({
