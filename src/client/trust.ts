@@ -232,7 +232,12 @@ export class KeyTrust {
     const { pins } = this.options;
     // a peer's first contact pins their keys and the chain before them, as `peerKeys` does
     if (!self && pins.pinnedUser(username) === undefined) await this.peerKeys(username);
-    if (!this.history.has(username)) await this.fetchPeer(username);
+    if (!this.history.has(username)) {
+      // one fetch serves both: peerKeys records the history as it fetches (a refusal of its own is
+      // said by the caller's peerKeys), so a message costs no second GET of the same keys
+      if (!self) await this.peerKeys(username).catch(() => undefined);
+      if (!this.history.has(username)) await this.fetchPeer(username);
+    }
     const { changes, current } = this.history.get(username) as {
       changes: KeyChangeRecord[];
       current: Fingerprints;
