@@ -162,7 +162,9 @@ describe('two instances on one PostgreSQL and one Redis', () => {
     );
   });
 
-  it('count failed logins across instances: guesses spread over both meet one limit', async () => {
+  it('count failed logins across instances: guesses spread over both meet one limit', {
+    timeout: 120_000,
+  }, async () => {
     const [a, b] = [await instance(), await instance()];
     const guess = (url: string) =>
       new Participant(url, 'dave').api.call('login', {

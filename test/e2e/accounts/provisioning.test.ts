@@ -114,7 +114,9 @@ describe('npm run user:add', () => {
     });
   }
 
-  it('registers a user from an existing key store, refuses bad passwords and duplicates', async () => {
+  it('registers a user from an existing key store, refuses bad passwords and duplicates', {
+    timeout: 120_000,
+  }, async () => {
     const root = await tempDir();
     roots.push(root);
     const fixture = path.join(inject('fixtureKeys'), 'users', 'alice');

@@ -297,7 +297,10 @@ describe('npm run user:invite', () => {
     });
   };
 
-  it('prints a code once on its last line that registers that name; lists and revokes codes', async () => {
+  // eight runs of the command, each a process that starts tsx: minutes on a slow, busy machine
+  it('prints a code once on its last line that registers that name; lists and revokes codes', {
+    timeout: 120_000,
+  }, async () => {
     const made = await run(['cliuser', '--ttl', '2h']);
     expect(made.stderr).toBe('');
     expect(made.code).toBe(0);
