@@ -83,8 +83,10 @@ describe('a members-mode chat in the CLI', () => {
       await dave.waitFor(/\* connected$/);
       dave.send('chat erin');
       await dave.waitFor(
-        /^started chat [0-9a-f]{8} \(just you; epoch 1\) — the server can read if it is compromised$/,
+        /^started chat [0-9a-f]{8} \(erin \(invited\); epoch 1\) — the server can read if it is compromised$/,
       );
+      // erin is offline: invited all the same, and the starter is told (protocol.md)
+      await dave.waitFor(/^invited — erin is offline and will see it when they connect$/);
     } finally {
       dave.send('quit');
     }
