@@ -15,6 +15,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export { ROUTES } from './http.js';
 export * from './key-change.js';
+export * from './key-set.js';
 export * from './keygen.js';
 export * from './keys.js';
 export * from './member-commits.js';

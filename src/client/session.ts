@@ -4,6 +4,7 @@ import type { TranscriptFields } from './canonical.js';
 import { ChatKeys } from './chat-keys.js';
 import { type Chat, checkNewChat, type Unavailable } from './chats.js';
 import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
+import { checkedKeySet } from './key-set.js';
 import type { Fingerprints, SignatureAlgorithm } from './keys.js';
 import { MemberCommits, type MemberCommitsOptions, NEW_CHAT } from './member-commits.js';
 import type { MemberChange } from './members.js';
@@ -20,7 +21,7 @@ import type { FeedEvent } from './sse.js';
 import type { EpochStore } from './stores.js';
 import { escapeControls, shortId } from './text.js';
 import { MemoryTranscriptStore, Transcript, type TranscriptStore } from './transcript.js';
-import { checkedKeySet, KeyTrust, type TrustOptions } from './trust.js';
+import { KeyTrust, type TrustOptions } from './trust.js';
 import type { UserKeys } from './user-keys.js';
 import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
 

@@ -9,12 +9,11 @@ import {
   previousKeys,
   reachedByContinuity,
 } from './key-change.js';
+import { checkedKeySet } from './key-set.js';
 import {
-  checkPublicKey,
   type Fingerprints,
   fingerprint,
   keySetFingerprint,
-  SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
   sameFingerprints,
 } from './keys.js';
@@ -22,28 +21,6 @@ import type { KeyHandle, SignatureProvider } from './signatures.js';
 import type { PinStore } from './stores.js';
 import { escapeControls } from './text.js';
 import { checkUsername } from './validate.js';
-
-/** A user's four public keys (SPKI PEM), checked as registration checks them, with their fingerprints. */
-export async function checkedKeySet(
-  provider: SignatureProvider,
-  encryptionKey: unknown,
-  signingKeys: Partial<Record<SignatureAlgorithm, unknown>> | undefined,
-): Promise<{ keys: Record<SignatureAlgorithm, KeyHandle>; fingerprints: Fingerprints }> {
-  const fingerprints = {
-    encryption: await fingerprint(checkPublicKey(encryptionKey, 'encryption')),
-  } as Fingerprints;
-  const keys = {} as Record<SignatureAlgorithm, KeyHandle>;
-  for (const alg of SIGNATURE_ALGORITHMS) {
-    const der = checkPublicKey(signingKeys?.[alg], alg);
-    fingerprints[alg] = await fingerprint(der);
-    try {
-      keys[alg] = await provider.importPublic(alg, der);
-    } catch {
-      throw new KeyCheckError(`${alg} key is not a PEM public key`);
-    }
-  }
-  return { keys, fingerprints };
-}
 
 /** Where a refusal sends the user: the client's own words for comparing and accepting keys. */
 export interface TrustHints {

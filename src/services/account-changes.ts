@@ -3,25 +3,19 @@ import { localCounter } from '../bus/memory-counters.js';
 import type { Fanout, SharedCounter } from '../bus/types.js';
 import { fromBase64 } from '../crypto/base64.js';
 import { keyChangeSigningText } from '../crypto/key-change.js';
-import {
-  checkPublicKeySet,
-  fingerprint,
-  KeyCheckError,
-  type PublicKeySet,
-  SIGNATURE_ALGORITHMS,
-  type SignatureAlgorithm,
-} from '../crypto/keys.js';
+import { type PublicKeySet, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../crypto/keys.js';
 import { verifyAsync } from '../crypto/signatures.js';
 import { parseTimestamp, timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import type { Continuity, Fingerprints, KeyChange, KeyUpdate, ResetCode } from '../store/account-types.js';
+import type { Continuity, KeyChange, KeyUpdate, ResetCode } from '../store/account-types.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
-import { type Accounts, checkNewPassword, RegistrationError } from './accounts.js';
+import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
 import { chatEvent, publishEvents } from './events.js';
 import type { KeyRewrapper } from './key-escrow.js';
 import { addressKey } from './limiter.js';
+import { checkedKeys, checkPassword, fingerprintsOf, type NewKeys } from './new-keys.js';
 import type { Presence } from './presence.js';
 import { DEFAULT_CODE_TTL_SECONDS, hashRegistrationCode } from './registration.js';
 
@@ -45,11 +39,6 @@ interface Session {
   expiresAt: number;
 }
 
-export interface NewKeys {
-  encryptionKey: string;
-  signingKeys: PublicKeySet['signing'];
-}
-
 const CODE_BYTES = 18;
 const NO_CODE = '0'.repeat(64);
 const FAILURE_WINDOW_MS = 10 * 60_000;
@@ -71,34 +60,6 @@ export async function makeResetCode(
   };
   await store.putResetCode(record);
   return { code, record };
-}
-
-export function fingerprintsOf(keys: PublicKeySet): Fingerprints {
-  return {
-    encryption: fingerprint(createPublicKey(keys.encryption)),
-    'rsa-pss-sha256': fingerprint(createPublicKey(keys.signing['rsa-pss-sha256'])),
-    'dsa-sha256': fingerprint(createPublicKey(keys.signing['dsa-sha256'])),
-    ed25519: fingerprint(createPublicKey(keys.signing.ed25519)),
-  };
-}
-
-/** Keys checked as registration checks them (400 INVALID_KEY), in their canonical form. */
-async function checkedKeys(input: NewKeys): Promise<PublicKeySet> {
-  try {
-    return await checkPublicKeySet({ encryption: input.encryptionKey, signing: input.signingKeys });
-  } catch (error) {
-    if (error instanceof KeyCheckError) throw new Errors.INVALID_KEY(error.message);
-    throw error;
-  }
-}
-
-function checkPassword(password: string): void {
-  try {
-    checkNewPassword(password);
-  } catch (error) {
-    if (error instanceof RegistrationError) throw new Errors.WEAK_PASSWORD(error.message);
-    throw error;
-  }
 }
 
 /**

@@ -12,7 +12,8 @@ import {
 } from '../../../src/crypto/keys.js';
 import { readKeyStore, writeKeyStore } from '../../../src/crypto/keystore.js';
 import { signSync } from '../../../src/crypto/signatures.js';
-import { fingerprintsOf, makeResetCode } from '../../../src/services/account-changes.js';
+import { makeResetCode } from '../../../src/services/account-changes.js';
+import { fingerprintsOf } from '../../../src/services/new-keys.js';
 import { Api, EventStream, Participant } from '../../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../../support/helper.js';
 
