@@ -428,6 +428,8 @@ export class Client {
 
   /** What close() does, once. */
   private async shutdown(): Promise<void> {
+    // transcript warnings that wait for their write (at most a second's worth) are written first
+    await this.transcript.flush().catch(() => undefined);
     try {
       await this.api.logout();
     } catch {

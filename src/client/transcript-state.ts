@@ -61,6 +61,8 @@ export interface ChatTranscript {
    * message with a forged huge seq cannot lock this client's posts out (400 INVALID_PREV).
    */
   confirmed?: number;
+  /** The highest seq a gap's history fetch has covered: a later gap starts after it, never again from `last`. */
+  asked?: number;
   /** Hash of each recent message's signing input, by seq. */
   hashes: Record<string, string>;
   /** Seqs whose message was refused (a signature that did not verify yet): taken in when one does. */
@@ -188,6 +190,7 @@ export class ChatChecks {
    */
   restart(): void {
     Object.assign(this.state, { ...emptyChat(), warnings: this.state.warnings });
+    delete this.state.asked;
   }
 
   /** Message `seq` came in a gap's history but was refused: not seen, so a verified copy is taken in later. */
@@ -206,8 +209,14 @@ export class ChatChecks {
   /** The seqs between the last one received and `seq`, to fetch before `seq` is observed. */
   gap(seq: number): [number, number] | undefined {
     const { first, last } = this.state;
-    if (first === null || seq <= last + 1) return undefined;
-    return [last + 1, seq - 1];
+    const start = Math.max(last, this.state.asked ?? 0) + 1;
+    if (first === null || seq <= start) return undefined;
+    return [start, seq - 1];
+  }
+
+  /** History was asked for every seq up to `to`: what it did not return is withheld, not asked again. */
+  askedUpTo(to: number): void {
+    this.state.asked = Math.max(this.state.asked ?? 0, to);
   }
 
   /** Whether `seq` was observed already (a repeat delivery: nothing to check again). */
@@ -283,6 +292,8 @@ export class ChatChecks {
       text: `the server showed you message #${was} again as #${m.seq}`,
     });
     this.withheld(m.seq, m.seq);
+    // what came at this seq was received: history is not asked for it again
+    this.askedUpTo(m.seq);
     return true;
   }
 

@@ -78,11 +78,15 @@ export interface TranscriptOptions {
 const PAGE = 1000;
 /** Chats' checks are written at least every this many messages, and at once when a warning changes. */
 const SAVE_EVERY = 50;
+/** Warnings are written at once, then at most once a second while they keep changing. */
+const SAVE_GAP_MS = 1000;
 
 export class Transcript {
   private saved: TranscriptSaved;
   private queue: Promise<unknown> = Promise.resolve();
   private unsaved = 0;
+  private lastFlush = 0;
+  private flushTimer?: ReturnType<typeof setTimeout>;
   /** The device id this process made (no message of it can be in any history yet). */
   private madeDevice?: string;
   /** The counter reserved for each post (`chatId\nid`) this process is still trying to send. */
@@ -114,9 +118,25 @@ export class Transcript {
     return Object.values(this.saved.chats[chatId]?.warnings ?? {});
   }
 
+  /**
+   * A change of warnings written now, or (a server sending change after change) within a second:
+   * a flood of them costs one write a second, not one each. `flush` (at close) writes what waits.
+   */
+  private async flushSoon(): Promise<void> {
+    if (Date.now() - this.lastFlush >= SAVE_GAP_MS) return this.flush();
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.serial(() => this.flush()).catch(() => undefined);
+    }, SAVE_GAP_MS);
+    (this.flushTimer as { unref?: () => void }).unref?.();
+  }
+
   /** Writes the chats' checks (merged: each chat as this client has it, counters and device kept). */
   flush(): Promise<void> {
     this.unsaved = 0;
+    this.lastFlush = Date.now();
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     const chats: Record<string, ChatTranscript> = {};
     for (const id of this.dirty) chats[id] = this.saved.chats[id];
     const resolved = new Map(this.resolved);
@@ -157,7 +177,8 @@ export class Transcript {
           const keys = this.resolved.get(data.chatId) ?? new Set<string>();
           this.resolved.set(data.chatId, keys.add(c.warning.key));
         }
-      if (checks.changes.length > 0 || ++this.unsaved >= SAVE_EVERY) await this.flush();
+      if (++this.unsaved >= SAVE_EVERY) await this.flush();
+      else if (checks.changes.length > 0) await this.flushSoon();
       return { recovered, changes: checks.changes, covered };
     });
   }
@@ -216,6 +237,7 @@ export class Transcript {
       if (!moved) break;
     }
     checks.withheld(after + 1, to);
+    checks.askedUpTo(to);
   }
 
   /** This installation's device id, made and saved on first use. */
