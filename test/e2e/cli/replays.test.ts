@@ -221,8 +221,9 @@ describe('another chat\u2019s messages are refused, and a repeated one is shown 
       await c.waitFor(/alice \(rsa\): once$/);
       await c.waitFor(/alice \(rsa\): last$/);
       // stderr is another pipe: a command answered on stderr after "last" has it all in
-      c.send('nonsense');
-      await c.waitFor(/^ERR !! unknown command nonsense/);
+      // (a command, not a word: with a chat open, as the menu may reopen the last one, a word is a message)
+      c.send('switch ffffffff');
+      await c.waitFor(/^ERR !! no chat ffffffff among yours/);
       expect(
         c.lines.filter((l) =>
           /REJECTED message #1 claiming to be from alice: message [0-9a-f-]{36} was already shown/.test(l),
