@@ -1,4 +1,5 @@
-import { KeyCheckError } from './errors.js';
+import type { Api } from './api.js';
+import { ClientError, KeyCheckError } from './errors.js';
 import {
   checkPublicKey,
   type Fingerprints,
@@ -7,6 +8,8 @@ import {
   type SignatureAlgorithm,
 } from './keys.js';
 import type { KeyHandle, SignatureProvider } from './signatures.js';
+import { escapeControls } from './text.js';
+import type { UserKeys } from './user-keys.js';
 
 /** A user's four public keys (SPKI PEM), checked as registration checks them, with their fingerprints. */
 export async function checkedKeySet(
@@ -28,4 +31,31 @@ export async function checkedKeySet(
     }
   }
   return { keys, fingerprints };
+}
+
+/** The user's own fingerprints, to compare out of band. */
+export async function ownFingerprints(provider: SignatureProvider, keys: UserKeys): Promise<Fingerprints> {
+  const pub = keys.publicKeys;
+  return (await checkedKeySet(provider, pub.encryption, pub.signing)).fingerprints;
+}
+
+/**
+ * That the key store a client was given is this user's: each of its public keys' fingerprint is
+ * the one the server has registered for the user (as the page checks the files picked).
+ * Otherwise every message would be refused later, for a reason nobody could see.
+ */
+export async function checkOwnKeys(
+  api: Api,
+  provider: SignatureProvider,
+  username: string,
+  keys: UserKeys,
+): Promise<void> {
+  const res = await api.getUserKeys(username);
+  const registered = (await checkedKeySet(provider, res?.encryptionKey, res?.signingKeys)).fingerprints;
+  const mine = await ownFingerprints(provider, keys);
+  const differ = (Object.keys(mine) as (keyof Fingerprints)[]).filter((k) => mine[k] !== registered[k]);
+  if (differ.length > 0)
+    throw new ClientError(
+      `these are not ${escapeControls(username)}'s keys: the ${differ.join(', ')} key's fingerprint differs from the one registered on the server`,
+    );
 }

@@ -7,6 +7,7 @@ import type { SignatureAlgorithm } from './keys.js';
 import {
   buildCommit,
   commitRefusal,
+  commitScheme,
   type InvitedAgain,
   isMemberEnvelope,
   type PendingEpoch,
@@ -133,7 +134,7 @@ export class MemberCommits {
       this.options.onCommitRefused?.(chatId, p, reason);
       return { status: 'refused', reason };
     }
-    const alg = this.commitScheme();
+    const alg = commitScheme(this.keys, this.options.commitAlgorithm?.());
     const body = await buildCommit(this.trust.provider, {
       chatId,
       epoch: p.epoch,
@@ -288,15 +289,5 @@ export class MemberCommits {
       kept = this.options.epochs.envelope(chatId, epoch);
     }
     return isMemberEnvelope(kept) ? kept.members : undefined;
-  }
-
-  private commitScheme(): SignatureAlgorithm {
-    const chosen = this.options.commitAlgorithm?.();
-    if (chosen && this.keys.signing[chosen] !== undefined) return chosen;
-    const alg = (['ed25519', 'rsa-pss-sha256', 'dsa-sha256'] as const).find(
-      (a) => this.keys.signing[a] !== undefined,
-    );
-    if (!alg) throw new ClientError('this client has no signing key to commit a key with');
-    return alg;
   }
 }

@@ -12,6 +12,7 @@ import { ClientError, EnvelopeRefused } from './errors.js';
 import { isSignatureAlgorithm, type SignatureAlgorithm } from './keys.js';
 import type { KeyHandle, SignatureProvider } from './signatures.js';
 import { escapeControls, shortId } from './text.js';
+import type { UserKeys } from './user-keys.js';
 import { isUsername } from './validate.js';
 
 /** A members-mode envelope: wrapped and signed by the member who committed the epoch. */
@@ -234,4 +235,14 @@ export async function buildCommit(
   } finally {
     chatKey.fill(0);
   }
+}
+
+/** The scheme a commit is signed with: the user's choice if it has that key; else the first of Ed25519, RSA-PSS, DSA it has. */
+export function commitScheme(keys: UserKeys, chosen: SignatureAlgorithm | undefined): SignatureAlgorithm {
+  if (chosen && keys.signing[chosen] !== undefined) return chosen;
+  const alg = (['ed25519', 'rsa-pss-sha256', 'dsa-sha256'] as const).find(
+    (a) => keys.signing[a] !== undefined,
+  );
+  if (!alg) throw new ClientError('this client has no signing key to commit a key with');
+  return alg;
 }

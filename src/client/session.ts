@@ -1,21 +1,14 @@
 import type { Api } from './api.js';
-import { randomId } from './bytes.js';
-import type { TranscriptFields } from './canonical.js';
 import { ChatKeys } from './chat-keys.js';
 import { type Chat, checkNewChat, type Unavailable } from './chats.js';
-import { ApiError, ClientError, EnvelopeRefused, MessageRefused } from './errors.js';
-import { checkedKeySet } from './key-set.js';
+import { ClientError, EnvelopeRefused } from './errors.js';
+import { checkOwnKeys, ownFingerprints } from './key-set.js';
 import type { Fingerprints, SignatureAlgorithm } from './keys.js';
 import { MemberCommits, type MemberCommitsOptions, NEW_CHAT } from './member-commits.js';
 import type { MemberChange } from './members.js';
-import {
-  composeMessage,
-  type MessageBody,
-  type MessageData,
-  messageScheme,
-  openMessage,
-  verifyMessageSignature,
-} from './message.js';
+import type { MessageBody, MessageData } from './message.js';
+import { checkSignature, readMessage } from './reading.js';
+import { Sender } from './sending.js';
 import type { SignatureProvider } from './signatures.js';
 import type { FeedEvent } from './sse.js';
 import type { EpochStore } from './stores.js';
@@ -23,11 +16,7 @@ import { escapeControls, shortId } from './text.js';
 import { MemoryTranscriptStore, Transcript, type TranscriptStore } from './transcript.js';
 import { KeyTrust, type TrustOptions } from './trust.js';
 import type { UserKeys } from './user-keys.js';
-import { checkChat, checkEvent, checkMessage, checkUnavailable } from './validate.js';
-
-/** A post refused with 429 and a `Retry-After` of at most this many seconds is sent again (as the same message), this many times. */
-const MAX_WAIT_429_S = 5;
-const RETRIES_429 = 2;
+import { checkChat, checkEvent, checkUnavailable } from './validate.js';
 
 export interface ClientOptions
   extends TrustOptions,
@@ -61,8 +50,8 @@ export class Client {
   readonly commits: MemberCommits;
   /** Transcript integrity: this device's counters and the checks of every message received. */
   readonly transcript: Transcript;
-  /** Posts to a chat one at a time, so that this device's counters follow the chat's seqs. */
-  private readonly sending = new Map<string, Promise<unknown>>();
+  /** This user's posts (see {@link Sender}). */
+  private readonly sender: Sender;
   /** This client's own `POST /chats` under way, and the chats they made (their `chat.created` is no news). */
   private readonly creating = new Set<Promise<unknown>>();
   private readonly created = new Set<string>();
@@ -100,6 +89,8 @@ export class Client {
       store: options.transcripts ?? new MemoryTranscriptStore(),
       verify: (data) => this.verify(data, data.chatId),
     });
+    const { provider, chatKeys, commits, transcript } = this;
+    this.sender = new Sender({ api, username, keys, provider, epochs, chatKeys, commits, transcript });
   }
 
   /** Logs in and pins the server key; refused (and logged out at once) when it changed. */
@@ -144,25 +135,15 @@ export class Client {
 
   /**
    * That the key store this client was given is this user's: each of its public keys' fingerprint
-   * is the one the server has registered for the user (as the page checks the files picked).
-   * Otherwise every message would be refused later, for a reason nobody could see.
+   * is the one the server has registered for the user (see {@link checkOwnKeys}).
    */
-  async checkOwnKeys(): Promise<void> {
-    const res = await this.api.getUserKeys(this.username);
-    const registered = (await checkedKeySet(this.provider, res?.encryptionKey, res?.signingKeys))
-      .fingerprints;
-    const mine = await this.ownFingerprints();
-    const differ = (Object.keys(mine) as (keyof Fingerprints)[]).filter((k) => mine[k] !== registered[k]);
-    if (differ.length > 0)
-      throw new ClientError(
-        `these are not ${escapeControls(this.username)}'s keys: the ${differ.join(', ')} key's fingerprint differs from the one registered on the server`,
-      );
+  checkOwnKeys(): Promise<void> {
+    return checkOwnKeys(this.api, this.provider, this.username, this.keys);
   }
 
   /** The user's own fingerprints, to compare out of band. */
-  async ownFingerprints(): Promise<Fingerprints> {
-    const pub = this.keys.publicKeys;
-    return (await checkedKeySet(this.provider, pub.encryption, pub.signing)).fingerprints;
+  ownFingerprints(): Promise<Fingerprints> {
+    return ownFingerprints(this.provider, this.keys);
   }
 
   /**
@@ -260,158 +241,30 @@ export class Client {
   }
 
   /** A sealed, signed message body of this user (version 2 when given its transcript fields). */
-  compose(
-    chatId: string,
-    epoch: number,
-    key: CryptoKey,
-    text: string,
-    alg: SignatureAlgorithm,
-    transcript?: TranscriptFields,
-    id?: string,
-  ): Promise<MessageBody> {
-    const signingKey = this.keys.signing[alg];
-    if (signingKey === undefined) throw new ClientError(`this client does not sign with ${alg}`);
-    return composeMessage(this.provider, {
-      chatId,
-      epoch,
-      sender: this.username,
-      key,
-      text,
-      alg,
-      signingKey,
-      transcript,
-      id,
-    });
+  compose(...args: Parameters<Sender['compose']>): Promise<MessageBody> {
+    return this.sender.compose(...args);
   }
 
   /**
-   * Encrypts, signs and posts under the highest epoch seen; a STALE_EPOCH answer is re-encrypted
-   * under the new key and sent once more, if that key is newer and is the epoch the answer named.
-   * `id` is the message's id when it is sent again (a copy that did arrive is then refused as
-   * `DUPLICATE_MESSAGE`, never stored twice); a new one otherwise.
+   * Encrypts, signs and posts under the highest epoch seen (see {@link Sender.send}); `id` is the
+   * message's id when it is sent again, a new one otherwise.
    */
-  send(
-    chatId: string,
-    text: string,
-    alg: SignatureAlgorithm,
-    id?: string,
-  ): Promise<{ seq: number; epoch: number }> {
-    const run = (this.sending.get(chatId) ?? Promise.resolve()).then(
-      () => this.sendNow(chatId, text, alg, id),
-      () => this.sendNow(chatId, text, alg, id),
-    );
-    this.sending.set(chatId, run);
-    void run
-      .finally(() => {
-        if (this.sending.get(chatId) === run) this.sending.delete(chatId);
-      })
-      .catch(() => undefined);
-    return run;
-  }
-
-  /**
-   * One post: its counter reserved first, under the post's id: every try of it (a retry here, or
-   * the caller sending the same id again) carries that counter; a post refused for good leaves a
-   * gap (never a counter reused under another id, which would let a server fork the sender).
-   */
-  private async sendNow(chatId: string, text: string, alg: SignatureAlgorithm, id?: string) {
-    // one id for every try of this post: a retry under a new epoch is the same message
-    const postId = id ?? randomId();
-    const transcript = await this.transcript.next(chatId, postId);
-    try {
-      const sent = await this.post(chatId, text, alg, transcript, postId);
-      this.transcript.sent(chatId, postId);
-      return sent;
-    } catch (error) {
-      if (error instanceof ApiError && error.code === 'DUPLICATE_MESSAGE')
-        this.transcript.sent(chatId, postId);
-      throw error;
-    }
-  }
-
-  private async post(
-    chatId: string,
-    text: string,
-    alg: SignatureAlgorithm,
-    transcript: TranscriptFields,
-    id: string,
-    tries = 0,
-  ): Promise<{ seq: number; epoch: number }> {
-    let epoch = this.options.epochs.highestEpoch(chatId);
-    const { chatKeys } = this;
-    let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
-    if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
-    const post = async (e: number, k: CryptoKey) =>
-      this.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, transcript, id));
-    try {
-      return { ...(await post(epoch, key)), epoch };
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 429 && tries < RETRIES_429) {
-        const wait = error.retryAfter;
-        // a limit that passes soon: the same message (id and counter) once it has
-        if (wait !== undefined && wait <= MAX_WAIT_429_S) {
-          await new Promise((resolve) => setTimeout(resolve, wait * 1000));
-          return this.post(chatId, text, alg, transcript, id, tries + 1);
-        }
-      }
-      if (error instanceof ApiError && error.code === 'INVALID_PREV' && transcript.prev) {
-        // prev named a message the chat does not have (a forged seq saved before): one it confirms
-        const prev = await this.transcript.prevAfterRefusal(chatId, transcript.prev.seq);
-        return this.post(chatId, text, alg, { ...transcript, prev }, id, tries);
-      }
-      if (error instanceof ApiError && error.code === 'REKEY_PENDING') {
-        // members mode: make the waiting key if this user may, then send under it
-        const outcome = await this.commits.commitPending(chatId);
-        if (outcome.status !== 'committed' && outcome.status !== 'lost')
-          throw new ClientError(
-            `chat ${shortId(chatId)}: a new key waits for another member to make it; send again shortly`,
-          );
-        const current = await chatKeys.currentKey(chatId);
-        return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
-      }
-      if (!(error instanceof ApiError) || error.code !== 'STALE_EPOCH') throw error;
-      const named = /\bepoch (\d+)\b/.exec(error.detail);
-      const current = await chatKeys.currentKey(chatId, named ? Number(named[1]) : undefined);
-      if (current.epoch <= epoch)
-        throw new EnvelopeRefused(
-          `chat ${shortId(chatId)}: the server called epoch ${epoch} stale but offers epoch ${current.epoch}`,
-        );
-      return { ...(await post(current.epoch, current.key)), epoch: current.epoch };
-    }
+  send(...args: Parameters<Sender['send']>): ReturnType<Sender['send']> {
+    return this.sender.send(...args);
   }
 
   /**
    * Verifies that the message is of the chat being shown and the sender's signature (against a
    * peer's keys fetched and pinned, this user's own), then decrypts. Showing each (chatId, id) once is the caller's view's job.
    */
-  async read(data: MessageData, chatId: string): Promise<string> {
-    await this.checkSignature(data, chatId);
-    const epoch = data.message.epoch;
-    // A refused envelope is the reason shown; a key that does not exist for us is "predates you".
-    const key = Number.isSafeInteger(epoch) ? await this.chatKeys.chatKey(data.chatId, epoch) : undefined;
-    if (!key)
-      throw new MessageRefused(
-        `no key for epoch ${escapeControls(String(epoch))} of this chat (it predates you)`,
-      );
-    return openMessage(key, data);
-  }
-
-  /** The shape, the chat and the sender's signature of a message; throws {@link MessageRefused}. */
-  private async checkSignature(data: MessageData, chatId: string): Promise<void> {
-    checkMessage(data); // the shape first: a malformed one is refused
-    const alg = messageScheme(data, chatId);
-    // this user's own messages (sent from another device) under its own keys, not a fetched copy
-    const signingKey = await this.chatKeys.signingKeyOf(data.sender, alg, data.receivedAt);
-    if (!(await verifyMessageSignature(this.provider, signingKey, data)))
-      throw new MessageRefused(
-        `the ${alg} signature does not verify against ${escapeControls(data.sender)}'s key`,
-      );
+  read(data: MessageData, chatId: string): Promise<string> {
+    return readMessage(this, data, chatId);
   }
 
   /** Whether the message is well-formed, of the chat, and signed by its sender (nothing decrypted). */
   async verify(data: MessageData, chatId: string): Promise<boolean> {
     try {
-      await this.checkSignature(data, chatId);
+      await checkSignature(this, data, chatId);
       return true;
     } catch {
       return false;

@@ -47,6 +47,8 @@ export default fp(
       changes
         .completeRemovals()
         .catch((err) => app.log.error({ err }, 'completing removals failed'))
+        .then(() => changes.completeRekeys())
+        .catch((err) => app.log.error({ err }, 'new epochs after a key change failed'))
         .finally(() => {
           sweeping = false;
         });

@@ -13,6 +13,7 @@ import type { UserRecord } from '../store/user-types.js';
 import type { Accounts } from './accounts.js';
 import type { Chats } from './chats.js';
 import { chatEvent, publishEvents } from './events.js';
+import { keyChangeEpochs } from './key-change-epochs.js';
 import type { KeyRewrapper } from './key-escrow.js';
 import { addressKey } from './limiter.js';
 import { checkedKeys, checkPassword, fingerprintsOf, type NewKeys } from './new-keys.js';
@@ -78,6 +79,7 @@ export function createAccountChanges({
   audit = () => {},
   onError = () => {},
 }: AccountChangesDeps) {
+  const epochs = keyChangeEpochs({ store, chats, rewrap, onError });
   const resetFailures = counter('reset-failures-address', failuresPerAddress, FAILURE_WINDOW_MS);
 
   /** Ends every session of `username` but `keep`: revoked, and their streams closed on every instance. */
@@ -96,7 +98,10 @@ export function createAccountChanges({
     return [...names];
   }
 
-  /** Stores the new keys and the change, tells everyone concerned, and gives every chat a new epoch. */
+  /**
+   * Stores the new keys and the change (marking the user's chats for new epochs) and tells everyone
+   * concerned; the caller then makes the epochs ({@link KeyChangeEpochs.afterChange}).
+   */
   async function changeKeys(
     user: UserRecord,
     keys: PublicKeySet,
@@ -129,15 +134,8 @@ export function createAccountChanges({
     await bus.publish({ kind: 'user-changed', username });
     await publishEvents(bus, [stored]);
     audit('keys.changed', { username, by: change.by });
-    for (const chatId of chatIds) {
-      try {
-        const rekeyed = await chats.rekey(chatId, username);
-        if (rekeyed?.keyMode === 'server') await rewrap(chatId, rekeyed.earlier, username);
-      } catch (error) {
-        onError(error, { chatId, username });
-      }
-    }
-    return { username, fingerprints };
+    const changed: UserRecord = { ...user, keys, keyChanges: [...(user.keyChanges ?? []), full] };
+    return { username, fingerprints, changed };
   }
 
   async function currentUser(username: string): Promise<UserRecord> {
@@ -148,6 +146,9 @@ export function createAccountChanges({
 
   return {
     endSessions,
+
+    /** The jobs: new epochs a key change has not made yet (a chat's rekey failed). */
+    completeRekeys: epochs.completeRekeys,
 
     async changePassword(session: Session, currentPassword: string, newPassword: string, ip: string) {
       checkPassword(newPassword);
@@ -184,10 +185,12 @@ export function createAccountChanges({
         throw new Errors.BAD_SIGNATURE(
           `continuity does not verify under your current ${alg} key over the new keys' fingerprints.`,
         );
-      return changeKeys(user, keys, {
+      const { changed, ...answer } = await changeKeys(user, keys, {
         continuity: { signatureAlgorithm: alg, signature, issuedAt },
         by: 'user',
       });
+      await epochs.afterChange(changed);
+      return answer;
     },
 
     /**
@@ -222,17 +225,19 @@ export function createAccountChanges({
           passwordHash = await accounts.hashNewPassword(input.newPassword);
         }
         const code = { codeHash: hash, now: timestamp() };
-        const changed = await changeKeys(
+        const { changed, ...answer } = await changeKeys(
           user,
           keys,
           { continuity: null, by: 'administrator' },
           passwordHash,
           code,
         );
+        // whoever held the old keys is out before any new epoch is made
         const ended = await endSessions(username);
         audit('keys.reset', { username, sessionsEnded: ended });
         await resetFailures.give(address).catch(() => {});
-        return changed;
+        await epochs.afterChange(changed);
+        return answer;
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode;
         if (!(status !== undefined && status >= 400 && status < 500))

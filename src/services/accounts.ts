@@ -1,22 +1,15 @@
-import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import { type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import { localCounter } from '../bus/memory-counters.js';
 import type { SharedCounter } from '../bus/types.js';
-import {
-  canonicalPem,
-  checkPublicKeySet,
-  fingerprint,
-  type PublicKeySet,
-  SIGNATURE_ALGORITHMS,
-  type SignatureAlgorithm,
-} from '../crypto/keys.js';
+import { checkPublicKeySet, type PublicKeySet, type SignatureAlgorithm } from '../crypto/keys.js';
 import { timestamp } from '../crypto/time.js';
 import { Errors, rateLimited } from '../errors.js';
-import type { KeyChange } from '../store/account-types.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
 import { type Metrics, NO_METRICS, resultOf } from '../util/metrics.js';
+import { publicKeyCache } from './key-cache.js';
 import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
@@ -37,15 +30,6 @@ export function checkNewPassword(password: string): void {
   if ([...password].length < MIN_PASSWORD_LENGTH) {
     throw new RegistrationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
-}
-
-interface ParsedKeys {
-  encryption: KeyObject;
-  signing: Record<SignatureAlgorithm, KeyObject>;
-  fingerprints: Record<'encryption' | SignatureAlgorithm, string>;
-  pems: PublicKeySet;
-  removed: boolean;
-  changes: KeyChange[];
 }
 
 export interface AccountsDeps {
@@ -107,58 +91,7 @@ export function createAccounts({
   // lower-cost hash also pays one comparison at the configured cost. (A hash at a higher cost than
   // the configured one still takes longer to fail: lowering BCRYPT_COST shows who has not logged in.)
   const dummyHash = hasher.hash(randomBytes(16).toString('hex'), bcryptCost);
-  // Public keys are parsed once per change: a change (here or on another instance: the bus says)
-  // forgets them, and a read that began before a change is not kept.
-  const keyCache = new Map<string, ParsedKeys>();
-  const forgottenAt = new Map<string, number>();
-  let generations = 0;
-  let clearedAt = 0;
-
-  function forget(username?: string): void {
-    generations += 1;
-    if (username === undefined) {
-      keyCache.clear();
-      clearedAt = generations;
-    } else {
-      keyCache.delete(username);
-      forgottenAt.set(username, generations);
-    }
-  }
-
-  async function keysOf(username: string): Promise<ParsedKeys | undefined> {
-    const cached = keyCache.get(username);
-    if (cached) return cached;
-    const started = generations;
-    const user = await store.getUser(username);
-    if (!user) return undefined;
-    const signing = Object.fromEntries(
-      SIGNATURE_ALGORITHMS.map((alg) => [alg, createPublicKey(user.keys.signing[alg])]),
-    ) as Record<SignatureAlgorithm, KeyObject>;
-    const encryption = createPublicKey(user.keys.encryption);
-    const parsed: ParsedKeys = {
-      encryption,
-      signing,
-      // served as canonical SPKI PEM, also for keys stored before registration re-exported them
-      pems: {
-        encryption: canonicalPem(encryption),
-        signing: {
-          'rsa-pss-sha256': canonicalPem(signing['rsa-pss-sha256']),
-          'dsa-sha256': canonicalPem(signing['dsa-sha256']),
-          ed25519: canonicalPem(signing.ed25519),
-        },
-      },
-      fingerprints: {
-        encryption: fingerprint(encryption),
-        'rsa-pss-sha256': fingerprint(signing['rsa-pss-sha256']),
-        'dsa-sha256': fingerprint(signing['dsa-sha256']),
-        ed25519: fingerprint(signing.ed25519),
-      },
-      removed: !!user.removedAt,
-      changes: user.keyChanges ?? [],
-    };
-    if ((forgottenAt.get(username) ?? 0) <= started && clearedAt <= started) keyCache.set(username, parsed);
-    return parsed;
-  }
+  const { keysOf, forget } = publicKeyCache(store);
 
   /**
    * The record a registration stores, after every check (username, password rules, public keys:

@@ -31,6 +31,13 @@ export interface AccountStore {
   pendingRemovals(): Promise<string[]>;
   /** The removal of `username` is complete: every chat left. */
   removalDone(username: string): Promise<void>;
+  /**
+   * Users whose key change (`replaceKeys` marks it) may have left a chat on an epoch their old
+   * keys open: the jobs give each such chat its new epoch.
+   */
+  pendingRekeys(): Promise<string[]>;
+  /** Every chat of `username` has an epoch made after the change to `keys` (a later change keeps the mark). */
+  rekeyDone(username: string, keys: PublicKeySet): Promise<void>;
   /** Makes (or replaces) the reset code of `username`. */
   putResetCode(code: ResetCode): Promise<void>;
   getResetCode(username: string): Promise<ResetCode | undefined>;

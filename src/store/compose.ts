@@ -84,6 +84,8 @@ export abstract class ComposedStore implements Store {
   readonly markRemoved: AccountStore['markRemoved'] = (...a) => this.accounts.markRemoved(...a);
   readonly pendingRemovals: AccountStore['pendingRemovals'] = (...a) => this.accounts.pendingRemovals(...a);
   readonly removalDone: AccountStore['removalDone'] = (...a) => this.accounts.removalDone(...a);
+  readonly pendingRekeys: AccountStore['pendingRekeys'] = (...a) => this.accounts.pendingRekeys(...a);
+  readonly rekeyDone: AccountStore['rekeyDone'] = (...a) => this.accounts.rekeyDone(...a);
   readonly putResetCode: AccountStore['putResetCode'] = (...a) => this.accounts.putResetCode(...a);
   readonly getResetCode: AccountStore['getResetCode'] = (...a) => this.accounts.getResetCode(...a);
   readonly useResetCode: AccountStore['useResetCode'] = (...a) => this.accounts.useResetCode(...a);

@@ -213,6 +213,10 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
   `,
+  // 11: a key change whose new epochs are not all made yet (a chat's rekey failed): the jobs retry
+  `
+  ALTER TABLE users ADD COLUMN rekey_pending INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /**
@@ -426,5 +430,9 @@ export const PG_MIGRATIONS: string[] = [
   // 10: as SQLite's 10 (a user's session generation)
   `
   ALTER TABLE users ADD COLUMN session_generation BIGINT NOT NULL DEFAULT 0;
+  `,
+  // 11: as SQLite's 11 (a key change's new epochs still to make)
+  `
+  ALTER TABLE users ADD COLUMN rekey_pending BOOLEAN NOT NULL DEFAULT false;
   `,
 ];

@@ -213,3 +213,37 @@ describe('no import circles in src/, cli/ and web/src/', () => {
     expect(KNOWN_CIRCLES.filter((c) => !circles(graph).includes(c))).toEqual([]);
   });
 });
+
+// One job per file: a file past this many lines holds more than one, and is split by job. The
+// contract types are generated from openapi.yaml, and the migrations are the schema's history.
+const MAX_LINES = 300;
+const GENERATED = new Set(['src/contract/openapi.ts', 'src/store/migrations.ts']);
+
+/** Source files (not tests) over `max` lines, as paths from the root with their counts. */
+function longFiles(files: string[], max: number): string[] {
+  return files
+    .map((file) => ({ name: path.relative(ROOT, file).split(path.sep).join('/'), file }))
+    .filter(({ name }) => !GENERATED.has(name))
+    .map(({ name, file }) => ({ name, lines: readFileSync(file, 'utf8').split('\n').length - 1 }))
+    .filter(({ lines }) => lines > max)
+    .map(({ name, lines }) => `${name} (${lines} lines)`);
+}
+
+describe('file sizes', () => {
+  const everySource = () =>
+    ['src', 'cli', 'web/src', 'bench', 'scripts'].flatMap((dir) => sources(path.join(ROOT, dir)));
+
+  it(`keeps every source file at ${MAX_LINES} lines or fewer, the generated contract and the migrations aside`, () => {
+    expect(longFiles(everySource(), MAX_LINES)).toEqual([]);
+  });
+
+  it('names a file past the limit, and only such a file', () => {
+    const files = everySource().filter(
+      (f) => !GENERATED.has(path.relative(ROOT, f).split(path.sep).join('/')),
+    );
+    const longest = Math.max(...files.map((f) => readFileSync(f, 'utf8').split('\n').length - 1));
+    expect(longFiles(files, longest)).toEqual([]);
+    expect(longFiles(files, longest - 1)).toHaveLength(1);
+    expect(longFiles([path.join(SRC, 'contract/openapi.ts')], 1)).toEqual([]);
+  });
+});

@@ -1,4 +1,5 @@
 import type { KeyEnvelope } from '../../crypto/envelope.js';
+import type { PublicKeySet } from '../../crypto/keys.js';
 import type { AccountStore, KeyUpdate, ResetCode, RevokedSession } from '../account-types.js';
 import type { StoredEvent } from '../message-types.js';
 import { toRegistrationCode } from '../rows.js';
@@ -71,7 +72,7 @@ export class PostgresAccounts extends PoolQueries implements AccountStore {
       if (code && !(await this.useCode(update.username, code.codeHash, code.now, client))) return undefined;
       const changes = [...JSON.parse(row.key_changes as string), update.change];
       await this.exec(
-        'UPDATE users SET keys = $1, key_changes = $2, password_hash = COALESCE($3, password_hash) WHERE username = $4',
+        'UPDATE users SET keys = $1, key_changes = $2, password_hash = COALESCE($3, password_hash), rekey_pending = true WHERE username = $4',
         [JSON.stringify(update.keys), JSON.stringify(changes), update.passwordHash ?? null, update.username],
         client,
       );
@@ -95,6 +96,18 @@ export class PostgresAccounts extends PoolQueries implements AccountStore {
 
   async removalDone(username: string): Promise<void> {
     await this.exec('UPDATE users SET removal_pending = false WHERE username = $1', [username]);
+  }
+
+  async pendingRekeys(): Promise<string[]> {
+    const rows = await this.rows('SELECT username FROM users WHERE rekey_pending');
+    return rows.map((r) => r.username as string);
+  }
+
+  async rekeyDone(username: string, keys: PublicKeySet): Promise<void> {
+    await this.exec('UPDATE users SET rekey_pending = false WHERE username = $1 AND keys = $2', [
+      username,
+      JSON.stringify(keys),
+    ]);
   }
 
   async putResetCode(code: ResetCode): Promise<void> {

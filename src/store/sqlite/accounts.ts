@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { KeyEnvelope } from '../../crypto/envelope.js';
+import type { PublicKeySet } from '../../crypto/keys.js';
 import type { AccountStore, KeyUpdate, ResetCode, RevokedSession } from '../account-types.js';
 import type { StoredEvent } from '../message-types.js';
 import { type Row, toRegistrationCode } from '../rows.js';
@@ -64,7 +65,7 @@ export class SqliteAccounts implements AccountStore {
       const changes = [...JSON.parse(row.key_changes as string), update.change];
       this.db
         .prepare(
-          'UPDATE users SET keys = ?, key_changes = ?, password_hash = COALESCE(?, password_hash) WHERE username = ?',
+          'UPDATE users SET keys = ?, key_changes = ?, password_hash = COALESCE(?, password_hash), rekey_pending = 1 WHERE username = ?',
         )
         .run(
           JSON.stringify(update.keys),
@@ -94,6 +95,17 @@ export class SqliteAccounts implements AccountStore {
 
   async removalDone(username: string): Promise<void> {
     this.db.prepare('UPDATE users SET removal_pending = 0 WHERE username = ?').run(username);
+  }
+
+  async pendingRekeys(): Promise<string[]> {
+    const rows = this.db.prepare('SELECT username FROM users WHERE rekey_pending = 1').all() as Row[];
+    return rows.map((r) => r.username as string);
+  }
+
+  async rekeyDone(username: string, keys: PublicKeySet): Promise<void> {
+    this.db
+      .prepare('UPDATE users SET rekey_pending = 0 WHERE username = ? AND keys = ?')
+      .run(username, JSON.stringify(keys));
   }
 
   async putResetCode(code: ResetCode): Promise<void> {
