@@ -3,7 +3,7 @@ import { ChatKeys } from './chat-keys.js';
 import { type Chat, checkNewChat, type Unavailable } from './chats.js';
 import { ClientError, EnvelopeRefused } from './errors.js';
 import { checkOwnKeys, ownFingerprints } from './key-set.js';
-import type { Fingerprints, SignatureAlgorithm } from './keys.js';
+import type { Fingerprints } from './keys.js';
 import { MemberCommits, type MemberCommitsOptions, NEW_CHAT } from './member-commits.js';
 import type { MemberChange } from './members.js';
 import type { MessageBody, MessageData } from './message.js';
