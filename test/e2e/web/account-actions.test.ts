@@ -3,29 +3,15 @@
  * keys under Account, and Reset my account with a code on the login screen, each against the real
  * server, with its refusals; peers on the client library.
  */
-import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Api,
-  Client,
-  importUserKeys,
-  KeyChangedError,
-  keyStoreFingerprints,
-  MemoryStores,
-  type MessageData,
-  resetKeys,
-} from '../../../src/client/index.js';
-import { nodeSignatures } from '../../../src/client/node/index.js';
+import { Api, KeyChangedError, type MessageData, resetKeys } from '../../../src/client/index.js';
 import { generateKeyPairSet } from '../../../src/crypto/keys.js';
-import { readKeyStore } from '../../../src/crypto/keystore.js';
 import { makeResetCode } from '../../../src/services/account-changes.js';
 import { Api as SpecApi } from '../../support/client.js';
 import { PASSWORD, tempDir } from '../../support/helper.js';
-import { followed } from '../../support/library.js';
 import {
   browser,
   connected,
@@ -38,8 +24,14 @@ import {
   start,
   useWebFixture,
 } from '../../support/web.js';
+import {
+  downloadedKeyStore,
+  keysSetAside,
+  libraryPeer,
+  loginElsewhere,
+  openAccount,
+} from '../../support/web-accounts.js';
 
-const run = promisify(execFile);
 /** Key generation in the page (RSA-3072 twice, DSA-2048 in BigInt) under a loaded machine. */
 const KEYGEN_MS = 180_000;
 
@@ -54,82 +46,23 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Another session of `username` (a terminal, say), on the spec-checking caller. */
-async function otherSession(username: string, password = PASSWORD): Promise<SpecApi> {
-  const api = new SpecApi(server.url);
-  const res = await api.call('login', { body: { username, password } });
-  expect(res.status).toBe(200);
-  api.token = res.body.token;
-  return api;
-}
+const otherSession = (username: string, password?: string) => loginElsewhere(server, username, password);
 const answers = async (api: SpecApi) => (await api.call('listChats')).status;
-
-/** A peer on the client library, with the fixture's key store, following its stream. */
 async function peer(username: string) {
-  const provider = nodeSignatures();
-  const stores = new MemoryStores();
-  const client = await Client.login({
-    api: new Api({ server: server.url }),
-    username,
-    password: PASSWORD,
-    keys: await importUserKeys(await readKeyStore(path.join(server.keysDir, 'users', username)), provider),
-    provider,
-    pins: stores,
-    epochs: stores,
-  });
-  const feed = followed(client.api, (event) => client.commits.handleKeyEvent(event).then(() => {}));
-  feed.done.catch(() => {});
-  await feed.open;
-  closers.push(
-    () => client.close(),
-    () => feed.close(),
-  );
-  return { client, feed };
+  const p = await libraryPeer(server, username);
+  closers.push(p.close);
+  return p;
 }
-
-const openAccount = async (page: Page) => {
-  await page.getByRole('button', { name: 'Account' }).click();
-  return page.getByRole('dialog', { name: /^Account / });
-};
-
 const registered = async (username: string) => (await server.app.store.getUser(username))?.keys;
-
-/** What the page kept in IndexedDB under `key` (keyring.ts), as a JSON-safe summary: how many sets. */
-function keptSets(page: Page, key: string) {
-  return page.evaluate(
-    (k) =>
-      new Promise<number | undefined>((resolve, reject) => {
-        const open = indexedDB.open('securechat');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const get = open.result.transaction('kv').objectStore('kv').get(k);
-          get.onerror = () => reject(get.error);
-          get.onsuccess = () => resolve(Array.isArray(get.result) ? get.result.length : undefined);
-        };
-      }),
-    key,
-  );
-}
-
-/** The key store the page offers, downloaded and unpacked as a terminal would: its fingerprints. */
+/** The key store offered, downloaded: it is named for the user; its fingerprints. */
 async function downloaded(page: Page, username: string, name: string) {
-  const [download] = await Promise.all([
-    page.waitForEvent('download'),
-    page.getByRole('button', { name: 'Download key store' }).click(),
-  ]);
-  expect(download.suggestedFilename()).toBe(`${username}-keystore.tar`);
-  const dir = path.join(work, name);
-  await run('mkdir', ['-p', dir]);
-  await download.saveAs(path.join(dir, 'keystore.tar'));
-  await run('tar', ['-xf', path.join(dir, 'keystore.tar'), '-C', dir]);
-  return keyStoreFingerprints(await readKeyStore(path.join(dir, 'users', username)));
+  const got = await downloadedKeyStore(page, username, path.join(work, name));
+  expect(got.name).toBe(`${username}-keystore.tar`);
+  return got.fingerprints;
 }
-
-const served = async (username: string) => {
-  const api = new SpecApi(server.url);
-  api.token = (await otherSession('bob')).token;
-  return (await api.call('getUserKeys', { params: { username } })).body;
-};
+/** A user's keys as the server serves them (with `changes`). */
+const served = async (username: string) =>
+  (await (await otherSession('bob')).call('getUserKeys', { params: { username } })).body;
 
 describe.skipIf(!haveChromium)('the account actions of the page', { timeout: 400_000 }, () => {
   it('Change password: a wrong current password is said and changes nothing; the right one ends the other sessions only', async () => {
@@ -223,7 +156,7 @@ describe.skipIf(!haveChromium)('the account actions of the page', { timeout: 400
       .filter({ hasText: /^Keys not replaced: the password is wrong \(.+\)$/ })
       .waitFor({ timeout: KEYGEN_MS });
     expect(await registered('alice')).toEqual(before);
-    expect(await keptSets(alice.page, 'keys-replaced/alice')).toBeUndefined();
+    expect(await keysSetAside(alice.page, 'alice')).toBeUndefined();
 
     // the right one: the keys already made are registered, and offered with what peers will see
     await part.getByLabel('Your password').fill(PASSWORD);
@@ -236,7 +169,7 @@ describe.skipIf(!haveChromium)('the account actions of the page', { timeout: 400
     expect(now.changes.at(-1)).toMatchObject({ by: 'user' });
     expect(now.changes.at(-1).previous.fingerprints).not.toEqual(now.fingerprints);
     expect(await downloaded(alice.page, 'alice', 'alice-new')).toEqual(now.fingerprints);
-    expect(await keptSets(alice.page, 'keys-replaced/alice')).toBe(1);
+    expect(await keysSetAside(alice.page, 'alice')).toBe(1);
     await alice.page.getByRole('button', { name: 'Continue' }).click();
     await connected(alice.page);
     await send(alice, 'said with the new keys', 'rsa-pss-sha256');
