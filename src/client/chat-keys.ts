@@ -7,9 +7,9 @@ import {
   type EnvelopeExpectation,
   importChatKey,
   openEnvelope,
-  unwrapChatKeyBytes,
 } from './envelope.js';
 import { ApiError, ClientError, EnvelopeRefused } from './errors.js';
+import { decryptionKeys, unwrapWithAny } from './former-keys.js';
 import type { SignatureAlgorithm } from './keys.js';
 import {
   checkCommitter,
@@ -89,7 +89,7 @@ export class ChatKeys {
         highest: () => this.highest(expected.chatId),
         username: this.username,
         serverKey,
-        encryptionKey: this.keys.encryption,
+        encryptionKey: decryptionKeys(this.keys),
       });
     }
     const key = await importChatKey(bytes);
@@ -168,7 +168,7 @@ export class ChatKeys {
     this.checkStillNew(envelope, expected);
     let bytes: Bytes;
     try {
-      bytes = await unwrapChatKeyBytes(this.keys.encryption, envelope.wrappedKey);
+      bytes = await unwrapWithAny(decryptionKeys(this.keys), envelope.wrappedKey);
     } catch {
       throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
     }

@@ -184,7 +184,8 @@ export async function openEnvelope(
     highest: number | (() => number);
     username: string;
     serverKey: CryptoKey;
-    encryptionKey: CryptoKey;
+    /** The user's key; several (former-keys.ts): the first that opens it. */
+    encryptionKey: CryptoKey | readonly CryptoKey[];
   },
 ): Promise<Bytes> {
   const highest = () => (typeof context.highest === 'function' ? context.highest() : context.highest);
@@ -193,9 +194,13 @@ export async function openEnvelope(
   if (!(await verifyEnvelopeSignature(context.serverKey, envelope)))
     throw new EnvelopeRefused(`chat ${chat} epoch ${envelope.epoch}: the server signature does not verify`);
   checkNotOlder(expected, envelope.epoch, highest());
-  try {
-    return await unwrapChatKeyBytes(context.encryptionKey, envelope.wrappedKey);
-  } catch {
-    throw new EnvelopeRefused(`chat ${chat} epoch ${envelope.epoch}: it does not unwrap with your key`);
+  const keys = context.encryptionKey;
+  for (const key of Array.isArray(keys) ? keys : [keys as CryptoKey]) {
+    try {
+      return await unwrapChatKeyBytes(key, envelope.wrappedKey);
+    } catch {
+      // the next key (one a key change replaced), if any
+    }
   }
+  throw new EnvelopeRefused(`chat ${chat} epoch ${envelope.epoch}: it does not unwrap with your key`);
 }

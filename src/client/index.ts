@@ -13,6 +13,7 @@ export * from './dsa.js';
 export * from './dsa-keygen.js';
 export * from './envelope.js';
 export * from './errors.js';
+export * from './former-keys.js';
 export { ROUTES } from './http.js';
 export * from './key-change.js';
 export * from './key-set.js';

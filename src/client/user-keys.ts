@@ -8,6 +8,8 @@ export interface UserKeys {
   /** The schemes this client can sign with (a browser has no DSA signing). */
   signing: Partial<Record<SignatureAlgorithm, KeyHandle>>;
   publicKeys: { encryption: string; signing: Record<SignatureAlgorithm, string> };
+  /** Encryption keys this user had before a key change, newest first: tried on what `encryption` cannot open. */
+  former?: CryptoKey[];
 }
 
 export async function importUserKeys(pems: PemKeyPairSet, provider: SignatureProvider): Promise<UserKeys> {

@@ -1,6 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { PASSWORD, startServer, type TestServer } from './helper.js';
 
@@ -97,6 +103,18 @@ export async function logIn(page: Page, user: string, password = PASSWORD): Prom
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('button', { name: 'Log out' }).waitFor();
+}
+
+/**
+ * A new page of `context` (whose routes and scripts a test set up first), logged in as `user`
+ * with the user's key store picked; not waited on to connect (a test may have cut its stream).
+ */
+export async function pageWithKeys(context: BrowserContext, server: TestServer, user: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await logIn(page, user);
+  await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, user));
+  return page;
 }
 
 /** Logs in, picks the key store, and waits for the stream to be connected. */

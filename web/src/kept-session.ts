@@ -5,6 +5,8 @@
  * docs/web-client.md, "What the page keeps".
  */
 
+import type { Api } from '../../src/client/index.js';
+
 /** The hashed URL of the service worker's bundle, set by web/build.ts at build time. */
 declare const SECURECHAT_SESSION_WORKER: string;
 
@@ -92,3 +94,28 @@ export function keepSession(session: KeptSession | undefined): void {
 
 export const keptChat = (): string | undefined => sessionStorage.getItem(OPEN_CHAT) ?? undefined;
 export const keepChat = (chatId: string): void => sessionStorage.setItem(OPEN_CHAT, chatId);
+
+/**
+ * Closing the tab (or leaving the page) revokes the token, and a reload keeps it: `pagehide` cannot
+ * tell the two apart, so the token goes to the service worker (below), which revokes it
+ * shortly after unless this tab's page comes back and says so. Without a service worker, a keepalive
+ * request revokes it at once (a reload then logs out). A page restored from the back-forward cache
+ * starts again, as a reload.
+ */
+export function revokeOnLeave(current: () => Api | undefined): void {
+  addEventListener('pagehide', () => {
+    const api = current();
+    if (!api?.token) return;
+    if (leaving(api.token)) return;
+    keepSession(undefined);
+    fetch(`${api.server}/auth/logout`, {
+      method: 'POST',
+      keepalive: true,
+      headers: { authorization: `Bearer ${api.token}` },
+    }).catch(() => undefined);
+    api.token = undefined;
+  });
+  addEventListener('pageshow', (event) => {
+    if (event.persisted) location.reload();
+  });
+}

@@ -9,12 +9,15 @@ import {
   fingerprint,
   importEncryptionKey,
   importPrivatePem,
+  importUserKeys,
   type KeyHandle,
+  keyStoreFingerprints,
+  type PemKeyPairSet,
   pemToDer,
   type SignatureProvider,
   type UserKeys,
 } from '../../src/client/index.js';
-import { idbDelete, idbGet, idbPut } from './db.js';
+import { idbDelete, idbGet, idbPut, idbUpdate } from './db.js';
 
 /**
  * The private keys the page uses, by file name in the key store folder (`keys/users/<name>/`).
@@ -43,6 +46,8 @@ interface Kept {
 }
 
 const storeKey = (username: string) => `keys/${username}`;
+/** Key sets a key change replaced (newest first), kept aside as the CLI keeps `replaced-<time>/`. */
+const asideKey = (username: string) => `keys-replaced/${username}`;
 
 /**
  * Whether a private key (already imported non-extractable) belongs to the registered public key:
@@ -170,7 +175,7 @@ export async function loadKeyStore(
     publicKeys: server.publicKeys,
   };
   await idbPut(storeKey(username), { keys, fingerprints: server.fingerprints } satisfies Kept);
-  return keys;
+  return { ...keys, former: await formerKeys(username) };
 }
 
 /**
@@ -184,9 +189,36 @@ export async function keptKeys(username: string, api: Api, provider: SignaturePr
   // all four: the DSA key too, which no private key here vouches for (pinned when first kept)
   const differ = FINGERPRINT_KEYS.filter((p) => kept.fingerprints[p] !== server.fingerprints[p]);
   if (differ.length) throw mismatch(username, differ);
-  return { ...kept.keys, publicKeys: server.publicKeys };
+  return { ...kept.keys, publicKeys: server.publicKeys, former: await formerKeys(username) };
 }
 
-export function forgetKeys(username: string): Promise<void> {
-  return idbDelete(storeKey(username));
+/** The encryption keys of the key sets set aside, newest first (what was wrapped for them opens). */
+async function formerKeys(username: string): Promise<CryptoKey[]> {
+  return ((await idbGet<Kept[]>(asideKey(username))) ?? []).map((set) => set.keys.encryption);
+}
+
+/**
+ * After a key change the server accepted: the key set kept for this user until now goes aside
+ * (still used to open what was wrapped for it), and the new one, made in this page, is kept as a
+ * picked key store is (non-extractable; the server's answer named exactly its fingerprints).
+ * Answers the keys to use now, the set aside among their `former`.
+ */
+export async function keepNewKeys(
+  username: string,
+  pems: PemKeyPairSet,
+  provider: SignatureProvider,
+): Promise<UserKeys> {
+  const keys = await importUserKeys(pems, provider);
+  const fingerprints = await keyStoreFingerprints(pems);
+  const old = await idbGet<Kept>(storeKey(username));
+  if (old && !FINGERPRINT_KEYS.every((k) => old.fingerprints[k] === fingerprints[k]))
+    await idbUpdate<Kept[]>(asideKey(username), (sets) => [old, ...(sets ?? [])]);
+  await idbPut(storeKey(username), { keys, fingerprints } satisfies Kept);
+  return { ...keys, former: await formerKeys(username) };
+}
+
+/** This user's keys here, the ones set aside by a key change too. */
+export async function forgetKeys(username: string): Promise<void> {
+  await idbDelete(storeKey(username));
+  await idbDelete(asideKey(username));
 }

@@ -2,11 +2,19 @@
  * The Secure Chat web client: log in, load the key store, then chat. All cryptography happens
  * here, in the page, through the client library (src/client/), exactly as the CLI does it.
  */
-import { Api, browserSignatures, showControlsAs, type UserKeys } from '../../src/client/index.js';
+import {
+  Api,
+  browserSignatures,
+  type PemKeyPairSet,
+  showControlsAs,
+  type UserKeys,
+} from '../../src/client/index.js';
+import { accountActions, type PageControl, wasReset } from './account.js';
 import { Attention, notificationSettings } from './attention.js';
 import { h, reason, replace } from './dom.js';
-import { keepChat, keepSession, keepSessions, keptChat, keptSession, leaving } from './kept-session.js';
+import { keepChat, keepSession, keepSessions, keptChat, keptSession, revokeOnLeave } from './kept-session.js';
 import { forgetKeys, keptKeys, loadKeyStore } from './keyring.js';
+import { accountDialog } from './panels/account.js';
 import { ChatPanel } from './panels/chat.js';
 import { chatsPanel } from './panels/chats.js';
 import { forgetDialog, type Undownloaded } from './panels/forget.js';
@@ -20,8 +28,10 @@ import {
   pickedKeyFiles,
   registerPanel,
 } from './panels/register.js';
+import { resetPanel } from './panels/reset.js';
 import { trustPanel } from './panels/trust.js';
 import { WebSession } from './session.js';
+import { connectionText } from './session-event.js';
 import { BrowserStores } from './stores.js';
 import { BrowserTranscriptStore } from './transcript.js';
 
@@ -40,33 +50,20 @@ let undownloaded: { username: string; archive: Undownloaded } | undefined;
 const SKIPPED_SETTING = (username: string) => `securechat.skipped-download.${username}`;
 const skippedDownload = (username: string) => localStorage.getItem(SKIPPED_SETTING(username)) === '1';
 
-/**
- * Closing the tab (or leaving the page) revokes the token, and a reload keeps it: `pagehide` cannot
- * tell the two apart, so the token goes to the service worker (kept-session.ts), which revokes it
- * shortly after unless this tab's page comes back and says so. Without a service worker, a keepalive
- * request revokes it at once (a reload then logs out). A page restored from the back-forward cache
- * starts again, as a reload.
- */
-addEventListener('pagehide', () => {
-  if (!api?.token) return;
-  if (leaving(api.token)) return;
-  keepSession(undefined);
-  fetch(`${api.server}/auth/logout`, {
-    method: 'POST',
-    keepalive: true,
-    headers: { authorization: `Bearer ${api.token}` },
-  }).catch(() => undefined);
-  api.token = undefined;
-});
-addEventListener('pageshow', (event) => {
-  if (event.persisted) location.reload();
-});
+revokeOnLeave(() => api);
 
 function showLogin(notice?: string): void {
   document.title = 'Secure Chat';
   replace(account);
   replace(connection);
-  replace(app, loginPanel(login, showRegister, notice));
+  replace(app, loginPanel(login, showRegister, showReset, notice));
+}
+
+function showReset(): void {
+  replace(
+    app,
+    resetPanel((account) => wasReset(control, account), showLogin),
+  );
 }
 
 function showRegister(): void {
@@ -79,7 +76,6 @@ function showRegister(): void {
  * download is still offered: the keys made in the page must not be lost with a failed login.
  */
 async function created({ username, password, keys }: NewAccount): Promise<void> {
-  const archive = keyStoreArchive(username, keys);
   let kept: UserKeys | undefined;
   let problem: string | undefined;
   try {
@@ -93,15 +89,29 @@ async function created({ username, password, keys }: NewAccount): Promise<void> 
   } catch (error) {
     problem = `${reason(error)} Your account exists: download the key store, then log in.`;
   }
+  offer(username, keys, problem, undefined, () =>
+    kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin(),
+  );
+}
+
+/** The download of a key store made here, then `then`; `changed` says which key change made it. */
+function offer(
+  username: string,
+  keys: PemKeyPairSet,
+  problem: string | undefined,
+  changed: { heading: string; said: string[] } | undefined,
+  then: () => Promise<void> | void,
+): void {
+  const archive = keyStoreArchive(username, keys);
   const next = (downloaded: boolean) => {
     // skipped: remembered, so that Forget keys reminds before deleting the only copy
     if (!downloaded) {
       undownloaded = { username, archive };
       localStorage.setItem(SKIPPED_SETTING(username), '1');
     }
-    return kept ? startChat(username, kept) : api ? askForKeys(username) : showLogin();
+    return then();
   };
-  replace(app, createdPanel(username, archive, next, problem));
+  replace(app, createdPanel(username, archive, next, problem, changed));
 }
 
 async function login(username: string, password: string): Promise<void> {
@@ -160,7 +170,22 @@ function showAccount(username: string, withKeys: boolean): void {
     );
     app.prepend(dialog);
   });
-  replace(account, h('span', {}, `Logged in as ${username}`), ' ', withKeys && forget, ' ', logout);
+  const manage = h('button', { type: 'button' }, 'Account');
+  manage.addEventListener('click', () => {
+    if (document.getElementById('account-title')) return;
+    const dialog = accountDialog(username, accountActions(control, username), () => dialog.remove());
+    app.prepend(dialog);
+  });
+  replace(
+    account,
+    h('span', {}, `Logged in as ${username}`),
+    ' ',
+    withKeys && manage,
+    ' ',
+    withKeys && forget,
+    ' ',
+    logout,
+  );
 }
 
 async function logOut(notice?: string): Promise<void> {
@@ -188,14 +213,8 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   session = s;
   s.on((event) => {
     if (event.type !== 'status') return;
-    const text =
-      event.state === 'connected'
-        ? 'Connected'
-        : event.state === 'reconnecting'
-          ? `Reconnecting… (${/fetch|network/i.test(event.detail ?? '') ? 'the server cannot be reached; what you send is kept until it is back' : (event.detail ?? '')})`
-          : `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
     connection.dataset.state = event.state;
-    replace(connection, text);
+    replace(connection, connectionText(event));
     // the stream ended for good (the token expired or was revoked): nothing of the session stays
     // on the screen, and it takes the password again
     if (event.state === 'stopped' && session === s)
@@ -203,14 +222,15 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   });
   const view = new ChatPanel(s);
   const attention = new Attention(s, () => view.current);
+  const open = (chatId: string) => {
+    view.open(chatId);
+    keepChat(chatId);
+    attention.seen();
+    chats.render();
+  };
   const chats = chatsPanel(
     s,
-    (chatId) => {
-      view.open(chatId);
-      keepChat(chatId);
-      attention.seen();
-      chats.render();
-    },
+    open,
     () => view.current,
     (chatId) => attention.unread(chatId),
   );
@@ -220,12 +240,7 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
     h(
       'div',
       { class: 'side' },
-      presencePanel(s, (chatId) => {
-        view.open(chatId);
-        keepChat(chatId);
-        attention.seen();
-        chats.render();
-      }),
+      presencePanel(s, open),
       chats.element,
       h('section', { class: 'panel', 'aria-label': 'Notifications' }, notificationSettings()),
       trustPanel(s, (sender) => view.retry(sender)),
@@ -236,12 +251,8 @@ async function startChat(username: string, keys: UserKeys): Promise<void> {
   try {
     await s.start();
     // after a reload: the chat that was open
-    const open = keptChat();
-    if (open && s.chats.has(open) && view.current === undefined) {
-      view.open(open);
-      attention.seen();
-      chats.render();
-    }
+    const kept = keptChat();
+    if (kept && s.chats.has(kept) && view.current === undefined) open(kept);
   } catch (error) {
     // refused (a changed server key, an answer that does not check): logged out at once, as the
     // CLI does, so that no live token is left behind a page that cannot be used
@@ -269,5 +280,20 @@ async function resume(): Promise<void> {
   }
   await begin(fresh, kept.username);
 }
+
+/** What account.ts's flows use of this page. */
+const control: PageControl = {
+  provider,
+  session: () => session,
+  setSession: (s) => {
+    session = s;
+  },
+  offer,
+  showLogin,
+  login,
+  startChat,
+  askForKeys,
+  logOut,
+};
 
 void resume();

@@ -13,3 +13,11 @@ export type SessionEvent =
   | { type: 'arrived'; chatId: string; sender: string; text: string }
   /** What the user has seen changed (a chat opened, the tab shown again): unread counts. */
   | { type: 'unread' };
+
+/** What the connection line says of a status. */
+export function connectionText(event: { state: string; detail?: string }): string {
+  if (event.state === 'connected') return 'Connected';
+  if (event.state === 'reconnecting')
+    return `Reconnecting… (${/fetch|network/i.test(event.detail ?? '') ? 'the server cannot be reached; what you send is kept until it is back' : (event.detail ?? '')})`;
+  return `Disconnected${event.detail ? `: ${event.detail}` : ''}`;
+}

@@ -46,7 +46,8 @@ export class WebSession {
   constructor(
     readonly api: Api,
     readonly username: string,
-    keys: UserKeys,
+    /** The keys this session signs and opens with (Replace keys signs its continuity with them). */
+    readonly keys: UserKeys,
     readonly stores: BrowserStores,
     provider: Client['provider'],
     transcripts?: BrowserTranscriptStore,
@@ -171,6 +172,11 @@ export class WebSession {
         text: `making waiting keys failed: ${(error as Error).message}`,
       });
     }
+  }
+
+  /** Stops the stream and keeps the token: the login goes on in a session with other keys (Replace keys). */
+  detach(): void {
+    this.stop.abort();
   }
 
   /** Stops the stream and logs out (the token is revoked). */

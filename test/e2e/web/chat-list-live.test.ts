@@ -1,23 +1,12 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Participant } from '../../support/client.js';
-import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
-import { haveChromium, launch, log, start } from '../../support/web.js';
+import { PASSWORD } from '../../support/helper.js';
+import { browser, haveChromium, log, server, start, useWebFixture } from '../../support/web.js';
 
 // The page's list of chats, live: offline invitees are invited and the page says so; a chat
 // this user starts elsewhere (another tab, the CLI, curl) appears without a reload.
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 const chatsRegion = (web: { page: import('playwright-core').Page }) =>
   web.page.getByRole('region', { name: 'Chats' });

@@ -2,23 +2,11 @@
  * Invitations are answered where they show (issue 24, item 3): **Join** and **Decline** beside each
  * invitation in the list, and in the chat when it is open; declining is not called "Leave".
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../../support/helper.js';
+import { describe, expect, it } from 'vitest';
 import { member } from '../../support/members.js';
-import { haveChromium, launch, start } from '../../support/web.js';
+import { browser, haveChromium, server, start, useWebFixture } from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 describe.skipIf(!haveChromium)('answering an invitation', { timeout: 120_000 }, () => {
   it('Join and Decline sit beside each invitation in the list and in the chat', async () => {

@@ -12,6 +12,7 @@ import {
   log,
   logIn,
   openPage,
+  pageWithKeys,
   server,
   start,
   useWebFixture,
@@ -51,10 +52,7 @@ describe.skipIf(!haveChromium)('the key store in the page', { timeout: 120_000 }
         return exportKey(format as 'raw', key);
       }) as typeof subtle.exportKey;
     });
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await logIn(page, 'alice');
-    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'alice'));
+    const page = await pageWithKeys(context, server, 'alice');
     await connected(page);
     expect(await page.evaluate(() => (window as unknown as { readable: string[] }).readable)).toEqual([]);
     // and what IndexedDB keeps cannot be read back either

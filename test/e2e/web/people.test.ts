@@ -3,24 +3,12 @@
  * Online starts the chat with them, or opens the one there is; chats are labelled by their other
  * members, with the id only where two chats have the same members.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shortId } from '../../../src/client/index.js';
-import { startServer, type TestServer } from '../../support/helper.js';
 import { member } from '../../support/members.js';
-import { haveChromium, launch, start } from '../../support/web.js';
+import { browser, haveChromium, server, start, useWebFixture } from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 describe.skipIf(!haveChromium)('chats with people', { timeout: 120_000 }, () => {
   it('a name under Online starts or opens the chat with them; chats are named by members', async () => {

@@ -22,6 +22,7 @@ import {
   log,
   logIn,
   openPage,
+  pageWithKeys,
   server,
   start,
   useWebFixture,
@@ -277,10 +278,7 @@ describe.skipIf(!haveChromium)('a chat’s mode as the keys the page holds say',
         body: `id: 1000000\nevent: chat.invited\ndata: ${JSON.stringify(invited)}\n\n`,
       });
     });
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await logIn(page, 'dave');
-    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'dave'));
+    const page = await pageWithKeys(context, server, 'dave');
     await page.locator(`button[data-chat-id="${chat.id}"]`).click();
     expect(
       await log(page)
@@ -317,10 +315,7 @@ describe.skipIf(!haveChromium)('a members-mode chat on a new browser', { timeout
       (url) => url.pathname === `/chats/${chat.id}/key`,
       (route) => route.fulfill({ json: forged }),
     );
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await logIn(page, 'carol');
-    await page.getByLabel('Key store', { exact: true }).setInputFiles(keyFiles(server, 'carol'));
+    const page = await pageWithKeys(context, server, 'carol');
     await connected(page);
     await page.locator(`button[data-chat-id="${chat.id}"]`).click();
     const refused = log(page)

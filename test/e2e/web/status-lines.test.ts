@@ -2,23 +2,11 @@
  * Status lines go away when they no longer hold, or after a short time, and errors say what to do
  * (issue 24, item 4).
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../../support/helper.js';
+import { describe, expect, it } from 'vitest';
 import { member } from '../../support/members.js';
-import { haveChromium, launch, openPage, start } from '../../support/web.js';
+import { browser, haveChromium, openPage, server, start, useWebFixture } from '../../support/web.js';
 
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startServer({ PRESENCE_GRACE_MS: '60000' });
-  if (haveChromium) browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useWebFixture();
 
 describe.skipIf(!haveChromium)('status lines and errors', { timeout: 120_000 }, () => {
   it('pass: an invitation until answered, a refusal to invite and a status after a while', async () => {

@@ -1,12 +1,14 @@
 import { field, h, onSubmit } from '../dom.js';
 
 /**
- * Username and password. "Create account" (self-registration with a one-time code) opens a panel
- * of its own in place of this one (panels/register.ts).
+ * Username and password. "Create account" (self-registration with a one-time code) and "Reset my
+ * account with a code" (a lost key store) open a panel of their own in place of this one
+ * (panels/register.ts, panels/reset.ts).
  */
 export function loginPanel(
   onLogin: (username: string, password: string) => Promise<void>,
   onCreateAccount: () => void,
+  onReset: () => void,
   notice?: string,
 ): HTMLElement {
   const username = h('input', {
@@ -36,11 +38,14 @@ export function loginPanel(
   });
   const create = h('button', { type: 'button' }, 'Create account');
   create.addEventListener('click', onCreateAccount);
+  const reset = h('button', { type: 'button' }, 'Reset my account with a code');
+  reset.addEventListener('click', onReset);
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'login-title' },
     h('h2', { id: 'login-title' }, 'Log in'),
     form,
     h('p', {}, 'New here, with a registration code from your administrator? ', create),
+    h('p', {}, 'Lost your key store? With a reset code from your administrator: ', reset),
   );
 }

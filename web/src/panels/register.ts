@@ -24,19 +24,28 @@ export interface NewAccount {
 const MIN_PASSWORD_CHARACTERS = 8;
 const MAX_PASSWORD_BYTES = 72;
 
-function refusal(username: string, password: string, repeat: string, code: string): string | undefined {
-  if (!isUsername(username))
-    return 'A username is 1 to 32 of a-z, 0-9, "_", "." and "-", starting with a letter or digit.';
+/** What is wrong with a new password and its repetition, by the registration rules; undefined if nothing. */
+export function passwordProblem(password: string, repeat: string): string | undefined {
   if ([...password].length < MIN_PASSWORD_CHARACTERS)
     return `The password needs at least ${MIN_PASSWORD_CHARACTERS} characters.`;
   if (utf8(password).length > MAX_PASSWORD_BYTES)
     return `The password may have at most ${MAX_PASSWORD_BYTES} bytes (UTF-8): a longer one would be cut short.`;
   if (password !== repeat) return 'The two passwords differ.';
+  return undefined;
+}
+
+export const USERNAME_RULE =
+  'A username is 1 to 32 of a-z, 0-9, "_", "." and "-", starting with a letter or digit.';
+
+function refusal(username: string, password: string, repeat: string, code: string): string | undefined {
+  if (!isUsername(username)) return USERNAME_RULE;
+  const problem = passwordProblem(password, repeat);
+  if (problem) return problem;
   if (!code) return 'Enter the registration code your administrator gave you.';
   return undefined;
 }
 
-const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+export const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /**
  * "Create account": self-registration with a one-time code (POST /users). The four key pairs are
@@ -164,6 +173,8 @@ export function createdPanel(
   archive: { name: string; blob: Blob },
   onContinue: (downloaded: boolean) => Promise<void> | void,
   problem?: string,
+  /** A key change (Replace keys, a reset) says so, and what it means, in place of "created". */
+  changed?: { heading: string; said: string[] },
 ): HTMLElement {
   const out = h('p', { role: 'alert', class: 'error' }, problem);
   const done = h('p', { role: 'status' });
@@ -199,7 +210,8 @@ export function createdPanel(
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'created-title' },
-    h('h2', { id: 'created-title' }, `Account ${username} created`),
+    h('h2', { id: 'created-title' }, changed?.heading ?? `Account ${username} created`),
+    ...(changed?.said ?? []).map((text) => h('p', {}, text)),
     h(
       'p',
       {},

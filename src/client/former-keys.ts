@@ -1,0 +1,26 @@
+import type { Bytes } from './bytes.js';
+import { unwrapChatKeyBytes } from './envelope.js';
+import type { UserKeys } from './user-keys.js';
+
+/**
+ * Accounts over time: a user who replaced their keys keeps the old private keys aside, so that
+ * what was wrapped for them (the key envelopes this device kept from before the change; in a
+ * members-mode chat, every earlier epoch) still opens. The current key is tried first.
+ */
+export const decryptionKeys = (keys: UserKeys): readonly CryptoKey[] => [
+  keys.encryption,
+  ...(keys.former ?? []),
+];
+
+/** A wrapped chat key opened by the first of `keys` that opens it; the first key's failure otherwise. */
+export async function unwrapWithAny(keys: readonly CryptoKey[], wrappedKey: unknown): Promise<Bytes> {
+  let first: unknown;
+  for (const [i, key] of keys.entries()) {
+    try {
+      return await unwrapChatKeyBytes(key, wrappedKey);
+    } catch (error) {
+      if (i === 0) first = error;
+    }
+  }
+  throw first ?? new Error('no key to unwrap with');
+}
