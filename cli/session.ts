@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   Api,
@@ -5,6 +6,7 @@ import {
   describeChange,
   describeInvitedAgain,
   escapeControls,
+  importEncryptionKey,
   importUserKeys,
   type SignatureAlgorithm,
   shortId,
@@ -94,7 +96,7 @@ export class Session extends Client {
         commitAlgorithm: () => trust.state.sig,
         api,
         username: options.username,
-        keys: await importUserKeys(pems, provider),
+        keys: { ...(await importUserKeys(pems, provider)), former: await formerKeys(dir) },
         provider,
         pins: trust,
         epochs: trust,
@@ -136,4 +138,24 @@ export class Session extends Client {
   override send(chatId: string, text: string, alg: SignatureAlgorithm = this.sig) {
     return super.send(chatId, text, alg);
   }
+}
+
+/**
+ * The encryption keys `keys replace` (or `register --reset`) moved aside into `dir/replaced-<time>/`,
+ * newest first: the envelopes this device kept from before the change were wrapped for them.
+ * A folder without a readable key is passed over (nothing in it can open anything).
+ */
+async function formerKeys(dir: string): Promise<CryptoKey[]> {
+  const aside = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory() && e.name.startsWith('replaced-'))
+    .map((e) => e.name)
+    .sort()
+    .reverse();
+  const keys: CryptoKey[] = [];
+  for (const name of aside) {
+    const pem = await readFile(path.join(dir, name, 'encryption.key.pem'), 'utf8').catch(() => undefined);
+    const key = pem === undefined ? undefined : await importEncryptionKey(pem).catch(() => undefined);
+    if (key) keys.push(key);
+  }
+  return keys;
 }

@@ -5,7 +5,7 @@ import { runCli } from '../../../scripts/child.js';
 import { keyStoreFingerprints } from '../../../src/client/index.js';
 import { readKeyStore } from '../../../src/crypto/keystore.js';
 import { cliEnv } from '../../support/cli.js';
-import { Api } from '../../support/client.js';
+import { Api, Participant } from '../../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
 
 // The terminal client's accounts-over-time commands, as processes against a real server.
@@ -66,5 +66,27 @@ describe('securechat accounts commands', () => {
     // and the CLI goes on with the new store
     const after = await cli('dave', `${PASSWORD}\n`, 'chats');
     expect(after.code).toBe(0);
+  });
+
+  it('after keys replace, a chat used before goes on on the same device: its history reads, and a new message is sent', {
+    timeout: 180_000,
+  }, async () => {
+    const alice = await Participant.login(server.url, server.keysDir, 'alice', PASSWORD);
+    const created = await alice.api.call('createChat', { body: { invitees: ['erin'] } });
+    const chatId = created.body.chat.id as string;
+    const joined = await cli('erin', `${PASSWORD}\n`, 'join', chatId);
+    expect(joined.code, joined.stderr).toBe(0);
+    const before = await cli('erin', `${PASSWORD}\n`, '--chat', chatId, 'send', 'before the change');
+    expect(before.code, before.stderr).toBe(0);
+    // the state file keeps epoch 1's envelope, wrapped for the key now moved aside
+    const replaced = await cli('erin', `${PASSWORD}\n`, 'keys', 'replace');
+    expect(replaced.code, replaced.stderr).toBe(0);
+    const after = await cli('erin', `${PASSWORD}\n`, '--chat', chatId, 'send', 'after the change');
+    expect(after.stderr).toBe('');
+    expect(after.code).toBe(0);
+    const history = await cli('erin', `${PASSWORD}\n`, '--json', '--chat', chatId, 'history');
+    expect(history.code, history.stderr).toBe(0);
+    const texts = JSON.parse(history.stdout).messages.map((m: { text?: string }) => m.text);
+    expect(texts).toEqual(['before the change', 'after the change']);
   });
 });
