@@ -1,0 +1,217 @@
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../scripts/child.js';
+import { inviteUser } from '../../../src/services/registration.js';
+import { cliEnv } from '../../support/cli.js';
+import { PASSWORD, startServer, type TestServer, tempDir } from '../../support/helper.js';
+import { type Line, PythonClient, pythonMissing } from '../../support/python-client.js';
+
+// protocol.md's "Done when" for Transcript integrity and Accounts over time: a client written in
+// another language from protocol.md and openapi.yaml alone (interop/python) talks with the real CLI,
+// both ways, and neither sees a warning.
+const missing = pythonMissing();
+const PY_PASSWORD = 'the python user password';
+
+let server: TestServer;
+let py: PythonClient;
+let chatId: string;
+let pyHome: string;
+beforeAll(async () => {
+  if (missing) return;
+  server = await startServer({ TOKEN_TTL: '1h' });
+  const { code } = await inviteUser(server.app.store, 'pyuser');
+  pyHome = await tempDir('securechat-python-');
+  py = new PythonClient(server.url, pyHome, 'pyuser');
+  await py.call('keygen', { rsaBits: 2048 });
+  await py.call('register', { code, password: PY_PASSWORD });
+  await py.call('login', { password: PY_PASSWORD });
+  await py.call('follow');
+}, 120_000);
+afterAll(async () => {
+  await py?.close();
+  await server?.close();
+});
+
+const cli = (user: string, ...args: string[]) =>
+  runCli(['--user', user, '--password-stdin', ...args], cliEnv(server.url, server.keysDir), `${PASSWORD}\n`);
+
+/** The CLI's `history --json` of the chat, with no transcript warning and nothing refused. */
+async function cliHistory(user: string) {
+  const r = await cli(user, '--json', '--limit', '100', '--chat', chatId, 'history');
+  expect(r.code, r.stderr).toBe(0);
+  const result = JSON.parse(r.stdout.split('\n').at(-1) as string);
+  return { ...result, stderr: r.stderr } as {
+    messages: { text: string; sender: string }[];
+    warnings: unknown[];
+    stderr: string;
+  };
+}
+
+const pyMessage = (text: string) => (l: Line) => l.event === 'message' && l.text === text;
+
+describe.skipIf(missing !== null)(
+  `an independent Python client${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    it('posts version-2 messages signed with RSA and DSA that the CLI shows verified, with no transcript warning', {
+      timeout: 120_000,
+    }, async () => {
+      chatId = ((await py.call('create_chat', { invitees: ['alice'] })) as Line).chatId as string;
+      const joined = await cli('alice', 'join', chatId);
+      expect(joined.code, joined.stderr).toBe(0);
+      await py.next((l) => l.event === 'member.joined');
+      const rsa = await py.call('send', { chatId, text: 'from python, RSA', alg: 'rsa-pss-sha256' });
+      const dsa = await py.call('send', { chatId, text: 'from python, DSA', alg: 'dsa-sha256' });
+      expect([rsa.counter, dsa.counter]).toEqual([1, 2]);
+      expect(dsa.prev).toEqual({ seq: rsa.seq, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+
+      const plain = await cli('alice', '--chat', chatId, 'history');
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout).toMatch(/pyuser \(rsa\): from python, RSA$/m);
+      expect(plain.stdout).toMatch(/pyuser \(dsa\): from python, DSA$/m);
+      expect(plain.stdout + plain.stderr).not.toMatch(/transcript|REJECTED|not covered/);
+      const json = await cliHistory('alice');
+      expect(json.messages.map((m) => [m.sender, m.text])).toEqual([
+        ['pyuser', 'from python, RSA'],
+        ['pyuser', 'from python, DSA'],
+      ]);
+      expect(json.warnings).toEqual([]);
+    });
+
+    it('verifies and opens what the CLI posts, RSA, DSA and Ed25519, and its own transcript checks find nothing', {
+      timeout: 120_000,
+    }, async () => {
+      for (const [sig, text] of [
+        ['rsa', 'from the CLI, RSA'],
+        ['dsa', 'from the CLI, DSA'],
+        ['ed25519', 'from the CLI, Ed25519'],
+      ]) {
+        const sent = await cli('alice', '--chat', chatId, '--sig', sig, 'send', text);
+        expect(sent.code, sent.stderr).toBe(0);
+        const seen = await py.next(pyMessage(text));
+        expect(seen).toMatchObject({ sender: 'alice', verified: true, version: 2, covered: true });
+      }
+      // the Python client answers after them: its `prev` is the CLI's last message, checked by the CLI
+      await py.call('send', { chatId, text: 'python again', alg: 'dsa-sha256' });
+      const history = (await py.call('history', { chatId })) as unknown as {
+        messages: Line[];
+        warnings: Line[];
+      };
+      expect(history.messages.map((m) => [m.sender, m.text, m.verified, m.version])).toEqual([
+        ['pyuser', 'from python, RSA', true, 2],
+        ['pyuser', 'from python, DSA', true, 2],
+        ['alice', 'from the CLI, RSA', true, 2],
+        ['alice', 'from the CLI, DSA', true, 2],
+        ['alice', 'from the CLI, Ed25519', true, 2],
+        ['pyuser', 'python again', true, 2],
+      ]);
+      expect(history.warnings).toEqual([]);
+      expect(py.warnings()).toEqual([]);
+      const cliSide = await cliHistory('alice');
+      expect(cliSide.messages.at(-1)?.text).toBe('python again');
+      expect(cliSide.warnings).toEqual([]);
+      expect(cliSide.stderr).not.toMatch(/transcript|REJECTED/);
+    });
+
+    it('replaces its keys with a continuity signature: the CLI says so, refuses until trusted, and old messages still verify', {
+      timeout: 180_000,
+    }, async () => {
+      const before = (await cliHistory('alice')).messages.length;
+      const { fingerprints } = await py.call<{ fingerprints: Record<string, string> }>('replace_keys', {
+        password: PY_PASSWORD,
+        alg: 'dsa-sha256',
+        rsaBits: 2048,
+      });
+      await py.next((l) => l.event === 'chat.key' && l.chatId === chatId && l.epoch === 2);
+      await py.call('send', { chatId, text: 'python with new keys', alg: 'rsa-pss-sha256' });
+
+      const refused = await cli('alice', '--chat', chatId, 'history');
+      expect(refused.stderr).toContain('pyuser replaced their keys, signed with their old key');
+      expect(refused.stdout).not.toContain('python with new keys');
+      expect(refused.stdout).toMatch(/pyuser \(dsa\): from python, DSA$/m);
+      expect(refused.stdout).toMatch(/pyuser \(dsa\): python again$/m);
+
+      const shown = await cli('alice', '--json', 'fingerprint', 'pyuser');
+      expect(shown.code, shown.stderr).toBe(0);
+      const trusted = await cli('alice', 'trust', 'pyuser', JSON.parse(shown.stdout).all);
+      expect(trusted.code, trusted.stderr).toBe(0);
+      const after = await cliHistory('alice');
+      expect(after.messages.map((m) => m.text)).toHaveLength(before + 1);
+      expect(after.messages.at(-1)?.text).toBe('python with new keys');
+      expect(after.warnings).toEqual([]);
+
+      // the Python client, with only its new keys in place, reads and verifies the whole history
+      const own = (await py.call('history', { chatId })) as unknown as { messages: Line[]; warnings: Line[] };
+      expect(own.messages.every((m) => m.verified === true)).toBe(true);
+      expect(own.messages.at(-1)?.text).toBe('python with new keys');
+      expect(own.warnings).toEqual([]);
+      expect((await py.call('status', { username: 'pyuser' })).fingerprints).toEqual(fingerprints);
+    });
+
+    it("follows CLI users' key replacements through `changes`: the continuity wording, refusal until trusted, old messages verify on a fresh device", {
+      timeout: 240_000,
+    }, async () => {
+      // carol, invited, replaces her keys before she joins: the Python client had pinned her old ones
+      const from = py.lines.length;
+      await py.call('invite', { chatId, invitees: ['carol'] });
+      expect((await py.call('status', { username: 'carol' })).kind).toBe('pinned');
+      const replaced = await cli('carol', 'keys', 'replace');
+      expect(replaced.code, replaced.stderr).toBe(0);
+      const event = await py.next((l) => l.event === 'account.keys' && l.username === 'carol', from);
+      expect(event).toMatchObject({
+        kind: 'continuity',
+        text: 'carol replaced their keys, signed with their old key',
+      });
+      expect((await cli('carol', 'join', chatId)).code).toBe(0);
+      const sent = await cli('carol', '--chat', chatId, '--sig', 'dsa', 'send', 'carol with new keys');
+      expect(sent.code, sent.stderr).toBe(0);
+      const refused = await py.next((l) => l.event === 'message' && l.sender === 'carol', from);
+      expect(refused).toMatchObject({ keyChange: 'continuity', rejected: event.text });
+      await py.call('trust', { username: 'carol', all: event.all });
+      const accepted = (await py.call('history', { chatId })) as unknown as {
+        messages: Line[];
+        warnings: Line[];
+      };
+      expect(accepted.messages.at(-1)).toMatchObject({
+        sender: 'carol',
+        text: 'carol with new keys',
+        verified: true,
+      });
+      expect(accepted.warnings).toEqual([]);
+
+      // alice replaces hers: said with the same words
+      const aliceReplaced = await cli('alice', 'keys', 'replace');
+      expect(aliceReplaced.code, aliceReplaced.stderr).toBe(0);
+      const aliceEvent = await py.next((l) => l.event === 'account.keys' && l.username === 'alice', from);
+      expect(aliceEvent).toMatchObject({
+        kind: 'continuity',
+        text: 'alice replaced their keys, signed with their old key',
+      });
+
+      // a fresh installation of the Python user (only the current key files) pins everyone's current
+      // keys, and verifies the older messages by following each continuity signature back
+      const home = await tempDir('securechat-python-fresh-');
+      const store = path.join(home, 'keys', 'users', 'pyuser');
+      await mkdir(store, { recursive: true });
+      for (const f of await readdir(path.join(pyHome, 'keys', 'users', 'pyuser'))) {
+        if (f.endsWith('.pem'))
+          await copyFile(path.join(pyHome, 'keys', 'users', 'pyuser', f), path.join(store, f));
+      }
+      const fresh = new PythonClient(server.url, home, 'pyuser');
+      try {
+        await fresh.call('login', { password: PY_PASSWORD });
+        const all = (await fresh.call('history', { chatId })) as unknown as {
+          messages: Line[];
+          warnings: Line[];
+        };
+        expect(all.messages.filter((m) => m.verified !== true)).toEqual([]);
+        expect(all.messages.map((m) => m.sender)).toEqual([
+          ...['pyuser', 'pyuser', 'alice', 'alice', 'alice', 'pyuser', 'pyuser', 'carol'],
+        ]);
+        expect(all.warnings).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
+    });
+  },
+);
