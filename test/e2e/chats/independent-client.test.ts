@@ -3,7 +3,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../scripts/child.js';
 import { inviteUser } from '../../../src/services/registration.js';
+import { onDatabase } from '../../support/chats.js';
 import { cliEnv } from '../../support/cli.js';
+import { Participant } from '../../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../../support/helper.js';
 import { type Line, PythonClient, pythonMissing } from '../../support/python-client.js';
 
@@ -211,6 +213,52 @@ describe.skipIf(missing !== null)(
         expect(all.warnings).toEqual([]);
       } finally {
         await fresh.close();
+      }
+    });
+
+    it('its own transcript checks are not blind: a message dropped for everyone is missing and withheld, and a version-1 message is marked', {
+      timeout: 180_000,
+    }, async () => {
+      const { code } = await inviteUser(server.app.store, 'pyreader');
+      const reader = new PythonClient(server.url, await tempDir('securechat-python-reader-'), 'pyreader');
+      try {
+        await reader.call('keygen', { rsaBits: 2048 });
+        await reader.call('register', { code, password: PY_PASSWORD });
+        await reader.call('login', { password: PY_PASSWORD });
+        const made = (await reader.call('create_chat', { invitees: ['bob'] })) as Line;
+        const chat = made.chatId as string;
+        const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
+        await bob.acceptEnvelope(
+          (await bob.api.call('joinChat', { params: { chatId: chat } })).body.keyEnvelope,
+        );
+        const send = async (text: string) => {
+          const r = await cli('bob', '--chat', chat, 'send', text);
+          expect(r.code, r.stderr).toBe(0);
+          return Number((r.stdout.match(/sent as #(\d+)/) as RegExpMatchArray)[1]);
+        };
+        await send('one');
+        const dropped = await send('two');
+        await onDatabase(server, 'DELETE FROM events WHERE chat_id = ? AND seq = ?', [chat, dropped]);
+        await onDatabase(server, 'DELETE FROM messages WHERE chat_id = ? AND seq = ?', [chat, dropped]);
+        await send('three');
+        expect((await bob.send(chat, 1, 'an old client', 'ed25519')).res.status).toBe(201);
+
+        const h = (await reader.call('history', { chatId: chat })) as unknown as {
+          messages: Line[];
+          warnings: Line[];
+        };
+        expect(h.messages.map((m) => [m.text, m.version])).toEqual([
+          ['one', 2],
+          ['three', 2],
+          ['an old client', 1],
+        ]);
+        expect(h.messages[2]).toMatchObject({ covered: false, note: 'not covered by transcript checks' });
+        expect(h.warnings.map((w) => [w.kind, w.text]).sort()).toEqual([
+          ['missing', '1 message from bob is missing'],
+          ['withheld', `message #${dropped} was withheld from you`],
+        ]);
+      } finally {
+        await reader.close();
       }
     });
   },
