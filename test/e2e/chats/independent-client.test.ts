@@ -261,5 +261,24 @@ describe.skipIf(missing !== null)(
         await reader.close();
       }
     });
+
+    it('changes its password (the old one then fails, the new one logs in) and logs out everywhere', {
+      timeout: 120_000,
+    }, async () => {
+      const { code } = await inviteUser(server.app.store, 'pypass');
+      const one = new PythonClient(server.url, await tempDir('securechat-python-pass-'), 'pypass');
+      try {
+        await one.call('keygen', { rsaBits: 2048 });
+        await one.call('register', { code, password: PY_PASSWORD });
+        await one.call('login', { password: PY_PASSWORD });
+        await one.call('change_password', { current: PY_PASSWORD, new: 'a newer python password' });
+        await expect(one.call('login', { password: PY_PASSWORD })).rejects.toThrow(/401 INVALID_CREDENTIALS/);
+        await one.call('login', { password: 'a newer python password' });
+        await one.call('logout', { everywhere: true });
+        await expect(one.call('status', { username: 'bob' })).rejects.toThrow(/401 TOKEN_REVOKED/);
+      } finally {
+        await one.close();
+      }
+    });
   },
 );
