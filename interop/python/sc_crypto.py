@@ -2,6 +2,7 @@
 "Transcript integrity", "Accounts over time") with the `cryptography` package only."""
 
 import base64
+import functools
 import hashlib
 import os
 import secrets
@@ -130,6 +131,7 @@ def _probably_prime(n: int, rounds: int = 32) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=256)
 def load_public(pem: str, purpose: str):
     """Loads a peer's public key and refuses what registration refuses (raises ValueError)."""
     if not isinstance(pem, str):

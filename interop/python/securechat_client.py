@@ -89,6 +89,22 @@ class Session:
             cl.load_keys()
         return {"fingerprints": fps}
 
+    def reset(self, code, newPassword=None, rsaBits=3072):
+        """PUT /users/{username}/keys with the administrator's reset code: no token, no continuity."""
+        cl = self.client
+        new = c.generate_keys(rsaBits)
+        body = {"code": code, **c.public_keys(new), **({"newPassword": newPassword} if newPassword else {})}
+        with cl.lock:
+            res = cl.http.call("PUT", f"/users/{cl.username}/keys", body=body, auth=False)
+            if os.path.exists(os.path.join(cl.store, "encryption.key.pem")):
+                stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+                c.write_key_store(os.path.join(cl.store, f"replaced-{stamp}"), c.read_key_store(cl.store))
+            c.write_key_store(cl.store, new)
+            cl.load_keys()
+        if res["fingerprints"] != cl.state["pins"][cl.username]:
+            raise Refused("the server registered other fingerprints than the new keys'")
+        return {"fingerprints": res["fingerprints"]}
+
     def status(self, username):
         with self.client.lock:
             return self.client.trust.status(username)
@@ -177,7 +193,7 @@ def main():
     args = p.parse_args()
     session = Session(Client(args.server, args.home, args.user, emit))
     commands = {name: getattr(session, name) for name in (
-        "keygen", "register", "login", "logout", "change_password", "replace_keys", "status", "trust",
+        "keygen", "register", "login", "logout", "change_password", "replace_keys", "reset", "status", "trust",
         "create_chat", "invite", "join", "send", "history", "warnings", "follow")}
     emit({"ready": True, "device": session.client.state["device"]})
     for line in sys.stdin:

@@ -2,6 +2,7 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../scripts/child.js';
+import { makeResetCode } from '../../../src/services/account-changes.js';
 import { inviteUser } from '../../../src/services/registration.js';
 import { onDatabase } from '../../support/chats.js';
 import { cliEnv } from '../../support/cli.js';
@@ -262,7 +263,7 @@ describe.skipIf(missing !== null)(
       }
     });
 
-    it('changes its password (the old one then fails, the new one logs in) and logs out everywhere', {
+    it('changes its password (the old one then fails, the new one logs in), logs out everywhere, and resets with a code', {
       timeout: 120_000,
     }, async () => {
       const { code } = await inviteUser(server.app.store, 'pypass');
@@ -276,6 +277,16 @@ describe.skipIf(missing !== null)(
         await one.call('login', { password: 'a newer python password' });
         await one.call('logout', { everywhere: true });
         await expect(one.call('status', { username: 'bob' })).rejects.toThrow(/401 TOKEN_REVOKED/);
+        // lost everything: the administrator's reset code, new keys and a new password
+        const reset = await makeResetCode(server.app.store, 'pypass');
+        const { fingerprints } = await one.call<{ fingerprints: object }>('reset', {
+          code: reset.code,
+          newPassword: 'a reset python password',
+          rsaBits: 2048,
+        });
+        await one.call('login', { password: 'a reset python password' });
+        const served = await one.call('status', { username: 'pypass' });
+        expect(served).toMatchObject({ fingerprints, kind: 'pinned', changes: 1 });
       } finally {
         await one.close();
       }
