@@ -263,8 +263,8 @@ describe.skipIf(missing !== null)(
       }
     });
 
-    it('changes its password (the old one then fails, the new one logs in), logs out everywhere, and resets with a code', {
-      timeout: 120_000,
+    it('changes its password (the old one then fails, the new one logs in), logs out everywhere, and resets with a code: the CLI says the administrator reset the keys', {
+      timeout: 180_000,
     }, async () => {
       const { code } = await inviteUser(server.app.store, 'pypass');
       const one = new PythonClient(server.url, await tempDir('securechat-python-pass-'), 'pypass');
@@ -272,6 +272,11 @@ describe.skipIf(missing !== null)(
         await one.call('keygen', { rsaBits: 2048 });
         await one.call('register', { code, password: PY_PASSWORD });
         await one.call('login', { password: PY_PASSWORD });
+        const chat = ((await one.call('create_chat', { invitees: ['dave'] })) as Line).chatId as string;
+        expect((await cli('dave', 'join', chat)).code).toBe(0);
+        await one.call('send', { chatId: chat, text: 'before the reset', alg: 'rsa-pss-sha256' });
+        const pinned = await cli('dave', '--chat', chat, 'history');
+        expect(pinned.stdout).toMatch(/pypass \(rsa\): before the reset$/m);
         await one.call('change_password', { current: PY_PASSWORD, new: 'a newer python password' });
         await expect(one.call('login', { password: PY_PASSWORD })).rejects.toThrow(/401 INVALID_CREDENTIALS/);
         await one.call('login', { password: 'a newer python password' });
@@ -287,6 +292,20 @@ describe.skipIf(missing !== null)(
         await one.call('login', { password: 'a reset python password' });
         const served = await one.call('status', { username: 'pypass' });
         expect(served).toMatchObject({ fingerprints, kind: 'pinned', changes: 1 });
+        await one.call('send', { chatId: chat, text: 'after the reset', alg: 'dsa-sha256' });
+        // the CLI says it was the administrator, refuses the new message, and still shows the old one
+        const warned = await cli('dave', '--chat', chat, 'history');
+        expect(warned.stderr).toContain(
+          "pypass's keys were reset by the administrator: compare fingerprints before you trust them",
+        );
+        expect(warned.stdout).toMatch(/pypass \(rsa\): before the reset$/m);
+        expect(warned.stdout).not.toContain('after the reset');
+        // and the Python client, with only its new keys, reads both
+        const own = (await one.call('history', { chatId: chat })) as unknown as { messages: Line[] };
+        expect(own.messages.map((m) => [m.text, m.verified])).toEqual([
+          ['before the reset', true],
+          ['after the reset', true],
+        ]);
       } finally {
         await one.close();
       }
