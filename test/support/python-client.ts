@@ -71,6 +71,11 @@ export class PythonClient {
     return line as T;
   }
 
+  /** `history`: every message of the chat as the client read it, and the chat's open warnings. */
+  history(chatId: string): Promise<{ messages: Line[]; warnings: Line[] }> {
+    return this.call('history', { chatId });
+  }
+
   /** Every warning line (transcript checks) written so far. */
   warnings(): Line[] {
     return this.lines.filter((l) => 'warning' in l);
@@ -82,4 +87,22 @@ export class PythonClient {
       await this.exited;
     }
   }
+}
+
+/**
+ * A new user of the Python client, as a person would start: keys made on their machine, registered
+ * with an administrator's one-time code (what `npm run user:invite` makes), logged in.
+ */
+export async function registeredPython(
+  url: string,
+  code: string,
+  home: string,
+  username: string,
+  password: string,
+): Promise<PythonClient> {
+  const client = new PythonClient(url, home, username);
+  await client.call('keygen', { rsaBits: 2048 });
+  await client.call('register', { code, password });
+  await client.call('login', { password });
+  return client;
 }

@@ -8,7 +8,7 @@ import { onDatabase } from '../../support/chats.js';
 import { cliEnv } from '../../support/cli.js';
 import { Participant } from '../../support/client.js';
 import { PASSWORD, startServer, type TestServer, tempDir } from '../../support/helper.js';
-import { type Line, PythonClient, pythonMissing } from '../../support/python-client.js';
+import { type Line, PythonClient, pythonMissing, registeredPython } from '../../support/python-client.js';
 
 // protocol.md's "Done when" for Transcript integrity and Accounts over time: a client written in
 // another language from protocol.md and openapi.yaml alone (interop/python) talks with the real CLI,
@@ -25,10 +25,7 @@ beforeAll(async () => {
   server = await startServer({ TOKEN_TTL: '1h' });
   const { code } = await inviteUser(server.app.store, 'pyuser');
   pyHome = await tempDir('securechat-python-');
-  py = new PythonClient(server.url, pyHome, 'pyuser');
-  await py.call('keygen', { rsaBits: 2048 });
-  await py.call('register', { code, password: PY_PASSWORD });
-  await py.call('login', { password: PY_PASSWORD });
+  py = await registeredPython(server.url, code, pyHome, 'pyuser', PY_PASSWORD);
   await py.call('follow');
 }, 120_000);
 afterAll(async () => {
@@ -96,10 +93,7 @@ describe.skipIf(missing !== null)(
       }
       // the Python client answers after them: its `prev` is the CLI's last message, checked by the CLI
       await py.call('send', { chatId, text: 'python again', alg: 'dsa-sha256' });
-      const history = (await py.call('history', { chatId })) as unknown as {
-        messages: Line[];
-        warnings: Line[];
-      };
+      const history = await py.history(chatId);
       expect(history.messages.map((m) => [m.sender, m.text, m.verified, m.version])).toEqual([
         ['pyuser', 'from python, RSA', true, 2],
         ['pyuser', 'from python, DSA', true, 2],
@@ -144,7 +138,7 @@ describe.skipIf(missing !== null)(
       expect(after.warnings).toEqual([]);
 
       // the Python client, with only its new keys in place, reads and verifies the whole history
-      const own = (await py.call('history', { chatId })) as unknown as { messages: Line[]; warnings: Line[] };
+      const own = await py.history(chatId);
       expect(own.messages.every((m) => m.verified === true)).toBe(true);
       expect(own.messages.at(-1)?.text).toBe('python with new keys');
       expect(own.warnings).toEqual([]);
@@ -171,10 +165,7 @@ describe.skipIf(missing !== null)(
       const refused = await py.next((l) => l.event === 'message' && l.sender === 'carol', from);
       expect(refused).toMatchObject({ keyChange: 'continuity', rejected: event.text });
       await py.call('trust', { username: 'carol', all: event.all });
-      const accepted = (await py.call('history', { chatId })) as unknown as {
-        messages: Line[];
-        warnings: Line[];
-      };
+      const accepted = await py.history(chatId);
       expect(accepted.messages.at(-1)).toMatchObject({
         sender: 'carol',
         text: 'carol with new keys',
@@ -203,10 +194,7 @@ describe.skipIf(missing !== null)(
       const fresh = new PythonClient(server.url, home, 'pyuser');
       try {
         await fresh.call('login', { password: PY_PASSWORD });
-        const all = (await fresh.call('history', { chatId })) as unknown as {
-          messages: Line[];
-          warnings: Line[];
-        };
+        const all = await fresh.history(chatId);
         expect(all.messages.filter((m) => m.verified !== true)).toEqual([]);
         expect(all.messages.map((m) => m.sender)).toEqual([
           ...['pyuser', 'pyuser', 'alice', 'alice', 'alice', 'pyuser', 'pyuser', 'carol'],
@@ -221,11 +209,9 @@ describe.skipIf(missing !== null)(
       timeout: 180_000,
     }, async () => {
       const { code } = await inviteUser(server.app.store, 'pyreader');
-      const reader = new PythonClient(server.url, await tempDir('securechat-python-reader-'), 'pyreader');
+      const home = await tempDir('securechat-python-reader-');
+      const reader = await registeredPython(server.url, code, home, 'pyreader', PY_PASSWORD);
       try {
-        await reader.call('keygen', { rsaBits: 2048 });
-        await reader.call('register', { code, password: PY_PASSWORD });
-        await reader.call('login', { password: PY_PASSWORD });
         const made = (await reader.call('create_chat', { invitees: ['bob'] })) as Line;
         const chat = made.chatId as string;
         const bob = await Participant.login(server.url, server.keysDir, 'bob', PASSWORD);
@@ -244,10 +230,7 @@ describe.skipIf(missing !== null)(
         await send('three');
         expect((await bob.send(chat, 1, 'an old client', 'ed25519')).res.status).toBe(201);
 
-        const h = (await reader.call('history', { chatId: chat })) as unknown as {
-          messages: Line[];
-          warnings: Line[];
-        };
+        const h = await reader.history(chat);
         expect(h.messages.map((m) => [m.text, m.version])).toEqual([
           ['one', 2],
           ['three', 2],
@@ -267,11 +250,9 @@ describe.skipIf(missing !== null)(
       timeout: 180_000,
     }, async () => {
       const { code } = await inviteUser(server.app.store, 'pypass');
-      const one = new PythonClient(server.url, await tempDir('securechat-python-pass-'), 'pypass');
+      const home = await tempDir('securechat-python-pass-');
+      const one = await registeredPython(server.url, code, home, 'pypass', PY_PASSWORD);
       try {
-        await one.call('keygen', { rsaBits: 2048 });
-        await one.call('register', { code, password: PY_PASSWORD });
-        await one.call('login', { password: PY_PASSWORD });
         const chat = ((await one.call('create_chat', { invitees: ['dave'] })) as Line).chatId as string;
         expect((await cli('dave', 'join', chat)).code).toBe(0);
         await one.call('send', { chatId: chat, text: 'before the reset', alg: 'rsa-pss-sha256' });
@@ -301,7 +282,7 @@ describe.skipIf(missing !== null)(
         expect(warned.stdout).toMatch(/pypass \(rsa\): before the reset$/m);
         expect(warned.stdout).not.toContain('after the reset');
         // and the Python client, with only its new keys, reads both
-        const own = (await one.call('history', { chatId: chat })) as unknown as { messages: Line[] };
+        const own = await one.history(chat);
         expect(own.messages.map((m) => [m.text, m.verified])).toEqual([
           ['before the reset', true],
           ['after the reset', true],
