@@ -664,7 +664,12 @@ export interface components {
             /** @enum {string} */
             by: "user" | "administrator";
         };
-        /** @description A signature by a current signing key over the new keys' fingerprints (protocol.md, Accounts over time). */
+        /**
+         * @description A signature by a current signing key over the new keys' fingerprints (protocol.md, Accounts
+         *     over time): `signature` is standard base64 and `issuedAt` a protocol timestamp (RFC 3339 UTC
+         *     with milliseconds); anything else, an unknown algorithm, or a signature that does not
+         *     verify is 400 BAD_SIGNATURE. The server does not limit how old `issuedAt` may be.
+         */
         Continuity: {
             signatureAlgorithm: string;
             signature: string;
