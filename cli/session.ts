@@ -6,6 +6,7 @@ import {
   describeChange,
   describeInvitedAgain,
   escapeControls,
+  type FormerKey,
   importEncryptionKey,
   importUserKeys,
   type SignatureAlgorithm,
@@ -142,20 +143,29 @@ export class Session extends Client {
 
 /**
  * The encryption keys `keys replace` (or `register --reset`) moved aside into `dir/replaced-<time>/`,
- * newest first: the envelopes this device kept from before the change were wrapped for them.
- * A folder without a readable key is passed over (nothing in it can open anything).
+ * newest first, each with the time it was replaced (from the folder's name): the envelopes this
+ * device kept from before the change were wrapped for them. A folder without a readable key or
+ * time is passed over.
  */
-async function formerKeys(dir: string): Promise<CryptoKey[]> {
+async function formerKeys(dir: string): Promise<FormerKey[]> {
   const aside = (await readdir(dir, { withFileTypes: true }))
     .filter((e) => e.isDirectory() && e.name.startsWith('replaced-'))
     .map((e) => e.name)
     .sort()
     .reverse();
-  const keys: CryptoKey[] = [];
+  const keys: FormerKey[] = [];
   for (const name of aside) {
+    const replacedAt = replacedTime(name);
     const pem = await readFile(path.join(dir, name, 'encryption.key.pem'), 'utf8').catch(() => undefined);
     const key = pem === undefined ? undefined : await importEncryptionKey(pem).catch(() => undefined);
-    if (key) keys.push(key);
+    if (key && replacedAt !== undefined) keys.push({ key, replacedAt });
   }
   return keys;
+}
+
+/** `replaced-2026-12-07T23-55-00-123Z` (as cli/commands/account.ts names it) → its time in ms. */
+function replacedTime(name: string): number | undefined {
+  const m = /^replaced-(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/.exec(name);
+  const ms = m ? Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : ms;
 }

@@ -89,7 +89,7 @@ export class ChatKeys {
         highest: () => this.highest(expected.chatId),
         username: this.username,
         serverKey,
-        encryptionKey: decryptionKeys(this.keys),
+        encryptionKey: decryptionKeys(this.keys, envelope.issuedAt),
       });
     }
     const key = await importChatKey(bytes);
@@ -168,7 +168,7 @@ export class ChatKeys {
     this.checkStillNew(envelope, expected);
     let bytes: Bytes;
     try {
-      bytes = await unwrapWithAny(decryptionKeys(this.keys), envelope.wrappedKey);
+      bytes = await unwrapWithAny(decryptionKeys(this.keys, envelope.issuedAt), envelope.wrappedKey);
     } catch {
       throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
     }

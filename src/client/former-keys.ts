@@ -5,12 +5,15 @@ import type { UserKeys } from './user-keys.js';
 /**
  * Accounts over time: a user who replaced their keys keeps the old private keys aside, so that
  * what was wrapped for them (the key envelopes this device kept from before the change; in a
- * members-mode chat, every earlier epoch) still opens. The current key is tried first.
+ * members-mode chat, every earlier epoch) still opens, if it was issued before the key was
+ * replaced. The current key is tried first.
  */
-export const decryptionKeys = (keys: UserKeys): readonly CryptoKey[] => [
-  keys.encryption,
-  ...(keys.former ?? []),
-];
+export function decryptionKeys(keys: UserKeys, issuedAt: unknown): readonly CryptoKey[] {
+  const issued = typeof issuedAt === 'string' ? Date.parse(issuedAt) : Number.NaN;
+  // an envelope issued after a key was replaced is not opened with it (see FormerKey)
+  const former = Number.isNaN(issued) ? [] : (keys.former ?? []).filter((f) => issued < f.replacedAt);
+  return [keys.encryption, ...former.map((f) => f.key)];
+}
 
 /** A wrapped chat key opened by the first of `keys` that opens it; the first key's failure otherwise. */
 export async function unwrapWithAny(keys: readonly CryptoKey[], wrappedKey: unknown): Promise<Bytes> {

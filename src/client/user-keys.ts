@@ -9,7 +9,18 @@ export interface UserKeys {
   signing: Partial<Record<SignatureAlgorithm, KeyHandle>>;
   publicKeys: { encryption: string; signing: Record<SignatureAlgorithm, string> };
   /** Encryption keys this user had before a key change, newest first: tried on what `encryption` cannot open. */
-  former?: CryptoKey[];
+  former?: FormerKey[];
+}
+
+/**
+ * An encryption key a key change replaced, and when this device replaced it (ms since the epoch):
+ * it opens only envelopes issued before then. A newer one wrapped for it (a member whose copy of
+ * the keys is stale, or a server that hid the change from them) is refused as any other, since
+ * whoever leaked the old key could open it.
+ */
+export interface FormerKey {
+  key: CryptoKey;
+  replacedAt: number;
 }
 
 export async function importUserKeys(pems: PemKeyPairSet, provider: SignatureProvider): Promise<UserKeys> {

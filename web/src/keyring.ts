@@ -6,6 +6,7 @@ import {
   escapeControls,
   FINGERPRINT_KEYS,
   type Fingerprints,
+  type FormerKey,
   fingerprint,
   importEncryptionKey,
   importPrivatePem,
@@ -43,6 +44,8 @@ export const DSA_PUBLIC_FILE = 'signing-dsa.pub.pem';
 interface Kept {
   keys: UserKeys;
   fingerprints: Fingerprints;
+  /** Set aside: when this page replaced it (ms since the epoch). */
+  replacedAt?: number;
 }
 
 const storeKey = (username: string) => `keys/${username}`;
@@ -193,8 +196,11 @@ export async function keptKeys(username: string, api: Api, provider: SignaturePr
 }
 
 /** The encryption keys of the key sets set aside, newest first (what was wrapped for them opens). */
-async function formerKeys(username: string): Promise<CryptoKey[]> {
-  return ((await idbGet<Kept[]>(asideKey(username))) ?? []).map((set) => set.keys.encryption);
+async function formerKeys(username: string): Promise<FormerKey[]> {
+  return ((await idbGet<Kept[]>(asideKey(username))) ?? []).map((set) => ({
+    key: set.keys.encryption,
+    replacedAt: set.replacedAt ?? 0,
+  }));
 }
 
 /**
@@ -212,7 +218,10 @@ export async function keepNewKeys(
   const fingerprints = await keyStoreFingerprints(pems);
   const old = await idbGet<Kept>(storeKey(username));
   if (old && !FINGERPRINT_KEYS.every((k) => old.fingerprints[k] === fingerprints[k]))
-    await idbUpdate<Kept[]>(asideKey(username), (sets) => [old, ...(sets ?? [])]);
+    await idbUpdate<Kept[]>(asideKey(username), (sets) => [
+      { ...old, replacedAt: Date.now() },
+      ...(sets ?? []),
+    ]);
   await idbPut(storeKey(username), { keys, fingerprints } satisfies Kept);
   return { ...keys, former: await formerKeys(username) };
 }

@@ -1,10 +1,12 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  decryptionKeys,
   EnvelopeRefused,
   importEncryptionKey,
   importServerKey,
   openEnvelope,
+  type UserKeys,
   unwrapWithAny,
 } from '../../../src/client/index.js';
 import { sealEnvelope, wrapKey } from '../../../src/crypto/envelope.js';
@@ -45,5 +47,21 @@ describe('the encryption keys a key change replaced', () => {
     );
     expect(Buffer.from(await unwrapWithAny([currentKey, oldKey], envelope.wrappedKey))).toEqual(chatKey);
     await expect(unwrapWithAny([currentKey], envelope.wrappedKey)).rejects.toThrow();
+  });
+
+  it('are offered only for an envelope issued before they were replaced: a newer one wrapped for a leaked key is refused', async () => {
+    const [old, current] = await Promise.all(
+      [1, 2].map(async () =>
+        importEncryptionKey((await generatePemKeyPair('rsa', { modulusLength: 2048 })).privateKey),
+      ),
+    );
+    const replacedAt = Date.parse('2026-12-07T22:00:00.000Z');
+    const keys = { encryption: current, former: [{ key: old, replacedAt }] } as unknown as UserKeys;
+    expect(decryptionKeys(keys, '2026-12-07T21:59:59.999Z')).toEqual([current, old]);
+    expect(decryptionKeys(keys, '2026-12-07T22:00:00.000Z')).toEqual([current]);
+    expect(decryptionKeys(keys, '2026-12-08T09:00:00.000Z')).toEqual([current]);
+    // no time it can read: the current key alone
+    expect(decryptionKeys(keys, 'yesterday')).toEqual([current]);
+    expect(decryptionKeys(keys, undefined)).toEqual([current]);
   });
 });
