@@ -47,7 +47,8 @@ export class Transcript {
   private saved: TranscriptSaved;
   private queue: Promise<unknown> = Promise.resolve();
   private unsaved = 0;
-  private lastFlush = 0;
+  /** When a change of warnings was last written (other saves, a join's, do not count). */
+  private lastWarningSave = 0;
   private flushTimer?: ReturnType<typeof setTimeout>;
   /** The device id this process made (no message of it can be in any history yet). */
   private madeDevice?: string;
@@ -83,11 +84,17 @@ export class Transcript {
   /**
    * A change of warnings written now, or (a server sending change after change) within a second:
    * a flood of them costs one write a second, not one each. `flush` (at close) writes what waits.
+   * Only warning saves count: the first warning after a join's save is written at once, so that
+   * a reload within that second does not lose it.
    */
   private async flushSoon(): Promise<void> {
-    if (Date.now() - this.lastFlush >= SAVE_GAP_MS) return this.flush();
+    if (Date.now() - this.lastWarningSave >= SAVE_GAP_MS) {
+      this.lastWarningSave = Date.now();
+      return this.flush();
+    }
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
+      this.lastWarningSave = Date.now();
       void this.serial(() => this.flush()).catch(() => undefined);
     }, SAVE_GAP_MS);
     (this.flushTimer as { unref?: () => void }).unref?.();
@@ -96,7 +103,6 @@ export class Transcript {
   /** Writes the chats' checks (merged: each chat as this client has it, counters and device kept). */
   flush(): Promise<void> {
     this.unsaved = 0;
-    this.lastFlush = Date.now();
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const chats: Record<string, ChatTranscript> = {};

@@ -232,6 +232,21 @@ describe('transcript checks in the client library', () => {
     expect(texts(r.changes)).toEqual(['resolved: message #4 was withheld from you']);
   });
 
+  it('a warning right after the chat was joined is saved at once: a reload within the second keeps it', async () => {
+    const all = await conversation(6);
+    const store = new MemoryTranscriptStore();
+    const t = client([], store); // history returns nothing: #4 withheld
+    await t.joined(CHAT); // a save, not of a warning
+    for (const m of all.slice(0, 3)) await t.receive(m, true);
+    await t.receive(all[4], true);
+    // reloaded now: a new client over what was saved
+    expect(
+      client([], store)
+        .warnings(CHAT)
+        .map((w) => w.text),
+    ).toEqual(['message #4 was withheld from you']);
+  });
+
   it('a second client on the same store does not wipe the warnings the first one saved', async () => {
     const all = await conversation(6);
     const other = '1c0e3ae0-1a35-4f43-9d0a-2f3b6c1c2d3e';
