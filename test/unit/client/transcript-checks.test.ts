@@ -239,12 +239,8 @@ describe('transcript checks in the client library', () => {
     await t.joined(CHAT); // a save, not of a warning
     for (const m of all.slice(0, 3)) await t.receive(m, true);
     await t.receive(all[4], true);
-    // reloaded now: a new client over what was saved
-    expect(
-      client([], store)
-        .warnings(CHAT)
-        .map((w) => w.text),
-    ).toEqual(['message #4 was withheld from you']);
+    const reloaded = client([], store); // reloaded now: a new client over what was saved
+    expect(reloaded.warnings(CHAT).map((w) => w.text)).toEqual(['message #4 was withheld from you']);
   });
 
   it('a second client on the same store does not wipe the warnings the first one saved', async () => {
