@@ -1,5 +1,5 @@
 /** How one process's transcript checks are written over what another process (a CLI, a tab) saved. */
-import type { ChatTranscript } from './transcript-state.js';
+import type { ChatTranscript } from './transcript-types.js';
 
 /**
  * What is stored, with this process's changed chats written over it: within a chat, warnings

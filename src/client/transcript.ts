@@ -4,10 +4,9 @@
  * restarts (a {@link TranscriptStore}: the CLI's state.json, the page's IndexedDB).
  */
 import type { Api } from './api.js';
-import { sha256Hex } from './bytes.js';
-import { messageSigningText, type PrevRef, type TranscriptFields } from './canonical.js';
-import { headerOf, type MessageData, transcriptOf } from './message.js';
-import { mergeChats } from './transcript-merge.js';
+import type { PrevRef, TranscriptFields } from './canonical.js';
+import { type MessageData, transcriptOf } from './message.js';
+import { confirmedPrev, fillGap, highestInHistory, messageHash, ownHash } from './transcript-history.js';
 import {
   ChatChecks,
   type ChatTranscript,
@@ -16,47 +15,11 @@ import {
   type TranscriptWarning,
   type WarningChange,
 } from './transcript-state.js';
+import { newDevice, savedOver, type TranscriptSaved, type TranscriptStore } from './transcript-store.js';
 
+export { messageHash } from './transcript-history.js';
+export * from './transcript-store.js';
 export type { TranscriptWarning, WarningChange };
-
-/** What an installation keeps: its device id, the highest counter reserved per chat, each chat's checks. */
-export interface TranscriptSaved {
-  device: string;
-  counters: Record<string, number>;
-  chats: Record<string, ChatTranscript>;
-}
-
-/** Where {@link TranscriptSaved} lives: read once at start, every change merged into what is stored. */
-export interface TranscriptStore {
-  loadTranscript(): TranscriptSaved | undefined;
-  /** Applies `change` to the stored value (another process or tab may have written), atomically. */
-  updateTranscript(change: (saved: TranscriptSaved | undefined) => TranscriptSaved): Promise<TranscriptSaved>;
-}
-
-/** In memory: for tests, the bench and a client that keeps nothing. */
-export class MemoryTranscriptStore implements TranscriptStore {
-  saved?: TranscriptSaved;
-  loadTranscript() {
-    return this.saved && structuredClone(this.saved);
-  }
-  async updateTranscript(change: (saved: TranscriptSaved | undefined) => TranscriptSaved) {
-    this.saved = structuredClone(change(this.saved && structuredClone(this.saved)));
-    return structuredClone(this.saved);
-  }
-}
-
-/** 16 random bytes, base64url without padding. */
-export function newDevice(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/** Lowercase hex SHA-256 of a message's signing input bytes: what `prev.hash` names. */
-export function messageHash(data: Pick<MessageData, 'chatId' | 'sender' | 'message'>): Promise<string> {
-  return sha256Hex(messageSigningText(headerOf(data), data.message));
-}
 
 /** What one received message did to its chat's checks. */
 export interface Received {
@@ -75,7 +38,6 @@ export interface TranscriptOptions {
   verify: (data: MessageData) => Promise<boolean>;
 }
 
-const PAGE = 1000;
 /** Chats' checks are written at least every this many messages, and at once when a warning changes. */
 const SAVE_EVERY = 50;
 /** Warnings are written at once, then at most once a second while they keep changing. */
@@ -85,7 +47,8 @@ export class Transcript {
   private saved: TranscriptSaved;
   private queue: Promise<unknown> = Promise.resolve();
   private unsaved = 0;
-  private lastFlush = 0;
+  /** When a change of warnings was last written (other saves, a join's, do not count). */
+  private lastWarningSave = 0;
   private flushTimer?: ReturnType<typeof setTimeout>;
   /** The device id this process made (no message of it can be in any history yet). */
   private madeDevice?: string;
@@ -121,11 +84,17 @@ export class Transcript {
   /**
    * A change of warnings written now, or (a server sending change after change) within a second:
    * a flood of them costs one write a second, not one each. `flush` (at close) writes what waits.
+   * Only warning saves count: the first warning after a join's save is written at once, so that
+   * a reload within that second does not lose it.
    */
   private async flushSoon(): Promise<void> {
-    if (Date.now() - this.lastFlush >= SAVE_GAP_MS) return this.flush();
+    if (Date.now() - this.lastWarningSave >= SAVE_GAP_MS) {
+      this.lastWarningSave = Date.now();
+      return this.flush();
+    }
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
+      this.lastWarningSave = Date.now();
       void this.serial(() => this.flush()).catch(() => undefined);
     }, SAVE_GAP_MS);
     (this.flushTimer as { unref?: () => void }).unref?.();
@@ -134,7 +103,6 @@ export class Transcript {
   /** Writes the chats' checks (merged: each chat as this client has it, counters and device kept). */
   flush(): Promise<void> {
     this.unsaved = 0;
-    this.lastFlush = Date.now();
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const chats: Record<string, ChatTranscript> = {};
@@ -143,15 +111,7 @@ export class Transcript {
     this.dirty.clear();
     this.resolved.clear();
     return this.options.store
-      .updateTranscript((stored) => ({
-        device: stored?.device || this.saved.device,
-        counters: {
-          ...stored?.counters,
-          ...this.saved.counters,
-          ...higher(stored?.counters, this.saved.counters),
-        },
-        chats: mergeChats(stored?.chats, chats, resolved),
-      }))
+      .updateTranscript((stored) => savedOver(stored, this.saved, chats, resolved))
       .then((stored) => {
         this.saved.device = stored.device;
       });
@@ -170,7 +130,10 @@ export class Transcript {
       const checks = this.chat(data.chatId);
       const recovered: MessageData[] = [];
       const gap = checks.gap(data.seq);
-      if (gap && !checks.seen(data.seq)) await this.fill(checks, gap, recovered);
+      if (gap && !checks.seen(data.seq))
+        await fillGap(this.options.api, this.options.verify, checks, gap, recovered, (m) =>
+          this.observe(checks, m, true),
+        );
       await this.observe(checks, data, verified);
       for (const c of checks.changes)
         if (c.status === 'resolved') {
@@ -194,50 +157,8 @@ export class Transcript {
       transcript: fields,
     };
     const compare = checks.prevToCompare(m);
-    const own = compare === undefined ? undefined : await this.ownHash(checks, compare);
+    const own = compare === undefined ? undefined : await ownHash(this.options.api, checks, compare);
     checks.observe(m, own);
-  }
-
-  /** The hash of this client's copy of message `seq`: kept, or fetched (undefined if withheld). */
-  private async ownHash(checks: ChatChecks, seq: number): Promise<string | undefined> {
-    const kept = checks.state.hashes[seq];
-    if (kept !== undefined || checks.withheldAt(seq)) return kept;
-    const page = await this.options.api.listMessages(checks.chatId, { after: seq - 1, limit: 1 });
-    const found = page?.messages?.[0];
-    return found?.seq === seq ? messageHash(found) : undefined;
-  }
-
-  /** Fetches the seqs [from, to] from history and checks them; those it does not return are withheld. */
-  private async fill(checks: ChatChecks, [from, to]: [number, number], recovered: MessageData[]) {
-    let after = from - 1;
-    while (after < to) {
-      const page = await this.options.api.listMessages(checks.chatId, {
-        after,
-        limit: Math.min(PAGE, to - after),
-      });
-      const messages = Array.isArray(page?.messages) ? (page.messages as MessageData[]) : [];
-      let moved = false;
-      for (const m of messages) {
-        if (!Number.isSafeInteger(m?.seq) || m.seq <= after || m.seq > to || m.chatId !== checks.chatId)
-          continue;
-        checks.withheld(after + 1, m.seq - 1);
-        let ok = false;
-        try {
-          ok = await this.options.verify(m);
-        } catch {
-          ok = false;
-        }
-        // one that does not verify is shown (refused) but not taken in: see receive
-        if (ok) await this.observe(checks, m, ok);
-        else checks.refusedAt(m.seq);
-        recovered.push(m);
-        after = m.seq;
-        moved = true;
-      }
-      if (!moved) break;
-    }
-    checks.withheld(after + 1, to);
-    checks.askedUpTo(to);
   }
 
   /** This installation's device id, made and saved on first use. */
@@ -270,7 +191,10 @@ export class Transcript {
       const me = `${this.options.username}\n${device}`;
       const seen = this.saved.chats[chatId]?.devices[me]?.high ?? 0;
       const lost = this.saved.counters[chatId] === undefined && seen === 0 && device !== this.madeDevice;
-      const known = lost ? await this.highestInHistory(chatId, device) : (this.saved.counters[chatId] ?? 0);
+      const { api, verify, username } = this.options;
+      const known = lost
+        ? await highestInHistory(api, verify, username, chatId, device)
+        : (this.saved.counters[chatId] ?? 0);
       let counter = 0;
       const stored = await this.options.store.updateTranscript((s) => {
         counter = Math.max(s?.counters?.[chatId] ?? 0, known, seen) + 1;
@@ -311,47 +235,9 @@ export class Transcript {
     return this.serial(async () => {
       const checks = this.chat(chatId);
       checks.unconfirm(seq);
-      let found: PrevRef | null = null;
-      for (let tries = 0, ref = checks.prevRef(); ref && tries < 3; tries++, ref = checks.prevRef()) {
-        const page = await this.options.api.listMessages(chatId, { after: ref.seq - 1, limit: 1 });
-        const m = page?.messages?.[0] as MessageData | undefined;
-        if (m?.seq === ref.seq && (await messageHash(m)) === ref.hash) {
-          found = ref;
-          break;
-        }
-        checks.unconfirm(ref.seq);
-      }
+      const found = await confirmedPrev(this.options.api, checks);
       await this.flush();
       return found;
     });
   }
-
-  /** A device that lost its counters finds its highest number for the chat in the chat's history. */
-  private async highestInHistory(chatId: string, device: string): Promise<number> {
-    let highest = 0;
-    for (let after = 0, pages = 0; pages < 1000; pages++) {
-      const page = await this.options.api.listMessages(chatId, { after, limit: PAGE });
-      const messages = Array.isArray(page?.messages) ? (page.messages as MessageData[]) : [];
-      if (messages.length === 0) break;
-      for (const m of messages) {
-        const c = m?.message?.counter;
-        if (m?.sender !== this.options.username || m.message.device !== device) continue;
-        // only a message whose signature verifies counts (history could show any number), and one
-        // below 2^53 - 1 (the next must still be a counter)
-        if (!Number.isSafeInteger(c) || (c as number) <= highest || (c as number) >= Number.MAX_SAFE_INTEGER)
-          continue;
-        if (await this.options.verify(m).catch(() => false)) highest = c as number;
-      }
-      const last = messages.at(-1)?.seq;
-      if (!Number.isSafeInteger(last) || (last as number) <= after) break;
-      after = last as number;
-    }
-    return highest;
-  }
-}
-
-function higher(a: Record<string, number> | undefined, b: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(a ?? {})) if (v > (b[k] ?? 0)) out[k] = v;
-  return out;
 }

@@ -94,3 +94,67 @@ export function storeButRefuse(upstream: string): Rule {
     return true;
   };
 }
+
+/** The username a request's bearer token is for (its JWT `sub`), or undefined. */
+export function userOf(req: IncomingMessage): string | undefined {
+  const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+  try {
+    return JSON.parse(Buffer.from(token?.split('.')[1] ?? '', 'base64url').toString('utf8')).sub;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `rule`, applied only to the requests of `user` (the one member a server lies to). */
+export const forUser =
+  (user: string, rule: Rule): Rule =>
+  (req, res) =>
+    userOf(req) === user && rule(req, res);
+
+/**
+ * A proxy rule that passes the event stream (`GET /events`) through and leaves out each `message`
+ * event that `drop` picks: what a server withholding a message from one stream does.
+ */
+export function editStream(upstream: string, drop: (data: MessageData) => boolean): Rule {
+  return async (req, res) => {
+    if (req.method !== 'GET' || !/^\/events(\?|$)/.test(req.url ?? '')) return false;
+    req.resume();
+    const headers = { ...req.headers };
+    for (const h of ['host', 'connection', 'content-length']) delete headers[h];
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    try {
+      const up = await request(upstream + req.url, { headers, signal: abort.signal });
+      const out = { ...up.headers };
+      delete out['transfer-encoding'];
+      delete out.connection;
+      res.writeHead(up.statusCode, out as Record<string, string>);
+      res.flushHeaders();
+      let buffered = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of up.body) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let end = buffered.indexOf('\n\n');
+        for (; end >= 0; end = buffered.indexOf('\n\n')) {
+          const frame = buffered.slice(0, end + 2);
+          buffered = buffered.slice(end + 2);
+          if (!dropped(frame, drop)) res.write(frame);
+        }
+      }
+      res.end();
+    } catch {
+      res.destroy();
+    }
+    return true;
+  };
+}
+
+function dropped(frame: string, drop: (data: MessageData) => boolean): boolean {
+  if (!/^event: message$/m.test(frame)) return false;
+  const data = /^data: (.*)$/m.exec(frame)?.[1];
+  try {
+    return drop(JSON.parse(data ?? '') as MessageData);
+  } catch {
+    return false;
+  }
+}

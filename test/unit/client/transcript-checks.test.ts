@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Api } from '../../../src/client/api.js';
 import type { MessageData } from '../../../src/client/message.js';
-import {
-  MemoryTranscriptStore,
-  messageHash,
-  newDevice,
-  Transcript,
-  type WarningChange,
-} from '../../../src/client/transcript.js';
-import { MAX_DEVICES } from '../../../src/client/transcript-state.js';
+import { Transcript, type WarningChange } from '../../../src/client/transcript.js';
+import { messageHash } from '../../../src/client/transcript-history.js';
+import { MemoryTranscriptStore, newDevice } from '../../../src/client/transcript-store.js';
+import { MAX_DEVICES } from '../../../src/client/transcript-types.js';
 
 // The three checks of protocol.md "Transcript integrity", made by the client library on messages
 // a lying server hands it: no server here, a history that answers what the test says.
@@ -234,6 +230,17 @@ describe('transcript checks in the client library', () => {
     expect(after.warnings(CHAT).map((w) => w.text)).toEqual(['message #4 was withheld from you']);
     const r = await after.receive(all[3], true);
     expect(texts(r.changes)).toEqual(['resolved: message #4 was withheld from you']);
+  });
+
+  it('a warning right after the chat was joined is saved at once: a reload within the second keeps it', async () => {
+    const all = await conversation(6);
+    const store = new MemoryTranscriptStore();
+    const t = client([], store); // history returns nothing: #4 withheld
+    await t.joined(CHAT); // a save, not of a warning
+    for (const m of all.slice(0, 3)) await t.receive(m, true);
+    await t.receive(all[4], true);
+    const reloaded = client([], store); // reloaded now: a new client over what was saved
+    expect(reloaded.warnings(CHAT).map((w) => w.text)).toEqual(['message #4 was withheld from you']);
   });
 
   it('a second client on the same store does not wipe the warnings the first one saved', async () => {
