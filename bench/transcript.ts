@@ -9,8 +9,11 @@
  */
 import type { Api } from '../src/client/api.js';
 import type { MessageData } from '../src/client/message.js';
-import { MemoryTranscriptStore, messageHash, Transcript } from '../src/client/transcript.js';
-import { ChatChecks, emptyChat } from '../src/client/transcript-state.js';
+import { Transcript } from '../src/client/transcript.js';
+import { messageHash } from '../src/client/transcript-history.js';
+import { ChatChecks } from '../src/client/transcript-state.js';
+import { MemoryTranscriptStore } from '../src/client/transcript-store.js';
+import { emptyChat } from '../src/client/transcript-types.js';
 import { percentile, round } from './measure.js';
 
 const count = Number(process.argv[2] ?? 2000);

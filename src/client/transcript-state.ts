@@ -8,8 +8,6 @@ import type { PrevRef } from './canonical.js';
 import { SeqChecks } from './transcript-seqs.js';
 import { KEPT, MAX_DEVICES, type Observed } from './transcript-types.js';
 
-export * from './transcript-types.js';
-
 const plural = (k: number, one: string, many: string) => (k === 1 ? one : many);
 const count = (ranges: [number, number][]) => ranges.reduce((n, [a, b]) => n + (b - a + 1), 0);
 

@@ -7,19 +7,15 @@ import type { Api } from './api.js';
 import type { PrevRef, TranscriptFields } from './canonical.js';
 import { type MessageData, transcriptOf } from './message.js';
 import { confirmedPrev, fillGap, highestInHistory, messageHash, ownHash } from './transcript-history.js';
+import { ChatChecks } from './transcript-state.js';
+import { newDevice, savedOver, type TranscriptSaved, type TranscriptStore } from './transcript-store.js';
 import {
-  ChatChecks,
   type ChatTranscript,
   emptyChat,
   type Observed,
   type TranscriptWarning,
   type WarningChange,
-} from './transcript-state.js';
-import { newDevice, savedOver, type TranscriptSaved, type TranscriptStore } from './transcript-store.js';
-
-export { messageHash } from './transcript-history.js';
-export * from './transcript-store.js';
-export type { TranscriptWarning, WarningChange };
+} from './transcript-types.js';
 
 /** What one received message did to its chat's checks. */
 export interface Received {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Api } from '../../../src/client/api.js';
 import type { MessageData } from '../../../src/client/message.js';
-import { Transcript, type WarningChange } from '../../../src/client/transcript.js';
+import { Transcript } from '../../../src/client/transcript.js';
 import { messageHash } from '../../../src/client/transcript-history.js';
 import { MemoryTranscriptStore, newDevice } from '../../../src/client/transcript-store.js';
+import type { WarningChange } from '../../../src/client/transcript-types.js';
 import { MAX_DEVICES } from '../../../src/client/transcript-types.js';
 
 // The three checks of protocol.md "Transcript integrity", made by the client library on messages
