@@ -7,7 +7,7 @@
  * on the other one. Runs under scripts/with-backends.sh (which the npm script does), on loopback;
  * the servers, PostgreSQL, Redis and this load process all share this machine's CPUs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -31,6 +31,10 @@ import { createAccounts } from '../src/services/accounts.js';
 import { caller } from './api.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+/** `--runs N`: each setup N times, interleaved (SQLite, then PostgreSQL, …), medians printed. */
+const RUNS = Number(process.argv[process.argv.indexOf('--runs') + 1] ?? 1) || 1;
+/** `--one`: PostgreSQL + Redis on one instance only (the two-instance setup skipped). */
+const ONE = process.argv.includes('--one');
 const CONCURRENCY = 16; // posts in flight per sender
 const MEMBERS = 10;
 const PASSWORD = 'bench-password';
@@ -38,6 +42,49 @@ const log = (text: string) => console.error(`[bench:instances] ${text}`);
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0 });
 
 const as = caller(nodeFetch({ connections: 64 }).fetch);
+
+/** utime, stime, cutime, cstime of every process, by pid, with its parent and command line. */
+async function processes() {
+  const all = new Map<number, { ppid: number; ticks: number; args: string }>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const args = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      all.set(Number(name), { ppid: Number(f[1]), ticks, args });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return all;
+}
+
+/**
+ * CPU ticks so far of the server side: the servers, and with PostgreSQL and Redis this run's
+ * PostgreSQL (its postmaster, with its ended children, and every backend) and Redis, found by
+ * their ports. Other helpers' processes on the machine are not counted.
+ */
+async function serverSideTicks(serverPids: number[], postgres: boolean): Promise<Map<number, number>> {
+  const all = await processes();
+  const pids = new Set(serverPids);
+  if (postgres) {
+    const pgPort = new URL(process.env.DATABASE_URL as string).port;
+    const redisPort = new URL(process.env.REDIS_URL as string).port;
+    for (const [pid, p] of all) {
+      if (p.args.includes('redis-server') && p.args.includes(`:${redisPort}`)) pids.add(pid);
+      if (/postgres /.test(p.args) && p.args.includes(`-p ${pgPort}`)) {
+        pids.add(pid);
+        for (const [child, c] of all) if (c.ppid === pid) pids.add(child);
+      }
+    }
+  }
+  return new Map([...pids].map((pid) => [pid, all.get(pid)?.ticks ?? 0]));
+}
+
+const ticksBetween = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((sum, [pid, ticks]) => sum + ticks - (before.get(pid) ?? 0), 0);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;
@@ -152,9 +199,13 @@ async function run(
         accepted++;
       }
     };
+    const postgres = env.SECURECHAT_STORE === 'postgres';
+    const serverPids = servers.map((s) => s.child.pid as number);
+    const ticksBefore = await serverSideTicks(serverPids, postgres);
     const started = performance.now();
     await Promise.all([0, 1].flatMap((i) => Array.from({ length: CONCURRENCY }, () => sender(i))));
     const elapsed = (performance.now() - started) / 1000;
+    const ticks = ticksBetween(ticksBefore, await serverSideTicks(serverPids, postgres));
     // every listener gets every accepted message; wait for the stragglers (bounded)
     const want = accepted * (MEMBERS - 2);
     const count = () => arrivals.reduce((n, m) => n + (m?.size ?? 0), 0);
@@ -176,7 +227,11 @@ async function run(
     const row = {
       label,
       instances,
+      load: os.loadavg()[0].toFixed(2),
       accepted: Math.round(accepted / elapsed),
+      // server-side CPU (ticks of 10 ms) per accepted message: what other load on the machine
+      // does not change as much as it changes messages/s
+      cpuMicros: Math.round((ticks * 10_000) / Math.max(1, accepted)),
       deliveries: Math.round(count() / elapsed),
       delivered: `${count()}/${want}`,
       sameP50: ms(same, 50),
@@ -208,35 +263,47 @@ async function main() {
   if (!process.env.DATABASE_URL || !process.env.REDIS_URL)
     throw new Error('run me with npm run bench:instances');
   const keys = await generateKeyPairSet({ rsaBits: 2048 });
-  const rows = [await run('SQLite, in-process bus', {}, 1, keys)];
-  for (const instances of [1, 2]) {
-    rows.push(
-      await run(
-        'PostgreSQL + Redis',
-        {
-          SECURECHAT_STORE: 'postgres',
-          DATABASE_URL: await newDatabase(),
-          SECURECHAT_BUS: 'redis',
-          REDIS_URL: process.env.REDIS_URL,
-          SECURECHAT_REDIS_PREFIX: `bench${instances}:`,
-        },
-        instances,
-        keys,
-      ),
+  const rows: Awaited<ReturnType<typeof run>>[] = [];
+  const postgres = async (instances: number, r: number) =>
+    run(
+      'PostgreSQL + Redis',
+      {
+        SECURECHAT_STORE: 'postgres',
+        DATABASE_URL: await newDatabase(),
+        SECURECHAT_BUS: 'redis',
+        REDIS_URL: process.env.REDIS_URL as string,
+        SECURECHAT_REDIS_PREFIX: `bench${instances}r${r}:`,
+      },
+      instances,
+      keys,
     );
+  // interleaved, so that SQLite and PostgreSQL see the same load from the rest of the machine
+  for (let r = 0; r < RUNS; r++) {
+    rows.push(await run('SQLite, in-process bus', {}, 1, keys));
+    for (const instances of ONE ? [1] : [1, 2]) rows.push(await postgres(instances, r));
   }
   console.log(
     `\nChat of ${MEMBERS}, 2 senders × ${CONCURRENCY} in flight, Ed25519, ${SECONDS} s each, ${os.cpus().length} CPUs shared by everything`,
   );
   console.log(
-    '| backend | instances | accepted msg/s | deliveries/s | delivered | p50 same instance | p99 same | p50 other instance | p99 other |',
+    '| backend | instances | accepted msg/s | server-side CPU µs/msg | deliveries/s | delivered | p50 same instance | p99 same | p50 other instance | p99 other | load average (1 min) |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows)
     console.log(
-      `| ${r.label} | ${r.instances} | ${r.accepted} | ${r.deliveries} | ${r.delivered} | ${r.sameP50} | ${r.sameP99} | ${r.otherP50} | ${r.otherP99} |`,
+      `| ${r.label} | ${r.instances} | ${r.accepted} | ${r.cpuMicros} | ${r.deliveries} | ${r.delivered} | ${r.sameP50} | ${r.sameP99} | ${r.otherP50} | ${r.otherP99} | ${r.load} |`,
     );
-  console.log('\nreproduce: npm run bench:instances');
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const of = (label: string, pick: (r: (typeof rows)[number]) => number) =>
+    median(rows.filter((r) => r.label === label && r.instances === 1).map(pick));
+  const [sqlite, pg1] = ['SQLite, in-process bus', 'PostgreSQL + Redis'].map((l) => of(l, (r) => r.accepted));
+  const [sqliteCpu, pgCpu] = ['SQLite, in-process bus', 'PostgreSQL + Redis'].map((l) =>
+    of(l, (r) => r.cpuMicros),
+  );
+  console.log(
+    `\nmedians of ${RUNS} run(s), one instance: accepted msg/s SQLite ${sqlite}, PostgreSQL + Redis ${pg1} (${Math.round((100 * pg1) / sqlite)}% of SQLite); server-side CPU µs/msg SQLite ${sqliteCpu}, PostgreSQL + Redis ${pgCpu} (SQLite's is ${Math.round((100 * sqliteCpu) / pgCpu)}% of it)`,
+  );
+  console.log('\nreproduce: npm run bench:instances [-- --runs 3 --one]');
 }
 
 main().then(
