@@ -17,6 +17,7 @@ import type { KeyChange } from '../store/account-types.js';
 import type { Store } from '../store/types.js';
 import type { UserRecord } from '../store/user-types.js';
 import { type Metrics, NO_METRICS, resultOf } from '../util/metrics.js';
+import type { Hasher } from './hash-pool.js';
 import { addressKey, threadPoolSize, WorkQueue } from './limiter.js';
 
 /** bcrypt reads at most 72 bytes; a longer password would be silently truncated, so it is refused. */
@@ -64,8 +65,8 @@ export interface AccountsDeps {
   signToken: (claims: { sub: string; jti: string; exp: number }) => string;
   /** Where failures are counted: the bus's shared counters; in this process when not given. */
   counter?: (name: string, limit: number, windowMs: number) => SharedCounter;
-  /** bcrypt, replaceable so tests can count and hold hashes. */
-  hasher?: Pick<typeof bcrypt, 'hash' | 'compare' | 'getRounds'>;
+  /** bcrypt, replaceable so tests can count and hold hashes (or hash-pool.ts's threads). */
+  hasher?: Hasher;
   /** Counts each login's outcome. */
   metrics?: Metrics;
 }
