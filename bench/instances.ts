@@ -7,7 +7,7 @@
  * on the other one. Runs under scripts/with-backends.sh (which the npm script does), on loopback;
  * the servers, PostgreSQL, Redis and this load process all share this machine's CPUs.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -29,6 +29,7 @@ import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
 import { loginLimits } from '../src/plugins/accounts.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { caller } from './api.js';
+import { serverSideTicks, ticksBetween } from './server-side-cpu.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 /** `--runs N`: each setup N times, interleaved (SQLite, then PostgreSQL, …), medians printed. */
@@ -42,49 +43,6 @@ const log = (text: string) => console.error(`[bench:instances] ${text}`);
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 0 });
 
 const as = caller(nodeFetch({ connections: 64 }).fetch);
-
-/** utime, stime, cutime, cstime of every process, by pid, with its parent and command line. */
-async function processes() {
-  const all = new Map<number, { ppid: number; ticks: number; args: string }>();
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const args = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ');
-      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-      all.set(Number(name), { ppid: Number(f[1]), ticks, args });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return all;
-}
-
-/**
- * CPU ticks so far of the server side: the servers, and with PostgreSQL and Redis this run's
- * PostgreSQL (its postmaster, with its ended children, and every backend) and Redis, found by
- * their ports. Other helpers' processes on the machine are not counted.
- */
-async function serverSideTicks(serverPids: number[], postgres: boolean): Promise<Map<number, number>> {
-  const all = await processes();
-  const pids = new Set(serverPids);
-  if (postgres) {
-    const pgPort = new URL(process.env.DATABASE_URL as string).port;
-    const redisPort = new URL(process.env.REDIS_URL as string).port;
-    for (const [pid, p] of all) {
-      if (p.args.includes('redis-server') && p.args.includes(`:${redisPort}`)) pids.add(pid);
-      if (/postgres /.test(p.args) && p.args.includes(`-p ${pgPort}`)) {
-        pids.add(pid);
-        for (const [child, c] of all) if (c.ppid === pid) pids.add(child);
-      }
-    }
-  }
-  return new Map([...pids].map((pid) => [pid, all.get(pid)?.ticks ?? 0]));
-}
-
-const ticksBetween = (before: Map<number, number>, after: Map<number, number>) =>
-  [...after].reduce((sum, [pid, ticks]) => sum + ticks - (before.get(pid) ?? 0), 0);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;
