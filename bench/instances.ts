@@ -29,8 +29,13 @@ import { generateKeyPairSet, publicKeysOf } from '../src/crypto/keys.js';
 import { loginLimits } from '../src/plugins/accounts.js';
 import { createAccounts } from '../src/services/accounts.js';
 import { caller } from './api.js';
+import { serverSideTicks, ticksBetween } from './server-side-cpu.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+/** `--runs N`: each setup N times, interleaved (SQLite, then PostgreSQL, …), medians printed. */
+const RUNS = Number(process.argv[process.argv.indexOf('--runs') + 1] ?? 1) || 1;
+/** `--one`: PostgreSQL + Redis on one instance only (the two-instance setup skipped). */
+const ONE = process.argv.includes('--one');
 const CONCURRENCY = 16; // posts in flight per sender
 const MEMBERS = 10;
 const PASSWORD = 'bench-password';
@@ -80,6 +85,8 @@ async function run(
     LOG_LEVEL: 'warn',
     SECURECHAT_POST_LIMIT: '100000000',
     SECURECHAT_LOGIN_LIMIT: '1000000',
+    // the cost the members were registered at: their logins rehash nothing (this measures posts)
+    BCRYPT_COST: '4',
     SECURECHAT_ROTATE_MESSAGES: '1000000000',
     PRESENCE_GRACE_MS: '3600000',
     // every client of the bench is on this host: no cap on connections per address
@@ -152,9 +159,13 @@ async function run(
         accepted++;
       }
     };
+    const postgres = env.SECURECHAT_STORE === 'postgres';
+    const serverPids = servers.map((s) => s.child.pid as number);
+    const ticksBefore = await serverSideTicks(serverPids, postgres);
     const started = performance.now();
     await Promise.all([0, 1].flatMap((i) => Array.from({ length: CONCURRENCY }, () => sender(i))));
     const elapsed = (performance.now() - started) / 1000;
+    const ticks = ticksBetween(ticksBefore, await serverSideTicks(serverPids, postgres));
     // every listener gets every accepted message; wait for the stragglers (bounded)
     const want = accepted * (MEMBERS - 2);
     const count = () => arrivals.reduce((n, m) => n + (m?.size ?? 0), 0);
@@ -176,7 +187,11 @@ async function run(
     const row = {
       label,
       instances,
+      load: os.loadavg()[0].toFixed(2),
       accepted: Math.round(accepted / elapsed),
+      // server-side CPU (ticks of 10 ms) per accepted message: what other load on the machine
+      // does not change as much as it changes messages/s
+      cpuMicros: Math.round((ticks * 10_000) / Math.max(1, accepted)),
       deliveries: Math.round(count() / elapsed),
       delivered: `${count()}/${want}`,
       sameP50: ms(same, 50),
@@ -208,35 +223,49 @@ async function main() {
   if (!process.env.DATABASE_URL || !process.env.REDIS_URL)
     throw new Error('run me with npm run bench:instances');
   const keys = await generateKeyPairSet({ rsaBits: 2048 });
-  const rows = [await run('SQLite, in-process bus', {}, 1, keys)];
-  for (const instances of [1, 2]) {
-    rows.push(
-      await run(
-        'PostgreSQL + Redis',
-        {
-          SECURECHAT_STORE: 'postgres',
-          DATABASE_URL: await newDatabase(),
-          SECURECHAT_BUS: 'redis',
-          REDIS_URL: process.env.REDIS_URL,
-          SECURECHAT_REDIS_PREFIX: `bench${instances}:`,
-        },
-        instances,
-        keys,
-      ),
+  const rows: Awaited<ReturnType<typeof run>>[] = [];
+  const postgres = async (instances: number, r: number) =>
+    run(
+      'PostgreSQL + Redis',
+      {
+        SECURECHAT_STORE: 'postgres',
+        DATABASE_URL: await newDatabase(),
+        SECURECHAT_BUS: 'redis',
+        REDIS_URL: process.env.REDIS_URL as string,
+        SECURECHAT_REDIS_PREFIX: `bench${instances}r${r}:`,
+      },
+      instances,
+      keys,
     );
+  // interleaved, so that SQLite and PostgreSQL see the same load from the rest of the machine
+  for (let r = 0; r < RUNS; r++) {
+    rows.push(await run('SQLite, in-process bus', {}, 1, keys));
+    for (const instances of ONE ? [1] : [1, 2]) rows.push(await postgres(instances, r));
   }
   console.log(
     `\nChat of ${MEMBERS}, 2 senders × ${CONCURRENCY} in flight, Ed25519, ${SECONDS} s each, ${os.cpus().length} CPUs shared by everything`,
   );
   console.log(
-    '| backend | instances | accepted msg/s | deliveries/s | delivered | p50 same instance | p99 same | p50 other instance | p99 other |',
+    '| backend | instances | accepted msg/s | server-side CPU µs/msg | deliveries/s | delivered | p50 same instance | p99 same | p50 other instance | p99 other | load average (1 min) |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows)
     console.log(
-      `| ${r.label} | ${r.instances} | ${r.accepted} | ${r.deliveries} | ${r.delivered} | ${r.sameP50} | ${r.sameP99} | ${r.otherP50} | ${r.otherP99} |`,
+      `| ${r.label} | ${r.instances} | ${r.accepted} | ${r.cpuMicros} | ${r.deliveries} | ${r.delivered} | ${r.sameP50} | ${r.sameP99} | ${r.otherP50} | ${r.otherP99} | ${r.load} |`,
     );
-  console.log('\nreproduce: npm run bench:instances');
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  // per run, PostgreSQL against the SQLite run just before it (the load of the machine moves)
+  const sqliteRuns = rows.filter((r) => r.label.startsWith('SQLite'));
+  const pgRuns = rows.filter((r) => r.label.startsWith('PostgreSQL') && r.instances === 1);
+  const ratios = (pick: (r: (typeof rows)[number]) => number) =>
+    pgRuns.map((r, i) => Math.round((100 * pick(r)) / pick(sqliteRuns[i])));
+  const accepted = ratios((r) => r.accepted);
+  // SQLite's CPU per message against PostgreSQL's: 100% when PostgreSQL costs as little
+  const cpu = pgRuns.map((r, i) => Math.round((100 * sqliteRuns[i].cpuMicros) / r.cpuMicros));
+  console.log(
+    `\none instance, PostgreSQL + Redis against SQLite in the same run: accepted msg/s ${accepted.join(', ')}% (median ${median(accepted)}%); SQLite's server-side CPU µs/msg is ${cpu.join(', ')}% of PostgreSQL's (median ${median(cpu)}%)`,
+  );
+  console.log('\nreproduce: npm run bench:instances [-- --runs 3 --one]');
 }
 
 main().then(

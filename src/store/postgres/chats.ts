@@ -1,17 +1,17 @@
 import type { AnyKeyEnvelope } from '../../client/members.js';
 import type { KeyEnvelope } from '../../crypto/envelope.js';
-import {
-  blocksPosting,
-  type ChatCursor,
-  type ChatRecord,
-  type ChatStore,
-  type ListedChat,
-  type MemberRecord,
-  type MembershipChange,
+import type {
+  ChatCursor,
+  ChatRecord,
+  ChatStore,
+  ListedChat,
+  MemberRecord,
+  MembershipChange,
 } from '../chat-types.js';
 import { changeMembershipSteps, createChatSteps, runAwaiting } from '../membership.js';
 import type { NewEvent, StoredEvent } from '../message-types.js';
 import { toEnvelope, toMemberEnvelope, toPending } from '../rows.js';
+import { batchedLookups } from './lookups.js';
 import { PoolQueries } from './pool.js';
 import { postgresWrites } from './writes.js';
 
@@ -53,18 +53,11 @@ export class PostgresChats extends PoolQueries implements ChatStore {
     return (await this.chatsWhere('c.id = $1', [chatId]))[0];
   }
 
+  /** Batched with the lookups asked meanwhile (lookups.ts): one statement, sent after this call. */
+  private readonly lookups = batchedLookups(this.pool);
+
   async membership(chatId: string, username: string) {
-    const [row] = await this.rows(
-      `SELECT c.epoch, c.pending, m.state, m.since_epoch FROM chats c
-       JOIN members m ON m.chat_id = c.id WHERE c.id = $1 AND m.username = $2`,
-      [chatId, username],
-    );
-    if (!row) return undefined;
-    return {
-      epoch: row.epoch as number,
-      rekeyPending: blocksPosting(toPending(row.pending)),
-      member: { username, state: row.state as MemberRecord['state'], sinceEpoch: row.since_epoch as number },
-    };
+    return this.lookups.membership(chatId, username);
   }
 
   async listChats(username: string, limit: number, after?: ChatCursor): Promise<ListedChat[]> {

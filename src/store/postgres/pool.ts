@@ -45,15 +45,16 @@ export function connectivity(error: unknown): Error {
 const RETRYABLE = new Set(['40001', '40P01']);
 
 /** Every statement outside a transaction goes through here (and every transaction through the next). */
-export async function exec(client: pg.Pool | Client, sql: string, params: unknown[] = []) {
+export async function exec(client: pg.Pool | Client, sql: string | pg.QueryConfig, params: unknown[] = []) {
   try {
-    return await client.query(sql, params);
+    // a named statement (a QueryConfig with a name) is parsed and planned once per connection
+    return await (typeof sql === 'string' ? client.query(sql, params) : client.query(sql));
   } catch (error) {
     throw connectivity(error);
   }
 }
 
-export async function rows(client: pg.Pool | Client, sql: string, params: unknown[] = []) {
+export async function rows(client: pg.Pool | Client, sql: string | pg.QueryConfig, params: unknown[] = []) {
   return (await exec(client, sql, params)).rows as Row[];
 }
 

@@ -7,6 +7,7 @@ import {
   type UserRecord,
   type UserStore,
 } from '../user-types.js';
+import { batchedLookups } from './lookups.js';
 import { PoolQueries, UNIQUE_VIOLATION } from './pool.js';
 
 /** PostgreSQL's users and sessions: accounts, revoked tokens, registration codes. */
@@ -57,8 +58,11 @@ export class PostgresUsers extends PoolQueries implements UserStore {
     );
   }
 
+  /** Batched with the checks asked meanwhile (lookups.ts): one statement, sent after this call. */
+  private readonly lookups = batchedLookups(this.pool);
+
   async isTokenRevoked(jti: string): Promise<boolean> {
-    return (await this.rows('SELECT 1 FROM revoked_tokens WHERE jti = $1', [jti])).length > 0;
+    return this.lookups.isTokenRevoked(jti);
   }
 
   async putRegistrationCode(code: RegistrationCode): Promise<void> {
