@@ -119,10 +119,12 @@ export async function calibrated(
 ): Promise<Window> {
   const r = await run(first);
   if (r.ticks >= 2 * minTicks) return first;
-  // at most ten times: a first run starved of CPU must not ask for hours
-  const scale = Math.min(10, (2 * minTicks) / Math.max(1, r.ticks));
+  const wanted = (2 * minTicks) / Math.max(1, r.ticks);
+  // the deadline at most ten times: a first run starved of CPU must not ask for hours; the count
+  // up to forty (a relay that ran out of messages in a few ticks needs many more)
+  const scale = Math.min(10, wanted);
   return {
-    count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * scale)) : first.count,
+    count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * Math.min(40, wanted))) : first.count,
     // the deadline grows as much: more messages take longer, and a server short of CPU too
     seconds: first.seconds * scale,
   };
