@@ -4,12 +4,10 @@
  * are two), figures repeated and given as median ± spread, printed and written to
  * bench/results/latest.json and latest.md. Never part of `npm test`.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   generateKeyPairSet,
   type KeyPairSet,
@@ -17,7 +15,10 @@ import {
   SIGNATURE_ALGORITHMS,
   type SignatureAlgorithm,
 } from '../src/crypto/keys.js';
-import { percentile, pinning, round, rssBytes, TICKS_PER_SECOND } from './measure.js';
+import { type BaselineProcess, startRelay } from './baselines.js';
+import { connections, history } from './held.js';
+import { percentile, pinning, round, TICKS_PER_SECOND } from './measure.js';
+import { targets } from './ratios.js';
 import { table } from './report.js';
 import {
   type BenchChat,
@@ -27,14 +28,19 @@ import {
   startBenchServer,
   stopProcess,
 } from './setup.js';
-import { growthFigures, load, schemeFigures, startBaseline } from './throughput.js';
-import { type Worker, worker } from './workers.js';
+import { growthFigures, load, schemeFigures } from './throughput.js';
+import { worker } from './workers.js';
 
-const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
-/** `--profile`: the server writes a V8 CPU profile of the scheme runs to bench/results/profile/. */
+/** `--profile`: the server writes a V8 CPU profile of the scheme and growth runs to bench/results/profile/. */
 const profile = process.argv.includes('--profile');
+/** `--naive`: the scheme runs measure the naive relay (bench/naive-relay.ts) too. */
+const naive = process.argv.includes('--naive');
+/** `--sizes=10,100,1000`: the chat sizes of the growth section (members enough for the largest). */
+const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
+/** `--throughput`: the scheme and growth sections only (no latency, storm, streams or history). */
+const throughputOnly = process.argv.includes('--throughput');
 const started = performance.now();
 const log = (text: string) =>
   console.error(`[bench ${Math.round((performance.now() - started) / 1000)} s] ${text}`);
@@ -57,6 +63,11 @@ const plan = quick
       dbSizes: [2, 100, 1000],
       history: [1000, 1_000_000],
     };
+if (sizesArg) {
+  plan.sizes = sizesArg.slice('--sizes='.length).split(',').map(Number);
+  plan.dbSizes = plan.dbSizes.filter((size) => size <= Math.max(...plan.sizes));
+  plan.members = Math.max(...plan.sizes);
+}
 /**
  * A throughput window ends when its prepared messages run out or at its deadline, whichever comes
  * first: a first run that is not counted (with this deadline, three times what a server with a
@@ -80,15 +91,20 @@ interface Context {
   s: BenchServer;
   pairs: KeyPairSet;
   ten: BenchChat;
+  /** The coalescing relay (bench/relay.ts): every throughput figure's baseline. */
+  relay: BaselineProcess;
   cleanup: (() => void)[];
 }
 
-/** 1-2: per scheme, chat of 10: ours, the baseline and verification, back to back. */
+/** 1-2: per scheme, chat of 10: ours, the relay and verification, back to back. */
 async function schemes(c: Context, pin: ReturnType<typeof pinning>) {
-  const baseline = await startBaseline(root, pin, c.cleanup);
+  const baselines = {
+    relay: c.relay,
+    naive: naive ? await startRelay(root, pin, c.cleanup, 'naive-relay') : undefined,
+  };
   const out: Record<string, unknown> = {};
   for (const alg of SIGNATURE_ALGORITHMS) {
-    out[alg] = await schemeFigures(c.s, c.pairs, baseline, c.ten, alg, windows(perSecond[alg]), c.cleanup);
+    out[alg] = await schemeFigures(c.s, c.pairs, baselines, c.ten, alg, windows(perSecond[alg]), c.cleanup);
     log(`${alg}: ${JSON.stringify(out[alg])}`);
   }
   return out;
@@ -164,6 +180,7 @@ async function growth(c: Context) {
     out[String(size)] = await growthFigures(
       c.s,
       c.pairs,
+      c.relay,
       chat,
       size,
       windows(Math.max(100, 60_000 / size)),
@@ -174,53 +191,8 @@ async function growth(c: Context) {
   return out;
 }
 
-/** 4: idle streams and the server's memory per stream. */
-async function connections(c: Context) {
-  // 20,000 is the issue's aim, but this workplace's hard limit on open files is 20,000 per
-  // process, the server's own descriptors included: 18,000 is the most it can honestly hold
-  const target = Number(process.env.BENCH_STREAMS ?? (quick ? 4000 : 18_000));
-  const perWorker = 5000;
-  const rss0 = await rssBytes(c.s.pid);
-  const workers: Worker[] = [];
-  let held = 0;
-  for (let left = target; left > 0; left -= perWorker) {
-    const w = await worker();
-    workers.push(w);
-    c.cleanup.push(() => w.stop());
-    w.send({ op: 'idle', server: c.s.url, token: c.s.tokens[0], count: Math.min(perWorker, left) });
-  }
-  for (const w of workers) held += (await w.next('idling')).opened as number;
-  await new Promise((r) => setTimeout(r, 1000));
-  const rss1 = await rssBytes(c.s.pid);
-  const out = {
-    held,
-    target,
-    bytesPerStream: Math.round((rss1 - rss0) / held),
-    serverRssMiB: round(rss1 / 2 ** 20),
-  };
-  log(`connections: ${JSON.stringify(out)}`);
-  for (const w of workers) w.stop();
-  return out;
-}
-
 /** Stops a bench server and waits until its process is gone (its database is free for the next). */
 const stopServer = (s: BenchServer) => stopProcess(s.server.child);
-
-/** 6b: a 100-message history page with few and many stored messages (bench/history.ts, in its own process). */
-async function history(dir: string) {
-  const out: Record<string, unknown> = {};
-  for (const stored of plan.history) {
-    const script = path.join(root, 'bench/history.ts');
-    const folder = path.join(dir, `history-${stored}`);
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', script, String(stored), folder], {
-      cwd: root,
-      maxBuffer: 1 << 20,
-    });
-    out[String(stored)] = JSON.parse(stdout.trim().split('\n').pop() as string);
-    log(`history ${stored}: ${JSON.stringify(out[String(stored)])}`);
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const pin = pinning();
@@ -240,7 +212,7 @@ async function main(): Promise<void> {
       quick,
       loadAverage: os.loadavg().map((l) => round(l, 2)),
     },
-    command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     pinning: { used: pin.used, server: pin.server, load: pin.load },
     repeats: plan.repeats,
     minTicks: plan.minTicks,
@@ -253,24 +225,30 @@ async function main(): Promise<void> {
     const args = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(root, 'bench/results/profile')}`] : [];
     const s = await startBenchServer(dir, plan.members, pin, args, cleanup);
     log(`${plan.members} users logged in; server pid ${s.pid} at ${s.url}`);
-    const c: Context = { s, pairs, ten: await makeChat(s, pairs, 10), cleanup };
+    const relay = await startRelay(root, pin, cleanup);
+    const c: Context = { s, pairs, ten: await makeChat(s, pairs, 10), relay, cleanup };
 
     results.scheme = await schemes(c, pin);
-    if (profile) {
-      await stopServer(s);
-      log('profile written to bench/results/profile/');
-      return;
+    if (!profile && !throughputOnly) {
+      results.latency = await latency(c);
+      results.isolation = await isolation(c);
     }
-    results.latency = await latency(c);
-    results.isolation = await isolation(c);
     results.growth = await growth(c);
-    // memory per stream on a fresh server: after the loads above its heap can shrink by more than
-    // the streams add while they are counted (one quick run gave a negative figure)
+    results.targets = targets(results as Parameters<typeof targets>[0]);
+    results.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
     await stopServer(s);
-    const fresh = await startBenchServer(dir, 1, pin, [], cleanup);
-    results.connections = await connections({ ...c, s: fresh });
-    await stopServer(fresh);
-    results.history = await history(dir);
+    if (profile) log('profile written to bench/results/profile/');
+    if (!profile && !throughputOnly) {
+      // memory per stream on a fresh server: after the loads above its heap can shrink by more than
+      // the streams add while they are counted (one quick run gave a negative figure)
+      const fresh = await startBenchServer(dir, 1, pin, [], cleanup);
+      // 20,000 is the issue's aim, but this workplace's hard limit on open files is 20,000 per
+      // process, the server's own descriptors included: 18,000 is the most it can honestly hold
+      const target = Number(process.env.BENCH_STREAMS ?? (quick ? 4000 : 18_000));
+      results.connections = await connections(fresh, target, cleanup, log);
+      await stopServer(fresh);
+      results.history = await history(root, dir, plan.history, log);
+    }
 
     await mkdir(path.join(root, 'bench/results'), { recursive: true });
     await writeFile(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -1,10 +1,9 @@
 /** Closed- and open-loop load against a server, and the figures per scheme and per chat size. */
-import { spawn } from 'node:child_process';
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import path from 'node:path';
+import os from 'node:os';
 import type { KeyPairSet, SignatureAlgorithm } from '../src/crypto/keys.js';
-import { signSync } from '../src/crypto/signatures.js';
-import { cpuTicks, type Figure, figure, type Pinning, repeated, TICKS_PER_SECOND } from './measure.js';
+import { type BaselineProcess, verifyMicros } from './baselines.js';
+import { cpuTicks, type Figure, figure, repeated, TICKS_PER_SECOND } from './measure.js';
+import { type AgainstRelay, againstRelay, type Overheads, overheads } from './ratios.js';
 import { type BenchChat, type BenchServer, databaseBytes, name } from './setup.js';
 import { worker } from './workers.js';
 
@@ -120,61 +119,27 @@ export async function calibrated(
 ): Promise<Window> {
   const r = await run(first);
   if (r.ticks >= 2 * minTicks) return first;
-  // at most ten times: a first run starved of CPU must not ask for hours
-  const scale = Math.min(10, (2 * minTicks) / Math.max(1, r.ticks));
+  const wanted = (2 * minTicks) / Math.max(1, r.ticks);
+  // the deadline at most ten times: a first run starved of CPU must not ask for hours; the count
+  // up to forty (a relay that ran out of messages in a few ticks needs many more)
+  const scale = Math.min(10, wanted);
   return {
-    count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * scale)) : first.count,
+    count: r.ranOut ? Math.max(first.count, Math.ceil(r.accepted * Math.min(40, wanted))) : first.count,
     // the deadline grows as much: more messages take longer, and a server short of CPU too
     seconds: first.seconds * scale,
   };
 }
 
-/** CPU µs one verification takes on one thread (a second of them), measured in this run. */
-export function verifyMicros(pairs: KeyPairSet, alg: SignatureAlgorithm): number {
-  const data = randomBytes(400);
-  const sig = signSync(alg, pairs.signing[alg].privateKey, data);
-  const key = createPublicKey(pairs.signing[alg].publicKey);
-  // biome-ignore lint/suspicious/noExplicitAny: the options object per scheme, as in src/crypto/signatures.ts
-  const opts: any = alg === 'rsa-pss-sha256' ? { key, padding: 6, saltLength: 32 } : { key };
-  let n = 0;
-  // CPU time, not wall time: on a shared machine the wait for a CPU is not verification
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  while (performance.now() - t0 < 1000) {
-    verify(alg === 'ed25519' ? null : 'sha256', data, opts, sig);
-    n++;
-  }
-  const cpu = process.cpuUsage(c0);
-  return (cpu.user + cpu.system) / n;
-}
-
-/** The baseline (bench/baseline.ts) in its own process, pinned beside the server. */
-export async function startBaseline(root: string, pin: Pinning, cleanup: (() => void)[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bench/baseline.ts')], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  cleanup.push(() => child.kill('SIGKILL'));
-  const url = await new Promise<string>((resolve) => {
-    child.stdout?.on('data', (d) => {
-      const m = /listening on (\S+)/.exec(String(d));
-      if (m) resolve(m[1]);
-    });
-  });
-  pin.server0(child.pid as number);
-  return { url, pid: child.pid as number };
-}
-
-export interface SchemeFigures {
+export interface SchemeFigures extends AgainstRelay, Overheads {
   acceptedPerSec: Figure;
   deliveriesPerCpuSec: Figure;
   cpuMicrosPerMessage: Figure;
-  baselineCpuMicrosPerMessage: Figure;
   verifyMicros: Figure;
-  overheadMicrosPerMessage: Figure;
-  baselinePerSec: Figure;
+  relayPerSec: Figure;
+  /** The naive relay's CPU µs per message (bench/naive-relay.ts), with `--naive` only. */
+  naiveCpuMicrosPerMessage?: Figure;
   serverTicks: number[];
-  baselineTicks: number[];
+  relayTicks: number[];
 }
 
 /** How long a figure's windows are and how often it is taken. */
@@ -186,14 +151,22 @@ export interface Windows {
   minTicks: number;
 }
 
+/** The baselines a figure is measured against: the coalescing relay, and the naive one if asked for. */
+export interface Baselines {
+  relay: BaselineProcess;
+  naive?: BaselineProcess;
+}
+
+const loadAverage = () => os.loadavg()[0];
+
 /**
- * One scheme in a chat of 10, closed loop, `repeats` times: ours, the baseline and one
- * verification, each run measured back to back, so `overhead = ours − baseline − verify` per run.
+ * One scheme in a chat of 10, closed loop, `repeats` times: ours, the relay and one verification,
+ * each run measured back to back, so `overhead = ours − relay − verify` per run.
  */
 export async function schemeFigures(
   s: BenchServer,
   pairs: KeyPairSet,
-  baseline: { url: string; pid: number },
+  baselines: Baselines,
   chat: BenchChat,
   alg: SignatureAlgorithm,
   o: Windows,
@@ -201,13 +174,17 @@ export async function schemeFigures(
 ): Promise<SchemeFigures> {
   const on = (url: string, cpuPid: number) => (w: Window) =>
     load(s, pairs, url, chat, 10, { alg, ...w, cpuPid }, cleanup);
+  const { relay, naive } = baselines;
   const first = { count: o.count, seconds: o.seconds };
   const ourCount = await calibrated(first, o.minTicks, on(s.url, s.pid));
-  const baseCount = await calibrated(first, o.minTicks, on(baseline.url, baseline.pid));
+  const relayCount = await calibrated(first, o.minTicks, on(relay.url, relay.pid));
+  const naiveCount = naive && (await calibrated(first, o.minTicks, on(naive.url, naive.pid)));
   const runs = await repeated(o.repeats, async () => {
+    const la = loadAverage();
     const ours = await on(s.url, s.pid)(ourCount);
-    const base = await on(baseline.url, baseline.pid)(baseCount);
-    return { ours, base, verifyUs: verifyMicros(pairs, alg) };
+    const base = await on(relay.url, relay.pid)(relayCount);
+    const naiveRun = naive && naiveCount && (await on(naive.url, naive.pid)(naiveCount));
+    return { ours, relay: base, naive: naiveRun, verifyUs: verifyMicros(pairs, alg), loadAverage: la };
   });
   warnShort(
     `${alg} server`,
@@ -215,8 +192,8 @@ export async function schemeFigures(
     o.minTicks,
   );
   warnShort(
-    `${alg} baseline`,
-    runs.map((r) => r.base.ticks),
+    `${alg} relay`,
+    runs.map((r) => r.relay.ticks),
     o.minTicks,
   );
   return {
@@ -226,18 +203,19 @@ export async function schemeFigures(
       0,
     ),
     cpuMicrosPerMessage: figure(runs.map((r) => r.ours.cpuMicrosPerMessage)),
-    baselineCpuMicrosPerMessage: figure(runs.map((r) => r.base.cpuMicrosPerMessage)),
     verifyMicros: figure(runs.map((r) => r.verifyUs)),
-    overheadMicrosPerMessage: figure(
-      runs.map((r) => r.ours.cpuMicrosPerMessage - r.base.cpuMicrosPerMessage - r.verifyUs),
-    ),
-    baselinePerSec: figure(runs.map((r) => r.base.acceptedPerSec)),
+    ...againstRelay(runs),
+    ...overheads(runs),
+    relayPerSec: figure(runs.map((r) => r.relay.acceptedPerSec)),
+    ...(naive && {
+      naiveCpuMicrosPerMessage: figure(runs.map((r) => (r.naive ? r.naive.cpuMicrosPerMessage : NaN))),
+    }),
     serverTicks: runs.map((r) => r.ours.ticks),
-    baselineTicks: runs.map((r) => r.base.ticks),
+    relayTicks: runs.map((r) => r.relay.ticks),
   };
 }
 
-export interface GrowthFigures {
+export interface GrowthFigures extends AgainstRelay {
   acceptedPerSec: Figure;
   deliveriesPerSec: Figure;
   deliveriesPerCpuSec: Figure;
@@ -245,28 +223,43 @@ export interface GrowthFigures {
   dbBytesPerMessage: Figure;
   postedJsonBytes: number;
   serverTicks: number[];
+  relayTicks: number[];
 }
 
-/** One chat size, Ed25519, closed loop, `repeats` times, with the database's growth per message. */
+/**
+ * One chat size, Ed25519, closed loop, `repeats` times, with the database's growth per message,
+ * and the relay with as many streams measured right after each run.
+ */
 export async function growthFigures(
   s: BenchServer,
   pairs: KeyPairSet,
+  relay: BaselineProcess,
   chat: BenchChat,
   size: number,
   o: Windows,
   cleanup: (() => void)[],
 ): Promise<GrowthFigures> {
-  const run = (w: Window) =>
-    load(s, pairs, s.url, chat, size, { alg: 'ed25519', ...w, cpuPid: s.pid }, cleanup);
-  const count = await calibrated({ count: o.count, seconds: o.seconds }, o.minTicks, run);
+  const on = (url: string, cpuPid: number) => (w: Window) =>
+    load(s, pairs, url, chat, size, { alg: 'ed25519', ...w, cpuPid }, cleanup);
+  const first = { count: o.count, seconds: o.seconds };
+  const count = await calibrated(first, o.minTicks, on(s.url, s.pid));
+  const relayCount = await calibrated(first, o.minTicks, on(relay.url, relay.pid));
   const runs = await repeated(o.repeats, async () => {
+    const la = loadAverage();
     const before = databaseBytes(s.dbFile);
-    const r = await run(count);
-    return { ...r, dbBytesPerMessage: (databaseBytes(s.dbFile) - before) / Math.max(1, r.accepted) };
+    const r = await on(s.url, s.pid)(count);
+    const dbBytesPerMessage = (databaseBytes(s.dbFile) - before) / Math.max(1, r.accepted);
+    const base = await on(relay.url, relay.pid)(relayCount);
+    return { ...r, ours: r, relay: base, dbBytesPerMessage, loadAverage: la };
   });
   warnShort(
     `chat of ${size}`,
     runs.map((r) => r.ticks),
+    o.minTicks,
+  );
+  warnShort(
+    `relay, ${size} streams`,
+    runs.map((r) => r.relay.ticks),
     o.minTicks,
   );
   return {
@@ -280,11 +273,13 @@ export async function growthFigures(
       0,
     ),
     cpuMicrosPerMessage: figure(runs.map((r) => r.cpuMicrosPerMessage)),
+    ...againstRelay(runs),
     dbBytesPerMessage: figure(
       runs.map((r) => r.dbBytesPerMessage),
       0,
     ),
     postedJsonBytes: runs[0].bodyBytes,
     serverTicks: runs.map((r) => r.ticks),
+    relayTicks: runs.map((r) => r.relay.ticks),
   };
 }

@@ -1,11 +1,22 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { Errors } from '../errors.js';
 import { addressKey } from '../services/limiter.js';
+
+type HeadersMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: Error) => void) => void;
+/**
+ * helmet itself, the one @fastify/helmet is built on (its dependency, not one more of ours):
+ * @fastify/helmet builds helmet's middleware again for every request (parsing the CSP each time),
+ * while these headers are the same for every request, so the middleware is built once here.
+ */
+const helmet = createRequire(createRequire(import.meta.url).resolve('@fastify/helmet'))('helmet') as (
+  options: object,
+) => HeadersMiddleware;
 
 /**
  * Headers, CORS and rate limits. The CSP allows only same-origin scripts, which Swagger UI at /docs
@@ -14,14 +25,14 @@ import { addressKey } from '../services/limiter.js';
 export default fp(
   async function security(app: FastifyInstance, { config }: { config: Config }) {
     const tls = config.tls.mode !== 'off';
-    await app.register(helmet, {
-      global: true,
+    const headers = helmet({
       hsts: tls ? { maxAge: 31_536_000 } : false,
       contentSecurityPolicy: {
         useDefaults: true,
         directives: { 'upgrade-insecure-requests': tls ? [] : null },
       },
     });
+    app.addHook('onRequest', (request, reply, done) => headers(request.raw, reply.raw, done));
     if (config.corsOrigins.length > 0) {
       // Only the listed origins are ever echoed back; anything else gets no CORS headers at all.
       await app.register(cors, {

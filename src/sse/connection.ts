@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { StreamCut } from '../util/metrics.js';
+import { sharedTurn, type TurnWriter } from './turn.js';
 
 export interface StreamOwner {
   username: string;
@@ -66,8 +67,10 @@ function reset(socket: Socket | null): void {
 
 /**
  * One open `text/event-stream` response. Writes never wait: when the client reads too slowly and
- * more than `bufferBytes` pile up (in the socket, or behind a replay), the connection is cut and
- * the client resumes with Last-Event-ID.
+ * more than `bufferBytes` pile up (in the socket, behind a replay, or waiting for the end of the
+ * turn), the connection is cut and the client resumes with Last-Event-ID. What is written to a
+ * live stream within one turn of the event loop leaves in one write when the turn ends
+ * (`turn.ts`), in the order it was written; a replay writes at once, at the reader's pace.
  */
 export class SseConnection {
   lastId = 0;
@@ -84,16 +87,20 @@ export class SseConnection {
     private readonly res: ServerResponse,
     private readonly limits: ConnectionLimits,
     private readonly onCut: (connection: SseConnection, reason: StreamCut) => void,
+    private readonly turnWriter: TurnWriter = sharedTurn,
   ) {}
 
   /** True while a replay writes at the reader's pace instead of being cut for it. */
   private pacing = false;
   private corked = false;
+  /** What waits for the end of this turn, in order, and its size; null when nothing does. */
+  private turn: Buffer[] | null = null;
+  private turnBytes = 0;
 
-  /** Bytes this stream holds in memory: written but not yet taken by the socket, and pending. */
+  /** Bytes this stream holds in memory: written but not yet taken by the socket, pending, and this turn's. */
   get queuedBytes(): number {
     if (this.closed) return 0;
-    return this.res.writableLength + this.pendingBytes;
+    return this.res.writableLength + this.pendingBytes + this.turnBytes;
   }
 
   /**
@@ -106,13 +113,47 @@ export class SseConnection {
     this.closed = true;
     this.pending = null;
     this.pendingBytes = 0;
+    this.turn = null;
+    this.turnBytes = 0;
     reset(this.res.socket);
     this.res.destroy();
     this.onCut(this, reason);
   }
 
-  private write(chunk: string | Buffer): void {
+  private write(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.pacing) {
+      this.writeNow(chunk);
+      return;
+    }
+    // A slow reader is one that had more than the buffer queued already: one chunk larger than
+    // what is free does not cut a reader that keeps up.
+    if (this.queuedBytes > this.limits.bufferBytes) {
+      this.cut('slow_reader');
+      return;
+    }
+    if (this.turn === null) {
+      this.turn = [chunk];
+      this.turnWriter.mark(this);
+    } else {
+      this.turn.push(chunk);
+    }
+    this.turnBytes += chunk.length;
+  }
+
+  /** Writes what waited for the end of the turn, in one chunk (the turn writer calls this). */
+  flushTurn(now: number): void {
+    const turn = this.turn;
+    if (turn === null) return;
+    this.turn = null;
+    this.turnBytes = 0;
+    if (this.closed) return;
+    this.res.write(turn.length === 1 ? turn[0] : Buffer.concat(turn));
+    this.lastWrite = now;
+  }
+
+  /** Writes at once (a replay, or before the stream ends), after what waited for the end of the turn. */
+  private writeNow(chunk: Buffer): void {
     // Everything written within one tick leaves in one chunk (one syscall), not one per event.
     if (!this.corked) {
       this.corked = true;
@@ -122,12 +163,9 @@ export class SseConnection {
         this.res.uncork();
       });
     }
-    // A slow reader is one that had more than the buffer queued already: one chunk larger than
-    // what is free does not cut a reader that keeps up.
-    const before = this.queuedBytes;
+    this.flushTurn(Date.now());
     this.res.write(chunk);
     this.lastWrite = Date.now();
-    if (!this.pacing && before > this.limits.bufferBytes) this.cut('slow_reader');
   }
 
   /** Sends now, or queues while a replay is in progress (within the same byte budget). */
@@ -192,12 +230,14 @@ export class SseConnection {
   }
 
   comment(text: string): void {
-    this.write(`: ${text}\n\n`);
+    this.write(Buffer.from(`: ${text}\n\n`));
   }
 
   /** Ends the stream; with `retryMs`, first tells an EventSource when to reconnect (shutdown). */
   close(retryMs?: number): void {
     if (this.closed) return;
+    // what this turn wrote goes out before the end, as it would have had the turn ended
+    this.flushTurn(Date.now());
     if (retryMs !== undefined) this.res.write(`retry: ${retryMs}\n\n`);
     this.closed = true;
     this.pending = null;

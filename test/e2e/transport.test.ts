@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import helmet from '@fastify/helmet';
+import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../scripts/child.js';
@@ -55,5 +57,47 @@ describe('transport', () => {
       await evil.body.dump();
       expect(evil.headers['access-control-allow-origin']).toBeUndefined();
     });
+  });
+
+  it('sends the very headers @fastify/helmet would, over HTTP and HTTPS, on answers and on 404s', async () => {
+    const helmetOnly = async (tls: boolean) => {
+      const app = Fastify();
+      await app.register(helmet, {
+        global: true,
+        hsts: tls ? { maxAge: 31_536_000 } : false,
+        contentSecurityPolicy: {
+          useDefaults: true,
+          directives: { 'upgrade-insecure-requests': tls ? [] : null },
+        },
+      });
+      app.get('/health', async () => ({}));
+      const res = await app.inject({ url: '/health' });
+      await app.close();
+      return res.headers;
+    };
+    const securityHeaders = (headers: Record<string, unknown>, from: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.keys(from)
+          .filter(
+            (name) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name),
+          )
+          .map((name) => [name, headers[name]]),
+      );
+    for (const [env, tls] of [
+      [{}, false],
+      [{ SECURECHAT_TLS: 'self-signed' }, true],
+    ] as const) {
+      const expected = await helmetOnly(tls);
+      expect(Object.keys(securityHeaders(expected, expected)).length).toBeGreaterThan(8);
+      await withServer(env, async (server) => {
+        const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+        for (const url of ['/health', '/no-such-path']) {
+          const res = await request(`${server.url}${url}`, { dispatcher });
+          await res.body.dump();
+          expect(securityHeaders(res.headers, expected)).toEqual(securityHeaders(expected, expected));
+        }
+        await dispatcher.close();
+      });
+    }
   });
 });

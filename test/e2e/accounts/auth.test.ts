@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readPublicKeys } from '../../../src/crypto/keystore.js';
 import { Api } from '../../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
@@ -27,6 +27,26 @@ function forge(header: object, claims: object, key: string): string {
   const unsigned = `${b64url(header)}.${b64url(claims)}`;
   return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`;
 }
+
+describe('a token sent again', () => {
+  it('has its signature checked once, and its revocation on every request', async () => {
+    const { token } = (await api.call('login', { body: { username: 'alice', password: PASSWORD } })).body;
+    const verify = vi.spyOn(server.app.jwt, 'verify');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await api.call('getUserStatus', { params: { username: 'alice' }, token });
+        expect(res.status).toBe(200);
+      }
+      expect(verify).toHaveBeenCalledTimes(1);
+      await api.call('logout', { token });
+      const after = await api.call('getUserStatus', { params: { username: 'alice' }, token });
+      expect(after.status).toBe(401);
+      expect(after.body.code).toBe('TOKEN_REVOKED');
+    } finally {
+      verify.mockRestore();
+    }
+  });
+});
 
 describe('login', () => {
   it('issues a token and marks the user online', async () => {

@@ -1,6 +1,8 @@
 /**
- * The baseline for the throughput figures: a bare Fastify app that accepts a POST and writes it to
- * every SSE stream, with no authentication, verification or storage. Run as its own process.
+ * The naive relay (the bench's baseline before issue 28, kept beside bench/relay.ts for comparison):
+ * a bare Fastify app that accepts a POST and writes it to every SSE stream as a string, one
+ * `res.write` per stream per event, with no authentication, verification or storage. Run as its
+ * own process (`npm run bench -- --naive` measures it too).
  */
 import type { ServerResponse } from 'node:http';
 import Fastify from 'fastify';
