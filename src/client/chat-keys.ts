@@ -53,6 +53,11 @@ export class ChatKeys {
   private readonly ownSigning = new Map<SignatureAlgorithm, Promise<KeyHandle>>();
   /** Chats a chat object said are members mode: a chat's mode never changes, so no key of theirs is the server's. */
   private readonly membersChats = new Set<string>();
+  /**
+   * Chat keys opened only by a key a key change replaced: read with, never sent under (whoever
+   * leaked that key opens them too). The chat's new epoch comes with its own envelope.
+   */
+  private readonly byFormerKey = new WeakSet<CryptoKey>();
 
   constructor(private readonly options: ChatKeysOptions) {
     this.api = options.api;
@@ -68,9 +73,11 @@ export class ChatKeys {
   async accept(given: KeyEnvelope | null, expected: EnvelopeExpectation): Promise<CryptoKey> {
     let change: MemberChange | undefined;
     let bytes: Bytes;
+    let viaFormer = false;
     // checked below, whichever its shape, before any field is used
     const envelope = given as KeyEnvelope;
-    if (isMemberEnvelope(envelope)) ({ bytes, change } = await this.openMemberEnvelope(envelope, expected));
+    if (isMemberEnvelope(envelope))
+      ({ bytes, change, viaFormer } = await this.openMemberEnvelope(envelope, expected));
     else {
       // A chat's mode never changes: once its members made a key, a key the server made (which
       // a compromised server can always make) is a downgrade, whatever the chat object says.
@@ -90,10 +97,14 @@ export class ChatKeys {
         username: this.username,
         serverKey,
         encryptionKey: decryptionKeys(this.keys, envelope.issuedAt),
+        onOpened: (i) => {
+          viaFormer = i > 0;
+        },
       });
     }
     const key = await importChatKey(bytes);
     bytes.fill(0);
+    if (viaFormer) this.byFormerKey.add(key);
     // The older-epoch check ran before the signature check and the unwrap; another accept may
     // have raised the highest epoch during them (the store only ever raises it): asked once more
     // before the key is taken, so no older key is ever returned as the chat's current one.
@@ -146,7 +157,7 @@ export class ChatKeys {
   private async openMemberEnvelope(
     envelope: MemberKeyEnvelope,
     expected: EnvelopeExpectation,
-  ): Promise<{ bytes: Bytes; change: MemberChange }> {
+  ): Promise<{ bytes: Bytes; change: MemberChange; viaFormer: boolean }> {
     checkEnvelopeFields(envelope, expected, this.highest(expected.chatId), this.username);
     checkMemberEnvelope(envelope, this.username);
     const where = `chat ${shortId(envelope.chatId)} epoch ${envelope.epoch}`;
@@ -167,13 +178,16 @@ export class ChatKeys {
       );
     this.checkStillNew(envelope, expected);
     let bytes: Bytes;
+    let viaFormer = false;
     try {
-      bytes = await unwrapWithAny(decryptionKeys(this.keys, envelope.issuedAt), envelope.wrappedKey);
+      bytes = await unwrapWithAny(decryptionKeys(this.keys, envelope.issuedAt), envelope.wrappedKey, (i) => {
+        viaFormer = i > 0;
+      });
     } catch {
       throw new EnvelopeRefused(`${where}: it does not unwrap with your key`);
     }
     await this.pinMembers(envelope.members);
-    return { bytes, change };
+    return { bytes, change, viaFormer };
   }
 
   /**
@@ -243,6 +257,17 @@ export class ChatKeys {
     // A server without `?epoch=` answers with the current epoch: there is no key of this one for us.
     if (envelope?.chatId === chatId && envelope.epoch !== epoch) return undefined;
     return this.accept(envelope, { chatId, epoch, past: true });
+  }
+
+  /**
+   * That `key` (of `chatId`'s `epoch`) may seal a message of this user: not one only a replaced key
+   * opened ({@link byFormerKey}); else {@link EnvelopeRefused}, and nothing is sent.
+   */
+  checkSealable(chatId: string, epoch: number, key: CryptoKey): void {
+    if (this.byFormerKey.has(key))
+      throw new EnvelopeRefused(
+        `chat ${shortId(chatId)} epoch ${epoch}: its key was made for the keys you replaced, so nothing is sent under it; wait for the chat's new epoch, made for your new keys`,
+      );
   }
 
   /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */

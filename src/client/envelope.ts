@@ -186,6 +186,8 @@ export async function openEnvelope(
     serverKey: CryptoKey;
     /** The user's key; several (former-keys.ts): the first that opens it. */
     encryptionKey: CryptoKey | readonly CryptoKey[];
+    /** Told which of the keys opened it (0: the first). */
+    onOpened?: (index: number) => void;
   },
 ): Promise<Bytes> {
   const highest = () => (typeof context.highest === 'function' ? context.highest() : context.highest);
@@ -195,9 +197,11 @@ export async function openEnvelope(
     throw new EnvelopeRefused(`chat ${chat} epoch ${envelope.epoch}: the server signature does not verify`);
   checkNotOlder(expected, envelope.epoch, highest());
   const keys = context.encryptionKey;
-  for (const key of Array.isArray(keys) ? keys : [keys as CryptoKey]) {
+  for (const [i, key] of (Array.isArray(keys) ? keys : [keys as CryptoKey]).entries()) {
     try {
-      return await unwrapChatKeyBytes(key, envelope.wrappedKey);
+      const bytes = await unwrapChatKeyBytes(key, envelope.wrappedKey);
+      context.onOpened?.(i);
+      return bytes;
     } catch {
       // the next key (one a key change replaced), if any
     }

@@ -16,11 +16,17 @@ export function decryptionKeys(keys: UserKeys, issuedAt: unknown): readonly Cryp
 }
 
 /** A wrapped chat key opened by the first of `keys` that opens it; the first key's failure otherwise. */
-export async function unwrapWithAny(keys: readonly CryptoKey[], wrappedKey: unknown): Promise<Bytes> {
+export async function unwrapWithAny(
+  keys: readonly CryptoKey[],
+  wrappedKey: unknown,
+  onOpened?: (index: number) => void,
+): Promise<Bytes> {
   let first: unknown;
   for (const [i, key] of keys.entries()) {
     try {
-      return await unwrapChatKeyBytes(key, wrappedKey);
+      const bytes = await unwrapChatKeyBytes(key, wrappedKey);
+      onOpened?.(i);
+      return bytes;
     } catch (error) {
       if (i === 0) first = error;
     }

@@ -120,8 +120,10 @@ export class Sender {
     const { chatKeys } = this.deps;
     let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
     if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
-    const post = async (e: number, k: CryptoKey) =>
-      this.deps.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, transcript, id));
+    const post = async (e: number, k: CryptoKey) => {
+      chatKeys.checkSealable(chatId, e, k);
+      return this.deps.api.postMessage(chatId, await this.compose(chatId, e, k, text, alg, transcript, id));
+    };
     try {
       return { ...(await post(epoch, key)), epoch };
     } catch (error) {
