@@ -157,8 +157,11 @@ export class MemberCommits {
           this.dropAsked(chatId, p.epoch, true);
         return { status: 'lost' };
       }
-      if (error instanceof ApiError && error.code === 'PENDING_MISMATCH' && !retried)
+      if (error instanceof ApiError && error.code === 'PENDING_MISMATCH' && !retried) {
+        // the pending epoch, or a member's keys, changed meanwhile: both read anew
+        this.trust.forget();
         return this.commitOnce(chatId, true);
+      }
       throw error;
     }
     checkChat(res?.chat);

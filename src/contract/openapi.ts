@@ -418,7 +418,8 @@ export interface paths {
          *     membership (404 `CHAT_NOT_FOUND`, 403 `NOT_JOINED`); an epoch already committed (409
          *     `EPOCH_COMMITTED`, also for the loser of two commits at once, on any instance); no such
          *     pending epoch (409 `NO_PENDING_EPOCH`; always so in a server-mode chat); `members`
-         *     not the pending list (409 `PENDING_MISMATCH`: read the chat again); for epoch 1 a
+         *     not the pending list, or an `issuedAt` before a member's last key change (409
+         *     `PENDING_MISMATCH`: read the chat and the keys again); for epoch 1 a
          *     committer other than the creator (403 `NOT_COMMITTER`); each signature under the
          *     committer's registered key for its `signatureAlgorithm` (400 `BAD_SIGNATURE`; checked
          *     one after another, the first that fails answers). Then the

@@ -24,7 +24,7 @@ export type CommitRequest = CommitBody;
 export interface EpochsDeps {
   store: Store;
   bus: Fanout;
-  accounts: Pick<Accounts, 'signingKey'>;
+  accounts: Pick<Accounts, 'signingKey' | 'publicKeys'>;
   view: Chats['view'];
   /** Uncommitted additions of a pending epoch are dropped after this long. */
   pendingMs?: number;
@@ -92,6 +92,16 @@ export function createEpochs({
       throw new Errors.PENDING_MISMATCH(
         `Epoch ${pending.epoch} is pending for ${pending.members.join(', ')}; read the chat again.`,
       );
+    // a commit made before a member's keys last changed wraps the key for their old keys, which
+    // whoever leaked them opens: it is made again (a client that meets this reads the keys anew)
+    const issued = parseTimestamp(body.issuedAt) ?? 0;
+    for (const name of pending.members) {
+      const changed = (await accounts.publicKeys(name).catch(() => undefined))?.changes.at(-1)?.at;
+      if (changed !== undefined && (parseTimestamp(changed) ?? 0) > issued)
+        throw new Errors.PENDING_MISMATCH(
+          `${name}'s keys changed after this commit was made; make it again with their new keys.`,
+        );
+    }
     // a joined member of the previous epoch (every member of the table is); for epoch 1, the creator
     // every joined member now was one of the previous epoch (additions join at commit)
     if (pending.epoch === 1 && committer !== chat.createdBy)

@@ -44,6 +44,16 @@ export function keyChangeEpochs({
     return issued !== undefined && issued > changedAt;
   }
 
+  /** Server mode: every epoch before the current one that `username` may read, wrapped for their key now. */
+  async function rewrapHistory(chatId: string, username: string): Promise<void> {
+    const chat = await store.getChat(chatId);
+    const member = chat?.members.find((m) => m.username === username);
+    if (!chat || !member || chat.keyMode === 'members') return;
+    const earlier: number[] = [];
+    for (let e = member.sinceEpoch; e < chat.epoch; e++) earlier.push(e);
+    await rewrap(chatId, earlier, username);
+  }
+
   /**
    * A new epoch in every chat of `user` (as stored after the change); `all`: without asking first
    * whether a chat already has one (the change just made). Whether every chat has its epoch now.
@@ -54,7 +64,12 @@ export function keyChangeEpochs({
     let done = true;
     for (const chatId of await store.chatIdsOf(username)) {
       try {
-        if (!all && (await rekeyedSince(chatId, username, changedAt))) continue;
+        if (!all && (await rekeyedSince(chatId, username, changedAt))) {
+          // the new epoch is there, but the history's re-wrap may be what failed: it is done again
+          // (wrapping the same keys for the same key once more changes nothing)
+          await rewrapHistory(chatId, username);
+          continue;
+        }
         const rekeyed = await chats.rekey(chatId, username);
         if (rekeyed?.keyMode === 'server') await rewrap(chatId, rekeyed.earlier, username);
       } catch (error) {

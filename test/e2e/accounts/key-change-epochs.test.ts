@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keyChangeSigningText } from '../../../src/client/key-change.js';
 import { toBase64 } from '../../../src/crypto/base64.js';
+import { unwrapKey } from '../../../src/crypto/envelope.js';
 import { generateKeyPairSet, type KeyPairSet, publicKeysOf } from '../../../src/crypto/keys.js';
 import { readKeyStore } from '../../../src/crypto/keystore.js';
 import { signSync } from '../../../src/crypto/signatures.js';
@@ -20,7 +21,7 @@ let rekey: Chats['rekey'];
 beforeAll(async () => {
   server = await startServer({ TOKEN_TTL: '1h' });
   rekey = server.app.chats.rekey;
-  fresh = await Promise.all([1, 2].map(() => generateKeyPairSet({ rsaBits: 2048 })));
+  fresh = await Promise.all([1, 2, 3].map(() => generateKeyPairSet({ rsaBits: 2048 })));
 });
 afterEach(() => {
   server.app.chats.rekey = rekey;
@@ -118,5 +119,42 @@ describe('new epochs after a key change', () => {
     server.app.chats.rekey = rekey;
     expect(await server.app.accountChanges.completeRekeys(Date.now() + 60_000)).toEqual(['erin']);
     expect([await epochOf(failing), await epochOf(fine)]).toEqual([2, 2]);
+  });
+
+  it("a change whose new epoch was made but whose history's re-wrap failed gets the re-wrap from the jobs (security review round 3, #3)", async () => {
+    const carol = await login('carol');
+    const created = await carol.call('createChat', { body: { invitees: ['dave'] } });
+    const chatId = created.body.chat.id as string;
+    const store = server.app.store as unknown as { putEnvelopes: (...a: unknown[]) => Promise<void> };
+    const put = store.putEnvelopes;
+    store.putEnvelopes = async () => {
+      throw new Error('the store went away');
+    };
+    const old = await readKeyStore(path.join(server.keysDir, 'users', 'carol'));
+    const next = fresh[2];
+    const issuedAt = new Date().toISOString();
+    const text = keyChangeSigningText('carol', fingerprintsOf(publicKeysOf(next)), issuedAt);
+    const signature = toBase64(
+      signSync('ed25519', old.signing.ed25519.privateKey, Buffer.from(text, 'utf8')),
+    );
+    try {
+      const res = await carol.call('replaceKeys', {
+        body: {
+          currentPassword: PASSWORD,
+          ...bodyOf(next),
+          continuity: { signatureAlgorithm: 'ed25519', signature, issuedAt },
+        },
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      store.putEnvelopes = put;
+    }
+    const wrapped = async () =>
+      (await server.app.store.getEnvelope(chatId, 1, 'carol'))?.wrappedKey as string;
+    const before = await wrapped();
+    expect(() => unwrapKey(next.encryption.privateKey, before)).toThrow();
+    expect(await server.app.accountChanges.completeRekeys(Date.now() + 60_000)).toContain('carol');
+    // carol's history on a device with only the new keys
+    expect(unwrapKey(next.encryption.privateKey, await wrapped())).toHaveLength(32);
   });
 });

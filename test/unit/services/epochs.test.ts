@@ -42,7 +42,7 @@ function epochsWith(valid: (n: number) => boolean) {
   const epochs = createEpochs({
     store,
     bus,
-    accounts: { signingKey: async () => key },
+    accounts: { signingKey: async () => key, publicKeys: async () => ({ changes: [] }) as never },
     view: async () => ({}) as never,
     signing,
     verify: async () => {
