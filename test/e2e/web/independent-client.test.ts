@@ -104,8 +104,12 @@ describe.skipIf(missing !== null || !haveChromium)(
 
       const posted: Line[] = [];
       for (const [alg, scheme, text] of FROM_PYTHON) {
-        posted.push(await py.call('send', { chatId, text, alg }));
-        expect(await entry(alice, text)).toMatch(new RegExp(`pyuser \\(${scheme}\\) ${text}$`));
+        const sent = await py.call('send', { chatId, text, alg });
+        posted.push(sent);
+        // its entry, shown or refused: a refusal fails here with its reason
+        const li = log(alice.page).locator(`li[data-seq="${sent.seq}"]`);
+        await li.waitFor();
+        expect(await li.textContent()).toMatch(new RegExp(`pyuser \\(${scheme}\\) ${text}$`));
       }
 
       const expected: [string, string, string][] = FROM_PYTHON.map(([, scheme, text]) => [
