@@ -264,10 +264,15 @@ export class ChatKeys {
    * opened ({@link byFormerKey}); else {@link EnvelopeRefused}, and nothing is sent.
    */
   checkSealable(chatId: string, epoch: number, key: CryptoKey): void {
-    if (this.byFormerKey.has(key))
+    if (!this.sealable(key))
       throw new EnvelopeRefused(
         `chat ${shortId(chatId)} epoch ${epoch}: its key was made for the keys you replaced, so nothing is sent under it; wait for the chat's new epoch, made for your new keys`,
       );
+  }
+
+  /** Whether a message of this user may be sealed under `key` (see {@link checkSealable}). */
+  sealable(key: CryptoKey): boolean {
+    return !this.byFormerKey.has(key);
   }
 
   /** The chat's current key; `named` is the epoch an answer (STALE_EPOCH) said is current. */

@@ -119,6 +119,8 @@ export class Sender {
     let epoch = this.deps.epochs.highestEpoch(chatId);
     const { chatKeys } = this.deps;
     let key = epoch === undefined ? undefined : await chatKeys.chatKey(chatId, epoch);
+    // a key made for keys this user replaced is not sent under: the chat's current one is asked for
+    if (key && !chatKeys.sealable(key)) key = undefined;
     if (epoch === undefined || !key) ({ epoch, key } = await chatKeys.currentKey(chatId));
     const post = async (e: number, k: CryptoKey) => {
       chatKeys.checkSealable(chatId, e, k);
