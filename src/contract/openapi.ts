@@ -164,7 +164,9 @@ export interface paths {
          *     caller's *current* signing keys over the UTF-8 bytes of
          *     `securechat/v1/key-change\n{username}\n{encryption}\n{rsa-pss-sha256}\n{dsa-sha256}\n{ed25519}\n{issuedAt}`,
          *     the four being the new keys' fingerprints (400 `BAD_SIGNATURE` otherwise: another key,
-         *     other fingerprints, an unknown algorithm). Nothing changes on any failure. Then every
+         *     other fingerprints, an unknown algorithm). At most five replacements are made per user
+         *     an hour (429 `RATE_LIMITED` with `Retry-After`; a refused one does not count). Nothing
+         *     changes on any failure. Then every
          *     chat of the caller gets a new epoch at once (server mode: with every earlier epoch the
          *     caller may read wrapped again for the new encryption key; members mode: pending until a
          *     member commits it), and every member of those chats gets `account.keys`.

@@ -43,6 +43,8 @@ interface Session {
 const CODE_BYTES = 18;
 const NO_CODE = '0'.repeat(64);
 const FAILURE_WINDOW_MS = 10 * 60_000;
+/** Key replacements one user may make in an hour: each makes a new epoch in every chat of theirs. */
+const KEY_CHANGES_PER_HOUR = 5;
 
 /** Makes (or replaces) the one-time reset code of `username`; the code itself is returned, never stored. */
 export async function makeResetCode(
@@ -80,6 +82,7 @@ export function createAccountChanges({
   onError = () => {},
 }: AccountChangesDeps) {
   const epochs = keyChangeEpochs({ store, chats, rewrap, onError });
+  const keyChanges = counter('key-changes-user', KEY_CHANGES_PER_HOUR, 3600_000);
   const resetFailures = counter('reset-failures-address', failuresPerAddress, FAILURE_WINDOW_MS);
 
   /** Ends every session of `username` but `keep`: revoked, and their streams closed on every instance. */
@@ -144,6 +147,33 @@ export function createAccountChanges({
     return user;
   }
 
+  /** A key replacement, once its rate is checked (see `replaceKeys`). */
+  async function replace(
+    username: string,
+    input: NewKeys & { currentPassword: string; continuity: Continuity },
+    ip: string,
+  ) {
+    await accounts.verifyPassword(username, input.currentPassword, ip);
+    const user = await currentUser(username);
+    const keys = await checkedKeys(input);
+    const { signatureAlgorithm, signature, issuedAt } = input.continuity;
+    const alg = signatureAlgorithm as SignatureAlgorithm;
+    const bytes = fromBase64(signature);
+    if (!SIGNATURE_ALGORITHMS.includes(alg) || !bytes || parseTimestamp(issuedAt) === undefined)
+      throw new Errors.BAD_SIGNATURE('continuity must be a signature by a current signing key.');
+    const text = Buffer.from(keyChangeSigningText(username, fingerprintsOf(keys), issuedAt), 'utf8');
+    if (!(await verifyAsync(alg, createPublicKey(user.keys.signing[alg]), text, bytes)))
+      throw new Errors.BAD_SIGNATURE(
+        `continuity does not verify under your current ${alg} key over the new keys' fingerprints.`,
+      );
+    const { changed, ...answer } = await changeKeys(user, keys, {
+      continuity: { signatureAlgorithm: alg, signature, issuedAt },
+      by: 'user',
+    });
+    await epochs.afterChange(changed);
+    return answer;
+  }
+
   return {
     endSessions,
 
@@ -165,32 +195,25 @@ export function createAccountChanges({
       audit('logout.everywhere', { username: session.username, sessionsEnded: ended + 1 });
     },
 
-    /** `PUT /users/me/keys`: the current password, new keys, and a continuity signature by a current key. */
+    /**
+     * `PUT /users/me/keys`: the current password, new keys, and a continuity signature by a current
+     * key; at most {@link KEY_CHANGES_PER_HOUR} made an hour (each rekeys every chat of the user).
+     */
     async replaceKeys(
       session: Session,
       input: NewKeys & { currentPassword: string; continuity: Continuity },
       ip: string,
     ) {
       const { username } = session;
-      await accounts.verifyPassword(username, input.currentPassword, ip);
-      const user = await currentUser(username);
-      const keys = await checkedKeys(input);
-      const { signatureAlgorithm, signature, issuedAt } = input.continuity;
-      const alg = signatureAlgorithm as SignatureAlgorithm;
-      const bytes = fromBase64(signature);
-      if (!SIGNATURE_ALGORITHMS.includes(alg) || !bytes || parseTimestamp(issuedAt) === undefined)
-        throw new Errors.BAD_SIGNATURE('continuity must be a signature by a current signing key.');
-      const text = Buffer.from(keyChangeSigningText(username, fingerprintsOf(keys), issuedAt), 'utf8');
-      if (!(await verifyAsync(alg, createPublicKey(user.keys.signing[alg]), text, bytes)))
-        throw new Errors.BAD_SIGNATURE(
-          `continuity does not verify under your current ${alg} key over the new keys' fingerprints.`,
-        );
-      const { changed, ...answer } = await changeKeys(user, keys, {
-        continuity: { signatureAlgorithm: alg, signature, issuedAt },
-        by: 'user',
-      });
-      await epochs.afterChange(changed);
-      return answer;
+      const wait = await keyChanges.take(username);
+      if (wait > 0) throw rateLimited('Too many key changes; try again later.', wait);
+      try {
+        return await replace(username, input, ip);
+      } catch (error) {
+        // only changes made count
+        await keyChanges.give(username).catch(() => {});
+        throw error;
+      }
     },
 
     /**

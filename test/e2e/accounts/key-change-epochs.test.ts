@@ -157,4 +157,36 @@ describe('new epochs after a key change', () => {
     // carol's history on a device with only the new keys
     expect(unwrapKey(next.encryption.privateKey, await wrapped())).toHaveLength(32);
   });
+
+  it('at most five key replacements an hour per user: the sixth is 429 with Retry-After; a refused one does not count (security review round 3, #4)', async () => {
+    const bob = await login('bob');
+    let current = await readKeyStore(path.join(server.keysDir, 'users', 'bob'));
+    const change = (next: KeyPairSet, signer = current) => {
+      const issuedAt = new Date().toISOString();
+      const text = keyChangeSigningText('bob', fingerprintsOf(publicKeysOf(next)), issuedAt);
+      const signature = toBase64(
+        signSync('ed25519', signer.signing.ed25519.privateKey, Buffer.from(text, 'utf8')),
+      );
+      return bob.call('replaceKeys', {
+        body: {
+          currentPassword: PASSWORD,
+          ...bodyOf(next),
+          continuity: { signatureAlgorithm: 'ed25519', signature, issuedAt },
+        },
+      });
+    };
+    // signed by the wrong key: refused, and not counted
+    expect((await change(fresh[0], fresh[1])).status).toBe(400);
+    for (let i = 0; i < 5; i++) {
+      const next = fresh[i % 2];
+      const res = await change(next);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      current = next;
+    }
+    // after five changes bob's keys are fresh[0]: a sixth to fresh[1]
+    const sixth = await change(fresh[1]);
+    expect(sixth.status).toBe(429);
+    expect(sixth.body.code).toBe('RATE_LIMITED');
+    expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
+  });
 });
