@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { publicKeysOf } from '../../../src/crypto/keys.js';
 import { readKeyStore } from '../../../src/crypto/keystore.js';
 import { inviteUser } from '../../../src/services/registration.js';
-import { backendEnv } from '../../support/backend.js';
+import { runAdmin } from '../../support/admin.js';
 import { Api, Participant } from '../../support/client.js';
 import { PASSWORD, startServer, type TestServer } from '../../support/helper.js';
 
@@ -15,31 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-/** One of the administrator's commands, on this server's data, as a process. */
-async function admin(command: string, args: string[], stdin = '') {
-  const env = {
-    ...process.env,
-    SECURECHAT_DATA_DIR: server.dataDir,
-    SECURECHAT_KEYS_DIR: server.keysDir,
-    BCRYPT_COST: '4',
-    ...(await backendEnv(server.dataDir)),
-  };
-  const child = execFile(
-    path.resolve('node_modules/.bin/tsx'),
-    [path.resolve(`src/admin/${command}.ts`), ...args],
-    {
-      env,
-    },
-  );
-  child.stdin?.end(stdin);
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const admin = (command: string, args: string[], stdin = '') => runAdmin(server, command, args, stdin);
 
 describe('removing a user', () => {
   it('ends their sessions, takes them out of every chat with a new epoch, refuses their logins, and keeps history verifiable', {
