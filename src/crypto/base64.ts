@@ -6,11 +6,15 @@ import { isBase64 } from '../client/bytes.js';
 
 export { isBase64 };
 
-/** Decodes strictly: anything but canonical padded base64 is refused, not silently skipped. */
+/**
+ * Decodes strictly: anything but canonical padded base64 is refused, not silently skipped. Buffer
+ * decodes leniently (it skips what is not base64, takes the URL alphabet, ignores non-zero trailing
+ * bits as in "AB==" against "AA=="), but it encodes only the canonical form: text that is its own
+ * bytes' encoding is canonical base64, and nothing else is. One pass each way, no grammar check.
+ */
 export function fromBase64(text: string): Buffer | undefined {
-  if (!isBase64(text)) return undefined;
+  if (typeof text !== 'string') return undefined;
   const bytes = Buffer.from(text, 'base64');
-  // Non-zero trailing bits (e.g. "AB==" vs "AA==") decode the same; refuse the non-canonical form.
   return bytes.toString('base64') === text ? bytes : undefined;
 }
 

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { StreamCut } from '../util/metrics.js';
-import { sharedTurn, type TurnWriter } from './turn.js';
+import { type JoinParts, sharedTurn, type TurnWriter } from './turn.js';
 
 export interface StreamOwner {
   username: string;
@@ -142,13 +142,16 @@ export class SseConnection {
   }
 
   /** Writes what waited for the end of the turn, in one chunk (the turn writer calls this). */
-  flushTurn(now: number): void {
+  flushTurn(
+    now: number,
+    join: JoinParts = (parts) => (parts.length === 1 ? parts[0] : Buffer.concat(parts)),
+  ): void {
     const turn = this.turn;
     if (turn === null) return;
     this.turn = null;
     this.turnBytes = 0;
     if (this.closed) return;
-    this.res.write(turn.length === 1 ? turn[0] : Buffer.concat(turn));
+    this.res.write(join(turn));
     this.lastWrite = now;
   }
 

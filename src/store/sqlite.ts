@@ -5,6 +5,7 @@ import { SqliteAccounts } from './sqlite/accounts.js';
 import { SqliteChats } from './sqlite/chats.js';
 import { SqliteMessages } from './sqlite/messages.js';
 import { openSqliteDatabase } from './sqlite/open.js';
+import { ChatRecipients } from './sqlite/recipients.js';
 import { prepareStatements, type Statements } from './sqlite/statements.js';
 import { SqliteUsers } from './sqlite/users.js';
 import type { Store } from './types.js';
@@ -25,11 +26,12 @@ class SqliteStore extends ComposedStore {
 
   constructor(private readonly db: Database.Database) {
     const q = prepareStatements(db);
+    const recipients = new ChatRecipients(db, q);
     super({
       users: new SqliteUsers(db, q),
-      chats: new SqliteChats(db, q),
-      messages: new SqliteMessages(db, q),
-      accounts: new SqliteAccounts(db, q),
+      chats: new SqliteChats(db, q, recipients),
+      messages: new SqliteMessages(db, q, recipients),
+      accounts: new SqliteAccounts(db, q, recipients),
     });
     this.q = q;
   }

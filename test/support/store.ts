@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll } from 'vitest';
 import type { NewMessage } from '../../src/store/message-types.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+import { tempDir } from './helper.js';
 
 /**
  * A message as a store takes it, for the store tests: its ciphertext and signature are well-formed
@@ -25,3 +30,24 @@ export const newMessage = (
     signature: 'AA==',
   },
 });
+
+/**
+ * A SQLite store on a temp folder for the tests of one file: opened before them, closed and its
+ * folder removed after. `store()` and `dir()` are read in the tests (they are set in beforeAll).
+ */
+export function useSqliteStore(prefix = 'store-') {
+  let dir: string | undefined;
+  let store: Store | undefined;
+  beforeAll(async () => {
+    dir = await tempDir(prefix);
+    store = openSqliteStore(dir);
+  });
+  afterAll(async () => {
+    await store?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    store: () => store as Store,
+    dir: () => dir as string,
+  };
+}

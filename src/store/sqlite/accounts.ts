@@ -4,6 +4,7 @@ import type { PublicKeySet } from '../../crypto/keys.js';
 import type { AccountStore, KeyUpdate, ResetCode, RevokedSession } from '../account-types.js';
 import type { StoredEvent } from '../message-types.js';
 import { type Row, toRegistrationCode } from '../rows.js';
+import type { ChatRecipients } from './recipients.js';
 import type { Statements } from './statements.js';
 import { sqliteWrites } from './writes.js';
 
@@ -12,6 +13,7 @@ export class SqliteAccounts implements AccountStore {
   constructor(
     private readonly db: Database.Database,
     private readonly q: Statements,
+    private readonly recipients: ChatRecipients,
   ) {}
 
   async recordSession(
@@ -53,7 +55,7 @@ export class SqliteAccounts implements AccountStore {
   }
 
   async replaceKeys(update: KeyUpdate): Promise<StoredEvent | undefined> {
-    const writes = sqliteWrites(this.q);
+    const writes = sqliteWrites(this.q, this.recipients);
     const replace = this.db.transaction((): StoredEvent | undefined => {
       const row = this.db
         .prepare('SELECT keys, key_changes FROM users WHERE username = ? AND removed_at IS NULL')

@@ -13,6 +13,7 @@ import {
 import { changeMembershipSteps, createChatSteps, type MembershipWrites, runNow } from '../membership.js';
 import type { NewEvent, StoredEvent } from '../message-types.js';
 import { type Row, toEnvelope, toMemberEnvelope, toPending } from '../rows.js';
+import type { ChatRecipients } from './recipients.js';
 import type { Statements } from './statements.js';
 import { sqliteWrites } from './writes.js';
 
@@ -23,8 +24,9 @@ export class SqliteChats implements ChatStore {
   constructor(
     private readonly db: Database.Database,
     private readonly q: Statements,
+    private readonly recipients: ChatRecipients,
   ) {
-    this.writes = sqliteWrites(q);
+    this.writes = sqliteWrites(q, recipients);
   }
 
   private chatFromRow(row: Row): ChatRecord {
@@ -47,7 +49,12 @@ export class SqliteChats implements ChatStore {
   }
 
   async createChat(chat: ChatRecord, envelopes: KeyEnvelope[], events: NewEvent[]): Promise<StoredEvent[]> {
-    return this.db.transaction(() => runNow(createChatSteps(this.writes, chat, envelopes, events)))();
+    try {
+      return this.db.transaction(() => runNow(createChatSteps(this.writes, chat, envelopes, events)))();
+    } finally {
+      // forgotten again once the change committed or rolled back: nothing read meanwhile is kept
+      this.recipients.forget(chat.id);
+    }
   }
 
   async getChat(chatId: string): Promise<ChatRecord | undefined> {
@@ -86,7 +93,11 @@ export class SqliteChats implements ChatStore {
   }
 
   async changeMembership(change: MembershipChange): Promise<StoredEvent[]> {
-    return this.db.transaction(() => runNow(changeMembershipSteps(this.writes, change)))();
+    try {
+      return this.db.transaction(() => runNow(changeMembershipSteps(this.writes, change)))();
+    } finally {
+      this.recipients.forget(change.chatId);
+    }
   }
 
   async getEnvelope(chatId: string, epoch: number, recipient: string): Promise<AnyKeyEnvelope | undefined> {

@@ -11,8 +11,9 @@ import {
   type StoredEvent,
 } from '../message-types.js';
 import { eventData, messageValues, type Row, takeWithin, toEvent, toMessage, toPending } from '../rows.js';
+import type { ChatRecipients } from './recipients.js';
 import type { Statements } from './statements.js';
-import { latestEventId, memberNames } from './writes.js';
+import { latestEventId } from './writes.js';
 
 /** Posts stored in one transaction at most. */
 const APPEND_BATCH = 256;
@@ -22,10 +23,33 @@ export const REPLAY_WINDOW = 4096;
 
 /** SQLite's messages and events: posting (group commit), history, replay, pruning. */
 export class SqliteMessages implements MessageStore {
+  /** One post in a savepoint of the batch's transaction, and the batch's transaction: made once. */
+  private readonly appendInSavepoint: (
+    input: NewMessage,
+    eventData: (seq: number) => string,
+  ) => AppendedMessage;
+  private readonly appendBatch: (
+    batch: { input: NewMessage; eventData: (seq: number) => string }[],
+  ) => Settled<AppendedMessage>[];
+
   constructor(
     private readonly db: Database.Database,
     private readonly q: Statements,
-  ) {}
+    private readonly recipients: ChatRecipients,
+  ) {
+    this.appendInSavepoint = db.transaction((input: NewMessage, eventData: (seq: number) => string) =>
+      this.appendOne(input, eventData),
+    );
+    this.appendBatch = db.transaction((batch: { input: NewMessage; eventData: (seq: number) => string }[]) =>
+      batch.map(({ input, eventData }): Settled<AppendedMessage> => {
+        try {
+          return { ok: true, value: this.appendInSavepoint(input, eventData) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      }),
+    );
+  }
 
   async appendMessage(input: NewMessage, eventData: (seq: number) => string) {
     return this.append({ input, eventData });
@@ -33,16 +57,7 @@ export class SqliteMessages implements MessageStore {
 
   /** Posts that arrive together are stored in one transaction (each in its own savepoint). */
   private readonly append = groupCommit(
-    async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) =>
-      this.db.transaction(() =>
-        batch.map(({ input, eventData }): Settled<AppendedMessage> => {
-          try {
-            return { ok: true, value: this.appendOne(input, eventData) };
-          } catch (error) {
-            return { ok: false, error };
-          }
-        }),
-      )(),
+    async (batch: { input: NewMessage; eventData: (seq: number) => string }[]) => this.appendBatch(batch),
     APPEND_BATCH,
   );
 
@@ -52,26 +67,24 @@ export class SqliteMessages implements MessageStore {
    * whose absence would surface as the database's own error.
    */
   private appendOne(input: NewMessage, eventData: (seq: number) => string): AppendedMessage {
-    return this.db.transaction(() => {
-      const { chatId, sender, message: m } = input;
-      const chat = this.q.chatEpoch.get(chatId) as Row | undefined;
-      const member = chat && (this.q.member.get(chatId, sender) as Row | undefined);
-      if (!chat || !member) throw new AppendRefusedError('chat-not-found');
-      if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
-      if (blocksPosting(toPending(chat.pending))) throw new AppendRefusedError('rekey-pending');
-      if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
-      const seq = chat.next_seq as number;
-      if (m.prev && m.prev.seq >= seq) throw new AppendRefusedError('invalid-prev');
-      insertMessage(() => this.q.insertMessage.run(...messageValues(input, seq)));
-      this.q.bumpSeq.run(input.receivedAt, chatId);
-      const recipients = memberNames(this.q, chatId);
-      // stored once, for the chat's members; its data is made from the message when read
-      const id = Number(
-        this.q.insertEvent.run('message', '', input.receivedAt, chatId, 1, seq).lastInsertRowid,
-      );
-      const event = { id, type: 'message', data: eventData(seq), recipients, chatId, toMembers: true };
-      return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
-    })();
+    const { chatId, sender, message: m } = input;
+    const chat = this.q.chatEpoch.get(chatId) as Row | undefined;
+    const member = chat && (this.q.member.get(chatId, sender) as Row | undefined);
+    if (!chat || !member) throw new AppendRefusedError('chat-not-found');
+    if (member.state !== 'joined') throw new AppendRefusedError('not-joined');
+    if (blocksPosting(toPending(chat.pending))) throw new AppendRefusedError('rekey-pending');
+    if (chat.epoch !== m.epoch) throw new AppendRefusedError('stale-epoch', chat.epoch as number);
+    const seq = chat.next_seq as number;
+    if (m.prev && m.prev.seq >= seq) throw new AppendRefusedError('invalid-prev');
+    insertMessage(() => this.q.insertMessage.run(...messageValues(input, seq)));
+    this.q.bumpSeq.run(input.receivedAt, chatId);
+    const recipients = this.recipients.of(chatId) as string[];
+    // stored once, for the chat's members; its data is made from the message when read
+    const id = Number(
+      this.q.insertEvent.run('message', '', input.receivedAt, chatId, 1, seq).lastInsertRowid,
+    );
+    const event = { id, type: 'message', data: eventData(seq), recipients, chatId, toMembers: true };
+    return { seq, event, epochMessages: (chat.epoch_messages as number) + 1 };
   }
 
   async listMessages(

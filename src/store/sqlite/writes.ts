@@ -53,7 +53,8 @@ function insertEvents(q: Statements, events: NewEvent[], now: string): StoredEve
   });
 }
 
-export function sqliteWrites(q: Statements): MembershipWrites {
+/** `recipients` is told of every change of a chat's members (src/store/sqlite/recipients.ts). */
+export function sqliteWrites(q: Statements, recipients: { forget(chatId: string): void }): MembershipWrites {
   return {
     insertChat(chat) {
       const at = chat.createdAt;
@@ -82,9 +83,11 @@ export function sqliteWrites(q: Statements): MembershipWrites {
       return set.changes === 1;
     },
     removeMembers(chatId, usernames) {
+      recipients.forget(chatId);
       for (const username of usernames) q.removeMember.run(chatId, username);
     },
     upsertMembers(chatId, members) {
+      recipients.forget(chatId);
       for (const m of members) q.upsertMember.run(chatId, m.username, m.state, m.sinceEpoch);
     },
     insertEnvelopes: (envelopes) => insertEnvelopes(q, envelopes),

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { open, seal } from '../../../src/crypto/aead.js';
-import { fromBase64, toBase64 } from '../../../src/crypto/base64.js';
+import { fromBase64, isBase64, toBase64 } from '../../../src/crypto/base64.js';
 import { messageAad } from '../../../src/crypto/canonical.js';
 import { sealEnvelope, verifyEnvelope } from '../../../src/crypto/envelope.js';
 import { generatePemKeyPair } from '../../../src/crypto/keys.js';
@@ -20,6 +20,23 @@ describe('encodings round-trip for arbitrary valid values', () => {
         if (bytes) expect(toBase64(bytes)).toBe(text);
       }),
     );
+  });
+
+  it("base64: what decodes is exactly what the protocol's grammar takes, in its canonical form", () => {
+    // text near base64: its alphabet, the URL one, padding anywhere, spaces and line breaks
+    const nearBase64 = fc
+      .array(fc.constantFrom(...'AQgw+/=-_ \n'.split(''), 'A', 'B', 'z', '9'), { maxLength: 24 })
+      .map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(fc.oneof(nearBase64, fc.string()), (text) => {
+        const canonical = isBase64(text) && Buffer.from(text, 'base64').toString('base64') === text;
+        expect(fromBase64(text) !== undefined).toBe(canonical);
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const text of ['AB==', 'AAA', 'AA=A', 'A===', '-_8=', 'AA==AA==', ' AA=='])
+      expect(fromBase64(text)).toBeUndefined();
+    expect(fromBase64('')).toEqual(Buffer.alloc(0));
   });
 
   const header = fc.record({

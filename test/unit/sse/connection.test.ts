@@ -53,6 +53,32 @@ describe('an event written to many streams', () => {
   });
 });
 
+describe("a turn's events written to many streams", () => {
+  it('are joined once for the streams that got the same ones in the same order, and apart for the others', async () => {
+    const [one, two, three] = [message(1), message(2), message(3)];
+    const same = Array.from({ length: 3 }, () => fakeResponse());
+    for (const s of same) {
+      const connection = open(s.raw);
+      for (const event of [one, two, three]) connection.deliver(event);
+    }
+    const skipping = fakeResponse();
+    const other = open(skipping.raw);
+    for (const event of [one, three]) other.deliver(event);
+    const fewer = fakeResponse();
+    const third = open(fewer.raw);
+    for (const event of [one, two]) third.deliver(event);
+    await turnEnds();
+    const all = (...ids: number[]) => ids.map((id) => `id: ${id}\nevent: message\ndata: {}\n\n`).join('');
+    for (const s of same) expect(s.text()).toBe(all(1, 2, 3));
+    expect(skipping.text()).toBe(all(1, 3));
+    expect(fewer.text()).toBe(all(1, 2));
+    // one copy for the three streams with the same events, another for each of the others
+    expect(same.every((s) => s.writes[0] === same[0].writes[0])).toBe(true);
+    expect(skipping.writes[0]).not.toBe(same[0].writes[0]);
+    expect(fewer.writes[0]).not.toBe(same[0].writes[0]);
+  });
+});
+
 describe('what reaches a live stream within one turn of the event loop', () => {
   it('leaves in one write when the turn ends, in the order it came', async () => {
     const s = fakeResponse();

@@ -1,34 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppendRefusedError, type NewMessage } from '../../../src/store/message-types.js';
-import { openSqliteStore } from '../../../src/store/sqlite.js';
-import type { Store } from '../../../src/store/types.js';
-import { tempDir } from '../../support/helper.js';
-import { newMessage as message } from '../../support/store.js';
+import { newMessage as message, useSqliteStore } from '../../support/store.js';
 
 // The store refuses in its own terms (a reason, and the chat's epoch when it is stale), never with
 // an HTTP error: services/messages.ts says it to the client. PostgreSQL's twin: test/postgres/store.test.ts.
-let dir: string;
-let store: Store;
-beforeAll(async () => {
-  dir = await tempDir();
-  store = openSqliteStore(dir);
-});
-afterAll(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const sqlite = useSqliteStore();
 
 const now = () => new Date().toISOString();
 
 const eventData = (input: NewMessage) => (seq: number) => JSON.stringify({ chatId: input.chatId, seq });
 
 async function refusal(input: NewMessage) {
-  const error = await store.appendMessage(input, eventData(input)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const error = await sqlite
+    .store()
+    .appendMessage(input, eventData(input))
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(error).toBeInstanceOf(AppendRefusedError);
   const { reason, epoch } = error as AppendRefusedError;
   return { reason, epoch };
@@ -37,7 +27,7 @@ async function refusal(input: NewMessage) {
 describe('the SQLite store refuses a message with a reason of its own', () => {
   it('says which check failed, stores nothing, and takes the next message', async () => {
     const chatId = randomUUID();
-    await store.createChat(
+    await sqlite.store().createChat(
       {
         id: chatId,
         epoch: 1,
@@ -52,8 +42,8 @@ describe('the SQLite store refuses a message with a reason of its own', () => {
       [],
     );
     const first = message(chatId, 'alice');
-    expect((await store.appendMessage(first, eventData(first))).seq).toBe(1);
-    const latest = (await store.eventBounds()).latest;
+    expect((await sqlite.store().appendMessage(first, eventData(first))).seq).toBe(1);
+    const latest = (await sqlite.store().eventBounds()).latest;
 
     const again = message(chatId, 'alice', 1, first.message.id.toUpperCase());
     expect(await refusal(again)).toEqual({ reason: 'duplicate-message', epoch: undefined });
@@ -65,8 +55,8 @@ describe('the SQLite store refuses a message with a reason of its own', () => {
       epoch: undefined,
     });
 
-    expect((await store.eventBounds()).latest).toBe(latest);
+    expect((await sqlite.store().eventBounds()).latest).toBe(latest);
     const next = message(chatId, 'alice');
-    expect((await store.appendMessage(next, eventData(next))).seq).toBe(2);
+    expect((await sqlite.store().appendMessage(next, eventData(next))).seq).toBe(2);
   });
 });
